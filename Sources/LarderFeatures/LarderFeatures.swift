@@ -1,0 +1,1 @@
+// LarderFeatures: see docs/ARCHITECTURE.md

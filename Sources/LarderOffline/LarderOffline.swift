@@ -1,0 +1,1 @@
+// LarderOffline: see docs/ARCHITECTURE.md

@@ -1,0 +1,1 @@
+// LarderParquet: see docs/ARCHITECTURE.md

@@ -1,0 +1,1 @@
+// LarderRESP: see docs/ARCHITECTURE.md

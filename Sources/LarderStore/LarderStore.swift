@@ -1,0 +1,1 @@
+// LarderStore: see docs/ARCHITECTURE.md
