@@ -9,6 +9,10 @@ import LarderParquet
 // or inferred from the first `inferenceRows` records (a separate pass over the start of
 // the input, see CSVTypeInference). A later value that does not fit an inferred type is
 // an error naming its line, like a value that does not fit a declared type.
+//
+// Nulls: an empty field is a null in every column type. In string and binary columns a
+// quoted empty field (`""`) is the empty string instead (as in PostgreSQL's and DuckDB's
+// CSV), so both survive a round trip; elsewhere `""` is a null too.
 
 public struct CSVOptions: Sendable {
     /// Field separator (one byte).
@@ -21,17 +25,21 @@ public struct CSVOptions: Sendable {
     public var batchSize: Int
     /// Bytes read from the file at a time.
     public var blockSize: Int
-    /// Unit of integer values in timestamp columns; nil guesses per value by magnitude.
+    /// Unit of integer values in timestamp columns, by column name.
+    public var epochUnits: [String: CSVEpochUnit]
+    /// Unit of integer values in timestamp columns not in `epochUnits`; nil guesses per
+    /// value by magnitude (wrong for instants within ~3 years of 1970: declare the unit).
     public var epochUnit: CSVEpochUnit?
 
     public init(delimiter: UInt8 = UInt8(ascii: ","), columnTypes: [String: ColumnType] = [:],
                 inferenceRows: Int = 10_000, batchSize: Int = 65_536, blockSize: Int = 1 << 20,
-                epochUnit: CSVEpochUnit? = nil) {
+                epochUnits: [String: CSVEpochUnit] = [:], epochUnit: CSVEpochUnit? = nil) {
         self.delimiter = delimiter
         self.columnTypes = columnTypes
         self.inferenceRows = inferenceRows
         self.batchSize = batchSize
         self.blockSize = blockSize
+        self.epochUnits = epochUnits
         self.epochUnit = epochUnit
     }
 
@@ -107,7 +115,8 @@ public final class CSVReader {
         let fields = schema
         outputFields = selected.map { fields[$0] }
         builders = try selected.map {
-            try CSVColumnBuilder(field: fields[$0], recordIndex: $0, epochUnit: options.epochUnit, file: name)
+            try CSVColumnBuilder(field: fields[$0], recordIndex: $0,
+                                 epochUnit: options.epochUnits[fields[$0].name] ?? options.epochUnit, file: name)
         }
     }
 
