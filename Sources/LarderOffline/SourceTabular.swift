@@ -8,9 +8,11 @@ import LarderParquet
 //                                    timeFilter: TimeFilter(column: "event_timestamp", range: start ... end))
 //   while let batch = try batches.next() { ... }
 //
-// The schema is the first file's; every other file must have the same column names and
-// types (checked when the file is reached for Parquet and CSV alike). CSV types are inferred
-// on the first file and then imposed on the others, so all files read to the same types.
+// Several files: Parquet files are unified by LarderParquet's ParquetDataset rules (union
+// of columns by name, int32 -> int64 and float -> double widening, a column missing from a
+// file reads as nulls there). CSV files must all have the first file's columns: its types
+// are inferred once and imposed on the others, and a file whose header differs is an error
+// when it is reached.
 
 /// Keep only rows whose timestamp column lies in `range` (nanoseconds since the epoch,
 /// both ends inclusive). Rows with a null timestamp are dropped.
@@ -33,6 +35,8 @@ public final class TabularSource {
     /// Columns of the source (readable ones, for Parquet), in file order.
     public let schema: [Field]
     let csvOptions: CSVOptions
+    /// The opened Parquet files (Parquet sources only).
+    let parquet: ParquetDataset?
 
     /// Opens `path` (file, directory or glob). The format is taken from the file names
     /// unless given. `csvOptions` apply to CSV files (declared types, delimiter...).
@@ -43,12 +47,15 @@ public final class TabularSource {
         self.files = files
         switch format {
         case .parquet:
-            schema = try ParquetFile(path: files[0]).fields
+            let dataset = try ParquetDataset(paths: files)
+            parquet = dataset
+            schema = dataset.fields
             self.csvOptions = csvOptions
         case .csv:
             let first = try CSVReader(path: files[0], columns: [],
                                       options: TabularSource.options(csvOptions, for: files[0]))
             schema = first.schema
+            parquet = nil
             // Later files get the first file's types, so no file is inferred differently.
             var imposed = csvOptions
             imposed.columnTypes = Dictionary(uniqueKeysWithValues: schema.map { ($0.name, $0.type) })
@@ -58,12 +65,10 @@ public final class TabularSource {
 
     /// Number of rows (Parquet: from the footers; CSV: counted by tokenizing every file).
     public func rowCount() throws -> Int {
+        if let parquet { return parquet.numRows }
         var total = 0
         for file in files {
-            switch format {
-            case .parquet: total += try ParquetFile(path: file).numRows
-            case .csv: total += try CSVReader.countRows(path: file, options: TabularSource.options(csvOptions, for: file))
-            }
+            total += try CSVReader.countRows(path: file, options: TabularSource.options(csvOptions, for: file))
         }
         return total
     }
@@ -86,6 +91,13 @@ public final class TabularSource {
         return TabularBatches(source: self, columns: wanted, timeFilter: timeFilter)
     }
 
+    /// Calls `body` with every batch (see `batches`).
+    public func forEachBatch(columns: [String]? = nil, timeFilter: TimeFilter? = nil,
+                             _ body: (ColumnBatch) throws -> Void) throws {
+        var iterator = try batches(columns: columns, timeFilter: timeFilter)
+        while let batch = try iterator.next() { try body(batch) }
+    }
+
     /// Every batch at once (small sources, tests).
     public func readAll(columns: [String]? = nil, timeFilter: TimeFilter? = nil) throws -> [ColumnBatch] {
         var iterator = try batches(columns: columns, timeFilter: timeFilter)
@@ -103,7 +115,7 @@ public final class TabularSource {
         return options
     }
 
-    /// Throws unless `fields` (a later file's schema) matches the source schema by name and type.
+    /// Throws unless `fields` (a later CSV file's schema) matches the source schema by name and type.
     func checkSchema(_ fields: [Field], of file: String) throws {
         let expected = schema.map { "\($0.name): \($0.type)" }
         let found = fields.map { "\($0.name): \($0.type)" }
@@ -124,6 +136,8 @@ public struct TabularBatches {
     private var fileIndex = 0
     private var csv: CSVReader?
     private var parquet: ParquetFile?
+    /// Requested columns present in the current Parquet file.
+    private var presentColumns: [String] = []
     private var rowGroups: [Int] = []
     private var rowGroupIndex = 0
 
@@ -167,7 +181,7 @@ public struct TabularBatches {
                     let g = rowGroups[rowGroupIndex]
                     rowGroupIndex += 1
                     if file.rowGroupRowCount(g) == 0 { continue }
-                    return try file.readRowGroup(g, columns: readColumns)
+                    return try conformed(file.readRowGroup(g, columns: presentColumns), file: file.path)
                 }
                 parquet = nil
                 fileIndex += 1
@@ -186,8 +200,9 @@ public struct TabularBatches {
             if fileIndex > 0 { try source.checkSchema(reader.schema, of: file) }
             csv = reader
         case .parquet:
-            let opened = try ParquetFile(path: file)
-            if fileIndex > 0 { try source.checkSchema(opened.fields, of: file) }
+            guard let dataset = source.parquet, fileIndex < dataset.files.count else { return }
+            let opened = dataset.files[fileIndex]
+            presentColumns = readColumns.filter { opened.schema.column(named: $0)?.type != nil }
             if let filter = timeFilter {
                 rowGroups = opened.rowGroups(timeColumn: filter.column, within: filter.range)
             } else {
@@ -195,6 +210,47 @@ public struct TabularBatches {
             }
             rowGroupIndex = 0
             parquet = opened
+        }
+    }
+}
+
+extension TabularBatches {
+    /// A Parquet row group's batch in the source schema: columns in `readColumns` order,
+    /// widened to the unified types, missing ones as nulls.
+    func conformed(_ raw: ColumnBatch, file: String) throws -> ColumnBatch {
+        var fields: [Field] = []
+        var columns: [ColumnData] = []
+        for name in readColumns {
+            guard let field = source.schema.first(where: { $0.name == name }) else { continue }
+            fields.append(field)
+            if let column = raw[name] {
+                columns.append(try column.widened(to: field.type, column: name, file: file))
+            } else {
+                columns.append(ColumnData.nulls(type: field.type, count: raw.rowCount))
+            }
+        }
+        return ColumnBatch(fields: fields, columns: columns, rowCount: raw.rowCount)
+    }
+}
+
+extension ColumnData {
+    /// This column as `type` under the dataset unification rules (int32 -> int64,
+    /// float -> double, null -> typed nulls, element-wise for lists).
+    func widened(to type: ColumnType, column: String, file: String) throws -> ColumnData {
+        if self.type == type { return self }
+        switch (values, type) {
+        case (.null(let count), _):
+            return .nulls(type: type, count: count)
+        case (.int32(let values), .int64):
+            return ColumnData(type: type, values: .int64(values.map(Int64.init)), validity: validity)
+        case (.float(let values), .double):
+            return ColumnData(type: type, values: .double(values.map(Double.init)), validity: validity)
+        case (.list(let list), .list(let element)):
+            let elements = try list.elements.widened(to: element, column: column, file: file)
+            return ColumnData(type: type, values: .list(ListColumn(offsets: list.offsets, elements: elements)),
+                              validity: validity)
+        default:
+            throw TabularSourceError(path: file, "column \"\(column)\" is \(self.type), the source schema says \(type)")
         }
     }
 }

@@ -109,6 +109,13 @@ final class CSVEquivalenceTests: XCTestCase {
             XCTAssertEqual("\(error)", "\(directory.path): holds both Parquet and CSV files; name the format explicitly")
         }
         XCTAssertEqual(try TabularSource(path: directory.path, format: .parquet).files.count, 1)
+        try FileManager.default.copyItem(atPath: try fixturePath("feast_driver_stats.parquet"),
+                                         toPath: directory.appendingPathComponent("day=2/y.parquet").path)
+        let parquetFiles = try TabularSource(path: directory.path, format: .parquet)
+        XCTAssertEqual(try parquetFiles.rowCount(), 480)
+        let batches = try parquetFiles.readAll(columns: ["driver_id"])
+        XCTAssertEqual(batches.map(\.rowCount), [240, 240])
+        XCTAssertEqual(batches.map { $0.fields.map(\.name) }, [["driver_id"], ["driver_id"]])
     }
 
     func testSourceErrors() throws {
