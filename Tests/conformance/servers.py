@@ -60,6 +60,9 @@ class Server:
         return self.proc.pid
 
     def start(self):
+        if "/" in self.argv[0] and not os.path.exists(self.argv[0]):
+            raise RuntimeError(f"{self.name}: {self.argv[0]} does not exist (run `swift build -c release`, "
+                               f"or set LARDER_SERVER_CMD to a stand-in server)")
         log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(self.argv, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
