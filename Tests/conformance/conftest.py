@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# Shared helpers live in lib/. pytest runs with --import-mode=importlib (pytest.ini), which leaves
+# sys.path alone: with the default mode, Tests/conformance itself would be on sys.path and its
+# hiredis/ folder would shadow the `hiredis` Python package that redis-py probes for.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "lib"))
 
 import servers  # noqa: E402
 from resp import RespConn  # noqa: E402

@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_LARDER_CMD = ".build/release/larder serve --port {port}"
 DEFAULT_REDIS_CMD = "redis-server --port {port} --save '' --appendonly no"
 STARTUP_TIMEOUT_S = 15.0
