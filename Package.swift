@@ -27,6 +27,8 @@ let package = Package(
         .systemLibrary(name: "CLZ4", path: "Sources/CLZ4", pkgConfig: "liblz4"),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3"),
         .systemLibrary(name: "CHiredis", path: "Sources/CHiredis", pkgConfig: "hiredis"),
+        // Thread pinning and process CPU time (needs _GNU_SOURCE, which Swift cannot set).
+        .target(name: "CLarderSupport"),
 
         // Protocol: RESP2/RESP3 parsing and reply encoding. No I/O, no dependencies,
         // so the fuzzer can compile it with plain swiftc.
@@ -35,7 +37,7 @@ let package = Package(
         .target(name: "LarderStore", swiftSettings: swift5),
         // NIO bootstrap, per-core loops, connection handler, command table and families.
         .target(name: "LarderServer", dependencies: [
-            "LarderRESP", "LarderStore",
+            "LarderRESP", "LarderStore", "CLarderSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Atomics", package: "swift-atomics"),
@@ -59,7 +61,8 @@ let package = Package(
         .testTarget(name: "LarderRESPTests", dependencies: ["LarderRESP"], swiftSettings: swift5),
         .testTarget(name: "LarderStoreTests", dependencies: ["LarderStore"], swiftSettings: swift5),
         .testTarget(name: "LarderServerTests", dependencies: ["LarderServer", "LarderRESP", "LarderStore"], swiftSettings: swift5),
-        .testTarget(name: "LarderFeaturesTests", dependencies: ["LarderFeatures"], swiftSettings: swift5),
+        .testTarget(name: "LarderFeaturesTests", dependencies: ["LarderFeatures"],
+                    resources: [.copy("Fixtures")], swiftSettings: swift5),
         .testTarget(name: "LarderParquetTests", dependencies: ["LarderParquet"],
                     resources: [.copy("Fixtures")], swiftSettings: swift5),
         .testTarget(name: "LarderOfflineTests", dependencies: ["LarderOffline"],

@@ -1,1 +1,87 @@
-// LarderServer
+import Foundation
+import LarderStore
+import NIOCore
+import NIOPosix
+
+/// The server: one event loop per shard, each on its own (pinned) thread. Connections are
+/// spread over the loops by the acceptor; each one stays on its loop for life.
+public final class LarderServer: @unchecked Sendable {
+    public let state: ServerState
+    private let group: MultiThreadedEventLoopGroup
+    private var serverChannel: Channel?
+    private var loopWorkers: [ObjectIdentifier: ShardWorker] = [:]
+    private let stopped = DispatchSemaphore(value: 0)
+    private var isStopping = false
+
+    public init(settings: ServerSettings) {
+        self.state = ServerState(settings: settings)
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: settings.threads)
+        var workers: [ShardWorker] = []
+        for (i, loop) in group.makeIterator().enumerated() {
+            let w = ShardWorker(index: i, loop: loop, commandCount: state.commands.count)
+            workers.append(w)
+            loopWorkers[ObjectIdentifier(loop)] = w
+        }
+        state.workers = workers
+    }
+
+    /// Binds and starts serving; returns the bound port (useful with port 0).
+    @discardableResult
+    public func start() throws -> Int {
+        let settings = state.settings
+        let cores = System.coreCount
+        for w in state.workers {
+            if settings.pinThreads { w.loop.execute { ThreadAffinity.pin(core: w.index % cores) } }
+            let hz = max(1, min(500, settings.hz.load(ordering: .relaxed)))
+            w.loop.scheduleRepeatedTask(initialDelay: .milliseconds(Int64(1000 / hz)), delay: .milliseconds(Int64(1000 / hz))) { _ in
+                w.expiryCycle()
+            }
+        }
+        state.requestShutdown = { [weak self] in self?.stop() }
+        let state = self.state
+        let loopWorkers = self.loopWorkers
+        let keepalive = settings.tcpKeepalive.load(ordering: .relaxed)
+        var bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: 511)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 4)
+            .childChannelOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 16384, maximum: 1024 * 1024))
+        if keepalive > 0 {
+            // Half-open connections (a peer that vanished) are found by TCP keepalive, as in Redis.
+            bootstrap = bootstrap.childChannelOption(ChannelOptions.socketOption(.so_keepalive), value: 1)
+        }
+        bootstrap = bootstrap.childChannelInitializer { channel in
+            guard let worker = loopWorkers[ObjectIdentifier(channel.eventLoop)] else {
+                return channel.eventLoop.makeFailedFuture(ChannelError.badInterfaceAddressFamily)
+            }
+            if keepalive > 0 { TCPKeepalive.configure(channel, idleSeconds: keepalive) }
+            return channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(ConnectionHandler(server: state, worker: worker))
+            }
+        }
+        let ch = try bootstrap.bind(host: settings.bind, port: settings.port).wait()
+        serverChannel = ch
+        return ch.localAddress?.port ?? settings.port
+    }
+
+    /// Stops accepting, closes every client and the loops. Safe to call more than once.
+    public func stop() {
+        let shouldStop: Bool = { objc_sync_enter(self); defer { objc_sync_exit(self) }
+            if isStopping { return false }; isStopping = true; return true }()
+        guard shouldStop else { return }
+        DispatchQueue.global().async { [self] in
+            try? serverChannel?.close().wait()
+            for c in state.clients.all { try? c.channel.close().wait() }
+            try? group.syncShutdownGracefully()
+            stopped.signal()
+        }
+    }
+
+    /// Blocks until `stop()` has finished.
+    public func waitUntilStopped() { stopped.wait() }
+}
+
+func objc_sync_enter(_ o: AnyObject) { ServerLocks.lock.lock() }
+func objc_sync_exit(_ o: AnyObject) { ServerLocks.lock.unlock() }
+enum ServerLocks { static let lock = NSLock() }

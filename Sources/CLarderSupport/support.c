@@ -1,0 +1,18 @@
+#define _GNU_SOURCE
+#include <sched.h>
+#include <pthread.h>
+#include <sys/resource.h>
+#include "larder_support.h"
+
+int larder_pin_current_thread(int core) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(core, &set);
+    return pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+long long larder_process_cpu_micros(void) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
+    return (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000LL + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+}

@@ -1,1 +1,0 @@
-// LarderRESP: see docs/ARCHITECTURE.md

@@ -1,0 +1,211 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The RESP version a connection speaks; replies whose encoding differs (null, map, set,
+/// double, boolean, verbatim, push) consult it.
+public enum RESPVersion: Int, Sendable { case resp2 = 2, resp3 = 3 }
+
+/// Appends RESP replies to a growable byte buffer that is reused across requests, so writing a
+/// reply allocates nothing once the buffer has grown to the connection's working size.
+public final class ReplyWriter {
+    public private(set) var storage: UnsafeMutableRawPointer
+    public private(set) var count = 0
+    public private(set) var capacity: Int
+    public var version: RESPVersion
+
+    public init(capacity: Int = 16 * 1024, version: RESPVersion = .resp2) {
+        self.capacity = max(capacity, 64)
+        self.storage = UnsafeMutableRawPointer.allocate(byteCount: self.capacity, alignment: 16)
+        self.version = version
+    }
+
+    deinit { storage.deallocate() }
+
+    public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: storage, count: count) }
+
+    /// Drops the contents; keeps the memory unless it grew far beyond the usual size.
+    public func clear() {
+        count = 0
+        if capacity > 4 * 1024 * 1024 {
+            storage.deallocate()
+            capacity = 16 * 1024
+            storage = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
+        }
+    }
+
+    /// Truncates back to `mark` (used to replace a partially written reply).
+    public func truncate(to mark: Int) { count = min(count, mark) }
+
+    @inline(__always) public func reserve(_ n: Int) {
+        if count + n > capacity { grow(count + n) }
+    }
+
+    private func grow(_ needed: Int) {
+        var newCap = capacity * 2
+        while newCap < needed { newCap *= 2 }
+        let p = UnsafeMutableRawPointer.allocate(byteCount: newCap, alignment: 16)
+        p.copyMemory(from: storage, byteCount: count)
+        storage.deallocate()
+        storage = p
+        capacity = newCap
+    }
+
+    // MARK: raw appends
+
+    @inline(__always) public func appendByte(_ b: UInt8) {
+        reserve(1)
+        storage.storeBytes(of: b, toByteOffset: count, as: UInt8.self)
+        count += 1
+    }
+
+    @inline(__always) public func append(_ raw: UnsafeRawBufferPointer) {
+        guard raw.count > 0 else { return }
+        reserve(raw.count)
+        (storage + count).copyMemory(from: raw.baseAddress!, byteCount: raw.count)
+        count += raw.count
+    }
+
+    @inline(__always) public func append(_ s: StaticString) {
+        append(UnsafeRawBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+    }
+
+    public func append(_ bytes: [UInt8]) { bytes.withUnsafeBytes { append($0) } }
+
+    public func append(_ s: String) {
+        var s = s
+        s.withUTF8 { append(UnsafeRawBufferPointer($0)) }
+    }
+
+    @inline(__always) func crlf() {
+        reserve(2)
+        storage.storeBytes(of: 0x0A0D as UInt16, toByteOffset: count, as: UInt16.self)
+        count += 2
+    }
+
+    /// Decimal digits of `v`, written without going through String.
+    public func appendDecimal(_ v: Int) {
+        reserve(21)
+        var n = v.magnitude
+        if v < 0 { storage.storeBytes(of: UInt8(ascii: "-"), toByteOffset: count, as: UInt8.self); count += 1 }
+        var digits = 1
+        var t = n
+        while t >= 10 { t /= 10; digits += 1 }
+        var i = count + digits - 1
+        repeat {
+            storage.storeBytes(of: UInt8(truncatingIfNeeded: n % 10) + 48, toByteOffset: i, as: UInt8.self)
+            n /= 10; i -= 1
+        } while n > 0
+        count += digits
+    }
+
+    @inline(__always) func header(_ type: UInt8, _ n: Int) {
+        appendByte(type)
+        appendDecimal(n)
+        crlf()
+    }
+
+    // MARK: replies
+
+    public func simple(_ s: StaticString) { appendByte(UInt8(ascii: "+")); append(s); crlf() }
+    public func simple(_ s: String) { appendByte(UInt8(ascii: "+")); append(s); crlf() }
+    public func ok() { append("+OK\r\n" as StaticString) }
+
+    /// An error reply. `message` starts with its code (`ERR`, `WRONGTYPE`, ...); CR and LF in it
+    /// are replaced by spaces, as Redis does, so a reply can never break the framing.
+    public func error(_ message: String) {
+        appendByte(UInt8(ascii: "-"))
+        var m = message
+        m.withUTF8 { u in
+            reserve(u.count)
+            for c in u { appendByte(c == 0x0D || c == 0x0A ? 0x20 : c) }
+        }
+        crlf()
+    }
+    public func error(_ message: StaticString) {
+        appendByte(UInt8(ascii: "-")); append(message); crlf()
+    }
+
+    public func integer(_ v: Int) { header(UInt8(ascii: ":"), v) }
+
+    public func bulk(_ data: UnsafeRawBufferPointer) {
+        reserve(data.count + 16)
+        header(UInt8(ascii: "$"), data.count)
+        append(data)
+        crlf()
+    }
+    public func bulk(_ data: [UInt8]) { data.withUnsafeBytes { bulk($0) } }
+    public func bulk(_ s: String) { var s = s; s.withUTF8 { bulk(UnsafeRawBufferPointer($0)) } }
+    public func bulk(_ s: StaticString) { bulk(UnsafeRawBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount)) }
+    public func bulkDecimal(_ v: Int) { bulk(String(v)) }
+
+    /// A missing value: `$-1` in RESP2, `_` in RESP3.
+    public func null() {
+        if version == .resp3 { append("_\r\n" as StaticString) } else { append("$-1\r\n" as StaticString) }
+    }
+    /// A missing aggregate (EXEC aborted by WATCH, ...): `*-1` in RESP2, `_` in RESP3.
+    public func nullArray() {
+        if version == .resp3 { append("_\r\n" as StaticString) } else { append("*-1\r\n" as StaticString) }
+    }
+
+    public func arrayHeader(_ n: Int) { header(UInt8(ascii: "*"), n) }
+    /// A map of `n` pairs: `%n` in RESP3, a flat array of 2n elements in RESP2.
+    public func mapHeader(_ n: Int) {
+        if version == .resp3 { header(UInt8(ascii: "%"), n) } else { header(UInt8(ascii: "*"), 2 * n) }
+    }
+    public func setHeader(_ n: Int) {
+        header(version == .resp3 ? UInt8(ascii: "~") : UInt8(ascii: "*"), n)
+    }
+    public func pushHeader(_ n: Int) {
+        header(version == .resp3 ? UInt8(ascii: ">") : UInt8(ascii: "*"), n)
+    }
+
+    /// A double: `,1.5` in RESP3, a bulk string in RESP2 (as Redis' addReplyDouble).
+    public func double(_ v: Double) {
+        let text = RESPNumberFormat.double(v)
+        if version == .resp3 {
+            appendByte(UInt8(ascii: ",")); append(text); crlf()
+        } else {
+            bulk(text)
+        }
+    }
+
+    /// `#t`/`#f` in RESP3; integer 1/0 in RESP2.
+    public func boolean(_ v: Bool) {
+        if version == .resp3 { append(v ? "#t\r\n" as StaticString : "#f\r\n" as StaticString) }
+        else { integer(v ? 1 : 0) }
+    }
+
+    /// Verbatim text (`=len\r\ntxt:...` in RESP3; bulk in RESP2), as INFO and CLIENT LIST reply.
+    public func verbatim(_ text: String) {
+        if version == .resp3 {
+            let utf8 = text.utf8.count
+            header(UInt8(ascii: "="), utf8 + 4)
+            append("txt:" as StaticString)
+            append(text)
+            crlf()
+        } else {
+            bulk(text)
+        }
+    }
+}
+
+/// Number formatting that matches Redis' replies.
+public enum RESPNumberFormat {
+    /// Redis formats doubles with "%.17g" and then `inf`/`-inf`/`nan`; INCRBYFLOAT uses
+    /// long-double "%.17Lg" and strips trailing zeros. Both use the shortest exact form in
+    /// practice for values Swift prints exactly, so we mirror "%.17g".
+    public static func double(_ v: Double) -> String {
+        if v.isNaN { return "nan" }
+        if v.isInfinite { return v > 0 ? "inf" : "-inf" }
+        return formatG17(v)
+    }
+
+    static func formatG17(_ v: Double) -> String {
+        var buf = [CChar](repeating: 0, count: 64)
+        _ = withVaList([v]) { vsnprintf(&buf, 64, "%.17g", $0) }
+        return buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    }
+}

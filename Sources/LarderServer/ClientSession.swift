@@ -1,0 +1,131 @@
+import Atomics
+import LarderRESP
+import LarderStore
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// A command queued inside MULTI: its arguments copied out of the read buffer.
+struct QueuedCommand {
+    let spec: CommandSpec
+    let arguments: [[UInt8]]
+}
+
+/// The state of one client connection. Owned by the connection's event loop; the few fields
+/// other threads read (CLIENT LIST, INFO) are atomics or sit behind the registry lock.
+public final class ClientSession {
+    public let id: Int
+    public let address: String
+    public let localAddress: String
+    public let createdAt: Int64
+    let channel: Channel
+
+    // Touched only on the connection's loop.
+    public var version: RESPVersion = .resp2
+    public var authenticated: Bool
+    var inMulti = false
+    var multiQueue: [QueuedCommand] = []
+    var multiFailed = false
+    var watchFlag: WatchFlag? = nil
+    var watchedKeys: [(shard: Int, db: Int, key: [UInt8])] = []
+    var closeAfterReply = false
+    /// Set by RESET: the handler drops watches (they live in shards).
+    var resetRequested = false
+    var noEvict = false, noTouch = false
+
+    // Read by other threads.
+    let dbIndex = ManagedAtomic<Int>(0)
+    let lastInteraction: ManagedAtomic<Int>
+    let lastCommandId = ManagedAtomic<Int>(-1)
+    let commandCount = ManagedAtomic<Int>(0)
+    let isMonitor = ManagedAtomic<Bool>(false)
+    let queryBufferBytes = ManagedAtomic<Int>(0)
+    private let lock = NIOLock()
+    private var _name = "", _libName = "", _libVersion = ""
+
+    init(id: Int, channel: Channel, authenticated: Bool) {
+        self.id = id
+        self.channel = channel
+        self.address = channel.remoteAddress.map(Self.describe) ?? "?:0"
+        self.localAddress = channel.localAddress.map(Self.describe) ?? "?:0"
+        self.authenticated = authenticated
+        let now = Clock.nowMilliseconds()
+        self.createdAt = now
+        self.lastInteraction = ManagedAtomic(Int(now))
+    }
+
+    static func describe(_ a: SocketAddress) -> String {
+        "\(a.ipAddress ?? "?"):\(a.port ?? 0)"
+    }
+
+    public var name: String {
+        get { lock.withLock { _name } }
+        set { lock.withLock { _name = newValue } }
+    }
+    public var libName: String {
+        get { lock.withLock { _libName } }
+        set { lock.withLock { _libName = newValue } }
+    }
+    public var libVersion: String {
+        get { lock.withLock { _libVersion } }
+        set { lock.withLock { _libVersion = newValue } }
+    }
+
+    public var db: Int {
+        get { dbIndex.load(ordering: .relaxed) }
+        set { dbIndex.store(newValue, ordering: .relaxed) }
+    }
+
+    /// One CLIENT LIST / CLIENT INFO line, with Redis' field names and order.
+    func describeLine(now: Int64, commandName: (Int) -> String) -> String {
+        let age = (now - createdAt) / 1000
+        let idle = (now - Int64(lastInteraction.load(ordering: .relaxed))) / 1000
+        var flags = ""
+        if isMonitor.load(ordering: .relaxed) { flags += "O" }
+        if inMulti { flags += "x" }
+        if flags.isEmpty { flags = "N" }
+        let lastId = lastCommandId.load(ordering: .relaxed)
+        let cmd = lastId >= 0 ? commandName(lastId) : "NULL"
+        return "id=\(id) addr=\(address) laddr=\(localAddress) fd=0 name=\(name) age=\(age) idle=\(idle) flags=\(flags) db=\(db) sub=0 psub=0 ssub=0 multi=\(inMulti ? multiQueue.count : -1) qbuf=\(queryBufferBytes.load(ordering: .relaxed)) qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=\(cmd) user=default redir=-1 resp=\(version.rawValue) lib-name=\(libName) lib-ver=\(libVersion)"
+    }
+}
+
+/// Every connected client, for CLIENT LIST/KILL, INFO clients, maxclients and MONITOR.
+/// Connect and disconnect take the lock; the per-command path does not.
+public final class ClientRegistry: @unchecked Sendable {
+    private let lock = NIOLock()
+    private var clients: [Int: ClientSession] = [:]
+    private var monitors: [Int: ClientSession] = [:]
+    private let nextId = ManagedAtomic<Int>(1)
+    let monitorCount = ManagedAtomic<Int>(0)
+    let connectedCount = ManagedAtomic<Int>(0)
+    let totalConnections = ManagedAtomic<Int>(0)
+    let rejectedConnections = ManagedAtomic<Int>(0)
+
+    func makeId() -> Int { nextId.loadThenWrappingIncrement(ordering: .relaxed) }
+
+    func add(_ c: ClientSession) {
+        lock.withLock { clients[c.id] = c }
+        connectedCount.wrappingIncrement(ordering: .relaxed)
+        totalConnections.wrappingIncrement(ordering: .relaxed)
+    }
+
+    func remove(_ c: ClientSession) {
+        lock.withLock {
+            if clients.removeValue(forKey: c.id) != nil { connectedCount.wrappingDecrement(ordering: .relaxed) }
+            if monitors.removeValue(forKey: c.id) != nil { monitorCount.wrappingDecrement(ordering: .relaxed) }
+        }
+    }
+
+    var all: [ClientSession] { lock.withLock { clients.values.sorted { $0.id < $1.id } } }
+
+    func client(id: Int) -> ClientSession? { lock.withLock { clients[id] } }
+
+    func addMonitor(_ c: ClientSession) {
+        lock.withLock {
+            if monitors.updateValue(c, forKey: c.id) == nil { monitorCount.wrappingIncrement(ordering: .relaxed) }
+        }
+        c.isMonitor.store(true, ordering: .relaxed)
+    }
+
+    var currentMonitors: [ClientSession] { lock.withLock { Array(monitors.values) } }
+}

@@ -1,0 +1,56 @@
+import LarderRESP
+import LarderStore
+
+/// Everything a command handler may use while it runs: where to write its reply, the keyspaces
+/// it may touch, the clock, and (only on the connection's own thread) the client's session.
+public struct CommandContext {
+    public let out: ReplyWriter
+    public var dbIndex: Int
+    /// Milliseconds since the epoch, read once per batch (as Redis caches mstime per command).
+    public let now: Int64
+    /// The shards this execution holds, indexed by shard number; nil = not accessible here.
+    let shards: [Shard?]
+    let shardCount: Int
+    /// The client, when running on its own thread (connection commands, borrowed executions).
+    public let session: ClientSession?
+    public let server: ServerState
+
+    init(out: ReplyWriter, dbIndex: Int, now: Int64, shards: [Shard?], session: ClientSession?, server: ServerState) {
+        self.out = out; self.dbIndex = dbIndex; self.now = now; self.shards = shards
+        self.shardCount = shards.count; self.session = session; self.server = server
+    }
+
+    /// The keyspace that owns `key` in the selected database, and the key's hash.
+    @inline(__always)
+    public func db(for key: UnsafeRawBufferPointer) -> (db: Keyspace, hash: UInt64) {
+        let h = ByteHash.hash(key)
+        let s = shardCount == 1 ? 0 : ServerState.shardIndex(hash: h, count: shardCount)
+        // Routing guarantees the owning shard is held; see Dispatcher.route.
+        return (shards[s]!.databases[dbIndex], h)
+    }
+
+    /// Looks a key up (with lazy expiry) in its keyspace.
+    @inline(__always)
+    public func lookup(_ key: UnsafeRawBufferPointer) -> (db: Keyspace, hash: UInt64, slot: Int?) {
+        let (db, h) = db(for: key)
+        return (db, h, db.lookup(key, hash: h, now: now))
+    }
+
+    /// Every held shard (all of them for `.allShards` commands).
+    public var heldShards: [Shard] { shards.compactMap { $0 } }
+
+    /// The selected database of every held shard.
+    public var heldDatabases: [Keyspace] { shards.compactMap { $0?.databases[dbIndex] } }
+
+    // MARK: common replies (texts as Redis sends them)
+
+    public func wrongType() {
+        out.error("WRONGTYPE Operation against a key holding the wrong kind of value" as StaticString)
+    }
+    public func notInteger() { out.error("ERR value is not an integer or out of range" as StaticString) }
+    public func notFloat() { out.error("ERR value is not a valid float" as StaticString) }
+    public func syntaxError() { out.error("ERR syntax error" as StaticString) }
+    public func wrongArity(_ name: String) {
+        out.error("ERR wrong number of arguments for '\(name)' command")
+    }
+}

@@ -1,0 +1,97 @@
+import LarderRESP
+import LarderStore
+
+/// Command flags, named as in Redis' COMMAND INFO output.
+public struct CommandFlags: OptionSet, Sendable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+    public static let write = CommandFlags(rawValue: 1 << 0)
+    public static let readonly = CommandFlags(rawValue: 1 << 1)
+    public static let denyoom = CommandFlags(rawValue: 1 << 2)
+    public static let admin = CommandFlags(rawValue: 1 << 3)
+    public static let noscript = CommandFlags(rawValue: 1 << 4)
+    public static let loading = CommandFlags(rawValue: 1 << 5)
+    public static let stale = CommandFlags(rawValue: 1 << 6)
+    public static let fast = CommandFlags(rawValue: 1 << 7)
+    public static let noAuth = CommandFlags(rawValue: 1 << 8)
+    public static let skipMonitor = CommandFlags(rawValue: 1 << 9)
+    public static let random = CommandFlags(rawValue: 1 << 10)
+    /// Not allowed inside MULTI (it is handled by the transaction machinery itself).
+    public static let noMulti = CommandFlags(rawValue: 1 << 11)
+    public static let allowBusy = CommandFlags(rawValue: 1 << 12)
+
+    static let names: [(CommandFlags, String)] = [
+        (.write, "write"), (.readonly, "readonly"), (.denyoom, "denyoom"), (.admin, "admin"),
+        (.noscript, "noscript"), (.loading, "loading"), (.stale, "stale"), (.fast, "fast"),
+        (.noAuth, "no_auth"), (.skipMonitor, "skip_monitor"), (.random, "random"),
+        (.noMulti, "no_multi"), (.allowBusy, "allow_busy"),
+    ]
+    public var names: [String] { Self.names.filter { contains($0.0) }.map { $0.1 } }
+}
+
+/// Where a command's keys are, Redis' (first, last, step) convention: `last` -1 means the last
+/// argument, -2 the one before it. A command with no keys has first = 0.
+public struct KeyPositions: Sendable {
+    public let first: Int, last: Int, step: Int
+    public static let none = KeyPositions(first: 0, last: 0, step: 0)
+    public static let one = KeyPositions(first: 1, last: 1, step: 1)
+    public static func range(_ f: Int, _ l: Int, _ s: Int) -> KeyPositions { KeyPositions(first: f, last: l, step: s) }
+
+    /// The argument indexes of the keys in a call with `argc` arguments.
+    @inline(__always) public func forEach(argc: Int, _ body: (Int) -> Void) {
+        guard first > 0 else { return }
+        let lastIndex = last < 0 ? argc + last : last
+        var i = first
+        while i <= lastIndex && i < argc { body(i); i += max(step, 1) }
+    }
+}
+
+/// How a command is routed to the thread that runs it.
+public enum CommandRoute: Sendable {
+    /// Touches no keyspace; runs on the connection's thread with its state.
+    case connection
+    /// Touches the keys at its key positions; runs on the owning shard's thread, or borrows
+    /// every involved shard when its keys span several.
+    case keys
+    /// Needs every shard (DBSIZE, KEYS, SCAN, FLUSHALL, INFO...): borrows all of them and runs
+    /// on the connection's thread.
+    case allShards
+    /// Like `.keys`, but must run on the connection's thread because it also changes the
+    /// client's session (WATCH): the involved shards are borrowed even when there is one.
+    case keysWithSession
+    /// MULTI, EXEC, DISCARD: handled by the connection's transaction logic, never queued.
+    case transaction
+}
+
+/// Runs a data command. `ctx` resolves keys to the keyspaces this execution may touch.
+public typealias DataHandler = (inout CommandContext, Arguments) -> Void
+
+/// One row of the command table: COMMAND, dispatch and routing all read from here.
+public struct CommandSpec {
+    public let name: String          // lower case, as COMMAND reports it
+    public let arity: Int            // Redis convention: n exact, -n at least n
+    public let flags: CommandFlags
+    public let keys: KeyPositions
+    public let route: CommandRoute
+    public let group: String         // COMMAND DOCS group: string, hash, generic, connection, server, transactions
+    public let summary: String
+    public let since: String
+    public let handler: DataHandler
+    public var subcommands: [String] = []
+    /// Index in the table, used by per-command statistics.
+    public internal(set) var id: Int = 0
+
+    public init(_ name: String, arity: Int, flags: CommandFlags, keys: KeyPositions = .none,
+                route: CommandRoute? = nil, group: String, summary: String, since: String = "1.0.0",
+                subcommands: [String] = [], handler: @escaping DataHandler) {
+        self.name = name; self.arity = arity; self.flags = flags; self.keys = keys
+        self.route = route ?? (keys.first > 0 ? .keys : .connection)
+        self.group = group; self.summary = summary; self.since = since
+        self.subcommands = subcommands
+        self.handler = handler
+    }
+
+    @inline(__always) public func arityOK(_ argc: Int) -> Bool {
+        arity >= 0 ? argc == arity : argc >= -arity
+    }
+}

@@ -1,0 +1,190 @@
+import LarderRESP
+import LarderStore
+import NIOCore
+
+/// One client connection: a single handler that parses, dispatches and writes, with no
+/// NIOAny boxing of anything but the byte buffers, and one flush per read batch.
+final class ConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    let server: ServerState
+    let worker: ShardWorker
+    var session: ClientSession!
+    var context: ChannelHandlerContext!
+    var parser: RESPParser
+
+    /// Bytes of a command that has not fully arrived yet.
+    private var pending: ByteBuffer? = nil
+    /// Reused across reads so parsing a pipeline allocates nothing once warmed up.
+    private var spans: [ArgumentSpan] = []
+    private var commandStarts: [(first: Int, count: Int)] = []
+
+    /// Replies ready to be written, in order.
+    let out = ReplyWriter()
+    /// Replies waiting behind a hop that has not come back; everything after the first
+    /// unfinished piece waits too, so replies stay in request order.
+    var pieces: [PendingPiece] = []
+    var piecesHead = 0
+    /// Per read batch: commands bound for each other shard.
+    var openBatches: [RemoteBatch?]
+    var closeWhenFlushed = false
+    /// Shard sets for commands run on this thread, built once per connection (not per command).
+    let localShardHeld: [Shard?]
+    let noShardHeld: [Shard?]
+
+    init(server: ServerState, worker: ShardWorker) {
+        self.server = server
+        self.worker = worker
+        self.parser = RESPParser(limits: server.settings.limits)
+        self.openBatches = [RemoteBatch?](repeating: nil, count: server.shardCount)
+        var local = [Shard?](repeating: nil, count: server.shardCount)
+        local[worker.index] = worker.shard
+        self.localShardHeld = local
+        self.noShardHeld = [Shard?](repeating: nil, count: server.shardCount)
+    }
+
+    // MARK: lifecycle
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.context = context
+        let needsAuth = server.settings.requirePass != nil
+        session = ClientSession(id: server.clients.makeId(), channel: context.channel, authenticated: !needsAuth)
+        parser.authenticated = !needsAuth
+        if server.clients.connectedCount.load(ordering: .relaxed) >= server.settings.maxClients.load(ordering: .relaxed) {
+            server.clients.rejectedConnections.wrappingIncrement(ordering: .relaxed)
+            var b = context.channel.allocator.buffer(capacity: 64)
+            b.writeString("-ERR max number of clients reached\r\n")
+            context.writeAndFlush(wrapOutboundOut(b)).whenComplete { _ in context.close(promise: nil) }
+            session = nil
+            return
+        }
+        server.clients.add(session)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let s = session {
+            server.clients.remove(s)
+            releaseWatches()
+        }
+        pending = nil
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+
+    // MARK: reading
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard session != nil, !closeWhenFlushed else { return }
+        var buffer = unwrapInboundIn(data)
+        server.totalNetInput.wrappingIncrement(by: buffer.readableBytes, ordering: .relaxed)
+        if var p = pending {
+            pending = nil
+            p.writeBuffer(&buffer)
+            buffer = p
+        }
+        session.lastInteraction.store(Int(Clock.nowMilliseconds()), ordering: .relaxed)
+        spans.removeAll(keepingCapacity: true)
+        commandStarts.removeAll(keepingCapacity: true)
+
+        var protocolError: RESPProtocolError? = nil
+        var consumed = 0
+        buffer.withUnsafeReadableBytes { readable in
+            // Inline requests are unescaped in place; no one else reads this buffer.
+            let raw = UnsafeMutableRawBufferPointer(mutating: readable)
+            var start = 0
+            parse: while start < raw.count {
+                switch parser.parse(raw, start: start, into: &spans) {
+                case .command(let n, let end):
+                    if n > 0 { commandStarts.append((spans.count - n, n)) }
+                    start = end
+                case .incomplete:
+                    break parse
+                case .error(let e):
+                    protocolError = e
+                    break parse
+                }
+            }
+            consumed = start
+            if !commandStarts.isEmpty, let base = readable.baseAddress {
+                let now = Clock.nowMilliseconds()
+                spans.withUnsafeBufferPointer { sp in
+                    for (first, count) in commandStarts {
+                        let args = Arguments(base: base, spans: sp.baseAddress! + first, count: count)
+                        dispatch(args, now: now)
+                        if closeWhenFlushed { break }
+                    }
+                }
+            }
+        }
+        sendOpenBatches()
+
+        if let e = protocolError {
+            emit { $0.error("ERR \(e.message)") }
+            closeWhenFlushed = true
+            parser.reset()
+        } else if consumed < buffer.readableBytes && !closeWhenFlushed {
+            let rest = buffer.readableBytes - consumed
+            if rest > server.settings.clientQueryBufferLimit.load(ordering: .relaxed) {
+                // Redis closes such a client without a reply.
+                context.close(promise: nil)
+                return
+            }
+            buffer.moveReaderIndex(forwardBy: consumed)
+            pending = buffer
+        }
+        session.queryBufferBytes.store(pending?.readableBytes ?? 0, ordering: .relaxed)
+        flush()
+    }
+
+    // MARK: writing
+
+    /// Writes a reply produced on this thread, keeping request order.
+    @inline(__always) func emit(_ body: (ReplyWriter) -> Void) {
+        if piecesHead == pieces.count {
+            out.version = session.version
+            body(out)
+        } else {
+            let w = ReplyWriter(capacity: 256, version: session.version)
+            body(w)
+            pieces.append(.ready(Array(w.bytes)))
+        }
+    }
+
+    /// Moves every finished piece at the head into `out`, then writes `out` with one flush.
+    func flush() {
+        drain: while piecesHead < pieces.count {
+            switch pieces[piecesHead] {
+            case .ready(let bytes):
+                out.append(bytes)
+            case .remote(let batch, let i):
+                if !batch.isDone { break drain }
+                out.append(batch.reply(i))
+            case .borrowed(let r):
+                guard let bytes = r.bytes else { break drain }
+                out.append(bytes)
+            }
+            piecesHead += 1
+        }
+        if piecesHead == pieces.count && piecesHead > 0 {
+            pieces.removeAll(keepingCapacity: pieces.capacity <= 4096)
+            piecesHead = 0
+        }
+        guard let context = context else { return }
+        if out.count > 0 {
+            var b = context.channel.allocator.buffer(capacity: out.count)
+            b.writeBytes(out.bytes)
+            server.totalNetOutput.wrappingIncrement(by: out.count, ordering: .relaxed)
+            out.clear()
+            if closeWhenFlushed && piecesHead == pieces.count {
+                context.writeAndFlush(wrapOutboundOut(b)).whenComplete { _ in context.close(promise: nil) }
+                return
+            }
+            context.writeAndFlush(wrapOutboundOut(b), promise: nil)
+        } else if closeWhenFlushed && piecesHead == pieces.count {
+            context.close(promise: nil)
+        }
+    }
+}

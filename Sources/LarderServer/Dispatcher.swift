@@ -1,0 +1,178 @@
+import LarderRESP
+import LarderStore
+import NIOCore
+
+/// Routing: every command runs where its data lives.
+/// - connection commands run here, now;
+/// - a keyed command whose keys all live in this thread's shard runs here, now, in place;
+/// - one whose keys live in one other shard joins that shard's batch for this read (one hop);
+/// - one whose keys span shards, or that needs every shard, borrows the shards it needs.
+extension ConnectionHandler {
+    func dispatch(_ args: Arguments, now: Int64) {
+        guard let spec = server.commands.lookup(args[0]) else {
+            emit { $0.error(Self.unknownCommandMessage(args)) }
+            if session.inMulti { session.multiFailed = true }
+            return
+        }
+        session.lastCommandId.store(spec.id, ordering: .relaxed)
+        session.commandCount.wrappingIncrement(ordering: .relaxed)
+        worker.commandCalls[spec.id] &+= 1
+
+        if !spec.arityOK(args.count) {
+            emit { $0.error("ERR wrong number of arguments for '\(spec.name)' command") }
+            if session.inMulti { session.multiFailed = true }
+            return
+        }
+        if !session.authenticated && !spec.flags.contains(.noAuth) {
+            emit { $0.error("NOAUTH Authentication required." as StaticString) }
+            if session.inMulti { session.multiFailed = true }
+            return
+        }
+        if server.clients.monitorCount.load(ordering: .relaxed) > 0 &&
+            !spec.flags.contains(.admin) && !spec.flags.contains(.skipMonitor) {
+            Monitor.feed(args, session: session, clients: server.clients)
+        }
+        if session.inMulti && !(spec.route == .transaction && spec.name != "unwatch") {
+            queueInMulti(spec, args)
+            return
+        }
+        route(spec, args, now: now)
+    }
+
+    func route(_ spec: CommandSpec, _ args: Arguments, now: Int64) {
+        let n = server.shardCount
+        switch spec.route {
+        case .connection:
+            runHere(spec, args, now: now)
+        case .transaction:
+            runTransactionCommand(spec, args, now: now)
+        case .allShards:
+            if n == 1 && worker.isAvailable { runHere(spec, args, now: now) }
+            else { borrow(Array(0..<n), spec: spec, args: args, now: now) }
+        case .keys, .keysWithSession:
+            var target = -1
+            var multi = false
+            if n > 1 {
+                spec.keys.forEach(argc: args.count) { i in
+                    let s = ServerState.shardIndex(hash: ByteHash.hash(args[i]), count: n)
+                    if target < 0 { target = s } else if s != target { multi = true }
+                }
+            } else {
+                target = 0
+            }
+            if target < 0 { runHere(spec, args, now: now); return }  // no key given: nothing to route
+            if multi {
+                var set = Set<Int>()
+                spec.keys.forEach(argc: args.count) { set.insert(ServerState.shardIndex(hash: ByteHash.hash(args[$0]), count: n)) }
+                borrow(Array(set), spec: spec, args: args, now: now)
+            } else if target == worker.index && worker.isAvailable {
+                runHere(spec, args, now: now)
+            } else if spec.route == .keysWithSession {
+                borrow([target], spec: spec, args: args, now: now)
+            } else {
+                let batch: RemoteBatch
+                if let b = openBatches[target] { batch = b } else {
+                    batch = RemoteBatch(shardIndex: target)
+                    openBatches[target] = batch
+                }
+                let i = batch.add(spec, args, db: session.db, version: session.version)
+                pieces.append(.remote(batch, i))
+            }
+        }
+    }
+
+    /// Runs on this thread now, with this thread's shard (when it is available) and the session.
+    func runHere(_ spec: CommandSpec, _ args: Arguments, now: Int64) {
+        let held = worker.isAvailable ? localShardHeld : noShardHeld
+        emit { out in
+            var ctx = CommandContext(out: out, dbIndex: session.db, now: now, shards: held, session: session, server: server)
+            spec.handler(&ctx, args)
+        }
+        // Commands that change how this connection reads or lives (AUTH, HELLO, QUIT, RESET).
+        parser.authenticated = session.authenticated
+        if session.closeAfterReply { closeWhenFlushed = true }
+        if session.resetRequested {
+            session.resetRequested = false
+            releaseWatches()
+        }
+    }
+
+    /// Borrows `shards` (after sending this read's batches, so per-shard order is kept), runs the
+    /// command on this thread while holding them, and fills its place in the reply stream.
+    func borrow(_ shards: [Int], spec: CommandSpec, args: Arguments, now: Int64) {
+        let copied = (0..<args.count).map { args.bytes($0) }
+        borrow(shards) { [self] held, out in
+            var ctx = CommandContext(out: out, dbIndex: session.db, now: Clock.nowMilliseconds(), shards: held, session: session, server: server)
+            Self.withArguments(copied) { spec.handler(&ctx, $0) }
+        }
+    }
+
+    /// The general form: `body` runs on this thread with the shards held and writes one reply.
+    func borrow(_ shards: [Int], _ body: @escaping ([Shard?], ReplyWriter) -> Void) {
+        sendOpenBatches()
+        let reply = BorrowedReply()
+        pieces.append(.borrowed(reply))
+        let version = session.version
+        let b = ShardBorrow(shards: shards, home: worker.loop, workers: server.workers) { [self] held in
+            let out = ReplyWriter(capacity: 256, version: version)
+            body(held, out)
+            reply.bytes = Array(out.bytes)
+            flush()
+        }
+        b.start()
+    }
+
+    /// Sends each shard its batch of this read: one message per shard.
+    func sendOpenBatches() {
+        for s in 0..<openBatches.count {
+            guard let batch = openBatches[s] else { continue }
+            openBatches[s] = nil
+            let target = server.workers[s]
+            let home = worker.loop
+            let server = self.server
+            if target.loop === home {
+                target.submit { [self] in
+                    batch.run(on: target, server: server)
+                    batch.isDone = true
+                    // Runs later, from the worker's queue: write what became ready.
+                    flush()
+                }
+            } else {
+                target.loop.execute {
+                    target.submit {
+                        batch.run(on: target, server: server)
+                        home.execute { [self] in
+                            batch.isDone = true
+                            flush()
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Presents owned argument arrays as `Arguments` (for queued and borrowed executions).
+    static func withArguments<R>(_ args: [[UInt8]], _ body: (Arguments) -> R) -> R {
+        var flat: [UInt8] = []
+        var spans: [ArgumentSpan] = []
+        spans.reserveCapacity(args.count)
+        for a in args { spans.append(ArgumentSpan(offset: flat.count, count: a.count)); flat.append(contentsOf: a) }
+        if flat.isEmpty { flat.append(0) }
+        return flat.withUnsafeBytes { raw in
+            spans.withUnsafeBufferPointer { sp in
+                body(Arguments(base: raw.baseAddress!, spans: sp.baseAddress!, count: args.count))
+            }
+        }
+    }
+
+    /// Redis 7's text: "unknown command 'x', with args beginning with: 'a' 'b' ".
+    static func unknownCommandMessage(_ args: Arguments) -> String {
+        var list = ""
+        var i = 1
+        while i < args.count && list.utf8.count < 128 {
+            list += "'\(String(decoding: args[i].prefix(128 - list.utf8.count), as: UTF8.self))' "
+            i += 1
+        }
+        return "ERR unknown command '\(String(decoding: args[0].prefix(128), as: UTF8.self))', with args beginning with: \(list)"
+    }
+}

@@ -1,0 +1,72 @@
+import LarderRESP
+import LarderStore
+import NIOCore
+
+/// The commands of one pipelined read that belong to one shard owned by another thread (or to
+/// this thread's shard while it is lent). Their arguments are copied into one contiguous buffer,
+/// so a whole pipeline costs one hop per shard; the replies come back the same way.
+final class RemoteBatch {
+    let shardIndex: Int
+    private(set) var argumentBytes: [UInt8] = []
+    private(set) var spans: [ArgumentSpan] = []
+    struct Entry { let spec: CommandSpec; let firstSpan: Int; let count: Int; let db: Int; let version: RESPVersion }
+    private(set) var entries: [Entry] = []
+    /// Filled by the shard: all replies back to back, and where each one ends.
+    var replies: ReplyWriter? = nil
+    var replyEnds: [Int] = []
+    var isDone = false
+
+    init(shardIndex: Int) {
+        self.shardIndex = shardIndex
+        argumentBytes.reserveCapacity(4096)
+    }
+
+    /// Copies a command in; returns its index within the batch.
+    func add(_ spec: CommandSpec, _ args: Arguments, db: Int, version: RESPVersion) -> Int {
+        let first = spans.count
+        for i in 0..<args.count {
+            let a = args[i]
+            spans.append(ArgumentSpan(offset: argumentBytes.count, count: a.count))
+            argumentBytes.append(contentsOf: a)
+        }
+        entries.append(Entry(spec: spec, firstSpan: first, count: args.count, db: db, version: version))
+        return entries.count - 1
+    }
+
+    /// Runs every command on the shard's thread, against `shard` only.
+    func run(on worker: ShardWorker, server: ServerState) {
+        let out = ReplyWriter(capacity: 4096)
+        let now = Clock.nowMilliseconds()
+        var held = [Shard?](repeating: nil, count: server.shardCount)
+        held[worker.index] = worker.shard
+        replyEnds.reserveCapacity(entries.count)
+        argumentBytes.withUnsafeBytes { raw in
+            spans.withUnsafeBufferPointer { sp in
+                for e in entries {
+                    out.version = e.version
+                    var ctx = CommandContext(out: out, dbIndex: e.db, now: now, shards: held, session: nil, server: server)
+                    let args = Arguments(base: raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, spans: sp.baseAddress! + e.firstSpan, count: e.count)
+                    e.spec.handler(&ctx, args)
+                    replyEnds.append(out.count)
+                }
+            }
+        }
+        replies = out
+    }
+
+    func reply(_ i: Int) -> UnsafeRawBufferPointer {
+        let start = i == 0 ? 0 : replyEnds[i - 1]
+        return UnsafeRawBufferPointer(rebasing: replies!.bytes[start..<replyEnds[i]])
+    }
+}
+
+/// A reply that is not known yet when later replies are: output waits behind it, in order.
+enum PendingPiece {
+    case ready([UInt8])
+    case remote(RemoteBatch, Int)
+    case borrowed(BorrowedReply)
+}
+
+final class BorrowedReply {
+    var bytes: [UInt8]? = nil
+}

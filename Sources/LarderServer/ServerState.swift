@@ -1,0 +1,34 @@
+import Atomics
+import Foundation
+import LarderStore
+import NIOCore
+
+/// State shared by every thread of one server: settings, the shard workers, the command table,
+/// the clients. Nothing here is touched per command except through atomics.
+public final class ServerState: @unchecked Sendable {
+    public let settings: ServerSettings
+    public internal(set) var workers: [ShardWorker] = []
+    public let commands: CommandTable
+    public let clients = ClientRegistry()
+    public let startedAt = Date()
+    public let runId: String = (0..<40).map { _ in String("0123456789abcdef".randomElement()!) }.joined()
+    let totalCommands = ManagedAtomic<Int>(0)
+    let totalNetInput = ManagedAtomic<Int>(0)
+    let totalNetOutput = ManagedAtomic<Int>(0)
+    let statsResetAt = ManagedAtomic<Int>(0)
+    /// Set by the bootstrap: stops the server (SHUTDOWN, SIGTERM).
+    var requestShutdown: () -> Void = {}
+
+    init(settings: ServerSettings, commands: CommandTable = .standard) {
+        self.settings = settings
+        self.commands = commands
+    }
+
+    public var shardCount: Int { workers.count }
+
+    /// Which shard owns a key hash. The table uses the low bits for slots; shards use the high
+    /// bits so the two choices are independent.
+    @inline(__always) public static func shardIndex(hash: UInt64, count: Int) -> Int {
+        Int(truncatingIfNeeded: (hash >> 32) % UInt64(count))
+    }
+}

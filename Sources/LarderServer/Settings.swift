@@ -1,0 +1,54 @@
+import Atomics
+import LarderRESP
+import NIOConcurrencyHelpers
+
+/// Server-wide settings that CONFIG GET/SET reads and changes at run time. Numbers are atomics
+/// so the data path reads them without a lock; strings sit behind a lock (rarely read).
+public final class ServerSettings: @unchecked Sendable {
+    public let port: Int
+    public let bind: String
+    public let threads: Int
+    public let pinThreads: Bool
+
+    public let protoMaxBulkLength: ManagedAtomic<Int>
+    public let protoMaxMultibulkLength: ManagedAtomic<Int>
+    public let clientQueryBufferLimit: ManagedAtomic<Int>
+    public let maxClients: ManagedAtomic<Int>
+    /// Seconds of client inactivity before the server closes it (0 = never), like Redis' `timeout`.
+    public let idleTimeout: ManagedAtomic<Int>
+    public let tcpKeepalive: ManagedAtomic<Int>
+    public let hz: ManagedAtomic<Int>
+    private let lock = NIOLock()
+    private var _requirePass: String?
+
+    public init(port: Int = 6379, bind: String = "127.0.0.1", threads: Int = System.coreCount,
+                pinThreads: Bool = true, requirePass: String? = nil,
+                protoMaxBulkLength: Int = 512 * 1024 * 1024,
+                protoMaxMultibulkLength: Int = Int(Int32.max),
+                clientQueryBufferLimit: Int = 1024 * 1024 * 1024,
+                maxClients: Int = 10000, idleTimeout: Int = 0, tcpKeepalive: Int = 300) {
+        self.port = port; self.bind = bind; self.threads = max(1, threads); self.pinThreads = pinThreads
+        self._requirePass = requirePass
+        self.protoMaxBulkLength = ManagedAtomic(protoMaxBulkLength)
+        self.protoMaxMultibulkLength = ManagedAtomic(protoMaxMultibulkLength)
+        self.clientQueryBufferLimit = ManagedAtomic(clientQueryBufferLimit)
+        self.maxClients = ManagedAtomic(maxClients)
+        self.idleTimeout = ManagedAtomic(idleTimeout)
+        self.tcpKeepalive = ManagedAtomic(tcpKeepalive)
+        self.hz = ManagedAtomic(10)
+    }
+
+    public var requirePass: String? {
+        get { lock.withLock { _requirePass } }
+        set { lock.withLock { _requirePass = (newValue?.isEmpty ?? true) ? nil : newValue } }
+    }
+
+    public var limits: RESPLimits {
+        var l = RESPLimits()
+        l.maxBulkLength = protoMaxBulkLength.load(ordering: .relaxed)
+        l.maxMultibulkLength = protoMaxMultibulkLength.load(ordering: .relaxed)
+        return l
+    }
+}
+
+import NIOCore

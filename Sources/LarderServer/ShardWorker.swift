@@ -1,0 +1,110 @@
+import LarderStore
+import NIOCore
+
+/// The owner of one shard: it lives on one event loop (one pinned thread) and is the only code
+/// that touches its shard, except while it has *lent* the shard to a multi-shard execution
+/// (see `ShardBorrow`). Work that arrives while the shard is lent waits in `waiting`, in order.
+///
+/// Every method must be called on `loop`.
+public final class ShardWorker {
+    public let index: Int
+    public let loop: EventLoop
+    public let shard: Shard
+    private(set) var lentTo: ShardBorrow?
+    private var waiting: [() -> Void] = []
+    private var waitingHead = 0
+    /// Per-command call counts and microseconds, indexed by CommandSpec.id (INFO commandstats).
+    var commandCalls: [Int]
+    var commandMicros: [Int]
+
+    init(index: Int, loop: EventLoop, commandCount: Int) {
+        self.index = index
+        self.loop = loop
+        self.shard = Shard(index: index)
+        self.commandCalls = [Int](repeating: 0, count: commandCount)
+        self.commandMicros = [Int](repeating: 0, count: commandCount)
+    }
+
+    /// True when work for this shard can run right now on this thread, in order.
+    @inline(__always) var isAvailable: Bool { lentTo == nil && waitingHead == waiting.count }
+
+    /// Runs `work` now, or after the current borrower returns the shard.
+    func submit(_ work: @escaping () -> Void) {
+        if isAvailable { work() } else { waiting.append(work) }
+    }
+
+    /// Hands the shard to `borrow` as soon as it is free; `borrow.granted` is told on its loop.
+    func lend(_ borrow: ShardBorrow) {
+        if isAvailable {
+            lentTo = borrow
+            borrow.granted()
+        } else {
+            waiting.append { [unowned self] in
+                self.lentTo = borrow
+                borrow.granted()
+            }
+        }
+    }
+
+    /// Takes the shard back and runs what waited, stopping if one of those lends it again.
+    func release() {
+        lentTo = nil
+        while lentTo == nil && waitingHead < waiting.count {
+            let work = waiting[waitingHead]
+            waitingHead += 1
+            work()
+        }
+        if waitingHead == waiting.count {
+            waiting.removeAll(keepingCapacity: waiting.capacity < 1024)
+            waitingHead = 0
+        }
+    }
+
+    /// One step of active expiry; skipped while the shard is lent.
+    func expiryCycle() {
+        guard isAvailable else { return }
+        shard.sweepExpired(now: Clock.nowMilliseconds(), budget: 2000)
+    }
+}
+
+/// A multi-shard execution: it borrows every shard it needs, in ascending shard order (so two
+/// borrowers can never wait on each other in a cycle), runs `body` on the requesting
+/// connection's thread while it holds them all, then returns them. This is how multi-key
+/// commands, MULTI/EXEC and keyspace-wide commands stay atomic without any global lock.
+final class ShardBorrow {
+    let shardIndexes: [Int]
+    let home: EventLoop
+    let workers: [ShardWorker]
+    private var next = 0
+    private let body: ([Shard?]) -> Void
+
+    init(shards: [Int], home: EventLoop, workers: [ShardWorker], body: @escaping ([Shard?]) -> Void) {
+        self.shardIndexes = shards.sorted()
+        self.home = home
+        self.workers = workers
+        self.body = body
+    }
+
+    func start() { acquireNext() }
+
+    private func acquireNext() {
+        if next == shardIndexes.count {
+            var held = [Shard?](repeating: nil, count: workers.count)
+            for i in shardIndexes { held[i] = workers[i].shard }
+            body(held)
+            for i in shardIndexes {
+                let w = workers[i]
+                if w.loop.inEventLoop { w.release() } else { w.loop.execute { w.release() } }
+            }
+            return
+        }
+        let w = workers[shardIndexes[next]]
+        next += 1
+        if w.loop.inEventLoop { w.lend(self) } else { w.loop.execute { w.lend(self) } }
+    }
+
+    /// Called by a worker, on its own loop, once this borrow holds its shard.
+    func granted() {
+        if home.inEventLoop { acquireNext() } else { home.execute { self.acquireNext() } }
+    }
+}

@@ -1,0 +1,142 @@
+import LarderRESP
+import LarderStore
+import NIOCore
+
+/// MULTI / EXEC / DISCARD and WATCH bookkeeping. EXEC borrows every shard its queued commands
+/// (and watched keys) live in, checks the watches, and runs the queue in order while holding
+/// them, so the transaction is atomic across shards.
+extension ConnectionHandler {
+    func queueInMulti(_ spec: CommandSpec, _ args: Arguments) {
+        if spec.name == "watch" {
+            emit { $0.error("ERR WATCH inside MULTI is not allowed" as StaticString) }
+            session.multiFailed = true
+            return
+        }
+        session.multiQueue.append(QueuedCommand(spec: spec, arguments: (0..<args.count).map { args.bytes($0) }))
+        emit { $0.simple("QUEUED") }
+    }
+
+    func runTransactionCommand(_ spec: CommandSpec, _ args: Arguments, now: Int64) {
+        switch spec.name {
+        case "multi":
+            if session.inMulti { emit { $0.error("ERR MULTI calls can not be nested" as StaticString) }; return }
+            session.inMulti = true
+            session.multiQueue = []
+            session.multiFailed = false
+            emit { $0.ok() }
+        case "discard":
+            guard session.inMulti else { emit { $0.error("ERR DISCARD without MULTI" as StaticString) }; return }
+            endMulti()
+            releaseWatches()
+            emit { $0.ok() }
+        case "exec":
+            guard session.inMulti else { emit { $0.error("ERR EXEC without MULTI" as StaticString) }; return }
+            let queue = session.multiQueue
+            let failed = session.multiFailed
+            endMulti()
+            if failed {
+                releaseWatches()
+                emit { $0.error("EXECABORT Transaction discarded because of previous errors." as StaticString) }
+                return
+            }
+            exec(queue)
+        case "unwatch":
+            releaseWatches()
+            emit { $0.ok() }
+        default:
+            emit { $0.error("ERR unknown transaction command" as StaticString) }
+        }
+    }
+
+    private func endMulti() {
+        session.inMulti = false
+        session.multiQueue = []
+        session.multiFailed = false
+    }
+
+    private func exec(_ queue: [QueuedCommand]) {
+        let n = server.shardCount
+        var shards = Set<Int>()
+        for q in queue {
+            switch q.spec.route {
+            case .allShards: for i in 0..<n { shards.insert(i) }
+            case .keys, .keysWithSession:
+                q.spec.keys.forEach(argc: q.arguments.count) { i in
+                    shards.insert(ServerState.shardIndex(hash: ByteHash.hash(q.arguments[i]), count: n))
+                }
+            case .connection, .transaction: break
+            }
+        }
+        for w in session.watchedKeys { shards.insert(w.shard) }
+        if shards.isEmpty { shards.insert(worker.index) }
+        let flag = session.watchFlag
+        borrow(Array(shards)) { [self] held, out in
+            let aborted = flag?.dirty ?? false
+            releaseWatches(held: held)
+            if aborted { out.nullArray(); return }
+            out.arrayHeader(queue.count)
+            let now = Clock.nowMilliseconds()
+            for q in queue {
+                out.version = session.version
+                var ctx = CommandContext(out: out, dbIndex: session.db, now: now, shards: held, session: session, server: server)
+                Self.withArguments(q.arguments) { q.spec.handler(&ctx, $0) }
+            }
+        }
+    }
+
+    /// Forgets every WATCH of this client. Watches live in shard keyspaces, so they are removed
+    /// on each owning shard's thread (or directly when the shard is held).
+    func releaseWatches(held: [Shard?]? = nil) {
+        guard let s = session, !s.watchedKeys.isEmpty, let flag = s.watchFlag else {
+            session?.watchFlag = nil
+            return
+        }
+        for w in s.watchedKeys {
+            if let shard = held?[w.shard] {
+                shard.databases[w.db].unwatch(w.key, flag: flag)
+            } else {
+                let target = server.workers[w.shard]
+                let key = w.key, db = w.db
+                target.loop.execute { target.submit { target.shard.databases[db].unwatch(key, flag: flag) } }
+            }
+        }
+        s.watchedKeys = []
+        s.watchFlag = nil
+    }
+}
+
+/// WATCH and UNWATCH. WATCH runs with the keys' shards held, on the client's thread.
+enum TransactionFamily {
+    static let commands: [CommandSpec] = [
+        CommandSpec("multi", arity: 1, flags: [.noscript, .loading, .stale, .fast, .allowBusy], route: .transaction,
+                    group: "transactions", summary: "Starts a transaction.") { _, _ in },
+        CommandSpec("exec", arity: 1, flags: [.noscript, .loading, .stale, .skipMonitor], route: .transaction,
+                    group: "transactions", summary: "Executes all commands in a transaction.") { _, _ in },
+        CommandSpec("discard", arity: 1, flags: [.noscript, .loading, .stale, .fast, .allowBusy], route: .transaction,
+                    group: "transactions", summary: "Discards a transaction.") { _, _ in },
+        CommandSpec("watch", arity: -2, flags: [.noscript, .loading, .stale, .fast, .allowBusy],
+                    keys: .range(1, -1, 1), route: .keysWithSession, group: "transactions",
+                    summary: "Monitors changes to keys to determine the execution of a transaction.", since: "2.2.0",
+                    handler: watch),
+        CommandSpec("unwatch", arity: 1, flags: [.noscript, .loading, .stale, .fast, .allowBusy], route: .transaction,
+                    group: "transactions", summary: "Forgets about watched keys of a transaction.", since: "2.2.0",
+                    handler: unwatch),
+    ]
+
+    static func watch(_ ctx: inout CommandContext, _ args: Arguments) {
+        guard let session = ctx.session else { return }
+        let flag = session.watchFlag ?? WatchFlag()
+        session.watchFlag = flag
+        for i in 1..<args.count {
+            let key = args.bytes(i)
+            let (db, hash) = ctx.db(for: args[i])
+            _ = db.lookup(args[i], hash: hash, now: ctx.now)  // an already-expired key counts as absent
+            db.watch(key, flag: flag)
+            session.watchedKeys.append((ServerState.shardIndex(hash: hash, count: ctx.shardCount), ctx.dbIndex, key))
+        }
+        ctx.out.ok()
+    }
+
+    /// Inside EXEC, UNWATCH has nothing left to do: EXEC already released the watches.
+    static func unwatch(_ ctx: inout CommandContext, _ args: Arguments) { ctx.out.ok() }
+}

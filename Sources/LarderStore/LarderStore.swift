@@ -1,1 +1,0 @@
-// LarderStore: see docs/ARCHITECTURE.md

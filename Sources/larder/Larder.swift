@@ -1,0 +1,11 @@
+import ArgumentParser
+
+@main
+struct Larder: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "larder",
+        abstract: "An online feature store: a Redis-protocol server with Feast-compatible storage and materialization.",
+        subcommands: [ServeCommand.self],
+        defaultSubcommand: nil
+    )
+}

@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import LarderServer
+import NIOCore
+
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the Redis protocol (RESP2/RESP3) from an in-memory, per-core sharded store.")
+
+    @Option(help: "TCP port.") var port: Int = 6379
+    @Option(help: "Address to listen on.") var bind: String = "127.0.0.1"
+    @Option(help: "Worker threads, one shard each (default: number of cores).") var threads: Int = System.coreCount
+    @Flag(inversion: .prefixedNo, help: "Pin each worker thread to a core.") var pin: Bool = true
+    @Option(help: "Require clients to AUTH with this password.") var requirepass: String?
+    @Option(name: .customLong("proto-max-bulk-len"), help: "Largest bulk string a client may send, in bytes.")
+    var protoMaxBulkLen: Int = 512 * 1024 * 1024
+    @Option(name: .customLong("proto-max-multibulk-len"), help: "Largest number of arguments in one command.")
+    var protoMaxMultibulkLen: Int = Int(Int32.max)
+    @Option(name: .customLong("client-query-buffer-limit"), help: "Largest pending request of one client, in bytes.")
+    var clientQueryBufferLimit: Int = 1024 * 1024 * 1024
+    @Option(help: "Largest number of connected clients.") var maxclients: Int = 10000
+    @Option(help: "Close clients idle for this many seconds (0 = never).") var timeout: Int = 0
+    @Option(name: .customLong("tcp-keepalive"), help: "TCP keepalive idle seconds (0 = off).") var tcpKeepalive: Int = 300
+
+    func run() throws {
+        let settings = ServerSettings(
+            port: port, bind: bind, threads: threads, pinThreads: pin, requirePass: requirepass,
+            protoMaxBulkLength: protoMaxBulkLen, protoMaxMultibulkLength: protoMaxMultibulkLen,
+            clientQueryBufferLimit: clientQueryBufferLimit, maxClients: maxclients,
+            idleTimeout: timeout, tcpKeepalive: tcpKeepalive)
+        let server = LarderServer(settings: settings)
+        let bound: Int
+        do {
+            bound = try server.start()
+        } catch {
+            FileHandle.standardError.write("larder: cannot listen on \(bind):\(port): \(error)\n".data(using: .utf8)!)
+            throw ExitCode(1)
+        }
+        print("larder: serving RESP on \(bind):\(bound) with \(settings.threads) shard thread(s)")
+        fflush(stdout)
+        signal(SIGTERM, SIG_IGN)
+        signal(SIGINT, SIG_IGN)
+        let signals = [SIGTERM, SIGINT].map { sig -> DispatchSourceSignal in
+            let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            src.setEventHandler { server.stop() }
+            src.resume()
+            return src
+        }
+        server.waitUntilStopped()
+        _ = signals
+        print("larder: stopped")
+    }
+}

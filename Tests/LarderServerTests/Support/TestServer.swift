@@ -1,0 +1,159 @@
+import Foundation
+import LarderServer
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real `LarderServer` on an ephemeral port, for tests that speak RESP over a socket.
+final class TestServer {
+    let server: LarderServer
+    let port: Int
+
+    init(threads: Int = 2, requirePass: String? = nil) throws {
+        let settings = ServerSettings(port: 0, bind: "127.0.0.1", threads: threads, pinThreads: false, requirePass: requirePass)
+        server = LarderServer(settings: settings)
+        port = try server.start()
+    }
+
+    func client() throws -> TestClient { try TestClient(port: port) }
+
+    deinit {
+        server.stop()
+        server.waitUntilStopped()
+    }
+}
+
+/// A reply as the tests see it. RESP3 maps, sets and pushes keep their kind.
+indirect enum Reply: Equatable, CustomStringConvertible {
+    case simple(String), error(String), integer(Int), bulk([UInt8]), null, array([Reply])
+    case map([(Reply, Reply)]), set([Reply]), double(String), boolean(Bool), verbatim(String), push([Reply])
+
+    static func == (a: Reply, b: Reply) -> Bool { a.description == b.description }
+
+    static func bulk(_ s: String) -> Reply { .bulk(Array(s.utf8)) }
+
+    var description: String {
+        switch self {
+        case .simple(let s): return "+\(s)"
+        case .error(let s): return "-\(s)"
+        case .integer(let i): return ":\(i)"
+        case .bulk(let b): return "$\(String(decoding: b, as: UTF8.self))"
+        case .null: return "(nil)"
+        case .array(let a): return "[\(a.map { $0.description }.joined(separator: ", "))]"
+        case .map(let m): return "{\(m.map { "\($0.0): \($0.1)" }.joined(separator: ", "))}"
+        case .set(let s): return "~[\(s.map { $0.description }.joined(separator: ", "))]"
+        case .double(let d): return ",\(d)"
+        case .boolean(let b): return "#\(b)"
+        case .verbatim(let s): return "=\(s)"
+        case .push(let p): return ">[\(p.map { $0.description }.joined(separator: ", "))]"
+        }
+    }
+
+    var string: String? { if case .bulk(let b) = self { return String(decoding: b, as: UTF8.self) }; return nil }
+}
+
+/// A blocking RESP client over a plain socket.
+final class TestClient {
+    private let fd: Int32
+    private var buffer: [UInt8] = []
+    private var pos = 0
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let r = withUnsafePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if r != 0 { throw NSError(domain: "TestClient", code: Int(errno)) }
+        var tv = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit { close(fd) }
+
+    static func encode(_ args: [[UInt8]]) -> [UInt8] {
+        var out = Array("*\(args.count)\r\n".utf8)
+        for a in args { out += Array("$\(a.count)\r\n".utf8); out += a; out += [13, 10] }
+        return out
+    }
+
+    func sendRaw(_ bytes: [UInt8]) {
+        var off = 0
+        while off < bytes.count {
+            let n = bytes[off...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { return }
+            off += n
+        }
+    }
+
+    func send(_ args: [String]) { sendRaw(Self.encode(args.map { Array($0.utf8) })) }
+
+    /// Sends one command and reads its reply.
+    @discardableResult
+    func call(_ args: String...) throws -> Reply {
+        send(args)
+        return try read()
+    }
+
+    func callBytes(_ args: [[UInt8]]) throws -> Reply {
+        sendRaw(Self.encode(args))
+        return try read()
+    }
+
+    struct Closed: Error {}
+
+    private func fill() throws {
+        if pos > 0 && pos == buffer.count { buffer.removeAll(keepingCapacity: true); pos = 0 }
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        if n <= 0 { throw Closed() }
+        buffer += chunk[0..<n]
+    }
+
+    private func line() throws -> String {
+        while true {
+            if let i = buffer[pos...].firstIndex(of: 13), i + 1 < buffer.count {
+                let s = String(decoding: buffer[pos..<i], as: UTF8.self)
+                pos = i + 2
+                return s
+            }
+            try fill()
+        }
+    }
+
+    private func bytes(_ n: Int) throws -> [UInt8] {
+        while buffer.count - pos < n + 2 { try fill() }
+        let b = Array(buffer[pos..<pos + n])
+        pos += n + 2
+        return b
+    }
+
+    /// True when the server closed the connection (reads EOF).
+    func isClosedByServer() -> Bool {
+        do { try fill(); return false } catch { return true }
+    }
+
+    func read() throws -> Reply {
+        let l = try line()
+        guard let t = l.first else { throw Closed() }
+        let rest = String(l.dropFirst())
+        switch t {
+        case "+": return .simple(rest)
+        case "-": return .error(rest)
+        case ":": return .integer(Int(rest) ?? 0)
+        case "$": let n = Int(rest) ?? -1; return n < 0 ? .null : .bulk(try bytes(n))
+        case "*": let n = Int(rest) ?? -1; return n < 0 ? .null : .array(try (0..<n).map { _ in try read() })
+        case "~": return .set(try (0..<(Int(rest) ?? 0)).map { _ in try read() })
+        case ">": return .push(try (0..<(Int(rest) ?? 0)).map { _ in try read() })
+        case "%": return .map(try (0..<(Int(rest) ?? 0)).map { _ in (try read(), try read()) })
+        case "_": return .null
+        case ",": return .double(rest)
+        case "#": return .boolean(rest == "t")
+        case "=": return .verbatim(String(decoding: try bytes(Int(rest) ?? 0).dropFirst(4), as: UTF8.self))
+        default: throw Closed()
+        }
+    }
+}
