@@ -89,7 +89,7 @@ public final class CSVReader {
             // A second stream over the same input samples the first rows.
             let sampler = try CSVRecordStream(input: input, name: name, delimiter: options.delimiter,
                                               blockSize: options.blockSize)
-            _ = try CSVReader.readHeader(sampler)
+            sampler.columnNames = try CSVReader.readHeader(sampler)
             var inference = CSVTypeInference(columnCount: header.count)
             var remaining = max(options.inferenceRows, 0)
             while remaining > 0, try sampler.next(maxRecords: min(remaining, 4096)) {
@@ -156,7 +156,8 @@ public final class CSVReader {
     public static func countRows(path: String, options: CSVOptions = CSVOptions()) throws -> Int {
         let stream = try CSVRecordStream(input: .file(path: path), name: path, delimiter: options.delimiter,
                                          blockSize: options.blockSize)
-        let width = try readHeader(stream).count
+        stream.columnNames = try readHeader(stream)
+        let width = stream.columnNames.count
         var rows = 0
         while try stream.next(maxRecords: 65_536) {
             let tokenizer = stream.tokenizer
