@@ -80,6 +80,10 @@ struct CSVColumnBuilder {
             }
         case .bytes:
             context.appendBytes(into: &byteArray, nulls: &nullRows, base: count)
+            guard byteArray.bytes.count <= Int(Int32.max) else {
+                throw CSVError(.batchTooLarge, file: tokenizer.fileName, line: tokenizer.recordLines.last ?? 0,
+                               column: field.name)
+            }
         }
         count += tokenizer.recordCount
     }

@@ -91,6 +91,15 @@ final class CSVTimestampTests: XCTestCase {
         XCTAssertEqual(values(batches, "d"), [Int32(1), Int32(19_724)].map { AnyHashable($0) })
     }
 
+    func testTimestampTextForCommandLineBounds() {
+        XCTAssertEqual(TimestampText.nanoseconds("2024-01-02T05:04:05+02:00"), base)
+        XCTAssertEqual(TimestampText.nanoseconds("2024-01-02 03:04:05"), base)
+        XCTAssertEqual(TimestampText.nanoseconds("1704164645"), base)
+        XCTAssertEqual(TimestampText.nanoseconds("0"), 0)
+        XCTAssertNil(TimestampText.nanoseconds(""))
+        XCTAssertNil(TimestampText.nanoseconds("yesterday"))
+    }
+
     func testBadTimestampNamesLineAndColumn() {
         let error = csvError {
             _ = try readCSV("id,ts\n1,2024-01-02\n2,2024-02-30\n",
