@@ -88,9 +88,23 @@ enum SourceFiles {
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
     }
 
-    /// Regular files under `directory`, recursively, skipping hidden and `_` names.
+    /// Regular files under `directory`, recursively, skipping hidden and `_` names. Each
+    /// directory is entered once (by device and inode), so symbolic link cycles end.
     static func walk(_ directory: String) -> [String] {
-        guard let handle = opendir(directory) else { return [] }
+        var visited = Set<DirectoryIdentity>()
+        return walk(directory, visited: &visited)
+    }
+
+    private struct DirectoryIdentity: Hashable {
+        let device: UInt64
+        let inode: UInt64
+    }
+
+    private static func walk(_ directory: String, visited: inout Set<DirectoryIdentity>) -> [String] {
+        var info = stat()
+        guard stat(directory, &info) == 0,
+              visited.insert(DirectoryIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))).inserted,
+              let handle = opendir(directory) else { return [] }
         defer { closedir(handle) }
         var found: [String] = []
         while let entry = readdir(handle) {
@@ -101,7 +115,7 @@ enum SourceFiles {
             }
             if name.hasPrefix(".") || name.hasPrefix("_") { continue }
             let full = directory.hasSuffix("/") ? directory + name : directory + "/" + name
-            if isDirectory(full) { found += walk(full) } else { found.append(full) }
+            if isDirectory(full) { found += walk(full, visited: &visited) } else { found.append(full) }
         }
         return found
     }

@@ -128,7 +128,8 @@ enum CLIOptions {
 
     /// `COLUMN:START..END` with ISO 8601 or integer epoch-second bounds; an empty bound is open.
     static func timeFilter(_ text: String) throws -> TimeFilter {
-        guard let colon = text.firstIndex(of: ":"), let dots = text.range(of: "..") else {
+        guard let colon = text.firstIndex(of: ":"),
+              let dots = text.range(of: "..", range: text.index(after: colon) ..< text.endIndex) else {
             throw CLIUsageError("bad --time \"\(text)\" (expected COLUMN:START..END)")
         }
         let column = String(text[..<colon])

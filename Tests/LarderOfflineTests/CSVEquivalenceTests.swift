@@ -90,6 +90,9 @@ final class CSVEquivalenceTests: XCTestCase {
         try Data("id,v\n1,a\n2,b\n".utf8).write(to: directory.appendingPathComponent("part-1.csv"))
         try Data("id,v\n3,c\n".utf8).write(to: directory.appendingPathComponent("day=2/part-2.csv"))
         try Data("junk".utf8).write(to: directory.appendingPathComponent("_SUCCESS"))
+        // A link back to the top must not make the walk loop or read files twice.
+        try FileManager.default.createSymbolicLink(at: directory.appendingPathComponent("day=2/loop"),
+                                                   withDestinationURL: directory)
 
         let source = try TabularSource(path: directory.path)
         XCTAssertEqual(source.files.map { String($0.dropFirst(directory.path.count)) }, ["/day=2/part-2.csv", "/part-1.csv"],
