@@ -133,3 +133,39 @@ final class FeastRegistryReaderTests: XCTestCase {
         return fraction + String(repeating: "0", count: width - digits)
     }
 }
+
+/// rich_registry.db: written by `feast apply` of Fixtures/rich_feast_repo (make_registry.sh).
+final class RichFeastRegistryTests: XCTestCase {
+    func testRichRegistryEqualsItsYAMLMirror() throws {
+        let registry = try FeastRegistryReader.read(path: Fixtures.url("rich_registry.db").path)
+        let repo = try FeatureRepoLoader(environment: [:]).load(directory: Fixtures.url("rich_repo").path)
+        XCTAssertEqual(registry.definitions, repo.definitions)
+        XCTAssertEqual(registry.skipped.sorted(), [
+            "feature_view 'with_map': column 'attrs' has value type MAP, which Larder does not support",
+            "on_demand_feature_view 'doubled': not supported by Larder",
+        ])
+    }
+
+    func testRichRegistryDetails() throws {
+        let defs = try FeastRegistryReader.read(path: Fixtures.url("rich_registry.db").path).definitions
+        let trips = try XCTUnwrap(defs.featureView(named: "trip_stats"))
+        XCTAssertEqual(trips.ttlSeconds, 5_400)
+        XCTAssertFalse(trips.online)
+        XCTAssertTrue(trips.offline)
+        // Feast's entity column order: schema join keys first, then inferred ones.
+        XCTAssertEqual(trips.entityColumns, [Field(name: "customer_id", type: .string), Field(name: "driver_id", type: .int64)])
+        XCTAssertEqual(trips.features.map(\.type.name), [
+            "Float64", "Bytes", "UnixTimestamp", "Array(Float64)", "Array(Float32)", "Array(Bool)",
+            "Array(Int32)", "Array(Bytes)", "Array(UnixTimestamp)", "Int32",
+        ])
+        XCTAssertEqual(trips.features[0].description, "km")
+        XCTAssertEqual(trips.features.last?.tags, ["unit": "people"])
+        XCTAssertEqual(trips.source.batchSource.fieldMapping, ["drv": "driver_id"])
+        XCTAssertEqual(defs.joinKeys(of: trips), ["driver_id", "customer_id"])
+        XCTAssertEqual(defs.featureView(named: "no_ttl")?.ttlSeconds, 0)
+        XCTAssertEqual(defs.featureService(named: "trip_service")?.projections,
+                       [FeatureViewProjection(featureView: "trip_stats", features: ["distance", "legs"]),
+                        FeatureViewProjection(featureView: "no_ttl", features: ["rides", "ok"])])
+        XCTAssertEqual(defs.entity(named: "customer")?.owner, "crm@example.com")
+    }
+}
