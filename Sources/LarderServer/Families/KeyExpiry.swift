@@ -106,7 +106,8 @@ extension KeyFamily {
         let at = db.expireAt(slot)
         guard at != 0 else { ctx.out.integer(-1); return }
         let value = max(0, absolute ? Int(at) : Int(at - ctx.now))
-        ctx.out.integer(milliseconds ? value : (value + 500) / 1000)
+        // Rounded in unsigned arithmetic, as Redis' compiled code does for times near Int64.max.
+        ctx.out.integer(milliseconds ? value : Int((UInt64(value) + 500) / 1000))
     }
 
     static func persist(_ ctx: inout CommandContext, _ args: Arguments) {

@@ -144,8 +144,10 @@ enum KeyFamily {
         }
     }
 
-    /// What Redis would report for this value. Strings are not tagged with how they were
-    /// built, so a short string grown by APPEND/SETRANGE says "embstr" where Redis says "raw".
+    /// What Redis would report for this value, judged from the bytes as SET's
+    /// tryObjectEncoding does. Strings are not tagged with how they were built, so strings
+    /// changed by APPEND/SETRANGE (Redis: "raw") or made by INCRBYFLOAT (Redis: never "int")
+    /// may differ.
     static func encodingName(_ value: StoredValue) -> StaticString {
         switch value {
         case .string(let s):

@@ -70,7 +70,7 @@ enum ScanSupport {
         var bucket = cursor / n
         var keys: [[UInt8]] = []
         // Bounded work per call, as Redis' count * 10 dictScan steps.
-        var steps = options.count * 10
+        var steps = options.count.multipliedReportingOverflow(by: 10).overflow ? Int.max : options.count * 10
         var next: UInt64 = 0
         while true {
             let db = shards[shard].databases[ctx.dbIndex]

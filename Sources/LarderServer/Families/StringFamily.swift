@@ -73,9 +73,11 @@ enum StringFamily {
         }
     }
 
-    /// Redis' checkStringLength: strings may not outgrow proto-max-bulk-len.
-    static func checkLength(_ ctx: inout CommandContext, _ size: Int) -> Bool {
-        if size > ctx.server.settings.protoMaxBulkLength.load(ordering: .relaxed) {
+    /// Redis' checkStringLength: `size + append` bytes may not exceed proto-max-bulk-len
+    /// (nor overflow: SETRANGE takes any offset).
+    static func checkLength(_ ctx: inout CommandContext, _ size: Int, _ append: Int) -> Bool {
+        let (total, overflow) = size.addingReportingOverflow(append)
+        if overflow || total > ctx.server.settings.protoMaxBulkLength.load(ordering: .relaxed) {
             ctx.out.error("ERR string exceeds maximum allowed size (proto-max-bulk-len)" as StaticString)
             return false
         }
@@ -97,6 +99,13 @@ enum StringFamily {
             expireAt = at
         }
         if opts.get && !replyValue(&ctx, args[1]) { return }
+        if !opts.nx && !opts.xx && !opts.keepTTL {
+            // Unconditional: one probe, overwriting whatever is there (expired or not).
+            let (db, hash) = ctx.db(for: args[1])
+            db.set(args[1], hash: hash, value: .string(args.bytes(2)), expireAt: expireAt, now: ctx.now)
+            if !opts.get { ctx.out.ok() }
+            return
+        }
         let (db, hash, slot) = ctx.lookup(args[1])
         if (opts.nx && slot != nil) || (opts.xx && slot == nil) {
             if !opts.get { ctx.out.null() }
@@ -213,7 +222,7 @@ enum StringFamily {
             db.set(args[1], hash: hash, value: .string(args.bytes(2)), expireAt: 0, now: ctx.now)
             ctx.out.integer(args[2].count)
         case .found(let db, let slot):
-            guard case .string(let old) = db.value(at: slot), checkLength(&ctx, old.count + args[2].count) else { return }
+            guard case .string(let old) = db.value(at: slot), checkLength(&ctx, old.count, args[2].count) else { return }
             let length = db.updateValue(at: slot) { v -> Int in
                 guard case .string(var s) = v else { return 0 }
                 v = .string([])  // drop the table's reference so `s` grows in place
@@ -266,7 +275,7 @@ enum StringFamily {
         case .wrongType: return
         case .missing:
             if value.count == 0 { ctx.out.integer(0); return }
-            guard checkLength(&ctx, offset + value.count) else { return }
+            guard checkLength(&ctx, offset, value.count) else { return }
             var s = [UInt8](repeating: 0, count: offset + value.count)
             s.withUnsafeMutableBytes { $0.baseAddress!.advanced(by: offset).copyMemory(from: value.baseAddress!, byteCount: value.count) }
             let (db, hash) = ctx.db(for: args[1])
@@ -275,7 +284,7 @@ enum StringFamily {
         case .found(let db, let slot):
             guard case .string(let old) = db.value(at: slot) else { return }
             if value.count == 0 { ctx.out.integer(old.count); return }
-            guard checkLength(&ctx, offset + value.count) else { return }
+            guard checkLength(&ctx, offset, value.count) else { return }
             let length = db.updateValue(at: slot) { v -> Int in
                 guard case .string(var s) = v else { return 0 }
                 v = .string([])  // unique reference: write in place
