@@ -122,6 +122,7 @@ final class ScanTests: XCTestCase {
         XCTAssertEqual(try c.call("SCAN", "0", "COUNT", "x"), .error("ERR value is not an integer or out of range"))
         XCTAssertEqual(try c.call("SCAN", "0", "MATCH"), .error("ERR syntax error"))
         XCTAssertEqual(try c.call("SCAN", "0", "foo", "bar"), .error("ERR syntax error"))
+        XCTAssertEqual(try c.call("SCAN", "0", "COUNT", "9223372036854775807"), .array([.bulk("0"), .array([.bulk("k")])]))
         XCTAssertEqual(try c.call("SCAN", "", "COUNT", "100"), .array([.bulk("0"), .array([.bulk("k")])]),
                        "an empty cursor reads as 0, as strtoul does")
     }

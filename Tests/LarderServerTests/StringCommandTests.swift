@@ -143,6 +143,8 @@ final class StringCommandTests: XCTestCase {
         XCTAssertEqual(try c.call("SETRANGE", "s", "-1", "x"), .error("ERR offset is out of range"))
         XCTAssertEqual(try c.call("SETRANGE", "s", "536870912", "x"),
                        .error("ERR string exceeds maximum allowed size (proto-max-bulk-len)"))
+        XCTAssertEqual(try c.call("SETRANGE", "s", "9223372036854775807", "x"),
+                       .error("ERR string exceeds maximum allowed size (proto-max-bulk-len)"), "no overflow")
 
         XCTAssertEqual(try c.call("HSET", "h", "f", "v"), .integer(1))
         XCTAssertEqual(try c.call("APPEND", "h", "x"), wrongType)

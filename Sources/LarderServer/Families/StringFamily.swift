@@ -64,13 +64,11 @@ enum StringFamily {
 
     /// Redis' getGenericCommand: replies the value (or null); false after WRONGTYPE.
     static func replyValue(_ ctx: inout CommandContext, _ key: UnsafeRawBufferPointer) -> Bool {
-        switch stringAt(&ctx, key) {
-        case .missing: ctx.out.null(); return true
-        case .wrongType: return false
-        case .found(let db, let slot):
-            if case .string(let s) = db.value(at: slot) { ctx.out.bulk(s) }
-            return true
-        }
+        let (db, _, slot) = ctx.lookup(key)
+        guard let slot else { ctx.out.null(); return true }
+        guard case .string(let s) = db.value(at: slot) else { ctx.wrongType(); return false }
+        ctx.out.bulk(s)
+        return true
     }
 
     /// Redis' checkStringLength: `size + append` bytes may not exceed proto-max-bulk-len
