@@ -9,6 +9,10 @@ public final class Keyspace {
     var watchers: [[UInt8]: [WatchFlag]] = [:]
     /// Sweep position of the incremental active-expiry cycle.
     var sweepCursor = 0
+    /// Keys deleted because they were found expired on access (lookup, SCAN, KEYS, RANDOMKEY).
+    /// The active sweep's deletions are counted by `Shard.expiredKeys` instead; INFO's
+    /// expired_keys is the sum of both.
+    public private(set) var lazilyExpiredKeys = 0
 
     public init() {}
 
@@ -22,6 +26,7 @@ public final class Keyspace {
         let e = table.expires[i]
         if e != 0 && e <= now {
             removeSlot(i)
+            lazilyExpiredKeys += 1
             return nil
         }
         return i
@@ -154,7 +159,7 @@ public final class Keyspace {
         while i < table.capacity {
             if table.isOccupied(i) {
                 let e = table.expires[i]
-                if e != 0 && e <= now { removeSlot(i) } else { body(i) }
+                if e != 0 && e <= now { removeSlot(i); lazilyExpiredKeys += 1 } else { body(i) }
             }
             i += 1
         }
@@ -167,7 +172,7 @@ public final class Keyspace {
             let i = Int.random(in: 0..<table.capacity)
             if let s = table.nextOccupied(from: i) ?? table.nextOccupied(from: 0) {
                 let e = table.expires[s]
-                if e != 0 && e <= now { removeSlot(s); tries += 1; continue }
+                if e != 0 && e <= now { removeSlot(s); lazilyExpiredKeys += 1; tries += 1; continue }
                 return s
             }
             return nil

@@ -32,6 +32,7 @@ final class KeyspaceTests: XCTestCase {
         XCTAssertNil(slot(db, "k", now: 2000), "a key expires at its deadline")
         XCTAssertEqual(db.count, 0)
         XCTAssertEqual(db.expiresCount, 0)
+        XCTAssertEqual(db.lazilyExpiredKeys, 1)
     }
 
     func testUpdateValueKeepsExpiryAndAppendsInPlace() {
