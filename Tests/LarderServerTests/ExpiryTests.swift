@@ -1,8 +1,8 @@
 import XCTest
 
 /// Keys with a TTL disappear: on access (lazy expiry, tested in isolation in the store tests)
-/// and, for keys nobody reads, by the
-/// shards' incremental sweep (active expiry), which DBSIZE shows.
+/// and, for keys nobody reads, by the shards' incremental sweep (active expiry), which
+/// DBSIZE shows.
 final class ExpiryTests: XCTestCase {
     var server: TestServer!
     var c: TestClient!
