@@ -25,9 +25,10 @@ enum KeyFamily {
                     summary: "Returns a random key name from the database.", handler: randomkey),
         CommandSpec("scan", arity: -2, flags: [.readonly], route: .allShards, group: "generic",
                     summary: "Iterates over the key names in the database.", since: "2.8.0", handler: ScanSupport.scan),
-        // Redis declares no keys on the OBJECT container; ours names argument 2 so that
-        // OBJECT ENCODING key runs where the key lives (OBJECT HELP has no argument 2).
-        CommandSpec("object", arity: -2, flags: [], keys: .range(2, 2, 1), group: "generic",
+        // Redis declares no keys on the OBJECT container (its subcommands have them), so
+        // COMMAND shows none here either; OBJECT is a rare debugging command, so it simply
+        // holds every shard rather than routing by its subcommand's key.
+        CommandSpec("object", arity: -2, flags: [], route: .allShards, group: "generic",
                     summary: "A container for object introspection commands.", since: "2.2.3",
                     subcommands: ["encoding", "freq", "help", "refcount"], handler: object),
     ] + expiryCommands
