@@ -92,4 +92,15 @@ struct KeyTable {
     }
 
     @inline(__always) func isOccupied(_ i: Int) -> Bool { control[i] >= 0x80 }
+
+    /// Every occupied slot whose key's home bucket (hash & mask) is `home`. Linear probing puts
+    /// such a key in the run of non-empty slots that starts at `home` (tombstones keep runs
+    /// intact), and the load limit guarantees the run ends at an empty slot.
+    func forEachSlot(homeBucket home: Int, _ body: (Int) -> Void) {
+        var i = home & mask
+        while control[i] != Self.empty {
+            if control[i] >= 0x80 && Int(truncatingIfNeeded: ByteHash.hash(keys[i])) & mask == home & mask { body(i) }
+            i = (i + 1) & mask
+        }
+    }
 }
