@@ -3,7 +3,7 @@
 ///
 /// Slots returned by `lookup` stay valid until the next insert or remove.
 public final class Keyspace {
-    var table = KeyTable()
+    let table = KeyTable()
     public private(set) var expiresCount = 0
     /// Keys under WATCH -> flags of the watching transactions (empty almost always).
     var watchers: [[UInt8]: [WatchFlag]] = [:]

@@ -4,7 +4,7 @@ import XCTest
 /// The open-addressing table: lookups, removals and the home-bucket walk SCAN uses.
 final class KeyTableTests: XCTestCase {
     func testHomeBucketWalkPartitionsTheTable() {
-        var t = KeyTable()
+        let t = KeyTable()
         var keys: [[UInt8]] = []
         for i in 0..<1000 {
             let k = Array("key-\(i)".utf8)
@@ -29,7 +29,7 @@ final class KeyTableTests: XCTestCase {
     }
 
     func testFindAfterRemovalsAndGrowth() {
-        var t = KeyTable()
+        let t = KeyTable()
         for i in 0..<500 {
             let k = Array("k\(i)".utf8)
             _ = t.insert(k, hash: ByteHash.hash(k), value: .string(k), expireAt: Int64(i))
