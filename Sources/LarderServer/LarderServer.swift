@@ -62,7 +62,8 @@ public final class LarderServer: @unchecked Sendable {
         }
         let ch = try bootstrap.bind(host: settings.bind, port: settings.port).wait()
         serverChannel = ch
-        return ch.localAddress?.port ?? settings.port
+        state.boundPort = ch.localAddress?.port ?? settings.port
+        return state.boundPort
     }
 
     /// Stops accepting, closes every client and the loops. Safe to call more than once.
