@@ -62,3 +62,24 @@ final class LimitsTests: XCTestCase {
         XCTAssertTrue(info.contains("rejected_connections:1\r\n"), info)
     }
 }
+
+/// CONFIG SET timeout closes idle clients, as Redis' `timeout` does.
+final class IdleTimeoutTests: XCTestCase {
+    func testIdleClientsAreClosed() throws {
+        let server = try TestServer(threads: 2)
+        let c = try server.client()
+        XCTAssertEqual(try c.call("CONFIG", "SET", "timeout", "1"), .simple("OK"))
+        let idle = try RawConnection(port: server.port)
+        let busy = try RawConnection(port: server.port)
+        var closed = false
+        for _ in 0..<30 where !closed {  // up to ~3 s: idle > 1 s, checked once a second
+            busy.command("PING")
+            _ = busy.receive(timeout: 0.05)
+            closed = idle.receive(timeout: 0.05).closed
+            usleep(50_000)
+        }
+        XCTAssertTrue(closed, "an idle client should be closed after the timeout")
+        busy.command("PING")
+        XCTAssertEqual(busy.receive(expecting: "+PONG\r\n"), "+PONG\r\n")
+    }
+}
