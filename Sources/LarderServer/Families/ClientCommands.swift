@@ -204,7 +204,10 @@ enum ClientCommands {
             if c === me {
                 me.closeAfterReply = true
             } else {
-                // Channel.close is thread-safe: NIO runs it on the client's own loop.
+                // Channel.close is thread-safe: NIO runs it on the client's own loop. The close
+                // completes later, so the client leaves the registry now, as Redis frees it at once
+                // (a second KILL or a CLIENT LIST must not see it); removing twice is harmless.
+                ctx.server.clients.remove(c)
                 c.channel.close(promise: nil)
             }
             killed += 1
