@@ -35,6 +35,23 @@ final class LimitsTests: XCTestCase {
         for conn in conns { XCTAssertFalse(conn.receive(timeout: 0.01).closed) }  // they simply wait
     }
 
+    func testAnnouncedFourGigabyteBulkAllocatesNothing() throws {
+        let c = try server.client()
+        XCTAssertEqual(try c.call("CONFIG", "SET", "proto-max-bulk-len", "8gb"), .simple("OK"))
+        let before = residentBytes()
+        var conns: [RawConnection] = []
+        for _ in 0..<10 {
+            let a = try RawConnection(port: server.port)
+            a.send("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$4294967296\r\n" + String(repeating: "v", count: 1000))
+            conns.append(a)
+        }
+        XCTAssertEqual(try c.call("PING"), .simple("PONG"))
+        usleep(200_000)
+        let grown = residentBytes() - before
+        XCTAssertLessThan(grown, 64 * 1024 * 1024, "10 announced 4 GB bulks made the process grow by \(grown) bytes")
+        for conn in conns { XCTAssertFalse(conn.receive(timeout: 0.01).closed) }
+    }
+
     func testQueryBufferLimitClosesTheClient() throws {
         let c = try server.client()
         XCTAssertEqual(try c.call("CONFIG", "SET", "client-query-buffer-limit", "1mb"), .simple("OK"))
