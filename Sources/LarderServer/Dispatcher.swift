@@ -23,7 +23,9 @@ extension ConnectionHandler {
             if session.inMulti { session.multiFailed = true }
             return
         }
-        if !session.authenticated && !spec.flags.contains(.noAuth) {
+        // A password set by CONFIG SET after this client connected does not lock it out, and
+        // clearing it lets unauthenticated clients in (Redis checks the default user each time).
+        if !session.authenticated && !spec.flags.contains(.noAuth) && server.settings.requirePass != nil {
             emit { $0.error("NOAUTH Authentication required." as StaticString) }
             if session.inMulti { session.multiFailed = true }
             return
@@ -32,7 +34,14 @@ extension ConnectionHandler {
             !spec.flags.contains(.admin) && !spec.flags.contains(.skipMonitor) {
             Monitor.feed(args, session: session, clients: server.clients)
         }
-        if session.inMulti && !(spec.route == .transaction && spec.name != "unwatch") {
+        // As in Redis, QUIT and RESET act at once even inside MULTI; everything else queues.
+        if session.inMulti && !(spec.route == .transaction && spec.name != "unwatch")
+            && spec.name != "quit" && spec.name != "reset" {
+            if spec.flags.contains(.noMulti) {
+                emit { $0.error("ERR Command not allowed inside a transaction" as StaticString) }
+                session.multiFailed = true
+                return
+            }
             queueInMulti(spec, args)
             return
         }
