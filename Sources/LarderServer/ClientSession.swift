@@ -36,6 +36,8 @@ public final class ClientSession {
     let dbIndex = ManagedAtomic<Int>(0)
     let lastInteraction: ManagedAtomic<Int>
     let lastCommandId = ManagedAtomic<Int>(-1)
+    /// Index into the last command's `subcommands` (-1 = none), for CLIENT LIST's `cmd=`.
+    let lastSubcommandIndex = ManagedAtomic<Int>(-1)
     let commandCount = ManagedAtomic<Int>(0)
     let isMonitor = ManagedAtomic<Bool>(false)
     let queryBufferBytes = ManagedAtomic<Int>(0)

@@ -15,6 +15,9 @@ extension ConnectionHandler {
             return
         }
         session.lastCommandId.store(spec.id, ordering: .relaxed)
+        if !spec.subcommands.isEmpty {
+            session.lastSubcommandIndex.store(Self.subcommandIndex(spec, args), ordering: .relaxed)
+        }
         session.commandCount.wrappingIncrement(ordering: .relaxed)
         worker.commandCalls[spec.id] &+= 1
 
@@ -183,5 +186,21 @@ extension ConnectionHandler {
             i += 1
         }
         return "ERR unknown command '\(String(decoding: args[0].prefix(128), as: UTF8.self))', with args beginning with: \(list)"
+    }
+
+    /// Which of a container command's subcommands was called (-1 when none matches).
+    static func subcommandIndex(_ spec: CommandSpec, _ args: Arguments) -> Int {
+        guard args.count > 1 else { return -1 }
+        let given = args[1]
+        for (i, name) in spec.subcommands.enumerated() where name.utf8.count == given.count {
+            var same = true
+            for (j, c) in name.utf8.enumerated() {
+                var g = given[j]
+                if g >= 65 && g <= 90 { g += 32 }
+                if g != c { same = false; break }
+            }
+            if same { return i }
+        }
+        return -1
     }
 }

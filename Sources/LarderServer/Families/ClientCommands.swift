@@ -108,8 +108,12 @@ enum ClientCommands {
 
     static func line(_ ctx: CommandContext, _ c: ClientSession) -> String {
         let specs = ctx.server.commands.specs
+        let sub = c.lastSubcommandIndex.load(ordering: .relaxed)
         let line = c.describeLine(now: Clock.nowMilliseconds(), own: c === ctx.session) { i in
-            i < specs.count ? specs[i].name : "NULL"
+            guard i < specs.count else { return "NULL" }
+            // Container commands show as "client|list", as in Redis 7.
+            let subs = specs[i].subcommands
+            return sub >= 0 && sub < subs.count ? "\(specs[i].name)|\(subs[sub])" : specs[i].name
         }
         return line + "\n"
     }
