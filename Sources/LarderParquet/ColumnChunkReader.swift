@@ -11,7 +11,7 @@ public struct ReadLimits: Sendable {
     /// Largest number of level entries in one column chunk.
     public var maxValuesPerChunk: Int
 
-    public init(maxPageBytes: Int = 1 << 30, maxValuesPerPage: Int = 1 << 26, maxValuesPerChunk: Int = 1 << 31) {
+    public init(maxPageBytes: Int = 1 << 30, maxValuesPerPage: Int = 1 << 26, maxValuesPerChunk: Int = 1 << 30) {
         self.maxPageBytes = maxPageBytes
         self.maxValuesPerPage = maxValuesPerPage
         self.maxValuesPerChunk = maxValuesPerChunk
@@ -101,9 +101,12 @@ struct ColumnChunkReader {
         var dictionaryCount = 0
         var seen = 0
         let total = Int(meta.numValues)
-        if leaf.maxDef > 0 { out.defLevels.reserveCapacity(total) }
-        if leaf.maxRep > 0 { out.repLevels.reserveCapacity(total) }
-        out.values.reserve(leaf.physical, total)
+        // The value count comes from the (untrusted) footer: reserve at most what the chunk's
+        // bytes could plausibly hold; arrays still grow if RLE packs more.
+        let reservation = min(total, max(1 << 16, chunkEnd - Int(start)))
+        if leaf.maxDef > 0 { out.defLevels.reserveCapacity(reservation) }
+        if leaf.maxRep > 0 { out.repLevels.reserveCapacity(reservation) }
+        out.values.reserve(leaf.physical, reservation)
 
         while seen < total {
             guard pos < chunkEnd else {
