@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Parquet decode throughput: LarderParquet (Swift) vs pyarrow on the same 10M-row file.
+
+    /root/.cache/larder/venv-r7/bin/python bench/parquet/bench.py [--repeat 5] [--codec snappy]
+
+The file is the anchor file of the Parquet spec (10,000,000 rows x 10 columns, pyarrow
+defaults: dictionary on, v1 pages, 1Mi-row row groups, snappy), generated once and cached
+under ~/.cache/larder/bench/. Each reader runs in its own process (so peak RSS is its own),
+page cache warm, best of --repeat. pyarrow: `pq.read_table(use_threads=False)` and with 2
+threads. Larder: `.build/release/larder-parquet-bench` (build with
+`swift build -c release --product larder-parquet-bench`), 1 thread and 2 threads.
+"""
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+CACHE = os.path.expanduser("~/.cache/larder/bench")
+N = 10_000_000
+
+
+def make_file(path: str, codec: str):
+    """Same generator as the spec's bench_anchor.py (seed 2024)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    rng = np.random.default_rng(2024)
+    ts = 1_704_067_200_000_000 + np.cumsum(rng.integers(0, 600_000, N, dtype=np.int64))
+    t = pa.table({
+        "entity_id": pa.array(rng.integers(0, 100_000, N, dtype=np.int64)),
+        "event_timestamp": pa.array(ts, pa.timestamp("us", tz="UTC")),
+        "conv_rate": pa.array(rng.random(N, dtype=np.float32)),
+        "acc_rate": pa.array(np.round(rng.random(N), 3).astype(np.float32)),
+        "avg_daily_trips": pa.array(rng.integers(0, 1000, N, dtype=np.int32)),
+        "lifetime_trips": pa.array(rng.integers(0, 50_000, N, dtype=np.int64)),
+        "rating": pa.array(np.round(rng.random(N) * 5, 2)),
+        "earnings": pa.array(np.round(rng.random(N) * 1000.0, 2)),
+        "cancel_count": pa.array(rng.integers(0, 50, N, dtype=np.int64)),
+        "zone": pa.array(rng.integers(0, 300, N, dtype=np.int32)),
+    })
+    tmp = path + ".tmp"
+    pq.write_table(t, tmp, compression=codec)
+    os.replace(tmp, path)
+
+
+def pyarrow_worker(path: str, threads: int, repeat: int):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    pa.set_cpu_count(max(1, threads))
+    pa.set_io_thread_count(max(1, threads))
+    best = float("inf")
+    rows = 0
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        table = pq.read_table(path, use_threads=threads > 1)
+        best = min(best, time.perf_counter() - t0)
+        rows = table.num_rows
+        del table
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"reader": "pyarrow", "threads": threads, "rows": rows, "seconds": best,
+                      "rows_per_sec": rows / best, "peak_rss_bytes": peak, "version": pa.__version__}))
+
+
+def run_json(cmd):
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--codec", default="snappy")
+    ap.add_argument("--pyarrow-worker", nargs=3, metavar=("PATH", "THREADS", "REPEAT"))
+    ap.add_argument("--larder-bin", default=os.path.join(ROOT, ".build", "release", "larder-parquet-bench"))
+    a = ap.parse_args()
+    if a.pyarrow_worker:
+        pyarrow_worker(a.pyarrow_worker[0], int(a.pyarrow_worker[1]), int(a.pyarrow_worker[2]))
+        return
+    os.makedirs(CACHE, exist_ok=True)
+    path = os.path.join(CACHE, f"anchor_10m_{a.codec}.parquet")
+    if not os.path.exists(path):
+        print(f"generating {path} ...", file=sys.stderr)
+        make_file(path, a.codec)
+    if not os.path.exists(a.larder_bin):
+        sys.exit(f"{a.larder_bin} missing: run `swift build -c release --product larder-parquet-bench`")
+    size = os.path.getsize(path)
+    results = []
+    for threads in (1, 2):
+        results.append(run_json([sys.executable, __file__, "--pyarrow-worker", path, str(threads), str(a.repeat)]))
+    for threads, mode in ((1, "columns"), (2, "columns"), (2, "rowgroups")):
+        results.append(run_json([a.larder_bin, path, "--threads", str(threads), "--repeat", str(a.repeat),
+                                 "--parallel", mode]))
+    base = results[0]["rows_per_sec"]
+    print(f"file: {path} ({size / 1e6:.1f} MB, {a.codec}), best of {a.repeat}, page cache warm")
+    print(f"{'reader':<10}{'threads':>8}{'mode':>11}{'seconds':>9}{'M rows/s':>10}{'file MB/s':>10}{'vs pyarrow-1':>13}{'peak RSS MB':>12}")
+    for r in results:
+        print(f"{r['reader']:<10}{r['threads']:>8}{r.get('parallel', '-'):>11}{r['seconds']:>9.3f}"
+              f"{r['rows_per_sec'] / 1e6:>10.2f}{size / r['seconds'] / 1e6:>10.0f}{r['rows_per_sec'] / base:>12.2f}x"
+              f"{r['peak_rss_bytes'] / 2**20:>12.0f}")
+    print(json.dumps({"file_bytes": size, "results": results}))
+
+
+if __name__ == "__main__":
+    main()
