@@ -122,6 +122,60 @@ struct HybridDecoder {
     }
 }
 
+extension HybridDecoder {
+    /// Decodes `count` levels into `out`, checks none exceeds `maxLevel`, and returns how
+    /// many equal `maxLevel` (the non-null values). RLE runs are counted without a scan,
+    /// so a page without nulls (one run) costs O(1) beyond the fill.
+    mutating func decodeLevels(count: Int, maxLevel: Int, into out: UnsafeMutablePointer<UInt8>) throws -> Int {
+        var done = 0
+        var atMax = 0
+        let top = UInt8(truncatingIfNeeded: maxLevel)
+        let valueBytes = (bw + 7) / 8
+        while done < count {
+            guard pos < end else {
+                throw ParquetError(.badPage, "RLE/bit-packed levels exhausted after \(done) of \(count) values")
+            }
+            var header: UInt64 = 0
+            var shift: UInt64 = 0
+            while true {
+                guard pos < end, shift < 64 else { throw ParquetError(.badPage, "bad RLE run header") }
+                let b = base.load(fromByteOffset: pos, as: UInt8.self)
+                pos += 1
+                header |= UInt64(b & 0x7f) << shift
+                if b < 0x80 { break }
+                shift += 7
+            }
+            if header & 1 == 0 {
+                guard valueBytes <= end - pos else { throw ParquetError(.badPage, "RLE run value past the end of the data") }
+                var v: UInt64 = 0
+                for k in 0..<valueBytes { v |= UInt64(base.load(fromByteOffset: pos + k, as: UInt8.self)) << UInt64(8 * k) }
+                pos += valueBytes
+                guard v <= UInt64(maxLevel) else { throw ParquetError(.badPage, "level \(v) exceeds the column's maximum \(maxLevel)") }
+                let n = Int(min(header >> 1, UInt64(count - done)))
+                (out + done).initialize(repeating: UInt8(v), count: n)
+                if v == UInt64(maxLevel) { atMax += n }
+                done += n
+            } else {
+                let groups = header >> 1
+                guard groups <= UInt64(Int32.max) else { throw ParquetError(.badPage, "bit-packed run too long") }
+                let bytes = Int(groups) * bw
+                guard bytes <= end - pos else { throw ParquetError(.badPage, "bit-packed levels past the end of the data") }
+                let n = min(Int(groups) * 8, count - done)
+                unpackBits(base + pos, byteCount: bytes, bw: bw, count: n, into: out + done)
+                var bad = false
+                for i in done..<(done + n) {
+                    let l = out[i]
+                    if l == top { atMax += 1 } else if l > top { bad = true }
+                }
+                if bad { throw ParquetError(.badPage, "a level exceeds the column's maximum \(maxLevel)") }
+                pos += bytes
+                done += n
+            }
+        }
+        return atMax
+    }
+}
+
 /// Deprecated BIT_PACKED levels (v1 pages of very old writers): MSB-first, no header.
 /// Returns the number of bytes consumed.
 func decodeLegacyBitPacked(_ span: ByteSpan, from: Int, bw: Int, count: Int,

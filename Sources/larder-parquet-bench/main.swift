@@ -24,6 +24,7 @@ func parse() -> Options? {
         case "--threads": o.threads = Int(args.popFirst() ?? "") ?? 1
         case "--repeat": o.repeats = Int(args.popFirst() ?? "") ?? 3
         case "--parallel": o.parallelRowGroups = args.popFirst() == "rowgroups"
+        case "--no-mallopt": continue
         default: o.path = a
         }
     }
@@ -75,6 +76,16 @@ func peakRSSBytes() -> Int {
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     return usage.ru_maxrss * 1024
+}
+
+// glibc returns freed blocks above 128 KiB (mmap threshold) or at the heap top (trim
+// threshold) to the kernel, so every row group's fresh column arrays page-fault again.
+// Keep freed memory for reuse, as pyarrow's jemalloc/mimalloc do. (--no-mallopt to compare.)
+@_silgen_name("mallopt") func glibcMallopt(_ param: Int32, _ value: Int32) -> Int32
+let M_TRIM_THRESHOLD: Int32 = -1, M_MMAP_THRESHOLD: Int32 = -3  // <malloc.h>
+if !CommandLine.arguments.contains("--no-mallopt") {
+    _ = glibcMallopt(M_MMAP_THRESHOLD, 32 << 20)
+    _ = glibcMallopt(M_TRIM_THRESHOLD, 1 << 30)
 }
 
 guard let o = parse() else {
