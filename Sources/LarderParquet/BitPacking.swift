@@ -30,28 +30,53 @@ func readBits(_ base: UnsafeRawPointer, byteCount: Int, bitPos: Int, bw: Int) ->
 }
 
 /// Unpacks `count` values of width `bw` (<= 32) from an LSB-first bit stream into `out`.
+/// Common widths get their own copy of the loop (constant shifts and masks).
 @inline(__always)
 func unpackBits<T: FixedWidthInteger>(_ base: UnsafeRawPointer, byteCount: Int, bw: Int, count: Int,
                                       into out: UnsafeMutablePointer<T>) {
-    if bw == 0 {
-        out.initialize(repeating: 0, count: count)
-        return
+    switch bw {
+    case 0: out.initialize(repeating: 0, count: count)
+    case 1: unpackLoop(base, byteCount, 1, count, out)
+    case 2: unpackLoop(base, byteCount, 2, count, out)
+    case 3: unpackLoop(base, byteCount, 3, count, out)
+    case 4: unpackLoop(base, byteCount, 4, count, out)
+    case 5: unpackLoop(base, byteCount, 5, count, out)
+    case 6: unpackLoop(base, byteCount, 6, count, out)
+    case 7: unpackLoop(base, byteCount, 7, count, out)
+    case 8: unpackLoop(base, byteCount, 8, count, out)
+    case 9: unpackLoop(base, byteCount, 9, count, out)
+    case 10: unpackLoop(base, byteCount, 10, count, out)
+    case 11: unpackLoop(base, byteCount, 11, count, out)
+    case 12: unpackLoop(base, byteCount, 12, count, out)
+    case 13: unpackLoop(base, byteCount, 13, count, out)
+    case 14: unpackLoop(base, byteCount, 14, count, out)
+    case 15: unpackLoop(base, byteCount, 15, count, out)
+    case 16: unpackLoop(base, byteCount, 16, count, out)
+    case 17: unpackLoop(base, byteCount, 17, count, out)
+    case 18: unpackLoop(base, byteCount, 18, count, out)
+    default: unpackLoop(base, byteCount, bw, count, out)
     }
+}
+
+@inline(__always)
+private func unpackLoop<T: FixedWidthInteger>(_ base: UnsafeRawPointer, _ byteCount: Int, _ bw: Int, _ count: Int,
+                                              _ out: UnsafeMutablePointer<T>) {
     let mask = (UInt64(1) << UInt64(bw)) &- 1
-    // Fast part: every value whose 8-byte window lies inside the buffer.
+    // Fast part: 8 values per step, each read from an 8-byte window inside the buffer.
     var i = 0
-    var bitPos = 0
-    let safeBits = (byteCount - 8) * 8
-    while i < count && bitPos <= safeBits {
-        let w = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: bitPos >> 3, as: UInt64.self))
-        out[i] = T(truncatingIfNeeded: (w >> UInt64(bitPos & 7)) & mask)
-        i += 1
-        bitPos += bw
+    let safeBytes = byteCount - 8
+    while i + 8 <= count && ((i + 8) * bw) >> 3 <= safeBytes {
+        let bit0 = i &* bw
+        for k in 0..<8 {
+            let bitPos = bit0 &+ k &* bw
+            let w = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: bitPos >> 3, as: UInt64.self))
+            out[i &+ k] = T(truncatingIfNeeded: (w >> UInt64(bitPos & 7)) & mask)
+        }
+        i += 8
     }
     while i < count {
-        out[i] = T(truncatingIfNeeded: readBits(base, byteCount: byteCount, bitPos: bitPos, bw: bw))
+        out[i] = T(truncatingIfNeeded: readBits(base, byteCount: byteCount, bitPos: i * bw, bw: bw))
         i += 1
-        bitPos += bw
     }
 }
 

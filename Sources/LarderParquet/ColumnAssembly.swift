@@ -133,12 +133,16 @@ extension ChunkContents {
         case .scaleToNanos(let factor):
             if case .int64(var a) = v {
                 v = .null(count: 0)
-                for i in a.indices {
-                    let (p, o) = a[i].multipliedReportingOverflow(by: factor)
-                    if o {
-                        throw ParquetError(.valueOutOfRange, "timestamp \(a[i]) (\(factor) ns per unit) is outside the range of Int64 nanoseconds (years 1677-2262)")
+                var overflow = false
+                a.withUnsafeMutableBufferPointer { buf in
+                    for i in buf.indices {
+                        let (p, o) = buf[i].multipliedReportingOverflow(by: factor)
+                        buf[i] = p
+                        overflow = overflow || o
                     }
-                    a[i] = p
+                }
+                if overflow {
+                    throw ParquetError(.valueOutOfRange, "a timestamp (\(factor) ns per unit) is outside the range of Int64 nanoseconds (years 1677-2262)")
                 }
                 v = .int64(a)
             }
