@@ -14,6 +14,7 @@ struct Options {
     var threads = 1
     var repeats = 3
     var parallelRowGroups = false
+    var sums = false
 }
 
 func parse() -> Options? {
@@ -25,6 +26,7 @@ func parse() -> Options? {
         case "--repeat": o.repeats = Int(args.popFirst() ?? "") ?? 3
         case "--parallel": o.parallelRowGroups = args.popFirst() == "rowgroups"
         case "--no-mallopt": continue
+        case "--sums": o.sums = true
         default: o.path = a
         }
     }
@@ -92,8 +94,32 @@ guard let o = parse() else {
     FileHandle.standardError.write("usage: larder-parquet-bench FILE [--threads N] [--repeat R] [--parallel columns|rowgroups]\n".data(using: .utf8)!)
     exit(2)
 }
+/// Per-column sums (integers wrapping, floats as Double) so a script can check the decoded
+/// values against another reader.
+func columnSums(_ file: ParquetFile) throws -> String {
+    var ints: [String: Int64] = [:]
+    var floats: [String: Double] = [:]
+    try file.forEachBatch { batch in
+        for (f, c) in zip(batch.fields, batch.columns) {
+            switch c.values {
+            case .int64(let a): ints[f.name, default: 0] = a.reduce(ints[f.name, default: 0], &+)
+            case .int32(let a): ints[f.name, default: 0] = a.reduce(ints[f.name, default: 0]) { $0 &+ Int64($1) }
+            case .double(let a): floats[f.name, default: 0] += a.reduce(0, +)
+            case .float(let a): floats[f.name, default: 0] += a.reduce(0) { $0 + Double($1) }
+            default: break
+            }
+        }
+    }
+    let parts = ints.map { "\"\($0.key)\": \($0.value)" } + floats.map { "\"\($0.key)\": \($0.value)" }
+    return "{\"sums\": {" + parts.joined(separator: ", ") + "}}"
+}
+
 do {
     let file = try ParquetFile(path: o.path)
+    if o.sums {
+        print(try columnSums(file))
+        exit(0)
+    }
     var best = Double.infinity
     var sum = 0
     for _ in 0..<max(1, o.repeats) {

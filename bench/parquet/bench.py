@@ -66,6 +66,27 @@ def pyarrow_worker(path: str, threads: int, repeat: int):
                       "rows_per_sec": rows / best, "peak_rss_bytes": peak, "version": pa.__version__}))
 
 
+def check_values(path: str, larder_bin: str):
+    """The Swift reader's per-column sums must equal pyarrow's (timestamps in ns)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    got = run_json([larder_bin, path, "--sums"])["sums"]
+    table = pq.read_table(path)
+    for name in table.column_names:
+        col = table.column(name)
+        if pa.types.is_floating(col.type):
+            want = float(np.sum(col.to_numpy().astype(np.float64)))
+            assert abs(got[name] - want) <= 1e-9 * max(1.0, abs(want)), (name, got[name], want)
+        else:
+            vals = col.cast(pa.int64()).to_numpy().astype(np.uint64)
+            if pa.types.is_timestamp(col.type):
+                vals = vals * np.uint64({"s": 10**9, "ms": 10**6, "us": 1000, "ns": 1}[col.type.unit])
+            want = int(np.sum(vals, dtype=np.uint64).astype(np.int64))
+            assert got[name] == want, (name, got[name], want)
+    return len(table.column_names)
+
+
 def run_json(cmd):
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
@@ -76,8 +97,12 @@ def main():
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--codec", default="snappy")
     ap.add_argument("--pyarrow-worker", nargs=3, metavar=("PATH", "THREADS", "REPEAT"))
+    ap.add_argument("--check-values", metavar="PATH")
     ap.add_argument("--larder-bin", default=os.path.join(ROOT, ".build", "release", "larder-parquet-bench"))
     a = ap.parse_args()
+    if a.check_values:
+        print(json.dumps({"checked_columns": check_values(a.check_values, a.larder_bin)}))
+        return
     if a.pyarrow_worker:
         pyarrow_worker(a.pyarrow_worker[0], int(a.pyarrow_worker[1]), int(a.pyarrow_worker[2]))
         return
@@ -89,6 +114,9 @@ def main():
     if not os.path.exists(a.larder_bin):
         sys.exit(f"{a.larder_bin} missing: run `swift build -c release --product larder-parquet-bench`")
     size = os.path.getsize(path)
+    # In a child process: a large parent would pass its peak RSS on to the measured children.
+    checked = run_json([sys.executable, __file__, "--check-values", path, "--larder-bin", a.larder_bin])["checked_columns"]
+    print(f"values check: {checked} columns decoded by larder match pyarrow (per-column sums)")
     results = []
     for threads in (1, 2):
         results.append(run_json([sys.executable, __file__, "--pyarrow-worker", path, str(threads), str(a.repeat)]))
