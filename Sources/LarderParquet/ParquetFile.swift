@@ -1,4 +1,21 @@
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Asks for transparent huge pages on a large, not yet touched output buffer: a fresh
+/// 8 MB column array otherwise costs 2048 page faults per row group.
+func adviseHugePages(_ p: UnsafeMutableRawPointer, bytes: Int) {
+    #if canImport(Glibc)
+    let huge = 2 << 20
+    guard bytes >= 2 * huge else { return }
+    let start = (Int(bitPattern: p) + huge - 1) & ~(huge - 1)
+    let end = (Int(bitPattern: p) + bytes) & ~(huge - 1)
+    if end > start, let aligned = UnsafeMutableRawPointer(bitPattern: start) {
+        _ = madvise(aligned, end - start, MADV_HUGEPAGE)
+    }
+    #endif
+}
 
 /// An open Parquet file (memory-mapped). Immutable after opening; safe to share between threads.
 ///
@@ -142,6 +159,7 @@ public final class ParquetFile: @unchecked Sendable {
             func direct<T>(_: T.Type, _ store: (inout DenseValues, [T]) -> Void) throws -> ChunkContents {
                 var result = ChunkContents()
                 let array = try [T](unsafeUninitializedCapacity: declared) { buf, initialized in
+                    adviseHugePages(UnsafeMutableRawPointer(buf.baseAddress!), bytes: declared * MemoryLayout<T>.stride)
                     result = try reader.read(chunk, sink: FixedSink(base: UnsafeMutableRawPointer(buf.baseAddress!), capacity: declared))
                     initialized = result.values.sink?.count ?? 0
                 }

@@ -80,14 +80,10 @@ func peakRSSBytes() -> Int {
     return usage.ru_maxrss * 1024
 }
 
-// glibc returns freed blocks above 128 KiB (mmap threshold) or at the heap top (trim
-// threshold) to the kernel, so every row group's fresh column arrays page-fault again.
-// Keep freed memory for reuse, as pyarrow's jemalloc/mimalloc do. (--no-mallopt to compare.)
-@_silgen_name("mallopt") func glibcMallopt(_ param: Int32, _ value: Int32) -> Int32
-let M_TRIM_THRESHOLD: Int32 = -1, M_MMAP_THRESHOLD: Int32 = -3  // <malloc.h>
+// Keep freed memory for reuse (see ParquetMemory.keepFreedMemoryForReuse); --no-mallopt
+// measures the library with glibc's default settings.
 if !CommandLine.arguments.contains("--no-mallopt") {
-    _ = glibcMallopt(M_MMAP_THRESHOLD, 32 << 20)
-    _ = glibcMallopt(M_TRIM_THRESHOLD, 1 << 30)
+    ParquetMemory.keepFreedMemoryForReuse()
 }
 
 guard let o = parse() else {

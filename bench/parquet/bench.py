@@ -123,6 +123,10 @@ def main():
     for threads, mode in ((1, "columns"), (2, "columns"), (2, "rowgroups")):
         results.append(run_json([a.larder_bin, path, "--threads", str(threads), "--repeat", str(a.repeat),
                                  "--parallel", mode]))
+    # The same without ParquetMemory.keepFreedMemoryForReuse() (glibc defaults).
+    r = run_json([a.larder_bin, path, "--threads", "1", "--repeat", str(a.repeat), "--no-mallopt"])
+    r["parallel"] = "glibc-dflt"
+    results.append(r)
     base = results[0]["rows_per_sec"]
     print(f"file: {path} ({size / 1e6:.1f} MB, {a.codec}), best of {a.repeat}, page cache warm")
     print(f"{'reader':<10}{'threads':>8}{'mode':>11}{'seconds':>9}{'M rows/s':>10}{'file MB/s':>10}{'vs pyarrow-1':>13}{'peak RSS MB':>12}")
