@@ -15,6 +15,7 @@ struct Options {
     var repeats = 3
     var parallelRowGroups = false
     var sums = false
+    var writeTo: String?
 }
 
 func parse() -> Options? {
@@ -27,6 +28,7 @@ func parse() -> Options? {
         case "--parallel": o.parallelRowGroups = args.popFirst() == "rowgroups"
         case "--no-mallopt": continue
         case "--sums": o.sums = true
+        case "--write-to": o.writeTo = args.popFirst()
         default: o.path = a
         }
     }
@@ -112,6 +114,16 @@ func columnSums(_ file: ParquetFile) throws -> String {
 
 do {
     let file = try ParquetFile(path: o.path)
+    if let out = o.writeTo {
+        // Writer throughput: re-encode every row group of FILE (snappy, dictionary) into `out`.
+        var batches: [ColumnBatch] = []
+        try file.forEachBatch { batches.append($0) }
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        try ParquetWriter.write(batches, to: out)
+        let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        print("{\"writer\": \"larder\", \"rows\": \(file.numRows), \"seconds\": \(dt), \"rows_per_sec\": \(Double(file.numRows) / dt)}")
+        exit(0)
+    }
     if o.sums {
         print(try columnSums(file))
         exit(0)
