@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LarderFeatures
 import LarderOffline
+import LarderServer
 
 /// Options shared by `materialize` and `materialize-incremental`.
 struct MaterializeTargetOptions: ParsableArguments {
@@ -159,5 +160,40 @@ final class MaterializeReporter {
         print("materialized \(results.count) view(s) into \(target): \(rows) rows read, \(written) entities written, "
             + "\(bytes) bytes, " + String(format: "%.2fs (%.0f rows/s)", seconds, Double(rows) / max(seconds, 1e-9))
             + ", peak memory \(PeakMemory.bytes / (1 << 20)) MiB")
+    }
+}
+
+/// The server's own shards as a materialization target (`larder serve --repo R --materialize`):
+/// the same reads and strictly-newer writes, handed to the owning shard threads directly.
+final class EmbeddedSink: MaterializationSink {
+    let server: LarderServer
+
+    init(server: LarderServer) { self.server = server }
+
+    func readField(_ field: [UInt8], keys: ArraySlice<[UInt8]>) throws -> [[UInt8]?] {
+        try server.bulkReadField(field: field, keys: Array(keys))
+    }
+
+    func write(_ batch: HashWriteBatch) throws {
+        try server.bulkLoad(BulkHashRecords(fields: batch.fields, keys: batch.keys, bytes: batch.bytes,
+                                            valueEnds: batch.valueEnds, ttlSeconds: batch.ttlSeconds))
+    }
+
+    func finish() throws {}
+}
+
+enum EmbeddedMaterialize {
+    /// Materializes every online view of `repo` from the epoch to now into the server's db 0.
+    /// Nothing is recorded in the repo's state database: the embedded store is in memory.
+    static func run(repo: String, into server: LarderServer) throws {
+        let loaded = try FeatureRepoLoader().load(directory: repo)
+        var run = MaterializeRun(repo: loaded, state: nil)
+        run.materializer.batchSize = 10_000
+        let views = try run.materializer.viewsToMaterialize(named: nil)
+        let now = Int64(Date().timeIntervalSince1970 * 1e9)
+        let reporter = MaterializeReporter(enabled: true)
+        let results = try run.run(views: views, start: 0, end: now, into: EmbeddedSink(server: server),
+                                  kind: "serve-materialize", progress: reporter.update)
+        reporter.summary(results, target: "the embedded store")
     }
 }

@@ -53,3 +53,37 @@ def test_feast_reads_what_larder_wrote(workspace):
     larder_side = workspace.feast_online(script, workspace.larder_redis.port)
     assert "driver_hourly_stats__conv_rate" in feast_side
     assert feast_side == larder_side
+
+
+def test_embedded_store_matches_feast(workspace):
+    """`larder serve --repo R --materialize` (epoch to now, into its own shards) holds what
+    `feast materialize` over the same range writes into redis-server."""
+    import subprocess
+    import time
+
+    import redis
+    from golden_support import larder_bin, servers
+
+    redis.Redis(port=workspace.feast_redis.port).flushall()
+    now = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+    workspace.feast("materialize", "1970-01-01T00:00:00", now)
+    expected = keyspace(workspace.feast_redis.port)
+    port = servers.free_port()
+    proc = subprocess.Popen([larder_bin(), "serve", "--port", str(port), "--threads", "2", "--no-pin",
+                             "--repo", ".", "--materialize"], cwd=workspace.larder_repo,
+                            env=workspace.env(workspace.larder_redis.port),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        banner = ""
+        while "serving RESP" not in banner:
+            line = proc.stdout.readline()
+            assert line, f"larder serve exited: {banner}"
+            banner += line
+        client = redis.Redis(port=port)
+        # The server under test has no SCAN yet: compare key by key, and the key count.
+        assert client.dbsize() == len(expected)
+        for key, (fields, ttl_state) in expected.items():
+            assert client.hgetall(key) == fields, f"key {key!r}"
+    finally:
+        proc.kill()
+        proc.wait()
