@@ -17,6 +17,18 @@ public enum EntityKeyType: Sendable, Equatable {
         }
     }
 
+    /// Whether a source column can hold keys of this type (see EntityKeyWriter).
+    static func columnFits(_ column: ColumnType, _ type: EntityKeyType) -> Bool {
+        switch (type, column) {
+        case (.string, .string), (.bytes, .binary), (.bytes, .string),
+             (.int32, .int32), (.int32, .int64), (.int64, .int32), (.int64, .int64),
+             (.unixTimestamp, .int64), (.unixTimestamp, .timestamp), (.unixTimestamp, .int32):
+            return true
+        default:
+            return false
+        }
+    }
+
     /// The key type a source column implies when the definitions do not declare one.
     init?(column: ColumnType) {
         switch column {

@@ -50,35 +50,56 @@ public struct ViewSource {
             }
             return field
         }
+        // Every problem is collected, so `larder plan` can list them all at once.
+        var problems: [String] = []
         for name in [timestampColumn] + (createdColumn.map { [$0] } ?? []) {
-            let field = try column(name, role: name == timestampColumn ? "timestamp" : "created timestamp")
+            guard let field = try? column(name, role: name == timestampColumn ? "timestamp" : "created timestamp") else {
+                problems.append("\(name == timestampColumn ? "timestamp" : "created timestamp") column \"\(name)\" is not in the source")
+                continue
+            }
             guard case .timestamp = field.type else {
-                throw ViewSourceError(view: view.name, path: path, "timestamp column \"\(name)\" is \(field.type), not a timestamp")
+                problems.append("timestamp column \"\(name)\" is \(field.type), not a timestamp")
+                continue
             }
         }
         var types: [EntityKeyType] = []
+        let joinKeyColumns = self.joinKeyColumns, featureColumns = self.featureColumns
         for (i, key) in joinKeys.enumerated() {
-            let field = try column(joinKeyColumns[i], role: "join key")
-            let declared = view.entityColumns.first { $0.name == key }?.type.valueType
-                ?? definitions.entities.first { $0.joinKey == key && view.entities.contains($0.name) }?.valueType
+            let declared = view.entityColumns.first(where: { $0.name == key })?.type.valueType
+                ?? definitions.entities.first(where: { $0.joinKey == key && view.entities.contains($0.name) })?.valueType
+            let field = schema.first { $0.name == joinKeyColumns[i] }
+            if field == nil { problems.append("join key column \"\(joinKeyColumns[i])\" is not in the source") }
             if let declared {
-                guard let type = EntityKeyType(declared) else {
-                    throw ViewSourceError(view: view.name, path: path, "join key \"\(key)\" has type \(declared.protoName), which cannot be an entity key")
+                if let type = EntityKeyType(declared) {
+                    types.append(type)
+                    if let field, !EntityKeyType.columnFits(field.type, type) {
+                        problems.append("join key \"\(key)\" is declared \(declared.protoName) but column \"\(field.name)\" is \(field.type)")
+                    }
+                } else {
+                    problems.append("join key \"\(key)\" has type \(declared.protoName), which cannot be an entity key")
                 }
-                types.append(type)
-            } else if let type = EntityKeyType(column: field.type) {
-                types.append(type)
-            } else {
-                throw ViewSourceError(view: view.name, path: path, "join key column \"\(field.name)\" is \(field.type), which cannot be an entity key")
+            } else if let field {
+                if let type = EntityKeyType(column: field.type) {
+                    types.append(type)
+                } else {
+                    problems.append("join key column \"\(field.name)\" is \(field.type), which cannot be an entity key")
+                }
             }
         }
         keyTypes = types
         for (i, feature) in view.features.enumerated() {
-            let field = try column(featureColumns[i], role: "feature")
-            guard ColumnValueEncoder.canConvert(field.type, to: feature.type) else {
-                throw ViewSourceError(view: view.name, path: path,
-                                      "feature \"\(feature.name)\" is declared \(feature.type.name) but column \"\(field.name)\" is \(field.type)")
+            guard let field = schema.first(where: { $0.name == featureColumns[i] }) else {
+                problems.append("feature column \"\(featureColumns[i])\" is not in the source")
+                continue
             }
+            if !ColumnValueEncoder.canConvert(field.type, to: feature.type) {
+                problems.append("feature \"\(feature.name)\" is declared \(feature.type.name) but column \"\(field.name)\" is \(field.type)")
+            }
+        }
+        if !problems.isEmpty {
+            throw ViewSourceError(view: view.name, path: path,
+                                  problems.joined(separator: "; ") + " (columns: \(schema.map { "\($0.name): \($0.type)" }.joined(separator: ", ")))",
+                                  problems: problems)
         }
     }
 
@@ -95,11 +116,14 @@ public struct ViewSourceError: Error, CustomStringConvertible, Sendable {
     public var view: String
     public var path: String
     public var message: String
+    /// Each problem on its own (`larder plan` lists them one per line).
+    public var problems: [String]
 
-    public init(view: String, path: String, _ message: String) {
+    public init(view: String, path: String, _ message: String, problems: [String]? = nil) {
         self.view = view
         self.path = path
         self.message = message
+        self.problems = problems ?? [message]
     }
 
     public var description: String { "feature view \"\(view)\" (source \(path)): \(message)" }

@@ -6,7 +6,8 @@ struct Larder: ParsableCommand {
         commandName: "larder",
         abstract: "An online feature store: a Redis-protocol server with Feast-compatible storage and materialization.",
         subcommands: [ServeCommand.self, InspectCommand.self, CatCommand.self, MaterializeCommand.self,
-                      MaterializeIncrementalCommand.self, HistoricalCommand.self],
+                      MaterializeIncrementalCommand.self, HistoricalCommand.self,
+                      PlanCommand.self, ApplyCommand.self],
         defaultSubcommand: nil
     )
 }
