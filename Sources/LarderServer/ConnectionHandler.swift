@@ -29,12 +29,19 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// Per read batch: commands bound for each other shard.
     var openBatches: [RemoteBatch?]
     var closeWhenFlushed = false
+    /// Shard sets for commands run on this thread, built once per connection (not per command).
+    let localShardHeld: [Shard?]
+    let noShardHeld: [Shard?]
 
     init(server: ServerState, worker: ShardWorker) {
         self.server = server
         self.worker = worker
         self.parser = RESPParser(limits: server.settings.limits)
         self.openBatches = [RemoteBatch?](repeating: nil, count: server.shardCount)
+        var local = [Shard?](repeating: nil, count: server.shardCount)
+        local[worker.index] = worker.shard
+        self.localShardHeld = local
+        self.noShardHeld = [Shard?](repeating: nil, count: server.shardCount)
     }
 
     // MARK: lifecycle

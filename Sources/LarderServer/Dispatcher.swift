@@ -83,8 +83,7 @@ extension ConnectionHandler {
 
     /// Runs on this thread now, with this thread's shard (when it is available) and the session.
     func runHere(_ spec: CommandSpec, _ args: Arguments, now: Int64) {
-        var held = [Shard?](repeating: nil, count: server.shardCount)
-        if worker.isAvailable { held[worker.index] = worker.shard }
+        let held = worker.isAvailable ? localShardHeld : noShardHeld
         emit { out in
             var ctx = CommandContext(out: out, dbIndex: session.db, now: now, shards: held, session: session, server: server)
             spec.handler(&ctx, args)

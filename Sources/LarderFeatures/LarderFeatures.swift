@@ -1,1 +1,0 @@
-// LarderFeatures: see docs/ARCHITECTURE.md

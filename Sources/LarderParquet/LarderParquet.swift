@@ -1,1 +1,0 @@
-// LarderParquet: see docs/ARCHITECTURE.md

@@ -1,0 +1,227 @@
+"""Seeded generator of random, deterministic Redis commands over a small keyspace.
+
+Only commands whose replies do not depend on time, randomness or hash-table order are generated.
+Each command carries a compare mode:
+  exact      reply bytes must be identical
+  ttl        TTL/PTTL/EXPIRETIME/PEXPIRETIME: non-negative integers are the same class ("has ttl")
+  unordered  array replies compared as sorted multisets (KEYS, HKEYS, HVALS)
+  pairs      HGETALL: compared as a sorted list of (field, value) pairs (RESP2 array or RESP3 map)
+  scan       SCAN: the caller iterates to cursor 0 and compares the sorted key sets
+Expiry values are all >= 100 s, so nothing expires while a test runs; conditional expiry (GT/LT)
+only uses absolute timestamps from four far-apart buckets, so no comparison is a near-tie that
+the few milliseconds between the two servers could flip.
+"""
+import random
+import time
+
+STRING_KEYS = [f"k{i}" for i in range(9)] + ["bin\x00key"]
+HASH_KEYS = [f"k{i}" for i in range(9, 18)] + ["sp ace"]
+KEYS = STRING_KEYS + HASH_KEYS
+FIELDS = [f"f{i}" for i in range(9)] + ["f\x00bin"]
+VALUES = ["v", "hello", "", "12", "-7", "3.5", "0", "a b c", "\x00\x01\xff", "9223372036854775807",
+          "x" * 40, "1e3", " 5", "007"]
+INT_DELTAS = ["1", "-1", "5", "100", "-33", "0", "x", "1.5", "9223372036854775807"]
+FLOAT_DELTAS = ["0.5", "-1.25", "3", "2.75", "-0.5", "abc", "1e2"]
+REL_SECONDS = [100, 1000, 10000, 100000]
+PATTERNS = ["*", "k1*", "k?", "k[0-4]", "*e*", "bin\x00*", "k1[!0-3]", "nomatch*", "sp\\ ace", "\\k1"]
+
+# Absolute expiry buckets (unix seconds), far apart from each other and from the relative values.
+_NOW = int(time.time())
+ABS_SECONDS = [_NOW + 200, _NOW + 2000, _NOW + 20000, _NOW + 200000]
+
+
+class Generator:
+    def __init__(self, seed: int):
+        self.rng = random.Random(seed)
+
+    def key(self):
+        return self.rng.choice(KEYS)
+
+    def skey(self):  # mostly string keys, sometimes any key (WRONGTYPE paths)
+        return self.rng.choice(STRING_KEYS if self.maybe(0.9) else KEYS)
+
+    def hkey(self):
+        return self.rng.choice(HASH_KEYS if self.maybe(0.9) else KEYS)
+
+    def field(self):
+        return self.rng.choice(FIELDS)
+
+    def value(self):
+        return self.rng.choice(VALUES)
+
+    def pick(self, seq):
+        return self.rng.choice(seq)
+
+    def maybe(self, p=0.5):
+        return self.rng.random() < p
+
+    def command(self):
+        """Returns (args, mode)."""
+        family = self.rng.random()
+        if family < 0.38:
+            return self.string_command()
+        if family < 0.75:
+            return self.hash_command()
+        return self.key_command()
+
+    def string_command(self):
+        r, k, v = self.rng, self.skey(), self.value()
+        c = r.randrange(22 if self.maybe(0.1) else 19)  # 19..21 are error cases
+        if c == 0:
+            args = ["SET", k, v]
+            opt = r.randrange(6)
+            if opt == 1:
+                args += ["EX", str(self.pick(REL_SECONDS))]
+            elif opt == 2:
+                args += ["PX", str(self.pick(REL_SECONDS) * 1000)]
+            elif opt == 3:
+                args += ["KEEPTTL"]
+            elif opt == 4:
+                args += ["EXAT", str(self.pick(ABS_SECONDS))]
+            if self.maybe(0.3):
+                args.append(self.pick(["NX", "XX"]))
+            if self.maybe(0.2):
+                args.append("GET")
+            return args, "exact"
+        if c == 1:
+            return ["GET", k], "exact"
+        if c == 2:
+            return ["GETDEL", k], "exact"
+        if c == 3:
+            opt = r.randrange(4)
+            extra = [[], ["EX", str(self.pick(REL_SECONDS))], ["PERSIST"], ["PXAT", str(self.pick(ABS_SECONDS) * 1000)]][opt]
+            return ["GETEX", k] + extra, "exact"
+        if c == 4:
+            return ["GETSET", k, v], "exact"
+        if c == 5:
+            return ["SETNX", k, v], "exact"
+        if c == 6:
+            return ["SETEX", k, str(self.pick(REL_SECONDS + [0, -5])), v], "exact"
+        if c == 7:
+            return ["PSETEX", k, str(self.pick(REL_SECONDS) * 1000), v], "exact"
+        if c == 8:
+            args = ["MSET"]
+            for _ in range(r.randrange(1, 4)):
+                args += [self.skey(), self.value()]
+            return args, "exact"
+        if c == 9:
+            return ["MGET"] + [self.skey() for _ in range(r.randrange(1, 5))], "exact"
+        if c == 10:
+            args = ["MSETNX"]
+            for _ in range(r.randrange(1, 3)):
+                args += [self.skey(), self.value()]
+            return args, "exact"
+        if c == 11:
+            return ["APPEND", k, v], "exact"
+        if c == 12:
+            return ["STRLEN", k], "exact"
+        if c == 13:
+            return [self.pick(["INCR", "DECR"]), k], "exact"
+        if c == 14:
+            return [self.pick(["INCRBY", "DECRBY"]), k, self.pick(INT_DELTAS)], "exact"
+        if c == 15:
+            return ["INCRBYFLOAT", k, self.pick(FLOAT_DELTAS)], "exact"
+        if c == 16:
+            return ["GETRANGE", k, str(r.randrange(-5, 6)), str(r.randrange(-5, 20))], "exact"
+        if c == 17:
+            return ["SETRANGE", k, str(r.randrange(0, 12)), v], "exact"
+        if c == 18:
+            return ["SET", k, str(r.randrange(-1000, 1000))], "exact"
+        if c == 19:
+            return ["GET"], "exact"  # wrong arity
+        if c == 20:
+            return ["SET", k, v, "EX", self.pick(["0", "-1", "abc"])], "exact"
+        return ["SET", k, v, "NX", "XX"], "exact"  # syntax error
+
+    def hash_command(self):
+        r, k, f, v = self.rng, self.hkey(), self.field(), self.value()
+        c = r.randrange(18 if self.maybe(0.1) else 16)  # 16, 17 are error cases
+        if c in (0, 1):
+            args = ["HSET", k]
+            for _ in range(r.randrange(1, 6)):
+                args += [self.field(), self.value()]
+            return args, "exact"
+        if c == 2:
+            return ["HSETNX", k, f, v], "exact"
+        if c == 3:
+            return ["HGET", k, f], "exact"
+        if c == 4:
+            return ["HMGET", k] + [self.field() for _ in range(r.randrange(1, 11))], "exact"
+        if c == 5:
+            return ["HDEL", k] + [self.field() for _ in range(r.randrange(1, 4))], "exact"
+        if c == 6:
+            return ["HLEN", k], "exact"
+        if c == 7:
+            return ["HEXISTS", k, f], "exact"
+        if c == 8:
+            return ["HSTRLEN", k, f], "exact"
+        if c == 9:
+            return ["HINCRBY", k, f, self.pick(INT_DELTAS)], "exact"
+        if c == 10:
+            return ["HINCRBYFLOAT", k, f, self.pick(FLOAT_DELTAS)], "exact"
+        if c == 11:
+            return ["HKEYS", k], "unordered"
+        if c == 12:
+            return ["HVALS", k], "unordered"
+        if c in (13, 14):
+            return ["HGETALL", k], "pairs"
+        if c == 15:
+            return ["HMSET", k, f, v, self.field(), self.value()], "exact"
+        if c == 16:
+            return ["HSET", k, f], "exact"  # wrong arity
+        return ["HGET", k], "exact"  # wrong arity
+
+    def key_command(self):
+        r, k = self.rng, self.key()
+        c = r.randrange(20 if self.maybe(0.1) else 15)  # 15..19 are rarer (mostly error cases)
+        if c == 0:
+            return ["DEL"] + [self.key() for _ in range(r.randrange(1, 4))], "exact"
+        if c == 1:
+            return ["UNLINK", k], "exact"
+        if c == 2:
+            return ["EXISTS"] + [self.key() for _ in range(r.randrange(1, 4))], "exact"
+        if c == 3:
+            return ["TYPE", k], "exact"
+        if c == 4:
+            args = [self.pick(["EXPIRE", "PEXPIRE"]), k]
+            secs = self.pick(REL_SECONDS + [0, -1] if self.maybe(0.1) else REL_SECONDS)
+            args.append(str(secs * 1000 if args[0] == "PEXPIRE" else secs))
+            if self.maybe(0.4):
+                args.append(self.pick(["NX", "XX"]))
+            return args, "exact"
+        if c == 5:
+            cmd = self.pick(["EXPIREAT", "PEXPIREAT"])
+            ts = self.pick(ABS_SECONDS + [1] if self.maybe(0.1) else ABS_SECONDS)
+            args = [cmd, k, str(ts * 1000 if cmd == "PEXPIREAT" else ts)]
+            if self.maybe(0.6):
+                args.append(self.pick(["NX", "XX", "GT", "LT"]))
+            return args, "exact"
+        if c == 6:
+            return ["PERSIST", k], "exact"
+        if c in (7, 8):
+            return [self.pick(["TTL", "PTTL", "EXPIRETIME", "PEXPIRETIME"]), k], "ttl"
+        if c == 9:
+            return ["RENAME", k, self.key()], "exact"
+        if c == 10:
+            return ["RENAMENX", k, self.key()], "exact"
+        if c == 11:
+            return ["KEYS", self.pick(PATTERNS)], "unordered"
+        if c == 12:
+            return ["SCAN", self.pick(PATTERNS)], "scan"
+        if c == 13:
+            return ["DBSIZE"], "exact"
+        if c == 14:
+            args = ["COPY", k, self.key()]
+            if self.maybe():
+                args.append("REPLACE")
+            return args, "exact"
+        if c == 15:
+            return ["EXPIRE", k, self.pick(["abc", "1.5", ""])], "exact"
+        if c == 16:
+            # Invalid option combinations only: a valid relative GT/LT could be a timing near-tie.
+            return ["EXPIRE", k, "100"] + self.pick([["NX", "XX"], ["GT", "LT"], ["NX", "GT"], ["FOO"]]), "exact"
+        if c == 17:
+            return ["ECHO", self.value()], "exact"
+        if c == 18:
+            return ["EXISTS"], "exact"  # wrong arity
+        return ["NOSUCHCOMMAND", k], "exact"

@@ -1,0 +1,126 @@
+"""Starting and stopping the server under test (larder) and the reference redis-server.
+
+LARDER_SERVER_CMD  command for the server under test; "{port}" is replaced by a free port.
+                   Default: .build/release/larder serve --port {port}  (relative paths: repo root)
+                   Self-check: "redis-server --port {port} --save '' --appendonly no"
+REDIS_REF_CMD      the reference; default: redis-server --port {port} --save '' --appendonly no
+"""
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+DEFAULT_LARDER_CMD = ".build/release/larder serve --port {port}"
+DEFAULT_REDIS_CMD = "redis-server --port {port} --save '' --appendonly no"
+STARTUP_TIMEOUT_S = 15.0
+
+
+def larder_cmd_template() -> str:
+    return os.environ.get("LARDER_SERVER_CMD") or DEFAULT_LARDER_CMD
+
+
+def redis_cmd_template() -> str:
+    return os.environ.get("REDIS_REF_CMD") or DEFAULT_REDIS_CMD
+
+
+def larder_is_standin() -> bool:
+    """True when LARDER_SERVER_CMD runs redis/valkey itself (the harness self-check)."""
+    exe = os.path.basename(shlex.split(larder_cmd_template())[0])
+    return exe in ("redis-server", "valkey-server")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """One server process on a free loopback port. `extra_args` are appended to the command
+    (both larder and redis-server accept `--requirepass PW`)."""
+
+    def __init__(self, name: str, template: str, extra_args=()):
+        self.name = name
+        self.port = free_port()
+        argv = shlex.split(template.replace("{port}", str(self.port)))
+        if "/" in argv[0] and not os.path.isabs(argv[0]):
+            argv[0] = str(REPO_ROOT / argv[0])
+        self.argv = argv + list(extra_args)
+        self.workdir = tempfile.mkdtemp(prefix=f"larder-conf-{name}-")
+        self.log_path = os.path.join(self.workdir, "server.log")
+        self.proc = None
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def start(self):
+        if "/" in self.argv[0] and not os.path.exists(self.argv[0]):
+            raise RuntimeError(f"{self.name}: {self.argv[0]} does not exist (run `swift build -c release`, "
+                               f"or set LARDER_SERVER_CMD to a stand-in server)")
+        log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(self.argv, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        log.close()
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode} at start: "
+                                   f"{' '.join(self.argv)}\n{self.log_tail()}")
+            if self.answers_ping():
+                return self
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"{self.name} did not answer PING within {STARTUP_TIMEOUT_S}s: "
+                           f"{' '.join(self.argv)}\n{self.log_tail()}")
+
+    def answers_ping(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                s.sendall(b"*1\r\n$4\r\nPING\r\n")
+                data = s.recv(64)
+                # -NOAUTH counts as up: the server is running with --requirepass.
+                return data.startswith(b"+PONG") or data.startswith(b"-NOAUTH")
+        except OSError:
+            return False
+
+    def log_tail(self, n=30) -> str:
+        try:
+            with open(self.log_path, "rb") as f:
+                return b"\n".join(f.read().splitlines()[-n:]).decode(errors="replace")
+        except OSError:
+            return "(no log)"
+
+    def rss_kb(self) -> int:
+        with open(f"/proc/{self.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        raise RuntimeError("no VmRSS line")
+
+    def stop(self, sig=signal.SIGKILL):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def client(self, **kwargs):
+        import redis
+        kwargs.setdefault("socket_timeout", 10)
+        return redis.Redis(host="127.0.0.1", port=self.port, **kwargs)
+
+
+def start_larder(extra_args=()) -> Server:
+    return Server("larder", larder_cmd_template(), extra_args).start()
+
+
+def start_redis(extra_args=()) -> Server:
+    return Server("redis", redis_cmd_template(), extra_args).start()

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# run.sh: the main job. Installs what is missing, builds the release binary, then serves.
+#   ./scripts/run.sh                      # larder serve on 127.0.0.1:6379 (in-memory)
+#   ./scripts/run.sh --port 6400 --threads 2
+# Arguments are passed to `larder serve` after LARDER_SERVE_DEFAULT_ARGS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# >>> Default serve arguments (the lead sets these, e.g. (--repo feature_repo --materialize)).
+LARDER_SERVE_DEFAULT_ARGS=()
+# <<<
+
+./scripts/setup.sh
+swift build -c release
+exec .build/release/larder serve "${LARDER_SERVE_DEFAULT_ARGS[@]}" "$@"

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# test.sh: THE test command. Runs every stage, even after a failure, and exits non-zero if any failed.
+#   1. scripts/setup.sh                 Debian packages + cached Python venvs
+#   2. swift build -c release           the conformance tests drive .build/release/larder
+#   3. swift test                       unit tests of all modules
+#   4. Fuzz/*/run.sh 30                 fuzz smoke runs (30 s each), when present
+#   5. pytest Tests/conformance         real clients (redis-cli, redis-py 7, hiredis) vs redis-server, venv-r7
+#   6. pytest -m redis_py8              the redis-py 8 subset, venv-r8
+# Environment:
+#   LARDER_SERVER_CMD   server under test, {port} is replaced (default: .build/release/larder serve --port {port})
+#                       e.g. "redis-server --port {port} --save '' --appendonly no" to self-check the harness
+#   PYTEST_ARGS         extra pytest arguments (e.g. "-x -k cli")
+#   SKIP_SWIFT=1        skip stages 2-4 (harness work only; stage 5 then needs an existing binary or a stand-in)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+CACHE=${LARDER_CACHE:-$HOME/.cache/larder}
+export LARDER_SERVER_CMD=${LARDER_SERVER_CMD:-.build/release/larder serve --port {port}}
+read -r -a EXTRA <<< "${PYTEST_ARGS:-}"
+
+declare -a RESULTS=()
+passed=0; failed=0; skipped=0
+T_START=$SECONDS
+
+stage() { # stage NAME CMD...: runs CMD, records status and duration
+  local name=$1; shift
+  local t0=$SECONDS rc
+  echo "=== [$name] $*"
+  "$@"; rc=$?
+  local dt=$((SECONDS - t0))
+  if ((rc == 0)); then
+    RESULTS+=("$(printf '%-22s ok      %4ds' "$name" "$dt")"); passed=$((passed + 1))
+  else
+    RESULTS+=("$(printf '%-22s FAILED  %4ds (exit %d)' "$name" "$dt" "$rc")"); failed=$((failed + 1))
+  fi
+  return "$rc"
+}
+skip() { RESULTS+=("$(printf '%-22s skipped (%s)' "$1" "$2")"); skipped=$((skipped + 1)); }
+
+run_fuzz_smoke() {
+  local r rc=0 any=0
+  for r in Fuzz/*/run.sh; do
+    [[ -f "$r" ]] || continue
+    any=1
+    echo "--- $r 30"
+    bash "$r" 30 || { echo "fuzz smoke FAILED: $r"; rc=1; }
+  done
+  ((any)) || echo "no Fuzz/*/run.sh yet"
+  return "$rc"
+}
+
+echo "test.sh: LARDER_SERVER_CMD=$LARDER_SERVER_CMD"
+stage setup ./scripts/setup.sh || { echo "setup failed: cannot continue"; exit 1; }
+
+build_ok=1
+if [[ "${SKIP_SWIFT:-0}" == 1 ]]; then
+  skip "swift build release" "SKIP_SWIFT=1"; skip "swift test" "SKIP_SWIFT=1"; skip "fuzz smoke" "SKIP_SWIFT=1"
+else
+  stage "swift build release" swift build -c release || build_ok=0
+  stage "swift test" swift test
+  stage "fuzz smoke" run_fuzz_smoke
+fi
+
+# The conformance suite needs the release binary unless a stand-in server is configured.
+if ((build_ok)) || [[ "$LARDER_SERVER_CMD" != .build/* ]]; then
+  stage "conformance redis-py7" "$CACHE/venv-r7/bin/python" -m pytest Tests/conformance \
+      -p no:cacheprovider -q -rs "${EXTRA[@]}"
+  stage "conformance redis-py8" "$CACHE/venv-r8/bin/python" -m pytest Tests/conformance -m redis_py8 \
+      -p no:cacheprovider -q -rs "${EXTRA[@]}"
+else
+  echo "release build failed: conformance suites not run"
+  RESULTS+=("conformance            FAILED (no release binary)"); failed=$((failed + 1))
+fi
+
+echo
+echo "=== test.sh summary (LARDER_SERVER_CMD=$LARDER_SERVER_CMD, total $((SECONDS - T_START))s)"
+printf '  %s\n' "${RESULTS[@]}"
+echo "test.sh: $passed passed, $failed failed, $skipped skipped"
+((failed == 0))
