@@ -65,6 +65,7 @@ let package = Package(
                     resources: [.copy("Fixtures")], swiftSettings: swift5),
         .testTarget(name: "LarderParquetTests", dependencies: ["LarderParquet"],
                     resources: [.copy("Fixtures")], swiftSettings: swift5),
-        .testTarget(name: "LarderOfflineTests", dependencies: ["LarderOffline"], swiftSettings: swift5),
+        .testTarget(name: "LarderOfflineTests", dependencies: ["LarderOffline"],
+                    resources: [.copy("Fixtures")], swiftSettings: swift5),
     ]
 )

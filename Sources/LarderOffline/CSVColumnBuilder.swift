@@ -80,6 +80,10 @@ struct CSVColumnBuilder {
             }
         case .bytes:
             context.appendBytes(into: &byteArray, nulls: &nullRows, base: count)
+            guard byteArray.bytes.count <= Int(Int32.max) else {
+                throw CSVError(.batchTooLarge, file: tokenizer.fileName, line: tokenizer.recordLines.last ?? 0,
+                               column: field.name)
+            }
         }
         count += tokenizer.recordCount
     }
@@ -137,7 +141,8 @@ private struct Context {
         }
     }
 
-    /// Copies every field's bytes (doubled quotes collapsed); an empty field is a null.
+    /// Copies every field's bytes (doubled quotes collapsed). An empty unquoted field is a
+    /// null; a quoted one (`""`) is the empty string, so text columns keep the difference.
     func appendBytes(into column: inout ByteArrayColumn, nulls: inout [Int], base: Int) {
         let p = bytes
         let fields = tokenizer.fields
@@ -146,7 +151,7 @@ private struct Context {
         for r in 0 ..< tokenizer.recordCount {
             let span = fields[starts[r] + recordIndex]
             if span.isEmpty {
-                nulls.append(base + r)
+                if span.flags & CSVFieldSpan.quoted == 0 { nulls.append(base + r) }
             } else if span.hasDoubledQuotes {
                 CSVColumnText.appendUnescaped(p, span.start, span.end, to: &column.bytes)
             } else {

@@ -22,6 +22,8 @@ public struct CSVError: Error, Equatable, CustomStringConvertible, Sendable {
         case unknownColumn(String)
         /// A declared type the CSV reader cannot produce.
         case unsupportedType(String)
+        /// The text of one column in one batch exceeds the 2 GiB the column model addresses.
+        case batchTooLarge
     }
 
     public var kind: Kind
@@ -67,6 +69,8 @@ public struct CSVError: Error, Equatable, CustomStringConvertible, Sendable {
             text += "no column named \"\(name)\" in header"
         case .unsupportedType(let type):
             text += "type \(type) is not supported for CSV columns"
+        case .batchTooLarge:
+            text += "more than 2 GiB of text in one batch; use a smaller batch size"
         }
         return text
     }

@@ -9,6 +9,10 @@ import LarderParquet
 // or inferred from the first `inferenceRows` records (a separate pass over the start of
 // the input, see CSVTypeInference). A later value that does not fit an inferred type is
 // an error naming its line, like a value that does not fit a declared type.
+//
+// Nulls: an empty field is a null in every column type. In string and binary columns a
+// quoted empty field (`""`) is the empty string instead (as in PostgreSQL's and DuckDB's
+// CSV), so both survive a round trip; elsewhere `""` is a null too.
 
 public struct CSVOptions: Sendable {
     /// Field separator (one byte).
@@ -21,17 +25,21 @@ public struct CSVOptions: Sendable {
     public var batchSize: Int
     /// Bytes read from the file at a time.
     public var blockSize: Int
-    /// Unit of integer values in timestamp columns; nil guesses per value by magnitude.
+    /// Unit of integer values in timestamp columns, by column name.
+    public var epochUnits: [String: CSVEpochUnit]
+    /// Unit of integer values in timestamp columns not in `epochUnits`; nil guesses per
+    /// value by magnitude (wrong for instants within ~3 years of 1970: declare the unit).
     public var epochUnit: CSVEpochUnit?
 
     public init(delimiter: UInt8 = UInt8(ascii: ","), columnTypes: [String: ColumnType] = [:],
                 inferenceRows: Int = 10_000, batchSize: Int = 65_536, blockSize: Int = 1 << 20,
-                epochUnit: CSVEpochUnit? = nil) {
+                epochUnits: [String: CSVEpochUnit] = [:], epochUnit: CSVEpochUnit? = nil) {
         self.delimiter = delimiter
         self.columnTypes = columnTypes
         self.inferenceRows = inferenceRows
         self.batchSize = batchSize
         self.blockSize = blockSize
+        self.epochUnits = epochUnits
         self.epochUnit = epochUnit
     }
 
@@ -81,7 +89,7 @@ public final class CSVReader {
             // A second stream over the same input samples the first rows.
             let sampler = try CSVRecordStream(input: input, name: name, delimiter: options.delimiter,
                                               blockSize: options.blockSize)
-            _ = try CSVReader.readHeader(sampler)
+            sampler.columnNames = try CSVReader.readHeader(sampler)
             var inference = CSVTypeInference(columnCount: header.count)
             var remaining = max(options.inferenceRows, 0)
             while remaining > 0, try sampler.next(maxRecords: min(remaining, 4096)) {
@@ -107,7 +115,8 @@ public final class CSVReader {
         let fields = schema
         outputFields = selected.map { fields[$0] }
         builders = try selected.map {
-            try CSVColumnBuilder(field: fields[$0], recordIndex: $0, epochUnit: options.epochUnit, file: name)
+            try CSVColumnBuilder(field: fields[$0], recordIndex: $0,
+                                 epochUnit: options.epochUnits[fields[$0].name] ?? options.epochUnit, file: name)
         }
     }
 
@@ -147,7 +156,8 @@ public final class CSVReader {
     public static func countRows(path: String, options: CSVOptions = CSVOptions()) throws -> Int {
         let stream = try CSVRecordStream(input: .file(path: path), name: path, delimiter: options.delimiter,
                                          blockSize: options.blockSize)
-        let width = try readHeader(stream).count
+        stream.columnNames = try readHeader(stream)
+        let width = stream.columnNames.count
         var rows = 0
         while try stream.next(maxRecords: 65_536) {
             let tokenizer = stream.tokenizer

@@ -38,6 +38,22 @@ public enum CSVEpochUnit: String, Sendable, CaseIterable {
     }
 }
 
+/// Timestamps typed by people (command-line bounds, configs).
+public enum TimestampText {
+    /// Nanoseconds since the epoch of an ISO 8601 date or date-time (without a zone it is
+    /// taken as UTC) or of integer epoch seconds; nil if it is neither.
+    public static func nanoseconds(_ text: String) -> Int64? {
+        var bytes = Array(text.utf8)
+        bytes.append(0)  // never empty, so there is a base address
+        return bytes.withUnsafeBufferPointer { buffer -> Int64? in
+            guard let p = buffer.baseAddress else { return nil }
+            let end = buffer.count - 1
+            if let parsed = CSVTimestamp.parseISO8601(p, 0, end) { return parsed.nanoseconds }
+            return CSVTimestamp.parseEpoch(p, 0, end, unit: .seconds)
+        }
+    }
+}
+
 enum CSVTimestamp {
     struct Parsed: Equatable {
         /// Nanoseconds since 1970-01-01T00:00:00Z (wall clock taken as UTC when no zone).

@@ -5,7 +5,7 @@ struct Larder: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "larder",
         abstract: "An online feature store: a Redis-protocol server with Feast-compatible storage and materialization.",
-        subcommands: [ServeCommand.self],
+        subcommands: [ServeCommand.self, InspectCommand.self, CatCommand.self],
         defaultSubcommand: nil
     )
 }

@@ -120,3 +120,27 @@ final class FeastKeyEncoderTests: XCTestCase {
         XCTAssertThrowsError(try FeastKeyEncoder.decodeEntityKeyV3(bytes(hex: "ffffffff")))
     }
 }
+
+final class FeastOnlineLayoutTests: XCTestCase {
+    func testDriverHourlyStatsLayoutMatchesTheStoredHash() throws {
+        let defs = DriverRepoModel.definitions
+        let view = try XCTUnwrap(defs.featureView(named: "driver_hourly_stats"))
+        let layout = try XCTUnwrap(FeastOnlineLayout(view: view, in: defs))
+        // The field order of Feast's HSET (schema order), from the spec's worked example.
+        XCTAssertEqual(layout.featureFields.map(hex),
+                       ["6160e3da", "fa5e58ad", "18a5e5a3", "2e429734", "154078e7", "75b62ad6", "a91fb425", "f7a68595"])
+        XCTAssertEqual(layout.timestampField, Array("_ts:driver_hourly_stats".utf8))
+        XCTAssertEqual(layout.field(forFeature: "city").map(hex), "154078e7")
+        XCTAssertNil(layout.field(forFeature: "nope"))
+        XCTAssertEqual(hex(try layout.keyEncoder.redisKey([.int64(1001)], project: "driver_e2e")),
+                       "0100000002000000090000006472697665725f69640400000008000000e9030000000000006472697665725f653265")
+    }
+
+    func testValuesFitTheirTypes() {
+        XCTAssertTrue(FeastValue.int64List([1]).fits(.array(.int64)))
+        XCTAssertTrue(FeastValue.null.fits(.string))
+        XCTAssertFalse(FeastValue.int32(1).fits(.int64))
+        XCTAssertTrue(FeastValue.float(1).fits(.float32))
+        XCTAssertTrue(FeastValue.double(1).fits(.float64))
+    }
+}

@@ -78,7 +78,7 @@ final class CSVInferenceTests: XCTestCase {
         XCTAssertEqual(values(batches, "f"), [1.5, nil, nil])
         XCTAssertEqual(values(batches, "b"), [true, nil, nil])
         XCTAssertEqual(values(batches, "t"), [Int64(1_704_153_600_000_000_000), nil, nil])
-        XCTAssertEqual(values(batches, "s"), ["x", nil, nil])
+        XCTAssertEqual(values(batches, "s"), ["x", nil, ""], "a quoted empty string is not a null")
         XCTAssertEqual(batches[0]["i"]?.nullCount, 2)
     }
 

@@ -1,4 +1,5 @@
 import XCTest
+import Foundation
 import LarderParquet
 @testable import LarderOffline
 
@@ -61,4 +62,23 @@ func schemaTypes(_ reader: CSVReader) -> [String: ColumnType] {
 
 func allStrings(_ names: [String]) -> CSVOptions {
     CSVOptions(columnTypes: Dictionary(uniqueKeysWithValues: names.map { ($0, ColumnType.string) }))
+}
+
+/// Column values as exact text: floating-point values by bit pattern (so NaN equals NaN
+/// and -0.0 differs from 0.0), nulls as "null".
+func exactValues(_ batches: [ColumnBatch], _ name: String) -> [String] {
+    values(batches, name).map { value -> String in
+        switch value {
+        case nil: return "null"
+        case let d as Double: return "double:\(d.bitPattern)"
+        case let f as Float: return "float:\(f.bitPattern)"
+        case let other?: return "\(other)"
+        }
+    }
+}
+
+/// Path of a file in the test fixtures folder.
+func fixturePath(_ name: String) throws -> String {
+    let folder = try XCTUnwrap(Bundle.module.resourceURL).appendingPathComponent("Fixtures")
+    return folder.appendingPathComponent(name).path
 }

@@ -70,6 +70,15 @@ final class CSVTimestampTests: XCTestCase {
         XCTAssertEqual(values(batches, "ts"), [Int64(5_000_000), base].map { AnyHashable($0) })
     }
 
+    func testEpochUnitPerColumn() throws {
+        var options = CSVOptions(columnTypes: ["a": .timestamp(isAdjustedToUTC: true), "b": .timestamp(isAdjustedToUTC: true)])
+        options.epochUnits = ["a": .microseconds]
+        options.epochUnit = .seconds
+        let batches = try readCSV("a,b\n-1,-1\n", options: options)
+        XCTAssertEqual(values(batches, "a"), [Int64(-1_000)])
+        XCTAssertEqual(values(batches, "b"), [Int64(-1_000_000_000)])
+    }
+
     func testDeclaredTimestampColumnMixesISOAndEpochAndNulls() throws {
         // A blank line is skipped, so a lone null in a one-column file is written `""`.
         let text = "ts\n2024-01-02T03:04:05Z\n1704164645\n\"\"\n\"2024-01-02 03:04:05\"\n"
@@ -80,6 +89,15 @@ final class CSVTimestampTests: XCTestCase {
     func testDeclaredDateColumn() throws {
         let batches = try readCSV("d\n1970-01-02\n2024-01-02\n", options: CSVOptions(columnTypes: ["d": .date]))
         XCTAssertEqual(values(batches, "d"), [Int32(1), Int32(19_724)].map { AnyHashable($0) })
+    }
+
+    func testTimestampTextForCommandLineBounds() {
+        XCTAssertEqual(TimestampText.nanoseconds("2024-01-02T05:04:05+02:00"), base)
+        XCTAssertEqual(TimestampText.nanoseconds("2024-01-02 03:04:05"), base)
+        XCTAssertEqual(TimestampText.nanoseconds("1704164645"), base)
+        XCTAssertEqual(TimestampText.nanoseconds("0"), 0)
+        XCTAssertNil(TimestampText.nanoseconds(""))
+        XCTAssertNil(TimestampText.nanoseconds("yesterday"))
     }
 
     func testBadTimestampNamesLineAndColumn() {

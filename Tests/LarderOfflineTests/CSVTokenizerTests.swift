@@ -97,4 +97,33 @@ final class CSVTokenizerTests: XCTestCase {
         XCTAssertEqual(batches.map(\.rowCount), [300, 300, 300, 100])
         XCTAssertEqual(values(batches, "v"), (0 ..< 1000).map { Int64($0) })
     }
+
+    /// Random inputs over the bytes that matter to the tokenizer: reading never traps, and
+    /// the outcome (the rows, or the error) does not depend on the block size.
+    func testRandomInputsReadTheSameWithAnyBlockSize() {
+        let alphabet = Array("a1,\"\n\r -.:T".utf8)
+        var generator = SplitMix(seed: 99)
+        func outcome(_ bytes: [UInt8], blockSize: Int) -> String {
+            var options = CSVOptions()
+            options.blockSize = blockSize
+            options.batchSize = 3
+            do {
+                let reader = try CSVReader(bytes: bytes, name: "fuzz.csv", options: options)
+                let batches = try reader.readAll()
+                return reader.schema.map { "\($0)" }.joined(separator: ";") + "|"
+                    + reader.schema.map { exactValues(batches, $0.name).joined(separator: ",") }.joined(separator: "|")
+            } catch {
+                return "error: \(error)"
+            }
+        }
+        for _ in 0 ..< 1500 {
+            let length = Int(generator.next() % 40)
+            let bytes = (0 ..< length).map { _ in alphabet[Int(generator.next() % UInt64(alphabet.count))] }
+            let reference = outcome(bytes, blockSize: 1 << 16)
+            for blockSize in [1, 2, 7] {
+                XCTAssertEqual(outcome(bytes, blockSize: blockSize), reference,
+                               "block \(blockSize), input \(String(decoding: bytes, as: UTF8.self).debugDescription)")
+            }
+        }
+    }
 }

@@ -1,7 +1,7 @@
 /// `google.protobuf.Timestamp` (also the layout of `Duration`): 1 seconds int64, 2 nanos int32.
 /// Proto3 leaves out zero fields, so a whole-second time is `08 <varint seconds>` and the
 /// epoch itself is zero bytes.
-public struct ProtoTimestamp: Equatable, Hashable, Comparable, Sendable {
+public struct ProtoTimestamp: Equatable, Hashable, Comparable, Codable, Sendable {
     public var seconds: Int64
     public var nanos: Int32
 

@@ -95,14 +95,15 @@ struct DefinitionResolver {
         // Schema columns named like a join key are the entity columns; the rest are features.
         let keyNames = Set(joinKeys.map(\.key))
         let features = decl.schema.filter { !keyNames.contains($0.name) }
-        var entityColumns: [Field] = []
+        // Feast's order: join key columns in schema order, then join keys the schema leaves
+        // out (typed from their entity), in entity order.
+        var entityColumns = decl.schema.filter { keyNames.contains($0.name) }
         for (key, entity) in joinKeys {
             if let field = decl.schema.first(where: { $0.name == key }) {
                 if let declared = entity.valueType, declared != field.type.valueType {
                     fail("schema", .invalidValue("join key '\(key)' has dtype \(field.type.name) but entity '\(entity.name)' "
                         + "has value_type \(declared.protoName)"))
                 }
-                entityColumns.append(field)
             } else if let declared = entity.valueType, let type = FeastType(valueType: declared) {
                 entityColumns.append(Field(name: key, type: type))
             } else {
