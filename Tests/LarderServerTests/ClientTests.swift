@@ -60,7 +60,7 @@ final class ClientTests: XCTestCase {
         XCTAssertTrue(info.hasSuffix(" resp=2 lib-name= lib-ver=\n"), info)
         XCTAssertTrue(info.contains(" name= age="), info)
         XCTAssertTrue(info.contains(" flags=N db=4 "), info)
-        XCTAssertTrue(info.contains(" cmd=client "), info)
+        XCTAssertTrue(info.contains(" cmd=client|info "), info)
 
         let list = text(try c.call("CLIENT", "LIST")).split(separator: "\n")
         XCTAssertEqual(list.count, 2)

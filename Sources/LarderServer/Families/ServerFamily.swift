@@ -20,12 +20,6 @@ enum ServerFamily {
                     summary: "Synchronously save the dataset to disk", handler: save),
         CommandSpec("bgsave", arity: -1, flags: [.admin, .noscript, .noAsyncLoading], group: "server",
                     summary: "Asynchronously save the dataset to disk", handler: bgsave),
-        CommandSpec("readonly", arity: 1, flags: [.loading, .stale, .fast], group: "cluster",
-                    summary: "Enables read queries for a connection to a cluster replica node", since: "3.0.0",
-                    handler: clusterDisabled),
-        CommandSpec("readwrite", arity: 1, flags: [.loading, .stale, .fast], group: "cluster",
-                    summary: "Disables read queries for a connection to a cluster replica node", since: "3.0.0",
-                    handler: clusterDisabled),
         CommandSpec("role", arity: 1, flags: [.noscript, .loading, .stale, .fast], group: "server",
                     summary: "Return the role of the instance in the context of replication", since: "2.8.12",
                     handler: role),
@@ -83,9 +77,6 @@ enum ServerFamily {
     }
 
     /// READONLY / READWRITE answer as a standalone Redis does.
-    static func clusterDisabled(_ ctx: inout CommandContext, _ args: Arguments) {
-        ctx.out.error("ERR This instance has cluster support disabled" as StaticString)
-    }
 
     static func role(_ ctx: inout CommandContext, _ args: Arguments) {
         ctx.out.arrayHeader(3)
