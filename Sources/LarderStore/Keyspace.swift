@@ -9,6 +9,8 @@ public final class Keyspace {
     var watchers: [[UInt8]: [WatchFlag]] = [:]
     /// Sweep position of the incremental active-expiry cycle.
     var sweepCursor = 0
+    /// Hashes that have fields with a TTL (see Keyspace+HashFieldExpiry.swift).
+    var fieldExpiryIndex = HashFieldExpiryIndex()
 
     public init() {}
 
@@ -24,6 +26,8 @@ public final class Keyspace {
             removeSlot(i)
             return nil
         }
+        // Lazy expiry of hash fields; one comparison when no hash here has field TTLs.
+        if fieldExpiryIndex.count > 0 && expireHashFields(slot: i, now: now) { return nil }
         return i
     }
 
@@ -50,11 +54,13 @@ public final class Keyspace {
             table.values[i] = value
             setExpire(slot: i, expireAt)
             touch(i)
+            trackFieldExpiry(key, value)
             return i
         }
         let i = table.insert(Array(key), hash: hash, value: value, expireAt: expireAt)
         if expireAt != 0 { expiresCount += 1 }
         touchKey(key)
+        trackFieldExpiry(key, value)
         return i
     }
 
@@ -86,6 +92,7 @@ public final class Keyspace {
         table.removeAll()
         expiresCount = 0
         sweepCursor = 0
+        fieldExpiryIndex = HashFieldExpiryIndex()
     }
 
     // MARK: WATCH support

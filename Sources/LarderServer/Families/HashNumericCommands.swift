@@ -1,0 +1,160 @@
+import LarderRESP
+import LarderStore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// HINCRBY and HINCRBYFLOAT. Both keep the field's TTL, as Redis 7.4 does (HASH_SET_KEEP_TTL).
+enum HashNumericCommands {
+    static let commands: [CommandSpec] = [
+        CommandSpec("hincrby", arity: 4, flags: [.write, .denyoom, .fast], keys: .one, group: "hash",
+                    summary: "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.",
+                    since: "2.0.0", handler: hincrby),
+        CommandSpec("hincrbyfloat", arity: 4, flags: [.write, .denyoom, .fast], keys: .one, group: "hash",
+                    summary: "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.",
+                    since: "2.6.0", handler: hincrbyfloat),
+    ]
+
+    static func hincrby(_ ctx: inout CommandContext, _ args: Arguments) {
+        // Redis parses the increment before it looks at the key.
+        guard let incr = RESPParser.parseInteger(args[3], from: 0, to: args[3].count) else { ctx.notInteger(); return }
+        let found = HashFamily.find(&ctx, args[1])
+        var current = 0
+        switch found {
+        case .wrongType: return
+        case .missing: break
+        case .hash(let h, _, _):
+            let parsed: Int?? = h.withValue(args[2]) { v in v.map { RESPParser.parseInteger($0, from: 0, to: $0.count) } }
+            if case .some(let v) = parsed {
+                guard let v else { ctx.out.error("ERR hash value is not an integer" as StaticString); return }
+                current = v
+            }
+        }
+        let (sum, overflow) = current.addingReportingOverflow(incr)
+        if overflow { ctx.out.error("ERR increment or decrement would overflow" as StaticString); return }
+        var digits = (UInt64(0), UInt64(0), UInt64(0))  // 20 digits and a sign fit in 24 bytes
+        withUnsafeMutableBytes(of: &digits) { buf in
+            let n = Self.formatDecimal(sum, into: buf)
+            store(&ctx, found, args, UnsafeRawBufferPointer(rebasing: buf[0..<n]))
+        }
+        ctx.out.integer(sum)
+    }
+
+    static func hincrbyfloat(_ ctx: inout CommandContext, _ args: Arguments) {
+        guard let incr = LongDoubleText.parse(args[3]) else { ctx.notFloat(); return }
+        if incr.isNaN || incr.isInfinite { ctx.out.error("ERR value is NaN or Infinity" as StaticString); return }
+        let found = HashFamily.find(&ctx, args[1])
+        var current: LongDoubleText.Value = 0
+        switch found {
+        case .wrongType: return
+        case .missing: break
+        case .hash(let h, _, _):
+            let parsed: LongDoubleText.Value?? = h.withValue(args[2]) { v in v.map { LongDoubleText.parse($0) } }
+            if case .some(let v) = parsed {
+                guard let v else { ctx.out.error("ERR hash value is not a float" as StaticString); return }
+                current = v
+            }
+        }
+        let sum = current + incr
+        if sum.isNaN || sum.isInfinite {
+            ctx.out.error("ERR increment would produce NaN or Infinity" as StaticString); return
+        }
+        let text = LongDoubleText.format(sum)
+        text.withUnsafeBytes { store(&ctx, found, args, $0) }
+        ctx.out.bulk(text)
+    }
+
+    /// Writes the new value of field args[2], creating the hash when missing.
+    static func store(_ ctx: inout CommandContext, _ found: HashFamily.Found, _ args: Arguments,
+                      _ value: UnsafeRawBufferPointer) {
+        switch found {
+        case .wrongType: return
+        case .hash(let h, let db, let slot):
+            h.set(args[2], value, keepTTL: true)
+            db.touch(slot)
+        case .missing(let db, let keyHash):
+            let h = HashObject()
+            h.set(args[2], value)
+            HashFamily.insert(&ctx, h, at: args[1], db: db, keyHash: keyHash)
+        }
+    }
+
+    /// Decimal text of `v` into `buf` (at least 21 bytes); returns its length.
+    static func formatDecimal(_ v: Int, into buf: UnsafeMutableRawBufferPointer) -> Int {
+        var n = v.magnitude
+        var digits = 1
+        var t = n
+        while t >= 10 { t /= 10; digits += 1 }
+        let sign = v < 0 ? 1 : 0
+        if sign == 1 { buf[0] = UInt8(ascii: "-") }
+        var i = sign + digits - 1
+        repeat {
+            buf[i] = UInt8(truncatingIfNeeded: n % 10) + 48
+            n /= 10; i -= 1
+        } while n > 0
+        return sign + digits
+    }
+}
+
+/// Redis' long double text conversions (`string2ld` and `ld2string(..., LD_STR_HUMAN)`):
+/// HINCRBYFLOAT computes in 80-bit long double and prints "%.17Lf" without trailing zeros, so
+/// 0.1 + 0.2 gives "0.3" and 1e308 + 1e308 stays finite.
+enum LongDoubleText {
+    #if arch(x86_64) || arch(i386)
+    typealias Value = Float80
+    #else
+    typealias Value = Double
+    #endif
+
+    /// Parses like `string2ld`: no leading space, nothing after the number, no NaN, no
+    /// overflow to infinity (an explicit "inf" is accepted; callers reject it).
+    static func parse(_ bytes: UnsafeRawBufferPointer) -> Value? {
+        if bytes.count == 0 || bytes.count >= 5 * 1024 { return nil }
+        if isSpaceByte(bytes[0]) { return nil }
+        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: bytes.count + 1) { buf -> Value? in
+            for i in 0..<bytes.count { buf[i] = CChar(bitPattern: bytes[i]) }
+            buf[bytes.count] = 0
+            var end: UnsafeMutablePointer<CChar>? = nil
+            errno = 0
+            #if arch(x86_64) || arch(i386)
+            let v = strtold(buf.baseAddress!, &end)
+            let huge = Value.infinity
+            #else
+            let v = strtod(buf.baseAddress!, &end)
+            let huge = Value.infinity
+            #endif
+            guard let end, end.pointee == 0 else { return nil }
+            if errno == ERANGE && (v == huge || v == -huge || v == 0) { return nil }
+            if errno == EINVAL || v.isNaN { return nil }
+            return v
+        }
+    }
+
+    static func parse(_ s: String) -> Value? {
+        var s = s
+        return s.withUTF8 { parse(UnsafeRawBufferPointer($0)) }
+    }
+
+    @inline(__always) static func isSpaceByte(_ c: UInt8) -> Bool { c == 32 || (c >= 9 && c <= 13) }
+
+    /// "%.17Lf", then trailing zeros (and a bare '.') removed; "-0" becomes "0".
+    static func format(_ v: Value) -> [UInt8] {
+        var buf = [CChar](repeating: 0, count: 5 * 1024 + 32)
+        #if arch(x86_64) || arch(i386)
+        let n = withVaList([v]) { vsnprintf(&buf, buf.count, "%.17Lf", $0) }
+        #else
+        let n = withVaList([v]) { vsnprintf(&buf, buf.count, "%.17f", $0) }
+        #endif
+        var len = Int(max(0, min(n, Int32(buf.count - 1))))
+        if buf[0..<len].contains(CChar(UInt8(ascii: "."))) {
+            while len > 0 && buf[len - 1] == CChar(UInt8(ascii: "0")) { len -= 1 }
+            if len > 0 && buf[len - 1] == CChar(UInt8(ascii: ".")) { len -= 1 }
+        }
+        if len == 2 && buf[0] == CChar(UInt8(ascii: "-")) && buf[1] == CChar(UInt8(ascii: "0")) {
+            return [UInt8(ascii: "0")]
+        }
+        return buf[0..<len].map { UInt8(bitPattern: $0) }
+    }
+}
