@@ -127,7 +127,8 @@ public final class Keyspace {
         while i < table.capacity && visited < count {
             if table.isOccupied(i) {
                 let e = table.expires[i]
-                if e != 0 && e <= now { removeSlot(i) } else { body(i); visited += 1 }
+                if e != 0 && e <= now { removeSlot(i) }
+                else if !(fieldExpiryIndex.count > 0 && expireHashFields(slot: i, now: now)) { body(i); visited += 1 }
             }
             i += 1
         }
@@ -141,7 +142,8 @@ public final class Keyspace {
         while i < table.capacity {
             if table.isOccupied(i) {
                 let e = table.expires[i]
-                if e != 0 && e <= now { removeSlot(i) } else { body(i) }
+                if e != 0 && e <= now { removeSlot(i) }
+                else if !(fieldExpiryIndex.count > 0 && expireHashFields(slot: i, now: now)) { body(i) }
             }
             i += 1
         }

@@ -154,4 +154,16 @@ final class HashObjectFieldExpiryTests: XCTestCase {
         db.sweepExpiredHashFields(now: 20, budget: 10)
         XCTAssertEqual(h.count, 1)
     }
+
+    func testKeyIterationSkipsAndDeletesHashesWhoseFieldsAllExpired() {
+        let db = Keyspace()
+        let gone = hash(["f"]), kept = hash(["f"])
+        store(db, "gone", gone, now: 0); store(db, "kept", kept, now: 0)
+        setExpiry(gone, "f", 10)
+        b("gone").withUnsafeBytes { db.trackFieldExpiry($0, gone) }
+        var keys: [String] = []
+        db.forEachLive(now: 20) { keys.append(String(decoding: db.key(at: $0), as: UTF8.self)) }
+        XCTAssertEqual(keys, ["kept"])
+        XCTAssertEqual(db.count, 1)
+    }
 }
