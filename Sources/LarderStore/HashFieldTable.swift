@@ -4,18 +4,22 @@
 /// HSCAN walks it by *home bucket* (`hash & mask`) in Redis' reverse-binary cursor order, so
 /// the guarantee of Redis' dictScan holds: a field present for the whole iteration is returned
 /// at least once, even when the table grows or shrinks between calls.
-struct HashFieldTable {
+///
+/// A class, so a packed hash pays one pointer for the table it does not have.
+final class HashFieldTable {
     static let empty: UInt8 = 0, deleted: UInt8 = 1
 
-    private(set) var control: [UInt8]
-    private(set) var hashes: [UInt64]
-    private(set) var fields: [[UInt8]]
-    private(set) var values: [[UInt8]]
+    private(set) var control: [UInt8] = []
+    private(set) var hashes: [UInt64] = []
+    private(set) var fields: [[UInt8]] = []
+    private(set) var values: [[UInt8]] = []
     private(set) var count = 0
     private var tombstones = 0
-    private var mask: Int
+    private var mask = 0
 
-    init(capacity: Int = 16) {
+    init(capacity: Int = 16) { allocate(capacity) }
+
+    private func allocate(_ capacity: Int) {
         var cap = 16
         while cap < capacity { cap <<= 1 }
         control = [UInt8](repeating: Self.empty, count: cap)
@@ -23,6 +27,16 @@ struct HashFieldTable {
         fields = [[UInt8]](repeating: [], count: cap)
         values = [[UInt8]](repeating: [], count: cap)
         mask = cap - 1
+        count = 0
+        tombstones = 0
+    }
+
+    /// An independent copy (the arrays are shared copy-on-write).
+    func copy() -> HashFieldTable {
+        let c = HashFieldTable(capacity: 16)
+        c.control = control; c.hashes = hashes; c.fields = fields; c.values = values
+        c.count = count; c.tombstones = tombstones; c.mask = mask
+        return c
     }
 
     var capacity: Int { control.count }
@@ -46,7 +60,7 @@ struct HashFieldTable {
 
     /// Inserts a field known to be absent; returns its slot.
     @discardableResult
-    mutating func insert(_ field: [UInt8], hash: UInt64, value: [UInt8]) -> Int {
+    func insert(_ field: [UInt8], hash: UInt64, value: [UInt8]) -> Int {
         if (count + tombstones + 1) * 4 > capacity * 3 {
             resize(count * 2 + 16 > capacity ? capacity * 2 : capacity)
         }
@@ -61,7 +75,7 @@ struct HashFieldTable {
         return i
     }
 
-    mutating func setValue(at i: Int, _ value: UnsafeRawBufferPointer) {
+    func setValue(at i: Int, _ value: UnsafeRawBufferPointer) {
         if values[i].count == value.count {
             values[i].withUnsafeMutableBytes { dst in
                 if let d = dst.baseAddress, let s = value.baseAddress { d.copyMemory(from: s, byteCount: value.count) }
@@ -71,9 +85,9 @@ struct HashFieldTable {
         }
     }
 
-    mutating func setValue(at i: Int, _ value: [UInt8]) { values[i] = value }
+    func setValue(at i: Int, _ value: [UInt8]) { values[i] = value }
 
-    mutating func remove(at i: Int) {
+    func remove(at i: Int) {
         control[i] = Self.deleted
         fields[i] = []
         values[i] = []
@@ -91,12 +105,12 @@ struct HashFieldTable {
         if capacity > 64 && count * 8 < capacity { resize(max(16, count * 2)) }
     }
 
-    private mutating func resize(_ newCapacity: Int) {
-        var next = HashFieldTable(capacity: newCapacity)
-        for i in 0..<control.count where control[i] >= 0x80 {
-            next.insert(fields[i], hash: hashes[i], value: values[i])
+    private func resize(_ newCapacity: Int) {
+        let (oldControl, oldHashes, oldFields, oldValues) = (control, hashes, fields, values)
+        allocate(newCapacity)
+        for i in 0..<oldControl.count where oldControl[i] >= 0x80 {
+            insert(oldFields[i], hash: oldHashes[i], value: oldValues[i])
         }
-        self = next
     }
 
     // MARK: iteration

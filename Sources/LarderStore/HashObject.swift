@@ -85,7 +85,7 @@ public final class HashObject {
     }
 
     func convertToTable() {
-        var t = HashFieldTable(capacity: packedCount * 2)
+        let t = HashFieldTable(capacity: packedCount * 2)
         forEachPacked { p, fs, fl, vs, vl in
             let f = UnsafeRawBufferPointer(rebasing: p[fs..<fs + fl])
             t.insert(Array(f), hash: ByteHash.hash(f), value: Array(p[vs..<vs + vl]))
@@ -171,6 +171,19 @@ public final class HashObject {
 
     // MARK: writes
 
+    /// Bytes one entry takes in the packed buffer.
+    public static func packedEntrySize(fieldCount: Int, valueCount: Int) -> Int {
+        varintSize(fieldCount) + fieldCount + varintSize(valueCount) + valueCount
+    }
+
+    /// Sizes the packed buffer for `bytes` more bytes of entries, so a hash filled by one HSET
+    /// is allocated once, at its exact size.
+    public func reservePacked(_ bytes: Int) {
+        if table == nil && bytes <= Self.maxPackedEntries * (Self.maxPackedValueLength * 2 + 2) {
+            packed.reserveCapacity(packed.count + bytes)
+        }
+    }
+
     /// Sets a field, clearing any TTL it had (HSET semantics); returns true when it is new.
     @discardableResult
     public func set(_ field: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) -> Bool {
@@ -206,7 +219,8 @@ public final class HashObject {
             table!.insert(Array(field), hash: ByteHash.hash(field), value: Array(value))
             isNew = true
         } else {
-            packed.reserveCapacity(packed.count + field.count + value.count + 4)
+            // Grow to the exact size, as a listpack does: small hashes stay compact.
+            packed.reserveCapacity(packed.count + Self.packedEntrySize(fieldCount: field.count, valueCount: value.count))
             Self.appendVarint(&packed, field.count); packed.append(contentsOf: field)
             Self.appendVarint(&packed, value.count); packed.append(contentsOf: value)
             packedCount += 1
@@ -318,7 +332,7 @@ public final class HashObject {
         let c = HashObject()
         c.packed = packed
         c.packedCount = packedCount
-        c.table = table
+        c.table = table?.copy()
         c.fieldExpiry = fieldExpiry
         c.earliestFieldExpiry = earliestFieldExpiry
         return c

@@ -127,6 +127,15 @@ final class HashObjectTests: XCTestCase {
         XCTAssertEqual(h.packed.count, 10 * (2 + 4 + 6) + (2 + 16 + 8))
     }
 
+    func testAHashFilledAfterReservingHasNoSlack() {
+        let rows = (0..<10).map { (b("f\($0)aa"), b("value\($0)")) } + [(b("_ts:view"), b("12345678"))]
+        let h = HashObject()
+        h.reservePacked(rows.reduce(0) { $0 + HashObject.packedEntrySize(fieldCount: $1.0.count, valueCount: $1.1.count) })
+        for (f, v) in rows { h.set(f, v) }
+        XCTAssertEqual(h.packed.count, 10 * 12 + 18)
+        XCTAssertLessThan(h.packed.capacity - h.packed.count, 16)   // malloc rounding at most
+    }
+
     func testLookupManyAnswersInRequestOrderWithDuplicatesAndMissing() {
         inBothForms { h in
             h.set(b("a"), b("1")); h.set(b("b"), b("2")); h.set(b("c"), b("3"))

@@ -69,6 +69,11 @@ enum HashFamily {
             return added
         case .missing(let db, let keyHash):
             let h = HashObject()
+            var bytes = 0
+            for j in stride(from: 2, to: args.count, by: 2) {
+                bytes += HashObject.packedEntrySize(fieldCount: args[j].count, valueCount: args[j + 1].count)
+            }
+            h.reservePacked(bytes)
             var added = 0
             var i = 2
             while i < args.count { if h.set(args[i], args[i + 1]) { added += 1 }; i += 2 }
