@@ -220,4 +220,20 @@ final class HashCommandTests: XCTestCase {
         let r = try c.callBytes([Array("HSCAN".utf8), Array("bin".utf8), Array("0".utf8), Array("MATCH".utf8), [0x61, 0x00, 0x62]])
         XCTAssertEqual(r, .array([.bulk("0"), .array([.bulk(f1), .bulk("1")])]))
     }
+
+    // MARK: transactions
+
+    func testHashWritesInvalidateWatchersAndNoOpsDoNot() throws {
+        let other = try server.client()
+        try c.call("HSET", "h", "a", "1")
+        for (write, aborts) in [(["HSETNX", "h", "a", "2"], false), (["HDEL", "h", "zz"], false),
+                                (["HINCRBY", "h", "n", "1"], true), (["HDEL", "h", "n"], true)] {
+            XCTAssertEqual(try c.call("WATCH", "h"), .simple("OK"))
+            other.send(write)
+            _ = try other.read()
+            XCTAssertEqual(try c.call("MULTI"), .simple("OK"))
+            XCTAssertEqual(try c.call("HGET", "h", "a"), .simple("QUEUED"))
+            XCTAssertEqual(try c.call("EXEC"), aborts ? .null : .array([.bulk("1")]), "\(write)")
+        }
+    }
 }
