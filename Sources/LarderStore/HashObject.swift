@@ -19,6 +19,9 @@ public final class HashObject {
     /// A lower bound of the earliest field expiry (Int64.max when none): lets every access
     /// skip the expiry check with one comparison.
     public internal(set) var earliestFieldExpiry = Int64.max
+    /// The keyspace's sweep entry for this hash (0 = none) and the time it is due.
+    var sweepToken = 0
+    var scheduledAt = Int64.max
 
     public init() {}
 

@@ -1,36 +1,60 @@
 /// The keyspace's side of hash-field expiry: it remembers which keys hold hashes with field
 /// TTLs, expires their fields lazily when such a key is looked up, and sweeps them actively
-/// a bounded number of hashes per cycle (Redis keeps the same per-db registry, `db->hexpires`).
+/// (Redis keeps the same per-db registry, `db->hexpires`, ordered by each hash's next expiry).
 ///
-/// The index may hold stale entries (the key was deleted, renamed or overwritten, or its
-/// fields lost their TTLs); the sweep drops those when it meets them, so no other code path
-/// has to keep it exact.
+/// A min-heap on each hash's earliest field expiry, so a sweep step only touches hashes that
+/// are due. Entries may go stale (the key was deleted, renamed or overwritten, the TTLs were
+/// removed or pushed later); each hash carries the token of its one live entry, and the sweep
+/// drops or reschedules what it pops, so no other code path has to keep the heap exact.
 struct HashFieldExpiryIndex {
-    private(set) var keys: [[UInt8]] = []
-    private(set) var hashes: [HashObject] = []
-    private var position: [[UInt8]: Int] = [:]
-    var cursor = 0
+    struct Entry {
+        let at: Int64
+        let key: [UInt8]
+        let hash: HashObject
+        let token: Int
+    }
+    private(set) var heap: [Entry] = []
+    private var nextToken = 1
 
-    var count: Int { keys.count }
+    var count: Int { heap.count }
 
-    mutating func insert(_ key: [UInt8], _ hash: HashObject) {
-        if let p = position[key] { hashes[p] = hash; return }
-        position[key] = keys.count
-        keys.append(key)
-        hashes.append(hash)
+    /// Schedules `hash` (stored at `key`) for its earliest field expiry, unless an entry for
+    /// the same key is already due no later.
+    mutating func schedule(_ key: [UInt8], _ hash: HashObject, force: Bool = false) {
+        let at = hash.earliestFieldExpiry
+        guard at != .max else { return }
+        if !force && hash.sweepToken != 0 && hash.scheduledAt <= at { return }
+        hash.sweepToken = nextToken
+        hash.scheduledAt = at
+        nextToken &+= 1
+        heap.append(Entry(at: at, key: key, hash: hash, token: hash.sweepToken))
+        var i = heap.count - 1
+        while i > 0 {
+            let parent = (i - 1) / 2
+            if heap[parent].at <= heap[i].at { break }
+            heap.swapAt(parent, i)
+            i = parent
+        }
     }
 
-    /// Removes entry `p` by moving the last entry into its place.
-    mutating func remove(at p: Int) {
-        position[keys[p]] = nil
-        let last = keys.count - 1
-        if p != last {
-            keys[p] = keys[last]
-            hashes[p] = hashes[last]
-            position[keys[p]] = p
+    /// The entry due first, if it is due at `now`.
+    mutating func popDue(now: Int64) -> Entry? {
+        guard let top = heap.first, top.at <= now else { return nil }
+        let last = heap.removeLast()
+        if !heap.isEmpty {
+            heap[0] = last
+            var i = 0
+            while true {
+                let l = 2 * i + 1, r = l + 1
+                var m = i
+                if l < heap.count && heap[l].at < heap[m].at { m = l }
+                if r < heap.count && heap[r].at < heap[m].at { m = r }
+                if m == i { break }
+                heap.swapAt(i, m)
+                i = m
+            }
         }
-        keys.removeLast()
-        hashes.removeLast()
+        return top
     }
 }
 
@@ -40,13 +64,15 @@ extension Keyspace {
 
     /// Registers the hash at `key` for active field expiry. Call after giving a field a TTL.
     public func trackFieldExpiry(_ key: UnsafeRawBufferPointer, _ hash: HashObject) {
-        fieldExpiryIndex.insert(Array(key), hash)
+        if hash.sweepToken != 0 && hash.scheduledAt <= hash.earliestFieldExpiry { return }  // no copy of the key
+        fieldExpiryIndex.schedule(Array(key), hash)
     }
 
-    /// Called by `set`: a hash stored with field TTLs (RENAME, MOVE, RESTORE...) is tracked.
+    /// Called by `set`: a hash stored with field TTLs (RENAME, MOVE, RESTORE...) is scheduled
+    /// under its new key, which invalidates any entry under the old one.
     @inline(__always)
     func trackFieldExpiry(_ key: UnsafeRawBufferPointer, _ value: StoredValue) {
-        if case .hash(let h) = value, h.hasFieldExpiry { fieldExpiryIndex.insert(Array(key), h) }
+        if case .hash(let h) = value, h.hasFieldExpiry { fieldExpiryIndex.schedule(Array(key), h, force: true) }
     }
 
     /// Lazy field expiry at `slot`: removes fields whose time has come, and the key when none
@@ -59,37 +85,25 @@ extension Keyspace {
         return false
     }
 
-    /// One step of the active sweep over hashes with field TTLs: visits up to `budget` of
-    /// them from where the previous step stopped. Returns how many fields it deleted.
+    /// One step of the active sweep: handles up to `budget` hashes whose earliest field
+    /// expiry has passed. Returns how many fields it deleted.
     @discardableResult
     public func sweepExpiredHashFields(now: Int64, budget: Int) -> Int {
         var deleted = 0
-        var visited = 0
-        var p = fieldExpiryIndex.cursor
-        let limit = min(budget, fieldExpiryIndex.count)  // each hash at most once per step
-        while visited < limit && fieldExpiryIndex.count > 0 {
-            if p >= fieldExpiryIndex.count { p = 0 }
-            let key = fieldExpiryIndex.keys[p]
-            let h = fieldExpiryIndex.hashes[p]
-            visited += 1
-            let slot = key.withUnsafeBytes { table.find($0, hash: ByteHash.hash($0)) }
-            guard let slot, case .hash(let current) = table.values[slot], current === h, h.hasFieldExpiry else {
-                fieldExpiryIndex.remove(at: p)  // stale: the last entry moved to p
-                continue
-            }
-            if h.earliestFieldExpiry <= now {
-                deleted += h.removeExpiredFields(now: now)
-                if h.count == 0 {
-                    remove(at: slot)
-                    fieldExpiryIndex.remove(at: p)
-                    continue
-                }
-                touch(slot)
-                if !h.hasFieldExpiry { fieldExpiryIndex.remove(at: p); continue }
-            }
-            p += 1
+        var handled = 0
+        while handled < budget, let e = fieldExpiryIndex.popDue(now: now) {
+            handled += 1
+            let h = e.hash
+            guard e.token == h.sweepToken else { continue }  // superseded by a later entry
+            h.sweepToken = 0
+            let slot = e.key.withUnsafeBytes { table.find($0, hash: ByteHash.hash($0)) }
+            guard let slot, case .hash(let current) = table.values[slot], current === h else { continue }
+            let removed = h.removeExpiredFields(now: now)
+            deleted += removed
+            if h.count == 0 { remove(at: slot); continue }
+            if removed > 0 { touch(slot) }
+            fieldExpiryIndex.schedule(e.key, h)   // its next field to expire, if any
         }
-        fieldExpiryIndex.cursor = p
         return deleted
     }
 }

@@ -166,4 +166,32 @@ final class HashObjectFieldExpiryTests: XCTestCase {
         XCTAssertEqual(keys, ["kept"])
         XCTAssertEqual(db.count, 1)
     }
+
+    func testSweepGoesStraightToTheDueHashes() {
+        let db = Keyspace()
+        for i in 0..<1000 {
+            let h = hash(["f", "g"])
+            store(db, "k\(i)", h, now: 0)
+            setExpiry(h, "f", i % 200 == 7 ? 10 : 1_000_000)   // 5 of 1000 are due soon
+            b("k\(i)").withUnsafeBytes { db.trackFieldExpiry($0, h) }
+        }
+        XCTAssertEqual(db.sweepExpiredHashFields(now: 20, budget: 5), 5)
+        XCTAssertEqual(db.hashesWithFieldExpiry, 995)           // the five have no TTL left
+        XCTAssertEqual(db.count, 1000)
+        XCTAssertEqual(db.sweepExpiredHashFields(now: 20, budget: 1000), 0)
+    }
+
+    func testSweepFollowsTTLsThatMovedLater() {
+        let db = Keyspace()
+        let h = hash(["f", "g"])
+        store(db, "k", h, now: 0)
+        setExpiry(h, "f", 10)
+        b("k").withUnsafeBytes { db.trackFieldExpiry($0, h) }
+        setExpiry(h, "f", 50)                                    // as HEXPIRE ... GT would
+        XCTAssertEqual(db.sweepExpiredHashFields(now: 20, budget: 10), 0)
+        XCTAssertEqual(h.count, 2)
+        XCTAssertEqual(db.sweepExpiredHashFields(now: 49, budget: 10), 0)
+        XCTAssertEqual(db.sweepExpiredHashFields(now: 50, budget: 10), 1)
+        XCTAssertEqual(h.count, 1)
+    }
 }
