@@ -13,6 +13,8 @@ public final class Keyspace {
     /// The active sweep's deletions are counted by `Shard.expiredKeys` instead; INFO's
     /// expired_keys is the sum of both.
     public private(set) var lazilyExpiredKeys = 0
+    /// Hashes that have fields with a TTL (see Keyspace+HashFieldExpiry.swift).
+    var fieldExpiryIndex = HashFieldExpiryIndex()
 
     public init() {}
 
@@ -29,6 +31,8 @@ public final class Keyspace {
             lazilyExpiredKeys += 1
             return nil
         }
+        // Lazy expiry of hash fields; one comparison when no hash here has field TTLs.
+        if fieldExpiryIndex.count > 0 && expireHashFields(slot: i, now: now) { return nil }
         return i
     }
 
@@ -63,11 +67,13 @@ public final class Keyspace {
             table.values[i] = value
             setExpire(slot: i, expireAt)
             touch(i)
+            trackFieldExpiry(key, value)
             return i
         }
         let i = table.insert(Array(key), hash: hash, value: value, expireAt: expireAt)
         if expireAt != 0 { expiresCount += 1 }
         touchKey(key)
+        trackFieldExpiry(key, value)
         return i
     }
 
@@ -99,6 +105,7 @@ public final class Keyspace {
         table.removeAll()
         expiresCount = 0
         sweepCursor = 0
+        fieldExpiryIndex = HashFieldExpiryIndex()
     }
 
     // MARK: WATCH support
@@ -134,11 +141,21 @@ public final class Keyspace {
         let mask = UInt64(table.capacity - 1)
         let home = Int(cursor & mask)
         var expired: [[UInt8]] = []
+        var emptied: [[UInt8]] = []
         table.forEachSlot(homeBucket: home) { i in
             let e = table.expires[i]
-            if e != 0 && e <= now { expired.append(table.keys[i]) } else { body(i) }
+            if e != 0 && e <= now { expired.append(table.keys[i]); return }
+            // Expired hash fields go now; a hash left empty is deleted after the walk, since
+            // removing a slot mid-walk could end the probe run early.
+            if fieldExpiryIndex.count > 0, case .hash(let h) = table.values[i], h.earliestFieldExpiry <= now,
+               h.removeExpiredFields(now: now) > 0 {
+                touch(i)
+                if h.count == 0 { emptied.append(table.keys[i]); return }
+            }
+            body(i)
         }
         for k in expired { k.withUnsafeBytes { _ = lookup($0, now: now) } }
+        for k in emptied { k.withUnsafeBytes { if let slot = table.find($0, hash: ByteHash.hash($0)) { remove(at: slot) } } }
         var v = cursor | ~mask
         v = Self.reverseBits(v)
         v &+= 1
@@ -159,7 +176,8 @@ public final class Keyspace {
         while i < table.capacity {
             if table.isOccupied(i) {
                 let e = table.expires[i]
-                if e != 0 && e <= now { removeSlot(i); lazilyExpiredKeys += 1 } else { body(i) }
+                if e != 0 && e <= now { removeSlot(i); lazilyExpiredKeys += 1 }
+                else if !(fieldExpiryIndex.count > 0 && expireHashFields(slot: i, now: now)) { body(i) }
             }
             i += 1
         }
