@@ -113,12 +113,10 @@ final class ClusterTests: XCTestCase {
         XCTAssertEqual(try c.call("CLUSTER", "COUNTKEYSINSLOT", "-1"), .error("ERR Invalid slot"))
         XCTAssertEqual(try c.call("CLUSTER", "GETKEYSINSLOT", "1", "-1"), .error("ERR Invalid slot or number of keys"))
         XCTAssertEqual(try c.call("CLUSTER", "GETKEYSINSLOT", "1", "x"), .error("ERR value is not an integer or out of range"))
-        XCTAssertEqual(try c.call("READONLY", "x"), .error("ERR wrong number of arguments for 'readonly' command"))
+        XCTAssertEqual(try c.call("ASKING", "x"), .error("ERR wrong number of arguments for 'asking' command"))
     }
 
-    func testReadOnlyReadWriteAndAskingAreAccepted() throws {
-        XCTAssertEqual(try c.call("READONLY"), .simple("OK"))
-        XCTAssertEqual(try c.call("READWRITE"), .simple("OK"))
+    func testAskingIsAccepted() throws {
         XCTAssertEqual(try c.call("ASKING"), .simple("OK"))
     }
 

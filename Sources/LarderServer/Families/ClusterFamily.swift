@@ -10,7 +10,8 @@ import NIOCore
 /// redirection (there is nowhere to redirect to) and no multi-key slot check.
 ///
 /// The mode is always on: a standalone Redis answers CLUSTER with an error, which only makes
-/// cluster clients fail, so emulating is never worse for a client.
+/// cluster clients fail, so emulating is never worse for a client. READONLY and READWRITE
+/// (sent by clients that read from replicas) are in the connection family.
 enum ClusterFamily {
     static let commands: [CommandSpec] = [
         // `.allShards`: COUNTKEYSINSLOT and GETKEYSINSLOT look at every key. The other
@@ -18,12 +19,6 @@ enum ClusterFamily {
         CommandSpec("cluster", arity: -2, flags: [], route: .allShards, group: "cluster",
                     summary: "A container for cluster commands", since: "3.0.0",
                     subcommands: subcommandNames, handler: cluster),
-        CommandSpec("readonly", arity: 1, flags: [.loading, .stale, .fast], group: "cluster",
-                    summary: "Enables read queries for a connection to a cluster replica node",
-                    since: "3.0.0", handler: ok),
-        CommandSpec("readwrite", arity: 1, flags: [.loading, .stale, .fast], group: "cluster",
-                    summary: "Disables read queries for a connection to a cluster replica node",
-                    since: "3.0.0", handler: ok),
         CommandSpec("asking", arity: 1, flags: [.fast], group: "cluster",
                     summary: "Sent by cluster clients after an -ASK redirect",
                     since: "3.0.0", handler: ok),
