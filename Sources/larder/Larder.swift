@@ -5,7 +5,9 @@ struct Larder: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "larder",
         abstract: "An online feature store: a Redis-protocol server with Feast-compatible storage and materialization.",
-        subcommands: [ServeCommand.self, InspectCommand.self, CatCommand.self],
+        subcommands: [ServeCommand.self, InspectCommand.self, CatCommand.self, MaterializeCommand.self,
+                      MaterializeIncrementalCommand.self, HistoricalCommand.self,
+                      PlanCommand.self, ApplyCommand.self],
         defaultSubcommand: nil
     )
 }

@@ -22,6 +22,9 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Largest number of connected clients.") var maxclients: Int = 10000
     @Option(help: "Close clients idle for this many seconds (0 = never).") var timeout: Int = 0
     @Option(name: .customLong("tcp-keepalive"), help: "TCP keepalive idle seconds (0 = off).") var tcpKeepalive: Int = 300
+    @Option(help: "Feature repo to load with --materialize.") var repo: String?
+    @Flag(help: "Materialize the repo's online views (from the epoch to now) into the store before serving.")
+    var materialize = false
 
     func run() throws {
         let settings = ServerSettings(
@@ -36,6 +39,19 @@ struct ServeCommand: ParsableCommand {
         } catch {
             FileHandle.standardError.write("larder: cannot listen on \(bind):\(port): \(error)\n".data(using: .utf8)!)
             throw ExitCode(1)
+        }
+        if materialize {
+            guard let repo else {
+                FileHandle.standardError.write("larder: --materialize needs --repo\n".data(using: .utf8)!)
+                server.stop()
+                throw ExitCode(1)
+            }
+            do {
+                try EmbeddedMaterialize.run(repo: repo, into: server)
+            } catch {
+                server.stop()
+                throw CLIOutput.fail("serve --materialize", error)
+            }
         }
         print("larder: serving RESP on \(bind):\(bound) with \(settings.threads) shard thread(s)")
         fflush(stdout)

@@ -1,0 +1,188 @@
+import Glibc
+import LarderFeatures
+import LarderParquet
+
+/// What one feature view's materialization did.
+public struct ViewMaterializeResult: Sendable, Equatable {
+    public var view: String
+    /// Source rows inside the window.
+    public var rowsRead: Int = 0
+    /// Distinct entities among them.
+    public var entities: Int = 0
+    /// Entities written (strictly newer than what the store held).
+    public var written: Int = 0
+    /// Entities skipped because the store already held an equal or newer row.
+    public var skipped: Int = 0
+    /// Keys, field names and values sent to the store.
+    public var bytes: Int = 0
+    public var seconds: Double = 0
+
+    public init(view: String) { self.view = view }
+}
+
+/// Progress of a running materialization, for a progress bar.
+public struct MaterializeProgress: Sendable {
+    public var view: String
+    public var rowsRead: Int
+    /// Upper bound from the source's metadata (Parquet footers); nil when unknown (CSV).
+    public var rowsTotal: Int?
+    public var phase: Phase
+
+    public enum Phase: Sendable { case reading, writing }
+}
+
+/// Feast's materialization of file sources into a Redis-layout online store.
+///
+/// For each view: read the source columns with the time window `[start, end]` (Feast's
+/// file store includes both ends; Parquet row groups outside it are skipped), keep the
+/// latest row per entity (event timestamp, then created timestamp), encode it as Feast
+/// does, then in batches read the stored `_ts:<view>` of the entities and write only those
+/// strictly newer. Memory is bounded by the number of entities in the window.
+public struct Materializer {
+    public let repo: FeatureRepo
+    /// Records per HMGET/HSET pipeline.
+    public var batchSize: Int = 1000
+
+    public init(repo: FeatureRepo) {
+        self.repo = repo
+    }
+
+    /// The views `larder materialize` writes: the named ones, or every online view.
+    /// Unknown names and offline-only views named explicitly are errors.
+    public func viewsToMaterialize(named names: [String]?) throws -> [FeatureView] {
+        let definitions = repo.definitions
+        guard let names, !names.isEmpty else { return definitions.featureViews.filter(\.online) }
+        return try names.map { name in
+            guard let view = definitions.featureView(named: name) else {
+                throw MaterializeValueError("no feature view named \"\(name)\" (views: \(definitions.featureViews.map(\.name).joined(separator: ", ")))")
+            }
+            guard view.online else { throw MaterializeValueError("feature view \"\(name)\" has online: false") }
+            return view
+        }
+    }
+
+    /// Reads the view's window and returns the latest row of every entity in it.
+    public func latestRows(of source: ViewSource, start: Int64, end: Int64,
+                           progress: ((MaterializeProgress) -> Void)? = nil) throws -> (LatestRows, rowsRead: Int) {
+        let view = source.view
+        let suffix = Array(repo.config.project.utf8)
+        let keyWriter = EntityKeyWriter(joinKeys: source.joinKeys, types: source.keyTypes,
+                                        version: repo.config.entityKeySerializationVersion)
+        var latest = LatestRows(featureCount: view.features.count)
+        let columns = source.readColumns
+        let keyIndices = source.joinKeyColumns.compactMap { columns.firstIndex(of: $0) }
+        let featureIndices = source.featureColumns.compactMap { columns.firstIndex(of: $0) }
+        let timeIndex = columns.firstIndex(of: source.timestampColumn) ?? 0
+        let createdIndex = source.createdColumn.flatMap { columns.firstIndex(of: $0) }
+        let total = source.tabular.format == .parquet ? try? source.tabular.rowCount() : nil
+        var rowsRead = 0
+        var key: [UInt8] = []
+        var batches = try source.tabular.batches(columns: columns,
+                                                 timeFilter: TimeFilter(column: source.timestampColumn, range: start ... end))
+        while let batch = try batches.next() {
+            let keyColumns = keyIndices.map { batch.columns[$0] }
+            let encoders = try zip(featureIndices, view.features).map { index, feature in
+                try ColumnValueEncoder(column: batch.columns[index], type: feature.type, name: feature.name)
+            }
+            guard case .int64(let times) = batch.columns[timeIndex].values else { continue }
+            var created: [Int64]? = nil
+            var createdColumn: ColumnData? = nil
+            if let createdIndex, case .int64(let values) = batch.columns[createdIndex].values {
+                created = values
+                createdColumn = batch.columns[createdIndex]
+            }
+            for row in 0 ..< batch.rowCount {
+                key.removeAll(keepingCapacity: true)
+                do {
+                    try keyWriter.append(row: row, columns: keyColumns, suffix: suffix, into: &key)
+                } catch {
+                    throw ViewSourceError(view: view.name, path: source.path, "\(error)")
+                }
+                var createdNanos = Int64.min
+                if let created, let createdColumn, !createdColumn.isNull(row) { createdNanos = created[row] }
+                guard let slot = latest.offer(key: key, eventNanos: times[row], createdNanos: createdNanos) else { continue }
+                do {
+                    try latest.setPayload(slot: slot) { payload in
+                        for encoder in encoders {
+                            try LatestRows.appendValue(to: &payload) { try encoder.encode(row: row, into: &$0) }
+                        }
+                    }
+                } catch {
+                    throw ViewSourceError(view: view.name, path: source.path, "\(error)")
+                }
+            }
+            rowsRead += batch.rowCount
+            progress?(MaterializeProgress(view: view.name, rowsRead: rowsRead, rowsTotal: total, phase: .reading))
+        }
+        return (latest, rowsRead)
+    }
+
+    /// Materializes one view into `sink`.
+    public func materialize(view: FeatureView, start: Int64, end: Int64, into sink: MaterializationSink,
+                            progress: ((MaterializeProgress) -> Void)? = nil) throws -> ViewMaterializeResult {
+        let clock = MonotonicClock()
+        var result = ViewMaterializeResult(view: view.name)
+        let source = try ViewSource(view: view, definitions: repo.definitions, repoDirectory: repo.directory)
+        let (latest, rowsRead) = try latestRows(of: source, start: start, end: end, progress: progress)
+        result.rowsRead = rowsRead
+        result.entities = latest.count
+        let layout = FeastOnlineLayout(view: view, joinKeys: source.joinKeys,
+                                       version: repo.config.entityKeySerializationVersion)
+        let fields = [layout.timestampField] + layout.featureFields
+        var batch = HashWriteBatch(fields: fields, ttlSeconds: repo.config.onlineStore.keyTTLSeconds)
+        var timestamp: [UInt8] = []
+        var chunkStart = 0
+        while chunkStart < latest.count {
+            let chunkEnd = min(chunkStart + max(1, batchSize), latest.count)
+            let stored = try sink.readField(layout.timestampField, keys: latest.keys[chunkStart ..< chunkEnd])
+            for slot in chunkStart ..< chunkEnd {
+                // Feast writes the event time as a Python datetime: microsecond precision.
+                let written = Materializer.writtenTimestamp(eventNanos: latest.eventNanos[slot])
+                if let previous = stored[slot - chunkStart], !previous.isEmpty {
+                    guard let previousTime = try? ProtoTimestamp.decode(previous) else {
+                        throw MaterializeValueError("the store holds a malformed \(String(decoding: layout.timestampField, as: UTF8.self)) value for a key of view \"\(view.name)\"")
+                    }
+                    // Feast skips a row unless it is strictly newer; a stored epoch (0) never blocks.
+                    if previousTime != ProtoTimestamp(seconds: 0) && !(written > previousTime) {
+                        result.skipped += 1
+                        continue
+                    }
+                }
+                timestamp.removeAll(keepingCapacity: true)
+                written.encode(into: &timestamp)
+                batch.append(key: latest.keys[slot], values: [timestamp[...]] + latest.values(slot: slot))
+            }
+            if !batch.isEmpty {
+                try sink.write(batch)
+                result.written += batch.count
+                result.bytes += batch.payloadBytes
+                batch.removeAll()
+            }
+            chunkStart = chunkEnd
+            progress?(MaterializeProgress(view: view.name, rowsRead: chunkEnd, rowsTotal: latest.count, phase: .writing))
+        }
+        try sink.finish()
+        result.seconds = clock.elapsedSeconds
+        return result
+    }
+
+    /// The Timestamp Feast stores for an event time: the datetime pandas hands it, floored
+    /// to microseconds.
+    public static func writtenTimestamp(eventNanos: Int64) -> ProtoTimestamp {
+        let micros = eventNanos >= 0 ? eventNanos / 1000 : (eventNanos - 999) / 1000
+        return ProtoTimestamp(epochNanoseconds: micros * 1000)
+    }
+}
+
+/// Wall-clock seconds since creation, from a monotonic clock.
+struct MonotonicClock {
+    let start = MonotonicClock.now()
+
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    var elapsedSeconds: Double { MonotonicClock.now() - start }
+}

@@ -1,0 +1,79 @@
+/// The latest row of each entity seen so far, with its features already encoded as
+/// Feast Value bytes. Memory grows with the number of distinct entities, not with the
+/// number of rows read: a newer row overwrites its entity's slot in place.
+///
+/// Ordering is Feast's: a row is newer when its event timestamp is later, or equal with a
+/// later created timestamp (Feast sorts by both and keeps the first of each entity after
+/// a descending sort). A row equal in both to the kept one does not replace it, so the
+/// first such row in source order wins (Feast's stable descending sort keeps it too).
+public struct LatestRows {
+    /// Entity key (serialized, with the project suffix) -> slot.
+    private var slots: [[UInt8]: Int] = [:]
+    public private(set) var keys: [[UInt8]] = []
+    public private(set) var eventNanos: [Int64] = []
+    /// `Int64.min` when the source has no created column or the value is null.
+    public private(set) var createdNanos: [Int64] = []
+    /// Per entity: each feature's Value bytes, as `u32 length` then the bytes.
+    public private(set) var payloads: [[UInt8]] = []
+    public let featureCount: Int
+
+    public init(featureCount: Int) {
+        self.featureCount = featureCount
+    }
+
+    public var count: Int { keys.count }
+
+    /// Offers a row; returns the slot to (re)fill with `setPayload` when the row is newer
+    /// than what the entity holds (or the entity is new), nil when it is not.
+    public mutating func offer(key: [UInt8], eventNanos event: Int64, createdNanos created: Int64) -> Int? {
+        if let slot = slots[key] {
+            let keptEvent = eventNanos[slot], keptCreated = createdNanos[slot]
+            guard event > keptEvent || (event == keptEvent && created > keptCreated) else { return nil }
+            eventNanos[slot] = event
+            createdNanos[slot] = created
+            return slot
+        }
+        let slot = keys.count
+        slots[key] = slot
+        keys.append(key)
+        eventNanos.append(event)
+        createdNanos.append(created)
+        payloads.append([])
+        return slot
+    }
+
+    /// Replaces the slot's encoded features; `fill` appends them (use `appendValue`).
+    public mutating func setPayload(slot: Int, _ fill: (inout [UInt8]) throws -> Void) rethrows {
+        var payload = payloads[slot]
+        payloads[slot] = []  // keep the buffer uniquely referenced so it is reused in place
+        payload.removeAll(keepingCapacity: true)
+        defer { payloads[slot] = payload }
+        try fill(&payload)
+    }
+
+    /// Appends one Value, length first: `encode` appends the Value bytes.
+    public static func appendValue(to payload: inout [UInt8], _ encode: (inout [UInt8]) throws -> Void) rethrows {
+        let start = payload.count
+        payload.append(contentsOf: [0, 0, 0, 0] as [UInt8])
+        try encode(&payload)
+        let length = UInt32(payload.count - start - 4)
+        payload[start] = UInt8(truncatingIfNeeded: length)
+        payload[start + 1] = UInt8(truncatingIfNeeded: length >> 8)
+        payload[start + 2] = UInt8(truncatingIfNeeded: length >> 16)
+        payload[start + 3] = UInt8(truncatingIfNeeded: length >> 24)
+    }
+
+    /// The Value bytes of each feature of a slot, in feature order.
+    public func values(slot: Int) -> [ArraySlice<UInt8>] {
+        var out: [ArraySlice<UInt8>] = []
+        out.reserveCapacity(featureCount)
+        let payload = payloads[slot]
+        var i = 0
+        while i + 4 <= payload.count {
+            let length = Int(payload[i]) | Int(payload[i + 1]) << 8 | Int(payload[i + 2]) << 16 | Int(payload[i + 3]) << 24
+            out.append(payload[i + 4 ..< i + 4 + length])
+            i += 4 + length
+        }
+        return out
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import Glibc
+import LarderFeatures
+
+/// A whole `larder materialize` run over several views, with the bookkeeping around it:
+/// intervals and run history go to Larder's state database (RegistryStore), and a view's
+/// interval is recorded only after all its writes succeeded, so an interrupted run leaves
+/// nothing recorded and can simply be run again (writes are idempotent: equal timestamps
+/// are skipped).
+public struct MaterializeRun {
+    public let repo: FeatureRepo
+    public var materializer: Materializer
+    /// nil disables bookkeeping (tests, benchmarks).
+    public var state: RegistryStore?
+
+    public init(repo: FeatureRepo, state: RegistryStore?) {
+        self.repo = repo
+        self.materializer = Materializer(repo: repo)
+        self.state = state
+    }
+
+    /// Larder's state database of a repo: `<repo>/data/larder_state.db`, or `$LARDER_STATE`.
+    public static func statePath(repoDirectory: String) -> String {
+        if let path = ProcessInfo.processInfo.environment["LARDER_STATE"], !path.isEmpty { return path }
+        let dir = repoDirectory.hasSuffix("/") ? repoDirectory : repoDirectory + "/"
+        return dir + "data/larder_state.db"
+    }
+
+    /// Opens (creating `data/` if needed) the state database of a repo.
+    public static func openState(repoDirectory: String) throws -> RegistryStore {
+        let path = statePath(repoDirectory: repoDirectory)
+        let parent = (path as NSString).deletingLastPathComponent
+        if !parent.isEmpty { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
+        return try RegistryStore(path: path)
+    }
+
+    /// Materializes `views` over `[start, end]` (nanoseconds) into `sink`.
+    public func run(views: [FeatureView], start: Int64, end: Int64, into sink: MaterializationSink, kind: String,
+                    progress: ((MaterializeProgress) -> Void)? = nil) throws -> [ViewMaterializeResult] {
+        try run(views: views.map { ($0, start) }, end: end, into: sink, kind: kind, progress: progress)
+    }
+
+    /// As above with a start per view (incremental runs).
+    public func run(views: [(FeatureView, Int64)], end: Int64, into sink: MaterializationSink, kind: String,
+                    progress: ((MaterializeProgress) -> Void)? = nil) throws -> [ViewMaterializeResult] {
+        var results: [ViewMaterializeResult] = []
+        let project = repo.config.project
+        for (view, start) in views {
+            let startedAt = Date()
+            do {
+                let result = try materializer.materialize(view: view, start: start, end: end, into: sink, progress: progress)
+                results.append(result)
+                if let state {
+                    let runID = try state.recordRun(RunRecord(
+                        project: project, kind: kind, featureView: view.name, startedAt: startedAt,
+                        durationSeconds: result.seconds, rows: Int64(result.rowsRead), bytes: Int64(result.bytes),
+                        peakMemoryBytes: PeakMemory.bytes, message: "\(result.written) written, \(result.skipped) skipped"))
+                    try state.recordMaterialization(project: project, view: view.name,
+                                                    start: ProtoTimestamp(epochNanoseconds: start),
+                                                    end: ProtoTimestamp(epochNanoseconds: end),
+                                                    rows: Int64(result.rowsRead), runID: runID)
+                }
+            } catch {
+                if let state {
+                    _ = try? state.recordRun(RunRecord(
+                        project: project, kind: kind, featureView: view.name, startedAt: startedAt,
+                        durationSeconds: Date().timeIntervalSince(startedAt), rows: 0, bytes: 0,
+                        peakMemoryBytes: PeakMemory.bytes, succeeded: false, message: "\(error)"))
+                }
+                throw error
+            }
+        }
+        return results
+    }
+
+    /// Where an incremental run of `view` starts: the end of its last recorded interval;
+    /// else, like Feast, `now - ttl`, or 52 weeks before now for a view without ttl.
+    public func incrementalStart(of view: FeatureView, now: Int64) throws -> Int64 {
+        if let state, let last = try state.lastMaterializedEnd(project: repo.config.project, view: view.name) {
+            return last.seconds * 1_000_000_000 + Int64(last.nanos)
+        }
+        let seconds = view.ttlSeconds > 0 ? view.ttlSeconds : 52 * 7 * 86_400
+        return now - seconds * 1_000_000_000
+    }
+}
+
+/// Peak resident memory of this process (getrusage's ru_maxrss, KiB on Linux).
+public enum PeakMemory {
+    public static var bytes: Int64 {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Int64(usage.ru_maxrss) * 1024
+    }
+}

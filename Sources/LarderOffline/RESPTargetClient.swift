@@ -1,0 +1,323 @@
+import Glibc
+
+/// Where a RESP server is and how to log in: from `redis://[[user]:password@]host:port[/db]`
+/// or from Feast's `connection_string` (`host:port[,db=N][,password=..][,username=..]`).
+public struct RESPEndpoint: Equatable, Sendable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+    public var db: Int
+    public var username: String?
+    public var password: String?
+
+    public init(host: String = "127.0.0.1", port: Int = 6379, db: Int = 0, username: String? = nil, password: String? = nil) {
+        self.host = host
+        self.port = port
+        self.db = db
+        self.username = username
+        self.password = password
+    }
+
+    /// Parses `redis://...`; nil with a reason thrown as RESPClientError.
+    public init(url: String) throws {
+        guard url.hasPrefix("redis://") else { throw RESPClientError("target \"\(url)\" must start with redis://") }
+        var rest = Substring(url.dropFirst("redis://".count))
+        self.init()
+        if let at = rest.lastIndex(of: "@") {
+            let credentials = rest[..<at]
+            rest = rest[rest.index(after: at)...]
+            if let colon = credentials.firstIndex(of: ":") {
+                let user = credentials[..<colon]
+                username = user.isEmpty ? nil : String(user)
+                password = String(credentials[credentials.index(after: colon)...])
+            } else if !credentials.isEmpty {
+                password = String(credentials)
+            }
+        }
+        if let slash = rest.firstIndex(of: "/") {
+            let dbText = rest[rest.index(after: slash)...]
+            if !dbText.isEmpty {
+                guard let parsed = Int(dbText), parsed >= 0 else { throw RESPClientError("bad database number in \"\(url)\"") }
+                db = parsed
+            }
+            rest = rest[..<slash]
+        }
+        try parseHostPort(rest, in: url)
+    }
+
+    /// Parses Feast's `connection_string` (only the first host is used, as Feast does for
+    /// `redis_type: redis`).
+    public init(connectionString: String) throws {
+        self.init()
+        let parts = connectionString.split(separator: ",").map { $0.trimmingCharacters(in: " ") }
+        var hostSeen = false
+        for part in parts where !part.isEmpty {
+            if let eq = part.firstIndex(of: "=") {
+                let name = part[..<eq], value = String(part[part.index(after: eq)...])
+                switch name {
+                case "db":
+                    guard let parsed = Int(value) else { throw RESPClientError("bad db in connection_string \"\(connectionString)\"") }
+                    db = parsed
+                case "password": password = value
+                case "username": username = value
+                default: continue  // ssl, socket_timeout...: not used by Larder's client
+                }
+            } else if !hostSeen {
+                hostSeen = true
+                try parseHostPort(Substring(part), in: connectionString)
+            }
+        }
+    }
+
+    private mutating func parseHostPort(_ text: Substring, in whole: String) throws {
+        if text.isEmpty { return }
+        if let colon = text.lastIndex(of: ":") {
+            let hostText = text[..<colon]
+            if !hostText.isEmpty { host = String(hostText) }
+            guard let parsed = Int(text[text.index(after: colon)...]), (1 ... 65535).contains(parsed) else {
+                throw RESPClientError("bad port in \"\(whole)\"")
+            }
+            port = parsed
+        } else {
+            host = String(text)
+        }
+    }
+
+    public var description: String { "redis://\(host):\(port)/\(db)" }
+}
+
+private extension Substring {
+    func trimmingCharacters(in set: Character) -> Substring {
+        var s = self
+        while s.first == set { s = s.dropFirst() }
+        while s.last == set { s = s.dropLast() }
+        return s
+    }
+}
+
+public struct RESPClientError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// A reply, RESP2 or RESP3 (nulls of both versions are `.null`).
+public enum RESPReply: Equatable, Sendable {
+    case simple(String)
+    case error(String)
+    case integer(Int64)
+    case bulk([UInt8])
+    case array([RESPReply])
+    case null
+}
+
+/// A small blocking RESP client for pipelines: commands are encoded into one buffer and
+/// sent with one write, then the replies are read in order. Used by `larder materialize`
+/// against redis-server or a Larder server.
+public final class RESPClient {
+    public let endpoint: RESPEndpoint
+    private var fd: Int32 = -1
+    private var output: [UInt8] = []
+    private var input: [UInt8] = []
+    private var inputStart = 0
+    /// Bytes written to the socket so far.
+    public private(set) var bytesSent = 0
+
+    public init(endpoint: RESPEndpoint) throws {
+        self.endpoint = endpoint
+        try connect()
+        if let password = endpoint.password {
+            var args: [[UInt8]] = [Array("AUTH".utf8)]
+            if let user = endpoint.username { args.append(Array(user.utf8)) }
+            args.append(Array(password.utf8))
+            try expectOK(call(args), doing: "AUTH")
+        }
+        if endpoint.db != 0 {
+            try expectOK(call([Array("SELECT".utf8), Array(String(endpoint.db).utf8)]), doing: "SELECT \(endpoint.db)")
+        }
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    private func expectOK(_ reply: RESPReply, doing what: String) throws {
+        if case .error(let message) = reply { throw RESPClientError("\(endpoint): \(what) failed: \(message)") }
+    }
+
+    private func connect() throws {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(endpoint.host, String(endpoint.port), &hints, &list)
+        guard status == 0, let first = list else {
+            throw RESPClientError("\(endpoint): cannot resolve host \(endpoint.host): \(String(cString: gai_strerror(status)))")
+        }
+        defer { freeaddrinfo(list) }
+        var lastError = ECONNREFUSED
+        var info: UnsafeMutablePointer<addrinfo>? = first
+        while let ai = info {
+            let s = socket(ai.pointee.ai_family, ai.pointee.ai_socktype, ai.pointee.ai_protocol)
+            if s >= 0 {
+                if Glibc.connect(s, ai.pointee.ai_addr, ai.pointee.ai_addrlen) == 0 {
+                    var one: Int32 = 1
+                    setsockopt(s, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+                    fd = s
+                    return
+                }
+                lastError = errno
+                close(s)
+            }
+            info = ai.pointee.ai_next
+        }
+        throw RESPClientError("\(endpoint): cannot connect: \(String(cString: strerror(lastError)))")
+    }
+
+    /// Queues one command (arguments as byte strings) without sending it.
+    public func append<Arg: Collection>(_ args: [Arg]) where Arg.Element == UInt8 {
+        appendHeader(count: args.count)
+        for arg in args { appendArgument(arg) }
+    }
+
+    /// Queues the `*N` header of a command whose N arguments follow through `appendArgument`.
+    public func appendHeader(count: Int) {
+        output.append(UInt8(ascii: "*"))
+        appendDecimal(count)
+        output.append(13); output.append(10)
+    }
+
+    public func appendArgument<Arg: Collection>(_ arg: Arg) where Arg.Element == UInt8 {
+        output.append(UInt8(ascii: "$"))
+        appendDecimal(arg.count)
+        output.append(13); output.append(10)
+        output.append(contentsOf: arg)
+        output.append(13); output.append(10)
+    }
+
+    private func appendDecimal(_ value: Int) {
+        if value < 10 { output.append(UInt8(ascii: "0") + UInt8(value)); return }
+        var digits: [UInt8] = []
+        var v = value
+        while v > 0 { digits.append(UInt8(ascii: "0") + UInt8(v % 10)); v /= 10 }
+        output.append(contentsOf: digits.reversed())
+    }
+
+    /// Sends everything queued.
+    public func flush() throws {
+        var written = 0
+        try output.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress else { return }
+            while written < raw.count {
+                let n = send(fd, base + written, raw.count - written, Int32(MSG_NOSIGNAL))
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { throw RESPClientError("\(endpoint): write failed: \(String(cString: strerror(errno)))") }
+                written += n
+            }
+        }
+        bytesSent += written
+        output.removeAll(keepingCapacity: true)
+    }
+
+    /// Sends one command and returns its reply.
+    public func call<Arg: Collection>(_ args: [Arg]) throws -> RESPReply where Arg.Element == UInt8 {
+        append(args)
+        try flush()
+        return try readReply()
+    }
+
+    /// Reads the next reply.
+    public func readReply() throws -> RESPReply {
+        while true {
+            var cursor = inputStart
+            if let reply = try parse(&cursor) {
+                inputStart = cursor
+                if inputStart == input.count {
+                    input.removeAll(keepingCapacity: true)
+                    inputStart = 0
+                }
+                return reply
+            }
+            try fill()
+        }
+    }
+
+    private func fill() throws {
+        if inputStart > 0 && inputStart > input.count / 2 {
+            input.removeFirst(inputStart)
+            inputStart = 0
+        }
+        let chunk = 1 << 16
+        let old = input.count
+        input.append(contentsOf: repeatElement(0, count: chunk))
+        let n = input.withUnsafeMutableBytes { raw -> Int in
+            guard let base = raw.baseAddress else { return -1 }
+            while true {
+                let r = recv(fd, base + old, chunk, 0)
+                if r < 0 && errno == EINTR { continue }
+                return r
+            }
+        }
+        input.removeLast(chunk - max(n, 0))
+        if n == 0 { throw RESPClientError("\(endpoint): connection closed by the server") }
+        if n < 0 { throw RESPClientError("\(endpoint): read failed: \(String(cString: strerror(errno)))") }
+    }
+
+    /// Parses one reply at `cursor`; nil when the buffer does not hold all of it yet.
+    private func parse(_ cursor: inout Int) throws -> RESPReply? {
+        guard cursor < input.count else { return nil }
+        let type = input[cursor]
+        guard let lineEnd = lineEnd(from: cursor + 1) else { return nil }
+        let line = input[(cursor + 1) ..< lineEnd]
+        let next = lineEnd + 2
+        switch type {
+        case UInt8(ascii: "+"):
+            cursor = next
+            return .simple(String(decoding: line, as: UTF8.self))
+        case UInt8(ascii: "-"):
+            cursor = next
+            return .error(String(decoding: line, as: UTF8.self))
+        case UInt8(ascii: ":"):
+            cursor = next
+            return .integer(try integer(line))
+        case UInt8(ascii: "_"):
+            cursor = next
+            return .null
+        case UInt8(ascii: "$"):
+            let length = try integer(line)
+            if length < 0 { cursor = next; return .null }
+            let end = next + Int(length)
+            guard end + 2 <= input.count else { return nil }
+            cursor = end + 2
+            return .bulk(Array(input[next ..< end]))
+        case UInt8(ascii: "*"), UInt8(ascii: "%"), UInt8(ascii: "~"), UInt8(ascii: ">"):
+            let count = try integer(line)
+            if count < 0 { cursor = next; return .null }
+            let elements = type == UInt8(ascii: "%") ? Int(count) * 2 : Int(count)
+            var items: [RESPReply] = []
+            items.reserveCapacity(elements)
+            var at = next
+            for _ in 0 ..< elements {
+                guard let item = try parse(&at) else { return nil }
+                items.append(item)
+            }
+            cursor = at
+            return .array(items)
+        default:
+            throw RESPClientError("\(endpoint): unexpected reply byte \(type) (not a RESP reply)")
+        }
+    }
+
+    private func lineEnd(from start: Int) -> Int? {
+        var i = start
+        while i + 1 < input.count {
+            if input[i] == 13 && input[i + 1] == 10 { return i }
+            i += 1
+        }
+        return nil
+    }
+
+    private func integer(_ line: ArraySlice<UInt8>) throws -> Int64 {
+        guard let value = Int64(String(decoding: line, as: UTF8.self)) else {
+            throw RESPClientError("\(endpoint): bad integer in reply: \(String(decoding: line, as: UTF8.self))")
+        }
+        return value
+    }
+}

@@ -1,0 +1,204 @@
+import ArgumentParser
+import LarderParquet
+import Foundation
+import LarderFeatures
+import LarderOffline
+import LarderServer
+
+/// Options shared by `materialize` and `materialize-incremental`.
+struct MaterializeTargetOptions: ParsableArguments {
+    @Option(name: .long, help: "Only these feature views (comma-separated).")
+    var views: String?
+
+    @Option(name: .long, help: "Target server: redis://[[user]:password@]host:port[/db] (default: the repo's online_store connection_string).")
+    var target: String?
+
+    @Option(name: .long, help: "Password for the target server (overrides the URL's).")
+    var password: String?
+
+    @Option(name: .customLong("batch-size"), help: "Entities per pipelined HMGET/HSET round trip.")
+    var batchSize: Int = 1000
+
+    @Flag(name: .customLong("no-progress"), help: "No progress bar even on a terminal.")
+    var noProgress = false
+
+    func endpoint(repo: FeatureRepo) throws -> RESPEndpoint {
+        var endpoint: RESPEndpoint
+        if let target {
+            endpoint = try RESPEndpoint(url: target)
+        } else if let connection = repo.config.onlineStore.connectionString, repo.config.onlineStore.type == "redis" {
+            endpoint = try RESPEndpoint(connectionString: connection)
+        } else {
+            throw CLIUsageError("no --target given and feature_store.yaml has no redis online_store connection_string")
+        }
+        if let password { endpoint.password = password }
+        return endpoint
+    }
+}
+
+struct MaterializeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "materialize",
+        abstract: "Write the latest feature values of [START, END] from the offline sources into a RESP online store, as Feast does.")
+
+    @Argument(help: "Feature repo directory (feature_store.yaml and YAML definitions).") var repo: String
+    @Argument(help: "Window start: ISO 8601 (UTC when no zone) or epoch seconds.") var start: String
+    @Argument(help: "Window end (inclusive, like Feast's file offline store).") var end: String
+    @OptionGroup var options: MaterializeTargetOptions
+
+    func run() throws {
+        // Batch jobs reuse freed column buffers instead of page-faulting them in again (bench/results/parquet.md).
+        ParquetMemory.keepFreedMemoryForReuse()
+        do {
+            let loaded = try FeatureRepoLoader().load(directory: repo)
+            guard let startNanos = TimestampText.nanoseconds(start) else { throw CLIUsageError("bad START \"\(start)\"") }
+            guard let endNanos = TimestampText.nanoseconds(end) else { throw CLIUsageError("bad END \"\(end)\"") }
+            guard startNanos <= endNanos else { throw CLIUsageError("START \(start) is after END \(end)") }
+            var run = MaterializeRun(repo: loaded, state: try MaterializeRun.openState(repoDirectory: repo))
+            run.materializer.batchSize = options.batchSize
+            let views = try run.materializer.viewsToMaterialize(named: options.views.map(CLIOptions.columnList))
+            let target = try RESPTarget(endpoint: try options.endpoint(repo: loaded))
+            let reporter = MaterializeReporter(enabled: !options.noProgress)
+            let results = try run.run(views: views, start: startNanos, end: endNanos, into: target, kind: "materialize",
+                                      progress: reporter.update)
+            reporter.summary(results, target: target.client.endpoint.description)
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            throw CLIOutput.fail("materialize", error)
+        }
+    }
+}
+
+struct MaterializeIncrementalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "materialize-incremental",
+        abstract: "Materialize each view from the end of its last materialized interval up to END.")
+
+    @Argument(help: "Feature repo directory.") var repo: String
+    @Argument(help: "Window end: ISO 8601 (UTC when no zone) or epoch seconds.") var end: String
+    @OptionGroup var options: MaterializeTargetOptions
+
+    func run() throws {
+        // Batch jobs reuse freed column buffers instead of page-faulting them in again (bench/results/parquet.md).
+        ParquetMemory.keepFreedMemoryForReuse()
+        do {
+            let loaded = try FeatureRepoLoader().load(directory: repo)
+            guard let endNanos = TimestampText.nanoseconds(end) else { throw CLIUsageError("bad END \"\(end)\"") }
+            var run = MaterializeRun(repo: loaded, state: try MaterializeRun.openState(repoDirectory: repo))
+            run.materializer.batchSize = options.batchSize
+            let now = Int64(Date().timeIntervalSince1970 * 1e9)
+            let views = try run.materializer.viewsToMaterialize(named: options.views.map(CLIOptions.columnList))
+            let plan = try views.map { ($0, try run.incrementalStart(of: $0, now: now)) }
+            for (view, start) in plan {
+                printErr("\(view.name): from \(TimeText.iso(start)) to \(TimeText.iso(endNanos))")
+            }
+            let target = try RESPTarget(endpoint: try options.endpoint(repo: loaded))
+            let reporter = MaterializeReporter(enabled: !options.noProgress)
+            let results = try run.run(views: plan.filter { $0.1 <= endNanos }, end: endNanos, into: target,
+                                      kind: "materialize-incremental", progress: reporter.update)
+            reporter.summary(results, target: target.client.endpoint.description)
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            throw CLIOutput.fail("materialize-incremental", error)
+        }
+    }
+}
+
+func printErr(_ text: String) {
+    _ = (text + "\n").withCString { fputs($0, stderr) }
+}
+
+enum TimeText {
+    static func iso(_ nanos: Int64) -> String {
+        let date = Date(timeIntervalSince1970: Double(nanos) / 1e9)
+        let formatter = ISO8601DateFormatter()
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        return formatter.string(from: date)
+    }
+}
+
+/// Progress bar on a terminal (rows/s, ETA) and the summary at the end.
+final class MaterializeReporter {
+    let interactive: Bool
+    let started = Date()
+    var lastDraw = Date.distantPast
+    var viewStarted = Date()
+    var currentView = ""
+
+    init(enabled: Bool) {
+        interactive = enabled && isatty(STDERR_FILENO) != 0
+    }
+
+    func update(_ progress: MaterializeProgress) {
+        guard interactive else { return }
+        if progress.view != currentView { currentView = progress.view; viewStarted = Date() }
+        let now = Date()
+        guard now.timeIntervalSince(lastDraw) > 0.1 else { return }
+        lastDraw = now
+        let elapsed = max(now.timeIntervalSince(viewStarted), 1e-6)
+        let rate = Double(progress.rowsRead) / elapsed
+        var line = "\(progress.view) \(progress.phase == .reading ? "reading" : "writing") \(progress.rowsRead)"
+        if let total = progress.rowsTotal, total > 0 {
+            let fraction = min(1, Double(progress.rowsRead) / Double(total))
+            let width = 30
+            let filled = Int(fraction * Double(width))
+            let eta = rate > 0 ? Double(total - progress.rowsRead) / rate : 0
+            line = "\(progress.view) [\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] "
+                + "\(progress.rowsRead)/\(total) \(progress.phase == .reading ? "rows" : "entities") "
+                + String(format: "%.0f/s ETA %.0fs", rate, max(0, eta))
+        }
+        _ = ("\r\u{1B}[K" + line).withCString { fputs($0, stderr) }
+    }
+
+    func summary(_ results: [ViewMaterializeResult], target: String) {
+        if interactive { _ = "\r\u{1B}[K".withCString { fputs($0, stderr) } }
+        let seconds = Date().timeIntervalSince(started)
+        for r in results {
+            print("\(r.view): \(r.rowsRead) rows read, \(r.entities) entities, \(r.written) written, \(r.skipped) skipped, "
+                + "\(r.bytes) bytes, " + String(format: "%.2fs", r.seconds))
+        }
+        let rows = results.reduce(0) { $0 + $1.rowsRead }
+        let written = results.reduce(0) { $0 + $1.written }
+        let bytes = results.reduce(0) { $0 + $1.bytes }
+        print("materialized \(results.count) view(s) into \(target): \(rows) rows read, \(written) entities written, "
+            + "\(bytes) bytes, " + String(format: "%.2fs (%.0f rows/s)", seconds, Double(rows) / max(seconds, 1e-9))
+            + ", peak memory \(PeakMemory.bytes / (1 << 20)) MiB")
+    }
+}
+
+/// The server's own shards as a materialization target (`larder serve --repo R --materialize`):
+/// the same reads and strictly-newer writes, handed to the owning shard threads directly.
+final class EmbeddedSink: MaterializationSink {
+    let server: LarderServer
+
+    init(server: LarderServer) { self.server = server }
+
+    func readField(_ field: [UInt8], keys: ArraySlice<[UInt8]>) throws -> [[UInt8]?] {
+        try server.bulkReadField(field: field, keys: Array(keys))
+    }
+
+    func write(_ batch: HashWriteBatch) throws {
+        try server.bulkLoad(BulkHashRecords(fields: batch.fields, keys: batch.keys, bytes: batch.bytes,
+                                            valueEnds: batch.valueEnds, ttlSeconds: batch.ttlSeconds))
+    }
+
+    func finish() throws {}
+}
+
+enum EmbeddedMaterialize {
+    /// Materializes every online view of `repo` from the epoch to now into the server's db 0.
+    /// Nothing is recorded in the repo's state database: the embedded store is in memory.
+    static func run(repo: String, into server: LarderServer) throws {
+        let loaded = try FeatureRepoLoader().load(directory: repo)
+        var run = MaterializeRun(repo: loaded, state: nil)
+        run.materializer.batchSize = 10_000
+        let views = try run.materializer.viewsToMaterialize(named: nil)
+        let now = Int64(Date().timeIntervalSince1970 * 1e9)
+        let reporter = MaterializeReporter(enabled: true)
+        let results = try run.run(views: views, start: 0, end: now, into: EmbeddedSink(server: server),
+                                  kind: "serve-materialize", progress: reporter.update)
+        reporter.summary(results, target: "the embedded store")
+    }
+}

@@ -1,0 +1,53 @@
+import ArgumentParser
+import Foundation
+import LarderFeatures
+import LarderOffline
+
+/// `larder plan REPO`: check the definitions against the source files and show what
+/// `larder apply` would change since the last apply.
+struct PlanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Validate a feature repo against its source files and show what apply would change.")
+
+    @Argument(help: "Feature repo directory.") var repo: String
+
+    func run() throws {
+        do {
+            let loaded = try FeatureRepoLoader().load(directory: repo)
+            try RepoChecks.report(loaded)
+            let state = try MaterializeRun.openState(repoDirectory: repo)
+            let changes = try state.plan(repo: loaded)
+            RepoChecks.printChanges(changes, verb: "would change")
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            throw CLIOutput.fail("plan", error)
+        }
+    }
+}
+
+enum RepoChecks {
+    /// Prints the validation problems; throws (exit 1) if there are any.
+    static func report(_ repo: FeatureRepo) throws {
+        let definitions = repo.definitions
+        print("project \(repo.config.project): \(definitions.entities.count) entities, \(definitions.dataSources.count) sources, "
+            + "\(definitions.featureViews.count) feature views, \(definitions.featureServices.count) feature services")
+        let problems = RepoValidation.problems(in: repo)
+        guard problems.isEmpty else {
+            for problem in problems { printErr("error: \(problem)") }
+            printErr("\(problems.count) problem(s) found; nothing applied")
+            throw ExitCode.failure
+        }
+        print("definitions match their sources")
+    }
+
+    static func printChanges(_ changes: [DefinitionChange], verb: String) {
+        if changes.isEmpty {
+            print("no changes since the last apply")
+            return
+        }
+        print("\(changes.count) object(s) \(verb):")
+        for change in changes { print("  \(change)") }
+    }
+}
