@@ -113,6 +113,7 @@ final class ClusterTests: XCTestCase {
         XCTAssertEqual(try c.call("CLUSTER", "COUNTKEYSINSLOT", "-1"), .error("ERR Invalid slot"))
         XCTAssertEqual(try c.call("CLUSTER", "GETKEYSINSLOT", "1", "-1"), .error("ERR Invalid slot or number of keys"))
         XCTAssertEqual(try c.call("CLUSTER", "GETKEYSINSLOT", "1", "x"), .error("ERR value is not an integer or out of range"))
+        XCTAssertEqual(try c.call("ASKING", "x"), .error("ERR wrong number of arguments for 'asking' command"))
         XCTAssertEqual(try c.call("READONLY", "x"), .error("ERR wrong number of arguments for 'readonly' command"))
     }
 
@@ -120,6 +121,24 @@ final class ClusterTests: XCTestCase {
         XCTAssertEqual(try c.call("READONLY"), .simple("OK"))
         XCTAssertEqual(try c.call("READWRITE"), .simple("OK"))
         XCTAssertEqual(try c.call("ASKING"), .simple("OK"))
+    }
+
+    func testCommandInfoDescribesTheSubcommands() throws {
+        guard case .array(let entries) = try c.call("COMMAND", "INFO", "cluster|keyslot"),
+              case .array(let info)? = entries.first else { return XCTFail("COMMAND INFO gave no entry") }
+        XCTAssertEqual(Array(info.prefix(3)), [.bulk("cluster|keyslot"), .integer(3), .array([.simple("stale")])])
+        guard case .array(let cluster) = try c.call("COMMAND", "INFO", "cluster"),
+              case .array(let entry)? = cluster.first, case .array(let subs)? = entry.last else {
+            return XCTFail("COMMAND INFO cluster gave no subcommands")
+        }
+        XCTAssertEqual(subs.count, ClusterFamily.subcommands.count)
+    }
+
+    func testHelpListsTheSubcommandsAsStatusLines() throws {
+        guard case .array(let lines) = try c.call("CLUSTER", "HELP") else { return XCTFail("HELP is not an array") }
+        XCTAssertEqual(lines.first, .simple("CLUSTER <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"))
+        XCTAssertEqual(lines.last, .simple("    Prints this help."))
+        XCTAssertTrue(lines.contains(.simple("KEYSLOT <key>")))
     }
 
     func testHashSlotFunctionMatchesRedisReferenceVector() {

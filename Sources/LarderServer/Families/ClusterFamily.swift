@@ -10,14 +10,15 @@ import NIOCore
 /// redirection (there is nowhere to redirect to) and no multi-key slot check.
 ///
 /// The mode is always on: a standalone Redis answers CLUSTER with an error, which only makes
-/// cluster clients fail, so emulating is never worse for a client.
+/// cluster clients fail, so emulating is never worse for a client. READONLY and READWRITE
+/// (sent by clients that read from replicas) are accepted: this node is the replica too.
 enum ClusterFamily {
     static let commands: [CommandSpec] = [
         // `.allShards`: COUNTKEYSINSLOT and GETKEYSINSLOT look at every key. The other
         // subcommands are only asked when a client connects, so borrowing costs nothing that matters.
         CommandSpec("cluster", arity: -2, flags: [], route: .allShards, group: "cluster",
                     summary: "A container for cluster commands", since: "3.0.0",
-                    subcommands: subcommandNames, handler: cluster),
+                    subcommands: subcommands.map { $0.name }, handler: cluster),
         CommandSpec("readonly", arity: 1, flags: [.loading, .stale, .fast], group: "cluster",
                     summary: "Enables read queries for a connection to a cluster replica node",
                     since: "3.0.0", handler: ok),
@@ -31,54 +32,59 @@ enum ClusterFamily {
 
     static let slotCount = 16384
 
-    /// Subcommand name → arity (Redis convention, counting CLUSTER itself), from Redis 7.0's
-    /// COMMAND INFO.
-    static let subcommandArity: [(String, Int)] = [
-        ("slots", 2), ("shards", 2), ("nodes", 2), ("info", 2), ("myid", 2), ("keyslot", 3),
-        ("countkeysinslot", 3), ("getkeysinslot", 4), ("links", 2), ("help", 2),
+    /// Arity, flags, summaries and versions as Redis 7.0's COMMAND INFO / DOCS give them.
+    static let subcommands: [Subcommand] = [
+        Subcommand("slots", arity: 2, flags: [.stale], summary: "Get array of Cluster slot to node mappings",
+                   since: "3.0.0") { ctx, _ in slots(ctx.out, Node(ctx)) },
+        Subcommand("shards", arity: 2, flags: [.stale], summary: "Get array of cluster slots to node mappings",
+                   since: "7.0.0") { ctx, _ in shards(ctx.out, Node(ctx)) },
+        Subcommand("nodes", arity: 2, flags: [.stale], summary: "Get Cluster config for the node",
+                   since: "3.0.0") { ctx, _ in ctx.out.verbatim(Node(ctx).nodesLine) },
+        Subcommand("info", arity: 2, flags: [.stale], summary: "Provides info about Redis Cluster node state",
+                   since: "3.0.0") { ctx, _ in ctx.out.verbatim(info) },
+        Subcommand("myid", arity: 2, flags: [.stale], summary: "Return the node id",
+                   since: "3.0.0") { ctx, _ in ctx.out.bulk(Node(ctx).id) },
+        Subcommand("keyslot", arity: 3, flags: [.stale], summary: "Returns the hash slot of the specified key",
+                   since: "3.0.0") { ctx, args in ctx.out.integer(ClusterHashSlot.slot(of: args[2])) },
+        Subcommand("countkeysinslot", arity: 3, flags: [.stale],
+                   summary: "Return the number of local keys in the specified hash slot", since: "3.0.0",
+                   handler: countKeysInSlot),
+        Subcommand("getkeysinslot", arity: 4, flags: [.stale],
+                   summary: "Return local key names in the specified hash slot", since: "3.0.0",
+                   handler: getKeysInSlot),
+        // No peers, so no links.
+        Subcommand("links", arity: 2, flags: [.stale],
+                   summary: "Returns a list of all TCP links to and from peer nodes in cluster",
+                   since: "7.0.0") { ctx, _ in ctx.out.arrayHeader(0) },
+        Subcommand("help", arity: 2, flags: [.loading, .stale],
+                   summary: "Show helpful text about the different subcommands", since: "5.0.0", handler: help),
     ]
-    static var subcommandNames: [String] { subcommandArity.map { "cluster|\($0.0)" } }
 
     static func ok(_ ctx: inout CommandContext, _ args: Arguments) { ctx.out.ok() }
 
     static func cluster(_ ctx: inout CommandContext, _ args: Arguments) {
-        let sub = args.string(1).lowercased()
-        guard let arity = subcommandArity.first(where: { $0.0 == sub })?.1 else {
-            ctx.out.error("ERR unknown subcommand '\(args.string(1).prefix(128))'. Try CLUSTER HELP.")
-            return
+        Subcommands.dispatch("cluster", subcommands, &ctx, args)
+    }
+
+    static func countKeysInSlot(_ ctx: inout CommandContext, _ args: Arguments) {
+        guard let slot = parseSlot(&ctx, args, 2) else { return }
+        var n = 0
+        forEachKey(inSlot: slot, &ctx) { _ in n += 1; return true }
+        ctx.out.integer(n)
+    }
+
+    static func getKeysInSlot(_ ctx: inout CommandContext, _ args: Arguments) {
+        guard let slot = RESPParser.parseInteger(args[2], from: 0, to: args[2].count),
+              let limit = RESPParser.parseInteger(args[3], from: 0, to: args[3].count) else {
+            ctx.notInteger(); return
         }
-        guard arity >= 0 ? args.count == arity : args.count >= -arity else {
-            ctx.out.error("ERR wrong number of arguments for 'cluster|\(sub)' command")
-            return
+        guard limit >= 0 && slot >= 0 && slot < slotCount else {
+            ctx.out.error("ERR Invalid slot or number of keys" as StaticString); return
         }
-        let me = Node(ctx)
-        switch sub {
-        case "slots": slots(ctx.out, me)
-        case "shards": shards(ctx.out, me)
-        case "nodes": ctx.out.verbatim(me.nodesLine)
-        case "info": ctx.out.verbatim(info)
-        case "myid": ctx.out.bulk(me.id)
-        case "keyslot": ctx.out.integer(ClusterHashSlot.slot(of: args[2]))
-        case "countkeysinslot":
-            guard let slot = parseSlot(&ctx, args, 2) else { return }
-            var n = 0
-            forEachKey(inSlot: slot, &ctx) { _ in n += 1; return true }
-            ctx.out.integer(n)
-        case "getkeysinslot":
-            guard let slot = RESPParser.parseInteger(args[2], from: 0, to: args[2].count),
-                  let limit = RESPParser.parseInteger(args[3], from: 0, to: args[3].count) else {
-                ctx.notInteger(); return
-            }
-            guard limit >= 0 && slot >= 0 && slot < slotCount else {
-                ctx.out.error("ERR Invalid slot or number of keys" as StaticString); return
-            }
-            var keys: [[UInt8]] = []
-            if limit > 0 { forEachKey(inSlot: slot, &ctx) { keys.append($0); return keys.count < limit } }
-            ctx.out.arrayHeader(keys.count)
-            for k in keys { ctx.out.bulk(k) }
-        case "links": ctx.out.arrayHeader(0)  // no peers, so no links
-        default: help(ctx.out)
-        }
+        var keys: [[UInt8]] = []
+        if limit > 0 { forEachKey(inSlot: slot, &ctx) { keys.append($0); return keys.count < limit } }
+        ctx.out.arrayHeader(keys.count)
+        for k in keys { ctx.out.bulk(k) }
     }
 
     /// This node as clients should see it: its id, and the address and port the client
@@ -176,24 +182,21 @@ enum ClusterFamily {
         }
     }
 
-    static func help(_ out: ReplyWriter) {
-        let lines = [
-            "CLUSTER <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    static func help(_ ctx: inout CommandContext, _ args: Arguments) {
+        Subcommands.help(&ctx, "CLUSTER", [
             "COUNTKEYSINSLOT <slot>", "    Return the number of keys in <slot>.",
             "GETKEYSINSLOT <slot> <count>", "    Return key names stored by current node in a slot.",
             "INFO", "    Return information about the cluster.",
             "KEYSLOT <key>", "    Return the hash slot for <key>.",
             "LINKS", "    Return information about all network links between this node and its peers.",
+            "    Output format is an array where each array element is a map containing attributes of a link",
             "MYID", "    Return the node id.",
             "NODES", "    Return cluster configuration seen by node. Output format:",
             "    <id> <ip:port> <flags> <master> <pings> <pongs> <epoch> <link> <slot> ...",
             "SHARDS", "    Return information about slot range mappings and the nodes associated with them.",
             "SLOTS", "    Return information about slots range mappings. Each range is made of:",
             "    start, end, master and replicas IP addresses, ports and ids",
-            "HELP", "    Prints this help.",
-        ]
-        out.arrayHeader(lines.count)
-        for l in lines { out.simple(l) }
+        ])
     }
 }
 

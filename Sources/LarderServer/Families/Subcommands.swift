@@ -25,6 +25,7 @@ struct Subcommand {
 enum Subcommands {
     static let byContainer: [String: [Subcommand]] = [
         "client": ClientCommands.subcommands,
+        "cluster": ClusterFamily.subcommands,
         "command": CommandCommand.subcommands,
         "config": ConfigCommand.subcommands,
         "memory": MemoryCommand.subcommands,

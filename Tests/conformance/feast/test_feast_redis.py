@@ -32,8 +32,7 @@ def failed_steps(chain):
 
 
 def require(chain, *what):
-    """Skips with the failed steps when an earlier step left nothing to check here (that
-    step's own test fails)."""
+    """Fails, naming the failed steps, when an earlier step left nothing to check here."""
     for w in what:
         if (w == "probe" and chain.probe is None) or (w == "http" and chain.http is None) or \
            (w.startswith("dump:") and chain.dumps.get(w[5:]) is None):
