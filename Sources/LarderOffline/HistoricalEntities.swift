@@ -44,7 +44,7 @@ struct EntityRowTable {
     /// it compares equal to the key of a source row), each group sorted by time.
     func groups(joinKeys: [String], types: [EntityKeyType]) throws -> EntityGroups {
         let writer = EntityKeyWriter(joinKeys: joinKeys, types: types, version: .v3)
-        var index: [[UInt8]: Int] = [:]
+        var index = ByteKeyIndex()
         var groupOfRow = [Int](repeating: -1, count: rowCount)
         var counts: [Int] = []
         var key: [UInt8] = []
@@ -62,14 +62,8 @@ struct EntityRowTable {
                 } catch {
                     throw HistoricalError("\(path): row \(row + 1): \(error)")
                 }
-                let group: Int
-                if let existing = index[key] {
-                    group = existing
-                } else {
-                    group = counts.count
-                    index[key] = group
-                    counts.append(0)
-                }
+                let (group, inserted) = index.findOrInsert(key)
+                if inserted { counts.append(0) }
                 counts[group] += 1
                 groupOfRow[batchStart[b] + row] = group
             }
@@ -93,11 +87,11 @@ struct EntityRowTable {
 
 /// Entity rows grouped by key: group g holds `rows[starts[g] ..< starts[g+1]]`, by time.
 struct EntityGroups {
-    let index: [[UInt8]: Int]
+    let index: ByteKeyIndex
     let rows: [Int]
     let starts: [Int]
 
-    func group(of key: [UInt8]) -> Int? { index[key] }
+    func group(of key: [UInt8]) -> Int? { index.find(key) }
 
     func end(of group: Int) -> Int { starts[group + 1] }
 

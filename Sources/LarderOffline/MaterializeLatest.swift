@@ -8,8 +8,13 @@
 /// first such row in source order wins (Feast's stable descending sort keeps it too).
 public struct LatestRows {
     /// Entity key (serialized, with the project suffix) -> slot.
-    private var slots: [[UInt8]: Int] = [:]
-    public private(set) var keys: [[UInt8]] = []
+    private var index = ByteKeyIndex()
+    /// Single Int64 join key -> slot (`offer(int64Key:...)`); a table is fed through one
+    /// of the two `offer` methods only.
+    private var intIndex = Int64KeyIndex()
+    private var intKeys: [[UInt8]] = []
+    /// Entity keys, by slot.
+    public var keys: [[UInt8]] { intKeys.isEmpty ? index.keys : intKeys }
     public private(set) var eventNanos: [Int64] = []
     /// `Int64.min` when the source has no created column or the value is null.
     public private(set) var createdNanos: [Int64] = []
@@ -21,21 +26,37 @@ public struct LatestRows {
         self.featureCount = featureCount
     }
 
-    public var count: Int { keys.count }
+    public var count: Int { eventNanos.count }
 
     /// Offers a row; returns the slot to (re)fill with `setPayload` when the row is newer
     /// than what the entity holds (or the entity is new), nil when it is not.
     public mutating func offer(key: [UInt8], eventNanos event: Int64, createdNanos created: Int64) -> Int? {
-        if let slot = slots[key] {
+        let (slot, inserted) = index.findOrInsert(key)
+        if !inserted {
             let keptEvent = eventNanos[slot], keptCreated = createdNanos[slot]
             guard event > keptEvent || (event == keptEvent && created > keptCreated) else { return nil }
             eventNanos[slot] = event
             createdNanos[slot] = created
             return slot
         }
-        let slot = keys.count
-        slots[key] = slot
-        keys.append(key)
+        eventNanos.append(event)
+        createdNanos.append(created)
+        payloads.append([])
+        return slot
+    }
+
+    /// `offer` for a view keyed by one Int64: `key` builds the serialized key, called only
+    /// for a new entity.
+    mutating func offer(int64Key id: Int64, key: () -> [UInt8], eventNanos event: Int64, createdNanos created: Int64) -> Int? {
+        let (slot, inserted) = intIndex.findOrInsert(id)
+        if !inserted {
+            let keptEvent = eventNanos[slot], keptCreated = createdNanos[slot]
+            guard event > keptEvent || (event == keptEvent && created > keptCreated) else { return nil }
+            eventNanos[slot] = event
+            createdNanos[slot] = created
+            return slot
+        }
+        intKeys.append(key())
         eventNanos.append(event)
         createdNanos.append(created)
         payloads.append([])

@@ -157,7 +157,7 @@ final class MaterializeReporter {
         let seconds = Date().timeIntervalSince(started)
         for r in results {
             print("\(r.view): \(r.rowsRead) rows read, \(r.entities) entities, \(r.written) written, \(r.skipped) skipped, "
-                + "\(r.bytes) bytes, " + String(format: "%.2fs", r.seconds))
+                + "\(r.bytes) bytes, " + String(format: "%.2fs (source %.2fs, store %.2fs)", r.seconds, r.readSeconds, r.seconds - r.readSeconds))
         }
         let rows = results.reduce(0) { $0 + $1.rowsRead }
         let written = results.reduce(0) { $0 + $1.written }
