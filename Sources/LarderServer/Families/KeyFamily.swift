@@ -16,6 +16,8 @@ enum KeyFamily {
                     summary: "Determines the type of value stored at a key.", handler: type),
         CommandSpec("rename", arity: 3, flags: [.write], keys: .range(1, 2, 1), group: "generic",
                     summary: "Renames a key and overwrites the destination.", handler: { rename(&$0, $1, onlyIfNew: false) }),
+        CommandSpec("copy", arity: -3, flags: [.write, .denyoom], keys: .range(1, 2, 1), group: "generic",
+                    summary: "Copies the value of a key to a new key.", since: "6.2.0", handler: copy),
         CommandSpec("renamenx", arity: 3, flags: [.write, .fast], keys: .range(1, 2, 1), group: "generic",
                     summary: "Renames a key only when the target key name doesn't exist.",
                     handler: { rename(&$0, $1, onlyIfNew: true) }),
@@ -74,6 +76,45 @@ enum KeyFamily {
         if let slot = source.lookup(args[1], hash: sourceHash, now: ctx.now) { source.remove(at: slot) }
         target.set(args[2], hash: targetHash, value: value, expireAt: expireAt, now: ctx.now)
         if onlyIfNew { ctx.out.integer(1) } else { ctx.out.ok() }
+    }
+
+    /// COPY source destination [DB destination-db] [REPLACE]: a deep copy, TTL included.
+    static func copy(_ ctx: inout CommandContext, _ args: Arguments) {
+        var replace = false
+        var targetDb = ctx.dbIndex
+        var i = 3
+        while i < args.count {
+            if args.equalsKeyword(i, "REPLACE") {
+                replace = true
+            } else if args.equalsKeyword(i, "DB") && i + 1 < args.count {
+                guard let n = RESPParser.parseInteger(args[i + 1], from: 0, to: args[i + 1].count),
+                      n >= Int(Int32.min) && n <= Int(Int32.max) else { ctx.notInteger(); return }
+                guard n >= 0 && n < Shard.databaseCount else {
+                    ctx.out.error("ERR DB index is out of range" as StaticString); return
+                }
+                targetDb = n
+                i += 1
+            } else { ctx.syntaxError(); return }
+            i += 1
+        }
+        if targetDb == ctx.dbIndex && args[1].elementsEqual(args[2]) {
+            ctx.out.error("ERR source and destination objects are the same" as StaticString); return
+        }
+        let (source, _, sourceSlot) = ctx.lookup(args[1])
+        guard let sourceSlot else { ctx.out.integer(0); return }
+        var value = source.value(at: sourceSlot)
+        let expireAt = source.expireAt(sourceSlot)
+        if case .hash(let h) = value { value = .hash(h.copy()) }
+        let sourceDb = ctx.dbIndex
+        ctx.dbIndex = targetDb
+        defer { ctx.dbIndex = sourceDb }
+        let (target, targetHash, targetSlot) = ctx.lookup(args[2])
+        if let targetSlot {
+            guard replace else { ctx.out.integer(0); return }
+            target.remove(at: targetSlot)
+        }
+        target.set(args[2], hash: targetHash, value: value, expireAt: expireAt, now: ctx.now)
+        ctx.out.integer(1)
     }
 
     /// KEYS pattern over every shard of the selected database; "*" skips matching.
