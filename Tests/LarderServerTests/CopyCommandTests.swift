@@ -30,3 +30,17 @@ final class CopyCommandTests: XCTestCase {
         XCTAssertEqual(try c.call("GET", "s"), .bulk("v"))
     }
 }
+
+/// A number followed or preceded by NUL bytes is not a float (SETRANGE pads with NULs).
+final class FloatParsingWithNulTests: XCTestCase {
+    func testIncrbyfloatRejectsValuesWithNulBytes() throws {
+        let server = try TestServer(threads: 1)
+        let c = try server.client()
+        XCTAssertEqual(try c.call("SETRANGE", "k", "3", "1e3"), .integer(6))
+        XCTAssertEqual(try c.call("INCRBYFLOAT", "k", "0.5"), .error("ERR value is not a valid float"))
+        XCTAssertEqual(try c.callBytes([Array("SET".utf8), Array("j".utf8), [0x31, 0x00]]), .simple("OK"))
+        XCTAssertEqual(try c.call("INCRBYFLOAT", "j", "1"), .error("ERR value is not a valid float"))
+        XCTAssertEqual(try c.callBytes([Array("HSET".utf8), Array("h".utf8), Array("f".utf8), [0x31, 0x00]]), .integer(1))
+        XCTAssertEqual(try c.call("HINCRBYFLOAT", "h", "f", "1"), .error("ERR hash value is not a float"))
+    }
+}

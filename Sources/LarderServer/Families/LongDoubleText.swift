@@ -29,7 +29,8 @@ enum LongDoubleText {
             let v = strtod(buf.baseAddress!, &end)
             let huge = Value.infinity
             #endif
-            guard let end, end.pointee == 0 else { return nil }
+            // The whole argument must be consumed; a NUL inside it must not end the number early.
+            guard let end, end == buf.baseAddress! + bytes.count else { return nil }
             if errno == ERANGE && (v == huge || v == -huge || v == 0) { return nil }
             if errno == EINVAL || v.isNaN { return nil }
             return v
