@@ -18,7 +18,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var pending: ByteBuffer? = nil
     /// Reused across reads so parsing a pipeline allocates nothing once warmed up.
     private var spans: [ArgumentSpan] = []
-    private var commandStarts: [(first: Int, count: Int)] = []
+    private var commandStarts: [(first: Int, count: Int, end: Int)] = []
 
     /// Replies ready to be written, in order.
     let out = ReplyWriter()
@@ -29,6 +29,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// Per read batch: commands bound for each other shard.
     var openBatches: [RemoteBatch?]
     var closeWhenFlushed = false
+    /// Borrows started by this connection and not yet finished (see `process`).
+    var borrowsInFlight = 0
     /// Shard sets for commands run on this thread, built once per connection (not per command).
     let localShardHeld: [Shard?]
     let noShardHeld: [Shard?]
@@ -86,6 +88,20 @@ final class ConnectionHandler: ChannelInboundHandler {
             buffer = p
         }
         session.lastInteraction.store(Int(Clock.nowMilliseconds()), ordering: .relaxed)
+        if borrowsInFlight > 0 {
+            // A multi-shard command is still acquiring its shards: later commands wait behind
+            // it (see `process`), so only keep the bytes.
+            keepPending(buffer, consumed: 0)
+            return
+        }
+        process(buffer)
+    }
+
+    /// Parses and runs every complete command in `buffer`, keeps the rest for the next read,
+    /// and flushes once. Stops early after a command that borrows shards: until it holds them,
+    /// a later command could otherwise overtake it on a shard it has not reached yet.
+    func process(_ buffer: ByteBuffer) {
+        var buffer = buffer
         // CONFIG SET may have changed proto-max-bulk-len; two relaxed loads per read.
         parser.limits.maxBulkLength = server.settings.protoMaxBulkLength.load(ordering: .relaxed)
         parser.limits.maxMultibulkLength = server.settings.protoMaxMultibulkLength.load(ordering: .relaxed)
@@ -94,6 +110,7 @@ final class ConnectionHandler: ChannelInboundHandler {
 
         var protocolError: RESPProtocolError? = nil
         var consumed = 0
+        var stoppedAtBarrier = false
         buffer.withUnsafeReadableBytes { readable in
             // Inline requests are unescaped in place; no one else reads this buffer.
             let raw = UnsafeMutableRawBufferPointer(mutating: readable)
@@ -101,7 +118,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             parse: while start < raw.count {
                 switch parser.parse(raw, start: start, into: &spans) {
                 case .command(let n, let end):
-                    if n > 0 { commandStarts.append((spans.count - n, n)) }
+                    if n > 0 { commandStarts.append((spans.count - n, n, end)) }
                     start = end
                 case .incomplete:
                     break parse
@@ -114,32 +131,55 @@ final class ConnectionHandler: ChannelInboundHandler {
             if !commandStarts.isEmpty, let base = readable.baseAddress {
                 let now = Clock.nowMilliseconds()
                 spans.withUnsafeBufferPointer { sp in
-                    for (first, count) in commandStarts {
+                    for (first, count, end) in commandStarts {
                         let args = Arguments(base: base, spans: sp.baseAddress! + first, count: count)
                         dispatch(args, now: now)
                         if closeWhenFlushed { break }
+                        if borrowsInFlight > 0 && end < consumed {
+                            stoppedAtBarrier = true
+                            consumed = end
+                            break
+                        }
                     }
                 }
             }
         }
         sendOpenBatches()
 
-        if let e = protocolError {
+        if stoppedAtBarrier {
+            // What follows is parsed again once the borrow is done.
+            parser.reset()
+            keepPending(buffer, consumed: consumed)
+        } else if let e = protocolError {
             emit { $0.error("ERR \(e.message)") }
             closeWhenFlushed = true
             parser.reset()
         } else if consumed < buffer.readableBytes && !closeWhenFlushed {
-            let rest = buffer.readableBytes - consumed
-            if rest > server.settings.clientQueryBufferLimit.load(ordering: .relaxed) {
-                // Redis closes such a client without a reply.
-                context.close(promise: nil)
-                return
-            }
-            buffer.moveReaderIndex(forwardBy: consumed)
-            pending = buffer
+            keepPending(buffer, consumed: consumed)
         }
         session.queryBufferBytes.store(pending?.readableBytes ?? 0, ordering: .relaxed)
         flush()
+    }
+
+    private func keepPending(_ buffer: ByteBuffer, consumed: Int) {
+        var buffer = buffer
+        let rest = buffer.readableBytes - consumed
+        guard rest > 0 else { return }
+        if rest > server.settings.clientQueryBufferLimit.load(ordering: .relaxed) {
+            // Redis closes such a client without a reply.
+            context?.close(promise: nil)
+            return
+        }
+        buffer.moveReaderIndex(forwardBy: consumed)
+        pending = buffer
+    }
+
+    /// Called on this loop when a borrow finished: runs the commands that waited behind it.
+    func borrowFinished() {
+        borrowsInFlight -= 1
+        guard borrowsInFlight == 0, session != nil, !closeWhenFlushed, let p = pending else { return }
+        pending = nil
+        process(p)
     }
 
     // MARK: writing

@@ -125,11 +125,14 @@ extension ConnectionHandler {
         let reply = BorrowedReply()
         pieces.append(.borrowed(reply))
         let version = session.version
+        borrowsInFlight += 1
         let b = ShardBorrow(shards: shards, home: worker.loop, workers: server.workers) { [self] held in
             let out = ReplyWriter(capacity: 256, version: version)
             body(held, out)
             reply.bytes = Array(out.bytes)
             flush()
+            // Resume after the shards are given back (ShardBorrow releases right after `body`).
+            worker.loop.execute { self.borrowFinished() }
         }
         b.start()
     }
@@ -179,13 +182,18 @@ extension ConnectionHandler {
 
     /// Redis 7's text: "unknown command 'x', with args beginning with: 'a' 'b' ".
     static func unknownCommandMessage(_ args: Arguments) -> String {
+        // Redis prints the arguments with "%.*s", so each one ends at its first NUL byte.
+        func cText(_ a: UnsafeRawBufferPointer, _ limit: Int) -> String {
+            let end = a.firstIndex(of: 0) ?? a.count
+            return String(decoding: UnsafeRawBufferPointer(rebasing: a[0..<min(end, limit)]), as: UTF8.self)
+        }
         var list = ""
         var i = 1
         while i < args.count && list.utf8.count < 128 {
-            list += "'\(String(decoding: args[i].prefix(128 - list.utf8.count), as: UTF8.self))' "
+            list += "'\(cText(args[i], 128 - list.utf8.count))' "
             i += 1
         }
-        return "ERR unknown command '\(String(decoding: args[0].prefix(128), as: UTF8.self))', with args beginning with: \(list)"
+        return "ERR unknown command '\(cText(args[0], 128))', with args beginning with: \(list)"
     }
 
     /// Which of a container command's subcommands was called (-1 when none matches).
