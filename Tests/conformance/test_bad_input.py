@@ -89,28 +89,30 @@ def test_huge_announced_lengths_do_not_allocate(larder, header):
         assert c.call("PING").value == b"PONG"
 
 
-def client_count(server):
-    with RespConn(server.port) as c:
-        info = c.call("CLIENT", "LIST").value
-        return len(info.decode().strip().splitlines())
+def client_count(observer):
+    """Clients listed by CLIENT LIST, asked over one persistent connection (itself counted), so the
+    measurement does not open and close connections of its own."""
+    return len(observer.call("CLIENT", "LIST").value.decode().strip().splitlines())
+
+
+def wait_for_count(observer, expected, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while client_count(observer) != expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return client_count(observer)
 
 
 def test_closed_idle_connections_do_not_leak(larder):
-    baseline = client_count(larder)
-    conns = [socket.create_connection(("127.0.0.1", larder.port)) for _ in range(200)]
-    for s in conns[:50]:
-        s.sendall(encode("PING"))
-        s.recv(16)
-    deadline = time.monotonic() + 5
-    while client_count(larder) < baseline + 200 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert client_count(larder) == baseline + 200
-    for s in conns:
-        s.close()
-    deadline = time.monotonic() + 5
-    while client_count(larder) != baseline and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert client_count(larder) == baseline, "closed connections still listed by CLIENT LIST"
+    with RespConn(larder.port) as observer:
+        baseline = wait_for_count(observer, 1, timeout=2.0)  # earlier tests' connections may still be closing
+        conns = [socket.create_connection(("127.0.0.1", larder.port)) for _ in range(200)]
+        for s in conns[:50]:
+            s.sendall(encode("PING"))
+            s.recv(16)
+        assert wait_for_count(observer, baseline + 200) == baseline + 200
+        for s in conns:
+            s.close()
+        assert wait_for_count(observer, baseline) == baseline, "closed connections still listed by CLIENT LIST"
 
 
 def wait_exit(server, timeout):
