@@ -1,6 +1,5 @@
 """Bad input and lifecycle: malformed RESP, huge announced lengths, leaked connections, shutdown.
 The protocol-error replies are compared with redis-server's live; resource limits are absolute."""
-import os
 import signal
 import socket
 import time

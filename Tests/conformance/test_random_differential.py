@@ -12,7 +12,6 @@ from compare import normalize, run_and_normalize
 from random_commands import Generator
 from resp import RespConn
 
-pytestmark = pytest.mark.redis_py8  # no client library involved: cheap to run in both venvs
 
 COUNT = int(os.environ.get("LARDER_DIFF_COUNT", "5000"))
 # Exploration aid, not for CI: LARDER_DIFF_EXCLUDE="COPY,GETEX" drops those commands from the stream
