@@ -15,7 +15,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 CACHE=${LARDER_CACHE:-$HOME/.cache/larder}
-export LARDER_SERVER_CMD=${LARDER_SERVER_CMD:-.build/release/larder serve --port {port}}
+DEFAULT_LARDER_SERVER_CMD='.build/release/larder serve --port {port}'
+export LARDER_SERVER_CMD=${LARDER_SERVER_CMD:-$DEFAULT_LARDER_SERVER_CMD}
 read -r -a EXTRA <<< "${PYTEST_ARGS:-}"
 
 declare -a RESULTS=()
@@ -75,5 +76,5 @@ fi
 echo
 echo "=== test.sh summary (LARDER_SERVER_CMD=$LARDER_SERVER_CMD, total $((SECONDS - T_START))s)"
 printf '  %s\n' "${RESULTS[@]}"
-echo "test.sh: $passed passed, $failed failed, $skipped skipped"
+echo "stages: $passed passed, $failed failed, $skipped skipped"
 ((failed == 0))

@@ -12,9 +12,11 @@ from compare import normalize, run_and_normalize
 from random_commands import Generator
 from resp import RespConn
 
-pytestmark = pytest.mark.redis_py8  # no client library involved: cheap to run in both venvs
 
 COUNT = int(os.environ.get("LARDER_DIFF_COUNT", "5000"))
+# Exploration aid, not for CI: LARDER_DIFF_EXCLUDE="COPY,GETEX" drops those commands from the stream
+# (to look past a known gap). The default excludes nothing.
+EXCLUDE = {c.strip().upper() for c in os.environ.get("LARDER_DIFF_EXCLUDE", "").split(",") if c.strip()}
 PIPELINE_BATCH = 1000
 
 
@@ -27,6 +29,13 @@ def describe(seed, index, history, args, ref, lar):
     recent = "\n".join(f"  #{i}: {a!r}" for i, a in history[-8:])
     return (f"reply mismatch (LARDER_DIFF_SEED={seed}, command #{index}: {args!r})\n"
             f"  redis : {ref!r}\n  larder: {lar!r}\nlast commands before it:\n{recent}")
+
+
+def next_command(gen):
+    while True:
+        args, mode = gen.command()
+        if args[0] not in EXCLUDE:
+            return args, mode
 
 
 def hello3(conn):
@@ -45,7 +54,7 @@ def test_random_commands_one_at_a_time(pair, protocol, seed_offset):
             hello3(ref)
             hello3(lar)
         for i in range(COUNT):
-            args, mode = gen.command()
+            args, mode = next_command(gen)
             a = run_and_normalize(ref, args, mode)
             b = run_and_normalize(lar, args, mode)
             assert b == a, describe(seed, i, history, args, a, b)
@@ -71,7 +80,7 @@ def test_random_commands_pipelined(pair, protocol, seed_offset):
         while done < COUNT:
             batch = []
             while len(batch) < min(PIPELINE_BATCH, COUNT - done):
-                args, mode = gen.command()
+                args, mode = next_command(gen)
                 if mode != "scan":  # SCAN needs a cursor loop: covered by the one-at-a-time test
                     batch.append((args, mode))
             ref_replies = ref.pipeline([a for a, _ in batch])

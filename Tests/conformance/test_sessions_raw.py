@@ -4,7 +4,6 @@ import pytest
 
 from session import assert_same_session
 
-pytestmark = pytest.mark.redis_py8
 PROTOCOLS = [2, 3]
 
 ERRORS = [

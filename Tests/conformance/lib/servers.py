@@ -5,8 +5,10 @@ LARDER_SERVER_CMD  command for the server under test; "{port}" is replaced by a 
                    Self-check: "redis-server --port {port} --save '' --appendonly no"
 REDIS_REF_CMD      the reference; default: redis-server --port {port} --save '' --appendonly no
 """
+import ctypes
 import os
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -32,6 +34,16 @@ def larder_is_standin() -> bool:
     """True when LARDER_SERVER_CMD runs redis/valkey itself (the harness self-check)."""
     exe = os.path.basename(shlex.split(larder_cmd_template())[0])
     return exe in ("redis-server", "valkey-server")
+
+
+def _die_with_parent():
+    """Runs in the child before exec: the kernel SIGKILLs the server if pytest dies (killed, timed
+    out), so an interrupted run leaves no orphan servers behind."""
+    PR_SET_PDEATHSIG = 1
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except OSError:
+        pass
 
 
 def free_port() -> int:
@@ -65,7 +77,7 @@ class Server:
                                f"or set LARDER_SERVER_CMD to a stand-in server)")
         log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(self.argv, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
         log.close()
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while time.monotonic() < deadline:
@@ -111,6 +123,7 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
     def client(self, **kwargs):
         import redis

@@ -7,7 +7,7 @@ Modes: those of compare.normalize_session, plus
 Args may contain "{id:a}": replaced by connection a's CLIENT ID on that server.
 """
 from compare import normalize_session
-from resp import RespConn, ConnectionClosed
+from resp import ConnectionClosed, RespConn, encode
 
 
 def run_session(server, steps, protocol=2):
@@ -25,7 +25,7 @@ def run_session(server, steps, protocol=2):
             conn = conns[name]
             if mode == "closed":
                 if args:
-                    conn.send_raw(b"".join(_encode(args)))
+                    conn.send_raw(encode(*args))
                 out.append(("closed", conn.is_closed_by_server()))
                 continue
             try:
@@ -36,11 +36,6 @@ def run_session(server, steps, protocol=2):
         for c in conns.values():
             c.close()
     return out
-
-
-def _encode(args):
-    from resp import encode
-    yield encode(*args)
 
 
 def substitute(arg, ids):
