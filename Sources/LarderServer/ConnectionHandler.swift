@@ -222,12 +222,22 @@ final class ConnectionHandler: ChannelInboundHandler {
             server.totalNetOutput.wrappingIncrement(by: out.count, ordering: .relaxed)
             out.clear()
             if closeWhenFlushed && piecesHead == pieces.count {
-                context.writeAndFlush(wrapOutboundOut(b)).whenComplete { _ in context.close(promise: nil) }
+                context.writeAndFlush(wrapOutboundOut(b)).whenComplete { _ in Self.closeGracefully(context) }
                 return
             }
             context.writeAndFlush(wrapOutboundOut(b), promise: nil)
         } else if closeWhenFlushed && piecesHead == pieces.count {
             context.close(promise: nil)
         }
+    }
+
+    /// Closes after a final reply (protocol error, QUIT). Closing a socket that still has
+    /// unread input makes the kernel send RST, which can destroy the reply before the client
+    /// reads it (a client still sending a large request sees only "connection reset"). So
+    /// first shut down our side (FIN), keep discarding input, and close for good when the
+    /// client closes or after a short grace period.
+    static func closeGracefully(_ context: ChannelHandlerContext) {
+        context.close(mode: .output, promise: nil)
+        context.eventLoop.scheduleTask(in: .seconds(2)) { context.close(promise: nil) }
     }
 }

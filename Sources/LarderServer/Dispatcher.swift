@@ -33,10 +33,14 @@ extension ConnectionHandler {
             if session.inMulti { session.multiFailed = true }
             return
         }
-        if server.clients.monitorCount.load(ordering: .relaxed) > 0 &&
-            !spec.flags.contains(.admin) && !spec.flags.contains(.skipMonitor) {
+        // Redis feeds monitors after a command runs, so SELECT shows the new database; a
+        // connection command runs right here, the others later on their shards.
+        let feedMonitors = server.clients.monitorCount.load(ordering: .relaxed) > 0 &&
+            !spec.flags.contains(.admin) && !spec.flags.contains(.skipMonitor)
+        if feedMonitors && spec.route != .connection {
             Monitor.feed(args, session: session, clients: server.clients)
         }
+        defer { if feedMonitors && spec.route == .connection { Monitor.feed(args, session: session, clients: server.clients) } }
         // As in Redis, QUIT and RESET act at once even inside MULTI; everything else queues.
         if session.inMulti && !(spec.route == .transaction && spec.name != "unwatch")
             && spec.name != "quit" && spec.name != "reset" {

@@ -13,6 +13,9 @@ public final class Keyspace {
     /// The active sweep's deletions are counted by `Shard.expiredKeys` instead; INFO's
     /// expired_keys is the sum of both.
     public private(set) var lazilyExpiredKeys = 0
+    /// Lookups that found / did not find a live key (INFO keyspace_hits / keyspace_misses).
+    /// Unlike Redis, which counts read commands only, every lookup counts.
+    public internal(set) var hits = 0, misses = 0
     /// Hashes that have fields with a TTL (see Keyspace+HashFieldExpiry.swift).
     var fieldExpiryIndex = HashFieldExpiryIndex()
 
@@ -24,15 +27,17 @@ public final class Keyspace {
 
     /// The live slot of `key`, deleting it first if it has expired (lazy expiry).
     public func lookup(_ key: UnsafeRawBufferPointer, hash: UInt64, now: Int64) -> Int? {
-        guard let i = table.find(key, hash: hash) else { return nil }
+        guard let i = table.find(key, hash: hash) else { misses &+= 1; return nil }
         let e = table.expires[i]
         if e != 0 && e <= now {
             removeSlot(i)
             lazilyExpiredKeys += 1
+            misses &+= 1
             return nil
         }
         // Lazy expiry of hash fields; one comparison when no hash here has field TTLs.
-        if fieldExpiryIndex.count > 0 && expireHashFields(slot: i, now: now) { return nil }
+        if fieldExpiryIndex.count > 0 && expireHashFields(slot: i, now: now) { misses &+= 1; return nil }
+        hits &+= 1
         return i
     }
 

@@ -129,8 +129,11 @@ enum InfoCommand {
             ("total_net_input_bytes", String(ctx.server.totalNetInput.load(ordering: .relaxed))),
             ("total_net_output_bytes", String(ctx.server.totalNetOutput.load(ordering: .relaxed))),
             ("rejected_connections", String(c.rejectedConnections.load(ordering: .relaxed))),
-            ("expired_keys", String(ctx.heldShards.reduce(0) { $0 + $1.expiredKeys })),
+            ("expired_keys", String(ctx.heldShards.reduce(0) { total, shard in
+                total + shard.expiredKeys + shard.databases.reduce(0) { $0 + $1.lazilyExpiredKeys } })),
             ("evicted_keys", "0"),
+            ("keyspace_hits", String(ctx.heldShards.reduce(0) { t, s in t + s.databases.reduce(0) { $0 + $1.hits } })),
+            ("keyspace_misses", String(ctx.heldShards.reduce(0) { t, s in t + s.databases.reduce(0) { $0 + $1.misses } })),
             ("pubsub_channels", "0"), ("pubsub_patterns", "0"),
         ]
     }

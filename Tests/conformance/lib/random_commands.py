@@ -26,13 +26,17 @@ REL_SECONDS = [100, 1000, 10000, 100000]
 PATTERNS = ["*", "k1*", "k?", "k[0-4]", "*e*", "bin\x00*", "k1[!0-3]", "nomatch*", "sp\\ ace", "\\k1"]
 
 # Absolute expiry buckets (unix seconds), far apart from each other and from the relative values.
-_NOW = int(time.time())
-ABS_SECONDS = [_NOW + 200, _NOW + 2000, _NOW + 20000, _NOW + 200000]
+# Taken when a Generator is made (not at import): a long test session must not reach the first
+# bucket while a test runs, or a key would expire between the two servers' replies.
+def abs_seconds() -> list:
+    now = int(time.time())
+    return [now + 600, now + 6000, now + 60000, now + 600000]
 
 
 class Generator:
     def __init__(self, seed: int):
         self.rng = random.Random(seed)
+        self.abs_seconds = abs_seconds()
 
     def key(self):
         return self.rng.choice(KEYS)
@@ -77,7 +81,7 @@ class Generator:
             elif opt == 3:
                 args += ["KEEPTTL"]
             elif opt == 4:
-                args += ["EXAT", str(self.pick(ABS_SECONDS))]
+                args += ["EXAT", str(self.pick(self.abs_seconds))]
             if self.maybe(0.3):
                 args.append(self.pick(["NX", "XX"]))
             if self.maybe(0.2):
@@ -89,7 +93,7 @@ class Generator:
             return ["GETDEL", k], "exact"
         if c == 3:
             opt = r.randrange(4)
-            extra = [[], ["EX", str(self.pick(REL_SECONDS))], ["PERSIST"], ["PXAT", str(self.pick(ABS_SECONDS) * 1000)]][opt]
+            extra = [[], ["EX", str(self.pick(REL_SECONDS))], ["PERSIST"], ["PXAT", str(self.pick(self.abs_seconds) * 1000)]][opt]
             return ["GETEX", k] + extra, "exact"
         if c == 4:
             return ["GETSET", k, v], "exact"
@@ -191,7 +195,7 @@ class Generator:
             return args, "exact"
         if c == 5:
             cmd = self.pick(["EXPIREAT", "PEXPIREAT"])
-            ts = self.pick(ABS_SECONDS + [1] if self.maybe(0.1) else ABS_SECONDS)
+            ts = self.pick(self.abs_seconds + [1] if self.maybe(0.1) else self.abs_seconds)
             args = [cmd, k, str(ts * 1000 if cmd == "PEXPIREAT" else ts)]
             if self.maybe(0.6):
                 args.append(self.pick(["NX", "XX", "GT", "LT"]))
