@@ -163,15 +163,29 @@ public struct HistoricalRetriever {
             let createdColumn = createdIdx.map { batch.columns[$0] }
             var created: [Int64]? = nil
             if let createdColumn, case .int64(let v) = createdColumn.values { created = v }
-            for row in 0 ..< batch.rowCount {
-                key.removeAll(keepingCapacity: true)
-                if keyColumns.contains(where: { $0.isNull(row) }) { continue }
-                do {
-                    try keyWriter.append(row: row, columns: keyColumns, suffix: [], into: &key)
-                } catch {
-                    throw ViewSourceError(view: view.name, path: source.path, "\(error)")
+            var ids: [Int64]? = nil
+            if groups.intIndex != nil {
+                switch keyColumns[0].values {
+                case .int64(let v): ids = v
+                case .int32(let v): ids = v.map(Int64.init)
+                default: break
                 }
-                guard let group = groups.group(of: key) else { continue }
+            }
+            for row in 0 ..< batch.rowCount {
+                if keyColumns.contains(where: { $0.isNull(row) }) { continue }
+                let found: Int?
+                if let ids {
+                    found = groups.group(ofId: ids[row])
+                } else {
+                    key.removeAll(keepingCapacity: true)
+                    do {
+                        try keyWriter.append(row: row, columns: keyColumns, suffix: [], into: &key)
+                    } catch {
+                        throw ViewSourceError(view: view.name, path: source.path, "\(error)")
+                    }
+                    found = groups.group(of: key)
+                }
+                guard let group = found else { continue }
                 let eventTime = times[row]
                 var createdTime = Int64.min
                 if let created, let createdColumn, !createdColumn.isNull(row) { createdTime = created[row] }
@@ -179,11 +193,11 @@ public struct HistoricalRetriever {
                 payload.removeAll(keepingCapacity: true)
                 var encoded = false
                 // Entity rows of this key whose time lies in [eventTime, eventTime + ttl].
-                var i = groups.firstRow(in: group, atOrAfter: eventTime, times: table.times)
+                var i = groups.firstRow(in: group, atOrAfter: eventTime)
                 let end = groups.end(of: group)
                 while i < end {
+                    if groups.rowTimes[i] > upper { break }
                     let entityRow = groups.rows[i]
-                    if table.times[entityRow] > upper { break }
                     i += 1
                     guard result.isBetter(entityRow: entityRow, event: eventTime, created: createdTime) else { continue }
                     if !encoded {
