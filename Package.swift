@@ -53,6 +53,9 @@ let package = Package(
         // Offline sources (Parquet, CSV), materialization, point-in-time join.
         .target(name: "LarderOffline", dependencies: ["LarderParquet", "LarderFeatures", "LarderStore", "LarderRESP"],
                 swiftSettings: swift5),
+        // Parquet decode benchmark (bench/parquet/bench.py drives it).
+        .executableTarget(name: "larder-parquet-bench", dependencies: ["LarderParquet"],
+                          path: "Sources/larder-parquet-bench", swiftSettings: swift5),
         .executableTarget(name: "larder", dependencies: [
             "LarderServer", "LarderOffline", "LarderParquet", "LarderFeatures",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # >>> Default serve arguments (the lead sets these, e.g. (--repo feature_repo --materialize)).
-LARDER_SERVE_DEFAULT_ARGS=()
+LARDER_SERVE_DEFAULT_ARGS=(--repo feature_repo --materialize)
 # <<<
 
 ./scripts/setup.sh

@@ -30,28 +30,53 @@ func readBits(_ base: UnsafeRawPointer, byteCount: Int, bitPos: Int, bw: Int) ->
 }
 
 /// Unpacks `count` values of width `bw` (<= 32) from an LSB-first bit stream into `out`.
+/// Common widths get their own copy of the loop (constant shifts and masks).
 @inline(__always)
 func unpackBits<T: FixedWidthInteger>(_ base: UnsafeRawPointer, byteCount: Int, bw: Int, count: Int,
                                       into out: UnsafeMutablePointer<T>) {
-    if bw == 0 {
-        out.initialize(repeating: 0, count: count)
-        return
+    switch bw {
+    case 0: out.initialize(repeating: 0, count: count)
+    case 1: unpackLoop(base, byteCount, 1, count, out)
+    case 2: unpackLoop(base, byteCount, 2, count, out)
+    case 3: unpackLoop(base, byteCount, 3, count, out)
+    case 4: unpackLoop(base, byteCount, 4, count, out)
+    case 5: unpackLoop(base, byteCount, 5, count, out)
+    case 6: unpackLoop(base, byteCount, 6, count, out)
+    case 7: unpackLoop(base, byteCount, 7, count, out)
+    case 8: unpackLoop(base, byteCount, 8, count, out)
+    case 9: unpackLoop(base, byteCount, 9, count, out)
+    case 10: unpackLoop(base, byteCount, 10, count, out)
+    case 11: unpackLoop(base, byteCount, 11, count, out)
+    case 12: unpackLoop(base, byteCount, 12, count, out)
+    case 13: unpackLoop(base, byteCount, 13, count, out)
+    case 14: unpackLoop(base, byteCount, 14, count, out)
+    case 15: unpackLoop(base, byteCount, 15, count, out)
+    case 16: unpackLoop(base, byteCount, 16, count, out)
+    case 17: unpackLoop(base, byteCount, 17, count, out)
+    case 18: unpackLoop(base, byteCount, 18, count, out)
+    default: unpackLoop(base, byteCount, bw, count, out)
     }
+}
+
+@inline(__always)
+private func unpackLoop<T: FixedWidthInteger>(_ base: UnsafeRawPointer, _ byteCount: Int, _ bw: Int, _ count: Int,
+                                              _ out: UnsafeMutablePointer<T>) {
     let mask = (UInt64(1) << UInt64(bw)) &- 1
-    // Fast part: every value whose 8-byte window lies inside the buffer.
+    // Fast part: 8 values per step, each read from an 8-byte window inside the buffer.
     var i = 0
-    var bitPos = 0
-    let safeBits = (byteCount - 8) * 8
-    while i < count && bitPos <= safeBits {
-        let w = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: bitPos >> 3, as: UInt64.self))
-        out[i] = T(truncatingIfNeeded: (w >> UInt64(bitPos & 7)) & mask)
-        i += 1
-        bitPos += bw
+    let safeBytes = byteCount - 8
+    while i + 8 <= count && ((i + 8) * bw) >> 3 <= safeBytes {
+        let bit0 = i &* bw
+        for k in 0..<8 {
+            let bitPos = bit0 &+ k &* bw
+            let w = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: bitPos >> 3, as: UInt64.self))
+            out[i &+ k] = T(truncatingIfNeeded: (w >> UInt64(bitPos & 7)) & mask)
+        }
+        i += 8
     }
     while i < count {
-        out[i] = T(truncatingIfNeeded: readBits(base, byteCount: byteCount, bitPos: bitPos, bw: bw))
+        out[i] = T(truncatingIfNeeded: readBits(base, byteCount: byteCount, bitPos: i * bw, bw: bw))
         i += 1
-        bitPos += bw
     }
 }
 
@@ -119,6 +144,60 @@ struct HybridDecoder {
                 done += n
             }
         }
+    }
+}
+
+extension HybridDecoder {
+    /// Decodes `count` levels into `out`, checks none exceeds `maxLevel`, and returns how
+    /// many equal `maxLevel` (the non-null values). RLE runs are counted without a scan,
+    /// so a page without nulls (one run) costs O(1) beyond the fill.
+    mutating func decodeLevels(count: Int, maxLevel: Int, into out: UnsafeMutablePointer<UInt8>) throws -> Int {
+        var done = 0
+        var atMax = 0
+        let top = UInt8(truncatingIfNeeded: maxLevel)
+        let valueBytes = (bw + 7) / 8
+        while done < count {
+            guard pos < end else {
+                throw ParquetError(.badPage, "RLE/bit-packed levels exhausted after \(done) of \(count) values")
+            }
+            var header: UInt64 = 0
+            var shift: UInt64 = 0
+            while true {
+                guard pos < end, shift < 64 else { throw ParquetError(.badPage, "bad RLE run header") }
+                let b = base.load(fromByteOffset: pos, as: UInt8.self)
+                pos += 1
+                header |= UInt64(b & 0x7f) << shift
+                if b < 0x80 { break }
+                shift += 7
+            }
+            if header & 1 == 0 {
+                guard valueBytes <= end - pos else { throw ParquetError(.badPage, "RLE run value past the end of the data") }
+                var v: UInt64 = 0
+                for k in 0..<valueBytes { v |= UInt64(base.load(fromByteOffset: pos + k, as: UInt8.self)) << UInt64(8 * k) }
+                pos += valueBytes
+                guard v <= UInt64(maxLevel) else { throw ParquetError(.badPage, "level \(v) exceeds the column's maximum \(maxLevel)") }
+                let n = Int(min(header >> 1, UInt64(count - done)))
+                (out + done).initialize(repeating: UInt8(v), count: n)
+                if v == UInt64(maxLevel) { atMax += n }
+                done += n
+            } else {
+                let groups = header >> 1
+                guard groups <= UInt64(Int32.max) else { throw ParquetError(.badPage, "bit-packed run too long") }
+                let bytes = Int(groups) * bw
+                guard bytes <= end - pos else { throw ParquetError(.badPage, "bit-packed levels past the end of the data") }
+                let n = min(Int(groups) * 8, count - done)
+                unpackBits(base + pos, byteCount: bytes, bw: bw, count: n, into: out + done)
+                var bad = false
+                for i in done..<(done + n) {
+                    let l = out[i]
+                    if l == top { atMax += 1 } else if l > top { bad = true }
+                }
+                if bad { throw ParquetError(.badPage, "a level exceeds the column's maximum \(maxLevel)") }
+                pos += bytes
+                done += n
+            }
+        }
+        return atMax
     }
 }
 

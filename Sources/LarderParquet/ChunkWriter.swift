@@ -258,31 +258,53 @@ struct ChunkWriter {
     static func buildDictionary(_ dense: DenseValues, physical: PhysicalType) -> (values: DenseValues, indices: [UInt32], count: Int)? {
         let n = dense.count(physical)
         let maxEntries = max(1, n / 2)
-        func fixed<T, K: Hashable>(_ a: [T], key: (T) -> K, size: Int) -> ([T], [UInt32])? {
-            var map: [K: UInt32] = [:]
+        func fixed<T>(_ a: [T], key: (T) -> UInt64, size: Int) -> ([T], [UInt32])? {
+            // Open addressing on the value bits (multiplicative hash): the dictionary is
+            // capped at 1 MiB, so the table stays small and Swift's SipHash is avoided.
+            let limit = min(maxEntries, (1 << 20) / size)
+            var bits = 4
+            while (1 << bits) < limit * 2 { bits += 1 }
+            let mask = (1 << bits) - 1
+            var keys = [UInt64](repeating: 0, count: 1 << bits)
+            var slots = [Int32](repeating: -1, count: 1 << bits)
             var uniq: [T] = []
-            var idx: [UInt32] = []
-            idx.reserveCapacity(a.count)
-            for x in a {
-                let k = key(x)
-                if let i = map[k] { idx.append(i); continue }
-                if uniq.count >= maxEntries || (uniq.count + 1) * size > 1 << 20 { return nil }
-                map[k] = UInt32(uniq.count)
-                idx.append(UInt32(uniq.count))
-                uniq.append(x)
+            var idx = [UInt32](repeating: 0, count: a.count)
+            let ok = keys.withUnsafeMutableBufferPointer { kp in
+                slots.withUnsafeMutableBufferPointer { sp in
+                    idx.withUnsafeMutableBufferPointer { ip -> Bool in
+                        for (j, x) in a.enumerated() {
+                            let k = key(x)
+                            var h = Int(truncatingIfNeeded: (k &* 0x9E37_79B9_7F4A_7C15) >> UInt64(64 - bits))
+                            while true {
+                                let slot = sp[h]
+                                if slot < 0 {
+                                    if uniq.count >= limit { return false }
+                                    kp[h] = k
+                                    sp[h] = Int32(uniq.count)
+                                    ip[j] = UInt32(uniq.count)
+                                    uniq.append(x)
+                                    break
+                                }
+                                if kp[h] == k { ip[j] = UInt32(slot); break }
+                                h = (h + 1) & mask
+                            }
+                        }
+                        return true
+                    }
+                }
             }
-            return (uniq, idx)
+            return ok ? (uniq, idx) : nil
         }
         var out = DenseValues()
         switch physical {
         case .int32:
-            guard let (u, i) = fixed(dense.i32, key: { $0 }, size: 4) else { return nil }
+            guard let (u, i) = fixed(dense.i32, key: { UInt64(UInt32(bitPattern: $0)) }, size: 4) else { return nil }
             out.i32 = u; return (out, i, u.count)
         case .int64, .int96:
-            guard let (u, i) = fixed(dense.i64, key: { $0 }, size: 8) else { return nil }
+            guard let (u, i) = fixed(dense.i64, key: { UInt64(bitPattern: $0) }, size: 8) else { return nil }
             out.i64 = u; return (out, i, u.count)
         case .float:
-            guard let (u, i) = fixed(dense.f32, key: { $0.bitPattern }, size: 4) else { return nil }
+            guard let (u, i) = fixed(dense.f32, key: { UInt64($0.bitPattern) }, size: 4) else { return nil }
             out.f32 = u; return (out, i, u.count)
         case .double:
             guard let (u, i) = fixed(dense.f64, key: { $0.bitPattern }, size: 8) else { return nil }

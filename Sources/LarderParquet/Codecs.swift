@@ -85,7 +85,9 @@ enum Codec: Int32 {
                 }
                 break
             }
-            if rc == Z_BUF_ERROR && zs.avail_out == 0 { break }
+            if rc == Z_BUF_ERROR && zs.avail_out == 0 {
+                throw ParquetError(.badPage, "gzip data decompresses to more than the \(expected) bytes the page header declares")
+            }
             if rc != Z_OK {
                 throw ParquetError(.badPage, "corrupt gzip data (zlib code \(rc))")
             }

@@ -2,20 +2,21 @@
 // every slot present, nulls zero-filled, validity mask only when there are nulls).
 
 extension ChunkContents {
-    func assemble(leaf: LeafColumn, rows: Int) throws -> ColumnData {
+    /// Consumes the collected arrays (moved out, so no copy-on-write copies follow).
+    mutating func assemble(leaf: LeafColumn, rows: Int) throws -> ColumnData {
         let valueType = try leaf.valueType.get()
         switch leaf.shape {
         case .unsupported(let why):
             throw ParquetError(.unsupportedNested, why)
         case .scalar:
-            let (values, validity) = try scalarSlots(leaf: leaf, rows: rows)
-            return try finish(leaf: leaf, type: valueType, values: values, validity: validity, slots: rows)
+            var (values, validity) = try scalarSlots(leaf: leaf, rows: rows)
+            return try finish(leaf: leaf, type: valueType, values: &values, validity: validity, slots: rows)
         case .list(let listDef, let elemDef):
             return try assembleList(leaf: leaf, rows: rows, listDef: listDef, elemDef: elemDef, elementType: valueType)
         }
     }
 
-    private func scalarSlots(leaf: LeafColumn, rows: Int) throws -> (ColumnValues, [Bool]?) {
+    private mutating func scalarSlots(leaf: LeafColumn, rows: Int) throws -> (ColumnValues, [Bool]?) {
         let dense = values.count(leaf.physical)
         if leaf.maxDef == 0 {
             guard dense == rows, levelCount == rows else {
@@ -32,7 +33,7 @@ extension ChunkContents {
         return (materialize(mask: mask, slots: rows, physical: leaf.physical), mask)
     }
 
-    private func assembleList(leaf: LeafColumn, rows: Int, listDef: Int, elemDef: Int,
+    private mutating func assembleList(leaf: LeafColumn, rows: Int, listDef: Int, elemDef: Int,
                               elementType: ColumnType) throws -> ColumnData {
         guard repLevels.count == levelCount, defLevels.count == levelCount else {
             throw ParquetError(.badPage, "list column has \(repLevels.count) repetition and \(defLevels.count) definition levels for \(levelCount) entries")
@@ -79,22 +80,22 @@ extension ChunkContents {
             throw ParquetError(.badPage, "list column holds \(dense) values for \(expectedDense) non-null elements")
         }
         let mask = anyNullElement ? elementValid : nil
-        let childValues = materialize(mask: mask, slots: slots, physical: leaf.physical)
-        let child = try finish(leaf: leaf, type: elementType, values: childValues, validity: mask, slots: slots)
+        var childValues = materialize(mask: mask, slots: slots, physical: leaf.physical)
+        let child = try finish(leaf: leaf, type: elementType, values: &childValues, validity: mask, slots: slots)
         return ColumnData(type: .list(elementType), values: .list(ListColumn(offsets: offsets, elements: child)),
                           validity: anyNullList ? listValid : nil)
     }
 
     /// Dense values -> `slots` slots, zero-filled where `mask` is false.
-    private func materialize(mask: [Bool]?, slots: Int, physical: PhysicalType) -> ColumnValues {
+    private mutating func materialize(mask: [Bool]?, slots: Int, physical: PhysicalType) -> ColumnValues {
         switch physical {
-        case .boolean: return .boolean(scatter(values.bools, mask, slots, false))
-        case .int32: return .int32(scatter(values.i32, mask, slots, 0))
-        case .int64, .int96: return .int64(scatter(values.i64, mask, slots, 0))
-        case .float: return .float(scatter(values.f32, mask, slots, 0))
-        case .double: return .double(scatter(values.f64, mask, slots, 0))
+        case .boolean: let a = values.bools; values.bools = []; return .boolean(scatter(a, mask, slots, false))
+        case .int32: let a = values.i32; values.i32 = []; return .int32(scatter(a, mask, slots, 0))
+        case .int64, .int96: let a = values.i64; values.i64 = []; return .int64(scatter(a, mask, slots, 0))
+        case .float: let a = values.f32; values.f32 = []; return .float(scatter(a, mask, slots, 0))
+        case .double: let a = values.f64; values.f64 = []; return .double(scatter(a, mask, slots, 0))
         case .byteArray, .fixedLenByteArray:
-            guard let mask else { return .byteArray(values.bytes) }
+            guard let mask else { let b = values.bytes; values.bytes = ByteArrayColumn(); return .byteArray(b) }
             // Nulls become empty values: only the offsets need spreading out.
             var offsets: [Int32] = [0]
             offsets.reserveCapacity(slots + 1)
@@ -124,27 +125,32 @@ extension ChunkContents {
     }
 
     /// Applies the logical conversion (timestamp units, unsigned widening, null type).
-    private func finish(leaf: LeafColumn, type: ColumnType, values: ColumnValues, validity: [Bool]?,
+    private func finish(leaf: LeafColumn, type: ColumnType, values v: inout ColumnValues, validity: [Bool]?,
                         slots: Int) throws -> ColumnData {
         if type == .null { return ColumnData(type: .null, values: .null(count: slots)) }
-        var v = values
         switch leaf.conversion {
         case .none, .int96: break
         case .scaleToNanos(let factor):
             if case .int64(var a) = v {
                 v = .null(count: 0)
-                for i in a.indices {
-                    let (p, o) = a[i].multipliedReportingOverflow(by: factor)
-                    if o {
-                        throw ParquetError(.valueOutOfRange, "timestamp \(a[i]) (\(factor) ns per unit) is outside the range of Int64 nanoseconds (years 1677-2262)")
+                var overflow = false
+                a.withUnsafeMutableBufferPointer { buf in
+                    for i in buf.indices {
+                        let (p, o) = buf[i].multipliedReportingOverflow(by: factor)
+                        buf[i] = p
+                        overflow = overflow || o
                     }
-                    a[i] = p
+                }
+                if overflow {
+                    throw ParquetError(.valueOutOfRange, "a timestamp (\(factor) ns per unit) is outside the range of Int64 nanoseconds (years 1677-2262)")
                 }
                 v = .int64(a)
             }
         case .widenUInt32:
             if case .int32(let a) = v { v = .int64(a.map { Int64(UInt32(bitPattern: $0)) }) }
         }
-        return ColumnData(type: type, values: v, validity: validity)
+        let out = v
+        v = .null(count: 0)
+        return ColumnData(type: type, values: out, validity: validity)
     }
 }

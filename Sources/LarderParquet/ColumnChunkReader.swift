@@ -11,7 +11,7 @@ public struct ReadLimits: Sendable {
     /// Largest number of level entries in one column chunk.
     public var maxValuesPerChunk: Int
 
-    public init(maxPageBytes: Int = 1 << 30, maxValuesPerPage: Int = 1 << 26, maxValuesPerChunk: Int = 1 << 31) {
+    public init(maxPageBytes: Int = 1 << 30, maxValuesPerPage: Int = 1 << 26, maxValuesPerChunk: Int = 1 << 28) {
         self.maxPageBytes = maxPageBytes
         self.maxValuesPerPage = maxValuesPerPage
         self.maxValuesPerChunk = maxValuesPerChunk
@@ -74,7 +74,8 @@ struct ColumnChunkReader {
         self.limits = limits
     }
 
-    mutating func read(_ chunk: ColumnChunk) throws -> ChunkContents {
+    /// Reads the chunk. Fixed-width values go to `sink` when given (capacity: the chunk's value count).
+    mutating func read(_ chunk: ColumnChunk, sink: FixedSink? = nil) throws -> ChunkContents {
         if chunk.hasCryptoMetadata { throw ParquetError(.encrypted, "the column chunk is encrypted") }
         if let p = chunk.filePath, !p.isEmpty {
             throw ParquetError(.externalData, "the column chunk's data lives in another file ('\(p)'), which is not supported")
@@ -84,6 +85,7 @@ struct ColumnChunkReader {
             throw ParquetError(.schemaMismatch, "the schema says \(leaf.physical), the column chunk says \(ParquetNames.physical(meta.type))")
         }
         var out = ChunkContents()
+        out.values.sink = sink
         if meta.numValues == 0 { return out }
         guard meta.numValues > 0, meta.numValues <= Int64(limits.maxValuesPerChunk) else {
             throw ParquetError(.badFooter, "the column chunk claims \(meta.numValues) values")
@@ -101,9 +103,12 @@ struct ColumnChunkReader {
         var dictionaryCount = 0
         var seen = 0
         let total = Int(meta.numValues)
-        if leaf.maxDef > 0 { out.defLevels.reserveCapacity(total) }
-        if leaf.maxRep > 0 { out.repLevels.reserveCapacity(total) }
-        out.values.reserve(leaf.physical, total)
+        // The value count comes from the (untrusted) footer: reserve at most what the chunk's
+        // bytes could plausibly hold; arrays still grow if RLE packs more.
+        let reservation = min(total, max(1 << 20, chunkEnd - Int(start)))
+        if leaf.maxDef > 0 { out.defLevels.reserveCapacity(reservation) }
+        if leaf.maxRep > 0 { out.repLevels.reserveCapacity(reservation) }
+        if sink == nil { out.values.reserve(leaf.physical, reservation) }
 
         while seen < total {
             guard pos < chunkEnd else {
@@ -151,12 +156,13 @@ struct ColumnChunkReader {
                     let data = try decompress(codec, body, usize)
                     var p = 0
                     if leaf.maxRep > 0 {
-                        p += try readV1Levels(data, from: p, encoding: dh.repetitionLevelEncoding, maxLevel: leaf.maxRep, count: n, into: &out.repLevels)
+                        p += try readV1Levels(data, from: p, encoding: dh.repetitionLevelEncoding, maxLevel: leaf.maxRep, count: n, into: &out.repLevels).bytes
                     }
                     var nonNull = n
                     if leaf.maxDef > 0 {
-                        p += try readV1Levels(data, from: p, encoding: dh.definitionLevelEncoding, maxLevel: leaf.maxDef, count: n, into: &out.defLevels)
-                        nonNull = countLevels(out.defLevels, last: n, equalTo: leaf.maxDef)
+                        let (used, atMax) = try readV1Levels(data, from: p, encoding: dh.definitionLevelEncoding, maxLevel: leaf.maxDef, count: n, into: &out.defLevels)
+                        p += used
+                        nonNull = atMax
                     }
                     let values = try data.slice(p, data.count - p, "values")
                     try decodeValues(dh.encoding, values, nonNull: nonNull, dictionary: dictionary, dictionaryCount: dictionaryCount, into: &out.values)
@@ -174,8 +180,7 @@ struct ColumnChunkReader {
                     }
                     var nonNull = n
                     if leaf.maxDef > 0 {
-                        try readHybridLevels(try body.slice(repLen, defLen, "definition levels"), maxLevel: leaf.maxDef, count: n, into: &out.defLevels)
-                        nonNull = countLevels(out.defLevels, last: n, equalTo: leaf.maxDef)
+                        nonNull = try readHybridLevels(try body.slice(repLen, defLen, "definition levels"), maxLevel: leaf.maxDef, count: n, into: &out.defLevels)
                     }
                     guard Int(dh.numNulls) == n - nonNull else {
                         throw ParquetError(.badPage, "v2 header says \(dh.numNulls) nulls, the definition levels say \(n - nonNull)")
@@ -225,45 +230,41 @@ struct ColumnChunkReader {
 
     /// v1 level section: RLE with a u32 length prefix, or legacy BIT_PACKED. Returns bytes used.
     private func readV1Levels(_ data: ByteSpan, from: Int, encoding: Int32, maxLevel: Int, count: Int,
-                              into levels: inout [UInt8]) throws -> Int {
+                              into levels: inout [UInt8]) throws -> (bytes: Int, atMax: Int) {
         switch encoding {
         case 3:
             guard data.count - from >= 4 else { throw ParquetError(.badPage, "level length prefix past the end of the page") }
             let len = Int(data.u32le(at: from))
             let section = try data.slice(from + 4, len, "levels")
-            try readHybridLevels(section, maxLevel: maxLevel, count: count, into: &levels)
-            return 4 + len
+            let atMax = try readHybridLevels(section, maxLevel: maxLevel, count: count, into: &levels)
+            return (4 + len, atMax)
         case 4:
             let old = levels.count
             levels.append(contentsOf: repeatElement(0, count: count))
-            return try levels.withUnsafeMutableBufferPointer { buf in
+            let used = try levels.withUnsafeMutableBufferPointer { buf in
                 try decodeLegacyBitPacked(data, from: from, bw: bitWidth(maxLevel), count: count, into: buf.baseAddress! + old)
             }
+            let top = UInt8(maxLevel)
+            var atMax = 0
+            for i in old..<levels.count {
+                if levels[i] > top { throw ParquetError(.badPage, "a level exceeds the column's maximum \(maxLevel)") }
+                if levels[i] == top { atMax += 1 }
+            }
+            return (used, atMax)
         default:
             throw ParquetError(.unsupportedEncoding, "level encoding \(ParquetNames.encoding(encoding))")
         }
     }
 
-    private func readHybridLevels(_ section: ByteSpan, maxLevel: Int, count: Int, into levels: inout [UInt8]) throws {
+    /// Appends `count` levels; returns how many equal `maxLevel`.
+    @discardableResult
+    private func readHybridLevels(_ section: ByteSpan, maxLevel: Int, count: Int, into levels: inout [UInt8]) throws -> Int {
         let old = levels.count
         levels.append(contentsOf: repeatElement(0, count: count))
-        try levels.withUnsafeMutableBufferPointer { buf in
+        return try levels.withUnsafeMutableBufferPointer { buf in
             var dec = HybridDecoder(span: section, bitWidth: bitWidth(maxLevel))
-            try dec.decode(count: count, into: buf.baseAddress! + old)
-            // Levels above the maximum would make assembly misread values.
-            var bad = false
-            for i in old..<(old + count) where Int(buf[i]) > maxLevel { bad = true }
-            if bad { throw ParquetError(.badPage, "a level exceeds the column's maximum \(maxLevel)") }
+            return try dec.decodeLevels(count: count, maxLevel: maxLevel, into: buf.baseAddress! + old)
         }
-    }
-
-    private func countLevels(_ levels: [UInt8], last n: Int, equalTo level: Int) -> Int {
-        let l = UInt8(level)
-        var c = 0
-        levels.withUnsafeBufferPointer { buf in
-            for i in (buf.count - n)..<buf.count where buf[i] == l { c += 1 }
-        }
-        return c
     }
 
     private func decodeValues(_ encoding: Int32, _ data: ByteSpan, nonNull: Int, dictionary: DenseValues?,
@@ -290,7 +291,7 @@ struct ColumnChunkReader {
             guard Int(maxIndex) < dictionaryCount else {
                 throw ParquetError(.badPage, "dictionary index \(maxIndex) out of range (dictionary has \(dictionaryCount) entries)")
             }
-            decoder.gather(dictionary, indices: UnsafeBufferPointer(start: indices, count: nonNull), into: &out)
+            try decoder.gather(dictionary, indices: UnsafeBufferPointer(start: indices, count: nonNull), into: &out)
         case 3:
             guard leaf.physical == .boolean else { throw ParquetError(.unsupportedEncoding, "RLE values for \(leaf.physical)") }
             guard data.count >= 4 else { throw ParquetError(.badPage, "RLE boolean length prefix past the end of the page") }

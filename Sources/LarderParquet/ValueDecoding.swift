@@ -10,8 +10,12 @@ struct DenseValues {
     var f32: [Float] = []
     var f64: [Double] = []
     var bytes = ByteArrayColumn()
+    /// When set, fixed-width values (INT32/INT64/INT96/FLOAT/DOUBLE) go straight into this
+    /// preallocated output instead of the arrays above.
+    var sink: FixedSink?
 
     func count(_ physical: PhysicalType) -> Int {
+        if let sink { return sink.count }
         switch physical {
         case .boolean: return bools.count
         case .int32: return i32.count
@@ -34,15 +38,31 @@ struct DenseValues {
     }
 }
 
-/// Appends `n` fixed-width little-endian values from `src` (any alignment) with one copy.
-@inline(__always)
-func appendRaw<T: Numeric>(_ array: inout [T], from src: UnsafeRawPointer, count n: Int) {
-    guard n > 0 else { return }
-    let old = array.count
-    array.append(contentsOf: repeatElement(T.zero, count: n))
-    array.withUnsafeMutableBytes { dst in
-        (dst.baseAddress! + old * MemoryLayout<T>.stride).copyMemory(from: src, byteCount: n * MemoryLayout<T>.stride)
+/// Uninitialised output memory for the fixed-width values of one column chunk (the storage
+/// of the final array, see `ParquetFile.readColumnChunk`), so each value is written once.
+struct FixedSink {
+    let base: UnsafeMutableRawPointer
+    let capacity: Int
+    var count = 0
+
+    /// Typed pointer to the next `n` free slots, after checking they exist.
+    @inline(__always)
+    mutating func reserve<T>(_ n: Int, as: T.Type) throws -> UnsafeMutablePointer<T> {
+        guard n <= capacity - count else {
+            throw ParquetError(.badPage, "the pages hold more values than the column chunk declares (\(capacity))")
+        }
+        let p = (base + count * MemoryLayout<T>.stride).assumingMemoryBound(to: T.self)
+        count += n
+        return p
     }
+}
+
+/// Appends `n` fixed-width little-endian values from `src` (any alignment), writing each
+/// destination slot once (no zero-fill, no temporary array).
+@inline(__always)
+func appendRaw<T: FixedWidthInteger>(_ array: inout [T], from src: UnsafeRawPointer, count n: Int) {
+    guard n > 0 else { return }
+    array.append(contentsOf: (0..<n).lazy.map { T(littleEndian: src.loadUnaligned(fromByteOffset: $0 &* MemoryLayout<T>.size, as: T.self)) })
 }
 
 private let julianEpochDay: Int64 = 2_440_588
@@ -74,16 +94,17 @@ struct ValueDecoder {
             for i in 0..<n { out.bools.append((p.load(fromByteOffset: i >> 3, as: UInt8.self) >> UInt8(i & 7)) & 1 == 1) }
             return from + bytes
         case .int32:
-            try need(n * 4); appendRaw(&out.i32, from: span.base + from, count: n); return from + n * 4
+            try need(n * 4); try copyFixed(&out, from: span.base + from, count: n, width: 4); return from + n * 4
         case .float:
-            try need(n * 4); appendRaw(&out.f32, from: span.base + from, count: n); return from + n * 4
+            try need(n * 4); try copyFixed(&out, from: span.base + from, count: n, width: 4); return from + n * 4
         case .int64:
-            try need(n * 8); appendRaw(&out.i64, from: span.base + from, count: n); return from + n * 8
+            try need(n * 8); try copyFixed(&out, from: span.base + from, count: n, width: 8); return from + n * 8
         case .double:
-            try need(n * 8); appendRaw(&out.f64, from: span.base + from, count: n); return from + n * 8
+            try need(n * 8); try copyFixed(&out, from: span.base + from, count: n, width: 8); return from + n * 8
         case .int96:
             try need(n * 12)
-            out.i64.reserveCapacity(out.i64.count + n)
+            var dst: UnsafeMutablePointer<Int64>?
+            if out.sink != nil { dst = try out.sink!.reserve(n, as: Int64.self) } else { out.i64.reserveCapacity(out.i64.count + n) }
             for i in 0..<n {
                 let p = span.base + from + 12 * i
                 let nanos = Int64(littleEndian: p.loadUnaligned(as: Int64.self))
@@ -91,7 +112,7 @@ struct ValueDecoder {
                 let (dayNanos, o1) = (day - julianEpochDay).multipliedReportingOverflow(by: nanosPerDay)
                 let (v, o2) = dayNanos.addingReportingOverflow(nanos)
                 guard !o1, !o2 else { throw ParquetError(.valueOutOfRange, "INT96 timestamp (Julian day \(day)) does not fit in Int64 nanoseconds") }
-                out.i64.append(v)
+                if let dst { dst[i] = v } else { out.i64.append(v) }
             }
             return from + n * 12
         case .byteArray:
@@ -125,18 +146,50 @@ struct ValueDecoder {
         }
     }
 
+    /// Copies `n` PLAIN fixed-width values (4 or 8 bytes) to the sink or the typed array.
+    private func copyFixed(_ out: inout DenseValues, from src: UnsafeRawPointer, count n: Int, width: Int) throws {
+        guard n > 0 else { return }
+        if out.sink != nil {
+            let dst = width == 4 ? UnsafeMutableRawPointer(try out.sink!.reserve(n, as: UInt32.self))
+                                 : UnsafeMutableRawPointer(try out.sink!.reserve(n, as: UInt64.self))
+            dst.copyMemory(from: src, byteCount: n * width)
+            return
+        }
+        switch physical {
+        case .int32: appendRaw(&out.i32, from: src, count: n)
+        case .int64: appendRaw(&out.i64, from: src, count: n)
+        case .float: out.f32.append(contentsOf: (0..<n).lazy.map { Float(bitPattern: UInt32(littleEndian: src.loadUnaligned(fromByteOffset: $0 &* 4, as: UInt32.self))) })
+        case .double: out.f64.append(contentsOf: (0..<n).lazy.map { Double(bitPattern: UInt64(littleEndian: src.loadUnaligned(fromByteOffset: $0 &* 8, as: UInt64.self))) })
+        default: break
+        }
+    }
+
     // MARK: Dictionary
 
     /// Appends `dictionary[index]` for each index.
-    func gather(_ dictionary: DenseValues, indices: UnsafeBufferPointer<UInt32>, into out: inout DenseValues) {
+    func gather(_ dictionary: DenseValues, indices: UnsafeBufferPointer<UInt32>, into out: inout DenseValues) throws {
         let n = indices.count
-        @inline(__always) func gatherFixed<T>(_ dict: [T], _ dst: inout [T]) {
+        @inline(__always) func gatherInto<T>(_ dict: [T], _ sink: inout FixedSink) throws {
+            let dst = try sink.reserve(n, as: T.self)
             dict.withUnsafeBufferPointer { d in
-                let tail = Array<T>(unsafeUninitializedCapacity: n) { buf, initialized in
-                    for i in 0..<n { (buf.baseAddress! + i).initialize(to: d[Int(indices[i])]) }
-                    initialized = n
-                }
-                dst.append(contentsOf: tail)
+                let dp = d.baseAddress!
+                for i in 0..<n { dst[i] = dp[Int(indices[i])] }
+            }
+        }
+        if out.sink != nil {
+            switch physical {
+            case .int32: try gatherInto(dictionary.i32, &out.sink!)
+            case .int64, .int96: try gatherInto(dictionary.i64, &out.sink!)
+            case .float: try gatherInto(dictionary.f32, &out.sink!)
+            case .double: try gatherInto(dictionary.f64, &out.sink!)
+            default: break
+            }
+            return
+        }
+        @inline(__always) func gatherFixed<T>(_ dict: [T], _ dst: inout [T]) {
+            // Indices were checked against the dictionary size by the caller.
+            dict.withUnsafeBufferPointer { d in
+                dst.append(contentsOf: indices.lazy.map { d[Int($0)] })
             }
         }
         switch physical {
@@ -173,9 +226,19 @@ struct ValueDecoder {
         guard vals.count == n else { throw ParquetError(.badPage, "DELTA_BINARY_PACKED holds \(vals.count) values, the page needs \(n)") }
         switch physical {
         case .int32:
+            if out.sink != nil {
+                let dst = try out.sink!.reserve(n, as: Int32.self)
+                for i in 0..<n { dst[i] = Int32(truncatingIfNeeded: vals[i]) }
+                return
+            }
             out.i32.reserveCapacity(out.i32.count + n)
             for v in vals { out.i32.append(Int32(truncatingIfNeeded: v)) }
         case .int64:
+            if out.sink != nil {
+                let dst = try out.sink!.reserve(n, as: Int64.self)
+                vals.withUnsafeBufferPointer { dst.update(from: $0.baseAddress!, count: n) }
+                return
+            }
             out.i64.append(contentsOf: vals)
         default:
             throw ParquetError(.unsupportedEncoding, "DELTA_BINARY_PACKED for \(physical)")

@@ -36,6 +36,8 @@ public final class ClientSession {
     let dbIndex = ManagedAtomic<Int>(0)
     let lastInteraction: ManagedAtomic<Int>
     let lastCommandId = ManagedAtomic<Int>(-1)
+    /// Index into the last command's `subcommands` (-1 = none), for CLIENT LIST's `cmd=`.
+    let lastSubcommandIndex = ManagedAtomic<Int>(-1)
     let commandCount = ManagedAtomic<Int>(0)
     let isMonitor = ManagedAtomic<Bool>(false)
     let queryBufferBytes = ManagedAtomic<Int>(0)
@@ -76,7 +78,9 @@ public final class ClientSession {
     }
 
     /// One CLIENT LIST / CLIENT INFO line, with Redis' field names and order.
-    func describeLine(now: Int64, commandName: (Int) -> String) -> String {
+    /// `own` is true when the client describes itself: only then is its MULTI queue (owned by
+    /// its thread) read; other clients in MULTI show `multi=0`.
+    func describeLine(now: Int64, own: Bool = true, commandName: (Int) -> String) -> String {
         let age = (now - createdAt) / 1000
         let idle = (now - Int64(lastInteraction.load(ordering: .relaxed))) / 1000
         var flags = ""
@@ -85,7 +89,7 @@ public final class ClientSession {
         if flags.isEmpty { flags = "N" }
         let lastId = lastCommandId.load(ordering: .relaxed)
         let cmd = lastId >= 0 ? commandName(lastId) : "NULL"
-        return "id=\(id) addr=\(address) laddr=\(localAddress) fd=0 name=\(name) age=\(age) idle=\(idle) flags=\(flags) db=\(db) sub=0 psub=0 ssub=0 multi=\(inMulti ? multiQueue.count : -1) qbuf=\(queryBufferBytes.load(ordering: .relaxed)) qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=\(cmd) user=default redir=-1 resp=\(version.rawValue) lib-name=\(libName) lib-ver=\(libVersion)"
+        return "id=\(id) addr=\(address) laddr=\(localAddress) fd=0 name=\(name) age=\(age) idle=\(idle) flags=\(flags) db=\(db) sub=0 psub=0 ssub=0 multi=\(inMulti ? (own ? multiQueue.count : 0) : -1) qbuf=\(queryBufferBytes.load(ordering: .relaxed)) qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=\(cmd) user=default redir=-1 resp=\(version.rawValue) lib-name=\(libName) lib-ver=\(libVersion)"
     }
 }
 
@@ -125,6 +129,13 @@ public final class ClientRegistry: @unchecked Sendable {
             if monitors.updateValue(c, forKey: c.id) == nil { monitorCount.wrappingIncrement(ordering: .relaxed) }
         }
         c.isMonitor.store(true, ordering: .relaxed)
+    }
+
+    func removeMonitor(_ c: ClientSession) {
+        lock.withLock {
+            if monitors.removeValue(forKey: c.id) != nil { monitorCount.wrappingDecrement(ordering: .relaxed) }
+        }
+        c.isMonitor.store(false, ordering: .relaxed)
     }
 
     var currentMonitors: [ClientSession] { lock.withLock { Array(monitors.values) } }

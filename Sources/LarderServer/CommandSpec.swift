@@ -19,12 +19,16 @@ public struct CommandFlags: OptionSet, Sendable {
     /// Not allowed inside MULTI (it is handled by the transaction machinery itself).
     public static let noMulti = CommandFlags(rawValue: 1 << 11)
     public static let allowBusy = CommandFlags(rawValue: 1 << 12)
+    public static let noAsyncLoading = CommandFlags(rawValue: 1 << 13)
+    public static let skipSlowlog = CommandFlags(rawValue: 1 << 14)
 
+    /// In the order Redis prints them in COMMAND INFO.
     static let names: [(CommandFlags, String)] = [
         (.write, "write"), (.readonly, "readonly"), (.denyoom, "denyoom"), (.admin, "admin"),
-        (.noscript, "noscript"), (.loading, "loading"), (.stale, "stale"), (.fast, "fast"),
-        (.noAuth, "no_auth"), (.skipMonitor, "skip_monitor"), (.random, "random"),
-        (.noMulti, "no_multi"), (.allowBusy, "allow_busy"),
+        (.noscript, "noscript"), (.random, "random"), (.loading, "loading"), (.stale, "stale"),
+        (.skipMonitor, "skip_monitor"), (.skipSlowlog, "skip_slowlog"), (.fast, "fast"),
+        (.noAuth, "no_auth"), (.noAsyncLoading, "no_async_loading"), (.noMulti, "no_multi"),
+        (.allowBusy, "allow_busy"),
     ]
     public var names: [String] { Self.names.filter { contains($0.0) }.map { $0.1 } }
 }

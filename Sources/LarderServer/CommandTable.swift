@@ -21,7 +21,7 @@ public final class CommandTable: @unchecked Sendable {
 
     public static let standard = CommandTable(
         ConnectionFamily.commands + ServerFamily.commands + TransactionFamily.commands +
-        KeyFamily.commands + StringFamily.commands + HashFamily.commands
+        KeyFamily.commands + StringFamily.commands + HashFamily.commands + ClusterFamily.commands
     )
 
     public var count: Int { specs.count }

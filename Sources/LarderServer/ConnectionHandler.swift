@@ -86,6 +86,9 @@ final class ConnectionHandler: ChannelInboundHandler {
             buffer = p
         }
         session.lastInteraction.store(Int(Clock.nowMilliseconds()), ordering: .relaxed)
+        // CONFIG SET may have changed proto-max-bulk-len; two relaxed loads per read.
+        parser.limits.maxBulkLength = server.settings.protoMaxBulkLength.load(ordering: .relaxed)
+        parser.limits.maxMultibulkLength = server.settings.protoMaxMultibulkLength.load(ordering: .relaxed)
         spans.removeAll(keepingCapacity: true)
         commandStarts.removeAll(keepingCapacity: true)
 

@@ -15,6 +15,9 @@ extension ConnectionHandler {
             return
         }
         session.lastCommandId.store(spec.id, ordering: .relaxed)
+        if !spec.subcommands.isEmpty {
+            session.lastSubcommandIndex.store(Self.subcommandIndex(spec, args), ordering: .relaxed)
+        }
         session.commandCount.wrappingIncrement(ordering: .relaxed)
         worker.commandCalls[spec.id] &+= 1
 
@@ -23,7 +26,9 @@ extension ConnectionHandler {
             if session.inMulti { session.multiFailed = true }
             return
         }
-        if !session.authenticated && !spec.flags.contains(.noAuth) {
+        // A password set by CONFIG SET after this client connected does not lock it out, and
+        // clearing it lets unauthenticated clients in (Redis checks the default user each time).
+        if !session.authenticated && !spec.flags.contains(.noAuth) && server.settings.requirePass != nil {
             emit { $0.error("NOAUTH Authentication required." as StaticString) }
             if session.inMulti { session.multiFailed = true }
             return
@@ -32,7 +37,14 @@ extension ConnectionHandler {
             !spec.flags.contains(.admin) && !spec.flags.contains(.skipMonitor) {
             Monitor.feed(args, session: session, clients: server.clients)
         }
-        if session.inMulti && !(spec.route == .transaction && spec.name != "unwatch") {
+        // As in Redis, QUIT and RESET act at once even inside MULTI; everything else queues.
+        if session.inMulti && !(spec.route == .transaction && spec.name != "unwatch")
+            && spec.name != "quit" && spec.name != "reset" {
+            if spec.flags.contains(.noMulti) {
+                emit { $0.error("ERR Command not allowed inside a transaction" as StaticString) }
+                session.multiFailed = true
+                return
+            }
             queueInMulti(spec, args)
             return
         }
@@ -174,5 +186,21 @@ extension ConnectionHandler {
             i += 1
         }
         return "ERR unknown command '\(String(decoding: args[0].prefix(128), as: UTF8.self))', with args beginning with: \(list)"
+    }
+
+    /// Which of a container command's subcommands was called (-1 when none matches).
+    static func subcommandIndex(_ spec: CommandSpec, _ args: Arguments) -> Int {
+        guard args.count > 1 else { return -1 }
+        let given = args[1]
+        for (i, name) in spec.subcommands.enumerated() where name.utf8.count == given.count {
+            var same = true
+            for (j, c) in name.utf8.enumerated() {
+                var g = given[j]
+                if g >= 65 && g <= 90 { g += 32 }
+                if g != c { same = false; break }
+            }
+            if same { return i }
+        }
+        return -1
     }
 }

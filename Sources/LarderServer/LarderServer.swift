@@ -40,29 +40,35 @@ public final class LarderServer: @unchecked Sendable {
         state.requestShutdown = { [weak self] in self?.stop() }
         let state = self.state
         let loopWorkers = self.loopWorkers
-        let keepalive = settings.tcpKeepalive.load(ordering: .relaxed)
+        // Redis' `timeout`: one sweep a second over all clients (CONFIG SET timeout applies).
+        group.next().scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
+            IdleClients.closeIdle(state)
+        }
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 511)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 4)
             .childChannelOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 16384, maximum: 1024 * 1024))
-        if keepalive > 0 {
-            // Half-open connections (a peer that vanished) are found by TCP keepalive, as in Redis.
-            bootstrap = bootstrap.childChannelOption(ChannelOptions.socketOption(.so_keepalive), value: 1)
-        }
         bootstrap = bootstrap.childChannelInitializer { channel in
             guard let worker = loopWorkers[ObjectIdentifier(channel.eventLoop)] else {
                 return channel.eventLoop.makeFailedFuture(ChannelError.badInterfaceAddressFamily)
             }
-            if keepalive > 0 { TCPKeepalive.configure(channel, idleSeconds: keepalive) }
+            // Half-open connections (a peer that vanished) are found by TCP keepalive, as in
+            // Redis; read per connection so CONFIG SET tcp-keepalive applies to new clients.
+            let keepalive = state.settings.tcpKeepalive.load(ordering: .relaxed)
+            if keepalive > 0 {
+                _ = channel.setOption(ChannelOptions.socketOption(.so_keepalive), value: 1)
+                TCPKeepalive.configure(channel, idleSeconds: keepalive)
+            }
             return channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHandler(ConnectionHandler(server: state, worker: worker))
             }
         }
         let ch = try bootstrap.bind(host: settings.bind, port: settings.port).wait()
         serverChannel = ch
-        return ch.localAddress?.port ?? settings.port
+        state.boundPort = ch.localAddress?.port ?? settings.port
+        return state.boundPort
     }
 
     /// Stops accepting, closes every client and the loops. Safe to call more than once.

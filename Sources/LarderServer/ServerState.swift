@@ -18,6 +18,10 @@ public final class ServerState: @unchecked Sendable {
     let statsResetAt = ManagedAtomic<Int>(0)
     /// Set by the bootstrap: stops the server (SHUTDOWN, SIGTERM).
     var requestShutdown: () -> Void = {}
+    /// The port actually listened on (settings.port may be 0 = ephemeral); CONFIG GET port, INFO.
+    public internal(set) var boundPort = 0
+    /// Unix seconds of the last SAVE/BGSAVE (the start time until one runs), for LASTSAVE.
+    let lastSave = ManagedAtomic<Int>(Int(Date().timeIntervalSince1970))
 
     init(settings: ServerSettings, commands: CommandTable = .standard) {
         self.settings = settings

@@ -14,15 +14,26 @@ public final class ShardWorker {
     private var waiting: [() -> Void] = []
     private var waitingHead = 0
     /// Per-command call counts and microseconds, indexed by CommandSpec.id (INFO commandstats).
-    var commandCalls: [Int]
-    var commandMicros: [Int]
+    /// Raw memory, not arrays: INFO reads them from another thread, and an array could be
+    /// reallocated under it (copy on write); a stale count is acceptable, a freed buffer is not.
+    let commandCalls: UnsafeMutablePointer<Int>
+    let commandMicros: UnsafeMutablePointer<Int>
+    let commandSlots: Int
 
     init(index: Int, loop: EventLoop, commandCount: Int) {
         self.index = index
         self.loop = loop
         self.shard = Shard(index: index)
-        self.commandCalls = [Int](repeating: 0, count: commandCount)
-        self.commandMicros = [Int](repeating: 0, count: commandCount)
+        self.commandSlots = max(commandCount, 1)
+        self.commandCalls = .allocate(capacity: commandSlots)
+        self.commandCalls.initialize(repeating: 0, count: commandSlots)
+        self.commandMicros = .allocate(capacity: commandSlots)
+        self.commandMicros.initialize(repeating: 0, count: commandSlots)
+    }
+
+    deinit {
+        commandCalls.deallocate()
+        commandMicros.deallocate()
     }
 
     /// True when work for this shard can run right now on this thread, in order.

@@ -110,7 +110,7 @@ enum TransactionFamily {
     static let commands: [CommandSpec] = [
         CommandSpec("multi", arity: 1, flags: [.noscript, .loading, .stale, .fast, .allowBusy], route: .transaction,
                     group: "transactions", summary: "Starts a transaction.") { _, _ in },
-        CommandSpec("exec", arity: 1, flags: [.noscript, .loading, .stale, .skipMonitor], route: .transaction,
+        CommandSpec("exec", arity: 1, flags: [.noscript, .loading, .stale, .skipSlowlog], route: .transaction,
                     group: "transactions", summary: "Executes all commands in a transaction.") { _, _ in },
         CommandSpec("discard", arity: 1, flags: [.noscript, .loading, .stale, .fast, .allowBusy], route: .transaction,
                     group: "transactions", summary: "Discards a transaction.") { _, _ in },

@@ -12,6 +12,8 @@ public enum Glob {
     }
 
     @inline(__always) static func lower(_ c: UInt8) -> UInt8 { (c >= 65 && c <= 90) ? c + 32 : c }
+    @inline(__always) static func signed(_ c: UInt8) -> Int { Int(Int8(bitPattern: c)) }
+    @inline(__always) static func lowerSigned(_ c: Int) -> Int { (c >= 65 && c <= 90) ? c + 32 : c }
 
     private static func matchImpl(_ pat: UnsafeRawBufferPointer, _ pStart: Int,
                                   _ str: UnsafeRawBufferPointer, _ sStart: Int, _ nocase: Bool,
@@ -49,10 +51,12 @@ public enum Glob {
                         p -= 1
                         break
                     } else if p + 2 < pl && pat[p + 1] == UInt8(ascii: "-") {
-                        var start = pat[p], end = pat[p + 2]
-                        var c = str[s]
+                        // Redis compares `char`s, signed on x86-64 (where the reference
+                        // server runs): bytes >= 0x80 sort below ASCII in ranges.
+                        var start = signed(pat[p]), end = signed(pat[p + 2])
+                        var c = signed(str[s])
                         if start > end { swap(&start, &end) }
-                        if nocase { start = lower(start); end = lower(end); c = lower(c) }
+                        if nocase { start = lowerSigned(start); end = lowerSigned(end); c = lowerSigned(c) }
                         p += 2
                         if c >= start && c <= end { matched = true }
                     } else {

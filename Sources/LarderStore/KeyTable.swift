@@ -1,7 +1,9 @@
 /// Open-addressing hash table from byte-string keys to values, probed linearly. Lookups take
 /// the raw key bytes and their precomputed hash, so a command never allocates to look a key up.
 /// Parallel arrays keep the probe loop on a dense control array (7 hash bits per slot).
-struct KeyTable {
+/// A class, not a struct: as a struct stored in `Keyspace`, every call copied it and retained
+/// its four arrays (a quarter of SET's CPU in `perf`).
+final class KeyTable {
     static let empty: UInt8 = 0, deleted: UInt8 = 1
 
     private(set) var control: [UInt8]
@@ -40,7 +42,7 @@ struct KeyTable {
     }
 
     /// Inserts a key known to be absent; returns its slot.
-    mutating func insert(_ key: [UInt8], hash: UInt64, value: StoredValue, expireAt: Int64) -> Int {
+    func insert(_ key: [UInt8], hash: UInt64, value: StoredValue, expireAt: Int64) -> Int {
         if (count + tombstones + 1) * 4 > capacity * 3 { resize(count * 2 + 16 > capacity ? capacity * 2 : capacity) }
         var i = Int(truncatingIfNeeded: hash) & mask
         while control[i] >= 0x80 { i = (i + 1) & mask }
@@ -53,7 +55,7 @@ struct KeyTable {
         return i
     }
 
-    mutating func remove(at i: Int) {
+    func remove(at i: Int) {
         control[i] = Self.deleted
         keys[i] = []
         values[i] = .string([])
@@ -70,15 +72,20 @@ struct KeyTable {
         }
     }
 
-    mutating func removeAll() { self = KeyTable() }
+    func removeAll() { adopt(KeyTable()) }
 
-    private mutating func resize(_ newCapacity: Int) {
-        var next = KeyTable(capacity: newCapacity)
+    private func adopt(_ other: KeyTable) {
+        control = other.control; keys = other.keys; values = other.values; expires = other.expires
+        count = other.count; tombstones = other.tombstones; mask = other.mask
+    }
+
+    private func resize(_ newCapacity: Int) {
+        let next = KeyTable(capacity: newCapacity)
         for i in 0..<control.count where control[i] >= 0x80 {
             let h = ByteHash.hash(keys[i])
             _ = next.insert(keys[i], hash: h, value: values[i], expireAt: expires[i])
         }
-        self = next
+        adopt(next)
     }
 
     /// Occupied slot at or after `from`, if any.
@@ -92,4 +99,15 @@ struct KeyTable {
     }
 
     @inline(__always) func isOccupied(_ i: Int) -> Bool { control[i] >= 0x80 }
+
+    /// Every occupied slot whose key's home bucket (hash & mask) is `home`. Linear probing puts
+    /// such a key in the run of non-empty slots that starts at `home` (tombstones keep runs
+    /// intact), and the load limit guarantees the run ends at an empty slot.
+    func forEachSlot(homeBucket home: Int, _ body: (Int) -> Void) {
+        var i = home & mask
+        while control[i] != Self.empty {
+            if control[i] >= 0x80 && Int(truncatingIfNeeded: ByteHash.hash(keys[i])) & mask == home & mask { body(i) }
+            i = (i + 1) & mask
+        }
+    }
 }

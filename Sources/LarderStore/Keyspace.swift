@@ -3,12 +3,18 @@
 ///
 /// Slots returned by `lookup` stay valid until the next insert or remove.
 public final class Keyspace {
-    var table = KeyTable()
+    let table = KeyTable()
     public private(set) var expiresCount = 0
     /// Keys under WATCH -> flags of the watching transactions (empty almost always).
     var watchers: [[UInt8]: [WatchFlag]] = [:]
     /// Sweep position of the incremental active-expiry cycle.
     var sweepCursor = 0
+    /// Keys deleted because they were found expired on access (lookup, SCAN, KEYS, RANDOMKEY).
+    /// The active sweep's deletions are counted by `Shard.expiredKeys` instead; INFO's
+    /// expired_keys is the sum of both.
+    public private(set) var lazilyExpiredKeys = 0
+    /// Hashes that have fields with a TTL (see Keyspace+HashFieldExpiry.swift).
+    var fieldExpiryIndex = HashFieldExpiryIndex()
 
     public init() {}
 
@@ -22,8 +28,11 @@ public final class Keyspace {
         let e = table.expires[i]
         if e != 0 && e <= now {
             removeSlot(i)
+            lazilyExpiredKeys += 1
             return nil
         }
+        // Lazy expiry of hash fields; one comparison when no hash here has field TTLs.
+        if fieldExpiryIndex.count > 0 && expireHashFields(slot: i, now: now) { return nil }
         return i
     }
 
@@ -43,6 +52,14 @@ public final class Keyspace {
         touch(slot)
     }
 
+    /// Changes the value at `slot` in place (keeps its expiry), so a string can grow without
+    /// being copied: take the payload out, put a placeholder in, change it, put it back.
+    public func updateValue<R>(at slot: Int, _ body: (inout StoredValue) -> R) -> R {
+        let r = body(&table.values[slot])
+        touch(slot)
+        return r
+    }
+
     /// Inserts or overwrites; `expireAt` 0 clears any expiry. Returns the slot.
     @discardableResult
     public func set(_ key: UnsafeRawBufferPointer, hash: UInt64, value: StoredValue, expireAt: Int64, now: Int64) -> Int {
@@ -50,11 +67,13 @@ public final class Keyspace {
             table.values[i] = value
             setExpire(slot: i, expireAt)
             touch(i)
+            trackFieldExpiry(key, value)
             return i
         }
         let i = table.insert(Array(key), hash: hash, value: value, expireAt: expireAt)
         if expireAt != 0 { expiresCount += 1 }
         touchKey(key)
+        trackFieldExpiry(key, value)
         return i
     }
 
@@ -86,6 +105,7 @@ public final class Keyspace {
         table.removeAll()
         expiresCount = 0
         sweepCursor = 0
+        fieldExpiryIndex = HashFieldExpiryIndex()
     }
 
     // MARK: WATCH support
@@ -111,21 +131,43 @@ public final class Keyspace {
 
     // MARK: iteration
 
-    /// Visits up to about `count` slots from `cursor`; returns the next cursor (0 when done).
-    /// The cursor is a slot index: a SCAN that runs while the table grows may miss keys added
-    /// meanwhile or return a key twice, as Redis allows, but the table must not shrink.
-    public func scan(cursor: Int, count: Int, now: Int64, _ body: (Int) -> Void) -> Int {
-        var i = cursor
-        var visited = 0
-        while i < table.capacity && visited < count {
-            if table.isOccupied(i) {
-                let e = table.expires[i]
-                if e != 0 && e <= now { removeSlot(i) } else { body(i); visited += 1 }
+    /// One step of SCAN over this keyspace, Redis' dictScan: the cursor walks *home buckets*
+    /// (hash & mask) in reverse-binary order, so a key present for the whole iteration is
+    /// returned at least once even if the table grows or shrinks between calls, and exactly
+    /// once when nothing changes. `body` gets each live slot whose home is the visited bucket;
+    /// expired keys met on the way are deleted after the bucket is done (deleting never moves
+    /// a key, so the walk stays valid). Returns the next cursor, 0 when the iteration is over.
+    public func scanBucket(cursor: UInt64, now: Int64, _ body: (Int) -> Void) -> UInt64 {
+        let mask = UInt64(table.capacity - 1)
+        let home = Int(cursor & mask)
+        var expired: [[UInt8]] = []
+        var emptied: [[UInt8]] = []
+        table.forEachSlot(homeBucket: home) { i in
+            let e = table.expires[i]
+            if e != 0 && e <= now { expired.append(table.keys[i]); return }
+            // Expired hash fields go now; a hash left empty is deleted after the walk, since
+            // removing a slot mid-walk could end the probe run early.
+            if fieldExpiryIndex.count > 0, case .hash(let h) = table.values[i], h.earliestFieldExpiry <= now,
+               h.removeExpiredFields(now: now) > 0 {
+                touch(i)
+                if h.count == 0 { emptied.append(table.keys[i]); return }
             }
-            i += 1
+            body(i)
         }
-        guard let next = table.nextOccupied(from: i) else { return 0 }
-        return next
+        for k in expired { k.withUnsafeBytes { _ = lookup($0, now: now) } }
+        for k in emptied { k.withUnsafeBytes { if let slot = table.find($0, hash: ByteHash.hash($0)) { remove(at: slot) } } }
+        var v = cursor | ~mask
+        v = Self.reverseBits(v)
+        v &+= 1
+        return Self.reverseBits(v)
+    }
+
+    @inline(__always) static func reverseBits(_ x: UInt64) -> UInt64 {
+        var v = x
+        v = ((v >> 1) & 0x5555_5555_5555_5555) | ((v & 0x5555_5555_5555_5555) << 1)
+        v = ((v >> 2) & 0x3333_3333_3333_3333) | ((v & 0x3333_3333_3333_3333) << 2)
+        v = ((v >> 4) & 0x0F0F_0F0F_0F0F_0F0F) | ((v & 0x0F0F_0F0F_0F0F_0F0F) << 4)
+        return v.byteSwapped
     }
 
     /// All live slots (KEYS, FLUSH bookkeeping). Expired keys met on the way are removed.
@@ -134,7 +176,8 @@ public final class Keyspace {
         while i < table.capacity {
             if table.isOccupied(i) {
                 let e = table.expires[i]
-                if e != 0 && e <= now { removeSlot(i) } else { body(i) }
+                if e != 0 && e <= now { removeSlot(i); lazilyExpiredKeys += 1 }
+                else if !(fieldExpiryIndex.count > 0 && expireHashFields(slot: i, now: now)) { body(i) }
             }
             i += 1
         }
@@ -147,7 +190,7 @@ public final class Keyspace {
             let i = Int.random(in: 0..<table.capacity)
             if let s = table.nextOccupied(from: i) ?? table.nextOccupied(from: 0) {
                 let e = table.expires[s]
-                if e != 0 && e <= now { removeSlot(s); tries += 1; continue }
+                if e != 0 && e <= now { removeSlot(s); lazilyExpiredKeys += 1; tries += 1; continue }
                 return s
             }
             return nil
@@ -157,22 +200,27 @@ public final class Keyspace {
 
     // MARK: active expiry
 
-    /// One step of the incremental active-expiry sweep: examines up to `budget` slots from
-    /// where the previous step stopped and deletes expired keys. Returns how many it deleted.
+    /// One step of the incremental active-expiry sweep: examines `budget` slots (at least a
+    /// fiftieth of the table, so a full pass takes at most 50 steps whatever the table size,
+    /// and never more than the whole table) from where the previous step stopped, deleting
+    /// expired keys. A free slot's expiry is 0, so the scan reads only the expiry array.
+    /// Returns how many keys it deleted.
     @discardableResult
     public func sweepExpired(now: Int64, budget: Int) -> Int {
         guard expiresCount > 0 else { return 0 }
+        let capacity = table.capacity
+        let steps = min(capacity, max(budget, capacity / 50))
         var removed = 0
-        var examined = 0
-        var i = sweepCursor
-        while examined < budget {
-            if i >= table.capacity { i = 0 }
-            if table.isOccupied(i) {
-                let e = table.expires[i]
-                if e != 0 && e <= now { removeSlot(i); removed += 1 }
+        var i = sweepCursor < capacity ? sweepCursor : 0
+        for _ in 0..<steps {
+            let e = table.expires[i]
+            if e != 0 && e <= now {
+                removeSlot(i)
+                removed += 1
+                if expiresCount == 0 { i += 1; break }
             }
-            i += 1; examined += 1
-            if expiresCount == 0 { break }
+            i += 1
+            if i == capacity { i = 0 }
         }
         sweepCursor = i
         return removed

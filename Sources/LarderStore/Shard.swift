@@ -4,6 +4,8 @@ public final class Shard {
     public let index: Int
     public let databases: [Keyspace]
     public var expiredKeys = 0
+    /// Hash fields deleted by the active sweep (lazily expired ones are not counted).
+    public var expiredHashFields = 0
 
     public init(index: Int) {
         self.index = index
@@ -16,6 +18,9 @@ public final class Shard {
     public func sweepExpired(now: Int64, budget: Int) {
         for db in databases where db.expiresCount > 0 {
             expiredKeys += db.sweepExpired(now: now, budget: budget)
+        }
+        for db in databases where db.fieldExpiryIndex.count > 0 {
+            expiredHashFields += db.sweepExpiredHashFields(now: now, budget: budget)
         }
     }
 }

@@ -44,6 +44,8 @@ struct CatCommand: ParsableCommand {
     var time: String?
 
     func run() throws {
+        // Batch jobs reuse freed column buffers instead of page-faulting them in again (bench/results/parquet.md).
+        ParquetMemory.keepFreedMemoryForReuse()
         do {
             try catFile()
         } catch {

@@ -26,6 +26,8 @@ struct HistoricalCommand: ParsableCommand {
     var fullFeatureNames = false
 
     func run() throws {
+        // Batch jobs reuse freed column buffers instead of page-faulting them in again (bench/results/parquet.md).
+        ParquetMemory.keepFreedMemoryForReuse()
         do {
             let clock = Date()
             let loaded = try FeatureRepoLoader().load(directory: repo)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import LarderParquet
 import Foundation
 import LarderFeatures
 import LarderOffline
@@ -46,6 +47,8 @@ struct MaterializeCommand: ParsableCommand {
     @OptionGroup var options: MaterializeTargetOptions
 
     func run() throws {
+        // Batch jobs reuse freed column buffers instead of page-faulting them in again (bench/results/parquet.md).
+        ParquetMemory.keepFreedMemoryForReuse()
         do {
             let loaded = try FeatureRepoLoader().load(directory: repo)
             guard let startNanos = TimestampText.nanoseconds(start) else { throw CLIUsageError("bad START \"\(start)\"") }
@@ -77,6 +80,8 @@ struct MaterializeIncrementalCommand: ParsableCommand {
     @OptionGroup var options: MaterializeTargetOptions
 
     func run() throws {
+        // Batch jobs reuse freed column buffers instead of page-faulting them in again (bench/results/parquet.md).
+        ParquetMemory.keepFreedMemoryForReuse()
         do {
             let loaded = try FeatureRepoLoader().load(directory: repo)
             guard let endNanos = TimestampText.nanoseconds(end) else { throw CLIUsageError("bad END \"\(end)\"") }

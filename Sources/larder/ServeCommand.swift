@@ -63,8 +63,9 @@ struct ServeCommand: ParsableCommand {
             src.resume()
             return src
         }
-        server.waitUntilStopped()
-        _ = signals
+        // Keep the signal sources alive until the server stops: an optimized build would
+        // otherwise free them right after creation, and SIGTERM would be ignored.
+        withExtendedLifetime(signals) { server.waitUntilStopped() }
         print("larder: stopped")
     }
 }

@@ -131,3 +131,19 @@ final class FixtureTests: XCTestCase {
         }
     }
 }
+
+extension FixtureTests {
+    /// Prints each rejection message (run with `--filter testPrintRejectionMessages` to review them).
+    func testPrintRejectionMessages() throws {
+        for name in Fixtures.all where name.hasPrefix("broken_") || Self.rejectedValidFiles[name] != nil {
+            do {
+                let file = try ParquetFile(path: Fixtures.url(name).path)
+                for g in 0..<file.rowGroupCount { _ = try file.readRowGroup(g) }
+                XCTFail("\(name) was read")
+            } catch let e as ParquetError {
+                print("REJECTED \(name): \(e)")
+                XCTAssertFalse(e.detail.isEmpty)
+            }
+        }
+    }
+}

@@ -1,17 +1,33 @@
 import LarderRESP
 import LarderStore
 
-/// Connection commands: they change or describe the client's session.
+/// Connection commands: they change or describe the client's session. All run on the
+/// connection's own thread (route `.connection`), so `ctx.session` is always set.
 enum ConnectionFamily {
+    /// What HELLO reports. Clients (redis-py 8) check only `proto`; tools that compare versions
+    /// see the Redis release whose replies this server reproduces.
+    static let redisVersion = "7.0.15"
+
     static let commands: [CommandSpec] = [
         CommandSpec("ping", arity: -1, flags: [.fast], group: "connection",
-                    summary: "Returns the server's liveliness response.", handler: ping),
-        CommandSpec("echo", arity: 2, flags: [.fast], group: "connection",
-                    summary: "Returns the given string.", handler: echo),
+                    summary: "Ping the server", handler: ping),
+        CommandSpec("echo", arity: 2, flags: [.loading, .stale, .fast], group: "connection",
+                    summary: "Echo the given string", handler: echo),
         CommandSpec("select", arity: 2, flags: [.loading, .stale, .fast], group: "connection",
-                    summary: "Changes the selected database.", handler: select),
+                    summary: "Change the selected database for the current connection", handler: select),
         CommandSpec("quit", arity: -1, flags: [.noscript, .loading, .stale, .fast, .noAuth, .allowBusy], group: "connection",
-                    summary: "Closes the connection.", handler: quit),
+                    summary: "Close the connection", handler: quit),
+        CommandSpec("hello", arity: -1, flags: [.noscript, .loading, .stale, .fast, .noAuth, .allowBusy], group: "connection",
+                    summary: "Handshake with Redis", since: "6.0.0", handler: hello),
+        CommandSpec("auth", arity: -2, flags: [.noscript, .loading, .stale, .fast, .noAuth, .allowBusy], group: "connection",
+                    summary: "Authenticate to the server", handler: auth),
+        CommandSpec("reset", arity: 1, flags: [.noscript, .loading, .stale, .fast, .noAuth, .allowBusy], group: "connection",
+                    summary: "Reset the connection", since: "6.2.0", handler: reset),
+        CommandSpec("client", arity: -2, flags: [], group: "connection",
+                    summary: "A container for client connection commands", since: "2.4.0",
+                    subcommands: ClientCommands.subcommands.map { $0.name }) { ctx, args in
+            Subcommands.dispatch("client", ClientCommands.subcommands, &ctx, args)
+        },
     ]
 
     static func ping(_ ctx: inout CommandContext, _ args: Arguments) {
@@ -33,5 +49,121 @@ enum ConnectionFamily {
     static func quit(_ ctx: inout CommandContext, _ args: Arguments) {
         ctx.session?.closeAfterReply = true
         ctx.out.ok()
+    }
+
+    // MARK: authentication
+
+    /// The outcome of checking a user name and password against the one (default) user.
+    enum AuthResult { case ok, wrongPass }
+
+    static func authenticate(_ ctx: CommandContext, user: String, password: [UInt8]) -> AuthResult {
+        // Only the default user exists. Without requirepass it accepts any password (nopass).
+        guard user == "default" else { return .wrongPass }
+        guard let required = ctx.server.settings.requirePass else { return .ok }
+        return constantTimeEqual(Array(required.utf8), password) ? .ok : .wrongPass
+    }
+
+    /// Compares without an early exit, so timing does not reveal how much of a guess matched.
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        var diff = UInt8(a.count == b.count ? 0 : 1)
+        let n = max(a.count, b.count)
+        for i in 0..<n {
+            let x = i < a.count ? a[i] : 0, y = i < b.count ? b[i] : 0
+            diff |= x ^ y
+        }
+        return diff == 0
+    }
+
+    static let wrongPass: StaticString = "WRONGPASS invalid username-password pair or user is disabled."
+
+    /// AUTH [username] password
+    static func auth(_ ctx: inout CommandContext, _ args: Arguments) {
+        guard let session = ctx.session else { return }
+        if args.count > 3 { ctx.syntaxError(); return }
+        let user: String
+        let password: [UInt8]
+        if args.count == 2 {
+            guard ctx.server.settings.requirePass != nil else {
+                ctx.out.error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?" as StaticString)
+                return
+            }
+            user = "default"; password = args.bytes(1)
+        } else {
+            user = args.string(1); password = args.bytes(2)
+        }
+        switch authenticate(ctx, user: user, password: password) {
+        case .ok: session.authenticated = true; ctx.out.ok()
+        case .wrongPass: ctx.out.error(wrongPass)
+        }
+    }
+
+    /// HELLO [protover [AUTH username password] [SETNAME clientname]]
+    static func hello(_ ctx: inout CommandContext, _ args: Arguments) {
+        guard let session = ctx.session else { return }
+        var version: RESPVersion? = nil
+        if args.count >= 2 {
+            guard let v = RESPParser.parseInteger(args[1], from: 0, to: args[1].count) else {
+                ctx.out.error("ERR Protocol version is not an integer or out of range" as StaticString); return
+            }
+            guard v == 2 || v == 3 else { ctx.out.error("NOPROTO unsupported protocol version" as StaticString); return }
+            version = v == 3 ? .resp3 : .resp2
+        }
+        var credentials: (user: String, password: [UInt8])? = nil
+        var clientName: String? = nil
+        var i = 2
+        while i < args.count {
+            let more = args.count - 1 - i
+            if args.equalsKeyword(i, "AUTH") && more >= 2 {
+                credentials = (args.string(i + 1), args.bytes(i + 2)); i += 3
+            } else if args.equalsKeyword(i, "SETNAME") && more >= 1 {
+                clientName = args.string(i + 1); i += 2
+            } else {
+                ctx.out.error("ERR Syntax error in HELLO option '\(args.string(i))'"); return
+            }
+        }
+        if let c = credentials {
+            guard authenticate(ctx, user: c.user, password: c.password) == .ok else { ctx.out.error(wrongPass); return }
+            session.authenticated = true
+        }
+        if !session.authenticated && ctx.server.settings.requirePass != nil {
+            ctx.out.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time" as StaticString)
+            return
+        }
+        if let name = clientName {
+            guard ClientCommands.isValidName(name) else { ClientCommands.invalidName(&ctx); return }
+            session.name = name
+        }
+        if let version {
+            session.version = version
+            ctx.out.version = version  // the HELLO reply itself is in the new protocol
+        }
+        let out = ctx.out
+        out.mapHeader(7)
+        out.bulk("server" as StaticString); out.bulk("redis" as StaticString)
+        out.bulk("version" as StaticString); out.bulk(redisVersion)
+        out.bulk("proto" as StaticString); out.integer(session.version.rawValue)
+        out.bulk("id" as StaticString); out.integer(session.id)
+        out.bulk("mode" as StaticString); out.bulk("standalone" as StaticString)
+        out.bulk("role" as StaticString); out.bulk("master" as StaticString)
+        out.bulk("modules" as StaticString); out.arrayHeader(0)
+    }
+
+    /// RESET: back to a fresh connection's state. WATCHes live in the shards, so the
+    /// connection handler drops them after this returns (`resetRequested`).
+    static func reset(_ ctx: inout CommandContext, _ args: Arguments) {
+        guard let session = ctx.session else { return }
+        session.inMulti = false
+        session.multiQueue = []
+        session.multiFailed = false
+        session.resetRequested = true
+        session.db = 0
+        session.version = .resp2
+        ctx.out.version = .resp2
+        session.name = ""
+        session.noEvict = false
+        session.noTouch = false
+        if session.isMonitor.load(ordering: .relaxed) { ctx.server.clients.removeMonitor(session) }
+        session.authenticated = ctx.server.settings.requirePass == nil
+        ctx.out.simple("RESET" as StaticString)
     }
 }

@@ -2,71 +2,195 @@ import LarderRESP
 import LarderStore
 
 /// Hash commands (Redis' t_hash.c). Feature-store reads and writes are HSET / HMGET / HGETALL
-/// on small hashes, which the store keeps packed.
+/// on small hashes, which the store keeps packed. Numeric, sampling/scanning and field-expiry
+/// commands live in HashNumericCommands.swift, HashScanCommands.swift and HashExpiryFamily.swift.
 enum HashFamily {
     static let commands: [CommandSpec] = [
         CommandSpec("hset", arity: -4, flags: [.write, .denyoom, .fast], keys: .one, group: "hash",
                     summary: "Creates or modifies the value of a field in a hash.", since: "2.0.0", handler: hset),
+        CommandSpec("hsetnx", arity: 4, flags: [.write, .denyoom, .fast], keys: .one, group: "hash",
+                    summary: "Sets the value of a field in a hash only when the field doesn't exist.", since: "2.0.0", handler: hsetnx),
+        CommandSpec("hmset", arity: -4, flags: [.write, .denyoom, .fast], keys: .one, group: "hash",
+                    summary: "Sets the values of multiple fields.", since: "2.0.0", handler: hmset),
         CommandSpec("hget", arity: 3, flags: [.readonly, .fast], keys: .one, group: "hash",
                     summary: "Returns the value of a field in a hash.", since: "2.0.0", handler: hget),
         CommandSpec("hmget", arity: -3, flags: [.readonly, .fast], keys: .one, group: "hash",
                     summary: "Returns the values of all fields in a hash.", since: "2.0.0", handler: hmget),
         CommandSpec("hgetall", arity: 2, flags: [.readonly], keys: .one, group: "hash",
                     summary: "Returns all fields and values in a hash.", since: "2.0.0", handler: hgetall),
-    ]
+        CommandSpec("hdel", arity: -3, flags: [.write, .fast], keys: .one, group: "hash",
+                    summary: "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.",
+                    since: "2.0.0", handler: hdel),
+        CommandSpec("hlen", arity: 2, flags: [.readonly, .fast], keys: .one, group: "hash",
+                    summary: "Returns the number of fields in a hash.", since: "2.0.0", handler: hlen),
+        CommandSpec("hkeys", arity: 2, flags: [.readonly], keys: .one, group: "hash",
+                    summary: "Returns all fields in a hash.", since: "2.0.0", handler: hkeys),
+        CommandSpec("hvals", arity: 2, flags: [.readonly], keys: .one, group: "hash",
+                    summary: "Returns all values in a hash.", since: "2.0.0", handler: hvals),
+        CommandSpec("hexists", arity: 3, flags: [.readonly, .fast], keys: .one, group: "hash",
+                    summary: "Determines whether a field exists in a hash.", since: "2.0.0", handler: hexists),
+        CommandSpec("hstrlen", arity: 3, flags: [.readonly, .fast], keys: .one, group: "hash",
+                    summary: "Returns the length of the value of a field.", since: "3.2.0", handler: hstrlen),
+    ] + HashNumericCommands.commands + HashScanCommands.commands + HashExpiryFamily.commands
 
-    /// The hash at `key`, or nil after replying WRONGTYPE; `create` makes an empty one.
-    static func hashAt(_ ctx: inout CommandContext, _ key: UnsafeRawBufferPointer, create: Bool) -> (HashObject?, Bool) {
-        let (db, hash, slot) = ctx.lookup(key)
-        if let slot {
-            guard case .hash(let h) = db.value(at: slot) else { ctx.wrongType(); return (nil, false) }
-            if create { db.touch(slot) }
-            return (h, true)
+    /// What a hash command finds at its key.
+    enum Found {
+        case hash(HashObject, db: Keyspace, slot: Int)
+        case missing(db: Keyspace, keyHash: UInt64)
+        /// The key holds another type; WRONGTYPE has been replied.
+        case wrongType
+    }
+
+    /// Looks `key` up (expiring the key or its fields lazily) and checks its type.
+    @inline(__always)
+    static func find(_ ctx: inout CommandContext, _ key: UnsafeRawBufferPointer) -> Found {
+        let (db, keyHash, slot) = ctx.lookup(key)
+        guard let slot else { return .missing(db: db, keyHash: keyHash) }
+        guard case .hash(let h) = db.value(at: slot) else { ctx.wrongType(); return .wrongType }
+        return .hash(h, db: db, slot: slot)
+    }
+
+    /// Stores a new, filled hash at a missing key.
+    static func insert(_ ctx: inout CommandContext, _ h: HashObject, at key: UnsafeRawBufferPointer,
+                       db: Keyspace, keyHash: UInt64) {
+        db.set(key, hash: keyHash, value: .hash(h), expireAt: 0, now: ctx.now)
+    }
+
+    /// Sets the field/value pairs from argument 2 on; returns how many fields were new.
+    static func setPairs(_ ctx: inout CommandContext, _ args: Arguments) -> Int? {
+        switch find(&ctx, args[1]) {
+        case .wrongType:
+            return nil
+        case .hash(let h, let db, let slot):
+            var added = 0
+            var i = 2
+            while i < args.count { if h.set(args[i], args[i + 1]) { added += 1 }; i += 2 }
+            db.touch(slot)
+            return added
+        case .missing(let db, let keyHash):
+            let h = HashObject()
+            var bytes = 0
+            for j in stride(from: 2, to: args.count, by: 2) {
+                bytes += HashObject.packedEntrySize(fieldCount: args[j].count, valueCount: args[j + 1].count)
+            }
+            h.reservePacked(bytes)
+            var added = 0
+            var i = 2
+            while i < args.count { if h.set(args[i], args[i + 1]) { added += 1 }; i += 2 }
+            insert(&ctx, h, at: args[1], db: db, keyHash: keyHash)
+            return added
         }
-        guard create else { return (nil, true) }
-        let h = HashObject()
-        db.set(key, hash: hash, value: .hash(h), expireAt: 0, now: ctx.now)
-        return (h, true)
     }
 
     static func hset(_ ctx: inout CommandContext, _ args: Arguments) {
         guard args.count % 2 == 0 else { ctx.wrongArity("hset"); return }
-        let (h, ok) = hashAt(&ctx, args[1], create: true)
-        guard ok, let h else { return }
-        var added = 0
-        var i = 2
-        while i < args.count {
-            if h.set(args[i], args[i + 1]) { added += 1 }
-            i += 2
+        if let added = setPairs(&ctx, args) { ctx.out.integer(added) }
+    }
+
+    static func hmset(_ ctx: inout CommandContext, _ args: Arguments) {
+        guard args.count % 2 == 0 else { ctx.wrongArity("hmset"); return }
+        if setPairs(&ctx, args) != nil { ctx.out.ok() }
+    }
+
+    static func hsetnx(_ ctx: inout CommandContext, _ args: Arguments) {
+        switch find(&ctx, args[1]) {
+        case .wrongType: return
+        case .hash(let h, let db, let slot):
+            if h.contains(args[2]) { ctx.out.integer(0); return }
+            h.set(args[2], args[3])
+            db.touch(slot)
+        case .missing(let db, let keyHash):
+            let h = HashObject()
+            h.set(args[2], args[3])
+            insert(&ctx, h, at: args[1], db: db, keyHash: keyHash)
         }
-        ctx.out.integer(added)
+        ctx.out.integer(1)
     }
 
     static func hget(_ ctx: inout CommandContext, _ args: Arguments) {
-        let (h, ok) = hashAt(&ctx, args[1], create: false)
-        guard ok else { return }
-        guard let h, let v = h.get(args[2]) else { ctx.out.null(); return }
-        v.withBytes { ctx.out.bulk($0) }
+        switch find(&ctx, args[1]) {
+        case .wrongType: return
+        case .missing: ctx.out.null()
+        case .hash(let h, _, _):
+            let out = ctx.out
+            h.withValue(args[2]) { v in if let v { out.bulk(v) } else { out.null() } }
+        }
     }
 
     static func hmget(_ ctx: inout CommandContext, _ args: Arguments) {
-        let (h, ok) = hashAt(&ctx, args[1], create: false)
-        guard ok else { return }
         let n = args.count - 2
-        ctx.out.arrayHeader(n)
-        guard let h else { for _ in 0..<n { ctx.out.null() }; return }
-        let out = ctx.out
-        h.lookupMany(n, field: { args[$0 + 2] }) { _, v in
-            if let v { out.bulk(v) } else { out.null() }
+        switch find(&ctx, args[1]) {
+        case .wrongType: return
+        case .missing:
+            ctx.out.arrayHeader(n)
+            for _ in 0..<n { ctx.out.null() }
+        case .hash(let h, _, _):
+            ctx.out.arrayHeader(n)
+            let out = ctx.out
+            h.lookupMany(n, field: { args[$0 + 2] }) { _, v in
+                if let v { out.bulk(v) } else { out.null() }
+            }
         }
     }
 
     static func hgetall(_ ctx: inout CommandContext, _ args: Arguments) {
-        let (h, ok) = hashAt(&ctx, args[1], create: false)
-        guard ok else { return }
-        guard let h else { ctx.out.mapHeader(0); return }
-        ctx.out.mapHeader(h.count)
-        let out = ctx.out
-        h.forEach { f, v in out.bulk(f); out.bulk(v) }
+        switch find(&ctx, args[1]) {
+        case .wrongType: return
+        case .missing: ctx.out.mapHeader(0)
+        case .hash(let h, _, _):
+            ctx.out.mapHeader(h.count)
+            let out = ctx.out
+            h.forEach { f, v in out.bulk(f); out.bulk(v) }
+        }
+    }
+
+    static func hkeys(_ ctx: inout CommandContext, _ args: Arguments) { listing(&ctx, args, fields: true) }
+    static func hvals(_ ctx: inout CommandContext, _ args: Arguments) { listing(&ctx, args, fields: false) }
+
+    static func listing(_ ctx: inout CommandContext, _ args: Arguments, fields: Bool) {
+        switch find(&ctx, args[1]) {
+        case .wrongType: return
+        case .missing: ctx.out.arrayHeader(0)
+        case .hash(let h, _, _):
+            ctx.out.arrayHeader(h.count)
+            let out = ctx.out
+            h.forEach { f, v in out.bulk(fields ? f : v) }
+        }
+    }
+
+    static func hdel(_ ctx: inout CommandContext, _ args: Arguments) {
+        switch find(&ctx, args[1]) {
+        case .wrongType: return
+        case .missing: ctx.out.integer(0)
+        case .hash(let h, let db, let slot):
+            var removed = 0
+            for i in 2..<args.count where h.remove(args[i]) { removed += 1 }
+            if h.count == 0 { db.remove(at: slot) } else if removed > 0 { db.touch(slot) }
+            ctx.out.integer(removed)
+        }
+    }
+
+    static func hlen(_ ctx: inout CommandContext, _ args: Arguments) {
+        switch find(&ctx, args[1]) {
+        case .wrongType: return
+        case .missing: ctx.out.integer(0)
+        case .hash(let h, _, _): ctx.out.integer(h.count)
+        }
+    }
+
+    static func hexists(_ ctx: inout CommandContext, _ args: Arguments) {
+        switch find(&ctx, args[1]) {
+        case .wrongType: return
+        case .missing: ctx.out.integer(0)
+        case .hash(let h, _, _): ctx.out.integer(h.contains(args[2]) ? 1 : 0)
+        }
+    }
+
+    static func hstrlen(_ ctx: inout CommandContext, _ args: Arguments) {
+        switch find(&ctx, args[1]) {
+        case .wrongType: return
+        case .missing: ctx.out.integer(0)
+        case .hash(let h, _, _): ctx.out.integer(h.withValue(args[2]) { $0?.count ?? 0 })
+        }
     }
 }

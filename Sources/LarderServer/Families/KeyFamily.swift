@@ -1,15 +1,41 @@
 import LarderRESP
 import LarderStore
 
-/// Generic key commands (Redis' db.c / expire.c).
+/// Generic key commands (Redis' db.c and object.c). TTL commands are in KeyExpiry.swift,
+/// SCAN in ScanSupport.swift. Multi-key commands are atomic across shards: routing holds
+/// every shard their keys live in while they run.
 enum KeyFamily {
     static let commands: [CommandSpec] = [
         CommandSpec("del", arity: -2, flags: [.write], keys: .range(1, -1, 1), group: "generic",
                     summary: "Deletes one or more keys.", handler: del),
+        CommandSpec("unlink", arity: -2, flags: [.write, .fast], keys: .range(1, -1, 1), group: "generic",
+                    summary: "Asynchronously deletes one or more keys.", since: "4.0.0", handler: del),
         CommandSpec("exists", arity: -2, flags: [.readonly, .fast], keys: .range(1, -1, 1), group: "generic",
                     summary: "Determines whether one or more keys exist.", handler: exists),
-    ]
+        CommandSpec("type", arity: 2, flags: [.readonly, .fast], keys: .one, group: "generic",
+                    summary: "Determines the type of value stored at a key.", handler: type),
+        CommandSpec("rename", arity: 3, flags: [.write], keys: .range(1, 2, 1), group: "generic",
+                    summary: "Renames a key and overwrites the destination.", handler: { rename(&$0, $1, onlyIfNew: false) }),
+        CommandSpec("copy", arity: -3, flags: [.write, .denyoom], keys: .range(1, 2, 1), group: "generic",
+                    summary: "Copies the value of a key to a new key.", since: "6.2.0", handler: copy),
+        CommandSpec("renamenx", arity: 3, flags: [.write, .fast], keys: .range(1, 2, 1), group: "generic",
+                    summary: "Renames a key only when the target key name doesn't exist.",
+                    handler: { rename(&$0, $1, onlyIfNew: true) }),
+        CommandSpec("keys", arity: 2, flags: [.readonly], route: .allShards, group: "generic",
+                    summary: "Returns all key names that match a pattern.", handler: keys),
+        CommandSpec("randomkey", arity: 1, flags: [.readonly], route: .allShards, group: "generic",
+                    summary: "Returns a random key name from the database.", handler: randomkey),
+        CommandSpec("scan", arity: -2, flags: [.readonly], route: .allShards, group: "generic",
+                    summary: "Iterates over the key names in the database.", since: "2.8.0", handler: ScanSupport.scan),
+        // Redis declares no keys on the OBJECT container (its subcommands have them), so
+        // COMMAND shows none here either; OBJECT is a rare debugging command, so it simply
+        // holds every shard rather than routing by its subcommand's key.
+        CommandSpec("object", arity: -2, flags: [], route: .allShards, group: "generic",
+                    summary: "A container for object introspection commands.", since: "2.2.3",
+                    subcommands: ["encoding", "freq", "help", "refcount"], handler: object),
+    ] + expiryCommands
 
+    /// DEL and UNLINK (values are freed on the spot either way); a repeated key counts once.
     static func del(_ ctx: inout CommandContext, _ args: Arguments) {
         var n = 0
         for i in 1..<args.count {
@@ -19,9 +45,174 @@ enum KeyFamily {
         ctx.out.integer(n)
     }
 
+    /// A repeated key counts each time, as in Redis.
     static func exists(_ ctx: inout CommandContext, _ args: Arguments) {
         var n = 0
         for i in 1..<args.count where ctx.lookup(args[i]).slot != nil { n += 1 }
         ctx.out.integer(n)
     }
+
+    static func type(_ ctx: inout CommandContext, _ args: Arguments) {
+        let (db, _, slot) = ctx.lookup(args[1])
+        guard let slot else { ctx.out.simple("none" as StaticString); return }
+        ctx.out.simple(db.value(at: slot).typeName)
+    }
+
+    /// RENAME / RENAMENX. Source and destination may live on different shards (both are held):
+    /// the value object moves, with its TTL.
+    static func rename(_ ctx: inout CommandContext, _ args: Arguments, onlyIfNew: Bool) {
+        let (source, sourceHash, sourceSlot) = ctx.lookup(args[1])
+        guard let sourceSlot else { ctx.out.error("ERR no such key" as StaticString); return }
+        if args[1].elementsEqual(args[2]) {
+            if onlyIfNew { ctx.out.integer(0) } else { ctx.out.ok() }
+            return
+        }
+        let value = source.value(at: sourceSlot)
+        let expireAt = source.expireAt(sourceSlot)
+        let (target, targetHash, targetSlot) = ctx.lookup(args[2])
+        if targetSlot != nil && onlyIfNew { ctx.out.integer(0); return }
+        // Look the source up again: the destination lookup may have deleted an expired key
+        // in the same keyspace, and slots are not held across removals.
+        if let slot = source.lookup(args[1], hash: sourceHash, now: ctx.now) { source.remove(at: slot) }
+        target.set(args[2], hash: targetHash, value: value, expireAt: expireAt, now: ctx.now)
+        if onlyIfNew { ctx.out.integer(1) } else { ctx.out.ok() }
+    }
+
+    /// COPY source destination [DB destination-db] [REPLACE]: a deep copy, TTL included.
+    static func copy(_ ctx: inout CommandContext, _ args: Arguments) {
+        var replace = false
+        var targetDb = ctx.dbIndex
+        var i = 3
+        while i < args.count {
+            if args.equalsKeyword(i, "REPLACE") {
+                replace = true
+            } else if args.equalsKeyword(i, "DB") && i + 1 < args.count {
+                guard let n = RESPParser.parseInteger(args[i + 1], from: 0, to: args[i + 1].count),
+                      n >= Int(Int32.min) && n <= Int(Int32.max) else { ctx.notInteger(); return }
+                guard n >= 0 && n < Shard.databaseCount else {
+                    ctx.out.error("ERR DB index is out of range" as StaticString); return
+                }
+                targetDb = n
+                i += 1
+            } else { ctx.syntaxError(); return }
+            i += 1
+        }
+        if targetDb == ctx.dbIndex && args[1].elementsEqual(args[2]) {
+            ctx.out.error("ERR source and destination objects are the same" as StaticString); return
+        }
+        let (source, _, sourceSlot) = ctx.lookup(args[1])
+        guard let sourceSlot else { ctx.out.integer(0); return }
+        var value = source.value(at: sourceSlot)
+        let expireAt = source.expireAt(sourceSlot)
+        if case .hash(let h) = value { value = .hash(h.copy()) }
+        let sourceDb = ctx.dbIndex
+        ctx.dbIndex = targetDb
+        defer { ctx.dbIndex = sourceDb }
+        let (target, targetHash, targetSlot) = ctx.lookup(args[2])
+        if let targetSlot {
+            guard replace else { ctx.out.integer(0); return }
+            target.remove(at: targetSlot)
+        }
+        target.set(args[2], hash: targetHash, value: value, expireAt: expireAt, now: ctx.now)
+        ctx.out.integer(1)
+    }
+
+    /// KEYS pattern over every shard of the selected database; "*" skips matching.
+    static func keys(_ ctx: inout CommandContext, _ args: Arguments) {
+        let pattern = args[1]
+        let all = pattern.count == 1 && pattern[0] == UInt8(ascii: "*")
+        var found: [[UInt8]] = []
+        for db in ctx.heldDatabases {
+            var slots: [Int] = []
+            db.forEachLive(now: ctx.now) { slots.append($0) }
+            for s in slots {
+                let key = db.key(at: s)
+                if all || key.withUnsafeBytes({ Glob.match(pattern, $0) }) { found.append(key) }
+            }
+        }
+        ctx.out.arrayHeader(found.count)
+        for k in found { ctx.out.bulk(k) }
+    }
+
+    /// RANDOMKEY: picks a shard in proportion to its key count, then a key in it.
+    static func randomkey(_ ctx: inout CommandContext, _ args: Arguments) {
+        let dbs = ctx.heldDatabases
+        for _ in 0..<100 {
+            let total = dbs.reduce(0) { $0 + $1.count }
+            guard total > 0 else { break }
+            var pick = Int.random(in: 0..<total)
+            for db in dbs {
+                if pick >= db.count { pick -= db.count; continue }
+                if let slot = db.randomSlot(now: ctx.now) { ctx.out.bulk(db.key(at: slot)); return }
+                break  // every key it met had expired (and is gone now): draw again
+            }
+        }
+        ctx.out.null()
+    }
+
+    // MARK: OBJECT
+
+    static func object(_ ctx: inout CommandContext, _ args: Arguments) {
+        let sub = args[1]
+        let isHelp = args.equalsKeyword(1, "HELP")
+        let known = isHelp || args.equalsKeyword(1, "ENCODING") || args.equalsKeyword(1, "REFCOUNT") ||
+            args.equalsKeyword(1, "FREQ")
+        guard known else {
+            ctx.out.error("ERR unknown subcommand '\(String(decoding: sub.prefix(128), as: UTF8.self))'. Try OBJECT HELP.")
+            return
+        }
+        let name = String(decoding: sub, as: UTF8.self).lowercased()
+        guard args.count == (isHelp ? 2 : 3) else { ctx.wrongArity("object|\(name)"); return }
+        if isHelp {
+            ctx.out.arrayHeader(objectHelp.count)
+            for line in objectHelp { ctx.out.simple(line) }
+            return
+        }
+        let (db, _, slot) = ctx.lookup(args[2])
+        guard let slot else { ctx.out.null(); return }
+        let value = db.value(at: slot)
+        if args.equalsKeyword(1, "ENCODING") {
+            ctx.out.bulk(encodingName(value))
+        } else if args.equalsKeyword(1, "REFCOUNT") {
+            // Redis shares the objects of small integers (0...9999) and reports them so.
+            if case .string(let s) = value, let v = s.withUnsafeBytes({ RESPParser.parseInteger($0, from: 0, to: $0.count) }),
+               v >= 0 && v < 10000 {
+                ctx.out.integer(Int(Int32.max))
+            } else {
+                ctx.out.integer(1)
+            }
+        } else {
+            ctx.out.error("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust." as StaticString)
+        }
+    }
+
+    /// What Redis would report for this value, judged from the bytes as SET's
+    /// tryObjectEncoding does. Strings are not tagged with how they were built, so strings
+    /// changed by APPEND/SETRANGE (Redis: "raw") or made by INCRBYFLOAT (Redis: never "int")
+    /// may differ.
+    static func encodingName(_ value: StoredValue) -> StaticString {
+        switch value {
+        case .string(let s):
+            if s.count <= 20, s.withUnsafeBytes({ RESPParser.parseInteger($0, from: 0, to: $0.count) }) != nil { return "int" }
+            return s.count <= 44 ? "embstr" : "raw"
+        case .hash(let h):
+            return h.isPacked ? "listpack" : "hashtable"
+        }
+    }
+
+    /// Redis' text, without IDLETIME: access times are not tracked here.
+    static let objectHelp: [String] = [
+        "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "ENCODING <key>",
+        "    Return the kind of internal representation used in order to store the value",
+        "    associated with a <key>.",
+        "FREQ <key>",
+        "    Return the access frequency index of the <key>. The returned integer is",
+        "    proportional to the logarithm of the recent access frequency of the key.",
+        "REFCOUNT <key>",
+        "    Return the number of references of the value associated with the specified",
+        "    <key>.",
+        "HELP",
+        "    Prints this help.",
+    ]
 }

@@ -114,7 +114,12 @@ class Server:
 
     def client(self, **kwargs):
         import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
         kwargs.setdefault("socket_timeout", 10)
+        # No retries: redis-py retries ConnectionError subclasses (AuthenticationError among them)
+        # with backoff by default, which only slows down the error cases the tests provoke.
+        kwargs.setdefault("retry", Retry(NoBackoff(), 0))
         return redis.Redis(host="127.0.0.1", port=self.port, **kwargs)
 
 

@@ -1,0 +1,266 @@
+import LarderRESP
+import LarderStore
+
+/// CLIENT subcommands (Redis' networking.c clientCommand), with Redis 7.0's replies and errors.
+/// SETINFO and NO-TOUCH come from Redis 7.2: clients send SETINFO on every connection.
+enum ClientCommands {
+    static let subcommands: [Subcommand] = [
+        Subcommand("id", arity: 2, flags: [.noscript, .loading, .stale],
+                   summary: "Returns the client ID for the current connection", since: "5.0.0", handler: id),
+        Subcommand("info", arity: 2, flags: [.noscript, .loading, .stale],
+                   summary: "Returns information about the current client connection.", since: "6.2.0", handler: info),
+        Subcommand("list", arity: -2, flags: [.admin, .noscript, .loading, .stale],
+                   summary: "Get the list of client connections", since: "2.4.0", handler: list),
+        Subcommand("setname", arity: 3, flags: [.noscript, .loading, .stale],
+                   summary: "Set the current connection name", since: "2.6.9", handler: setname),
+        Subcommand("getname", arity: 2, flags: [.noscript, .loading, .stale],
+                   summary: "Get the current connection name", since: "2.6.9", handler: getname),
+        Subcommand("setinfo", arity: 4, flags: [.noscript, .loading, .stale],
+                   summary: "Set client or connection specific info", since: "7.2.0", handler: setinfo),
+        Subcommand("kill", arity: -3, flags: [.admin, .noscript, .loading, .stale],
+                   summary: "Kill the connection of a client", since: "2.4.0", handler: kill),
+        Subcommand("no-evict", arity: 3, flags: [.admin, .noscript, .loading, .stale],
+                   summary: "Set client eviction mode for the current connection", since: "7.0.0", handler: noEvict),
+        Subcommand("no-touch", arity: 3, flags: [.noscript, .loading, .stale],
+                   summary: "Controls whether commands sent by the client will alter the LRU/LFU of the keys they access.",
+                   since: "7.2.0", handler: noTouch),
+        Subcommand("help", arity: 2, flags: [.loading, .stale],
+                   summary: "Show helpful text about the different subcommands", since: "5.0.0", handler: help),
+    ]
+
+    // MARK: names
+
+    /// Redis allows only the printable ASCII range '!'...'~' in client names and library info.
+    static func isValidName(_ s: String) -> Bool { s.utf8.allSatisfy { $0 >= 33 && $0 <= 126 } }
+
+    static func invalidName(_ ctx: inout CommandContext) {
+        ctx.out.error("ERR Client names cannot contain spaces, newlines or special characters." as StaticString)
+    }
+
+    static func id(_ ctx: inout CommandContext, _ args: Arguments) {
+        ctx.out.integer(ctx.session?.id ?? 0)
+    }
+
+    static func setname(_ ctx: inout CommandContext, _ args: Arguments) {
+        let name = args.string(2)
+        guard isValidName(name) else { invalidName(&ctx); return }
+        ctx.session?.name = name
+        ctx.out.ok()
+    }
+
+    static func getname(_ ctx: inout CommandContext, _ args: Arguments) {
+        let name = ctx.session?.name ?? ""
+        if name.isEmpty { ctx.out.null() } else { ctx.out.bulk(name) }
+    }
+
+    /// CLIENT SETINFO LIB-NAME|LIB-VER value (Redis 7.2).
+    static func setinfo(_ ctx: inout CommandContext, _ args: Arguments) {
+        guard let session = ctx.session else { return }
+        let value = args.string(3)
+        let isName = args.equalsKeyword(2, "LIB-NAME")
+        guard isName || args.equalsKeyword(2, "LIB-VER") else {
+            ctx.out.error("ERR Unrecognized option '\(args.string(2))'"); return
+        }
+        guard isValidName(value) else {
+            ctx.out.error("ERR \(args.string(2)) cannot contain spaces, newlines or special characters."); return
+        }
+        if isName { session.libName = value } else { session.libVersion = value }
+        ctx.out.ok()
+    }
+
+    static func onOff(_ args: Arguments, _ i: Int) -> Bool? {
+        if args.equalsKeyword(i, "ON") { return true }
+        if args.equalsKeyword(i, "OFF") { return false }
+        return nil
+    }
+
+    static func noEvict(_ ctx: inout CommandContext, _ args: Arguments) {
+        guard let on = onOff(args, 2) else { ctx.syntaxError(); return }
+        ctx.session?.noEvict = on
+        ctx.out.ok()
+    }
+
+    static func noTouch(_ ctx: inout CommandContext, _ args: Arguments) {
+        guard let on = onOff(args, 2) else { ctx.syntaxError(); return }
+        ctx.session?.noTouch = on
+        ctx.out.ok()
+    }
+
+    // MARK: listing
+
+    /// Redis' client types. Every client here is a normal one (MONITOR clients count as
+    /// replicas in Redis' getClientType, as they do here).
+    enum ClientType { case normal, replica, pubsub, master }
+
+    static func clientType(named s: String) -> ClientType? {
+        switch s.lowercased() {
+        case "normal": return .normal
+        case "slave", "replica": return .replica
+        case "pubsub": return .pubsub
+        case "master": return .master
+        default: return nil
+        }
+    }
+
+    static func type(of c: ClientSession) -> ClientType {
+        c.isMonitor.load(ordering: .relaxed) ? .replica : .normal
+    }
+
+    static func line(_ ctx: CommandContext, _ c: ClientSession) -> String {
+        let specs = ctx.server.commands.specs
+        let sub = c.lastSubcommandIndex.load(ordering: .relaxed)
+        let line = c.describeLine(now: Clock.nowMilliseconds(), own: c === ctx.session) { i in
+            guard i < specs.count else { return "NULL" }
+            // Container commands show as "client|list", as in Redis 7.
+            let subs = specs[i].subcommands
+            return sub >= 0 && sub < subs.count ? "\(specs[i].name)|\(subs[sub])" : specs[i].name
+        }
+        return line + "\n"
+    }
+
+    static func info(_ ctx: inout CommandContext, _ args: Arguments) {
+        guard let session = ctx.session else { return }
+        ctx.out.verbatim(line(ctx, session))
+    }
+
+    /// CLIENT LIST [TYPE NORMAL|MASTER|REPLICA|PUBSUB] [ID id [id ...]]
+    static func list(_ ctx: inout CommandContext, _ args: Arguments) {
+        var text = ""
+        if args.count == 2 {
+            for c in ctx.server.clients.all { text += line(ctx, c) }
+        } else if args.count == 4 && args.equalsKeyword(2, "TYPE") {
+            guard let t = clientType(named: args.string(3)) else {
+                ctx.out.error("ERR Unknown client type '\(args.string(3))'"); return
+            }
+            for c in ctx.server.clients.all where type(of: c) == t { text += line(ctx, c) }
+        } else if args.count > 3 && args.equalsKeyword(2, "ID") {
+            var ids: [Int] = []
+            for i in 3..<args.count {
+                guard let id = RESPParser.parseInteger(args[i], from: 0, to: args[i].count), id >= 1 else {
+                    ctx.out.error("ERR Invalid client ID" as StaticString); return
+                }
+                ids.append(id)
+            }
+            for id in ids { if let c = ctx.server.clients.client(id: id) { text += line(ctx, c) } }
+        } else {
+            ctx.syntaxError(); return
+        }
+        ctx.out.verbatim(text)
+    }
+
+    // MARK: kill
+
+    /// CLIENT KILL ip:port (old form: replies OK or an error, may kill the caller), or
+    /// CLIENT KILL [ID id] [TYPE t] [ADDR ip:port] [LADDR ip:port] [USER name] [SKIPME yes|no]
+    /// (replies with the number killed; skips the caller unless SKIPME no).
+    static func kill(_ ctx: inout CommandContext, _ args: Arguments) {
+        guard let me = ctx.session else { return }
+        var addr: String? = nil, laddr: String? = nil
+        var id = 0
+        var wantedType: ClientType? = nil
+        var skipMe = true
+        var userFilter: String? = nil
+        let oldForm = args.count == 3
+        if oldForm {
+            addr = args.string(2)
+            skipMe = false  // with the old form a client may kill itself
+        } else {
+            var i = 2
+            while i < args.count {
+                let hasValue = i + 1 < args.count
+                if args.equalsKeyword(i, "ID") && hasValue {
+                    guard let v = RESPParser.parseInteger(args[i + 1], from: 0, to: args[i + 1].count), v >= 1 else {
+                        ctx.out.error("ERR client-id should be greater than 0" as StaticString); return
+                    }
+                    id = v
+                } else if args.equalsKeyword(i, "TYPE") && hasValue {
+                    guard let t = clientType(named: args.string(i + 1)) else {
+                        ctx.out.error("ERR Unknown client type '\(args.string(i + 1))'"); return
+                    }
+                    wantedType = t
+                } else if args.equalsKeyword(i, "ADDR") && hasValue {
+                    addr = args.string(i + 1)
+                } else if args.equalsKeyword(i, "LADDR") && hasValue {
+                    laddr = args.string(i + 1)
+                } else if args.equalsKeyword(i, "USER") && hasValue {
+                    guard args.string(i + 1) == "default" else {
+                        ctx.out.error("ERR No such user '\(args.string(i + 1))'"); return
+                    }
+                    userFilter = "default"
+                } else if args.equalsKeyword(i, "SKIPME") && hasValue {
+                    if args.equalsKeyword(i + 1, "YES") { skipMe = true }
+                    else if args.equalsKeyword(i + 1, "NO") { skipMe = false }
+                    else { ctx.syntaxError(); return }
+                } else {
+                    ctx.syntaxError(); return
+                }
+                i += 2
+            }
+        }
+        _ = userFilter  // every client is the default user
+        var killed = 0
+        for c in ctx.server.clients.all {
+            if let addr, c.address != addr { continue }
+            if let laddr, c.localAddress != laddr { continue }
+            if let wantedType, type(of: c) != wantedType { continue }
+            if id != 0 && c.id != id { continue }
+            if c === me && skipMe { continue }
+            if c === me {
+                me.closeAfterReply = true
+            } else {
+                // Channel.close is thread-safe: NIO runs it on the client's own loop. The close
+                // completes later, so the client leaves the registry now, as Redis frees it at once
+                // (a second KILL or a CLIENT LIST must not see it); removing twice is harmless.
+                ctx.server.clients.remove(c)
+                c.channel.close(promise: nil)
+            }
+            killed += 1
+        }
+        if oldForm {
+            if killed == 0 { ctx.out.error("ERR No such client" as StaticString) } else { ctx.out.ok() }
+        } else {
+            ctx.out.integer(killed)
+        }
+    }
+
+    /// Redis 7.2's text, without the subcommands this server does not have (tracking, pause,
+    /// reply, unblock).
+    static func help(_ ctx: inout CommandContext, _ args: Arguments) {
+        Subcommands.help(&ctx, "CLIENT", [
+            "GETNAME",
+            "    Return the name of the current connection.",
+            "ID",
+            "    Return the ID of the current connection.",
+            "INFO",
+            "    Return information about the current client connection.",
+            "KILL <ip:port>",
+            "    Kill connection made from <ip:port>.",
+            "KILL <option> <value> [<option> <value> [...]]",
+            "    Kill connections. Options are:",
+            "    * ADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made from the specified address",
+            "    * LADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made to specified local address",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Kill connections by type.",
+            "    * USER <username>",
+            "      Kill connections authenticated by <username>.",
+            "    * SKIPME (YES|NO)",
+            "      Skip killing current connection (default: yes).",
+            "LIST [options ...]",
+            "    Return information about client connections. Options:",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Return clients of specified type.",
+            "SETNAME <name>",
+            "    Assign the name <name> to the current connection.",
+            "SETINFO <option> <value>",
+            "    Set client meta attr. Options are:",
+            "    * LIB-NAME: the client lib name.",
+            "    * LIB-VER: the client lib version.",
+            "NO-EVICT (ON|OFF)",
+            "    Protect current client connection from eviction.",
+            "NO-TOUCH (ON|OFF)",
+            "    Will not touch LRU/LFU stats when this mode is on.",
+        ])
+    }
+}

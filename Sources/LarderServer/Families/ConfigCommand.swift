@@ -1,0 +1,181 @@
+import LarderRESP
+import LarderStore
+
+/// CONFIG GET / SET / RESETSTAT over the settings this server has (ServerSettings), with the
+/// names, value formats, bounds and error texts of Redis 7.0.
+enum ConfigCommand {
+    static let spec = CommandSpec(
+        "config", arity: -2, flags: [], group: "server",
+        summary: "A container for server configuration commands", since: "2.0.0",
+        subcommands: subcommands.map { $0.name }) { ctx, args in
+        Subcommands.dispatch("config", subcommands, &ctx, args)
+    }
+
+    static let subcommands: [Subcommand] = [
+        Subcommand("get", arity: -3, flags: [.admin, .noscript, .loading, .stale],
+                   summary: "Get the values of configuration parameters", since: "2.0.0", handler: get),
+        Subcommand("set", arity: -4, flags: [.admin, .noscript, .loading, .stale],
+                   summary: "Set configuration parameters to the given values", since: "2.0.0", handler: set),
+        Subcommand("resetstat", arity: 2, flags: [.admin, .noscript, .loading, .stale],
+                   summary: "Reset the stats returned by INFO", since: "2.0.0", handler: resetstat),
+        Subcommand("help", arity: 2, flags: [.loading, .stale],
+                   summary: "Show helpful text about the different subcommands", since: "5.0.0", handler: help),
+    ]
+
+    /// Why a value was refused: the text after "CONFIG SET failed (...) - ".
+    typealias Apply = (ServerSettings) -> Void
+
+    struct Parameter {
+        let name: String
+        let get: (ServerState) -> String
+        /// Validates a value and returns how to apply it, or Redis' reason for refusing it.
+        /// nil for parameters that cannot change while the server runs.
+        let check: ((String) -> Result<Apply, ConfigRefusal>)?
+    }
+
+    struct ConfigRefusal: Error { let reason: String }
+
+    static let immutable = ConfigRefusal(reason: "can't set immutable config")
+
+    /// A whole-number parameter (Redis' numericConfig with a plain integer).
+    static func integer(_ name: String, min: Int, max: Int, _ value: @escaping (ServerSettings) -> Int,
+                        _ store: @escaping (ServerSettings, Int) -> Void) -> Parameter {
+        Parameter(name: name, get: { String(value($0.settings)) }, check: { text in
+            guard let v = parseInteger(text) else { return .failure(ConfigRefusal(reason: "argument couldn't be parsed into an integer")) }
+            guard v >= min && v <= max else { return .failure(ConfigRefusal(reason: "argument must be between \(min) and \(max) inclusive")) }
+            return .success { store($0, v) }
+        })
+    }
+
+    /// A byte-size parameter accepting Redis' memory units (1k, 1kb, 1m, 1mb, 1g, 1gb).
+    static func memory(_ name: String, min: Int, _ value: @escaping (ServerSettings) -> Int,
+                       _ store: @escaping (ServerSettings, Int) -> Void) -> Parameter {
+        Parameter(name: name, get: { String(value($0.settings)) }, check: { text in
+            guard let v = parseMemory(text) else { return .failure(ConfigRefusal(reason: "argument must be a memory value")) }
+            guard v >= min else { return .failure(ConfigRefusal(reason: "argument must be between \(min) and \(Int.max) inclusive")) }
+            return .success { store($0, v) }
+        })
+    }
+
+    /// A parameter that only accepts its current (fixed) value, so clients that turn
+    /// persistence off (`CONFIG SET save ""`) keep working.
+    static func fixed(_ name: String, _ value: String, yesNo: Bool = false) -> Parameter {
+        Parameter(name: name, get: { _ in value }, check: { text in
+            if yesNo && text.lowercased() != "yes" && text.lowercased() != "no" {
+                return .failure(ConfigRefusal(reason: "argument must be 'yes' or 'no'"))
+            }
+            return text.lowercased() == value ? .success { _ in } : .failure(immutable)
+        })
+    }
+
+    static let parameters: [Parameter] = [
+        memory("proto-max-bulk-len", min: 1024 * 1024, { $0.protoMaxBulkLength.load(ordering: .relaxed) },
+               { $0.protoMaxBulkLength.store($1, ordering: .relaxed) }),
+        memory("client-query-buffer-limit", min: 1024 * 1024, { $0.clientQueryBufferLimit.load(ordering: .relaxed) },
+               { $0.clientQueryBufferLimit.store($1, ordering: .relaxed) }),
+        integer("maxclients", min: 1, max: Int(UInt32.max), { $0.maxClients.load(ordering: .relaxed) },
+                { $0.maxClients.store($1, ordering: .relaxed) }),
+        integer("timeout", min: 0, max: Int(Int32.max), { $0.idleTimeout.load(ordering: .relaxed) },
+                { $0.idleTimeout.store($1, ordering: .relaxed) }),
+        integer("tcp-keepalive", min: 0, max: Int(Int32.max), { $0.tcpKeepalive.load(ordering: .relaxed) },
+                { $0.tcpKeepalive.store($1, ordering: .relaxed) }),
+        // Redis keeps hz within 1...500 whatever is asked.
+        integer("hz", min: 0, max: Int(Int32.max), { $0.hz.load(ordering: .relaxed) },
+                { $0.hz.store(Swift.min(500, Swift.max(1, $1)), ordering: .relaxed) }),
+        Parameter(name: "requirepass", get: { $0.settings.requirePass ?? "" },
+                  check: { text in .success { $0.requirePass = text } }),
+        Parameter(name: "port", get: { String($0.boundPort) }, check: nil),
+        Parameter(name: "bind", get: { $0.settings.bind }, check: nil),
+        Parameter(name: "databases", get: { _ in String(Shard.databaseCount) }, check: nil),
+        fixed("save", ""),
+        fixed("appendonly", "no", yesNo: true),
+    ]
+
+    static func parameter(named name: String) -> Parameter? {
+        let lower = name.lowercased()
+        return parameters.first { $0.name == lower }
+    }
+
+    /// Redis' string2ll: no spaces, no '+', no leading zeros.
+    static func parseInteger(_ s: String) -> Int? {
+        let bytes = Array(s.utf8)
+        return bytes.withUnsafeBytes { RESPParser.parseInteger($0, from: 0, to: $0.count) }
+    }
+
+    /// Redis' memtoull: digits then an optional unit b, k, kb, m, mb, g, gb (any case).
+    static func parseMemory(_ s: String) -> Int? {
+        let digits = s.prefix { $0.isASCII && $0.isNumber }
+        let unit = s.dropFirst(digits.count).lowercased()
+        let multipliers: [String: Int] = ["": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1_000_000,
+                                          "mb": 1024 * 1024, "g": 1_000_000_000, "gb": 1024 * 1024 * 1024]
+        guard let mul = multipliers[unit], let v = Int(digits) else { return nil }
+        let (r, overflow) = v.multipliedReportingOverflow(by: mul)
+        return overflow ? nil : r
+    }
+
+    /// CONFIG GET pattern [pattern ...]: a name without glob characters is echoed as given.
+    static func get(_ ctx: inout CommandContext, _ args: Arguments) {
+        var pairs: [(String, String)] = []
+        var seen = Set<String>()
+        for i in 2..<args.count {
+            let pattern = args.string(i)
+            if !pattern.contains(where: { $0 == "*" || $0 == "?" || $0 == "[" }) {
+                if let p = parameter(named: pattern), !seen.contains(p.name) {
+                    seen.insert(p.name); pairs.append((pattern, p.get(ctx.server)))
+                }
+                continue
+            }
+            for p in parameters where !seen.contains(p.name) {
+                let matched = Array(pattern.utf8).withUnsafeBytes { pat in
+                    Array(p.name.utf8).withUnsafeBytes { Glob.match(pat, $0, nocase: true) }
+                }
+                if matched { seen.insert(p.name); pairs.append((p.name, p.get(ctx.server))) }
+            }
+        }
+        ctx.out.mapHeader(pairs.count)
+        for (k, v) in pairs { ctx.out.bulk(k); ctx.out.bulk(v) }
+    }
+
+    /// CONFIG SET name value [name value ...]: all or nothing.
+    static func set(_ ctx: inout CommandContext, _ args: Arguments) {
+        guard args.count % 2 == 0 else { ctx.out.error("ERR wrong number of arguments for 'config|set' command" as StaticString); return }
+        var changes: [Apply] = []
+        var seen = Set<String>()
+        var i = 2
+        while i < args.count {
+            let given = args.string(i)
+            guard let p = parameter(named: given) else {
+                ctx.out.error("ERR Unknown option or number of arguments for CONFIG SET - '\(given)'"); return
+            }
+            func refuse(_ reason: String) {
+                ctx.out.error("ERR CONFIG SET failed (possibly related to argument '\(given)') - \(reason)")
+            }
+            if seen.contains(p.name) { refuse("duplicate parameter"); return }
+            seen.insert(p.name)
+            guard let check = p.check else { refuse(immutable.reason); return }
+            switch check(args.string(i + 1)) {
+            case .success(let apply): changes.append(apply)
+            case .failure(let refusal): refuse(refusal.reason); return
+            }
+            i += 2
+        }
+        for apply in changes { apply(ctx.server.settings) }
+        ctx.out.ok()
+    }
+
+    static func resetstat(_ ctx: inout CommandContext, _ args: Arguments) {
+        ServerStats.reset(ctx.server)
+        ctx.out.ok()
+    }
+
+    static func help(_ ctx: inout CommandContext, _ args: Arguments) {
+        Subcommands.help(&ctx, "CONFIG", [
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+        ])
+    }
+}

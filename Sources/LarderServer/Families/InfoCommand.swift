@@ -1,0 +1,194 @@
+import Foundation
+import LarderRESP
+import LarderStore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// INFO [section ...], with Redis 7.0's section names, field names and layout. It borrows every
+/// shard (route `.allShards`) so the keyspace counts are exact.
+enum InfoCommand {
+    static let spec = CommandSpec(
+        "info", arity: -1, flags: [.loading, .stale], route: .allShards, group: "server",
+        summary: "Get information and statistics about the server", handler: info)
+
+    /// The sections of a plain INFO (Redis' "default"), in Redis' order.
+    static let defaultSections = ["server", "clients", "memory", "persistence", "stats", "replication",
+                                  "cpu", "modules", "errorstats", "cluster", "keyspace"]
+    static let allSections = ["server", "clients", "memory", "persistence", "stats", "replication",
+                              "cpu", "modules", "commandstats", "errorstats", "latencystats", "cluster", "keyspace"]
+
+    static func info(_ ctx: inout CommandContext, _ args: Arguments) {
+        var wanted = Set<String>()
+        if args.count == 1 { wanted = Set(defaultSections) }
+        for i in 1..<args.count {
+            let s = args.string(i).lowercased()
+            switch s {
+            case "default": wanted.formUnion(defaultSections)
+            case "all", "everything": wanted.formUnion(allSections)
+            default: wanted.insert(s)
+            }
+        }
+        var text = ""
+        for name in allSections where wanted.contains(name) {
+            if !text.isEmpty { text += "\r\n" }
+            text += section(name, ctx)
+        }
+        ctx.out.verbatim(text)
+    }
+
+    static func section(_ name: String, _ ctx: CommandContext) -> String {
+        let fields: [(String, String)]
+        switch name {
+        case "server": fields = server(ctx)
+        case "clients": fields = clients(ctx)
+        case "memory": fields = memory(ctx)
+        case "persistence": fields = persistence(ctx)
+        case "stats": fields = stats(ctx)
+        case "replication": fields = replication(ctx)
+        case "cpu": fields = cpu()
+        case "commandstats": fields = commandstats(ctx)
+        case "cluster": fields = [("cluster_enabled", "0")]
+        case "keyspace": fields = keyspace(ctx)
+        default: fields = []  // modules, errorstats, latencystats: nothing to report
+        }
+        var s = "# \(name == "cpu" ? "CPU" : name.prefix(1).uppercased() + name.dropFirst())\r\n"
+        for (k, v) in fields { s += "\(k):\(v)\r\n" }
+        return s
+    }
+
+    static func server(_ ctx: CommandContext) -> [(String, String)] {
+        let uptime = Int(Date().timeIntervalSince(ctx.server.startedAt))
+        var uts = utsname()
+        uname(&uts)
+        let sysname = withUnsafeBytes(of: uts.sysname) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+        let release = withUnsafeBytes(of: uts.release) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+        let machine = withUnsafeBytes(of: uts.machine) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+        let hz = ctx.server.settings.hz.load(ordering: .relaxed)
+        return [
+            ("redis_version", ConnectionFamily.redisVersion), ("redis_git_sha1", "00000000"),
+            ("redis_git_dirty", "0"), ("redis_build_id", "0"), ("redis_mode", "standalone"),
+            ("os", "\(sysname) \(release) \(machine)"), ("arch_bits", String(MemoryLayout<Int>.size * 8)),
+            ("monotonic_clock", "POSIX clock_gettime"), ("multiplexing_api", "epoll"),
+            ("atomicvar_api", "c11-builtin"), ("gcc_version", "0.0.0"),
+            ("process_id", String(getpid())), ("process_supervised", "no"), ("run_id", ctx.server.runId),
+            ("tcp_port", String(ctx.server.boundPort)), ("server_time_usec", String(Clock.nowMicroseconds())),
+            ("uptime_in_seconds", String(uptime)), ("uptime_in_days", String(uptime / 86400)),
+            ("hz", String(hz)), ("configured_hz", String(hz)),
+            ("lru_clock", String((Clock.nowMilliseconds() / 1000) & ((1 << 24) - 1))),
+            ("executable", CommandLine.arguments.first ?? ""), ("config_file", ""),
+            ("io_threads_active", "0"),
+            // Not in Redis: how many shard threads serve this instance.
+            ("larder_shards", String(ctx.server.shardCount)),
+        ]
+    }
+
+    static func clients(_ ctx: CommandContext) -> [(String, String)] {
+        let clients = ctx.server.clients.all
+        let maxInput = clients.map { $0.queryBufferBytes.load(ordering: .relaxed) }.max() ?? 0
+        return [
+            ("connected_clients", String(ctx.server.clients.connectedCount.load(ordering: .relaxed))),
+            ("cluster_connections", "0"),
+            ("maxclients", String(ctx.server.settings.maxClients.load(ordering: .relaxed))),
+            ("client_recent_max_input_buffer", String(maxInput)),
+            ("client_recent_max_output_buffer", "0"), ("blocked_clients", "0"),
+            ("tracking_clients", "0"), ("clients_in_timeout_table", "0"),
+        ]
+    }
+
+    static func memory(_ ctx: CommandContext) -> [(String, String)] {
+        let used = ProcessMemory.allocatedBytes()
+        let rss = ProcessMemory.residentBytes()
+        let total = ProcessMemory.totalSystemBytes()
+        let ratio = used > 0 ? Double(rss) / Double(used) : 0
+        return [
+            ("used_memory", String(used)), ("used_memory_human", human(used)),
+            ("used_memory_rss", String(rss)), ("used_memory_rss_human", human(rss)),
+            ("total_system_memory", String(total)), ("total_system_memory_human", human(total)),
+            ("maxmemory", "0"), ("maxmemory_human", "0B"), ("maxmemory_policy", "noeviction"),
+            ("mem_fragmentation_ratio", String(format: "%.2f", ratio)),
+            ("mem_allocator", "libc"),
+        ]
+    }
+
+    static func persistence(_ ctx: CommandContext) -> [(String, String)] {
+        [
+            ("loading", "0"), ("async_loading", "0"), ("rdb_changes_since_last_save", "0"),
+            ("rdb_bgsave_in_progress", "0"),
+            ("rdb_last_save_time", String(ctx.server.lastSave.load(ordering: .relaxed))),
+            ("rdb_last_bgsave_status", "ok"), ("aof_enabled", "0"), ("aof_rewrite_in_progress", "0"),
+        ]
+    }
+
+    static func stats(_ ctx: CommandContext) -> [(String, String)] {
+        let c = ctx.server.clients
+        return [
+            ("total_connections_received", String(c.totalConnections.load(ordering: .relaxed))),
+            ("total_commands_processed", String(ServerStats.totalCommands(ctx.server))),
+            ("instantaneous_ops_per_sec", "0"),
+            ("total_net_input_bytes", String(ctx.server.totalNetInput.load(ordering: .relaxed))),
+            ("total_net_output_bytes", String(ctx.server.totalNetOutput.load(ordering: .relaxed))),
+            ("rejected_connections", String(c.rejectedConnections.load(ordering: .relaxed))),
+            ("expired_keys", String(ctx.heldShards.reduce(0) { $0 + $1.expiredKeys })),
+            ("evicted_keys", "0"),
+            ("pubsub_channels", "0"), ("pubsub_patterns", "0"),
+        ]
+    }
+
+    static func replication(_ ctx: CommandContext) -> [(String, String)] {
+        [
+            ("role", "master"), ("connected_slaves", "0"), ("master_failover_state", "no-failover"),
+            ("master_replid", ctx.server.runId),
+            ("master_replid2", String(repeating: "0", count: 40)), ("master_repl_offset", "0"),
+            ("second_repl_offset", "-1"), ("repl_backlog_active", "0"), ("repl_backlog_size", "1048576"),
+            ("repl_backlog_first_byte_offset", "0"), ("repl_backlog_histlen", "0"),
+        ]
+    }
+
+    static func cpu() -> [(String, String)] {
+        var self_ = rusage(), children = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &self_)
+        getrusage(RUSAGE_CHILDREN.rawValue, &children)
+        func seconds(_ t: timeval) -> String { String(format: "%d.%06d", Int(t.tv_sec), Int(t.tv_usec)) }
+        return [
+            ("used_cpu_sys", seconds(self_.ru_stime)), ("used_cpu_user", seconds(self_.ru_utime)),
+            ("used_cpu_sys_children", seconds(children.ru_stime)),
+            ("used_cpu_user_children", seconds(children.ru_utime)),
+        ]
+    }
+
+    /// One line per command called at least once. Times are not measured per command (that
+    /// would cost two clock reads on every command), so usec is 0.
+    static func commandstats(_ ctx: CommandContext) -> [(String, String)] {
+        var rows: [(String, String)] = []
+        for spec in ctx.server.commands.specs {
+            let calls = ctx.server.workers.reduce(0) { $0 + $1.commandCalls[spec.id] }
+            guard calls > 0 else { continue }
+            rows.append(("cmdstat_\(spec.name)", "calls=\(calls),usec=0,usec_per_call=0.00,rejected_calls=0,failed_calls=0"))
+        }
+        return rows
+    }
+
+    static func keyspace(_ ctx: CommandContext) -> [(String, String)] {
+        var rows: [(String, String)] = []
+        for db in 0..<Shard.databaseCount {
+            var keys = 0, expires = 0
+            for shard in ctx.heldShards {
+                keys += shard.databases[db].count
+                expires += shard.databases[db].expiresCount
+            }
+            if keys > 0 { rows.append(("db\(db)", "keys=\(keys),expires=\(expires),avg_ttl=0")) }
+        }
+        return rows
+    }
+
+    /// Redis' bytesToHuman: B, K, M, G, T with two decimals.
+    static func human(_ n: Int) -> String {
+        let d = Double(n)
+        if n < 1024 { return "\(n)B" }
+        let units = ["K", "M", "G", "T", "P"]
+        var v = d / 1024, i = 0
+        while v >= 1024 && i < units.count - 1 { v /= 1024; i += 1 }
+        return String(format: "%.2f", v) + units[i]
+    }
+}

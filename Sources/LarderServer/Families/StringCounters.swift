@@ -1,0 +1,94 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import LarderRESP
+import LarderStore
+
+/// INCR, DECR, INCRBY, DECRBY, INCRBYFLOAT (Redis' incrDecrCommand / incrbyfloatCommand).
+/// A counter keeps the key's TTL, as the value is changed in place.
+extension StringFamily {
+    static let counterCommands: [CommandSpec] = [
+        CommandSpec("incr", arity: 2, flags: [.write, .denyoom, .fast], keys: .one, group: "string",
+                    summary: "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
+                    handler: { incrDecr(&$0, $1[1], by: 1) }),
+        CommandSpec("decr", arity: 2, flags: [.write, .denyoom, .fast], keys: .one, group: "string",
+                    summary: "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
+                    handler: { incrDecr(&$0, $1[1], by: -1) }),
+        CommandSpec("incrby", arity: 3, flags: [.write, .denyoom, .fast], keys: .one, group: "string",
+                    summary: "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
+                    handler: incrby),
+        CommandSpec("decrby", arity: 3, flags: [.write, .denyoom, .fast], keys: .one, group: "string",
+                    summary: "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.",
+                    handler: decrby),
+        CommandSpec("incrbyfloat", arity: 3, flags: [.write, .denyoom, .fast], keys: .one, group: "string",
+                    summary: "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
+                    since: "2.6.0", handler: incrbyfloat),
+    ]
+
+    static func incrby(_ ctx: inout CommandContext, _ args: Arguments) {
+        guard let by = RESPParser.parseInteger(args[2], from: 0, to: args[2].count) else { ctx.notInteger(); return }
+        incrDecr(&ctx, args[1], by: by)
+    }
+
+    static func decrby(_ ctx: inout CommandContext, _ args: Arguments) {
+        guard let by = RESPParser.parseInteger(args[2], from: 0, to: args[2].count) else { ctx.notInteger(); return }
+        // Negating Int.min would overflow.
+        guard by != Int.min else { ctx.out.error("ERR decrement would overflow" as StaticString); return }
+        incrDecr(&ctx, args[1], by: -by)
+    }
+
+    static func incrDecr(_ ctx: inout CommandContext, _ key: UnsafeRawBufferPointer, by increment: Int) {
+        var current = 0
+        let db: Keyspace, slot: Int?
+        switch stringAt(&ctx, key) {
+        case .wrongType: return
+        case .missing: db = ctx.db(for: key).db; slot = nil
+        case .found(let d, let s):
+            guard case .string(let bytes) = d.value(at: s),
+                  let v = bytes.withUnsafeBytes({ RESPParser.parseInteger($0, from: 0, to: $0.count) }) else {
+                ctx.notInteger(); return
+            }
+            current = v; db = d; slot = s
+        }
+        let (next, overflow) = current.addingReportingOverflow(increment)
+        if overflow { ctx.out.error("ERR increment or decrement would overflow" as StaticString); return }
+        let text = Array(String(next).utf8)
+        if let slot { db.replaceValue(at: slot, with: .string(text)) }
+        else { db.set(key, hash: ByteHash.hash(key), value: .string(text), expireAt: 0, now: ctx.now) }
+        ctx.out.integer(next)
+    }
+
+    static func incrbyfloat(_ ctx: inout CommandContext, _ args: Arguments) {
+        var current: LongDouble = 0
+        var slot: Int? = nil
+        let db: Keyspace
+        switch stringAt(&ctx, args[1]) {
+        case .wrongType: return
+        case .missing: db = ctx.db(for: args[1]).db
+        case .found(let d, let s):
+            guard case .string(let bytes) = d.value(at: s),
+                  let v = bytes.withUnsafeBytes({ LongDoubleText.parse($0) }) else { ctx.notFloat(); return }
+            current = v; db = d; slot = s
+        }
+        guard let increment = LongDoubleText.parse(args[2]) else { ctx.notFloat(); return }
+        let next = current + increment
+        if next.isNaN || next.isInfinite {
+            ctx.out.error("ERR increment would produce NaN or Infinity" as StaticString)
+            return
+        }
+        let text = LongDoubleText.format(next)
+        if let slot { db.replaceValue(at: slot, with: .string(text)) }
+        else { db.set(args[1], hash: ByteHash.hash(args[1]), value: .string(text), expireAt: 0, now: ctx.now) }
+        ctx.out.bulk(text)
+    }
+}
+
+// Redis computes INCRBYFLOAT in C `long double`: 80-bit extended precision on x86-64. Swift's
+// Float80 is that type, so sums and their printed digits match Redis exactly there.
+#if arch(x86_64) || arch(i386)
+typealias LongDouble = Float80
+#else
+typealias LongDouble = Double
+#endif

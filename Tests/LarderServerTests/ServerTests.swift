@@ -1,0 +1,131 @@
+import Foundation
+import XCTest
+
+/// TIME, DBSIZE, FLUSHDB/FLUSHALL, SAVE/BGSAVE/LASTSAVE, ROLE, READONLY, MEMORY, MONITOR, SHUTDOWN.
+final class ServerTests: XCTestCase {
+    var server: TestServer!
+    override func setUpWithError() throws { server = try TestServer(threads: 2) }
+    override func tearDown() { server = nil }
+
+    func testTime() throws {
+        let c = try server.client()
+        guard case .array(let t) = try c.call("TIME"), t.count == 2,
+              let s = t[0].string.flatMap(Int.init), let us = t[1].string.flatMap(Int.init) else { return XCTFail("TIME") }
+        XCTAssertLessThan(abs(s - Int(Date().timeIntervalSince1970)), 5)
+        XCTAssertTrue((0..<1_000_000).contains(us))
+        XCTAssertEqual(try c.call("TIME", "x"), .error("ERR wrong number of arguments for 'time' command"))
+    }
+
+    func testFlushOptions() throws {
+        let c = try server.client()
+        for i in 0..<20 { _ = try c.call("SET", "k\(i)", "v") }
+        XCTAssertEqual(try c.call("DBSIZE"), .integer(20))
+        XCTAssertEqual(try c.call("FLUSHDB", "FOO"), .error("ERR syntax error"))
+        XCTAssertEqual(try c.call("FLUSHDB", "ASYNC", "SYNC"), .error("ERR syntax error"))
+        XCTAssertEqual(try c.call("DBSIZE"), .integer(20))
+        XCTAssertEqual(try c.call("FLUSHDB", "async"), .simple("OK"))
+        XCTAssertEqual(try c.call("DBSIZE"), .integer(0))
+        _ = try c.call("SET", "a", "1")
+        XCTAssertEqual(try c.call("FLUSHALL", "x"), .error("ERR syntax error"))
+        XCTAssertEqual(try c.call("FLUSHALL", "SYNC"), .simple("OK"))
+        XCTAssertEqual(try c.call("DBSIZE"), .integer(0))
+    }
+
+    func testPersistenceCommandsWithoutPersistence() throws {
+        let c = try server.client()
+        guard case .integer(let before) = try c.call("LASTSAVE") else { return XCTFail("LASTSAVE") }
+        XCTAssertLessThanOrEqual(before, Int(Date().timeIntervalSince1970))
+        XCTAssertEqual(try c.call("SAVE"), .simple("OK"))
+        XCTAssertEqual(try c.call("BGSAVE"), .simple("Background saving started"))
+        XCTAssertEqual(try c.call("BGSAVE", "SCHEDULE"), .simple("Background saving started"))
+        XCTAssertEqual(try c.call("BGSAVE", "x"), .error("ERR syntax error"))
+        XCTAssertEqual(try c.call("MULTI"), .simple("OK"))
+        XCTAssertEqual(try c.call("SAVE"), .error("ERR Command not allowed inside a transaction"))
+        XCTAssertEqual(try c.call("EXEC"), .error("EXECABORT Transaction discarded because of previous errors."))
+    }
+
+    func testRoleAndClusterCommands() throws {
+        let c = try server.client()
+        XCTAssertEqual(try c.call("ROLE"), .array([.bulk("master"), .integer(0), .array([])]))
+    }
+
+    func testMemoryUsage() throws {
+        let c = try server.client()
+        _ = try c.call("SET", "k", "v")
+        _ = try c.call("HSET", "h", "f1", "v1", "f2", "v2")
+        guard case .integer(let s) = try c.call("MEMORY", "USAGE", "k"), case .integer(let h) = try c.call("MEMORY", "USAGE", "h", "SAMPLES", "0") else {
+            return XCTFail("MEMORY USAGE is an integer for existing keys")
+        }
+        XCTAssertGreaterThan(s, 0)
+        XCTAssertGreaterThan(h, 0)
+        XCTAssertEqual(try c.call("MEMORY", "USAGE", "nokey"), .null)
+        XCTAssertEqual(try c.call("MEMORY", "USAGE", "k", "SAMPLES", "x"), .error("ERR value is not an integer or out of range"))
+        XCTAssertEqual(try c.call("MEMORY", "USAGE", "k", "SAMPLES", "-1"), .error("ERR syntax error"))
+        XCTAssertEqual(try c.call("MEMORY", "USAGE", "k", "FOO"), .error("ERR syntax error"))
+        XCTAssertEqual(try c.call("MEMORY", "FOO"), .error("ERR unknown subcommand 'FOO'. Try MEMORY HELP."))
+        guard case .array(let stats) = try c.call("MEMORY", "STATS") else { return XCTFail("MEMORY STATS") }
+        XCTAssertEqual(stats[2], .bulk("keys.count"))
+        XCTAssertEqual(stats[3], .integer(2))
+        XCTAssertTrue((try c.call("MEMORY", "DOCTOR").string ?? "").hasPrefix("Hi Sam"))
+    }
+
+    func testMonitorStreamsOtherClientsCommands() throws {
+        let monitor = try RawConnection(port: server.port)
+        monitor.command("MONITOR")
+        XCTAssertEqual(monitor.receive(expecting: "+OK\r\n"), "+OK\r\n")
+        let c = try server.client()
+        XCTAssertEqual(try c.call("SET", "a b", "x\"y\n"), .simple("OK"))
+        XCTAssertEqual(try c.call("SELECT", "2"), .simple("OK"))
+        XCTAssertEqual(try c.call("HGET", "h", "f"), .null)
+        let lines = monitor.receive(timeout: 0.5).text.split(separator: "\r\n").map(String.init)
+        XCTAssertEqual(lines.count, 3, "\(lines)")
+        // +<seconds>.<micros> [<db> <addr>] "arg" ... with Redis' quoting
+        let pattern = #"^\+\d+\.\d{6} \[(\d+) 127\.0\.0\.1:\d+\] (.*)$"#
+        let regex = try NSRegularExpression(pattern: pattern)
+        func parts(_ l: String) -> (String, String)? {
+            guard let m = regex.firstMatch(in: l, range: NSRange(l.startIndex..., in: l)),
+                  let db = Range(m.range(at: 1), in: l), let rest = Range(m.range(at: 2), in: l) else { return nil }
+            return (String(l[db]), String(l[rest]))
+        }
+        XCTAssertEqual(parts(lines[0])?.0, "0")
+        XCTAssertEqual(parts(lines[0])?.1, #""SET" "a b" "x\"y\n""#)
+        XCTAssertEqual(parts(lines[2])?.0, "2")
+        XCTAssertEqual(parts(lines[2])?.1, #""HGET" "h" "f""#)
+    }
+
+    func testShutdownStopsTheServer() throws {
+        let c = try server.client()
+        XCTAssertEqual(try c.call("SHUTDOWN", "ABORT"), .error("ERR No shutdown in progress."))
+        XCTAssertEqual(try c.call("SHUTDOWN", "FOO"), .error("ERR syntax error"))
+        XCTAssertEqual(try c.call("SHUTDOWN", "NOSAVE", "SAVE"), .error("ERR syntax error"))
+        c.send(["SHUTDOWN", "NOSAVE"])
+        XCTAssertTrue(c.isClosedByServer())
+        XCTAssertThrowsError(try TestClient(port: server.port).call("PING"))
+    }
+
+    /// The `larder serve` process exits with status 0 after SHUTDOWN.
+    func testShutdownExitsTheProcessWithZero() throws {
+        // On Linux the bundle URL is the build directory itself; elsewhere the .xctest bundle in it.
+        let here = Bundle(for: Self.self).bundleURL
+        let candidates = [here.appendingPathComponent("larder"), here.deletingLastPathComponent().appendingPathComponent("larder")]
+        guard let binary = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+            throw XCTSkip("the larder executable is not built next to the tests (\(here.path))")
+        }
+        let port = 20000 + Int.random(in: 0..<20000)
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = ["serve", "--port", String(port), "--threads", "2", "--no-pin"]
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        var client: TestClient? = nil
+        for _ in 0..<100 where client == nil {
+            client = try? TestClient(port: port)
+            if client == nil { usleep(50_000) }
+        }
+        guard let c = client else { p.terminate(); return XCTFail("larder serve did not start") }
+        XCTAssertEqual(try c.call("PING"), .simple("PONG"))
+        c.send(["SHUTDOWN"])
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0)
+    }
+}
