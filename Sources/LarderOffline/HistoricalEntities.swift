@@ -152,10 +152,14 @@ struct JoinedValues {
         !matched[r] || e > event[r] || (e == event[r] && c > created[r])
     }
 
-    mutating func set(entityRow r: Int, event e: Int64, created c: Int64, payload: [UInt8]) {
+    /// Records a better source row's times; its values follow through `setPayload`.
+    mutating func mark(entityRow r: Int, event e: Int64, created c: Int64) {
         matched[r] = true
         event[r] = e
         created[r] = c
+    }
+
+    mutating func setPayload(entityRow r: Int, _ payload: [UInt8]) {
         payloads[r] = payload
     }
 

@@ -152,6 +152,9 @@ public struct HistoricalRetriever {
         let createdIdx = source.createdColumn.flatMap { columns.firstIndex(of: $0) }
         var key: [UInt8] = []
         var payload: [UInt8] = []
+        /// Per entity row: the row of the current source batch holding its best values, or -1.
+        var pendingRow = [Int](repeating: -1, count: table.rowCount)
+        var touched: [Int] = []
         var batches = try source.tabular.batches(columns: columns,
                                                  timeFilter: TimeFilter(column: source.timestampColumn, range: lower ... latest))
         while let batch = try batches.next() {
@@ -190,8 +193,6 @@ public struct HistoricalRetriever {
                 var createdTime = Int64.min
                 if let created, let createdColumn, !createdColumn.isNull(row) { createdTime = created[row] }
                 let upper = ttl == Int64.max ? Int64.max : eventTime &+ ttl
-                payload.removeAll(keepingCapacity: true)
-                var encoded = false
                 // Entity rows of this key whose time lies in [eventTime, eventTime + ttl].
                 var i = groups.firstRow(in: group, atOrAfter: eventTime)
                 let end = groups.end(of: group)
@@ -200,15 +201,23 @@ public struct HistoricalRetriever {
                     let entityRow = groups.rows[i]
                     i += 1
                     guard result.isBetter(entityRow: entityRow, event: eventTime, created: createdTime) else { continue }
-                    if !encoded {
-                        for encoder in encoders {
-                            try LatestRows.appendValue(to: &payload) { try encoder.encode(row: row, into: &$0) }
-                        }
-                        encoded = true
-                    }
-                    result.set(entityRow: entityRow, event: eventTime, created: createdTime, payload: payload)
+                    result.mark(entityRow: entityRow, event: eventTime, created: createdTime)
+                    // Values are encoded once per batch for each entity row's final winner:
+                    // a row is usually overtaken by later ones of the same batch.
+                    if pendingRow[entityRow] < 0 { touched.append(entityRow) }
+                    pendingRow[entityRow] = row
                 }
             }
+            for entityRow in touched {
+                let row = pendingRow[entityRow]
+                pendingRow[entityRow] = -1
+                payload.removeAll(keepingCapacity: true)
+                for encoder in encoders {
+                    try LatestRows.appendValue(to: &payload) { try encoder.encode(row: row, into: &$0) }
+                }
+                result.setPayload(entityRow: entityRow, payload)
+            }
+            touched.removeAll(keepingCapacity: true)
         }
         return result
     }
