@@ -45,6 +45,9 @@ struct EntityRowTable {
     func groups(joinKeys: [String], types: [EntityKeyType]) throws -> EntityGroups {
         let writer = EntityKeyWriter(joinKeys: joinKeys, types: types, version: .v3)
         var index = ByteKeyIndex()
+        // One Int64 join key: index the ids themselves (see Int64KeyIndex).
+        let byInt64 = joinKeys.count == 1 && types[0] == .int64
+        var intIndex = Int64KeyIndex()
         var groupOfRow = [Int](repeating: -1, count: rowCount)
         var counts: [Int] = []
         var key: [UInt8] = []
@@ -55,7 +58,22 @@ struct EntityRowTable {
                 }
                 return column
             }
+            var ids: [Int64]? = nil
+            if byInt64 {
+                switch columns[0].values {
+                case .int64(let v): ids = v
+                case .int32(let v): ids = v.map(Int64.init)
+                default: throw HistoricalError("\(path): column \"\(joinKeys[0])\" is \(columns[0].type), not an integer entity key")
+                }
+            }
             for row in 0 ..< batch.rowCount where !columns.contains(where: { $0.isNull(row) }) {
+                if let ids {
+                    let (group, inserted) = intIndex.findOrInsert(ids[row])
+                    if inserted { counts.append(0) }
+                    counts[group] += 1
+                    groupOfRow[batchStart[b] + row] = group
+                    continue
+                }
                 key.removeAll(keepingCapacity: true)
                 do {
                     try writer.append(row: row, columns: columns, suffix: [], into: &key)
@@ -81,26 +99,33 @@ struct EntityRowTable {
             let slice = rows[starts[g] ..< starts[g + 1]].sorted { (times[$0], $0) < (times[$1], $1) }
             rows.replaceSubrange(starts[g] ..< starts[g + 1], with: slice)
         }
-        return EntityGroups(index: index, rows: rows, starts: starts)
+        return EntityGroups(index: index, intIndex: byInt64 ? intIndex : nil, rows: rows,
+                            rowTimes: rows.map { times[$0] }, starts: starts)
     }
 }
 
 /// Entity rows grouped by key: group g holds `rows[starts[g] ..< starts[g+1]]`, by time.
 struct EntityGroups {
     let index: ByteKeyIndex
+    /// Set when the view has one Int64 join key: groups are found by id.
+    let intIndex: Int64KeyIndex?
     let rows: [Int]
+    /// `times` of `rows`, contiguous, so the binary search does not chase row numbers.
+    let rowTimes: [Int64]
     let starts: [Int]
 
     func group(of key: [UInt8]) -> Int? { index.find(key) }
 
+    func group(ofId id: Int64) -> Int? { intIndex?.find(id) }
+
     func end(of group: Int) -> Int { starts[group + 1] }
 
     /// Position of the first row of `group` whose time is >= `time` (binary search).
-    func firstRow(in group: Int, atOrAfter time: Int64, times: [Int64]) -> Int {
+    func firstRow(in group: Int, atOrAfter time: Int64) -> Int {
         var lo = starts[group], hi = starts[group + 1]
         while lo < hi {
             let mid = (lo + hi) / 2
-            if times[rows[mid]] < time { lo = mid + 1 } else { hi = mid }
+            if rowTimes[mid] < time { lo = mid + 1 } else { hi = mid }
         }
         return lo
     }
@@ -127,10 +152,14 @@ struct JoinedValues {
         !matched[r] || e > event[r] || (e == event[r] && c > created[r])
     }
 
-    mutating func set(entityRow r: Int, event e: Int64, created c: Int64, payload: [UInt8]) {
+    /// Records a better source row's times; its values follow through `setPayload`.
+    mutating func mark(entityRow r: Int, event e: Int64, created c: Int64) {
         matched[r] = true
         event[r] = e
         created[r] = c
+    }
+
+    mutating func setPayload(entityRow r: Int, _ payload: [UInt8]) {
         payloads[r] = payload
     }
 

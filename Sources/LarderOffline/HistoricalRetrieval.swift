@@ -152,6 +152,9 @@ public struct HistoricalRetriever {
         let createdIdx = source.createdColumn.flatMap { columns.firstIndex(of: $0) }
         var key: [UInt8] = []
         var payload: [UInt8] = []
+        /// Per entity row: the row of the current source batch holding its best values, or -1.
+        var pendingRow = [Int](repeating: -1, count: table.rowCount)
+        var touched: [Int] = []
         var batches = try source.tabular.batches(columns: columns,
                                                  timeFilter: TimeFilter(column: source.timestampColumn, range: lower ... latest))
         while let batch = try batches.next() {
@@ -163,38 +166,58 @@ public struct HistoricalRetriever {
             let createdColumn = createdIdx.map { batch.columns[$0] }
             var created: [Int64]? = nil
             if let createdColumn, case .int64(let v) = createdColumn.values { created = v }
-            for row in 0 ..< batch.rowCount {
-                key.removeAll(keepingCapacity: true)
-                if keyColumns.contains(where: { $0.isNull(row) }) { continue }
-                do {
-                    try keyWriter.append(row: row, columns: keyColumns, suffix: [], into: &key)
-                } catch {
-                    throw ViewSourceError(view: view.name, path: source.path, "\(error)")
+            var ids: [Int64]? = nil
+            if groups.intIndex != nil {
+                switch keyColumns[0].values {
+                case .int64(let v): ids = v
+                case .int32(let v): ids = v.map(Int64.init)
+                default: break
                 }
-                guard let group = groups.group(of: key) else { continue }
+            }
+            for row in 0 ..< batch.rowCount {
+                if keyColumns.contains(where: { $0.isNull(row) }) { continue }
+                let found: Int?
+                if let ids {
+                    found = groups.group(ofId: ids[row])
+                } else {
+                    key.removeAll(keepingCapacity: true)
+                    do {
+                        try keyWriter.append(row: row, columns: keyColumns, suffix: [], into: &key)
+                    } catch {
+                        throw ViewSourceError(view: view.name, path: source.path, "\(error)")
+                    }
+                    found = groups.group(of: key)
+                }
+                guard let group = found else { continue }
                 let eventTime = times[row]
                 var createdTime = Int64.min
                 if let created, let createdColumn, !createdColumn.isNull(row) { createdTime = created[row] }
                 let upper = ttl == Int64.max ? Int64.max : eventTime &+ ttl
-                payload.removeAll(keepingCapacity: true)
-                var encoded = false
                 // Entity rows of this key whose time lies in [eventTime, eventTime + ttl].
-                var i = groups.firstRow(in: group, atOrAfter: eventTime, times: table.times)
+                var i = groups.firstRow(in: group, atOrAfter: eventTime)
                 let end = groups.end(of: group)
                 while i < end {
+                    if groups.rowTimes[i] > upper { break }
                     let entityRow = groups.rows[i]
-                    if table.times[entityRow] > upper { break }
                     i += 1
                     guard result.isBetter(entityRow: entityRow, event: eventTime, created: createdTime) else { continue }
-                    if !encoded {
-                        for encoder in encoders {
-                            try LatestRows.appendValue(to: &payload) { try encoder.encode(row: row, into: &$0) }
-                        }
-                        encoded = true
-                    }
-                    result.set(entityRow: entityRow, event: eventTime, created: createdTime, payload: payload)
+                    result.mark(entityRow: entityRow, event: eventTime, created: createdTime)
+                    // Values are encoded once per batch for each entity row's final winner:
+                    // a row is usually overtaken by later ones of the same batch.
+                    if pendingRow[entityRow] < 0 { touched.append(entityRow) }
+                    pendingRow[entityRow] = row
                 }
             }
+            for entityRow in touched {
+                let row = pendingRow[entityRow]
+                pendingRow[entityRow] = -1
+                payload.removeAll(keepingCapacity: true)
+                for encoder in encoders {
+                    try LatestRows.appendValue(to: &payload) { try encoder.encode(row: row, into: &$0) }
+                }
+                result.setPayload(entityRow: entityRow, payload)
+            }
+            touched.removeAll(keepingCapacity: true)
         }
         return result
     }

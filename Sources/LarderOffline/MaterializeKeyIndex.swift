@@ -85,6 +85,17 @@ struct Int64KeyIndex {
         Int(truncatingIfNeeded: (UInt64(bitPattern: key) &* 0x9E37_79B9_7F4A_7C15) >> 29)
     }
 
+    /// The id of `key`, or nil.
+    func find(_ key: Int64) -> Int? {
+        var i = Int64KeyIndex.hash(key) & mask
+        while true {
+            let entry = Int(bucketIds[i])
+            if entry == 0 { return nil }
+            if bucketKeys[i] == key { return entry - 1 }
+            i = (i + 1) & mask
+        }
+    }
+
     /// The id of `key`, or the next id (then `inserted` is true).
     mutating func findOrInsert(_ key: Int64) -> (id: Int, inserted: Bool) {
         var i = Int64KeyIndex.hash(key) & mask

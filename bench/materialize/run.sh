@@ -30,7 +30,8 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 # wall seconds and peak RSS (MB) from a /usr/bin/time -v file
-timev() { awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=(n==3)?a[1]*3600+a[2]*60+a[3]:a[1]*60+a[2]} /Maximum resident/ {r=$2/1024} END {printf "wall_s=%.2f peak_rss_mb=%.0f", s, r}' "$1"; }
+# wall seconds, CPU seconds (user+sys: fairer than wall on a loaded machine) and peak RSS (MB)
+timev() { awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=(n==3)?a[1]*3600+a[2]*60+a[3]:a[1]*60+a[2]} /User time/ {c+=$2} /System time/ {c+=$2} /Maximum resident/ {r=$2/1024} END {printf "wall_s=%.2f cpu_s=%.2f peak_rss_mb=%.0f", s, c, r}' "$1"; }
 
 REDIS_PORT=$(free_port)
 redis-server --port "$REDIS_PORT" --save '' --appendonly no > "$WORK/redis.log" 2>&1 &
@@ -48,6 +49,7 @@ ln -sf "$WORK/data/driver_stats_1m.parquet" "$WORK/larder_repo/data/source.parqu
 rm -f "$WORK/registry.db"
 (cd "$WORK/feast_repo" && "$FEAST" apply > "$WORK/feast_apply.log" 2>&1)
 
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores)"
 if [[ " $SECTIONS " == *" mat "* ]]; then
   for i in $(seq "$RUNS"); do
     redis-cli -p "$REDIS_PORT" flushall > /dev/null
@@ -67,7 +69,7 @@ if [[ " $SECTIONS " == *" embedded "* ]]; then
   rss_mb() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
   PORT=$(free_port)
   "$LARDER" serve --port "$PORT" --threads 2 > "$WORK/serve_empty.log" 2>&1 &
-  P=$!; sleep 1; BASE_RSS=$(rss_mb $P); kill $P; wait $P 2>/dev/null || true
+  P=$!; sleep 1; BASE_RSS=$(rss_mb $P); kill -9 $P; wait $P 2>/dev/null || true
   for i in $(seq "$RUNS"); do
     PORT=$(free_port)
     "$LARDER" serve --port "$PORT" --threads 2 --repo "$WORK/larder_repo" --materialize > "$WORK/serve_$i.log" 2>&1 &
@@ -75,7 +77,7 @@ if [[ " $SECTIONS " == *" embedded "* ]]; then
     until grep -q "serving RESP" "$WORK/serve_$i.log" 2>/dev/null; do sleep 0.1; kill -0 $P; done
     RSS=$(rss_mb $P)
     KEYS=$(redis-cli -p "$PORT" dbsize)
-    kill $P; wait $P 2>/dev/null || true
+    kill -9 $P; wait $P 2>/dev/null || true
     echo "embedded run $i: $(grep 'materialized' "$WORK/serve_$i.log") | rss_after_load_mb=$RSS empty_server_rss_mb=$BASE_RSS keys=$KEYS bytes_per_entity=$(python3 -c "print(round(($RSS-$BASE_RSS)*1048576/$KEYS))")"
   done
 fi
