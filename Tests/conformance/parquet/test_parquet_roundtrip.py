@@ -8,7 +8,7 @@ as strings) into $LARDER_PARQUET_CONFORMANCE_DIR. If that variable is not set, t
 runs `swift test` itself to produce them in a temporary directory.
 
 Run (from the repository root):
-    /root/.cache/larder/venv-r7/bin/python -m pytest -q Tests/conformance/parquet/check_roundtrip.py
+    /root/.cache/larder/venv-r7/bin/python -m pytest -q Tests/conformance/parquet/test_parquet_roundtrip.py
 """
 import base64
 import json
