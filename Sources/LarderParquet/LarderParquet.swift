@@ -69,7 +69,7 @@
 // Data page v1, PLAIN or dictionary (when values repeat), snappy/zstd/gzip/none, min/max/null
 // statistics. Timestamps are written as INT64 TIMESTAMP(NANOS, isAdjustedToUTC), lists as
 // standard 3-level LIST (`list`/`element`). Checked readable by pyarrow, pandas, polars and
-// DuckDB: `Tests/conformance/parquet/check_roundtrip.py`.
+// DuckDB: `Tests/conformance/parquet/test_parquet_roundtrip.py`.
 //
 // ## Inspect
 //
@@ -79,7 +79,7 @@
 // ## Tests, fuzzing, benchmark
 //
 // * `swift test --filter LarderParquetTests` — all 48 fixtures, API, writer round trips.
-// * `/root/.cache/larder/venv-r7/bin/python -m pytest -q Tests/conformance/parquet/check_roundtrip.py`
+// * `/root/.cache/larder/venv-r7/bin/python -m pytest -q Tests/conformance/parquet/test_parquet_roundtrip.py`
 //   (runs `swift test` to write the files, or set `LARDER_PARQUET_CONFORMANCE_DIR` to files
 //   written by `LARDER_PARQUET_CONFORMANCE_DIR=DIR swift test --filter WriterTests/testWriteConformanceFiles`).
 // * `Fuzz/parquet/run.sh SECONDS` — libFuzzer + ASan, fixtures as seeds.

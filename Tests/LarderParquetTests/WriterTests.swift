@@ -3,7 +3,7 @@ import XCTest
 @testable import LarderParquet
 
 /// The writer's files read back identically with this reader, for every option combination.
-/// (Readability by pyarrow, pandas, polars and DuckDB: Tests/conformance/parquet/check_roundtrip.py.)
+/// (Readability by pyarrow, pandas, polars and DuckDB: Tests/conformance/parquet/test_parquet_roundtrip.py.)
 final class WriterTests: XCTestCase {
     static let variants: [(name: String, options: ParquetWriterOptions)] = [
         ("snappy_dict", ParquetWriterOptions()),
@@ -79,7 +79,7 @@ final class WriterTests: XCTestCase {
         XCTAssertEqual(try ParquetFile(path: path).numRows, 0)
     }
 
-    /// Writes the conformance files for check_roundtrip.py when LARDER_PARQUET_CONFORMANCE_DIR is set.
+    /// Writes the conformance files for test_parquet_roundtrip.py when LARDER_PARQUET_CONFORMANCE_DIR is set.
     func testWriteConformanceFiles() throws {
         guard let out = ProcessInfo.processInfo.environment["LARDER_PARQUET_CONFORMANCE_DIR"] else {
             throw XCTSkip("set LARDER_PARQUET_CONFORMANCE_DIR to write files for Tests/conformance/parquet")
