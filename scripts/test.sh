@@ -53,6 +53,10 @@ run_fuzz_smoke() {
 echo "test.sh: LARDER_SERVER_CMD=$LARDER_SERVER_CMD"
 stage setup ./scripts/setup.sh || { echo "setup failed: cannot continue"; exit 1; }
 
+# The Parquet writer's XCTest writes its round-trip files here during `swift test`; the
+# conformance suite reads them back with pyarrow/polars/DuckDB (no second `swift test` run).
+export LARDER_PARQUET_CONFORMANCE_DIR=${LARDER_PARQUET_CONFORMANCE_DIR:-$(mktemp -d /tmp/larder-parquet-rt.XXXXXX)}
+
 build_ok=1
 if [[ "${SKIP_SWIFT:-0}" == 1 ]]; then
   skip "swift build release" "SKIP_SWIFT=1"; skip "swift test" "SKIP_SWIFT=1"; skip "fuzz smoke" "SKIP_SWIFT=1"
