@@ -12,12 +12,14 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "larder", targets: ["larder"]),
+        .executable(name: "larder-bench", targets: ["larder-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // C libraries from Debian -dev packages.
@@ -27,6 +29,8 @@ let package = Package(
         .systemLibrary(name: "CLZ4", path: "Sources/CLZ4", pkgConfig: "liblz4"),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3"),
         .systemLibrary(name: "CHiredis", path: "Sources/CHiredis", pkgConfig: "hiredis"),
+        // epoll, timerfd, TCP_NODELAY and prctl for larder-bench (Swift's Glibc module leaves them out).
+        .systemLibrary(name: "CBenchSys", path: "Sources/CBenchSys"),
         // Thread pinning and process CPU time (needs _GNU_SOURCE, which Swift cannot set).
         .target(name: "CLarderSupport"),
 
@@ -56,6 +60,12 @@ let package = Package(
         // Parquet decode benchmark (bench/parquet/bench.py drives it).
         .executableTarget(name: "larder-parquet-bench", dependencies: ["LarderParquet"],
                           path: "Sources/larder-parquet-bench", swiftSettings: swift5),
+        // Load generator (hiredis reply reader, one epoll loop, HdrHistogram latencies); bench/README.md.
+        .executableTarget(name: "larder-bench", dependencies: [
+            "CHiredis", "CBenchSys",
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Sources/larder-bench", swiftSettings: swift5),
         .executableTarget(name: "larder", dependencies: [
             "LarderServer", "LarderOffline", "LarderParquet", "LarderFeatures",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
