@@ -1,0 +1,126 @@
+# bench/lib.sh: helpers shared by compare.sh, openloop.sh, instr_per_op.sh and memory.sh (sourced).
+#
+# Binaries:   LARDER_BIN (default .build/release/larder), LARDER_BENCH_BIN (.build/release/larder-bench)
+# Pinning:    SERVER_CPUS (0) for every server, BENCH_CPUS (1) for the load generator.
+# Servers:    "configs" named redis, larder (serve --threads 1) and larder-t2 (serve --threads 2), all
+#             pinned to SERVER_CPUS. larder pins its shard threads to cores itself unless --no-pin, which
+#             would move shard 1 of larder-t2 off SERVER_CPUS, so every larder command line has --no-pin
+#             (start_server checks each thread's Cpus_allowed_list afterwards).
+# Only 127.0.0.1; every server started here is killed on EXIT (lib_cleanup).
+
+LARDER_BIN=${LARDER_BIN:-.build/release/larder}
+LARDER_BENCH_BIN=${LARDER_BENCH_BIN:-.build/release/larder-bench}
+SERVER_CPUS=${SERVER_CPUS:-0}
+BENCH_CPUS=${BENCH_CPUS:-1}
+HOST=127.0.0.1
+START_TIMEOUT=${START_TIMEOUT:-30}   # seconds to wait for a server's PONG
+
+lib_need() {
+  local t
+  for t in "$@"; do
+    command -v "$t" >/dev/null || { echo "missing $t (run scripts/setup.sh)" >&2; exit 1; }
+  done
+  [[ -x "$LARDER_BIN" ]] || { echo "LARDER_BIN=$LARDER_BIN is not executable (swift build -c release)" >&2; exit 1; }
+  [[ -x "$LARDER_BENCH_BIN" ]] || { echo "LARDER_BENCH_BIN=$LARDER_BENCH_BIN is not executable" >&2; exit 1; }
+  LARDER_BIN=$(readlink -f "$LARDER_BIN"); LARDER_BENCH_BIN=$(readlink -f "$LARDER_BENCH_BIN")
+}
+
+WORK=$(mktemp -d /tmp/larder-bench-suite.XXXXXX)
+declare -A PORT=() PID=()
+SERVER_PIDS=()
+lib_cleanup() {
+  local p
+  for p in "${SERVER_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${SERVER_PIDS[@]}"; do
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$p" 2>/dev/null || true
+  done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap lib_cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# server_cmd CONFIG PORT -> the command line (one word per line, for mapfile)
+server_cmd() {
+  case "$1" in
+    redis)     printf '%s\n' redis-server --port "$2" --bind 127.0.0.1 --save '' --appendonly no --daemonize no ;;
+    larder)    printf '%s\n' "$LARDER_BIN" serve --port "$2" --threads 1 --no-pin ;;
+    larder-t2) printf '%s\n' "$LARDER_BIN" serve --port "$2" --threads 2 --no-pin ;;
+    *) echo "unknown server config $1" >&2; return 1 ;;
+  esac
+}
+
+# quoted command line for the report
+show_cmd() { local a out=""; for a in "$@"; do if [[ -z "$a" || "$a" =~ [^A-Za-z0-9_./:=,-] ]]; then out+=" '$a'"; else out+=" $a"; fi; done; echo "${out# }"; }
+
+wait_pong() { # PORT PID TIMEOUT_S
+  local deadline=$((SECONDS + $3))
+  while ((SECONDS < deadline)); do
+    if timeout 2 redis-cli -h "$HOST" -p "$1" PING 2>/dev/null | grep -q PONG; then return 0; fi
+    kill -0 "$2" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+# start_server LABEL CONFIG [PREFIX...]: runs `taskset -c SERVER_CPUS [PREFIX...] <config command>`,
+# sets PORT[LABEL], PID[LABEL] and CMDLINE[LABEL]. PREFIX is e.g. a valgrind command.
+declare -A CMDLINE=()
+start_server() {
+  local label=$1 config=$2; shift 2
+  local port pid cmd
+  port=$(free_port)
+  mapfile -t cmd < <(server_cmd "$config" "$port")
+  (cd "$WORK" && exec taskset -c "$SERVER_CPUS" "$@" "${cmd[@]}" >"$WORK/$label.log" 2>&1) &
+  pid=$!
+  SERVER_PIDS+=("$pid")
+  if ! wait_pong "$port" "$pid" "$START_TIMEOUT"; then
+    echo "$label did not answer PING within ${START_TIMEOUT}s: $(show_cmd "$@" "${cmd[@]}")" >&2
+    cat "$WORK/$label.log" >&2; exit 1
+  fi
+  PORT[$label]=$port; PID[$label]=$pid
+  CMDLINE[$label]="taskset -c $SERVER_CPUS $(show_cmd "$@" "${cmd[@]}")"
+  # every thread must be confined to SERVER_CPUS (larder --no-pin; valgrind keeps the mask too)
+  local want bad
+  want=$(taskset -cp "$pid" | sed 's/.*: //')
+  bad=$(grep -H Cpus_allowed_list /proc/"$pid"/task/*/status 2>/dev/null | awk -v w="$want" '$2 != w' || true)
+  if [[ -n "$bad" ]]; then echo "$label: threads escaped CPU $want:" >&2; echo "$bad" >&2; exit 1; fi
+}
+
+stop_server() { # LABEL
+  local pid=${PID[$1]}
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  unset "PID[$1]" "PORT[$1]"
+}
+
+# on-CPU time of all threads of PID in ns (user + kernel), from schedstat
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s+=$1} END{printf "%.0f\n", s}'; }
+
+rss_kb() { awk '/^VmRSS:/{print $2}' /proc/"$1"/status; }
+hwm_kb() { awk '/^VmHWM:/{print $2}' /proc/"$1"/status; }
+
+# bench ARGS...: larder-bench pinned to BENCH_CPUS, bounded by BENCH_TIMEOUT seconds
+BENCH_TIMEOUT=${BENCH_TIMEOUT:-300}
+bench() { timeout "$BENCH_TIMEOUT" taskset -c "$BENCH_CPUS" "$LARDER_BENCH_BIN" --host "$HOST" "$@"; }
+
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+
+machine_md() { # markdown lines describing the machine and the build
+  local model commit
+  model=$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)
+  commit=$(git -C "$(dirname "$LARDER_BIN")" rev-parse --short HEAD 2>/dev/null || git rev-parse --short HEAD 2>/dev/null || echo "?")
+  local dirty=""
+  git diff --quiet HEAD -- Sources 2>/dev/null || dirty=" (working tree has uncommitted changes under Sources/)"
+  echo "- date: $(date -u +%FT%TZ)"
+  echo "- machine: nproc $(nproc), CPU \"${model:-unknown}\", kernel $(uname -r), $(awk '/MemTotal/{printf "%.1f GiB RAM", $2/1048576}' /proc/meminfo)"
+  echo "- $(redis-server --version)"
+  echo "- larder: $LARDER_BIN, larder-bench: $LARDER_BENCH_BIN, git $commit$dirty"
+  echo "- pinning: servers on CPU(s) $SERVER_CPUS, load generator on CPU(s) $BENCH_CPUS"
+  echo "- load average at start: $(loadavg)"
+}
