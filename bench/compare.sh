@@ -57,7 +57,7 @@ for c in "${CFGS[@]}"; do start_server "$c" "$c"; done
   echo
   echo "Servers:"
   echo
-  for c in "${CFGS[@]}"; do echo "    $c: ${CMDLINE[$c]}"; done
+  for c in "${CFGS[@]}"; do echo "    $c: ${CMDLINE[$c]}    # $(ls /proc/"${PID[$c]}"/task | wc -l) threads"; done
 } >>"$HEADER"
 
 # Preload every family a selected workload needs, identically into every server.
@@ -126,6 +126,7 @@ for w in "${WLS[@]}"; do
   done
 done
 
+for c in "${CFGS[@]}"; do check_affinity "$c"; done
 TABLE=$WORK/table.md
 python3 - "$RAW" >"$TABLE" <<'PY'
 import sys, statistics as st

@@ -83,11 +83,17 @@ start_server() {
   fi
   PORT[$label]=$port; PID[$label]=$pid
   CMDLINE[$label]="taskset -c $SERVER_CPUS $(show_cmd "$@" "${cmd[@]}")"
-  # every thread must be confined to SERVER_CPUS (larder --no-pin; valgrind keeps the mask too)
-  local want bad
-  want=$(taskset -cp "$pid" | sed 's/.*: //')
-  bad=$(grep -H Cpus_allowed_list /proc/"$pid"/task/*/status 2>/dev/null | awk -v w="$want" '$2 != w' || true)
-  if [[ -n "$bad" ]]; then echo "$label: threads escaped CPU $want:" >&2; echo "$bad" >&2; exit 1; fi
+  SERVER_CPUSET[$label]=$(taskset -cp "$pid" | sed 's/.*: //')
+  check_affinity "$label"
+}
+
+# check_affinity LABEL: every thread of the server must still be confined to the CPUs it was started
+# on (larder runs with --no-pin; valgrind keeps the mask too). Call again after the runs.
+declare -A SERVER_CPUSET=()
+check_affinity() {
+  local want=${SERVER_CPUSET[$1]} bad
+  bad=$(grep -H Cpus_allowed_list /proc/"${PID[$1]}"/task/*/status 2>/dev/null | awk -v w="$want" '$2 != w' || true)
+  if [[ -n "$bad" ]]; then echo "$1: threads escaped CPU(s) $want:" >&2; echo "$bad" >&2; exit 1; fi
 }
 
 stop_server() { # LABEL

@@ -106,6 +106,7 @@ for w in "${WLS[@]}"; do
   echo >&2 "# done $w ($((SECONDS - t0)) s)"
 done
 
+for c in "${CFGS[@]}"; do check_affinity "$c"; done
 TABLE=$WORK/table.md
 python3 - "$RAW" "${CFGS[@]}" >"$TABLE" <<'PY'
 import sys, json, statistics as st
