@@ -16,9 +16,10 @@ extension HashObject {
 
     /// Sets `field`'s absolute expiry; the caller has checked that the field exists.
     public func setFieldExpiry(_ field: UnsafeRawBufferPointer, at expireAt: Int64) {
-        if fieldExpiry == nil { fieldExpiry = [:] }
-        fieldExpiry![Array(field)] = expireAt
-        if expireAt < earliestFieldExpiry { earliestFieldExpiry = expireAt }
+        let s = side
+        if s.fieldExpiry == nil { s.fieldExpiry = [:] }
+        s.fieldExpiry![Array(field)] = expireAt
+        if expireAt < s.earliestFieldExpiry { s.earliestFieldExpiry = expireAt }
     }
 
     /// Removes `field`'s TTL; returns true when it had one.
@@ -30,10 +31,11 @@ extension HashObject {
 
     @discardableResult
     func clearFieldExpiry(_ field: UnsafeRawBufferPointer) -> Bool {
-        let had = fieldExpiry!.removeValue(forKey: Array(field)) != nil
-        if fieldExpiry!.isEmpty {
-            fieldExpiry = nil
-            earliestFieldExpiry = .max
+        let s = side
+        let had = s.fieldExpiry!.removeValue(forKey: Array(field)) != nil
+        if s.fieldExpiry!.isEmpty {
+            s.fieldExpiry = nil
+            s.earliestFieldExpiry = .max
         }
         // earliestFieldExpiry stays a valid lower bound; the next purge makes it exact.
         return had

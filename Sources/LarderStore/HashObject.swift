@@ -10,23 +10,108 @@ public final class HashObject {
     /// Same thresholds as Redis' hash-max-listpack-entries / hash-max-listpack-value.
     public static var maxPackedEntries = 128
     public static var maxPackedValueLength = 64
+    /// The packed buffer's 16-bit length limit (far above the default thresholds' 16 KB).
+    static let maxPackedBytes = 0xFFFF
 
-    var packed: [UInt8] = []
-    var packedCount = 0
-    var table: HashFieldTable? = nil
-    /// Field -> absolute expiry in unix milliseconds; nil when no field has a TTL.
-    var fieldExpiry: [[UInt8]: Int64]? = nil
-    /// A lower bound of the earliest field expiry (Int64.max when none): lets every access
-    /// skip the expiry check with one comparison.
-    public internal(set) var earliestFieldExpiry = Int64.max
-    /// The keyspace's sweep entry for this hash (0 = none) and the time it is due.
-    var sweepToken = 0
-    var scheduledAt = Int64.max
+    /// The whole object is one word, so it takes a 32-byte malloc chunk:
+    /// - 0: an empty packed hash;
+    /// - low bit 0: the packed buffer, one malloc'd block `[UInt16 used][UInt16 count][entries]`;
+    /// - low bit 1: a retained `HashSide` holding the rarely needed parts (table form, field
+    ///   TTLs, sweep bookkeeping) and the packed buffer, if any.
+    private var bits: UInt = 0
 
     public init() {}
 
+    deinit {
+        if bits & 1 == 1 {
+            Unmanaged<HashSide>.fromOpaque(UnsafeRawPointer(bitPattern: bits & ~1)!).release()
+        } else if let p = UnsafeMutableRawPointer(bitPattern: bits) {
+            free(p)
+        }
+    }
+
+    @inline(__always) var sideIfAny: HashSide? {
+        guard bits & 1 == 1 else { return nil }
+        return Unmanaged<HashSide>.fromOpaque(UnsafeRawPointer(bitPattern: bits & ~1)!).takeUnretainedValue()
+    }
+
+    /// The side object, created on first use (it then stays).
+    var side: HashSide {
+        if let s = sideIfAny { return s }
+        let s = HashSide()
+        s.packed = UnsafeMutableRawPointer(bitPattern: bits)
+        bits = UInt(bitPattern: Unmanaged.passRetained(s).toOpaque()) | 1
+        return s
+    }
+
+    @inline(__always) var packedBuffer: UnsafeMutableRawPointer? {
+        get { bits & 1 == 0 ? UnsafeMutableRawPointer(bitPattern: bits) : sideIfAny!.packed }
+        set { if bits & 1 == 0 { bits = UInt(bitPattern: newValue) } else { sideIfAny!.packed = newValue } }
+    }
+
+    var table: HashFieldTable? { sideIfAny?.table }
+
+    /// Field -> absolute expiry in unix milliseconds; nil when no field has a TTL.
+    var fieldExpiry: [[UInt8]: Int64]? { sideIfAny?.fieldExpiry }
+
+    /// A lower bound of the earliest field expiry (Int64.max when none): lets every access
+    /// skip the expiry check with one comparison.
+    public internal(set) var earliestFieldExpiry: Int64 {
+        get { sideIfAny?.earliestFieldExpiry ?? .max }
+        set { if newValue != .max || sideIfAny != nil { side.earliestFieldExpiry = newValue } }
+    }
+
+    /// The keyspace's sweep entry for this hash (0 = none) and the time it is due.
+    var sweepToken: Int {
+        get { sideIfAny?.sweepToken ?? 0 }
+        set { if newValue != 0 || sideIfAny != nil { side.sweepToken = newValue } }
+    }
+    var scheduledAt: Int64 {
+        get { sideIfAny?.scheduledAt ?? .max }
+        set { if newValue != .max || sideIfAny != nil { side.scheduledAt = newValue } }
+    }
+
     public var isPacked: Bool { table == nil }
     public var count: Int { table?.count ?? packedCount }
+
+    /// The packed entries (empty when there are none or the hash is a table).
+    @inline(__always) var packedBytes: UnsafeRawBufferPointer {
+        guard let p = packedBuffer else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(start: p + 4, count: Int(p.load(as: UInt16.self)))
+    }
+
+    @inline(__always) var packedUsed: Int {
+        guard let p = packedBuffer else { return 0 }
+        return Int(p.load(as: UInt16.self))
+    }
+
+    var packedCount: Int {
+        guard let p = packedBuffer else { return 0 }
+        return Int(p.load(fromByteOffset: 2, as: UInt16.self))
+    }
+
+    /// Bytes of packed entries, and the room the buffer has for them (for tests and MEMORY).
+    var packedByteCount: Int { packedUsed }
+    var packedCapacity: Int { packedBuffer.map { usableSize($0) - 4 } ?? 0 }
+
+    @inline(__always) private func setPacked(used: Int, count: Int) {
+        let p = packedBuffer!
+        p.storeBytes(of: UInt16(used), as: UInt16.self)
+        p.storeBytes(of: UInt16(count), toByteOffset: 2, as: UInt16.self)
+    }
+
+    /// The packed buffer with room for `extra` more bytes of entries (grown to the exact size,
+    /// as a listpack does, so small hashes stay compact).
+    private func ensurePacked(extra: Int) -> UnsafeMutableRawPointer {
+        let old = packedBuffer
+        let used = packedUsed
+        let need = 4 + used + extra
+        if let old, usableSize(old) >= need { return old }
+        let p = realloc(old, need)!
+        if old == nil { p.storeBytes(of: 0 as UInt32, as: UInt32.self) }
+        packedBuffer = p
+        return p
+    }
 
     // MARK: packed encoding
 
@@ -40,10 +125,21 @@ public final class HashObject {
         }
     }
 
+    static func writeVarint(_ p: UnsafeMutableRawPointer, _ at: inout Int, _ v: Int) {
+        var v = UInt(v)
+        while v >= 0x80 { p.storeBytes(of: UInt8(v & 0x7F) | 0x80, toByteOffset: at, as: UInt8.self); v >>= 7; at += 1 }
+        p.storeBytes(of: UInt8(v), toByteOffset: at, as: UInt8.self); at += 1
+    }
+
     static func appendVarint(_ out: inout [UInt8], _ v: Int) {
         var v = UInt(v)
         while v >= 0x80 { out.append(UInt8(v & 0x7F) | 0x80); v >>= 7 }
         out.append(UInt8(v))
+    }
+
+    static func writeBytes(_ p: UnsafeMutableRawPointer, _ at: inout Int, _ b: UnsafeRawBufferPointer) {
+        if b.count > 0 { (p + at).copyMemory(from: b.baseAddress!, byteCount: b.count) }
+        at += b.count
     }
 
     static func varintSize(_ v: Int) -> Int {
@@ -61,30 +157,28 @@ public final class HashObject {
     /// entry in order; stops when it returns false.
     @inline(__always)
     func forEachPacked(_ body: (UnsafeRawBufferPointer, Int, Int, Int, Int) -> Bool) {
-        packed.withUnsafeBytes { p in
-            var i = 0
-            while i < p.count {
-                let fl = Self.readVarint(p, &i); let fs = i; i += fl
-                let vl = Self.readVarint(p, &i); let vs = i; i += vl
-                if !body(p, fs, fl, vs, vl) { return }
-            }
+        let p = packedBytes
+        var i = 0
+        while i < p.count {
+            let fl = Self.readVarint(p, &i); let fs = i; i += fl
+            let vl = Self.readVarint(p, &i); let vs = i; i += vl
+            if !body(p, fs, fl, vs, vl) { return }
         }
     }
 
-    /// Where an entry lies in `packed`.
+    /// Where an entry lies in `packedBytes`.
     struct PackedHit { let start: Int; let valueStart: Int; let valueCount: Int; let end: Int }
 
     func findPacked(_ field: UnsafeRawBufferPointer) -> PackedHit? {
-        packed.withUnsafeBytes { p -> PackedHit? in
-            var i = 0
-            while i < p.count {
-                let start = i
-                let fl = Self.readVarint(p, &i); let fs = i; i += fl
-                let vl = Self.readVarint(p, &i); let vs = i; i += vl
-                if Self.sameBytes(p, fs, fl, field) { return PackedHit(start: start, valueStart: vs, valueCount: vl, end: i) }
-            }
-            return nil
+        let p = packedBytes
+        var i = 0
+        while i < p.count {
+            let start = i
+            let fl = Self.readVarint(p, &i); let fs = i; i += fl
+            let vl = Self.readVarint(p, &i); let vs = i; i += vl
+            if Self.sameBytes(p, fs, fl, field) { return PackedHit(start: start, valueStart: vs, valueCount: vl, end: i) }
         }
+        return nil
     }
 
     func convertToTable() {
@@ -94,9 +188,9 @@ public final class HashObject {
             t.insert(Array(f), hash: ByteHash.hash(f), value: Array(p[vs..<vs + vl]))
             return true
         }
-        table = t
-        packed = []
-        packedCount = 0
+        let s = side
+        if let p = s.packed { free(p); s.packed = nil }
+        s.table = t
     }
 
     // MARK: reads (no allocation)
@@ -109,15 +203,14 @@ public final class HashObject {
             guard let i = t.find(field) else { return body(nil) }
             return t.values[i].withUnsafeBytes { body($0) }
         }
-        return packed.withUnsafeBytes { p in
-            var i = 0
-            while i < p.count {
-                let fl = Self.readVarint(p, &i); let fs = i; i += fl
-                let vl = Self.readVarint(p, &i); let vs = i; i += vl
-                if Self.sameBytes(p, fs, fl, field) { return body(UnsafeRawBufferPointer(rebasing: p[vs..<vs + vl])) }
-            }
-            return body(nil)
+        let p = packedBytes
+        var i = 0
+        while i < p.count {
+            let fl = Self.readVarint(p, &i); let fs = i; i += fl
+            let vl = Self.readVarint(p, &i); let vs = i; i += vl
+            if Self.sameBytes(p, fs, fl, field) { return body(UnsafeRawBufferPointer(rebasing: p[vs..<vs + vl])) }
         }
+        return body(nil)
     }
 
     /// A copy of `field`'s value, if present.
@@ -152,7 +245,8 @@ public final class HashObject {
         withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * count) { found in
             // found[2i] = value start + 1 (0 = not found yet), found[2i+1] = value length.
             for j in 0..<(2 * count) { found[j] = 0 }
-            packed.withUnsafeBytes { p in
+            do {
+                let p = packedBytes
                 var remaining = count
                 var at = 0
                 while at < p.count && remaining > 0 {
@@ -182,8 +276,9 @@ public final class HashObject {
     /// Sizes the packed buffer for `bytes` more bytes of entries, so a hash filled by one HSET
     /// is allocated once, at its exact size.
     public func reservePacked(_ bytes: Int) {
-        if table == nil && bytes <= Self.maxPackedEntries * (Self.maxPackedValueLength * 2 + 2) {
-            packed.reserveCapacity(packed.count + bytes)
+        if table == nil && bytes <= Self.maxPackedEntries * (Self.maxPackedValueLength * 2 + 2)
+            && packedUsed + bytes <= Self.maxPackedBytes {
+            _ = ensurePacked(extra: bytes)
         }
     }
 
@@ -215,18 +310,26 @@ public final class HashObject {
                 isNew = true
             }
         } else if let hit = findPacked(field) {
-            replacePackedValue(hit, field: field, value: value)
+            if packedUsed + value.count - hit.valueCount + 8 > Self.maxPackedBytes {
+                convertToTable()
+                table!.setValue(at: table!.find(field)!, value)
+            } else {
+                replacePackedValue(hit, field: field, value: value)
+            }
             isNew = false
-        } else if packedCount >= Self.maxPackedEntries {
+        } else if packedCount >= Self.maxPackedEntries
+                    || packedUsed + Self.packedEntrySize(fieldCount: field.count, valueCount: value.count) > Self.maxPackedBytes {
             convertToTable()
             table!.insert(Array(field), hash: ByteHash.hash(field), value: Array(value))
             isNew = true
         } else {
-            // Grow to the exact size, as a listpack does: small hashes stay compact.
-            packed.reserveCapacity(packed.count + Self.packedEntrySize(fieldCount: field.count, valueCount: value.count))
-            Self.appendVarint(&packed, field.count); packed.append(contentsOf: field)
-            Self.appendVarint(&packed, value.count); packed.append(contentsOf: value)
-            packedCount += 1
+            let size = Self.packedEntrySize(fieldCount: field.count, valueCount: value.count)
+            let used = packedUsed, n = packedCount
+            let p = ensurePacked(extra: size)
+            var at = 4 + used
+            Self.writeVarint(p, &at, field.count); Self.writeBytes(p, &at, field)
+            Self.writeVarint(p, &at, value.count); Self.writeBytes(p, &at, value)
+            setPacked(used: used + size, count: n + 1)
             isNew = true
         }
         if !isNew && !keepTTL && fieldExpiry != nil { clearFieldExpiry(field) }
@@ -236,21 +339,22 @@ public final class HashObject {
     /// Overwrites a packed value: in place when the length is unchanged, else by shifting the
     /// tail once (only the value and its length prefix change).
     private func replacePackedValue(_ hit: PackedHit, field: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
-        let oldPrefix = Self.varintSize(hit.valueCount)
-        let prefixStart = hit.valueStart - oldPrefix
         if hit.valueCount == value.count {
-            if value.count > 0 {
-                packed.withUnsafeMutableBytes { p in
-                    (p.baseAddress! + hit.valueStart).copyMemory(from: value.baseAddress!, byteCount: value.count)
-                }
-            }
+            var at = 4 + hit.valueStart
+            Self.writeBytes(packedBuffer!, &at, value)
             return
         }
-        var entry: [UInt8] = []
-        entry.reserveCapacity(value.count + 4)
-        Self.appendVarint(&entry, value.count)
-        entry.append(contentsOf: value)
-        packed.replaceSubrange(prefixStart..<hit.end, with: entry)
+        let prefixStart = hit.valueStart - Self.varintSize(hit.valueCount)
+        let used = packedUsed, n = packedCount
+        let newLength = Self.varintSize(value.count) + value.count
+        let delta = newLength - (hit.end - prefixStart)
+        let p = delta > 0 ? ensurePacked(extra: delta) : packedBuffer!
+        let base = p + 4
+        memmove(base + prefixStart + newLength, base + hit.end, used - hit.end)
+        var at = 4 + prefixStart
+        Self.writeVarint(p, &at, value.count)
+        Self.writeBytes(p, &at, value)
+        setPacked(used: used + delta, count: n)
     }
 
     /// Removes a field; returns true when it existed.
@@ -260,8 +364,10 @@ public final class HashObject {
         if table != nil {
             if let i = table!.find(field) { table!.remove(at: i); removed = true } else { removed = false }
         } else if let hit = findPacked(field) {
-            packed.removeSubrange(hit.start..<hit.end)
-            packedCount -= 1
+            let used = packedUsed, n = packedCount
+            let base = packedBuffer! + 4
+            memmove(base + hit.start, base + hit.end, used - hit.end)
+            setPacked(used: used - (hit.end - hit.start), count: n - 1)
             removed = true
         } else {
             removed = false
@@ -333,21 +439,59 @@ public final class HashObject {
     /// A deep copy (COPY, RESTORE of a shared value), with field TTLs.
     public func copy() -> HashObject {
         let c = HashObject()
-        c.packed = packed
-        c.packedCount = packedCount
-        c.table = table?.copy()
-        c.fieldExpiry = fieldExpiry
-        c.earliestFieldExpiry = earliestFieldExpiry
+        if let p = packedBuffer {
+            let q = malloc(4 + packedUsed)!
+            q.copyMemory(from: p, byteCount: 4 + packedUsed)
+            c.packedBuffer = q
+        }
+        if let s = sideIfAny, s.table != nil || s.fieldExpiry != nil {
+            let cs = c.side
+            cs.table = s.table?.copy()
+            cs.fieldExpiry = s.fieldExpiry
+            cs.earliestFieldExpiry = s.earliestFieldExpiry
+        }
         return c
     }
 
     /// Approximate heap bytes held, for MEMORY USAGE and INFO memory.
     public var memoryUsage: Int {
-        var n = 48
-        if let t = table { n += t.heapBytes } else { n += 32 + packed.capacity }
-        if let e = fieldExpiry { n += e.capacity * 16 + e.count * 64 }
+        var n = 32
+        if let p = packedBuffer { n += usableSize(p) + 8 }
+        if let s = sideIfAny {
+            n += 80
+            if let t = s.table { n += t.heapBytes }
+            if let e = s.fieldExpiry { n += e.capacity * 16 + e.count * 64 }
+        }
         return n
     }
+}
+
+/// The parts of a hash most hashes never need, kept out of `HashObject` itself.
+final class HashSide {
+    var packed: UnsafeMutableRawPointer? = nil
+    var table: HashFieldTable? = nil
+    var fieldExpiry: [[UInt8]: Int64]? = nil
+    var earliestFieldExpiry = Int64.max
+    var sweepToken = 0
+    var scheduledAt = Int64.max
+
+    deinit { if let p = packed { free(p) } }
+}
+
+#if canImport(Glibc)
+/// glibc's malloc_usable_size (declared in <malloc.h>, which the Glibc module leaves out).
+@_silgen_name("malloc_usable_size") func larder_malloc_usable_size(_ p: UnsafeMutableRawPointer?) -> Int
+#endif
+
+/// The bytes usable in a malloc'd block (at least what was asked for).
+@inline(__always) func usableSize(_ p: UnsafeMutableRawPointer) -> Int {
+    #if canImport(Glibc)
+    return larder_malloc_usable_size(p)
+    #elseif canImport(Darwin)
+    return malloc_size(p)
+    #else
+    return 0
+    #endif
 }
 
 #if canImport(Glibc)

@@ -1,15 +1,30 @@
 /// Open-addressing hash table from byte-string keys to values, probed linearly. Lookups take
 /// the raw key bytes and their precomputed hash, so a command never allocates to look a key up.
-/// Parallel arrays keep the probe loop on a dense control array (7 hash bits per slot).
+///
+/// Memory: a slot is one control byte plus one pointer (9 bytes). Each key lives in a single
+/// malloc'd *entry* that holds, in order:
+///
+///     [8-byte value word][varint (keyLength << 2 | inline << 1 | hasExpiry)]
+///     [Int64 expiry, if any][key bytes][string bytes, if inline]
+///
+/// The value word is a `StoredValue` (a retained reference), or, for an *inline* string of at
+/// most `inlineStringLimit` bytes, its length, the bytes following the key (as Redis' embstr
+/// puts a short string in its object). So a short key with a 16-byte string is one 48-byte
+/// malloc chunk, and a key without a TTL pays nothing for expiry. The control byte is
+/// `0x80 | hasExpiry << 6 | 6 hash bits` for a live slot, so the active sweep finds keys with
+/// a TTL by reading control bytes only. Changing a TTL or an inline string's length
+/// reallocates the entry (the slot keeps its position).
+///
 /// A class, not a struct: as a struct stored in `Keyspace`, every call copied it and retained
-/// its four arrays (a quarter of SET's CPU in `perf`).
+/// its arrays (a quarter of SET's CPU in `perf`).
 final class KeyTable {
     static let empty: UInt8 = 0, deleted: UInt8 = 1
+    static let expiryBit: UInt8 = 0x40
+    /// Strings up to this length are stored inside the entry.
+    static let inlineStringLimit = 64
 
     private(set) var control: [UInt8]
-    var keys: [[UInt8]]
-    var values: [StoredValue]
-    var expires: [Int64]        // absolute unix ms; 0 = no expiry
+    private var entries: UnsafeMutablePointer<UnsafeMutableRawPointer?>
     private(set) var count = 0
     private var tombstones = 0
     private var mask: Int
@@ -18,15 +33,209 @@ final class KeyTable {
         var cap = 16
         while cap < capacity { cap <<= 1 }
         control = [UInt8](repeating: Self.empty, count: cap)
-        keys = [[UInt8]](repeating: [], count: cap)
-        values = [StoredValue](repeating: .string([]), count: cap)
-        expires = [Int64](repeating: 0, count: cap)
+        entries = .allocate(capacity: cap)
+        entries.initialize(repeating: nil, count: cap)
         mask = cap - 1
+    }
+
+    deinit {
+        freeAllEntries()
+        entries.deallocate()
     }
 
     var capacity: Int { control.count }
 
-    @inline(__always) static func tag(_ hash: UInt64) -> UInt8 { UInt8(truncatingIfNeeded: hash >> 57) | 0x80 }
+    @inline(__always) static func tag(_ hash: UInt64) -> UInt8 { UInt8(truncatingIfNeeded: hash >> 58) | 0x80 }
+
+    // MARK: entries
+
+    struct Header {
+        let keyStart: Int, keyCount: Int, hasExpiry: Bool, isInline: Bool
+        var inlineStart: Int { keyStart + keyCount }
+    }
+
+    @inline(__always) static func header(_ e: UnsafeMutableRawPointer) -> Header {
+        var i = 8, v = 0, shift = 0
+        while true {
+            let b = e.load(fromByteOffset: i, as: UInt8.self); i += 1
+            v |= Int(b & 0x7F) << shift
+            if b < 0x80 { break }
+            shift += 7
+        }
+        let hasExpiry = v & 1 == 1
+        return Header(keyStart: hasExpiry ? i + 8 : i, keyCount: v >> 2, hasExpiry: hasExpiry, isInline: v & 2 == 2)
+    }
+
+    static func varintSize(_ v: Int) -> Int {
+        var n = 1, v = UInt(v)
+        while v >= 0x80 { v >>= 7; n += 1 }
+        return n
+    }
+
+    /// A new entry for `key`; with `inline` the value word holds its length and the bytes
+    /// follow the key, otherwise the value word is left for the caller to initialize.
+    static func makeEntry(_ key: UnsafeRawBufferPointer, expireAt: Int64, inline: UnsafeRawBufferPointer?) -> UnsafeMutableRawPointer {
+        let hv = key.count << 2 | (inline != nil ? 2 : 0) | (expireAt != 0 ? 1 : 0)
+        let size = 8 + varintSize(hv) + (expireAt != 0 ? 8 : 0) + key.count + (inline?.count ?? 0)
+        let e = malloc(size)!
+        var i = 8, v = UInt(hv)
+        while v >= 0x80 { e.storeBytes(of: UInt8(v & 0x7F) | 0x80, toByteOffset: i, as: UInt8.self); v >>= 7; i += 1 }
+        e.storeBytes(of: UInt8(v), toByteOffset: i, as: UInt8.self); i += 1
+        if expireAt != 0 { e.storeBytes(of: expireAt, toByteOffset: i, as: Int64.self); i += 8 }
+        if key.count > 0 { (e + i).copyMemory(from: key.baseAddress!, byteCount: key.count) }
+        i += key.count
+        if let inline {
+            e.storeBytes(of: UInt64(inline.count), as: UInt64.self)
+            if inline.count > 0 { (e + i).copyMemory(from: inline.baseAddress!, byteCount: inline.count) }
+        }
+        return e
+    }
+
+    /// A new entry holding `value` (inline when it is a short string).
+    static func makeEntry(_ key: UnsafeRawBufferPointer, value: StoredValue, expireAt: Int64) -> UnsafeMutableRawPointer {
+        if case .string(let s) = value, s.count <= inlineStringLimit {
+            return s.withUnsafeBytes { makeEntry(key, expireAt: expireAt, inline: $0) }
+        }
+        let e = makeEntry(key, expireAt: expireAt, inline: nil)
+        e.bindMemory(to: StoredValue.self, capacity: 1).initialize(to: value)
+        return e
+    }
+
+    @inline(__always) private static func keyBytes(_ e: UnsafeMutableRawPointer) -> UnsafeRawBufferPointer {
+        let h = header(e)
+        return UnsafeRawBufferPointer(start: e + h.keyStart, count: h.keyCount)
+    }
+
+    private static func freeEntry(_ e: UnsafeMutableRawPointer) {
+        if !header(e).isInline { e.assumingMemoryBound(to: StoredValue.self).deinitialize(count: 1) }
+        free(e)
+    }
+
+    private func freeAllEntries() {
+        for i in 0..<control.count where control[i] >= 0x80 {
+            Self.freeEntry(entries[i]!)
+            entries[i] = nil
+        }
+    }
+
+    // MARK: slot accessors
+
+    /// The key of a live slot, valid until the slot changes.
+    @inline(__always) func keyBytes(at i: Int) -> UnsafeRawBufferPointer { Self.keyBytes(entries[i]!) }
+
+    /// A copy of the key of a live slot.
+    func key(at i: Int) -> [UInt8] { Array(keyBytes(at: i)) }
+
+    @inline(__always) func isInlineString(at i: Int) -> Bool { Self.header(entries[i]!).isInline }
+
+    /// The bytes of an inline string, valid until the slot changes.
+    @inline(__always) private func inlineBytes(_ e: UnsafeMutableRawPointer, _ h: Header) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: e + h.inlineStart, count: Int(e.load(as: UInt64.self)))
+    }
+
+    /// The value of a live slot (an inline string is copied out).
+    func value(at i: Int) -> StoredValue {
+        let e = entries[i]!
+        let h = Self.header(e)
+        if h.isInline { return .string(Array(inlineBytes(e, h))) }
+        return e.assumingMemoryBound(to: StoredValue.self).pointee
+    }
+
+    /// Calls `body` with the bytes of the string at a live slot, without a copy; nil (and no
+    /// call) when the value is not a string.
+    @inline(__always)
+    func withString<R>(at i: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
+        let e = entries[i]!
+        let h = Self.header(e)
+        if h.isInline { return body(inlineBytes(e, h)) }
+        guard case .string(let s) = e.assumingMemoryBound(to: StoredValue.self).pointee else { return nil }
+        return s.withUnsafeBytes(body)
+    }
+
+    @inline(__always) func isString(at i: Int) -> Bool {
+        let e = entries[i]!
+        if Self.header(e).isInline { return true }
+        if case .string = e.assumingMemoryBound(to: StoredValue.self).pointee { return true }
+        return false
+    }
+
+    func typeName(at i: Int) -> StaticString {
+        isString(at: i) ? "string" : value(at: i).typeName
+    }
+
+    /// Replaces the value of a live slot (keeping key and expiry).
+    func setValue(at i: Int, _ value: StoredValue) {
+        let e = entries[i]!
+        let h = Self.header(e)
+        if case .string(let s) = value, s.count <= Self.inlineStringLimit {
+            s.withUnsafeBytes { setString(at: i, $0) }
+            return
+        }
+        if h.isInline {
+            let n = Self.makeEntry(UnsafeRawBufferPointer(start: e + h.keyStart, count: h.keyCount), value: value,
+                                   expireAt: h.hasExpiry ? e.loadUnaligned(fromByteOffset: h.keyStart - 8, as: Int64.self) : 0)
+            free(e)
+            entries[i] = n
+        } else {
+            e.assumingMemoryBound(to: StoredValue.self).pointee = value
+        }
+    }
+
+    /// Replaces the value of a live slot with a string (inline when short enough).
+    func setString(at i: Int, _ bytes: UnsafeRawBufferPointer) {
+        let e = entries[i]!
+        let h = Self.header(e)
+        if bytes.count > Self.inlineStringLimit { setValue(at: i, .string(Array(bytes))); return }
+        if h.isInline && Int(e.load(as: UInt64.self)) == bytes.count {
+            if bytes.count > 0 { (e + h.inlineStart).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
+            return
+        }
+        let n = Self.makeEntry(UnsafeRawBufferPointer(start: e + h.keyStart, count: h.keyCount),
+                               expireAt: h.hasExpiry ? e.loadUnaligned(fromByteOffset: h.keyStart - 8, as: Int64.self) : 0,
+                               inline: bytes)
+        if !h.isInline { e.assumingMemoryBound(to: StoredValue.self).deinitialize(count: 1) }
+        free(e)
+        entries[i] = n
+    }
+
+    /// Changes the value of a live slot in place. A referenced value is handed over directly
+    /// (so a uniquely referenced string can grow without a copy); an inline string is copied
+    /// out and stored back.
+    func updateValue<R>(at i: Int, _ body: (inout StoredValue) -> R) -> R {
+        let e = entries[i]!
+        if !Self.header(e).isInline { return body(&e.assumingMemoryBound(to: StoredValue.self).pointee) }
+        var v = value(at: i)
+        let r = body(&v)
+        setValue(at: i, v)
+        return r
+    }
+
+    @inline(__always) func hasExpiry(_ i: Int) -> Bool { control[i] & 0xC0 == 0xC0 }
+
+    /// The absolute expiry of a live slot (unix ms), 0 when it has none.
+    @inline(__always) func expireAt(_ i: Int) -> Int64 {
+        guard hasExpiry(i) else { return 0 }
+        return entries[i]!.loadUnaligned(fromByteOffset: Self.header(entries[i]!).keyStart - 8, as: Int64.self)
+    }
+
+    /// Sets or clears (0) the expiry of a live slot.
+    func setExpire(_ i: Int, _ expireAt: Int64) {
+        let e = entries[i]!
+        let h = Self.header(e)
+        if h.hasExpiry && expireAt != 0 {
+            e.storeBytes(of: expireAt, toByteOffset: h.keyStart - 8, as: Int64.self)
+            return
+        }
+        if !h.hasExpiry && expireAt == 0 { return }
+        let n = Self.makeEntry(UnsafeRawBufferPointer(start: e + h.keyStart, count: h.keyCount), expireAt: expireAt,
+                               inline: h.isInline ? inlineBytes(e, h) : nil)
+        if !h.isInline { n.copyMemory(from: e, byteCount: 8) }   // moves the value (bitwise-takable)
+        free(e)
+        entries[i] = n
+        if expireAt != 0 { control[i] |= Self.expiryBit } else { control[i] &= ~Self.expiryBit }
+    }
+
+    // MARK: operations
 
     func find(_ key: UnsafeRawBufferPointer, hash: UInt64) -> Int? {
         let tag = Self.tag(hash)
@@ -35,31 +244,45 @@ final class KeyTable {
             while true {
                 let c = ctrl[i]
                 if c == Self.empty { return nil }
-                if c == tag && bytesEqual(keys[i], key) { return i }
+                if c & ~Self.expiryBit == tag {
+                    let k = Self.keyBytes(entries[i]!)
+                    if k.count == key.count && (k.count == 0 || memcmp(k.baseAddress!, key.baseAddress!, k.count) == 0) { return i }
+                }
                 i = (i + 1) & mask
             }
         }
     }
 
     /// Inserts a key known to be absent; returns its slot.
+    func insert(_ key: UnsafeRawBufferPointer, hash: UInt64, value: StoredValue, expireAt: Int64) -> Int {
+        insert(entry: Self.makeEntry(key, value: value, expireAt: expireAt), hash: hash, hasExpiry: expireAt != 0)
+    }
+
+    /// Inserts a key known to be absent with a string value; returns its slot.
+    func insertString(_ key: UnsafeRawBufferPointer, hash: UInt64, bytes: UnsafeRawBufferPointer, expireAt: Int64) -> Int {
+        if bytes.count > Self.inlineStringLimit { return insert(key, hash: hash, value: .string(Array(bytes)), expireAt: expireAt) }
+        return insert(entry: Self.makeEntry(key, expireAt: expireAt, inline: bytes), hash: hash, hasExpiry: expireAt != 0)
+    }
+
     func insert(_ key: [UInt8], hash: UInt64, value: StoredValue, expireAt: Int64) -> Int {
+        key.withUnsafeBytes { insert($0, hash: hash, value: value, expireAt: expireAt) }
+    }
+
+    private func insert(entry: UnsafeMutableRawPointer, hash: UInt64, hasExpiry: Bool) -> Int {
         if (count + tombstones + 1) * 4 > capacity * 3 { resize(count * 2 + 16 > capacity ? capacity * 2 : capacity) }
         var i = Int(truncatingIfNeeded: hash) & mask
         while control[i] >= 0x80 { i = (i + 1) & mask }
         if control[i] == Self.deleted { tombstones -= 1 }
-        control[i] = Self.tag(hash)
-        keys[i] = key
-        values[i] = value
-        expires[i] = expireAt
+        control[i] = Self.tag(hash) | (hasExpiry ? Self.expiryBit : 0)
+        entries[i] = entry
         count += 1
         return i
     }
 
     func remove(at i: Int) {
+        Self.freeEntry(entries[i]!)
+        entries[i] = nil
         control[i] = Self.deleted
-        keys[i] = []
-        values[i] = .string([])
-        expires[i] = 0
         count -= 1
         tombstones += 1
         // A run of tombstones followed by an empty slot can become empty again, keeping probes short.
@@ -72,20 +295,36 @@ final class KeyTable {
         }
     }
 
-    func removeAll() { adopt(KeyTable()) }
-
-    private func adopt(_ other: KeyTable) {
-        control = other.control; keys = other.keys; values = other.values; expires = other.expires
-        count = other.count; tombstones = other.tombstones; mask = other.mask
+    func removeAll() {
+        freeAllEntries()
+        entries.deallocate()
+        control = [UInt8](repeating: Self.empty, count: 16)
+        entries = .allocate(capacity: 16)
+        entries.initialize(repeating: nil, count: 16)
+        mask = 15
+        count = 0
+        tombstones = 0
     }
 
+    /// Rehashes into `newCapacity` slots; the entries themselves are not copied.
     private func resize(_ newCapacity: Int) {
-        let next = KeyTable(capacity: newCapacity)
-        for i in 0..<control.count where control[i] >= 0x80 {
-            let h = ByteHash.hash(keys[i])
-            _ = next.insert(keys[i], hash: h, value: values[i], expireAt: expires[i])
+        let oldControl = control, oldEntries = entries
+        control = [UInt8](repeating: Self.empty, count: newCapacity)
+        entries = .allocate(capacity: newCapacity)
+        entries.initialize(repeating: nil, count: newCapacity)
+        mask = newCapacity - 1
+        count = 0
+        tombstones = 0
+        for i in 0..<oldControl.count where oldControl[i] >= 0x80 {
+            let e = oldEntries[i]!
+            let h = ByteHash.hash(Self.keyBytes(e))
+            var j = Int(truncatingIfNeeded: h) & mask
+            while control[j] >= 0x80 { j = (j + 1) & mask }
+            control[j] = Self.tag(h) | (oldControl[i] & Self.expiryBit)
+            entries[j] = e
+            count += 1
         }
-        adopt(next)
+        oldEntries.deallocate()
     }
 
     /// Occupied slot at or after `from`, if any.
@@ -106,8 +345,28 @@ final class KeyTable {
     func forEachSlot(homeBucket home: Int, _ body: (Int) -> Void) {
         var i = home & mask
         while control[i] != Self.empty {
-            if control[i] >= 0x80 && Int(truncatingIfNeeded: ByteHash.hash(keys[i])) & mask == home & mask { body(i) }
+            if control[i] >= 0x80 && Int(truncatingIfNeeded: ByteHash.hash(keyBytes(at: i))) & mask == home & mask { body(i) }
             i = (i + 1) & mask
         }
     }
+
+    /// Heap bytes of the slot arrays.
+    var slotBytes: Int { capacity * 9 }
+
+    /// Heap bytes of one entry (the malloc chunk), not counting the value's own storage.
+    func entryBytes(at i: Int) -> Int { mallocSize(entries[i]!) }
 }
+
+@inline(__always) func mallocSize(_ p: UnsafeMutableRawPointer) -> Int {
+    #if canImport(Glibc)
+    return usableSize(p) + 8   // glibc's chunk header
+    #else
+    return usableSize(p)
+    #endif
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -28,8 +28,7 @@ public final class Keyspace {
     /// The live slot of `key`, deleting it first if it has expired (lazy expiry).
     public func lookup(_ key: UnsafeRawBufferPointer, hash: UInt64, now: Int64) -> Int? {
         guard let i = table.find(key, hash: hash) else { misses &+= 1; return nil }
-        let e = table.expires[i]
-        if e != 0 && e <= now {
+        if table.hasExpiry(i), table.expireAt(i) <= now {
             removeSlot(i)
             lazilyExpiredKeys += 1
             misses &+= 1
@@ -45,22 +44,31 @@ public final class Keyspace {
         lookup(key, hash: ByteHash.hash(key), now: now)
     }
 
-    public func value(at slot: Int) -> StoredValue { table.values[slot] }
-    public func key(at slot: Int) -> [UInt8] { table.keys[slot] }
-    public func expireAt(_ slot: Int) -> Int64 { table.expires[slot] }
+    public func value(at slot: Int) -> StoredValue { table.value(at: slot) }
+    public func key(at slot: Int) -> [UInt8] { table.key(at: slot) }
+    /// The key at `slot` without a copy; valid until the slot changes.
+    public func keyBytes(at slot: Int) -> UnsafeRawBufferPointer { table.keyBytes(at: slot) }
+    public func expireAt(_ slot: Int) -> Int64 { table.expireAt(slot) }
+    /// Calls `body` with the string at `slot` without copying it; nil (no call) when the value
+    /// is not a string. The bytes are valid only inside `body`.
+    @inline(__always)
+    public func withString<R>(at slot: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R? { table.withString(at: slot, body) }
+    /// Whether the value at `slot` is a string (no copy).
+    public func isString(at slot: Int) -> Bool { table.isString(at: slot) }
+    public func typeName(at slot: Int) -> StaticString { table.typeName(at: slot) }
 
     // MARK: changes
 
     /// Replaces the value of an existing slot (keeps its expiry).
     public func replaceValue(at slot: Int, with value: StoredValue) {
-        table.values[slot] = value
+        table.setValue(at: slot, value)
         touch(slot)
     }
 
     /// Changes the value at `slot` in place (keeps its expiry), so a string can grow without
     /// being copied: take the payload out, put a placeholder in, change it, put it back.
     public func updateValue<R>(at slot: Int, _ body: (inout StoredValue) -> R) -> R {
-        let r = body(&table.values[slot])
+        let r = table.updateValue(at: slot, body)
         touch(slot)
         return r
     }
@@ -69,16 +77,32 @@ public final class Keyspace {
     @discardableResult
     public func set(_ key: UnsafeRawBufferPointer, hash: UInt64, value: StoredValue, expireAt: Int64, now: Int64) -> Int {
         if let i = table.find(key, hash: hash) {
-            table.values[i] = value
+            table.setValue(at: i, value)
             setExpire(slot: i, expireAt)
             touch(i)
             trackFieldExpiry(key, value)
             return i
         }
-        let i = table.insert(Array(key), hash: hash, value: value, expireAt: expireAt)
+        let i = table.insert(key, hash: hash, value: value, expireAt: expireAt)
         if expireAt != 0 { expiresCount += 1 }
         touchKey(key)
         trackFieldExpiry(key, value)
+        return i
+    }
+
+    /// `set` with a string value given as bytes: a short string is copied straight into the
+    /// key's entry, with no intermediate array.
+    @discardableResult
+    public func setString(_ key: UnsafeRawBufferPointer, hash: UInt64, bytes: UnsafeRawBufferPointer, expireAt: Int64, now: Int64) -> Int {
+        if let i = table.find(key, hash: hash) {
+            table.setString(at: i, bytes)
+            setExpire(slot: i, expireAt)
+            touch(i)
+            return i
+        }
+        let i = table.insertString(key, hash: hash, bytes: bytes, expireAt: expireAt)
+        if expireAt != 0 { expiresCount += 1 }
+        touchKey(key)
         return i
     }
 
@@ -88,10 +112,10 @@ public final class Keyspace {
     }
 
     public func setExpire(slot: Int, _ expireAt: Int64) {
-        let old = table.expires[slot]
-        if old == 0 && expireAt != 0 { expiresCount += 1 }
-        if old != 0 && expireAt == 0 { expiresCount -= 1 }
-        table.expires[slot] = expireAt
+        let had = table.hasExpiry(slot)
+        if !had && expireAt != 0 { expiresCount += 1 }
+        if had && expireAt == 0 { expiresCount -= 1 }
+        table.setExpire(slot, expireAt)
     }
 
     public func remove(at slot: Int) {
@@ -100,7 +124,7 @@ public final class Keyspace {
     }
 
     private func removeSlot(_ slot: Int) {
-        if table.expires[slot] != 0 { expiresCount -= 1 }
+        if table.hasExpiry(slot) { expiresCount -= 1 }
         if !watchers.isEmpty { touch(slot) }
         table.remove(at: slot)
     }
@@ -118,7 +142,7 @@ public final class Keyspace {
     /// Marks transactions watching the key at `slot` as dirty. Cheap when nothing is watched.
     @inline(__always) public func touch(_ slot: Int) {
         if watchers.isEmpty { return }
-        if let flags = watchers[table.keys[slot]] { for f in flags { f.dirty = true } }
+        if let flags = watchers[table.key(at: slot)] { for f in flags { f.dirty = true } }
     }
 
     @inline(__always) public func touchKey(_ key: UnsafeRawBufferPointer) {
@@ -148,14 +172,13 @@ public final class Keyspace {
         var expired: [[UInt8]] = []
         var emptied: [[UInt8]] = []
         table.forEachSlot(homeBucket: home) { i in
-            let e = table.expires[i]
-            if e != 0 && e <= now { expired.append(table.keys[i]); return }
+            if table.hasExpiry(i), table.expireAt(i) <= now { expired.append(table.key(at: i)); return }
             // Expired hash fields go now; a hash left empty is deleted after the walk, since
             // removing a slot mid-walk could end the probe run early.
-            if fieldExpiryIndex.count > 0, case .hash(let h) = table.values[i], h.earliestFieldExpiry <= now,
+            if fieldExpiryIndex.count > 0, case .hash(let h) = table.value(at: i), h.earliestFieldExpiry <= now,
                h.removeExpiredFields(now: now) > 0 {
                 touch(i)
-                if h.count == 0 { emptied.append(table.keys[i]); return }
+                if h.count == 0 { emptied.append(table.key(at: i)); return }
             }
             body(i)
         }
@@ -180,8 +203,7 @@ public final class Keyspace {
         var i = 0
         while i < table.capacity {
             if table.isOccupied(i) {
-                let e = table.expires[i]
-                if e != 0 && e <= now { removeSlot(i); lazilyExpiredKeys += 1 }
+                if table.hasExpiry(i) && table.expireAt(i) <= now { removeSlot(i); lazilyExpiredKeys += 1 }
                 else if !(fieldExpiryIndex.count > 0 && expireHashFields(slot: i, now: now)) { body(i) }
             }
             i += 1
@@ -194,8 +216,7 @@ public final class Keyspace {
         while table.count > 0 && tries < 100 {
             let i = Int.random(in: 0..<table.capacity)
             if let s = table.nextOccupied(from: i) ?? table.nextOccupied(from: 0) {
-                let e = table.expires[s]
-                if e != 0 && e <= now { removeSlot(s); lazilyExpiredKeys += 1; tries += 1; continue }
+                if table.hasExpiry(s) && table.expireAt(s) <= now { removeSlot(s); lazilyExpiredKeys += 1; tries += 1; continue }
                 return s
             }
             return nil
@@ -208,7 +229,7 @@ public final class Keyspace {
     /// One step of the incremental active-expiry sweep: examines `budget` slots (at least a
     /// fiftieth of the table, so a full pass takes at most 50 steps whatever the table size,
     /// and never more than the whole table) from where the previous step stopped, deleting
-    /// expired keys. A free slot's expiry is 0, so the scan reads only the expiry array.
+    /// expired keys. The scan reads control bytes and only looks at entries that have a TTL.
     /// Returns how many keys it deleted.
     @discardableResult
     public func sweepExpired(now: Int64, budget: Int) -> Int {
@@ -218,8 +239,7 @@ public final class Keyspace {
         var removed = 0
         var i = sweepCursor < capacity ? sweepCursor : 0
         for _ in 0..<steps {
-            let e = table.expires[i]
-            if e != 0 && e <= now {
+            if table.hasExpiry(i) && table.expireAt(i) <= now {
                 removeSlot(i)
                 removed += 1
                 if expiresCount == 0 { i += 1; break }
@@ -233,8 +253,8 @@ public final class Keyspace {
 
     /// Approximate bytes held by keys and values (MEMORY USAGE / INFO).
     public func memoryUsage(at slot: Int) -> Int {
-        table.keys[slot].count + 32 + table.values[slot].memoryUsage + 24
+        table.entryBytes(at: slot) + (table.isInlineString(at: slot) ? 0 : table.value(at: slot).memoryUsage) + 18
     }
 
-    public var tableBytes: Int { table.capacity * (1 + 8 + 9 + 8) }
+    public var tableBytes: Int { table.slotBytes }
 }

@@ -124,7 +124,7 @@ final class HashObjectTests: XCTestCase {
         h.set(b("_ts:driver_stats"), b("\u{1}\u{2}\u{3}\u{4}\u{5}\u{6}\u{7}\u{8}"))
         XCTAssertTrue(h.isPacked)
         // Every entry costs its bytes plus two one-byte length prefixes.
-        XCTAssertEqual(h.packed.count, 10 * (2 + 4 + 6) + (2 + 16 + 8))
+        XCTAssertEqual(h.packedByteCount, 10 * (2 + 4 + 6) + (2 + 16 + 8))
     }
 
     func testAHashFilledAfterReservingHasNoSlack() {
@@ -132,8 +132,8 @@ final class HashObjectTests: XCTestCase {
         let h = HashObject()
         h.reservePacked(rows.reduce(0) { $0 + HashObject.packedEntrySize(fieldCount: $1.0.count, valueCount: $1.1.count) })
         for (f, v) in rows { h.set(f, v) }
-        XCTAssertEqual(h.packed.count, 10 * 12 + 18)
-        XCTAssertLessThan(h.packed.capacity - h.packed.count, 16)   // malloc rounding at most
+        XCTAssertEqual(h.packedByteCount, 10 * 12 + 18)
+        XCTAssertLessThan(h.packedCapacity - h.packedByteCount, 16)   // malloc rounding at most
     }
 
     func testLookupManyAnswersInRequestOrderWithDuplicatesAndMissing() {

@@ -46,8 +46,8 @@ extension StringFamily {
         case .wrongType: return
         case .missing: db = ctx.db(for: key).db; slot = nil
         case .found(let d, let s):
-            guard case .string(let bytes) = d.value(at: s),
-                  let v = bytes.withUnsafeBytes({ RESPParser.parseInteger($0, from: 0, to: $0.count) }) else {
+            guard let parsed = d.withString(at: s, { RESPParser.parseInteger($0, from: 0, to: $0.count) }),
+                  let v = parsed else {
                 ctx.notInteger(); return
             }
             current = v; db = d; slot = s

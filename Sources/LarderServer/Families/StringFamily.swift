@@ -58,7 +58,7 @@ enum StringFamily {
     static func stringAt(_ ctx: inout CommandContext, _ key: UnsafeRawBufferPointer) -> StringLookup {
         let (db, _, slot) = ctx.lookup(key)
         guard let slot else { return .missing }
-        guard case .string = db.value(at: slot) else { ctx.wrongType(); return .wrongType }
+        guard db.isString(at: slot) else { ctx.wrongType(); return .wrongType }
         return .found(db, slot)
     }
 
@@ -66,8 +66,8 @@ enum StringFamily {
     static func replyValue(_ ctx: inout CommandContext, _ key: UnsafeRawBufferPointer) -> Bool {
         let (db, _, slot) = ctx.lookup(key)
         guard let slot else { ctx.out.null(); return true }
-        guard case .string(let s) = db.value(at: slot) else { ctx.wrongType(); return false }
-        ctx.out.bulk(s)
+        let out = ctx.out
+        guard db.withString(at: slot, { out.bulk($0) }) != nil else { ctx.wrongType(); return false }
         return true
     }
 
@@ -100,7 +100,7 @@ enum StringFamily {
         if !opts.nx && !opts.xx && !opts.keepTTL {
             // Unconditional: one probe, overwriting whatever is there (expired or not).
             let (db, hash) = ctx.db(for: args[1])
-            db.set(args[1], hash: hash, value: .string(args.bytes(2)), expireAt: expireAt, now: ctx.now)
+            db.setString(args[1], hash: hash, bytes: args[2], expireAt: expireAt, now: ctx.now)
             if !opts.get { ctx.out.ok() }
             return
         }
@@ -110,14 +110,14 @@ enum StringFamily {
             return
         }
         if opts.keepTTL, let slot { expireAt = db.expireAt(slot) }
-        db.set(args[1], hash: hash, value: .string(args.bytes(2)), expireAt: expireAt, now: ctx.now)
+        db.setString(args[1], hash: hash, bytes: args[2], expireAt: expireAt, now: ctx.now)
         if !opts.get { ctx.out.ok() }
     }
 
     static func setnx(_ ctx: inout CommandContext, _ args: Arguments) {
         let (db, hash, slot) = ctx.lookup(args[1])
         if slot != nil { ctx.out.integer(0); return }
-        db.set(args[1], hash: hash, value: .string(args.bytes(2)), expireAt: 0, now: ctx.now)
+        db.setString(args[1], hash: hash, bytes: args[2], expireAt: 0, now: ctx.now)
         ctx.out.integer(1)
     }
 
@@ -125,14 +125,14 @@ enum StringFamily {
     static func setWithTTL(_ ctx: inout CommandContext, _ args: Arguments, unit: ExpiryOption, name: String) {
         guard let at = unit.parseDeadline(&ctx, args[2], command: name) else { return }
         let (db, hash) = ctx.db(for: args[1])
-        db.set(args[1], hash: hash, value: .string(args.bytes(3)), expireAt: at, now: ctx.now)
+        db.setString(args[1], hash: hash, bytes: args[3], expireAt: at, now: ctx.now)
         ctx.out.ok()
     }
 
     static func getset(_ ctx: inout CommandContext, _ args: Arguments) {
         guard replyValue(&ctx, args[1]) else { return }
         let (db, hash) = ctx.db(for: args[1])
-        db.set(args[1], hash: hash, value: .string(args.bytes(2)), expireAt: 0, now: ctx.now)
+        db.setString(args[1], hash: hash, bytes: args[2], expireAt: 0, now: ctx.now)
     }
 
     static func getdel(_ ctx: inout CommandContext, _ args: Arguments) {
@@ -140,7 +140,8 @@ enum StringFamily {
         case .missing: ctx.out.null()
         case .wrongType: return
         case .found(let db, let slot):
-            if case .string(let s) = db.value(at: slot) { ctx.out.bulk(s) }
+            let out = ctx.out
+            _ = db.withString(at: slot) { out.bulk($0) }
             db.remove(at: slot)
         }
     }
@@ -160,7 +161,8 @@ enum StringFamily {
             guard let at = unit.parseDeadline(&ctx, args[opts.expiryArgument], command: "getex") else { return }
             deadline = at
         }
-        if case .string(let s) = db.value(at: slot) { ctx.out.bulk(s) }
+        let out = ctx.out
+        _ = db.withString(at: slot) { out.bulk($0) }
         if let unit = opts.expiry {
             if (unit == .exat || unit == .pxat) && deadline <= ctx.now {
                 db.remove(at: slot)
@@ -180,7 +182,8 @@ enum StringFamily {
         ctx.out.arrayHeader(args.count - 1)
         for i in 1..<args.count {
             let (db, _, slot) = ctx.lookup(args[i])
-            if let slot, case .string(let s) = db.value(at: slot) { ctx.out.bulk(s) } else { ctx.out.null() }
+            let out = ctx.out
+            if let slot, db.withString(at: slot, { out.bulk($0) }) != nil {} else { out.null() }
         }
     }
 
@@ -205,7 +208,7 @@ enum StringFamily {
         var i = 1
         while i < args.count {
             let (db, hash) = ctx.db(for: args[i])
-            db.set(args[i], hash: hash, value: .string(args.bytes(i + 1)), expireAt: 0, now: ctx.now)
+            db.setString(args[i], hash: hash, bytes: args[i + 1], expireAt: 0, now: ctx.now)
             i += 2
         }
     }
@@ -237,7 +240,7 @@ enum StringFamily {
         case .missing: ctx.out.integer(0)
         case .wrongType: return
         case .found(let db, let slot):
-            if case .string(let s) = db.value(at: slot) { ctx.out.integer(s.count) }
+            if let n = db.withString(at: slot, { $0.count }) { ctx.out.integer(n) }
         }
     }
 
