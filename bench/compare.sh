@@ -22,6 +22,7 @@
 #   KEYSPACE=100000                keys of the k:* and h:* families
 #   FEAST_KEYS=1000000             Feast entities (feast-read, feast-mix)
 #   OUT=                           also write the report (markdown) to this file
+#   RAW_OUT=                       also keep the raw per-run lines in this file
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -172,4 +173,5 @@ PY
 echo
 cat "$TABLE"
 [[ -n "$OUT" ]] && { cat "$HEADER"; echo; cat "$TABLE"; } >"$OUT"
+[[ -n "${RAW_OUT:-}" ]] && cp "$RAW" "$RAW_OUT"
 echo >&2 "# total $((SECONDS - t0)) s"

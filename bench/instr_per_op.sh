@@ -18,6 +18,7 @@
 #   CONFIGS="redis larder"         (larder-t2 also works)
 #   START_TIMEOUT=120              seconds to wait for PONG from a server under valgrind
 #   OUT=                           also write the report (markdown) to this file
+#   RAW_OUT=                       also keep the raw per-run lines in this file
 set -euo pipefail
 cd "$(dirname "$0")/.."
 START_TIMEOUT=${START_TIMEOUT:-120}
@@ -125,4 +126,5 @@ PY
 echo
 cat "$TABLE"
 [[ -n "$OUT" ]] && { cat "$HEADER"; echo; cat "$TABLE"; } >"$OUT"
+[[ -n "${RAW_OUT:-}" ]] && cp "$RAW" "$RAW_OUT"
 echo >&2 "# total $((SECONDS - t0)) s"

@@ -6,6 +6,7 @@
 #             pinned to SERVER_CPUS. larder pins its shard threads to cores itself unless --no-pin, which
 #             would move shard 1 of larder-t2 off SERVER_CPUS, so every larder command line has --no-pin
 #             (start_server checks each thread's Cpus_allowed_list afterwards).
+# Quiet:      QUIET_LOAD=L waits (up to QUIET_WAIT=300 s) for the 1-min load average < L before starting.
 # Only 127.0.0.1; every server started here is killed on EXIT (lib_cleanup).
 
 LARDER_BIN=${LARDER_BIN:-.build/release/larder}
@@ -23,6 +24,7 @@ lib_need() {
   [[ -x "$LARDER_BIN" ]] || { echo "LARDER_BIN=$LARDER_BIN is not executable (swift build -c release)" >&2; exit 1; }
   [[ -x "$LARDER_BENCH_BIN" ]] || { echo "LARDER_BENCH_BIN=$LARDER_BENCH_BIN is not executable" >&2; exit 1; }
   LARDER_BIN=$(readlink -f "$LARDER_BIN"); LARDER_BENCH_BIN=$(readlink -f "$LARDER_BENCH_BIN")
+  wait_quiet
 }
 
 WORK=$(mktemp -d /tmp/larder-bench-suite.XXXXXX)
@@ -117,6 +119,18 @@ bench() { timeout "$BENCH_TIMEOUT" taskset -c "$BENCH_CPUS" "$LARDER_BENCH_BIN" 
 
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
+# wait_quiet: if QUIET_LOAD is set, wait up to QUIET_WAIT (300) s for the 1-minute load average to
+# drop below it (a shared box); goes on either way, saying so on stderr.
+wait_quiet() {
+  [[ -n "${QUIET_LOAD:-}" ]] || return 0
+  local deadline=$((SECONDS + ${QUIET_WAIT:-300}))
+  while ((SECONDS < deadline)); do
+    awk -v q="$QUIET_LOAD" '{exit !($1 < q)}' /proc/loadavg && return 0
+    sleep 5
+  done
+  echo "# load average still $(loadavg) after ${QUIET_WAIT:-300} s (QUIET_LOAD=$QUIET_LOAD); going on" >&2
+}
+
 machine_md() { # markdown lines describing the machine and the build
   local model commit
   model=$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)
@@ -126,7 +140,7 @@ machine_md() { # markdown lines describing the machine and the build
   echo "- date: $(date -u +%FT%TZ)"
   echo "- machine: nproc $(nproc), CPU \"${model:-unknown}\", kernel $(uname -r), $(awk '/MemTotal/{printf "%.1f GiB RAM", $2/1048576}' /proc/meminfo)"
   echo "- $(redis-server --version)"
-  echo "- larder: $LARDER_BIN, larder-bench: $LARDER_BENCH_BIN, git $commit$dirty"
+  echo "- larder: $LARDER_BIN (built $(date -u -r "$LARDER_BIN" +%FT%TZ)), larder-bench: $LARDER_BENCH_BIN, git HEAD $commit$dirty"
   echo "- pinning: servers on CPU(s) $SERVER_CPUS, load generator on CPU(s) $BENCH_CPUS"
   echo "- load average at start: $(loadavg)"
 }

@@ -15,6 +15,7 @@
 #   SERVER_CPUS=0 BENCH_CPUS=1 MEM_KEYS=1000000 SETTLE_S=2
 #   DATASETS="hashes feast strings"  CONFIGS="redis larder" (larder-t2 also works)
 #   OUT=                           also write the report (markdown) to this file
+#   RAW_OUT=                       also keep the raw per-run lines in this file
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -111,4 +112,5 @@ PY
 echo
 cat "$TABLE"
 [[ -n "$OUT" ]] && { cat "$HEADER"; echo; cat "$TABLE"; } >"$OUT"
+[[ -n "${RAW_OUT:-}" ]] && cp "$RAW" "$RAW_OUT"
 echo >&2 "# total $((SECONDS - t0)) s"

@@ -20,6 +20,7 @@
 #   ROUNDS=3 DURATION=10           open-loop rounds, seconds each (R x DURATION requests)
 #   WARMUP_S=1                     seconds of requests discarded first (R x WARMUP_S)
 #   OUT=                           also write the report (markdown) to this file
+#   RAW_OUT=                       also keep the raw per-run lines in this file
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -121,7 +122,7 @@ for line in open(sys.argv[1]):
 med = lambda R, c, f: st.median(x[c][f] for x in R.values() if c in x)
 hdr = ["workload", "redis peak rps (P=1)", "offered req/s"]
 for c in cfgs:
-    hdr += [f"{c} achieved rps", f"{c} p50 / p99 / p99.9 us", f"{c} CPU us/op", f"{c} max send lag us"]
+    hdr += [f"{c} achieved rps", f"{c} p50 / p99 / p99.9 us", f"{c} CPU us/op", f"{c} client send lag mean / max us"]
 for c in cfgs[1:]:
     hdr += [f"{c}/redis p99"]
 hdr += ["rounds"]
@@ -132,7 +133,8 @@ for w in order:
     cells = [w, f"{rows[w]['peak']:,.0f}", f"{rows[w]['rate']:,.0f}"]
     for c in cfgs:
         cells += [f"{med(R,c,'rps'):,.0f}", f"{med(R,c,'p50_us'):.0f} / {med(R,c,'p99_us'):.0f} / {med(R,c,'p999_us'):.0f}",
-                  f"{med(R,c,'cpu'):.2f}", f"{max(x[c]['send_lag_max_us'] for x in R.values() if c in x):,.0f}"]
+                  f"{med(R,c,'cpu'):.2f}",
+                  f"{med(R,c,'send_lag_mean_us'):,.0f} / {max(x[c]['send_lag_max_us'] for x in R.values() if c in x):,.0f}"]
     for c in cfgs[1:]:
         v = [x[c]["p99_us"] / x["redis"]["p99_us"] for x in R.values() if c in x and "redis" in x and x["redis"]["p99_us"] > 0]
         cells += [f"{st.median(v):.2f} ({min(v):.2f}-{max(v):.2f})" if len(v) > 1 else f"{v[0]:.2f}"]
@@ -142,12 +144,14 @@ PY
 {
   echo
   echo "Latencies are medians over the rounds, from the intended send time (open loop); the p99 ratio is the"
-  echo "median (range) of the per-round paired ratios. Max send lag is the client's worst lateness over all"
-  echo "rounds: if it is large next to p99, the client, not the server, limited the run."
+  echo "median (range) of the per-round paired ratios. Client send lag = how late larder-bench itself sent"
+  echo "(mean: median over the rounds; max: worst over all rounds): if it is large next to p99, the client"
+  echo "(or another job on its core), not the server, made the tail."
   echo
   echo "- load average at end: $(loadavg); wall time $((SECONDS - t0)) s"
 } >>"$TABLE"
 echo
 cat "$TABLE"
 [[ -n "$OUT" ]] && { cat "$HEADER"; echo; cat "$TABLE"; } >"$OUT"
+[[ -n "${RAW_OUT:-}" ]] && cp "$RAW" "$RAW_OUT"
 echo >&2 "# total $((SECONDS - t0)) s"

@@ -9,7 +9,7 @@
 # the four scripts (LARDER_BIN, LARDER_BENCH_BIN, SERVER_CPUS, BENCH_CPUS, ROUNDS, N1, NP,
 # WORKLOADS is NOT passed through: use COMPARE_WORKLOADS, OPENLOOP_WORKLOADS, INSTR_WORKLOADS;
 # FEAST_KEYS, CONFIGS (compare only), N (instr), MEM_KEYS, DURATION, ...; see each script's header).
-# Default run: about 15 + 3 + 10 + 6 minutes on the 2-core VM.
+# Default run: about 8 + 3 + 2 + 2 minutes (872 s in all) on the 2-core VM.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUITES=${SUITES:-"compare openloop instr memory"}
