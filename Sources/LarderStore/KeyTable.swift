@@ -152,6 +152,14 @@ final class KeyTable {
         return s.withUnsafeBytes(body)
     }
 
+    /// The hash at a live slot, nil when the value is not a hash (no copy, no allocation).
+    @inline(__always) func hash(at i: Int) -> HashObject? {
+        let e = entries[i]!
+        if Self.header(e).isInline { return nil }
+        if case .hash(let h) = e.assumingMemoryBound(to: StoredValue.self).pointee { return h }
+        return nil
+    }
+
     @inline(__always) func isString(at i: Int) -> Bool {
         let e = entries[i]!
         if Self.header(e).isInline { return true }

@@ -175,7 +175,7 @@ public final class Keyspace {
             if table.hasExpiry(i), table.expireAt(i) <= now { expired.append(table.key(at: i)); return }
             // Expired hash fields go now; a hash left empty is deleted after the walk, since
             // removing a slot mid-walk could end the probe run early.
-            if fieldExpiryIndex.count > 0, case .hash(let h) = table.value(at: i), h.earliestFieldExpiry <= now,
+            if fieldExpiryIndex.count > 0, let h = table.hash(at: i), h.earliestFieldExpiry <= now,
                h.removeExpiredFields(now: now) > 0 {
                 touch(i)
                 if h.count == 0 { emptied.append(table.key(at: i)); return }
