@@ -11,5 +11,5 @@ LARDER_SERVE_DEFAULT_ARGS=(--repo feature_repo --materialize)
 # <<<
 
 ./scripts/setup.sh
-swift build -c release
+./scripts/build.sh
 exec .build/release/larder serve "${LARDER_SERVE_DEFAULT_ARGS[@]}" "$@"

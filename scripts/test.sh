@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test.sh: THE test command. Runs every stage, even after a failure, and exits non-zero if any failed.
 #   1. scripts/setup.sh                 Debian packages + cached Python venvs
-#   2. swift build -c release           the conformance tests drive .build/release/larder
+#   2. scripts/build.sh (release)       the conformance tests drive .build/release/larder
 #   3. swift test                       unit tests of all modules
 #   4. Fuzz/*/run.sh 30                 fuzz smoke runs (30 s each), when present
 #   5. pytest Tests/conformance         real clients (redis-cli, redis-py 7, hiredis) vs redis-server, venv-r7
@@ -61,7 +61,7 @@ build_ok=1
 if [[ "${SKIP_SWIFT:-0}" == 1 ]]; then
   skip "swift build release" "SKIP_SWIFT=1"; skip "swift test" "SKIP_SWIFT=1"; skip "fuzz smoke" "SKIP_SWIFT=1"
 else
-  stage "swift build release" swift build -c release || build_ok=0
+  stage "swift build release" ./scripts/build.sh || build_ok=0
   stage "swift test" swift test
   stage "fuzz smoke" run_fuzz_smoke
 fi

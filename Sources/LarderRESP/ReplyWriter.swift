@@ -131,10 +131,32 @@ public final class ReplyWriter {
     public func integer(_ v: Int) { header(UInt8(ascii: ":"), v) }
 
     public func bulk(_ data: UnsafeRawBufferPointer) {
-        reserve(data.count + 16)
-        header(UInt8(ascii: "$"), data.count)
-        append(data)
-        crlf()
+        let n = data.count
+        guard n < 100 else {
+            reserve(n + 16)
+            header(UInt8(ascii: "$"), n)
+            append(data)
+            crlf()
+            return
+        }
+        // Feature values and field names are short: one reserve, the one or two length digits
+        // written directly (this is most of an HMGET/HGETALL reply).
+        reserve(n + 7)
+        var p = storage + count
+        p.storeBytes(of: UInt8(ascii: "$"), as: UInt8.self)
+        if n < 10 {
+            (p + 1).storeBytes(of: UInt8(truncatingIfNeeded: 48 + n), as: UInt8.self)
+            p += 2
+        } else {
+            (p + 1).storeBytes(of: UInt8(truncatingIfNeeded: 48 + n / 10), as: UInt8.self)
+            (p + 2).storeBytes(of: UInt8(truncatingIfNeeded: 48 + n % 10), as: UInt8.self)
+            p += 3
+        }
+        p.storeBytes(of: 0x0A0D as UInt16, as: UInt16.self)
+        p += 2
+        if n > 0 { p.copyMemory(from: data.baseAddress!, byteCount: n) }
+        (p + n).storeBytes(of: 0x0A0D as UInt16, as: UInt16.self)
+        count = (p + n + 2) - storage
     }
     public func bulk(_ data: [UInt8]) { data.withUnsafeBytes { bulk($0) } }
     public func bulk(_ s: String) { var s = s; s.withUTF8 { bulk(UnsafeRawBufferPointer($0)) } }

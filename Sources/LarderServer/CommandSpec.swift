@@ -71,7 +71,9 @@ public enum CommandRoute: Sendable {
 public typealias DataHandler = (inout CommandContext, Arguments) -> Void
 
 /// One row of the command table: COMMAND, dispatch and routing all read from here.
-public struct CommandSpec {
+/// A class: dispatch hands it around once per command, and copying a struct of five strings,
+/// an array and a closure cost seven retain/release pairs each time.
+public final class CommandSpec {
     public let name: String          // lower case, as COMMAND reports it
     public let arity: Int            // Redis convention: n exact, -n at least n
     public let flags: CommandFlags
@@ -81,7 +83,7 @@ public struct CommandSpec {
     public let summary: String
     public let since: String
     public let handler: DataHandler
-    public var subcommands: [String] = []
+    public let subcommands: [String]
     /// Index in the table, used by per-command statistics.
     public internal(set) var id: Int = 0
 

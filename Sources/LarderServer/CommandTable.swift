@@ -7,16 +7,54 @@ public final class CommandTable: @unchecked Sendable {
     public let specs: [CommandSpec]
     private let byName: [String: Int]
 
+    /// Open-addressing index from the lower-cased name (up to 32 bytes, zero-padded into four
+    /// words) to a position in `specs`: one multiply-xor hash and a compare of four words per
+    /// probe, instead of building a String and SipHashing it for every command.
+    private var slots: [(name: NameWords, index: Int32)]
+    private let slotMask: Int
+
+    typealias NameWords = (UInt64, UInt64, UInt64, UInt64)
+
     public init(_ specs: [CommandSpec]) {
-        var numbered = specs
         var index: [String: Int] = [:]
-        for i in numbered.indices {
-            numbered[i].id = i
-            precondition(index[numbered[i].name] == nil, "duplicate command \(numbered[i].name)")
-            index[numbered[i].name] = i
+        for (i, spec) in specs.enumerated() {
+            spec.id = i
+            precondition(index[spec.name] == nil, "duplicate command \(spec.name)")
+            index[spec.name] = i
         }
-        self.specs = numbered
+        self.specs = specs
         self.byName = index
+        var cap = 64
+        while cap < specs.count * 4 { cap <<= 1 }
+        slotMask = cap - 1
+        slots = Array(repeating: ((0, 0, 0, 0), -1), count: cap)
+        for (i, spec) in specs.enumerated() {
+            let w = Array(spec.name.utf8).withUnsafeBytes { Self.words($0)! }
+            var j = Self.slot(w) & slotMask
+            while slots[j].index >= 0 { j = (j + 1) & slotMask }
+            slots[j] = (w, Int32(i))
+        }
+    }
+
+    /// The name lower-cased into four zero-padded words; nil when empty or longer than 32 bytes.
+    @inline(__always)
+    static func words(_ name: UnsafeRawBufferPointer) -> NameWords? {
+        guard name.count > 0 && name.count <= 32 else { return nil }
+        var w: NameWords = (0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &w) { buf in
+            for i in 0..<name.count {
+                let c = name[i]
+                buf[i] = (c >= 65 && c <= 90) ? c + 32 : c
+            }
+        }
+        return w
+    }
+
+    @inline(__always)
+    static func slot(_ w: NameWords) -> Int {
+        var h = (w.0 ^ (w.1 &* 0x9E37_79B9_7F4A_7C15) ^ (w.2 &* 0xC2B2_AE3D_27D4_EB4F) ^ (w.3 &* 0x1656_67B1_9E37_79F9))
+        h = (h ^ (h >> 29)) &* 0xBF58_476D_1CE4_E5B9
+        return Int(truncatingIfNeeded: h ^ (h >> 32))
     }
 
     public static let standard = CommandTable(
@@ -26,21 +64,19 @@ public final class CommandTable: @unchecked Sendable {
 
     public var count: Int { specs.count }
 
-    /// Case-insensitive lookup of a command name straight from the request bytes. Names of up
-    /// to 15 bytes become small Strings, which Swift stores inline: no allocation.
+    /// Case-insensitive lookup of a command name straight from the request bytes; allocates nothing.
     @inline(__always)
     public func lookup(_ name: UnsafeRawBufferPointer) -> CommandSpec? {
-        guard name.count > 0 && name.count <= 32 else { return nil }
-        var lower = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
-        let key: String = withUnsafeMutableBytes(of: &lower) { buf in
-            for i in 0..<name.count {
-                let c = name[i]
-                buf[i] = (c >= 65 && c <= 90) ? c + 32 : c
+        guard let w = Self.words(name) else { return nil }
+        var j = Self.slot(w) & slotMask
+        return slots.withUnsafeBufferPointer { t in
+            while true {
+                let e = t[j]
+                if e.index < 0 { return nil }
+                if e.name == w { return specs[Int(e.index)] }
+                j = (j + 1) & slotMask
             }
-            return String(decoding: UnsafeRawBufferPointer(rebasing: buf[0..<name.count]), as: UTF8.self)
         }
-        guard let i = byName[key] else { return nil }
-        return specs[i]
     }
 
     public func lookup(_ name: String) -> CommandSpec? {

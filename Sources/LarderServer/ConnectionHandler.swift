@@ -16,6 +16,8 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     /// Bytes of a command that has not fully arrived yet.
     private var pending: ByteBuffer? = nil
+    /// The reply buffer handed to NIO, kept for the next flush (see `flush`).
+    private var outBuffer: ByteBuffer? = nil
     /// Reused across reads so parsing a pipeline allocates nothing once warmed up.
     private var spans: [ArgumentSpan] = []
     private var commandStarts: [(first: Int, count: Int, end: Int)] = []
@@ -81,7 +83,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard session != nil, !closeWhenFlushed else { return }
         var buffer = unwrapInboundIn(data)
-        server.totalNetInput.wrappingIncrement(by: buffer.readableBytes, ordering: .relaxed)
+        worker.netBytes[0] &+= buffer.readableBytes
         if var p = pending {
             pending = nil
             p.writeBuffer(&buffer)
@@ -217,15 +219,22 @@ final class ConnectionHandler: ChannelInboundHandler {
         }
         guard let context = context else { return }
         if out.count > 0 {
-            var b = context.channel.allocator.buffer(capacity: out.count)
+            // One buffer reused for every flush: once NIO has written it, this handler holds the
+            // only reference, so clear() keeps its storage (NIO still holding it, after a
+            // partial write, makes the write below copy instead).
+            var b = outBuffer ?? context.channel.allocator.buffer(capacity: max(out.count, 4096))
+            outBuffer = nil
+            b.clear()
             b.writeBytes(out.bytes)
-            server.totalNetOutput.wrappingIncrement(by: out.count, ordering: .relaxed)
+            worker.netBytes[1] &+= out.count
             out.clear()
             if closeWhenFlushed && piecesHead == pieces.count {
                 context.writeAndFlush(wrapOutboundOut(b)).whenComplete { _ in Self.closeGracefully(context) }
                 return
             }
             context.writeAndFlush(wrapOutboundOut(b), promise: nil)
+            // Large one-off replies are not kept.
+            if b.capacity <= 1 << 20 { outBuffer = b }
         } else if closeWhenFlushed && piecesHead == pieces.count {
             context.close(promise: nil)
         }

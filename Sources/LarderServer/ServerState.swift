@@ -13,8 +13,6 @@ public final class ServerState: @unchecked Sendable {
     public let startedAt = Date()
     public let runId: String = (0..<40).map { _ in String("0123456789abcdef".randomElement()!) }.joined()
     let totalCommands = ManagedAtomic<Int>(0)
-    let totalNetInput = ManagedAtomic<Int>(0)
-    let totalNetOutput = ManagedAtomic<Int>(0)
     let statsResetAt = ManagedAtomic<Int>(0)
     /// Set by the bootstrap: stops the server (SHUTDOWN, SIGTERM).
     var requestShutdown: () -> Void = {}

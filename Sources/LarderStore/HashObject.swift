@@ -242,26 +242,54 @@ public final class HashObject {
             for i in 0..<count { withValue(field(i)) { body(i, $0) } }
             return
         }
-        withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * count) { found in
-            // found[2i] = value start + 1 (0 = not found yet), found[2i+1] = value length.
-            for j in 0..<(2 * count) { found[j] = 0 }
-            do {
-                let p = packedBytes
-                var remaining = count
-                var at = 0
-                while at < p.count && remaining > 0 {
-                    let fl = Self.readVarint(p, &at); let fs = at; at += fl
-                    let vl = Self.readVarint(p, &at); let vs = at; at += vl
-                    for i in 0..<count where found[2 * i] == 0 && Self.sameBytes(p, fs, fl, field(i)) {
-                        found[2 * i] = vs + 1
-                        found[2 * i + 1] = vl
-                        remaining -= 1
-                    }
+        Self.lookupManyPacked(packedBytes, count, field: field, body: body)
+    }
+
+    /// The first up-to-8 bytes of a field as one word (zero-padded), so most non-matching
+    /// fields are rejected by two integer compares instead of a memcmp call.
+    @inline(__always)
+    static func prefixWord(_ base: UnsafeRawPointer, _ length: Int) -> UInt64 {
+        if length >= 8 { return base.loadUnaligned(as: UInt64.self) }
+        var w: UInt64 = 0
+        for j in 0..<length { w |= UInt64(base.load(fromByteOffset: j, as: UInt8.self)) << (8 * UInt64(j)) }
+        return w
+    }
+
+    /// `lookupMany` over a packed buffer `p`: one pass over the entries for all requested fields.
+    @inline(__always)
+    static func lookupManyPacked(_ p: UnsafeRawBufferPointer, _ count: Int, field: (Int) -> UnsafeRawBufferPointer,
+                                 body: (Int, UnsafeRawBufferPointer?) -> Void) {
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 4 * count) { slots in
+            // Per requested field i: [4i] value start + 1 (0 = not found yet), [4i+1] value
+            // length, [4i+2] field length, [4i+3] its prefix word.
+            let f = slots.baseAddress!
+            for i in 0..<count {
+                let name = field(i)
+                f[4 * i] = 0
+                f[4 * i + 1] = 0
+                f[4 * i + 2] = name.count
+                f[4 * i + 3] = name.count == 0 ? 0 : Int(bitPattern: UInt(prefixWord(name.baseAddress!, name.count)))
+            }
+            guard let base = p.baseAddress else {
+                for i in 0..<count { body(i, nil) }
+                return
+            }
+            var remaining = count
+            var at = 0
+            while at < p.count && remaining > 0 {
+                let fl = readVarint(p, &at); let fs = at; at += fl
+                let vl = readVarint(p, &at); let vs = at; at += vl
+                let word = Int(bitPattern: UInt(prefixWord(base + fs, fl)))
+                for i in 0..<count where f[4 * i] == 0 && f[4 * i + 2] == fl && f[4 * i + 3] == word {
+                    if fl > 8 && memcmp(base + fs + 8, field(i).baseAddress! + 8, fl - 8) != 0 { continue }
+                    f[4 * i] = vs + 1
+                    f[4 * i + 1] = vl
+                    remaining -= 1
                 }
-                for i in 0..<count {
-                    let start = found[2 * i] - 1
-                    body(i, start < 0 ? nil : UnsafeRawBufferPointer(rebasing: p[start..<start + found[2 * i + 1]]))
-                }
+            }
+            for i in 0..<count {
+                let start = f[4 * i] - 1
+                body(i, start < 0 ? nil : UnsafeRawBufferPointer(start: base + start, count: f[4 * i + 1]))
             }
         }
     }

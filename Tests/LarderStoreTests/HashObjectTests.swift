@@ -153,6 +153,27 @@ final class HashObjectTests: XCTestCase {
         }
     }
 
+    /// The single pass rejects most fields by length and first 8 bytes; fields that share
+    /// those and differ later, the empty field and binary names must still be told apart.
+    func testLookupManyTellsApartFieldsSharingTheirFirstEightBytes() {
+        let h = HashObject()
+        h.set(b("feature_a_long_name"), b("A"))
+        h.set(b("feature_b_long_name"), b("B"))
+        h.set(b("feature_a_long_namf"), b("F"))
+        h.set(b("feature_"), b("8"))
+        h.set(b(""), b("empty"))
+        h.set([0, 0, 1], b("bin"))
+        let wanted: [[UInt8]] = [b("feature_a_long_namf"), b("feature_"), b("feature_b_long_name"), [0, 0],
+                                 [0, 0, 1], b(""), b("feature_a_long_name"), b("feature"), b("feature_a_long_name")]
+        var got: [String?] = []
+        withViews(wanted) { views in
+            h.lookupMany(views.count, field: { views[$0] }) { _, v in
+                got.append(v.map { String(decoding: $0, as: UTF8.self) })
+            }
+        }
+        XCTAssertEqual(got, ["F", "8", "B", nil, "bin", "empty", "A", nil, "A"])
+    }
+
     func testLookupManyBeyondTheStackLimitStillAnswersEveryField() {
         let h = HashObject()
         for i in 0..<100 { h.set(b("f\(i)"), b("v\(i)")) }

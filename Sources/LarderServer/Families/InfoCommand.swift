@@ -126,8 +126,8 @@ enum InfoCommand {
             ("total_connections_received", String(c.totalConnections.load(ordering: .relaxed))),
             ("total_commands_processed", String(ServerStats.totalCommands(ctx.server))),
             ("instantaneous_ops_per_sec", "0"),
-            ("total_net_input_bytes", String(ctx.server.totalNetInput.load(ordering: .relaxed))),
-            ("total_net_output_bytes", String(ctx.server.totalNetOutput.load(ordering: .relaxed))),
+            ("total_net_input_bytes", String(ServerStats.netBytes(ctx.server, 0))),
+            ("total_net_output_bytes", String(ServerStats.netBytes(ctx.server, 1))),
             ("rejected_connections", String(c.rejectedConnections.load(ordering: .relaxed))),
             ("expired_keys", String(ctx.heldShards.reduce(0) { total, shard in
                 total + shard.expiredKeys + shard.databases.reduce(0) { $0 + $1.lazilyExpiredKeys } })),

@@ -7,6 +7,11 @@ import Glibc
 /// Counters INFO reports and CONFIG RESETSTAT clears.
 enum ServerStats {
     /// Commands called since start or the last RESETSTAT, over every shard thread.
+    /// Bytes read (0) or written (1) over all threads.
+    static func netBytes(_ server: ServerState, _ which: Int) -> Int {
+        server.workers.reduce(0) { $0 &+ $1.netBytes[which] }
+    }
+
     static func totalCommands(_ server: ServerState) -> Int {
         var total = 0
         for w in server.workers { for i in 0..<w.commandSlots { total &+= w.commandCalls[i] } }
@@ -16,8 +21,6 @@ enum ServerStats {
     /// Clears the counters. Per-thread counters are cleared on their own thread, once the
     /// shard is not lent (the expired-key count lives in the shard).
     static func reset(_ server: ServerState) {
-        server.totalNetInput.store(0, ordering: .relaxed)
-        server.totalNetOutput.store(0, ordering: .relaxed)
         server.clients.totalConnections.store(0, ordering: .relaxed)
         server.clients.rejectedConnections.store(0, ordering: .relaxed)
         for w in server.workers {
@@ -25,6 +28,7 @@ enum ServerStats {
                 w.submit {
                     w.commandCalls.update(repeating: 0, count: w.commandSlots)
                     w.commandMicros.update(repeating: 0, count: w.commandSlots)
+                    w.netBytes.update(repeating: 0, count: 2)
                     w.shard.expiredKeys = 0
                 }
             }
