@@ -15,7 +15,9 @@ public final class HashObject {
 
     /// The whole object is one word, so it takes a 32-byte malloc chunk:
     /// - 0: an empty packed hash;
-    /// - low bit 0: the packed buffer, one malloc'd block `[UInt16 used][UInt16 count][entries]`;
+    /// - low bit 0: the packed buffer, one malloc'd block
+    ///   `[UInt16 used][UInt16 count][UInt8 key tag][key][entries]`: the key tag is 0, or the
+    ///   length + 1 of the key the keyspace stored this hash under (see `embedKey`);
     /// - low bit 1: a retained `HashSide` holding the rarely needed parts (table form, field
     ///   TTLs, sweep bookkeeping) and the packed buffer, if any.
     private var bits: UInt = 0
@@ -77,7 +79,35 @@ public final class HashObject {
     /// The packed entries (empty when there are none or the hash is a table).
     @inline(__always) var packedBytes: UnsafeRawBufferPointer {
         guard let p = packedBuffer else { return UnsafeRawBufferPointer(start: nil, count: 0) }
-        return UnsafeRawBufferPointer(start: p + 4, count: Int(p.load(as: UInt16.self)))
+        return UnsafeRawBufferPointer(start: p + Self.entriesOffset(p), count: Int(p.load(as: UInt16.self)))
+    }
+
+    /// Where the entries start in a packed buffer (after the header and the embedded key).
+    @inline(__always) static func entriesOffset(_ p: UnsafeMutableRawPointer) -> Int {
+        let tag = Int(p.load(fromByteOffset: 4, as: UInt8.self))
+        return tag == 0 ? 5 : 5 + tag - 1
+    }
+
+    /// The key embedded by `embedKey`; valid while the hash lives (it never changes).
+    @inline(__always) var embeddedKey: UnsafeRawBufferPointer {
+        let p = packedBuffer!
+        let tag = Int(p.load(fromByteOffset: 4, as: UInt8.self))
+        return UnsafeRawBufferPointer(start: p + 5, count: tag - 1)
+    }
+
+    /// Stores `key` inside the packed buffer, so the keyspace can use the hash itself as the
+    /// key's entry (saving a separate allocation). Only once in a hash's life, only for a
+    /// packed hash and keys up to 254 bytes; returns false (and changes nothing) otherwise.
+    /// The key stays when the hash later converts to a table (the buffer then holds only it).
+    func embedKey(_ key: UnsafeRawBufferPointer) -> Bool {
+        guard table == nil, key.count <= 254 else { return false }
+        if let p = packedBuffer, p.load(fromByteOffset: 4, as: UInt8.self) != 0 { return false }
+        let used = packedUsed
+        let p = ensurePacked(extra: key.count)
+        memmove(p + 5 + key.count, p + 5, used)
+        if key.count > 0 { (p + 5).copyMemory(from: key.baseAddress!, byteCount: key.count) }
+        p.storeBytes(of: UInt8(key.count + 1), toByteOffset: 4, as: UInt8.self)
+        return true
     }
 
     @inline(__always) var packedUsed: Int {
@@ -92,7 +122,7 @@ public final class HashObject {
 
     /// Bytes of packed entries, and the room the buffer has for them (for tests and MEMORY).
     var packedByteCount: Int { packedUsed }
-    var packedCapacity: Int { packedBuffer.map { usableSize($0) - 4 } ?? 0 }
+    var packedCapacity: Int { packedBuffer.map { usableSize($0) - Self.entriesOffset($0) } ?? 0 }
 
     @inline(__always) private func setPacked(used: Int, count: Int) {
         let p = packedBuffer!
@@ -105,10 +135,13 @@ public final class HashObject {
     private func ensurePacked(extra: Int) -> UnsafeMutableRawPointer {
         let old = packedBuffer
         let used = packedUsed
-        let need = 4 + used + extra
+        let need = (old.map { Self.entriesOffset($0) } ?? 5) + used + extra
         if let old, usableSize(old) >= need { return old }
         let p = realloc(old, need)!
-        if old == nil { p.storeBytes(of: 0 as UInt32, as: UInt32.self) }
+        if old == nil {
+            p.storeBytes(of: 0 as UInt32, as: UInt32.self)
+            p.storeBytes(of: 0 as UInt8, toByteOffset: 4, as: UInt8.self)
+        }
         packedBuffer = p
         return p
     }
@@ -189,7 +222,13 @@ public final class HashObject {
             return true
         }
         let s = side
-        if let p = s.packed { free(p); s.packed = nil }
+        if let p = s.packed {
+            // Keep only the header and the embedded key, if any.
+            if p.load(fromByteOffset: 4, as: UInt8.self) == 0 { free(p); s.packed = nil } else {
+                p.storeBytes(of: 0 as UInt32, as: UInt32.self)
+                s.packed = realloc(p, Self.entriesOffset(p))!
+            }
+        }
         s.table = t
     }
 
@@ -354,7 +393,7 @@ public final class HashObject {
             let size = Self.packedEntrySize(fieldCount: field.count, valueCount: value.count)
             let used = packedUsed, n = packedCount
             let p = ensurePacked(extra: size)
-            var at = 4 + used
+            var at = Self.entriesOffset(p) + used
             Self.writeVarint(p, &at, field.count); Self.writeBytes(p, &at, field)
             Self.writeVarint(p, &at, value.count); Self.writeBytes(p, &at, value)
             setPacked(used: used + size, count: n + 1)
@@ -368,8 +407,9 @@ public final class HashObject {
     /// tail once (only the value and its length prefix change).
     private func replacePackedValue(_ hit: PackedHit, field: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
         if hit.valueCount == value.count {
-            var at = 4 + hit.valueStart
-            Self.writeBytes(packedBuffer!, &at, value)
+            let p = packedBuffer!
+            var at = Self.entriesOffset(p) + hit.valueStart
+            Self.writeBytes(p, &at, value)
             return
         }
         let prefixStart = hit.valueStart - Self.varintSize(hit.valueCount)
@@ -377,9 +417,10 @@ public final class HashObject {
         let newLength = Self.varintSize(value.count) + value.count
         let delta = newLength - (hit.end - prefixStart)
         let p = delta > 0 ? ensurePacked(extra: delta) : packedBuffer!
-        let base = p + 4
+        let off = Self.entriesOffset(p)
+        let base = p + off
         memmove(base + prefixStart + newLength, base + hit.end, used - hit.end)
-        var at = 4 + prefixStart
+        var at = off + prefixStart
         Self.writeVarint(p, &at, value.count)
         Self.writeBytes(p, &at, value)
         setPacked(used: used + delta, count: n)
@@ -393,7 +434,7 @@ public final class HashObject {
             if let i = table!.find(field) { table!.remove(at: i); removed = true } else { removed = false }
         } else if let hit = findPacked(field) {
             let used = packedUsed, n = packedCount
-            let base = packedBuffer! + 4
+            let base = packedBuffer! + Self.entriesOffset(packedBuffer!)
             memmove(base + hit.start, base + hit.end, used - hit.end)
             setPacked(used: used - (hit.end - hit.start), count: n - 1)
             removed = true
@@ -468,8 +509,12 @@ public final class HashObject {
     public func copy() -> HashObject {
         let c = HashObject()
         if let p = packedBuffer {
-            let q = malloc(4 + packedUsed)!
-            q.copyMemory(from: p, byteCount: 4 + packedUsed)
+            // The copy is stored under another key: without the embedded one.
+            let used = packedUsed
+            let q = malloc(5 + used)!
+            q.copyMemory(from: p, byteCount: 4)
+            q.storeBytes(of: 0 as UInt8, toByteOffset: 4, as: UInt8.self)
+            if used > 0 { (q + 5).copyMemory(from: p + Self.entriesOffset(p), byteCount: used) }
             c.packedBuffer = q
         }
         if let s = sideIfAny, s.table != nil || s.fieldExpiry != nil {

@@ -10,7 +10,9 @@
 /// The value word is a `StoredValue` (a retained reference), or, for an *inline* string of at
 /// most `inlineStringLimit` bytes, its length, the bytes following the key (as Redis' embstr
 /// puts a short string in its object). So a short key with a 16-byte string is one 48-byte
-/// malloc chunk, and a key without a TTL pays nothing for expiry. The control byte is
+/// malloc chunk, and a key without a TTL pays nothing for expiry. A packed hash without a
+/// TTL needs no entry at all: it keeps its key in its own buffer and the slot points at the
+/// `HashObject` (see `isObject`). The control byte is
 /// `0x80 | hasExpiry << 6 | 6 hash bits` for a live slot, so the active sweep finds keys with
 /// a TTL by reading control bytes only. Changing a TTL or an inline string's length
 /// reallocates the entry (the slot keeps its position).
@@ -101,14 +103,35 @@ final class KeyTable {
         return e
     }
 
+    /// A slot pointer with the low bit set is a retained `HashObject` standing in for the
+    /// entry: a packed hash stored without a TTL carries its own key (`embedKey`), which saves
+    /// the entry's allocation. Any change other than to the hash's fields turns it back into a
+    /// regular entry (`materialize`).
+    @inline(__always) static func isObject(_ e: UnsafeMutableRawPointer) -> Bool { UInt(bitPattern: e) & 1 == 1 }
+
+    @inline(__always) static func object(_ e: UnsafeMutableRawPointer) -> HashObject {
+        Unmanaged<HashObject>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(bitPattern: e) & ~1)!).takeUnretainedValue()
+    }
+
     @inline(__always) private static func keyBytes(_ e: UnsafeMutableRawPointer) -> UnsafeRawBufferPointer {
+        if isObject(e) { return object(e).embeddedKey }
         let h = header(e)
         return UnsafeRawBufferPointer(start: e + h.keyStart, count: h.keyCount)
     }
 
     private static func freeEntry(_ e: UnsafeMutableRawPointer) {
+        if isObject(e) { Unmanaged.passUnretained(object(e)).release(); return }
         if !header(e).isInline { e.assumingMemoryBound(to: StoredValue.self).deinitialize(count: 1) }
         free(e)
+    }
+
+    /// Turns a hash-as-entry slot into a regular entry (before its value or TTL changes).
+    private func materialize(_ i: Int) {
+        let e = entries[i]!
+        guard Self.isObject(e) else { return }
+        let h = Self.object(e)
+        entries[i] = Self.makeEntry(h.embeddedKey, value: .hash(h), expireAt: 0)
+        Unmanaged.passUnretained(h).release()   // the new entry's value holds it now
     }
 
     private func freeAllEntries() {
@@ -126,7 +149,10 @@ final class KeyTable {
     /// A copy of the key of a live slot.
     func key(at i: Int) -> [UInt8] { Array(keyBytes(at: i)) }
 
-    @inline(__always) func isInlineString(at i: Int) -> Bool { Self.header(entries[i]!).isInline }
+    @inline(__always) func isInlineString(at i: Int) -> Bool {
+        let e = entries[i]!
+        return !Self.isObject(e) && Self.header(e).isInline
+    }
 
     /// The bytes of an inline string, valid until the slot changes.
     @inline(__always) private func inlineBytes(_ e: UnsafeMutableRawPointer, _ h: Header) -> UnsafeRawBufferPointer {
@@ -136,6 +162,7 @@ final class KeyTable {
     /// The value of a live slot (an inline string is copied out).
     func value(at i: Int) -> StoredValue {
         let e = entries[i]!
+        if Self.isObject(e) { return .hash(Self.object(e)) }
         let h = Self.header(e)
         if h.isInline { return .string(Array(inlineBytes(e, h))) }
         return e.assumingMemoryBound(to: StoredValue.self).pointee
@@ -146,6 +173,7 @@ final class KeyTable {
     @inline(__always)
     func withString<R>(at i: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
         let e = entries[i]!
+        if Self.isObject(e) { return nil }
         let h = Self.header(e)
         if h.isInline { return body(inlineBytes(e, h)) }
         guard case .string(let s) = e.assumingMemoryBound(to: StoredValue.self).pointee else { return nil }
@@ -155,6 +183,7 @@ final class KeyTable {
     /// The hash at a live slot, nil when the value is not a hash (no copy, no allocation).
     @inline(__always) func hash(at i: Int) -> HashObject? {
         let e = entries[i]!
+        if Self.isObject(e) { return Self.object(e) }
         if Self.header(e).isInline { return nil }
         if case .hash(let h) = e.assumingMemoryBound(to: StoredValue.self).pointee { return h }
         return nil
@@ -162,6 +191,7 @@ final class KeyTable {
 
     @inline(__always) func isString(at i: Int) -> Bool {
         let e = entries[i]!
+        if Self.isObject(e) { return false }
         if Self.header(e).isInline { return true }
         if case .string = e.assumingMemoryBound(to: StoredValue.self).pointee { return true }
         return false
@@ -173,6 +203,7 @@ final class KeyTable {
 
     /// Replaces the value of a live slot (keeping key and expiry).
     func setValue(at i: Int, _ value: StoredValue) {
+        materialize(i)
         let e = entries[i]!
         let h = Self.header(e)
         if case .string(let s) = value, s.count <= Self.inlineStringLimit {
@@ -191,6 +222,7 @@ final class KeyTable {
 
     /// Replaces the value of a live slot with a string (inline when short enough).
     func setString(at i: Int, _ bytes: UnsafeRawBufferPointer) {
+        materialize(i)
         let e = entries[i]!
         let h = Self.header(e)
         if bytes.count > Self.inlineStringLimit { setValue(at: i, .string(Array(bytes))); return }
@@ -210,6 +242,7 @@ final class KeyTable {
     /// (so a uniquely referenced string can grow without a copy); an inline string is copied
     /// out and stored back.
     func updateValue<R>(at i: Int, _ body: (inout StoredValue) -> R) -> R {
+        materialize(i)
         let e = entries[i]!
         if !Self.header(e).isInline { return body(&e.assumingMemoryBound(to: StoredValue.self).pointee) }
         var v = value(at: i)
@@ -228,6 +261,8 @@ final class KeyTable {
 
     /// Sets or clears (0) the expiry of a live slot.
     func setExpire(_ i: Int, _ expireAt: Int64) {
+        if expireAt == 0 && !hasExpiry(i) { return }
+        materialize(i)
         let e = entries[i]!
         let h = Self.header(e)
         if h.hasExpiry && expireAt != 0 {
@@ -263,7 +298,11 @@ final class KeyTable {
 
     /// Inserts a key known to be absent; returns its slot.
     func insert(_ key: UnsafeRawBufferPointer, hash: UInt64, value: StoredValue, expireAt: Int64) -> Int {
-        insert(entry: Self.makeEntry(key, value: value, expireAt: expireAt), hash: hash, hasExpiry: expireAt != 0)
+        if expireAt == 0, case .hash(let h) = value, h.embedKey(key) {
+            let e = UnsafeMutableRawPointer(bitPattern: UInt(bitPattern: Unmanaged.passRetained(h).toOpaque()) | 1)!
+            return insert(entry: e, hash: hash, hasExpiry: false)
+        }
+        return insert(entry: Self.makeEntry(key, value: value, expireAt: expireAt), hash: hash, hasExpiry: expireAt != 0)
     }
 
     /// Inserts a key known to be absent with a string value; returns its slot.
@@ -362,7 +401,7 @@ final class KeyTable {
     var slotBytes: Int { capacity * 9 }
 
     /// Heap bytes of one entry (the malloc chunk), not counting the value's own storage.
-    func entryBytes(at i: Int) -> Int { mallocSize(entries[i]!) }
+    func entryBytes(at i: Int) -> Int { Self.isObject(entries[i]!) ? 0 : mallocSize(entries[i]!) }
 }
 
 @inline(__always) func mallocSize(_ p: UnsafeMutableRawPointer) -> Int {

@@ -112,4 +112,57 @@ final class KeyTableTests: XCTestCase {
             XCTAssertEqual(t.withString(at: s) { Array($0) }, Array(k.prefix(i % 100)))
         }
     }
+
+    /// A packed hash stored without a TTL carries its key; a TTL, a new value or storing the
+    /// same hash under a second key (RENAME) all keep every key findable.
+    func testHashesCarryingTheirKey() {
+        let t = KeyTable()
+        func slot(_ k: [UInt8]) -> Int? { k.withUnsafeBytes { t.find($0, hash: ByteHash.hash($0)) } }
+        var hashes: [HashObject] = []
+        for i in 0..<200 {
+            let h = HashObject()
+            h.set(Array("f".utf8), Array("v\(i)".utf8))
+            hashes.append(h)
+            let k = Array("hash-\(i)".utf8)
+            _ = t.insert(k, hash: ByteHash.hash(k), value: .hash(h), expireAt: 0)
+            XCTAssertEqual(t.entryBytes(at: slot(k)!), 0, "no separate entry")
+        }
+        for i in 0..<200 {
+            let k = Array("hash-\(i)".utf8)
+            guard let s = slot(k) else { XCTFail("missing \(i)"); continue }
+            XCTAssertEqual(t.key(at: s), k)
+            XCTAssertTrue(t.hash(at: s) === hashes[i])
+            XCTAssertEqual(hashes[i].value(Array("f".utf8)), Array("v\(i)".utf8))
+            if i % 4 == 1 { t.setExpire(s, 99) }
+            if i % 4 == 2 { t.setValue(at: s, .string(Array("now a string".utf8))) }
+            if i % 4 == 3 {   // RENAME: the same object under a new key, then the old one goes
+                let k2 = Array("renamed-\(i)".utf8)
+                _ = t.insert(k2, hash: ByteHash.hash(k2), value: .hash(hashes[i]), expireAt: 0)
+                t.remove(at: slot(k)!)
+                XCTAssertTrue(t.hash(at: slot(k2)!) === hashes[i])
+                XCTAssertEqual(t.key(at: slot(k2)!), k2)
+            }
+        }
+        // Growing the hash into its table form keeps the key.
+        for j in 0..<200 { hashes[0].set(Array("g\(j)".utf8), Array("x".utf8)) }
+        XCTAssertFalse(hashes[0].isPacked)
+        let k0 = Array("hash-0".utf8)
+        XCTAssertEqual(t.key(at: slot(k0)!), k0)
+        for i in 0..<200 {
+            let k = Array("hash-\(i)".utf8)
+            switch i % 4 {
+            case 1: XCTAssertEqual(t.expireAt(slot(k)!), 99); XCTAssertTrue(t.hash(at: slot(k)!) === hashes[i])
+            case 2: XCTAssertEqual(t.withString(at: slot(k)!) { Array($0) }, Array("now a string".utf8))
+            case 3: XCTAssertNil(slot(k)); XCTAssertNotNil(slot(Array("renamed-\(i)".utf8)))
+            default: XCTAssertTrue(t.hash(at: slot(k)!) === hashes[i])
+            }
+        }
+        let c = hashes[4].copy()
+        XCTAssertEqual(c.value(Array("f".utf8)), Array("v4".utf8))
+        let kc = Array("copy".utf8)
+        _ = t.insert(kc, hash: ByteHash.hash(kc), value: .hash(c), expireAt: 0)
+        XCTAssertEqual(t.key(at: slot(kc)!), kc)
+        t.removeAll()
+        XCTAssertEqual(t.count, 0)
+    }
 }
