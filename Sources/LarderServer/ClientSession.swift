@@ -17,7 +17,9 @@ public final class ClientSession {
     public let address: String
     public let localAddress: String
     public let createdAt: Int64
-    let channel: Channel
+    /// Weak: the channel's pipeline owns the handler that owns this session; a strong
+    /// reference back made every closed connection a retain cycle (~150 KB leaked each).
+    weak var channel: Channel?
 
     // Touched only on the connection's loop.
     public var version: RESPVersion = .resp2

@@ -72,6 +72,13 @@ final class ConnectionHandler: ChannelInboundHandler {
             releaseWatches()
         }
         pending = nil
+        outBuffer = nil
+    }
+
+    /// The context holds this handler strongly; dropping our reference to it when the channel
+    /// goes away breaks that cycle so the handler and its buffers are freed.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

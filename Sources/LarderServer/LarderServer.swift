@@ -78,7 +78,7 @@ public final class LarderServer: @unchecked Sendable {
         guard shouldStop else { return }
         DispatchQueue.global().async { [self] in
             try? serverChannel?.close().wait()
-            for c in state.clients.all { try? c.channel.close().wait() }
+            for c in state.clients.all { try? c.channel?.close().wait() }
             try? group.syncShutdownGracefully()
             stopped.signal()
         }

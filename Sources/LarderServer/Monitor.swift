@@ -13,7 +13,7 @@ enum Monitor {
         }
         line += "\r\n"
         for m in clients.currentMonitors where m !== session {
-            let ch = m.channel
+            guard let ch = m.channel else { continue }
             var b = ch.allocator.buffer(capacity: line.utf8.count)
             b.writeString(line)
             ch.writeAndFlush(b, promise: nil)

@@ -212,7 +212,7 @@ enum ClientCommands {
                 // completes later, so the client leaves the registry now, as Redis frees it at once
                 // (a second KILL or a CLIENT LIST must not see it); removing twice is harmless.
                 ctx.server.clients.remove(c)
-                c.channel.close(promise: nil)
+                c.channel?.close(promise: nil)
             }
             killed += 1
         }

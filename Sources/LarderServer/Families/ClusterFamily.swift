@@ -97,7 +97,7 @@ enum ClusterFamily {
 
         init(_ ctx: CommandContext) {
             id = ctx.server.runId
-            let local = ctx.session?.channel.localAddress
+            let local = ctx.session?.channel?.localAddress
             ip = local?.ipAddress ?? ctx.server.settings.bind
             port = local?.port ?? ctx.server.settings.port
         }
