@@ -21,6 +21,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// Reused across reads so parsing a pipeline allocates nothing once warmed up.
     private var spans: [ArgumentSpan] = []
     private var commandStarts: [(first: Int, count: Int, end: Int)] = []
+    static let commandsPerChunk = 128
 
     /// Replies ready to be written, in order.
     let out = ReplyWriter()
@@ -124,33 +125,44 @@ final class ConnectionHandler: ChannelInboundHandler {
             // Inline requests are unescaped in place; no one else reads this buffer.
             let raw = UnsafeMutableRawBufferPointer(mutating: readable)
             var start = 0
-            parse: while start < raw.count {
-                switch parser.parse(raw, start: start, into: &spans) {
-                case .command(let n, let end):
-                    if n > 0 { commandStarts.append((spans.count - n, n, end)) }
-                    start = end
-                case .incomplete:
-                    break parse
-                case .error(let e):
-                    protocolError = e
-                    break parse
+            // Parse and run at most `commandsPerChunk` commands at a time, so the argument
+            // spans of a huge pipelined read stay small and reused instead of growing to
+            // megabytes per connection (with many loading clients, those transient arrays
+            // fragmented the heap between the stored entries).
+            chunks: while true {
+                spans.removeAll(keepingCapacity: true)
+                commandStarts.removeAll(keepingCapacity: true)
+                var more = false
+                parse: while start < raw.count {
+                    if commandStarts.count >= Self.commandsPerChunk { more = true; break parse }
+                    switch parser.parse(raw, start: start, into: &spans) {
+                    case .command(let n, let end):
+                        if n > 0 { commandStarts.append((spans.count - n, n, end)) }
+                        start = end
+                    case .incomplete:
+                        break parse
+                    case .error(let e):
+                        protocolError = e
+                        break parse
+                    }
                 }
-            }
-            consumed = start
-            if !commandStarts.isEmpty, let base = readable.baseAddress {
-                let now = Clock.nowMilliseconds()
-                spans.withUnsafeBufferPointer { sp in
-                    for (first, count, end) in commandStarts {
-                        let args = Arguments(base: base, spans: sp.baseAddress! + first, count: count)
-                        dispatch(args, now: now)
-                        if closeWhenFlushed { break }
-                        if borrowsInFlight > 0 && end < consumed {
-                            stoppedAtBarrier = true
-                            consumed = end
-                            break
+                consumed = start
+                if !commandStarts.isEmpty, let base = readable.baseAddress {
+                    let now = Clock.nowMilliseconds()
+                    spans.withUnsafeBufferPointer { sp in
+                        for (first, count, end) in commandStarts {
+                            let args = Arguments(base: base, spans: sp.baseAddress! + first, count: count)
+                            dispatch(args, now: now)
+                            if closeWhenFlushed { break }
+                            if borrowsInFlight > 0 && (end < consumed || more) {
+                                stoppedAtBarrier = true
+                                consumed = end
+                                break
+                            }
                         }
                     }
                 }
+                if !more || stoppedAtBarrier || closeWhenFlushed { break chunks }
             }
         }
         sendOpenBatches()
