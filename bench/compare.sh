@@ -162,16 +162,7 @@ for (w, p) in order:
           f"| {ratio(R,'larder','redis','cpu')} | {n(med(R,'larder-t2','rps'), ',.0f')} | {n(med(R,'larder-t2','cpu'), '.2f')} "
           f"| {ratio(R,'larder-t2','larder','cpu')} | {len(R)} |")
 PY
-{
-  echo
-  echo "rps, p50/p99 and CPU/op are medians over the rounds; ratios are the median (range) of the per-round"
-  echo "paired ratios. CPU us/op = server on-CPU time (all threads, user + kernel) / requests sent (warmup included)."
-  echo "larder-t2 = larder --threads 2 on the same single core; t2/t1 CPU = its CPU/op over --threads 1's."
-  echo
-  echo "- load average at end: $(loadavg); wall time $((SECONDS - t0)) s"
-} >>"$TABLE"
-echo
-cat "$TABLE"
-[[ -n "$OUT" ]] && { cat "$HEADER"; echo; cat "$TABLE"; } >"$OUT"
-[[ -n "${RAW_OUT:-}" ]] && cp "$RAW" "$RAW_OUT"
-echo >&2 "# total $((SECONDS - t0)) s"
+finish_report \
+  "rps, p50/p99 and CPU/op are medians over the rounds; ratios are the median (range) of the per-round" \
+  "paired ratios. CPU us/op = server on-CPU time (all threads, user + kernel) / requests sent (warmup included)." \
+  "larder-t2 = larder --threads 2 on the same single core; t2/t1 CPU = its CPU/op over --threads 1's."

@@ -117,14 +117,5 @@ for k in order:
     cells += [f"{R[c] / R['redis']:.2f}" if c in R and "redis" in R else "-" for c in cfgs if c != "redis"]
     print("| " + " | ".join(cells) + " |")
 PY
-{
-  echo
-  echo "instr/op = callgrind Ir (all threads, user space only) between -z and -d / N requests."
-  echo
-  echo "- load average at end: $(loadavg); wall time $((SECONDS - t0)) s"
-} >>"$TABLE"
-echo
-cat "$TABLE"
-[[ -n "$OUT" ]] && { cat "$HEADER"; echo; cat "$TABLE"; } >"$OUT"
-[[ -n "${RAW_OUT:-}" ]] && cp "$RAW" "$RAW_OUT"
-echo >&2 "# total $((SECONDS - t0)) s"
+finish_report \
+  "instr/op = callgrind Ir (all threads, user space only) between -z and -d / N requests."

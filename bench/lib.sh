@@ -144,3 +144,14 @@ machine_md() { # markdown lines describing the machine and the build
   echo "- pinning: servers on CPU(s) $SERVER_CPUS, load generator on CPU(s) $BENCH_CPUS"
   echo "- load average at start: $(loadavg)"
 }
+
+# finish_report LINE...: appends the footnote LINEs and the closing load/wall-time line to $TABLE,
+# prints the table, and writes $HEADER + $TABLE to $OUT and the raw lines to $RAW_OUT when set.
+finish_report() {
+  { echo; printf '%s\n' "$@"; echo; echo "- load average at end: $(loadavg); wall time $((SECONDS - t0)) s"; } >>"$TABLE"
+  echo
+  cat "$TABLE"
+  if [[ -n "$OUT" ]]; then { cat "$HEADER"; echo; cat "$TABLE"; } >"$OUT"; fi
+  if [[ -n "${RAW_OUT:-}" ]]; then cp "$RAW" "$RAW_OUT"; fi
+  echo >&2 "# total $((SECONDS - t0)) s"
+}

@@ -101,16 +101,7 @@ for d in order:
     cells += [f"{(R[c]['u1'] - R[c]['u0']) / n:.1f}" if c in R and R[c]["u1"] > 0 else "-" for c in cfgs]
     print("| " + " | ".join(cells) + " |")
 PY
-{
-  echo
-  echo "RSS B/key = (VmRSS after load - VmRSS of the fresh server) / keys; peak uses VmHWM (highest RSS"
-  echo "during the load). INFO used_memory B/key is each server's own used_memory delta (redis: jemalloc's"
-  echo "allocated bytes; larder: whatever its INFO memory reports) and is for reference only."
-  echo
-  echo "- load average at end: $(loadavg); wall time $((SECONDS - t0)) s"
-} >>"$TABLE"
-echo
-cat "$TABLE"
-[[ -n "$OUT" ]] && { cat "$HEADER"; echo; cat "$TABLE"; } >"$OUT"
-[[ -n "${RAW_OUT:-}" ]] && cp "$RAW" "$RAW_OUT"
-echo >&2 "# total $((SECONDS - t0)) s"
+finish_report \
+  "RSS B/key = (VmRSS after load - VmRSS of the fresh server) / keys; peak uses VmHWM (highest RSS" \
+  "during the load). INFO used_memory B/key is each server's own used_memory delta (redis: jemalloc's" \
+  "allocated bytes; larder: whatever its INFO memory reports) and is for reference only."

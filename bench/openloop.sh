@@ -141,17 +141,8 @@ for w in order:
     cells += [str(len(R))]
     print("| " + " | ".join(cells) + " |")
 PY
-{
-  echo
-  echo "Latencies are medians over the rounds, from the intended send time (open loop); the p99 ratio is the"
-  echo "median (range) of the per-round paired ratios. Client send lag = how late larder-bench itself sent"
-  echo "(mean: median over the rounds; max: worst over all rounds): if it is large next to p99, the client"
-  echo "(or another job on its core), not the server, made the tail."
-  echo
-  echo "- load average at end: $(loadavg); wall time $((SECONDS - t0)) s"
-} >>"$TABLE"
-echo
-cat "$TABLE"
-[[ -n "$OUT" ]] && { cat "$HEADER"; echo; cat "$TABLE"; } >"$OUT"
-[[ -n "${RAW_OUT:-}" ]] && cp "$RAW" "$RAW_OUT"
-echo >&2 "# total $((SECONDS - t0)) s"
+finish_report \
+  "Latencies are medians over the rounds, from the intended send time (open loop); the p99 ratio is the" \
+  "median (range) of the per-round paired ratios. Client send lag = how late larder-bench itself sent" \
+  "(mean: median over the rounds; max: worst over all rounds): if it is large next to p99, the client" \
+  "(or another job on its core), not the server, made the tail."
