@@ -12,6 +12,7 @@ public final class LarderServer: @unchecked Sendable {
     private var loopWorkers: [ObjectIdentifier: ShardWorker] = [:]
     private let stopped = DispatchSemaphore(value: 0)
     private var isStopping = false
+    private let stopLock = NSLock()
 
     public init(settings: ServerSettings) {
         self.state = ServerState(settings: settings)
@@ -73,8 +74,8 @@ public final class LarderServer: @unchecked Sendable {
 
     /// Stops accepting, closes every client and the loops. Safe to call more than once.
     public func stop() {
-        let shouldStop: Bool = { objc_sync_enter(self); defer { objc_sync_exit(self) }
-            if isStopping { return false }; isStopping = true; return true }()
+        let shouldStop: Bool = stopLock.withLock {
+            if isStopping { return false }; isStopping = true; return true }
         guard shouldStop else { return }
         DispatchQueue.global().async { [self] in
             try? serverChannel?.close().wait()
@@ -88,6 +89,3 @@ public final class LarderServer: @unchecked Sendable {
     public func waitUntilStopped() { stopped.wait() }
 }
 
-func objc_sync_enter(_ o: AnyObject) { ServerLocks.lock.lock() }
-func objc_sync_exit(_ o: AnyObject) { ServerLocks.lock.unlock() }
-enum ServerLocks { static let lock = NSLock() }

@@ -25,8 +25,8 @@ enum ConnectionFamily {
                     summary: "Reset the connection", since: "6.2.0", handler: reset),
         CommandSpec("client", arity: -2, flags: [], group: "connection",
                     summary: "A container for client connection commands", since: "2.4.0",
-                    subcommands: ClientCommands.subcommands.map { $0.name }) { ctx, args in
-            Subcommands.dispatch("client", ClientCommands.subcommands, &ctx, args)
+                    subcommands: ClientFamily.subcommands.map { $0.name }) { ctx, args in
+            Subcommands.dispatch("client", ClientFamily.subcommands, &ctx, args)
         },
     ]
 
@@ -130,7 +130,7 @@ enum ConnectionFamily {
             return
         }
         if let name = clientName {
-            guard ClientCommands.isValidName(name) else { ClientCommands.invalidName(&ctx); return }
+            guard ClientFamily.isValidName(name) else { ClientFamily.invalidName(&ctx); return }
             session.name = name
         }
         if let version {

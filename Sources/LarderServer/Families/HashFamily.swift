@@ -3,7 +3,7 @@ import LarderStore
 
 /// Hash commands (Redis' t_hash.c). Feature-store reads and writes are HSET / HMGET / HGETALL
 /// on small hashes, which the store keeps packed. Numeric, sampling/scanning and field-expiry
-/// commands live in HashNumericCommands.swift, HashScanCommands.swift and HashExpiryFamily.swift.
+/// commands live in HashFamily+Numeric.swift, HashFamily+Scan.swift and HashFamily+FieldExpiry.swift.
 enum HashFamily {
     static let commands: [CommandSpec] = [
         CommandSpec("hset", arity: -4, flags: [.write, .denyoom, .fast], keys: .one, group: "hash",
@@ -31,7 +31,7 @@ enum HashFamily {
                     summary: "Determines whether a field exists in a hash.", since: "2.0.0", handler: hexists),
         CommandSpec("hstrlen", arity: 3, flags: [.readonly, .fast], keys: .one, group: "hash",
                     summary: "Returns the length of the value of a field.", since: "3.2.0", handler: hstrlen),
-    ] + HashNumericCommands.commands + HashScanCommands.commands + HashExpiryFamily.commands
+    ] + numericCommands + scanCommands + fieldExpiryCommands
 
     /// What a hash command finds at its key.
     enum Found {

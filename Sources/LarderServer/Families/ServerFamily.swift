@@ -28,7 +28,7 @@ enum ServerFamily {
         CommandSpec("shutdown", arity: -1, flags: [.admin, .noscript, .loading, .stale, .noMulti, .allowBusy],
                     group: "server", summary: "Synchronously save the dataset to disk and then shut down the server",
                     handler: shutdown),
-        InfoCommand.spec, ConfigCommand.spec, CommandCommand.spec, MemoryCommand.spec,
+        InfoFamily.spec, ConfigFamily.spec, CommandFamily.spec, MemoryFamily.spec,
     ]
 
     static func dbsize(_ ctx: inout CommandContext, _ args: Arguments) {

@@ -3,7 +3,7 @@ import LarderStore
 
 /// CLIENT subcommands (Redis' networking.c clientCommand), with Redis 7.0's replies and errors.
 /// SETINFO and NO-TOUCH come from Redis 7.2: clients send SETINFO on every connection.
-enum ClientCommands {
+enum ClientFamily {
     static let subcommands: [Subcommand] = [
         Subcommand("id", arity: 2, flags: [.noscript, .loading, .stale],
                    summary: "Returns the client ID for the current connection", since: "5.0.0", handler: id),

@@ -7,7 +7,7 @@ import Glibc
 
 /// INFO [section ...], with Redis 7.0's section names, field names and layout. It borrows every
 /// shard (route `.allShards`) so the keyspace counts are exact.
-enum InfoCommand {
+enum InfoFamily {
     static let spec = CommandSpec(
         "info", arity: -1, flags: [.loading, .stale], route: .allShards, group: "server",
         summary: "Get information and statistics about the server", handler: info)

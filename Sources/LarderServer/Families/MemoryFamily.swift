@@ -3,7 +3,7 @@ import LarderStore
 
 /// MEMORY USAGE / STATS / DOCTOR. MEMORY borrows every shard (route `.allShards`) because
 /// USAGE names its key after the subcommand, where key routing does not look; it is rare.
-enum MemoryCommand {
+enum MemoryFamily {
     static let spec = CommandSpec(
         "memory", arity: -2, flags: [], route: .allShards, group: "server",
         summary: "A container for memory diagnostics commands", since: "4.0.0",

@@ -3,7 +3,7 @@ import LarderStore
 
 /// CONFIG GET / SET / RESETSTAT over the settings this server has (ServerSettings), with the
 /// names, value formats, bounds and error texts of Redis 7.0.
-enum ConfigCommand {
+enum ConfigFamily {
     static let spec = CommandSpec(
         "config", arity: -2, flags: [], group: "server",
         summary: "A container for server configuration commands", since: "2.0.0",

@@ -7,8 +7,8 @@ import Darwin
 #endif
 
 /// HRANDFIELD and HSCAN.
-enum HashScanCommands {
-    static let commands: [CommandSpec] = [
+extension HashFamily {
+    static let scanCommands: [CommandSpec] = [
         CommandSpec("hrandfield", arity: -2, flags: [.readonly], keys: .one, group: "hash",
                     summary: "Returns one or more random fields from a hash.", since: "6.2.0", handler: hrandfield),
         CommandSpec("hscan", arity: -3, flags: [.readonly], keys: .one, group: "hash",

@@ -5,8 +5,8 @@ import LarderStore
 /// fields, HTTL / HPTTL / HEXPIRETIME / HPEXPIRETIME read it, HPERSIST removes it. Replies
 /// and error texts follow Redis 7.4's t_hash.c (redis-server 7.0 has none of these).
 /// Expired fields are dropped when their key is looked up and by the shard's active sweep.
-enum HashExpiryFamily {
-    static let commands: [CommandSpec] = [
+extension HashFamily {
+    static let fieldExpiryCommands: [CommandSpec] = [
         setter("hexpire", "Set expiry for hash field using relative time to expire (seconds)", seconds: true, relative: true),
         setter("hpexpire", "Set expiry for hash field using relative time to expire (milliseconds)", seconds: false, relative: true),
         setter("hexpireat", "Set expiry for hash field using an absolute Unix timestamp (seconds)", seconds: true, relative: false),

@@ -7,8 +7,8 @@ import Darwin
 #endif
 
 /// HINCRBY and HINCRBYFLOAT. Both keep the field's TTL, as Redis 7.4 does (HASH_SET_KEEP_TTL).
-enum HashNumericCommands {
-    static let commands: [CommandSpec] = [
+extension HashFamily {
+    static let numericCommands: [CommandSpec] = [
         CommandSpec("hincrby", arity: 4, flags: [.write, .denyoom, .fast], keys: .one, group: "hash",
                     summary: "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.",
                     since: "2.0.0", handler: hincrby),

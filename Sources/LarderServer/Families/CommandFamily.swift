@@ -2,7 +2,7 @@ import LarderRESP
 import LarderStore
 
 /// COMMAND [COUNT | LIST | INFO | DOCS | GETKEYS | HELP], generated from the command table.
-enum CommandCommand {
+enum CommandFamily {
     static let spec = CommandSpec(
         "command", arity: -1, flags: [.loading, .stale], group: "server",
         summary: "Get array of Redis command details", since: "2.8.13",

@@ -24,11 +24,11 @@ struct Subcommand {
 /// The subcommands of every container command, for dispatch and for COMMAND INFO / DOCS / LIST.
 enum Subcommands {
     static let byContainer: [String: [Subcommand]] = [
-        "client": ClientCommands.subcommands,
+        "client": ClientFamily.subcommands,
         "cluster": ClusterFamily.subcommands,
-        "command": CommandCommand.subcommands,
-        "config": ConfigCommand.subcommands,
-        "memory": MemoryCommand.subcommands,
+        "command": CommandFamily.subcommands,
+        "config": ConfigFamily.subcommands,
+        "memory": MemoryFamily.subcommands,
     ]
 
     /// Runs `args[1]` of container `parent` with Redis' errors for an unknown subcommand and
