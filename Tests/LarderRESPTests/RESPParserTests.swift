@@ -76,6 +76,29 @@ final class RESPParserTests: XCTestCase {
         XCTAssertEqual(H.events("echo a\"b c\"\r\n"), [.args("echo", "ab c")])  // a quote may open mid-word
     }
 
+    /// Unescaping happens in place, inside the command's own bytes only: the bytes of the
+    /// commands after it are untouched, so a caller that stops after a command (a connection
+    /// waiting behind a shard borrow) can resume parsing there. The unescaped command itself
+    /// must never be parsed again: its bytes no longer say what the client sent.
+    func testInlineUnescapingStaysInsideTheCommand() {
+        let text = "SET k \"a\\x41b\"\r\nSET k2 \"c\\x42d\"\r\n"
+        var bytes = Array(text.utf8)
+        var parser = RESPParser()
+        var spans: [ArgumentSpan] = []
+        let first = bytes.withUnsafeMutableBytes { parser.parse($0, start: 0, into: &spans) }
+        guard case .command(3, let end) = first else { return XCTFail("\(first)") }
+        XCTAssertEqual(Array(bytes[end...]), Array("SET k2 \"c\\x42d\"\r\n".utf8))
+        XCTAssertEqual(Array(bytes[spans[2].offset..<spans[2].offset + spans[2].count]), Array("aAb".utf8))
+        let second = bytes.withUnsafeMutableBytes { parser.parse($0, start: end, into: &spans) }
+        guard case .command(3, _) = second else { return XCTFail("\(second)") }
+        XCTAssertEqual(Array(bytes[spans[5].offset..<spans[5].offset + spans[5].count]), Array("cBd".utf8))
+        // Parsing the first command's bytes again reads the unescaped text, which is not the request.
+        var again: [ArgumentSpan] = []
+        var fresh = RESPParser()
+        let reparsed = bytes.withUnsafeMutableBytes { fresh.parse($0, start: 0, into: &again) }
+        XCTAssertEqual(reparsed, .error(RESPProtocolError("Protocol error: unbalanced quotes in request")))
+    }
+
     func testInlineUnbalancedQuotes() {
         let unbalanced = H.Event.error("Protocol error: unbalanced quotes in request")
         XCTAssertEqual(H.events("set \"a\r\n"), [unbalanced])

@@ -73,6 +73,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             releaseWatches()
         }
         pending = nil
+        parsedAhead = nil
         outBuffer = nil
     }
 
@@ -107,70 +108,97 @@ final class ConnectionHandler: ChannelInboundHandler {
         process(buffer)
     }
 
+    /// Where `process` stopped at a borrow barrier: the commands after the barrier are already
+    /// parsed (their spans stay in `spans` / `commandStarts`, relative to the kept buffer's
+    /// start), so they are run from there instead of being parsed again. Parsing twice would be
+    /// wrong: inline arguments are unescaped in place, and unescaped bytes read differently.
+    private struct ParsedAhead {
+        var nextCommand: Int
+        var parseEnd: Int
+        var moreToParse: Bool
+        var protocolError: RESPProtocolError?
+        /// Bytes of the kept buffer that belong to commands already run.
+        var runBytes: Int
+    }
+    private var parsedAhead: ParsedAhead? = nil
+
     /// Parses and runs every complete command in `buffer`, keeps the rest for the next read,
     /// and flushes once. Stops early after a command that borrows shards: until it holds them,
-    /// a later command could otherwise overtake it on a shard it has not reached yet.
+    /// a later command could otherwise overtake it on a shard it has not reached yet; the
+    /// commands already parsed behind it are resumed by `borrowFinished`.
     func process(_ buffer: ByteBuffer) {
-        var buffer = buffer
         // CONFIG SET may have changed proto-max-bulk-len; two relaxed loads per read.
         parser.limits.maxBulkLength = server.settings.protoMaxBulkLength.load(ordering: .relaxed)
         parser.limits.maxMultibulkLength = server.settings.protoMaxMultibulkLength.load(ordering: .relaxed)
-        spans.removeAll(keepingCapacity: true)
-        commandStarts.removeAll(keepingCapacity: true)
 
         var protocolError: RESPProtocolError? = nil
         var consumed = 0
-        var stoppedAtBarrier = false
+        var stopped: ParsedAhead? = nil
+        let resume = parsedAhead
+        parsedAhead = nil
         buffer.withUnsafeReadableBytes { readable in
             // Inline requests are unescaped in place; no one else reads this buffer.
             let raw = UnsafeMutableRawBufferPointer(mutating: readable)
-            var start = 0
+            var start = resume?.parseEnd ?? 0
+            var next = resume?.nextCommand ?? 0
+            var more = resume?.moreToParse ?? false
+            protocolError = resume?.protocolError
+            var needParse = resume == nil
             // Parse and run at most `commandsPerChunk` commands at a time, so the argument
             // spans of a huge pipelined read stay small and reused instead of growing to
             // megabytes per connection (with many loading clients, those transient arrays
             // fragmented the heap between the stored entries).
             chunks: while true {
-                spans.removeAll(keepingCapacity: true)
-                commandStarts.removeAll(keepingCapacity: true)
-                var more = false
-                parse: while start < raw.count {
-                    if commandStarts.count >= Self.commandsPerChunk { more = true; break parse }
-                    switch parser.parse(raw, start: start, into: &spans) {
-                    case .command(let n, let end):
-                        if n > 0 { commandStarts.append((spans.count - n, n, end)) }
-                        start = end
-                    case .incomplete:
-                        break parse
-                    case .error(let e):
-                        protocolError = e
-                        break parse
+                if needParse {
+                    spans.removeAll(keepingCapacity: true)
+                    commandStarts.removeAll(keepingCapacity: true)
+                    next = 0
+                    more = false
+                    parse: while start < raw.count {
+                        if commandStarts.count >= Self.commandsPerChunk { more = true; break parse }
+                        switch parser.parse(raw, start: start, into: &spans) {
+                        case .command(let n, let end):
+                            if n > 0 { commandStarts.append((spans.count - n, n, end)) }
+                            start = end
+                        case .incomplete:
+                            break parse
+                        case .error(let e):
+                            protocolError = e
+                            break parse
+                        }
                     }
                 }
+                needParse = true
                 consumed = start
-                if !commandStarts.isEmpty, let base = readable.baseAddress {
+                if next < commandStarts.count, let base = readable.baseAddress {
                     let now = Clock.nowMilliseconds()
                     spans.withUnsafeBufferPointer { sp in
-                        for (first, count, end) in commandStarts {
+                        while next < commandStarts.count {
+                            let (first, count, end) = commandStarts[next]
+                            next += 1
                             let args = Arguments(base: base, spans: sp.baseAddress! + first, count: count)
                             dispatch(args, now: now)
                             if closeWhenFlushed { break }
                             if borrowsInFlight > 0 && (end < consumed || more) {
-                                stoppedAtBarrier = true
-                                consumed = end
+                                stopped = ParsedAhead(nextCommand: next, parseEnd: start, moreToParse: more,
+                                                      protocolError: protocolError, runBytes: end)
                                 break
                             }
                         }
                     }
                 }
-                if !more || stoppedAtBarrier || closeWhenFlushed { break chunks }
+                if !more || stopped != nil || closeWhenFlushed { break chunks }
             }
         }
         sendOpenBatches()
 
-        if stoppedAtBarrier {
-            // What follows is parsed again once the borrow is done.
-            parser.reset()
-            keepPending(buffer, consumed: consumed)
+        if let stopped {
+            // Everything is kept from the buffer's start, so the saved spans stay valid.
+            parsedAhead = stopped
+            keepPending(buffer, consumed: 0)
+            session.queryBufferBytes.store((pending?.readableBytes ?? 0) - stopped.runBytes, ordering: .relaxed)
+            flush()
+            return
         } else if let e = protocolError {
             emit { $0.error("ERR \(e.message)") }
             closeWhenFlushed = true
