@@ -133,8 +133,28 @@ private struct NotationReader {
     }
 }
 
+/// Redis' documentation of one command: the facts COMMAND INFO / DOCS report that do not change
+/// what the command does. Generated into RedisCommandDocs.swift by scripts/gen-command-docs.py.
+///
+/// `keySpecs`: specs separated by " | ", each "FLAGS begin_search find_keys [notes]" with
+/// begin_search `index:N` or `keyword:WORD,startfrom` and find_keys `range:lastkey,step,limit`
+/// or `keynum:idx,firstkey,step`, and notes %XX-escaped.
+/// `arguments`: the COMMAND DOCS argument tree in the notation CommandArgument.parse reads.
+struct RedisCommandDoc {
+    let summary: String
+    let since: String
+    let complexity: String
+    let acl: String
+    let tips: String
+    let keySpecs: String
+    let arguments: String
+}
+
+/// The generated table (`byName`, in RedisCommandDocs.swift), keyed "get", "client|list".
+enum RedisCommandDocs {}
+
 /// COMMAND INFO / DOCS for one command or subcommand: what the CommandSpec says, completed
-/// with Redis' catalog (ACL categories, tips, key specs, argument docs) when Redis has it.
+/// with Redis' documentation (ACL categories, tips, key specs, argument docs) when Redis has it.
 struct CommandDescription {
     let name: String            // "get", "client|list"
     let arity: Int
@@ -145,24 +165,24 @@ struct CommandDescription {
     let since: String
     var subcommands: [CommandDescription] = []
 
-    /// Summary and since are Redis' own when the catalog has the command, so COMMAND DOCS
-    /// matches Redis word for word whatever a family wrote.
+    /// Summary and since are Redis' own when Redis documents the command, the family table's
+    /// otherwise (`CommandDocsTests` checks that exactly one of the two exists).
     init(_ spec: CommandSpec) {
         name = spec.name; arity = spec.arity; flags = spec.flags; keys = spec.keys
         group = spec.group
-        let c = CommandCatalog.entries[spec.name]
-        summary = c?.summary ?? spec.summary; since = c?.since ?? spec.since
+        let c = RedisCommandDocs.byName[spec.name]
+        summary = c?.summary ?? spec.ownSummary ?? ""; since = c?.since ?? spec.ownSince ?? ""
         subcommands = (Subcommands.byContainer[spec.name] ?? []).map { CommandDescription(parent: spec, $0) }
     }
 
     init(parent: CommandSpec, _ sub: Subcommand) {
         name = "\(parent.name)|\(sub.name)"; arity = sub.arity; flags = sub.flags; keys = sub.keys
         group = parent.group
-        let c = CommandCatalog.entries[name]
-        summary = c?.summary ?? sub.summary; since = c?.since ?? sub.since
+        let c = RedisCommandDocs.byName[name]
+        summary = c?.summary ?? sub.ownSummary ?? ""; since = c?.since ?? sub.ownSince ?? ""
     }
 
-    var catalog: CommandCatalogEntry? { CommandCatalog.entries[name] }
+    var catalog: RedisCommandDoc? { RedisCommandDocs.byName[name] }
 
     /// Redis' ACL categories: the catalog's, or the ones Redis derives from the flags and group.
     var aclCategories: [String] {

@@ -80,19 +80,21 @@ public final class CommandSpec {
     public let keys: KeyPositions
     public let route: CommandRoute
     public let group: String         // COMMAND DOCS group: string, hash, generic, connection, server, transactions
-    public let summary: String
-    public let since: String
+    /// Documentation given here only for commands Redis 7.0 does not document; every other
+    /// command's docs come from RedisCommandDocs (generated), so each fact has one source.
+    public let ownSummary: String?
+    public let ownSince: String?
     public let handler: DataHandler
     public let subcommands: [String]
     /// Index in the table, used by per-command statistics.
     public internal(set) var id: Int = 0
 
     public init(_ name: String, arity: Int, flags: CommandFlags, keys: KeyPositions = .none,
-                route: CommandRoute? = nil, group: String, summary: String, since: String = "1.0.0",
+                route: CommandRoute? = nil, group: String, summary: String? = nil, since: String? = nil,
                 subcommands: [String] = [], handler: @escaping DataHandler) {
         self.name = name; self.arity = arity; self.flags = flags; self.keys = keys
         self.route = route ?? (keys.first > 0 ? .keys : .connection)
-        self.group = group; self.summary = summary; self.since = since
+        self.group = group; self.ownSummary = summary; self.ownSince = since
         self.subcommands = subcommands
         self.handler = handler
     }

@@ -6,16 +6,17 @@ struct Subcommand {
     let name: String        // lower case, without the container: "list"
     let arity: Int
     let flags: CommandFlags
-    let summary: String
-    let since: String
+    /// Only for subcommands Redis 7.0 does not document (see CommandSpec.ownSummary).
+    let ownSummary: String?
+    let ownSince: String?
     /// Where keys are, counting the container (MEMORY USAGE key: 2).
     let keys: KeyPositions
     let handler: DataHandler
 
-    init(_ name: String, arity: Int, flags: CommandFlags, keys: KeyPositions = .none, summary: String, since: String,
+    init(_ name: String, arity: Int, flags: CommandFlags, keys: KeyPositions = .none, summary: String? = nil, since: String? = nil,
          handler: @escaping DataHandler) {
         self.name = name; self.arity = arity; self.flags = flags; self.keys = keys
-        self.summary = summary; self.since = since; self.handler = handler
+        self.ownSummary = summary; self.ownSince = since; self.handler = handler
     }
 
     func arityOK(_ argc: Int) -> Bool { arity >= 0 ? argc == arity : argc >= -arity }

@@ -116,11 +116,9 @@ enum TransactionFamily {
                     group: "transactions", summary: "Discards a transaction.") { _, _ in },
         CommandSpec("watch", arity: -2, flags: [.noscript, .loading, .stale, .fast, .allowBusy],
                     keys: .range(1, -1, 1), route: .keysWithSession, group: "transactions",
-                    summary: "Monitors changes to keys to determine the execution of a transaction.", since: "2.2.0",
                     handler: watch),
         CommandSpec("unwatch", arity: 1, flags: [.noscript, .loading, .stale, .fast, .allowBusy], route: .transaction,
-                    group: "transactions", summary: "Forgets about watched keys of a transaction.", since: "2.2.0",
-                    handler: unwatch),
+                    group: "transactions", handler: unwatch),
     ]
 
     static func watch(_ ctx: inout CommandContext, _ args: Arguments) {

@@ -17,47 +17,34 @@ enum ClusterFamily {
         // `.allShards`: COUNTKEYSINSLOT and GETKEYSINSLOT look at every key. The other
         // subcommands are only asked when a client connects, so borrowing costs nothing that matters.
         CommandSpec("cluster", arity: -2, flags: [], route: .allShards, group: "cluster",
-                    summary: "A container for cluster commands", since: "3.0.0",
                     subcommands: subcommands.map { $0.name }, handler: cluster),
         CommandSpec("readonly", arity: 1, flags: [.loading, .stale, .fast], group: "cluster",
-                    summary: "Enables read queries for a connection to a cluster replica node",
-                    since: "3.0.0", handler: ok),
+                    handler: ok),
         CommandSpec("readwrite", arity: 1, flags: [.loading, .stale, .fast], group: "cluster",
-                    summary: "Disables read queries for a connection to a cluster replica node",
-                    since: "3.0.0", handler: ok),
+                    handler: ok),
         CommandSpec("asking", arity: 1, flags: [.fast], group: "cluster",
-                    summary: "Sent by cluster clients after an -ASK redirect",
-                    since: "3.0.0", handler: ok),
+                    handler: ok),
     ]
 
     static let slotCount = 16384
 
     /// Arity, flags, summaries and versions as Redis 7.0's COMMAND INFO / DOCS give them.
     static let subcommands: [Subcommand] = [
-        Subcommand("slots", arity: 2, flags: [.stale], summary: "Get array of Cluster slot to node mappings",
-                   since: "3.0.0") { ctx, _ in slots(ctx.out, Node(ctx)) },
-        Subcommand("shards", arity: 2, flags: [.stale], summary: "Get array of cluster slots to node mappings",
-                   since: "7.0.0") { ctx, _ in shards(ctx.out, Node(ctx)) },
-        Subcommand("nodes", arity: 2, flags: [.stale], summary: "Get Cluster config for the node",
-                   since: "3.0.0") { ctx, _ in ctx.out.verbatim(Node(ctx).nodesLine) },
-        Subcommand("info", arity: 2, flags: [.stale], summary: "Provides info about Redis Cluster node state",
-                   since: "3.0.0") { ctx, _ in ctx.out.verbatim(info) },
-        Subcommand("myid", arity: 2, flags: [.stale], summary: "Return the node id",
-                   since: "3.0.0") { ctx, _ in ctx.out.bulk(Node(ctx).id) },
-        Subcommand("keyslot", arity: 3, flags: [.stale], summary: "Returns the hash slot of the specified key",
-                   since: "3.0.0") { ctx, args in ctx.out.integer(ClusterHashSlot.slot(of: args[2])) },
+        Subcommand("slots", arity: 2, flags: [.stale], since: "3.0.0") { ctx, _ in slots(ctx.out, Node(ctx)) },
+        Subcommand("shards", arity: 2, flags: [.stale], since: "7.0.0") { ctx, _ in shards(ctx.out, Node(ctx)) },
+        Subcommand("nodes", arity: 2, flags: [.stale], since: "3.0.0") { ctx, _ in ctx.out.verbatim(Node(ctx).nodesLine) },
+        Subcommand("info", arity: 2, flags: [.stale], since: "3.0.0") { ctx, _ in ctx.out.verbatim(info) },
+        Subcommand("myid", arity: 2, flags: [.stale], since: "3.0.0") { ctx, _ in ctx.out.bulk(Node(ctx).id) },
+        Subcommand("keyslot", arity: 3, flags: [.stale], since: "3.0.0") { ctx, args in ctx.out.integer(ClusterHashSlot.slot(of: args[2])) },
         Subcommand("countkeysinslot", arity: 3, flags: [.stale],
-                   summary: "Return the number of local keys in the specified hash slot", since: "3.0.0",
                    handler: countKeysInSlot),
         Subcommand("getkeysinslot", arity: 4, flags: [.stale],
-                   summary: "Return local key names in the specified hash slot", since: "3.0.0",
                    handler: getKeysInSlot),
         // No peers, so no links.
         Subcommand("links", arity: 2, flags: [.stale],
-                   summary: "Returns a list of all TCP links to and from peer nodes in cluster",
                    since: "7.0.0") { ctx, _ in ctx.out.arrayHeader(0) },
         Subcommand("help", arity: 2, flags: [.loading, .stale],
-                   summary: "Show helpful text about the different subcommands", since: "5.0.0", handler: help),
+                   handler: help),
     ]
 
     static func ok(_ ctx: inout CommandContext, _ args: Arguments) { ctx.out.ok() }

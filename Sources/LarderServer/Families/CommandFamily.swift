@@ -5,25 +5,23 @@ import LarderStore
 enum CommandFamily {
     static let spec = CommandSpec(
         "command", arity: -1, flags: [.loading, .stale], group: "server",
-        summary: "Get array of Redis command details", since: "2.8.13",
         subcommands: subcommands.map { $0.name }) { ctx, args in
         if args.count == 1 { all(&ctx, args) } else { Subcommands.dispatch("command", subcommands, &ctx, args) }
     }
 
     static let subcommands: [Subcommand] = [
         Subcommand("count", arity: 2, flags: [.loading, .stale],
-                   summary: "Get total number of Redis commands", since: "2.8.13", handler: count),
+                   handler: count),
         Subcommand("list", arity: -2, flags: [.loading, .stale],
-                   summary: "Get an array of Redis command names", since: "7.0.0", handler: list),
+                   handler: list),
         Subcommand("info", arity: -2, flags: [.loading, .stale],
-                   summary: "Get array of specific Redis command details, or all when no argument is given.",
-                   since: "2.8.13", handler: info),
+                   handler: info),
         Subcommand("docs", arity: -2, flags: [.loading, .stale],
-                   summary: "Get array of specific Redis command documentation", since: "7.0.0", handler: docs),
+                   handler: docs),
         Subcommand("getkeys", arity: -4, flags: [.loading, .stale],
-                   summary: "Extract keys given a full Redis command", since: "2.8.13", handler: getkeys),
+                   handler: getkeys),
         Subcommand("help", arity: 2, flags: [.loading, .stale],
-                   summary: "Show helpful text about the different subcommands", since: "5.0.0", handler: help),
+                   handler: help),
     ]
 
     static func descriptions(_ ctx: CommandContext) -> [CommandDescription] {

@@ -6,20 +6,19 @@ import LarderStore
 enum ConfigFamily {
     static let spec = CommandSpec(
         "config", arity: -2, flags: [], group: "server",
-        summary: "A container for server configuration commands", since: "2.0.0",
         subcommands: subcommands.map { $0.name }) { ctx, args in
         Subcommands.dispatch("config", subcommands, &ctx, args)
     }
 
     static let subcommands: [Subcommand] = [
         Subcommand("get", arity: -3, flags: [.admin, .noscript, .loading, .stale],
-                   summary: "Get the values of configuration parameters", since: "2.0.0", handler: get),
+                   handler: get),
         Subcommand("set", arity: -4, flags: [.admin, .noscript, .loading, .stale],
-                   summary: "Set configuration parameters to the given values", since: "2.0.0", handler: set),
+                   handler: set),
         Subcommand("resetstat", arity: 2, flags: [.admin, .noscript, .loading, .stale],
-                   summary: "Reset the stats returned by INFO", since: "2.0.0", handler: resetstat),
+                   handler: resetstat),
         Subcommand("help", arity: 2, flags: [.loading, .stale],
-                   summary: "Show helpful text about the different subcommands", since: "5.0.0", handler: help),
+                   handler: help),
     ]
 
     /// Why a value was refused: the text after "CONFIG SET failed (...) - ".

@@ -10,21 +10,20 @@ enum ConnectionFamily {
 
     static let commands: [CommandSpec] = [
         CommandSpec("ping", arity: -1, flags: [.fast], group: "connection",
-                    summary: "Ping the server", handler: ping),
+                    handler: ping),
         CommandSpec("echo", arity: 2, flags: [.loading, .stale, .fast], group: "connection",
-                    summary: "Echo the given string", handler: echo),
+                    handler: echo),
         CommandSpec("select", arity: 2, flags: [.loading, .stale, .fast], group: "connection",
-                    summary: "Change the selected database for the current connection", handler: select),
+                    handler: select),
         CommandSpec("quit", arity: -1, flags: [.noscript, .loading, .stale, .fast, .noAuth, .allowBusy], group: "connection",
-                    summary: "Close the connection", handler: quit),
+                    handler: quit),
         CommandSpec("hello", arity: -1, flags: [.noscript, .loading, .stale, .fast, .noAuth, .allowBusy], group: "connection",
-                    summary: "Handshake with Redis", since: "6.0.0", handler: hello),
+                    handler: hello),
         CommandSpec("auth", arity: -2, flags: [.noscript, .loading, .stale, .fast, .noAuth, .allowBusy], group: "connection",
-                    summary: "Authenticate to the server", handler: auth),
+                    handler: auth),
         CommandSpec("reset", arity: 1, flags: [.noscript, .loading, .stale, .fast, .noAuth, .allowBusy], group: "connection",
-                    summary: "Reset the connection", since: "6.2.0", handler: reset),
+                    handler: reset),
         CommandSpec("client", arity: -2, flags: [], group: "connection",
-                    summary: "A container for client connection commands", since: "2.4.0",
                     subcommands: ClientFamily.subcommands.map { $0.name }) { ctx, args in
             Subcommands.dispatch("client", ClientFamily.subcommands, &ctx, args)
         },

@@ -10,11 +10,9 @@ import Darwin
 extension HashFamily {
     static let numericCommands: [CommandSpec] = [
         CommandSpec("hincrby", arity: 4, flags: [.write, .denyoom, .fast], keys: .one, group: "hash",
-                    summary: "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.",
-                    since: "2.0.0", handler: hincrby),
+                    handler: hincrby),
         CommandSpec("hincrbyfloat", arity: 4, flags: [.write, .denyoom, .fast], keys: .one, group: "hash",
-                    summary: "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.",
-                    since: "2.6.0", handler: hincrbyfloat),
+                    handler: hincrbyfloat),
     ]
 
     static func hincrby(_ ctx: inout CommandContext, _ args: Arguments) {

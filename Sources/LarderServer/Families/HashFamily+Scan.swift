@@ -10,9 +10,9 @@ import Darwin
 extension HashFamily {
     static let scanCommands: [CommandSpec] = [
         CommandSpec("hrandfield", arity: -2, flags: [.readonly], keys: .one, group: "hash",
-                    summary: "Returns one or more random fields from a hash.", since: "6.2.0", handler: hrandfield),
+                    handler: hrandfield),
         CommandSpec("hscan", arity: -3, flags: [.readonly], keys: .one, group: "hash",
-                    summary: "Iterates over fields and values of a hash.", since: "2.8.0", handler: hscan),
+                    handler: hscan),
     ]
 
     /// A negative count asks for that many picks with repeats; Redis would try to build any

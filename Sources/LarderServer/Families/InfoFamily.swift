@@ -10,7 +10,7 @@ import Glibc
 enum InfoFamily {
     static let spec = CommandSpec(
         "info", arity: -1, flags: [.loading, .stale], route: .allShards, group: "server",
-        summary: "Get information and statistics about the server", handler: info)
+        handler: info)
 
     /// The sections of a plain INFO (Redis' "default"), in Redis' order.
     static let defaultSections = ["server", "clients", "memory", "persistence", "stats", "replication",

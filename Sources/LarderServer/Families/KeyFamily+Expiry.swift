@@ -6,31 +6,23 @@ import LarderStore
 extension KeyFamily {
     static let expiryCommands: [CommandSpec] = [
         CommandSpec("expire", arity: -3, flags: [.write, .fast], keys: .one, group: "generic",
-                    summary: "Sets the expiration time of a key in seconds.",
                     handler: { expire(&$0, $1, relative: true, seconds: true, name: "expire") }),
         CommandSpec("pexpire", arity: -3, flags: [.write, .fast], keys: .one, group: "generic",
-                    summary: "Sets the expiration time of a key in milliseconds.", since: "2.6.0",
                     handler: { expire(&$0, $1, relative: true, seconds: false, name: "pexpire") }),
         CommandSpec("expireat", arity: -3, flags: [.write, .fast], keys: .one, group: "generic",
-                    summary: "Sets the expiration time of a key to a Unix timestamp.", since: "1.2.0",
                     handler: { expire(&$0, $1, relative: false, seconds: true, name: "expireat") }),
         CommandSpec("pexpireat", arity: -3, flags: [.write, .fast], keys: .one, group: "generic",
-                    summary: "Sets the expiration time of a key to a Unix milliseconds timestamp.", since: "2.6.0",
                     handler: { expire(&$0, $1, relative: false, seconds: false, name: "pexpireat") }),
         CommandSpec("ttl", arity: 2, flags: [.readonly, .fast], keys: .one, group: "generic",
-                    summary: "Returns the expiration time in seconds of a key.",
                     handler: { ttl(&$0, $1, milliseconds: false, absolute: false) }),
         CommandSpec("pttl", arity: 2, flags: [.readonly, .fast], keys: .one, group: "generic",
-                    summary: "Returns the expiration time in milliseconds of a key.", since: "2.6.0",
                     handler: { ttl(&$0, $1, milliseconds: true, absolute: false) }),
         CommandSpec("expiretime", arity: 2, flags: [.readonly, .fast], keys: .one, group: "generic",
-                    summary: "Returns the expiration time of a key as a Unix timestamp.", since: "7.0.0",
                     handler: { ttl(&$0, $1, milliseconds: false, absolute: true) }),
         CommandSpec("pexpiretime", arity: 2, flags: [.readonly, .fast], keys: .one, group: "generic",
-                    summary: "Returns the expiration time of a key as a Unix milliseconds timestamp.", since: "7.0.0",
                     handler: { ttl(&$0, $1, milliseconds: true, absolute: true) }),
         CommandSpec("persist", arity: 2, flags: [.write, .fast], keys: .one, group: "generic",
-                    summary: "Removes the expiration time of a key.", since: "2.2.0", handler: persist),
+                    handler: persist),
     ]
 
     struct ExpireCondition: OptionSet {

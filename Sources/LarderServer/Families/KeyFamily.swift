@@ -7,31 +7,29 @@ import LarderStore
 enum KeyFamily {
     static let commands: [CommandSpec] = [
         CommandSpec("del", arity: -2, flags: [.write], keys: .range(1, -1, 1), group: "generic",
-                    summary: "Deletes one or more keys.", handler: del),
+                    handler: del),
         CommandSpec("unlink", arity: -2, flags: [.write, .fast], keys: .range(1, -1, 1), group: "generic",
-                    summary: "Asynchronously deletes one or more keys.", since: "4.0.0", handler: del),
+                    handler: del),
         CommandSpec("exists", arity: -2, flags: [.readonly, .fast], keys: .range(1, -1, 1), group: "generic",
-                    summary: "Determines whether one or more keys exist.", handler: exists),
+                    handler: exists),
         CommandSpec("type", arity: 2, flags: [.readonly, .fast], keys: .one, group: "generic",
-                    summary: "Determines the type of value stored at a key.", handler: type),
+                    handler: type),
         CommandSpec("rename", arity: 3, flags: [.write], keys: .range(1, 2, 1), group: "generic",
-                    summary: "Renames a key and overwrites the destination.", handler: { rename(&$0, $1, onlyIfNew: false) }),
+                    handler: { rename(&$0, $1, onlyIfNew: false) }),
         CommandSpec("copy", arity: -3, flags: [.write, .denyoom], keys: .range(1, 2, 1), group: "generic",
-                    summary: "Copies the value of a key to a new key.", since: "6.2.0", handler: copy),
+                    handler: copy),
         CommandSpec("renamenx", arity: 3, flags: [.write, .fast], keys: .range(1, 2, 1), group: "generic",
-                    summary: "Renames a key only when the target key name doesn't exist.",
                     handler: { rename(&$0, $1, onlyIfNew: true) }),
         CommandSpec("keys", arity: 2, flags: [.readonly], route: .allShards, group: "generic",
-                    summary: "Returns all key names that match a pattern.", handler: keys),
+                    handler: keys),
         CommandSpec("randomkey", arity: 1, flags: [.readonly], route: .allShards, group: "generic",
-                    summary: "Returns a random key name from the database.", handler: randomkey),
+                    handler: randomkey),
         CommandSpec("scan", arity: -2, flags: [.readonly], route: .allShards, group: "generic",
-                    summary: "Iterates over the key names in the database.", since: "2.8.0", handler: ScanSupport.scan),
+                    handler: ScanSupport.scan),
         // Redis declares no keys on the OBJECT container (its subcommands have them), so
         // COMMAND shows none here either; OBJECT is a rare debugging command, so it simply
         // holds every shard rather than routing by its subcommand's key.
         CommandSpec("object", arity: -2, flags: [], route: .allShards, group: "generic",
-                    summary: "A container for object introspection commands.", since: "2.2.3",
                     subcommands: ["encoding", "freq", "help", "refcount"], handler: object),
     ] + expiryCommands
 

@@ -6,20 +6,19 @@ import LarderStore
 enum MemoryFamily {
     static let spec = CommandSpec(
         "memory", arity: -2, flags: [], route: .allShards, group: "server",
-        summary: "A container for memory diagnostics commands", since: "4.0.0",
         subcommands: subcommands.map { $0.name }) { ctx, args in
         Subcommands.dispatch("memory", subcommands, &ctx, args)
     }
 
     static let subcommands: [Subcommand] = [
         Subcommand("usage", arity: -3, flags: [.readonly], keys: .range(2, 2, 1),
-                   summary: "Estimate the memory usage of a key", since: "4.0.0", handler: usage),
+                   handler: usage),
         Subcommand("stats", arity: 2, flags: [],
-                   summary: "Show memory usage details", since: "4.0.0", handler: stats),
+                   handler: stats),
         Subcommand("doctor", arity: 2, flags: [],
-                   summary: "Outputs memory problems report", since: "4.0.0", handler: doctor),
+                   handler: doctor),
         Subcommand("help", arity: 2, flags: [.loading, .stale],
-                   summary: "Show helpful text about the different subcommands", since: "4.0.0", handler: help),
+                   handler: help),
     ]
 
     /// MEMORY USAGE key [SAMPLES count]: the store's estimate for the key and its value (hash

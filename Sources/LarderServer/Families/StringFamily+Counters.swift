@@ -11,20 +11,15 @@ import LarderStore
 extension StringFamily {
     static let counterCommands: [CommandSpec] = [
         CommandSpec("incr", arity: 2, flags: [.write, .denyoom, .fast], keys: .one, group: "string",
-                    summary: "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
                     handler: { incrDecr(&$0, $1[1], by: 1) }),
         CommandSpec("decr", arity: 2, flags: [.write, .denyoom, .fast], keys: .one, group: "string",
-                    summary: "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
                     handler: { incrDecr(&$0, $1[1], by: -1) }),
         CommandSpec("incrby", arity: 3, flags: [.write, .denyoom, .fast], keys: .one, group: "string",
-                    summary: "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
                     handler: incrby),
         CommandSpec("decrby", arity: 3, flags: [.write, .denyoom, .fast], keys: .one, group: "string",
-                    summary: "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.",
                     handler: decrby),
         CommandSpec("incrbyfloat", arity: 3, flags: [.write, .denyoom, .fast], keys: .one, group: "string",
-                    summary: "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
-                    since: "2.6.0", handler: incrbyfloat),
+                    handler: incrbyfloat),
     ]
 
     static func incrby(_ ctx: inout CommandContext, _ args: Arguments) {

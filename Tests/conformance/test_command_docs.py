@@ -1,0 +1,16 @@
+"""Redis' documentation of the commands Larder implements is generated, not hand-edited:
+scripts/gen-command-docs.py, run against this machine's redis-server and the built larder,
+reproduces Sources/LarderServer/Commands/RedisCommandDocs.swift byte for byte. A command
+added to or removed from a family table without re-running the generator fails here."""
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_generated_command_docs_are_current():
+    larder = os.path.join(ROOT, ".build/release/larder")
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "scripts/gen-command-docs.py"), "--check",
+                        "--larder", larder], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
