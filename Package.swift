@@ -73,7 +73,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/larder-bench", swiftSettings: swift5),
         .executableTarget(name: "larder", dependencies: [
-            "LarderServer", "LarderOffline", "LarderParquet", "LarderFeatures",
+            "LarderServer", "LarderOffline", "LarderParquet", "LarderFeatures", "LarderStore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swift5),
 
@@ -84,7 +84,7 @@ let package = Package(
                     resources: [.copy("Fixtures")], swiftSettings: swift5),
         .testTarget(name: "LarderParquetTests", dependencies: ["LarderParquet"],
                     resources: [.copy("Fixtures")], swiftSettings: swift5),
-        .testTarget(name: "LarderOfflineTests", dependencies: ["LarderOffline"],
+        .testTarget(name: "LarderOfflineTests", dependencies: ["LarderOffline", "LarderStore"],
                     resources: [.copy("Fixtures")], swiftSettings: swift5),
     ]
 )

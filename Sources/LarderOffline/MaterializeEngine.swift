@@ -1,6 +1,7 @@
 import Glibc
 import LarderFeatures
 import LarderParquet
+import LarderStore
 
 /// What one feature view's materialization did.
 public struct ViewMaterializeResult: Sendable, Equatable {

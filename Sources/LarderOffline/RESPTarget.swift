@@ -1,3 +1,4 @@
+import LarderStore
 /// Materializes into any RESP server (redis-server, Larder) with the commands Feast's
 /// Redis online store sends: one pipelined `HMGET key _ts:<view>` per record, then one
 /// pipelined multi-field `HSET key f v ...` per newer record, followed by

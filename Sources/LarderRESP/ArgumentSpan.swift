@@ -24,6 +24,10 @@ public struct Arguments {
 
     @inlinable public func span(_ i: Int) -> ArgumentSpan { spans[i] }
 
+    /// The spans themselves, for code that reads arguments in place without this module's
+    /// types (the store's `ByteSpans`: an ArgumentSpan is an (offset, count) pair of Ints).
+    @inlinable public var spanPointer: UnsafePointer<ArgumentSpan> { spans }
+
     /// The argument as an owned byte array (used when a value must be stored).
     @inlinable public func bytes(_ i: Int) -> [UInt8] { Array(self[i]) }
 

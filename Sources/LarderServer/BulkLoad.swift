@@ -1,31 +1,6 @@
 import Foundation
 import LarderStore
 
-/// Records for `LarderServer.bulkLoad`: hashes that all set the same field names, with one
-/// value per field and record in a flat buffer (materialization writes millions of them).
-public struct BulkHashRecords: Sendable {
-    public let fields: [[UInt8]]
-    public var keys: [[UInt8]]
-    public var bytes: [UInt8]
-    /// End offset in `bytes` of each value, `keys.count * fields.count` entries.
-    public var valueEnds: [Int]
-    /// EXPIRE after writing (seconds); nil leaves the key's expiry unchanged, as HSET does.
-    public var ttlSeconds: Int?
-
-    public init(fields: [[UInt8]], keys: [[UInt8]], bytes: [UInt8], valueEnds: [Int], ttlSeconds: Int?) {
-        self.fields = fields
-        self.keys = keys
-        self.bytes = bytes
-        self.valueEnds = valueEnds
-        self.ttlSeconds = ttlSeconds
-    }
-
-    func value(record: Int, field: Int) -> ArraySlice<UInt8> {
-        let i = record * fields.count + field
-        return bytes[(i == 0 ? 0 : valueEnds[i - 1]) ..< valueEnds[i]]
-    }
-}
-
 public struct BulkLoadError: Error, CustomStringConvertible, Sendable {
     public var message: String
     public var description: String { message }
@@ -36,35 +11,31 @@ public struct BulkLoadError: Error, CustomStringConvertible, Sendable {
 /// is ordered with client commands exactly as an HSET from a connection would be.
 extension LarderServer {
     /// HSET each record's fields into its key's hash (creating it), then EXPIRE it when the
-    /// records carry a TTL. Blocks until every shard has applied its part. Must not be called
-    /// from a shard thread. Keys holding a non-hash value are left alone and reported.
-    public func bulkLoad(db: Int = 0, _ records: BulkHashRecords) throws {
-        let byShard = partition(records.keys)
-        var wrongType = [Int](repeating: 0, count: byShard.count)
+    /// batch carries a TTL: the same store operation as the HSET command
+    /// (`Keyspace.setHashFields`), one lookup per record. Blocks until every shard has applied
+    /// its part. Must not be called from a shard thread. Keys holding a non-hash value are left
+    /// alone and reported. An internal load is not a client command: it is not shown to
+    /// MONITOR nor counted in INFO commandstats.
+    public func bulkLoad(db: Int = 0, _ batch: HashWriteBatch) throws {
+        let n = state.workers.count
+        var hashes = [UInt64](repeating: 0, count: batch.count)
+        var byShard = [[Int]](repeating: [], count: n)
+        for (i, key) in batch.keys.enumerated() {
+            hashes[i] = ByteHash.hash(key)
+            byShard[ServerState.shardIndex(hash: hashes[i], count: n)].append(i)
+        }
+        var wrongType = [Int](repeating: 0, count: n)
         let lock = NSLock()
-        try runOnShards(byShard) { worker, indices in
+        try runOnShards(byShard) { [hashes] worker, indices in
             let keyspace = worker.shard.db(db)
             let now = Clock.nowMilliseconds()
             var skipped = 0
-            for r in indices {
-                let key = records.keys[r]
-                let h: HashObject
-                if let slot = key.withUnsafeBytes({ keyspace.lookup($0, now: now) }) {
-                    guard case .hash(let existing) = keyspace.value(at: slot) else { skipped += 1; continue }
-                    h = existing
-                    keyspace.touch(slot)
-                } else {
-                    h = HashObject()
-                    keyspace.set(key, value: .hash(h), now: now)
-                }
-                for f in records.fields.indices {
-                    let value = records.value(record: r, field: f)
-                    records.fields[f].withUnsafeBytes { field in
-                        value.withUnsafeBytes { _ = h.set(field, $0) }
-                    }
-                }
-                if let ttl = records.ttlSeconds, let slot = key.withUnsafeBytes({ keyspace.lookup($0, now: now) }) {
-                    keyspace.setExpire(slot: slot, now + Int64(ttl) * 1000)
+            batch.forEachRecord(indices) { r, key, fields, values in
+                switch keyspace.setHashFields(key, hash: hashes[r], fields: fields, values: values, now: now) {
+                case .wrongType:
+                    skipped += 1
+                case .written(_, let slot):
+                    if let ttl = batch.ttlSeconds { keyspace.setExpire(slot: slot, now + Int64(ttl) * 1000) }
                 }
             }
             lock.lock(); wrongType[worker.index] = skipped; lock.unlock()

@@ -9,7 +9,11 @@ final class RemoteBatch {
     let shardIndex: Int
     private(set) var argumentBytes: [UInt8] = []
     private(set) var spans: [ArgumentSpan] = []
-    struct Entry { let spec: CommandSpec; let firstSpan: Int; let count: Int; let db: Int; let version: RESPVersion }
+    struct Entry {
+        let spec: CommandSpec; let firstSpan: Int; let count: Int; let db: Int; let version: RESPVersion
+        /// The first key's hash from routing (the shard does not hash it again).
+        let firstKeyHash: UInt64
+    }
     private(set) var entries: [Entry] = []
     /// Filled by the shard: all replies back to back, and where each one ends.
     var replies: ReplyWriter? = nil
@@ -22,14 +26,15 @@ final class RemoteBatch {
     }
 
     /// Copies a command in; returns its index within the batch.
-    func add(_ spec: CommandSpec, _ args: Arguments, db: Int, version: RESPVersion) -> Int {
+    func add(_ spec: CommandSpec, _ args: Arguments, db: Int, version: RESPVersion, firstKeyHash: UInt64) -> Int {
         let first = spans.count
         for i in 0..<args.count {
             let a = args[i]
             spans.append(ArgumentSpan(offset: argumentBytes.count, count: a.count))
             argumentBytes.append(contentsOf: a)
         }
-        entries.append(Entry(spec: spec, firstSpan: first, count: args.count, db: db, version: version))
+        entries.append(Entry(spec: spec, firstSpan: first, count: args.count, db: db, version: version,
+                             firstKeyHash: firstKeyHash))
         return entries.count - 1
     }
 
@@ -46,6 +51,8 @@ final class RemoteBatch {
                     out.version = e.version
                     var ctx = CommandContext(out: out, dbIndex: e.db, now: now, shards: held, session: nil, server: server)
                     let args = Arguments(base: raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, spans: sp.baseAddress! + e.firstSpan, count: e.count)
+                    ctx.routedKey = args[e.spec.keys.first]
+                    ctx.routedKeyHash = e.firstKeyHash
                     e.spec.handler(&ctx, args)
                     replyEnds.append(out.count)
                 }

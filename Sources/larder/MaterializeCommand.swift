@@ -4,6 +4,7 @@ import Foundation
 import LarderFeatures
 import LarderOffline
 import LarderServer
+import LarderStore
 
 /// Options shared by `materialize` and `materialize-incremental`.
 struct MaterializeTargetOptions: ParsableArguments {
@@ -180,8 +181,7 @@ final class EmbeddedSink: MaterializationSink {
     }
 
     func write(_ batch: HashWriteBatch) throws {
-        try server.bulkLoad(BulkHashRecords(fields: batch.fields, keys: batch.keys, bytes: batch.bytes,
-                                            valueEnds: batch.valueEnds, ttlSeconds: batch.ttlSeconds))
+        try server.bulkLoad(batch)
     }
 
     func finish() throws {}

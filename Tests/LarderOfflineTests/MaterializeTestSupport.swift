@@ -1,5 +1,6 @@
 import Foundation
 import LarderFeatures
+import LarderStore
 @testable import LarderOffline
 
 /// An online store in memory with Feast's Redis layout: key -> field -> value.

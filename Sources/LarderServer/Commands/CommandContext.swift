@@ -14,6 +14,10 @@ public struct CommandContext {
     /// The client, when running on its own thread (connection commands, borrowed executions).
     public let session: ClientSession?
     public let server: ServerState
+    /// The first key's hash as routing computed it, so the key is hashed once per command:
+    /// `db(for:)` reuses it for that very argument (same bytes: same start and length).
+    var routedKey: UnsafeRawBufferPointer? = nil
+    var routedKeyHash: UInt64 = 0
 
     init(out: ReplyWriter, dbIndex: Int, now: Int64, shards: [Shard?], session: ClientSession?, server: ServerState) {
         self.out = out; self.dbIndex = dbIndex; self.now = now; self.shards = shards
@@ -23,9 +27,11 @@ public struct CommandContext {
     /// The keyspace that owns `key` in the selected database, and the key's hash.
     @inline(__always)
     public func db(for key: UnsafeRawBufferPointer) -> (db: Keyspace, hash: UInt64) {
-        let h = ByteHash.hash(key)
+        let h: UInt64
+        if let r = routedKey, r.baseAddress == key.baseAddress, r.count == key.count { h = routedKeyHash }
+        else { h = ByteHash.hash(key) }
         let s = shardCount == 1 ? 0 : ServerState.shardIndex(hash: h, count: shardCount)
-        // Routing guarantees the owning shard is held; see Dispatcher.route.
+        // Routing guarantees the owning shard is held; see ConnectionHandler.route.
         return (shards[s]!.databases[dbIndex], h)
     }
 

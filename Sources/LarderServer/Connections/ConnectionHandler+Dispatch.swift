@@ -68,10 +68,12 @@ extension ConnectionHandler {
         case .keys, .keysWithSession:
             var target = -1
             var multi = false
+            var firstKeyHash: UInt64 = 0
             if n > 1 {
                 spec.keys.forEach(argc: args.count) { i in
-                    let s = ServerState.shardIndex(hash: ByteHash.hash(args[i]), count: n)
-                    if target < 0 { target = s } else if s != target { multi = true }
+                    let h = ByteHash.hash(args[i])
+                    let s = ServerState.shardIndex(hash: h, count: n)
+                    if target < 0 { target = s; firstKeyHash = h } else if s != target { multi = true }
                 }
             } else {
                 target = 0
@@ -82,7 +84,7 @@ extension ConnectionHandler {
                 spec.keys.forEach(argc: args.count) { set.insert(ServerState.shardIndex(hash: ByteHash.hash(args[$0]), count: n)) }
                 borrow(Array(set), spec: spec, args: args, now: now)
             } else if target == worker.index && worker.isAvailable {
-                runHere(spec, args, now: now)
+                runHere(spec, args, now: now, firstKeyHash: n > 1 ? firstKeyHash : nil)
             } else if spec.route == .keysWithSession {
                 borrow([target], spec: spec, args: args, now: now)
             } else {
@@ -91,17 +93,22 @@ extension ConnectionHandler {
                     batch = RemoteBatch(shardIndex: target)
                     openBatches[target] = batch
                 }
-                let i = batch.add(spec, args, db: session.db, version: session.version)
+                let i = batch.add(spec, args, db: session.db, version: session.version, firstKeyHash: firstKeyHash)
                 pieces.append(.remote(batch, i))
             }
         }
     }
 
     /// Runs on this thread now, with this thread's shard (when it is available) and the session.
-    func runHere(_ spec: CommandSpec, _ args: Arguments, now: Int64) {
+    /// `firstKeyHash`: the hash routing computed for the first key, reused by the command.
+    func runHere(_ spec: CommandSpec, _ args: Arguments, now: Int64, firstKeyHash: UInt64? = nil) {
         let held = worker.isAvailable ? localShardHeld : noShardHeld
         emit { out in
             var ctx = CommandContext(out: out, dbIndex: session.db, now: now, shards: held, session: session, server: server)
+            if let firstKeyHash {
+                ctx.routedKey = args[spec.keys.first]
+                ctx.routedKeyHash = firstKeyHash
+            }
             spec.handler(&ctx, args)
         }
         // Commands that change how this connection reads or lives (AUTH, HELLO, QUIT, RESET).

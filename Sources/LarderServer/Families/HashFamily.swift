@@ -57,27 +57,16 @@ enum HashFamily {
 
     /// Sets the field/value pairs from argument 2 on; returns how many fields were new.
     static func setPairs(_ ctx: inout CommandContext, _ args: Arguments) -> Int? {
-        switch find(&ctx, args[1]) {
-        case .wrongType:
-            return nil
-        case .hash(let h, let db, let slot):
-            var added = 0
-            var i = 2
-            while i < args.count { if h.set(args[i], args[i + 1]) { added += 1 }; i += 2 }
-            db.touch(slot)
-            return added
-        case .missing(let db, let keyHash):
-            let h = HashObject()
-            var bytes = 0
-            for j in stride(from: 2, to: args.count, by: 2) {
-                bytes += HashObject.packedEntrySize(fieldCount: args[j].count, valueCount: args[j + 1].count)
-            }
-            h.reservePacked(bytes)
-            var added = 0
-            var i = 2
-            while i < args.count { if h.set(args[i], args[i + 1]) { added += 1 }; i += 2 }
-            insert(&ctx, h, at: args[1], db: db, keyHash: keyHash)
-            return added
+        let key = args[1]
+        let (db, keyHash) = ctx.db(for: key)
+        let pairs = (args.count - 2) / 2
+        let spans = UnsafeRawPointer(args.spanPointer)
+        let stride = MemoryLayout<ArgumentSpan>.stride
+        let fields = ByteSpans(base: args.base, spans: spans + 2 * stride, count: pairs, spanStride: 2)
+        let values = ByteSpans(base: args.base, spans: spans + 3 * stride, count: pairs, spanStride: 2)
+        switch db.setHashFields(key, hash: keyHash, fields: fields, values: values, now: ctx.now) {
+        case .wrongType: ctx.wrongType(); return nil
+        case .written(let added, _): return added
         }
     }
 

@@ -1,0 +1,79 @@
+/// Records to store as hash fields, all with the same field names: for each key, one
+/// value per field (Feast: the `_ts:<view>` field first, then the features in schema
+/// order). Values live in one flat buffer so a batch costs a handful of allocations.
+public struct HashWriteBatch: Sendable {
+    public let fields: [[UInt8]]
+    public private(set) var keys: [[UInt8]] = []
+    public private(set) var bytes: [UInt8] = []
+    /// End offset in `bytes` of each value, `keys.count * fields.count` entries.
+    public private(set) var valueEnds: [Int] = []
+    /// Seconds after which each written key expires (EXPIRE after the HSET); nil = never.
+    public let ttlSeconds: Int?
+
+    public init(fields: [[UInt8]], ttlSeconds: Int?) {
+        self.fields = fields
+        self.ttlSeconds = ttlSeconds
+    }
+
+    public var count: Int { keys.count }
+    public var isEmpty: Bool { keys.isEmpty }
+
+    /// Adds a record; `values` must hold one value per field.
+    public mutating func append<Values: Sequence>(key: [UInt8], values: Values) where Values.Element == ArraySlice<UInt8> {
+        keys.append(key)
+        for value in values {
+            bytes.append(contentsOf: value)
+            valueEnds.append(bytes.count)
+        }
+    }
+
+    /// Runs `body` for each of `records` (indices) with the record's key, field names and values
+    /// read in place (valid only inside `body`): how the embedded bulk load hands records to
+    /// the store.
+    public func forEachRecord(_ records: [Int], _ body: (_ record: Int, _ key: UnsafeRawBufferPointer, _ fields: ByteSpans, _ values: ByteSpans) -> Void) {
+        let f = fields.count
+        // Field names flattened once per batch, values addressed by (offset, count) words.
+        var names: [UInt8] = []
+        var nameSpans: [Int] = []
+        for name in fields { nameSpans += [names.count, name.count]; names += name }
+        if names.isEmpty { names.append(0) }
+        var valueSpans = [Int](repeating: 0, count: 2 * f)
+        names.withUnsafeBytes { nameBytes in
+            nameSpans.withUnsafeBytes { nameSpanWords in
+                let fieldSpans = ByteSpans(base: nameBytes.baseAddress!, spans: nameSpanWords.baseAddress!, count: f)
+                bytes.withUnsafeBytes { valueBytes in
+                    let valueBase = valueBytes.baseAddress ?? UnsafeRawPointer(nameBytes.baseAddress!)
+                    for r in records {
+                        for j in 0..<f {
+                            let i = r * f + j
+                            let start = i == 0 ? 0 : valueEnds[i - 1]
+                            valueSpans[2 * j] = start
+                            valueSpans[2 * j + 1] = valueEnds[i] - start
+                        }
+                        valueSpans.withUnsafeBytes { vs in
+                            let values = ByteSpans(base: valueBase, spans: vs.baseAddress!, count: f)
+                            keys[r].withUnsafeBytes { body(r, $0, fieldSpans, values) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    public func value(record: Int, field: Int) -> ArraySlice<UInt8> {
+        let i = record * fields.count + field
+        let start = i == 0 ? 0 : valueEnds[i - 1]
+        return bytes[start ..< valueEnds[i]]
+    }
+
+    /// Bytes of keys, field names and values: roughly what goes over the wire.
+    public var payloadBytes: Int {
+        keys.reduce(0) { $0 + $1.count } + bytes.count + fields.reduce(0) { $0 + $1.count } * keys.count
+    }
+
+    public mutating func removeAll() {
+        keys.removeAll(keepingCapacity: true)
+        bytes.removeAll(keepingCapacity: true)
+        valueEnds.removeAll(keepingCapacity: true)
+    }
+}
