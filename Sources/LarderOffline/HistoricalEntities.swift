@@ -163,8 +163,6 @@ struct JoinedValues {
         payloads[r] = payload
     }
 
-    func isMatched(entityRow r: Int) -> Bool { matched[r] }
-
     /// The value of the `feature`-th requested feature for an entity row (null if unmatched).
     func value(entityRow r: Int, feature: Int) throws -> FeastValue {
         guard matched[r] else { return .null }

@@ -1,3 +1,4 @@
+import LarderRESP
 import Glibc
 
 /// Where a RESP server is and how to log in: from `redis://[[user]:password@]host:port[/db]`
@@ -98,16 +99,6 @@ public struct RESPClientError: Error, CustomStringConvertible, Sendable {
     public var message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
-}
-
-/// A reply, RESP2 or RESP3 (nulls of both versions are `.null`).
-public enum RESPReply: Equatable, Sendable {
-    case simple(String)
-    case error(String)
-    case integer(Int64)
-    case bulk([UInt8])
-    case array([RESPReply])
-    case null
 }
 
 /// A small blocking RESP client for pipelines: commands are encoded into one buffer and
@@ -227,7 +218,13 @@ public final class RESPClient {
     public func readReply() throws -> RESPReply {
         while true {
             var cursor = inputStart
-            if let reply = try parse(&cursor) {
+            let parsed: RESPReply?
+            do {
+                parsed = try RESPReplyReader.parse(input, at: &cursor)
+            } catch let e as RESPReplyError {
+                throw RESPClientError("\(endpoint): \(e.message) (not a RESP reply)")
+            }
+            if let reply = parsed {
                 inputStart = cursor
                 if inputStart == input.count {
                     input.removeAll(keepingCapacity: true)
@@ -258,66 +255,5 @@ public final class RESPClient {
         input.removeLast(chunk - max(n, 0))
         if n == 0 { throw RESPClientError("\(endpoint): connection closed by the server") }
         if n < 0 { throw RESPClientError("\(endpoint): read failed: \(String(cString: strerror(errno)))") }
-    }
-
-    /// Parses one reply at `cursor`; nil when the buffer does not hold all of it yet.
-    private func parse(_ cursor: inout Int) throws -> RESPReply? {
-        guard cursor < input.count else { return nil }
-        let type = input[cursor]
-        guard let lineEnd = lineEnd(from: cursor + 1) else { return nil }
-        let line = input[(cursor + 1) ..< lineEnd]
-        let next = lineEnd + 2
-        switch type {
-        case UInt8(ascii: "+"):
-            cursor = next
-            return .simple(String(decoding: line, as: UTF8.self))
-        case UInt8(ascii: "-"):
-            cursor = next
-            return .error(String(decoding: line, as: UTF8.self))
-        case UInt8(ascii: ":"):
-            cursor = next
-            return .integer(try integer(line))
-        case UInt8(ascii: "_"):
-            cursor = next
-            return .null
-        case UInt8(ascii: "$"):
-            let length = try integer(line)
-            if length < 0 { cursor = next; return .null }
-            let end = next + Int(length)
-            guard end + 2 <= input.count else { return nil }
-            cursor = end + 2
-            return .bulk(Array(input[next ..< end]))
-        case UInt8(ascii: "*"), UInt8(ascii: "%"), UInt8(ascii: "~"), UInt8(ascii: ">"):
-            let count = try integer(line)
-            if count < 0 { cursor = next; return .null }
-            let elements = type == UInt8(ascii: "%") ? Int(count) * 2 : Int(count)
-            var items: [RESPReply] = []
-            items.reserveCapacity(elements)
-            var at = next
-            for _ in 0 ..< elements {
-                guard let item = try parse(&at) else { return nil }
-                items.append(item)
-            }
-            cursor = at
-            return .array(items)
-        default:
-            throw RESPClientError("\(endpoint): unexpected reply byte \(type) (not a RESP reply)")
-        }
-    }
-
-    private func lineEnd(from start: Int) -> Int? {
-        var i = start
-        while i + 1 < input.count {
-            if input[i] == 13 && input[i + 1] == 10 { return i }
-            i += 1
-        }
-        return nil
-    }
-
-    private func integer(_ line: ArraySlice<UInt8>) throws -> Int64 {
-        guard let value = Int64(String(decoding: line, as: UTF8.self)) else {
-            throw RESPClientError("\(endpoint): bad integer in reply: \(String(decoding: line, as: UTF8.self))")
-        }
-        return value
     }
 }

@@ -64,14 +64,3 @@ public struct ParquetError: Error, Equatable, CustomStringConvertible, Sendable 
         return "parquet \(kind.rawValue)\(location): \(detail)"
     }
 }
-
-/// Runs `body`, adding location context to any `ParquetError` it throws.
-@inline(__always)
-func withLocation<T>(file: String? = nil, rowGroup: Int? = nil, column: String? = nil,
-                     _ body: () throws -> T) throws -> T {
-    do {
-        return try body()
-    } catch let e as ParquetError {
-        throw e.located(file: file, rowGroup: rowGroup, column: column)
-    }
-}

@@ -161,7 +161,6 @@ public final class ReplyWriter {
     public func bulk(_ data: [UInt8]) { data.withUnsafeBytes { bulk($0) } }
     public func bulk(_ s: String) { var s = s; s.withUTF8 { bulk(UnsafeRawBufferPointer($0)) } }
     public func bulk(_ s: StaticString) { bulk(UnsafeRawBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount)) }
-    public func bulkDecimal(_ v: Int) { bulk(String(v)) }
 
     /// A missing value: `$-1` in RESP2, `_` in RESP3.
     public func null() {

@@ -1,4 +1,5 @@
 import Foundation
+import LarderRESP
 import LarderServer
 #if canImport(Glibc)
 import Glibc
@@ -113,47 +114,40 @@ final class TestClient {
         buffer += chunk[0..<n]
     }
 
-    private func line() throws -> String {
-        while true {
-            if let i = buffer[pos...].firstIndex(of: 13), i + 1 < buffer.count {
-                let s = String(decoding: buffer[pos..<i], as: UTF8.self)
-                pos = i + 2
-                return s
-            }
-            try fill()
-        }
-    }
-
-    private func bytes(_ n: Int) throws -> [UInt8] {
-        while buffer.count - pos < n + 2 { try fill() }
-        let b = Array(buffer[pos..<pos + n])
-        pos += n + 2
-        return b
-    }
-
     /// True when the server closed the connection (reads EOF).
     func isClosedByServer() -> Bool {
         do { try fill(); return false } catch { return true }
     }
 
+    /// The next reply, read with the protocol module's client-side reader.
     func read() throws -> Reply {
-        let l = try line()
-        guard let t = l.first else { throw Closed() }
-        let rest = String(l.dropFirst())
-        switch t {
-        case "+": return .simple(rest)
-        case "-": return .error(rest)
-        case ":": return .integer(Int(rest) ?? 0)
-        case "$": let n = Int(rest) ?? -1; return n < 0 ? .null : .bulk(try bytes(n))
-        case "*": let n = Int(rest) ?? -1; return n < 0 ? .null : .array(try (0..<n).map { _ in try read() })
-        case "~": return .set(try (0..<(Int(rest) ?? 0)).map { _ in try read() })
-        case ">": return .push(try (0..<(Int(rest) ?? 0)).map { _ in try read() })
-        case "%": return .map(try (0..<(Int(rest) ?? 0)).map { _ in (try read(), try read()) })
-        case "_": return .null
-        case ",": return .double(rest)
-        case "#": return .boolean(rest == "t")
-        case "=": return .verbatim(String(decoding: try bytes(Int(rest) ?? 0).dropFirst(4), as: UTF8.self))
-        default: throw Closed()
+        while true {
+            var at = pos
+            if let reply = try RESPReplyReader.parse(buffer, at: &at) {
+                pos = at
+                return Reply(reply)
+            }
+            try fill()
+        }
+    }
+}
+
+extension Reply {
+    /// The tests' view of a reply: integers as Int, verbatim strings as their text.
+    init(_ r: RESPReply) {
+        switch r {
+        case .simple(let s): self = .simple(s)
+        case .error(let s), .bulkError(let s): self = .error(s)
+        case .integer(let i): self = .integer(Int(i))
+        case .bulk(let b): self = .bulk(b)
+        case .null: self = .null
+        case .array(let a): self = .array(a.map(Reply.init))
+        case .set(let a): self = .set(a.map(Reply.init))
+        case .push(let a): self = .push(a.map(Reply.init))
+        case .map(let entries): self = .map(entries.map { (Reply($0.key), Reply($0.value)) })
+        case .double(let d), .bigNumber(let d): self = .double(d)
+        case .boolean(let b): self = .boolean(b)
+        case .verbatim(_, let text): self = .verbatim(String(decoding: text, as: UTF8.self))
         }
     }
 }
