@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import LarderFeatures
+import LarderStore
 
 /// A whole `larder materialize` run over several views, with the bookkeeping around it:
 /// intervals and run history go to Larder's state database (RegistryStore), and a view's
@@ -54,7 +55,7 @@ public struct MaterializeRun {
                     let runID = try state.recordRun(RunRecord(
                         project: project, kind: kind, featureView: view.name, startedAt: startedAt,
                         durationSeconds: result.seconds, rows: Int64(result.rowsRead), bytes: Int64(result.bytes),
-                        peakMemoryBytes: PeakMemory.bytes, message: "\(result.written) written, \(result.skipped) skipped"))
+                        peakMemoryBytes: Int64(ProcessMemory.peakResidentBytes()), message: "\(result.written) written, \(result.skipped) skipped"))
                     try state.recordMaterialization(project: project, view: view.name,
                                                     start: ProtoTimestamp(epochNanoseconds: start),
                                                     end: ProtoTimestamp(epochNanoseconds: end),
@@ -65,7 +66,7 @@ public struct MaterializeRun {
                     _ = try? state.recordRun(RunRecord(
                         project: project, kind: kind, featureView: view.name, startedAt: startedAt,
                         durationSeconds: Date().timeIntervalSince(startedAt), rows: 0, bytes: 0,
-                        peakMemoryBytes: PeakMemory.bytes, succeeded: false, message: "\(error)"))
+                        peakMemoryBytes: Int64(ProcessMemory.peakResidentBytes()), succeeded: false, message: "\(error)"))
                 }
                 throw error
             }
@@ -84,11 +85,3 @@ public struct MaterializeRun {
     }
 }
 
-/// Peak resident memory of this process (getrusage's ru_maxrss, KiB on Linux).
-public enum PeakMemory {
-    public static var bytes: Int64 {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Int64(usage.ru_maxrss) * 1024
-    }
-}

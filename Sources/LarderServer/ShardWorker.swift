@@ -21,7 +21,9 @@ public final class ShardWorker {
     let commandSlots: Int
     /// Bytes read from and written to this thread's clients (INFO total_net_*), per thread
     /// rather than one shared atomic, so no cache line bounces between cores on every read.
-    let netBytes: UnsafeMutablePointer<Int>
+    /// Plain stored properties of this class: written only on this thread.
+    var netInputBytes = 0
+    var netOutputBytes = 0
 
     init(index: Int, loop: EventLoop, commandCount: Int) {
         self.index = index
@@ -32,14 +34,11 @@ public final class ShardWorker {
         self.commandCalls.initialize(repeating: 0, count: commandSlots)
         self.commandMicros = .allocate(capacity: commandSlots)
         self.commandMicros.initialize(repeating: 0, count: commandSlots)
-        self.netBytes = .allocate(capacity: 2)
-        self.netBytes.initialize(repeating: 0, count: 2)
     }
 
     deinit {
         commandCalls.deallocate()
         commandMicros.deallocate()
-        netBytes.deallocate()
     }
 
     /// True when work for this shard can run right now on this thread, in order.

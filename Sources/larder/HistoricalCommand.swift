@@ -3,6 +3,7 @@ import Foundation
 import LarderFeatures
 import LarderOffline
 import LarderParquet
+import LarderStore
 
 /// `larder historical REPO --entities FILE --features ... --out FILE`: point-in-time
 /// correct training data (Feast's get_historical_features), written as Parquet or CSV.
@@ -47,7 +48,7 @@ struct HistoricalCommand: ParsableCommand {
             try writer?.close()
             let seconds = Date().timeIntervalSince(clock)
             printErr("historical: \(rows) entity rows x \(refs.count) features -> \(out) in "
-                + String(format: "%.2fs", seconds) + ", peak memory \(PeakMemory.bytes / (1 << 20)) MiB")
+                + String(format: "%.2fs", seconds) + ", peak memory \(ProcessMemory.peakResidentBytes() / (1 << 20)) MiB")
         } catch let error as ExitCode {
             throw error
         } catch {

@@ -1,3 +1,4 @@
+import LarderStore
 import Foundation
 import XCTest
 
@@ -9,11 +10,7 @@ final class LimitsTests: XCTestCase {
     override func tearDown() { server = nil }
 
     /// Resident memory of this process (the server runs in it), in bytes.
-    func residentBytes() -> Int {
-        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
-        let f = text.split(separator: " ")
-        return f.count > 1 ? (Int(f[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE))) : 0
-    }
+    func residentBytes() -> Int { ProcessMemory.residentBytes() }
 
     func testAnnouncedSizesAllocateNothing() throws {
         let c = try server.client()

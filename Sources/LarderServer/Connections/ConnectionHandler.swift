@@ -92,7 +92,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard session != nil, !closeWhenFlushed else { return }
         var buffer = unwrapInboundIn(data)
-        worker.netBytes[0] &+= buffer.readableBytes
+        worker.netInputBytes &+= buffer.readableBytes
         if var p = pending {
             pending = nil
             p.writeBuffer(&buffer)
@@ -273,7 +273,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             outBuffer = nil
             b.clear()
             b.writeBytes(out.bytes)
-            worker.netBytes[1] &+= out.count
+            worker.netOutputBytes &+= out.count
             out.clear()
             if closeWhenFlushed && piecesHead == pieces.count {
                 context.writeAndFlush(wrapOutboundOut(b)).whenComplete { _ in Self.closeGracefully(context) }

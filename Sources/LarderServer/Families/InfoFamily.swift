@@ -126,8 +126,8 @@ enum InfoFamily {
             ("total_connections_received", String(c.totalConnections.load(ordering: .relaxed))),
             ("total_commands_processed", String(ServerStats.totalCommands(ctx.server))),
             ("instantaneous_ops_per_sec", "0"),
-            ("total_net_input_bytes", String(ServerStats.netBytes(ctx.server, 0))),
-            ("total_net_output_bytes", String(ServerStats.netBytes(ctx.server, 1))),
+            ("total_net_input_bytes", String(ServerStats.netInputBytes(ctx.server))),
+            ("total_net_output_bytes", String(ServerStats.netOutputBytes(ctx.server))),
             ("rejected_connections", String(c.rejectedConnections.load(ordering: .relaxed))),
             ("expired_keys", String(ctx.heldShards.reduce(0) { total, shard in
                 total + shard.expiredKeys + shard.databases.reduce(0) { $0 + $1.lazilyExpiredKeys } })),

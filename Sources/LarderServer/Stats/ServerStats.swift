@@ -6,11 +6,12 @@ import Glibc
 
 /// Counters INFO reports and CONFIG RESETSTAT clears.
 enum ServerStats {
+    /// Bytes read from clients over all threads.
+    static func netInputBytes(_ server: ServerState) -> Int { server.workers.reduce(0) { $0 &+ $1.netInputBytes } }
+    /// Bytes written to clients over all threads.
+    static func netOutputBytes(_ server: ServerState) -> Int { server.workers.reduce(0) { $0 &+ $1.netOutputBytes } }
+
     /// Commands called since start or the last RESETSTAT, over every shard thread.
-    /// Bytes read (0) or written (1) over all threads.
-    static func netBytes(_ server: ServerState, _ which: Int) -> Int {
-        server.workers.reduce(0) { $0 &+ $1.netBytes[which] }
-    }
 
     static func totalCommands(_ server: ServerState) -> Int {
         var total = 0
@@ -28,30 +29,12 @@ enum ServerStats {
                 w.submit {
                     w.commandCalls.update(repeating: 0, count: w.commandSlots)
                     w.commandMicros.update(repeating: 0, count: w.commandSlots)
-                    w.netBytes.update(repeating: 0, count: 2)
+                    w.netInputBytes = 0
+                    w.netOutputBytes = 0
                     w.shard.expiredKeys = 0
                 }
             }
             if w.loop.inEventLoop { clear() } else { w.loop.execute(clear) }
         }
-    }
-}
-
-/// What the process uses, for INFO memory and MEMORY STATS.
-enum ProcessMemory {
-    /// Redis' used_memory is its allocator's count; glibc's mallinfo2 is not visible from
-    /// Swift, so the resident size stands in for it.
-    static func allocatedBytes() -> Int { residentBytes() }
-
-    /// Resident set size, from /proc/self/statm (pages).
-    static func residentBytes() -> Int {
-        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
-        let fields = text.split(separator: " ")
-        guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
-        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
-    }
-
-    static func totalSystemBytes() -> Int {
-        Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
 }
