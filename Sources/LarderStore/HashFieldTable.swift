@@ -7,53 +7,36 @@
 ///
 /// A class, so a packed hash pays one pointer for the table it does not have.
 final class HashFieldTable {
-    static let empty: UInt8 = 0, deleted: UInt8 = 1
-
-    private(set) var control: [UInt8] = []
+    private var probe: ProbeControl
     private(set) var hashes: [UInt64] = []
     private(set) var fields: [[UInt8]] = []
     private(set) var values: [[UInt8]] = []
-    private(set) var count = 0
-    private var tombstones = 0
-    private var mask = 0
 
-    init(capacity: Int = 16) { allocate(capacity) }
+    init(capacity: Int = 16) {
+        probe = ProbeControl(capacity: capacity)
+        allocatePayload()
+    }
 
-    private func allocate(_ capacity: Int) {
-        var cap = 16
-        while cap < capacity { cap <<= 1 }
-        control = [UInt8](repeating: Self.empty, count: cap)
-        hashes = [UInt64](repeating: 0, count: cap)
-        fields = [[UInt8]](repeating: [], count: cap)
-        values = [[UInt8]](repeating: [], count: cap)
-        mask = cap - 1
-        count = 0
-        tombstones = 0
+    private func allocatePayload() {
+        hashes = [UInt64](repeating: 0, count: probe.capacity)
+        fields = [[UInt8]](repeating: [], count: probe.capacity)
+        values = [[UInt8]](repeating: [], count: probe.capacity)
     }
 
     /// An independent copy (the arrays are shared copy-on-write).
     func copy() -> HashFieldTable {
         let c = HashFieldTable(capacity: 16)
-        c.control = control; c.hashes = hashes; c.fields = fields; c.values = values
-        c.count = count; c.tombstones = tombstones; c.mask = mask
+        c.probe = probe; c.hashes = hashes; c.fields = fields; c.values = values
         return c
     }
 
-    var capacity: Int { control.count }
+    var count: Int { probe.count }
+    var capacity: Int { probe.capacity }
 
-    @inline(__always) static func tag(_ hash: UInt64) -> UInt8 { UInt8(truncatingIfNeeded: hash >> 57) | 0x80 }
-
-    @inline(__always) func isOccupied(_ i: Int) -> Bool { control[i] >= 0x80 }
+    @inline(__always) func isOccupied(_ i: Int) -> Bool { probe.isOccupied(i) }
 
     func find(_ field: UnsafeRawBufferPointer, hash: UInt64) -> Int? {
-        let tag = Self.tag(hash)
-        var i = Int(truncatingIfNeeded: hash) & mask
-        while true {
-            let c = control[i]
-            if c == Self.empty { return nil }
-            if c == tag && bytesEqual(fields[i], field) { return i }
-            i = (i + 1) & mask
-        }
+        probe.find(hash: hash) { bytesEqual(fields[$0], field) }
     }
 
     func find(_ field: UnsafeRawBufferPointer) -> Int? { find(field, hash: ByteHash.hash(field)) }
@@ -61,17 +44,11 @@ final class HashFieldTable {
     /// Inserts a field known to be absent; returns its slot.
     @discardableResult
     func insert(_ field: [UInt8], hash: UInt64, value: [UInt8]) -> Int {
-        if (count + tombstones + 1) * 4 > capacity * 3 {
-            resize(count * 2 + 16 > capacity ? capacity * 2 : capacity)
-        }
-        var i = Int(truncatingIfNeeded: hash) & mask
-        while control[i] >= 0x80 { i = (i + 1) & mask }
-        if control[i] == Self.deleted { tombstones -= 1 }
-        control[i] = Self.tag(hash)
+        if probe.isFull { resize(probe.grownCapacity) }
+        let i = probe.claim(hash: hash)
         hashes[i] = hash
         fields[i] = field
         values[i] = value
-        count += 1
         return i
     }
 
@@ -88,27 +65,19 @@ final class HashFieldTable {
     func setValue(at i: Int, _ value: [UInt8]) { values[i] = value }
 
     func remove(at i: Int) {
-        control[i] = Self.deleted
         fields[i] = []
         values[i] = []
-        count -= 1
-        tombstones += 1
-        // A run of tombstones followed by an empty slot can become empty again, keeping probes short.
-        if control[(i + 1) & mask] == Self.empty {
-            var j = i
-            while control[j] == Self.deleted {
-                control[j] = Self.empty; tombstones -= 1
-                j = (j - 1) & mask
-            }
-        }
+        probe.release(i)
         // Give memory back when a big hash has mostly emptied, as Redis' dict shrinks.
         if capacity > 64 && count * 8 < capacity { resize(max(16, count * 2)) }
     }
 
     private func resize(_ newCapacity: Int) {
-        let (oldControl, oldHashes, oldFields, oldValues) = (control, hashes, fields, values)
-        allocate(newCapacity)
-        for i in 0..<oldControl.count where oldControl[i] >= 0x80 {
+        let old = probe
+        let (oldHashes, oldFields, oldValues) = (hashes, fields, values)
+        probe = ProbeControl(capacity: newCapacity)
+        allocatePayload()
+        for i in 0..<old.capacity where old.isOccupied(i) {
             insert(oldFields[i], hash: oldHashes[i], value: oldValues[i])
         }
     }
@@ -116,41 +85,31 @@ final class HashFieldTable {
     // MARK: iteration
 
     func forEach(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void) {
-        for i in 0..<control.count where control[i] >= 0x80 {
+        for i in 0..<capacity where probe.isOccupied(i) {
             fields[i].withUnsafeBytes { f in values[i].withUnsafeBytes { v in body(f, v) } }
         }
     }
 
     /// Visits every entry whose home bucket is `bucket` (they sit in the probe run from it).
     func forEachInBucket(_ bucket: Int, _ body: (Int) -> Void) {
-        var i = bucket & mask
-        while control[i] != Self.empty {
-            if control[i] >= 0x80 && Int(truncatingIfNeeded: hashes[i]) & mask == bucket & mask { body(i) }
-            i = (i + 1) & mask
-        }
+        probe.forEachSlot(homeBucket: bucket, hashAt: { hashes[$0] }, body)
     }
 
-    /// Redis' dictScan cursor step: increment the reversed bits of the cursor masked to the
-    /// table size. Returns 0 after the last bucket.
-    func nextCursor(after cursor: UInt64) -> UInt64 {
-        var v = cursor | ~UInt64(mask)
-        v = v.bitReversed
-        v &+= 1
-        return v.bitReversed
-    }
+    /// Redis' dictScan cursor step (see ProbeControl.nextCursor). Returns 0 after the last bucket.
+    func nextCursor(after cursor: UInt64) -> UInt64 { probe.nextCursor(after: cursor) }
 
     /// A uniformly chosen occupied slot (the table is never sparser than 1/8 past 64 slots).
     func randomSlot() -> Int? {
         guard count > 0 else { return nil }
         while true {
             let i = Int.random(in: 0..<capacity)
-            if control[i] >= 0x80 { return i }
+            if probe.isOccupied(i) { return i }
         }
     }
 
     var heapBytes: Int {
         var n = capacity * (1 + 8 + 8 + 8)
-        for i in 0..<control.count where control[i] >= 0x80 { n += 64 + fields[i].capacity + values[i].capacity }
+        for i in 0..<capacity where probe.isOccupied(i) { n += 64 + fields[i].capacity + values[i].capacity }
         return n
     }
 }

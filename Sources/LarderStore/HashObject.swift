@@ -148,37 +148,9 @@ public final class HashObject {
 
     // MARK: packed encoding
 
-    @inline(__always) static func readVarint(_ p: UnsafeRawBufferPointer, _ i: inout Int) -> Int {
-        var v = 0, shift = 0
-        while true {
-            let b = p[i]; i += 1
-            v |= Int(b & 0x7F) << shift
-            if b < 0x80 { return v }
-            shift += 7
-        }
-    }
-
-    static func writeVarint(_ p: UnsafeMutableRawPointer, _ at: inout Int, _ v: Int) {
-        var v = UInt(v)
-        while v >= 0x80 { p.storeBytes(of: UInt8(v & 0x7F) | 0x80, toByteOffset: at, as: UInt8.self); v >>= 7; at += 1 }
-        p.storeBytes(of: UInt8(v), toByteOffset: at, as: UInt8.self); at += 1
-    }
-
-    static func appendVarint(_ out: inout [UInt8], _ v: Int) {
-        var v = UInt(v)
-        while v >= 0x80 { out.append(UInt8(v & 0x7F) | 0x80); v >>= 7 }
-        out.append(UInt8(v))
-    }
-
     static func writeBytes(_ p: UnsafeMutableRawPointer, _ at: inout Int, _ b: UnsafeRawBufferPointer) {
         if b.count > 0 { (p + at).copyMemory(from: b.baseAddress!, byteCount: b.count) }
         at += b.count
-    }
-
-    static func varintSize(_ v: Int) -> Int {
-        var n = 1, v = UInt(v)
-        while v >= 0x80 { v >>= 7; n += 1 }
-        return n
     }
 
     @inline(__always)
@@ -193,8 +165,8 @@ public final class HashObject {
         let p = packedBytes
         var i = 0
         while i < p.count {
-            let fl = Self.readVarint(p, &i); let fs = i; i += fl
-            let vl = Self.readVarint(p, &i); let vs = i; i += vl
+            let fl = Varint.read(p, &i); let fs = i; i += fl
+            let vl = Varint.read(p, &i); let vs = i; i += vl
             if !body(p, fs, fl, vs, vl) { return }
         }
     }
@@ -207,8 +179,8 @@ public final class HashObject {
         var i = 0
         while i < p.count {
             let start = i
-            let fl = Self.readVarint(p, &i); let fs = i; i += fl
-            let vl = Self.readVarint(p, &i); let vs = i; i += vl
+            let fl = Varint.read(p, &i); let fs = i; i += fl
+            let vl = Varint.read(p, &i); let vs = i; i += vl
             if Self.sameBytes(p, fs, fl, field) { return PackedHit(start: start, valueStart: vs, valueCount: vl, end: i) }
         }
         return nil
@@ -245,8 +217,8 @@ public final class HashObject {
         let p = packedBytes
         var i = 0
         while i < p.count {
-            let fl = Self.readVarint(p, &i); let fs = i; i += fl
-            let vl = Self.readVarint(p, &i); let vs = i; i += vl
+            let fl = Varint.read(p, &i); let fs = i; i += fl
+            let vl = Varint.read(p, &i); let vs = i; i += vl
             if Self.sameBytes(p, fs, fl, field) { return body(UnsafeRawBufferPointer(rebasing: p[vs..<vs + vl])) }
         }
         return body(nil)
@@ -316,8 +288,8 @@ public final class HashObject {
             var remaining = count
             var at = 0
             while at < p.count && remaining > 0 {
-                let fl = readVarint(p, &at); let fs = at; at += fl
-                let vl = readVarint(p, &at); let vs = at; at += vl
+                let fl = Varint.read(p, &at); let fs = at; at += fl
+                let vl = Varint.read(p, &at); let vs = at; at += vl
                 let word = Int(bitPattern: UInt(prefixWord(base + fs, fl)))
                 for i in 0..<count where f[4 * i] == 0 && f[4 * i + 2] == fl && f[4 * i + 3] == word {
                     if fl > 8 && memcmp(base + fs + 8, field(i).baseAddress! + 8, fl - 8) != 0 { continue }
@@ -337,7 +309,7 @@ public final class HashObject {
 
     /// Bytes one entry takes in the packed buffer.
     public static func packedEntrySize(fieldCount: Int, valueCount: Int) -> Int {
-        varintSize(fieldCount) + fieldCount + varintSize(valueCount) + valueCount
+        Varint.size(fieldCount) + fieldCount + Varint.size(valueCount) + valueCount
     }
 
     /// Sizes the packed buffer for `bytes` more bytes of entries, so a hash filled by one HSET
@@ -394,8 +366,8 @@ public final class HashObject {
             let used = packedUsed, n = packedCount
             let p = ensurePacked(extra: size)
             var at = Self.entriesOffset(p) + used
-            Self.writeVarint(p, &at, field.count); Self.writeBytes(p, &at, field)
-            Self.writeVarint(p, &at, value.count); Self.writeBytes(p, &at, value)
+            Varint.write(p, &at, field.count); Self.writeBytes(p, &at, field)
+            Varint.write(p, &at, value.count); Self.writeBytes(p, &at, value)
             setPacked(used: used + size, count: n + 1)
             isNew = true
         }
@@ -412,16 +384,16 @@ public final class HashObject {
             Self.writeBytes(p, &at, value)
             return
         }
-        let prefixStart = hit.valueStart - Self.varintSize(hit.valueCount)
+        let prefixStart = hit.valueStart - Varint.size(hit.valueCount)
         let used = packedUsed, n = packedCount
-        let newLength = Self.varintSize(value.count) + value.count
+        let newLength = Varint.size(value.count) + value.count
         let delta = newLength - (hit.end - prefixStart)
         let p = delta > 0 ? ensurePacked(extra: delta) : packedBuffer!
         let off = Self.entriesOffset(p)
         let base = p + off
         memmove(base + prefixStart + newLength, base + hit.end, used - hit.end)
         var at = off + prefixStart
-        Self.writeVarint(p, &at, value.count)
+        Varint.write(p, &at, value.count)
         Self.writeBytes(p, &at, value)
         setPacked(used: used + delta, count: n)
     }

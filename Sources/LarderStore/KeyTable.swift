@@ -20,34 +20,27 @@
 /// A class, not a struct: as a struct stored in `Keyspace`, every call copied it and retained
 /// its arrays (a quarter of SET's CPU in `perf`).
 final class KeyTable {
-    static let empty: UInt8 = 0, deleted: UInt8 = 1
-    static let expiryBit: UInt8 = 0x40
     /// Strings up to this length are stored inside the entry.
     static let inlineStringLimit = 64
 
-    private(set) var control: [UInt8]
+    /// Control bytes; the owner bit is "has a TTL".
+    private var probe: ProbeControl
     private var entries: UnsafeMutablePointer<UnsafeMutableRawPointer?>
-    private(set) var count = 0
-    private var tombstones = 0
-    private var mask: Int
 
     init(capacity: Int = 16) {
-        var cap = 16
-        while cap < capacity { cap <<= 1 }
-        control = [UInt8](repeating: Self.empty, count: cap)
-        entries = .allocate(capacity: cap)
-        entries.initialize(repeating: nil, count: cap)
-        mask = cap - 1
+        probe = ProbeControl(capacity: capacity)
+        entries = .allocate(capacity: probe.capacity)
+        entries.initialize(repeating: nil, count: probe.capacity)
     }
+
+    var count: Int { probe.count }
 
     deinit {
         freeAllEntries()
         entries.deallocate()
     }
 
-    var capacity: Int { control.count }
-
-    @inline(__always) static func tag(_ hash: UInt64) -> UInt8 { UInt8(truncatingIfNeeded: hash >> 58) | 0x80 }
+    var capacity: Int { probe.capacity }
 
     // MARK: entries
 
@@ -57,32 +50,20 @@ final class KeyTable {
     }
 
     @inline(__always) static func header(_ e: UnsafeMutableRawPointer) -> Header {
-        var i = 8, v = 0, shift = 0
-        while true {
-            let b = e.load(fromByteOffset: i, as: UInt8.self); i += 1
-            v |= Int(b & 0x7F) << shift
-            if b < 0x80 { break }
-            shift += 7
-        }
+        var i = 8
+        let v = Varint.read(e, &i)
         let hasExpiry = v & 1 == 1
         return Header(keyStart: hasExpiry ? i + 8 : i, keyCount: v >> 2, hasExpiry: hasExpiry, isInline: v & 2 == 2)
-    }
-
-    static func varintSize(_ v: Int) -> Int {
-        var n = 1, v = UInt(v)
-        while v >= 0x80 { v >>= 7; n += 1 }
-        return n
     }
 
     /// A new entry for `key`; with `inline` the value word holds its length and the bytes
     /// follow the key, otherwise the value word is left for the caller to initialize.
     static func makeEntry(_ key: UnsafeRawBufferPointer, expireAt: Int64, inline: UnsafeRawBufferPointer?) -> UnsafeMutableRawPointer {
         let hv = key.count << 2 | (inline != nil ? 2 : 0) | (expireAt != 0 ? 1 : 0)
-        let size = 8 + varintSize(hv) + (expireAt != 0 ? 8 : 0) + key.count + (inline?.count ?? 0)
+        let size = 8 + Varint.size(hv) + (expireAt != 0 ? 8 : 0) + key.count + (inline?.count ?? 0)
         let e = malloc(size)!
-        var i = 8, v = UInt(hv)
-        while v >= 0x80 { e.storeBytes(of: UInt8(v & 0x7F) | 0x80, toByteOffset: i, as: UInt8.self); v >>= 7; i += 1 }
-        e.storeBytes(of: UInt8(v), toByteOffset: i, as: UInt8.self); i += 1
+        var i = 8
+        Varint.write(e, &i, hv)
         if expireAt != 0 { e.storeBytes(of: expireAt, toByteOffset: i, as: Int64.self); i += 8 }
         if key.count > 0 { (e + i).copyMemory(from: key.baseAddress!, byteCount: key.count) }
         i += key.count
@@ -135,7 +116,7 @@ final class KeyTable {
     }
 
     private func freeAllEntries() {
-        for i in 0..<control.count where control[i] >= 0x80 {
+        for i in 0..<capacity where probe.isOccupied(i) {
             Self.freeEntry(entries[i]!)
             entries[i] = nil
         }
@@ -251,7 +232,7 @@ final class KeyTable {
         return r
     }
 
-    @inline(__always) func hasExpiry(_ i: Int) -> Bool { control[i] & 0xC0 == 0xC0 }
+    @inline(__always) func hasExpiry(_ i: Int) -> Bool { probe.ownerBit(i) }
 
     /// The absolute expiry of a live slot (unix ms), 0 when it has none.
     @inline(__always) func expireAt(_ i: Int) -> Int64 {
@@ -275,24 +256,15 @@ final class KeyTable {
         if !h.isInline { n.copyMemory(from: e, byteCount: 8) }   // moves the value (bitwise-takable)
         free(e)
         entries[i] = n
-        if expireAt != 0 { control[i] |= Self.expiryBit } else { control[i] &= ~Self.expiryBit }
+        probe.setOwnerBit(i, expireAt != 0)
     }
 
     // MARK: operations
 
     func find(_ key: UnsafeRawBufferPointer, hash: UInt64) -> Int? {
-        let tag = Self.tag(hash)
-        var i = Int(truncatingIfNeeded: hash) & mask
-        return control.withUnsafeBufferPointer { ctrl in
-            while true {
-                let c = ctrl[i]
-                if c == Self.empty { return nil }
-                if c & ~Self.expiryBit == tag {
-                    let k = Self.keyBytes(entries[i]!)
-                    if k.count == key.count && (k.count == 0 || memcmp(k.baseAddress!, key.baseAddress!, k.count) == 0) { return i }
-                }
-                i = (i + 1) & mask
-            }
+        probe.find(hash: hash) { i in
+            let k = Self.keyBytes(entries[i]!)
+            return k.count == key.count && (k.count == 0 || memcmp(k.baseAddress!, key.baseAddress!, k.count) == 0)
         }
     }
 
@@ -316,60 +288,36 @@ final class KeyTable {
     }
 
     private func insert(entry: UnsafeMutableRawPointer, hash: UInt64, hasExpiry: Bool) -> Int {
-        if (count + tombstones + 1) * 4 > capacity * 3 { resize(count * 2 + 16 > capacity ? capacity * 2 : capacity) }
-        var i = Int(truncatingIfNeeded: hash) & mask
-        while control[i] >= 0x80 { i = (i + 1) & mask }
-        if control[i] == Self.deleted { tombstones -= 1 }
-        control[i] = Self.tag(hash) | (hasExpiry ? Self.expiryBit : 0)
+        if probe.isFull { resize(probe.grownCapacity) }
+        let i = probe.claim(hash: hash, ownerBit: hasExpiry)
         entries[i] = entry
-        count += 1
         return i
     }
 
     func remove(at i: Int) {
         Self.freeEntry(entries[i]!)
         entries[i] = nil
-        control[i] = Self.deleted
-        count -= 1
-        tombstones += 1
-        // A run of tombstones followed by an empty slot can become empty again, keeping probes short.
-        if control[(i + 1) & mask] == Self.empty {
-            var j = i
-            while control[j] == Self.deleted {
-                control[j] = Self.empty; tombstones -= 1
-                j = (j - 1) & mask
-            }
-        }
+        probe.release(i)
     }
 
     func removeAll() {
         freeAllEntries()
         entries.deallocate()
-        control = [UInt8](repeating: Self.empty, count: 16)
+        probe = ProbeControl(capacity: 16)
         entries = .allocate(capacity: 16)
         entries.initialize(repeating: nil, count: 16)
-        mask = 15
-        count = 0
-        tombstones = 0
     }
 
     /// Rehashes into `newCapacity` slots; the entries themselves are not copied.
     private func resize(_ newCapacity: Int) {
-        let oldControl = control, oldEntries = entries
-        control = [UInt8](repeating: Self.empty, count: newCapacity)
+        let old = probe, oldEntries = entries
+        probe = ProbeControl(capacity: newCapacity)
         entries = .allocate(capacity: newCapacity)
         entries.initialize(repeating: nil, count: newCapacity)
-        mask = newCapacity - 1
-        count = 0
-        tombstones = 0
-        for i in 0..<oldControl.count where oldControl[i] >= 0x80 {
+        for i in 0..<old.capacity where old.isOccupied(i) {
             let e = oldEntries[i]!
-            let h = ByteHash.hash(Self.keyBytes(e))
-            var j = Int(truncatingIfNeeded: h) & mask
-            while control[j] >= 0x80 { j = (j + 1) & mask }
-            control[j] = Self.tag(h) | (oldControl[i] & Self.expiryBit)
+            let j = probe.claim(hash: ByteHash.hash(Self.keyBytes(e)), ownerBit: old.ownerBit(i))
             entries[j] = e
-            count += 1
         }
         oldEntries.deallocate()
     }
@@ -377,24 +325,20 @@ final class KeyTable {
     /// Occupied slot at or after `from`, if any.
     func nextOccupied(from: Int) -> Int? {
         var i = from
-        while i < control.count {
-            if control[i] >= 0x80 { return i }
+        while i < capacity {
+            if probe.isOccupied(i) { return i }
             i += 1
         }
         return nil
     }
 
-    @inline(__always) func isOccupied(_ i: Int) -> Bool { control[i] >= 0x80 }
+    @inline(__always) func isOccupied(_ i: Int) -> Bool { probe.isOccupied(i) }
 
     /// Every occupied slot whose key's home bucket (hash & mask) is `home`. Linear probing puts
     /// such a key in the run of non-empty slots that starts at `home` (tombstones keep runs
     /// intact), and the load limit guarantees the run ends at an empty slot.
     func forEachSlot(homeBucket home: Int, _ body: (Int) -> Void) {
-        var i = home & mask
-        while control[i] != Self.empty {
-            if control[i] >= 0x80 && Int(truncatingIfNeeded: ByteHash.hash(keyBytes(at: i))) & mask == home & mask { body(i) }
-            i = (i + 1) & mask
-        }
+        probe.forEachSlot(homeBucket: home, hashAt: { ByteHash.hash(keyBytes(at: $0)) }, body)
     }
 
     /// Heap bytes of the slot arrays.

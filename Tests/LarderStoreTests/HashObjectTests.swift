@@ -65,10 +65,10 @@ final class HashObjectTests: XCTestCase {
     func testLengthPrefixesPastOneByteRoundTrip() {
         for v in [0, 1, 127, 128, 300, 16383, 16384, 1 << 40] {
             var buf: [UInt8] = []
-            HashObject.appendVarint(&buf, v)
-            XCTAssertEqual(buf.count, HashObject.varintSize(v))
+            Varint.append(&buf, v)
+            XCTAssertEqual(buf.count, Varint.size(v))
             var at = 0
-            XCTAssertEqual(buf.withUnsafeBytes { HashObject.readVarint($0, &at) }, v)
+            XCTAssertEqual(buf.withUnsafeBytes { Varint.read($0, &at) }, v)
             XCTAssertEqual(at, buf.count)
         }
     }
