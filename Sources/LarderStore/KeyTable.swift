@@ -341,6 +341,9 @@ final class KeyTable {
         probe.forEachSlot(homeBucket: home, hashAt: { ByteHash.hash(keyBytes(at: $0)) }, body)
     }
 
+    /// Redis' dictScan cursor step over home buckets (see ProbeControl.nextCursor).
+    func nextCursor(after cursor: UInt64) -> UInt64 { probe.nextCursor(after: cursor) }
+
     /// Heap bytes of the slot arrays.
     var slotBytes: Int { capacity * 9 }
 

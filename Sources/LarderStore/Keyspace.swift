@@ -184,18 +184,7 @@ public final class Keyspace {
         }
         for k in expired { k.withUnsafeBytes { _ = lookup($0, now: now) } }
         for k in emptied { k.withUnsafeBytes { if let slot = table.find($0, hash: ByteHash.hash($0)) { remove(at: slot) } } }
-        var v = cursor | ~mask
-        v = Self.reverseBits(v)
-        v &+= 1
-        return Self.reverseBits(v)
-    }
-
-    @inline(__always) static func reverseBits(_ x: UInt64) -> UInt64 {
-        var v = x
-        v = ((v >> 1) & 0x5555_5555_5555_5555) | ((v & 0x5555_5555_5555_5555) << 1)
-        v = ((v >> 2) & 0x3333_3333_3333_3333) | ((v & 0x3333_3333_3333_3333) << 2)
-        v = ((v >> 4) & 0x0F0F_0F0F_0F0F_0F0F) | ((v & 0x0F0F_0F0F_0F0F_0F0F) << 4)
-        return v.byteSwapped
+        return table.nextCursor(after: cursor)
     }
 
     /// All live slots (KEYS, FLUSH bookkeeping). Expired keys met on the way are removed.
