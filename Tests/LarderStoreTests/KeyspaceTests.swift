@@ -101,7 +101,7 @@ final class KeyspaceTests: XCTestCase {
         var v: UInt64 = 0
         repeat {
             seen.append(v)
-            v = Keyspace.reverseBits(Keyspace.reverseBits(v | ~UInt64(15)) &+ 1)
+            v = ((v | ~UInt64(15)).bitReversed &+ 1).bitReversed
         } while v != 0
         XCTAssertEqual(seen.sorted(), Array(0..<16))
         XCTAssertEqual(Array(seen.prefix(4)), [0, 8, 4, 12])
