@@ -14,7 +14,8 @@
 # Environment (defaults):
 #   LARDER_BIN, LARDER_BENCH_BIN   .build/release/larder, .build/release/larder-bench
 #   SERVER_CPUS=0 BENCH_CPUS=1     taskset CPU lists
-#   CONFIGS="redis larder larder-t2"
+#   CONFIGS="redis larder larder-t2"   (add "base base-t2" with BASE_BIN=an earlier larder build
+#                                       to measure a change before/after in the same run)
 #   WORKLOADS="get set hset1 hset10 hmget10 hgetall10 feast-read feast-mix"
 #   PIPES="1 16"  CLIENTS=50  ROUNDS=3
 #   N1=100000 NP=400000            measured requests at P=1 and at P>1
@@ -161,6 +162,16 @@ for (w, p) in order:
           f"| {lat('redis')} | {lat('larder')} | {n(med(R,'redis','cpu'), '.2f')} | {n(med(R,'larder','cpu'), '.2f')} "
           f"| {ratio(R,'larder','redis','cpu')} | {n(med(R,'larder-t2','rps'), ',.0f')} | {n(med(R,'larder-t2','cpu'), '.2f')} "
           f"| {ratio(R,'larder-t2','larder','cpu')} | {len(R)} |")
+if any('base' in x for R in rows.values() for x in R.values()):
+    print()
+    print("Before/after (base = BASE_BIN, the earlier build, in the same rounds): CPU/op ratios to redis, and after/before.")
+    print()
+    print("| workload | P | base/redis CPU | larder/redis CPU | larder/base CPU | base-t2/base CPU | t2/t1 CPU | larder/base rps |")
+    print("|---|---|---|---|---|---|---|---|")
+    for (w, p) in order:
+        R = rows[(w, p)]
+        print(f"| {w} | {p} | {ratio(R,'base','redis','cpu')} | {ratio(R,'larder','redis','cpu')} | {ratio(R,'larder','base','cpu')} "
+              f"| {ratio(R,'base-t2','base','cpu')} | {ratio(R,'larder-t2','larder','cpu')} | {ratio(R,'larder','base','rps')} |")
 PY
 finish_report \
   "rps, p50/p99 and CPU/op are medians over the rounds; ratios are the median (range) of the per-round" \

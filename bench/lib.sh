@@ -51,6 +51,9 @@ server_cmd() {
     redis)     printf '%s\n' redis-server --port "$2" --bind 127.0.0.1 --save '' --appendonly no --daemonize no ;;
     larder)    printf '%s\n' "$LARDER_BIN" serve --port "$2" --threads 1 --no-pin ;;
     larder-t2) printf '%s\n' "$LARDER_BIN" serve --port "$2" --threads 2 --no-pin ;;
+    # An earlier build (BASE_BIN) in the same run, for before/after comparisons of a change.
+    base)      printf '%s\n' "${BASE_BIN:?set BASE_BIN to the earlier larder binary}" serve --port "$2" --threads 1 --no-pin ;;
+    base-t2)   printf '%s\n' "${BASE_BIN:?set BASE_BIN to the earlier larder binary}" serve --port "$2" --threads 2 --no-pin ;;
     *) echo "unknown server config $1" >&2; return 1 ;;
   esac
 }
