@@ -8,8 +8,8 @@
 /// use it; see HashObject+FieldExpiry.swift.
 public final class HashObject {
     /// Same thresholds as Redis' hash-max-listpack-entries / hash-max-listpack-value.
-    public static var maxPackedEntries = 128
-    public static var maxPackedValueLength = 64
+    public static let maxPackedEntries = 128
+    public static let maxPackedValueLength = 64
     /// The packed buffer's 16-bit length limit (far above the default thresholds' 16 KB).
     static let maxPackedBytes = 0xFFFF
 
