@@ -4,6 +4,8 @@ import LarderStore
 /// lookup done for every source row. Swift's Dictionary<[UInt8], Int> hashes byte by byte
 /// through Hasher, which was most of materialization's time; this uses the store's fast
 /// ByteHash and keeps the keys themselves in `keys` (id order).
+/// Not the store's ProbeControl: this index only grows (entity ids are dense and never
+/// removed, so no tombstones or control bytes) and lives for one materialization run.
 struct ByteKeyIndex {
     private(set) var keys: [[UInt8]] = []
     /// Per bucket: id + 1, or 0 when empty.

@@ -10,6 +10,9 @@ public final class CommandTable: @unchecked Sendable {
     /// Open-addressing index from the lower-cased name (up to 32 bytes, zero-padded into four
     /// words) to a position in `specs`: one multiply-xor hash and a compare of four words per
     /// probe, instead of building a String and SipHashing it for every command.
+    /// Not the store's ProbeControl: this index is built once and never changes (no deletes,
+    /// no tombstones, no growth), and its keys are four words compared in registers, not byte
+    /// strings compared with memcmp; the dispatch profile is where this lookup had to be cheap.
     private var slots: [(name: NameWords, index: Int32)]
     private let slotMask: Int
 
