@@ -6,7 +6,7 @@ import LarderStore
 
 /// The feature command family (dotted names, as Redis modules name theirs):
 ///
-///     FEATURES.GET (SERVICE name | REFS n view:feature...) [IGNORETTL]
+///     FEATURES.GET (SERVICE name | REFS n view:feature...) [IGNORETTL | ENFORCETTL]
 ///                  ENTITIES k join_key... value...
 ///     FEATURES.PUSH (view | push_source) COLUMNS n column... VALUES value...
 ///     FEATURES.RELOAD
@@ -53,6 +53,7 @@ public enum FeatureFamily {
         }
         var options = ReadOptions(enforceTTL: state.enforceTTLByDefault, now: Double(ctx.now) / 1000)
         if i < args.count && args.equalsKeyword(i, "IGNORETTL") { options.enforceTTL = false; i += 1 }
+        else if i < args.count && args.equalsKeyword(i, "ENFORCETTL") { options.enforceTTL = true; i += 1 }
         guard i + 1 < args.count, args.equalsKeyword(i, "ENTITIES"), let k = Int(args.string(i + 1)), k > 0 else {
             ctx.out.error("ERR FEATURES.GET expects ENTITIES <k> <join_key>... <value>... after the features"); return
         }
@@ -97,6 +98,13 @@ public enum FeatureFamily {
         } catch {
             ctx.out.error("ERR \(error)"); return
         }
+        let stride = selection.featureCount
+        var groupStart: [Int] = []
+        var acc = 0
+        for g in selection.groups { groupStart.append(acc); acc += g.features.count }
+        state.metrics.recordRead(selection: selection, rows: rows, cellsByRowAndGroup: { r, g in
+            cells[(r * stride + groupStart[g])..<(r * stride + groupStart[g] + selection.groups[g].features.count)]
+        }, now: options.now)
         let out = ctx.out
         out.arrayHeader(rows)
         var cell = 0
@@ -164,10 +172,15 @@ public enum FeatureFamily {
             }
             var written = 0
             for (v, rowsOfView) in encoded {
+                var writtenHere = 0
+                defer {
+                    state.metrics.recordWrite(view: v.name, written: writtenHere, skipped: rowsOfView.count - writtenHere,
+                                              pushSource: v.name == target ? nil : target)
+                }
                 for row in rowsOfView {
                     let keyspace = row.key.withUnsafeBytes { ctx.db(for: $0).db }
                     switch FeatureWrite.write(row, view: v, keyTTLSeconds: catalog.keyTTLSeconds, keyspace: keyspace, nowMilliseconds: ctx.now) {
-                    case .written: written += 1
+                    case .written: written += 1; writtenHere += 1
                     case .olderSkipped: break
                     case .wrongType: ctx.wrongType(); return
                     }

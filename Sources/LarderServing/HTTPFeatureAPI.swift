@@ -56,9 +56,20 @@ public final class HTTPFeatureAPI: @unchecked Sendable {
         self.serving = serving
     }
 
-    public func handle(method: String, path: String, body: [UInt8], loop: EventLoop, respond: @escaping (HTTPReply) -> Void) {
+    static let endpoints: Set<String> = ["/health", "/ready", "/metrics", "/get-online-features", "/push", "/write-to-online-store"]
+
+    public func handle(method: String, path: String, body: [UInt8], loop: EventLoop, respond reply: @escaping (HTTPReply) -> Void) {
         let route = path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? path
+        let started = DispatchTime.now().uptimeNanoseconds
+        let metrics = serving.metrics
+        // Unknown paths share one label: request paths never become label values.
+        let label = Self.endpoints.contains(route) ? route : "other"
+        let respond: (HTTPReply) -> Void = { r in
+            metrics.recordHTTP(endpoint: label, status: r.status, seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+            reply(r)
+        }
         switch (method, route) {
+        case ("GET", "/metrics"): self.metrics(loop: loop, respond: respond)
         case ("GET", "/health"): respond(HTTPReply(status: 200, body: [], contentType: "text/plain"))
         case ("GET", "/ready"):
             respond(isReady() ? HTTPReply(status: 200, body: [], contentType: "text/plain")
@@ -66,7 +77,7 @@ public final class HTTPFeatureAPI: @unchecked Sendable {
         case ("POST", "/get-online-features"): jsonBody(body, respond) { try self.getOnlineFeatures($0, loop: loop, respond: respond) }
         case ("POST", "/push"): jsonBody(body, respond) { try self.push($0, loop: loop, respond: respond) }
         case ("POST", "/write-to-online-store"): jsonBody(body, respond) { try self.writeToOnlineStore($0, loop: loop, respond: respond) }
-        case (_, "/health"), (_, "/ready"), (_, "/get-online-features"), (_, "/push"), (_, "/write-to-online-store"):
+        case (_, "/health"), (_, "/ready"), (_, "/metrics"), (_, "/get-online-features"), (_, "/push"), (_, "/write-to-online-store"):
             respond(.json(405, "{\"detail\":\"Method Not Allowed\"}"))
         default:
             respond(.json(404, "{\"detail\":\"Not Found\"}"))
@@ -98,6 +109,38 @@ public final class HTTPFeatureAPI: @unchecked Sendable {
         guard let v = field(fields, name) else { return d }
         if case .bool(let b) = v { return b }
         throw FieldError(field: name, message: "Input should be a valid boolean", type: "bool_type")
+    }
+
+    // MARK: GET /metrics
+
+    /// Prometheus text: the server's per-command counters, connections, memory and keys per
+    /// shard (counted on each shard's own loop), then the serving counters.
+    func metrics(loop: EventLoop, respond: @escaping (HTTPReply) -> Void) {
+        let items = (0..<server.shardCount).map { (shard: $0, item: $0) }
+        let server = self.server, serving = self.serving
+        ShardGather.run(server: server, items: items, on: loop, work: { shard, _ -> Int in
+            shard.databases.reduce(0) { $0 + $1.count }
+        }, done: { keys in
+            let snap = server.metricsSnapshot()
+            var out = ""
+            func family(_ name: String, _ type: String, _ help: String) { out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n" }
+            family("larder_commands_total", "counter", "Commands run, by command (RESP).")
+            for c in snap.commands { out += "larder_commands_total{command=\"\(c.name)\"} \(c.calls)\n" }
+            family("larder_command_duration_seconds_total", "counter", "Time spent running each command (RESP).")
+            for c in snap.commands { out += "larder_command_duration_seconds_total{command=\"\(c.name)\"} \(Double(c.microseconds) / 1e6)\n" }
+            family("larder_connected_clients", "gauge", "RESP client connections.")
+            out += "larder_connected_clients \(snap.connectedClients)\n"
+            family("larder_resident_memory_bytes", "gauge", "Resident set size of the process.")
+            out += "larder_resident_memory_bytes \(snap.residentBytes)\n"
+            family("larder_net_input_bytes_total", "counter", "Bytes read from RESP clients.")
+            out += "larder_net_input_bytes_total \(snap.netInputBytes)\n"
+            family("larder_net_output_bytes_total", "counter", "Bytes written to RESP clients.")
+            out += "larder_net_output_bytes_total \(snap.netOutputBytes)\n"
+            family("larder_shard_keys", "gauge", "Keys held by each shard (all databases).")
+            for (shard, n) in keys.sorted(by: { $0.shard < $1.shard }) { out += "larder_shard_keys{shard=\"\(shard)\"} \(n)\n" }
+            serving.metrics.exposition(into: &out)
+            respond(HTTPReply(status: 200, body: Array(out.utf8), contentType: "text/plain; version=0.0.4"))
+        })
     }
 
     // MARK: POST /get-online-features
@@ -182,6 +225,7 @@ public final class HTTPFeatureAPI: @unchecked Sendable {
                 case .success(let list): for (t, cells) in list { grid[t.row][t.group] = cells }
                 }
             }
+            self.serving.metrics.recordRead(selection: selection, rows: rows, cellsByRowAndGroup: { grid[$0][$1][...] }, now: options.now)
             respond(HTTPReply(status: 200, body: Self.onlineResponse(columns: columns, names: names, groups: groups, grid: grid, rows: rows)))
         })
     }
@@ -233,7 +277,7 @@ public final class HTTPFeatureAPI: @unchecked Sendable {
         }
         let catalog = serving.catalog
         let views = try PushRows.pushSourceViews(source, catalog: catalog)
-        try write(views: views, df: df, catalog: catalog, loop: loop) { respond(HTTPReply(status: 200, body: [], contentType: "text/plain")) } failed: { respond($0) }
+        try write(views: views, df: df, catalog: catalog, pushSource: source, loop: loop) { respond(HTTPReply(status: 200, body: [], contentType: "text/plain")) } failed: { respond($0) }
     }
 
     func writeToOnlineStore(_ req: [(String, JSONValue)], loop: EventLoop, respond: @escaping (HTTPReply) -> Void) throws {
@@ -245,10 +289,10 @@ public final class HTTPFeatureAPI: @unchecked Sendable {
         guard let view = catalog.view(named: name) else {
             throw ServingError(.featureViewNotFound, "Feature view \(name) does not exist in project \(catalog.project)")
         }
-        try write(views: [view], df: df, catalog: catalog, loop: loop) { respond(.json(200, "null")) } failed: { respond($0) }
+        try write(views: [view], df: df, catalog: catalog, pushSource: nil, loop: loop) { respond(.json(200, "null")) } failed: { respond($0) }
     }
 
-    private func write(views: [ServingView], df: [(String, JSONValue)], catalog: ServingCatalog, loop: EventLoop,
+    private func write(views: [ServingView], df: [(String, JSONValue)], catalog: ServingCatalog, pushSource: String?, loop: EventLoop,
                        ok: @escaping () -> Void, failed: @escaping (HTTPReply) -> Void) throws {
         var items: [(shard: Int, item: (ServingView, EncodedRow))] = []
         for v in views {
@@ -257,16 +301,28 @@ public final class HTTPFeatureAPI: @unchecked Sendable {
             }
         }
         let ttl = catalog.keyTTLSeconds
-        ShardGather.run(server: server, items: items, on: loop, work: { shard, list -> Int in
+        let metrics = serving.metrics
+        ShardGather.run(server: server, items: items, on: loop, work: { shard, list -> (wrongType: Int, written: [String: (Int, Int)]) in
             let db = shard.db(0)
             let now = Clock.nowMilliseconds()
             var wrongType = 0
-            for (v, row) in list where FeatureWrite.write(row, view: v, keyTTLSeconds: ttl, keyspace: db, nowMilliseconds: now) == .wrongType {
-                wrongType += 1
+            var counts: [String: (Int, Int)] = [:]
+            for (v, row) in list {
+                let outcome = FeatureWrite.write(row, view: v, keyTTLSeconds: ttl, keyspace: db, nowMilliseconds: now)
+                let c = counts[v.name] ?? (0, 0)
+                switch outcome {
+                case .written: counts[v.name] = (c.0 + 1, c.1)
+                case .olderSkipped: counts[v.name] = (c.0, c.1 + 1)
+                case .wrongType: wrongType += 1
+                }
             }
-            return wrongType
+            return (wrongType, counts)
         }, done: { results in
-            let wrong = results.reduce(0) { $0 + $1.result }
+            var byView: [String: (Int, Int)] = [:]
+            for (_, r) in results { for (k, c) in r.written { let t = byView[k] ?? (0, 0); byView[k] = (t.0 + c.0, t.1 + c.1) } }
+            for v in views { let c = byView[v.name] ?? (0, 0); metrics.recordWrite(view: v.name, written: c.0, skipped: c.1, pushSource: nil) }
+            if let pushSource { metrics.recordWrite(view: views.first?.name ?? pushSource, written: 0, skipped: 0, pushSource: pushSource) }
+            let wrong = results.reduce(0) { $0 + $1.result.wrongType }
             if wrong > 0 {
                 failed(.feastError(ServingError(.badValue, "\(wrong) row(s) not written: their key holds a value that is not a hash (WRONGTYPE)")))
             } else {

@@ -15,3 +15,29 @@ extension ServerState {
         worker.loop.execute { worker.submit { body(worker.shard) } }
     }
 }
+
+/// What /metrics reports about the server itself, read at scrape time from the per-thread
+/// counters INFO reads (a count may be a moment stale; none is torn).
+public struct ServerMetricsSnapshot: Sendable {
+    public var commands: [(name: String, calls: Int, microseconds: Int)] = []
+    public var connectedClients = 0
+    public var residentBytes = 0
+    public var netInputBytes = 0
+    public var netOutputBytes = 0
+}
+
+extension ServerState {
+    public func metricsSnapshot() -> ServerMetricsSnapshot {
+        var s = ServerMetricsSnapshot()
+        for spec in commands.specs {
+            var calls = 0, micros = 0
+            for w in workers { calls &+= w.commandCalls[spec.id]; micros &+= w.commandMicros[spec.id] }
+            if calls > 0 { s.commands.append((spec.name, calls, micros)) }
+        }
+        s.connectedClients = clients.all.count
+        s.residentBytes = ProcessMemory.residentBytes()
+        s.netInputBytes = ServerStats.netBytes(self, 0)
+        s.netOutputBytes = ServerStats.netBytes(self, 1)
+        return s
+    }
+}
