@@ -57,6 +57,13 @@ let package = Package(
             "CSQLite",
             .product(name: "Yams", package: "Yams"),
         ], swiftSettings: swift5),
+        // Online serving: the FEATURES.* command family, the HTTP feature server, metrics.
+        .target(name: "LarderServing", dependencies: [
+            "LarderServer", "LarderFeatures", "LarderRESP", "LarderStore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ], swiftSettings: swift5),
         // Parquet reader and writer.
         .target(name: "LarderParquet", dependencies: ["CZstd", "CSnappy", "CZlib", "CLZ4"],
                 swiftSettings: swift5),
@@ -73,7 +80,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/larder-bench", swiftSettings: swift5),
         .executableTarget(name: "larder", dependencies: [
-            "LarderServer", "LarderOffline", "LarderParquet", "LarderFeatures", "LarderStore",
+            "LarderServer", "LarderOffline", "LarderParquet", "LarderFeatures", "LarderStore", "LarderServing",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swift5),
 
@@ -82,6 +89,8 @@ let package = Package(
         .testTarget(name: "LarderServerTests", dependencies: ["LarderServer", "LarderRESP", "LarderStore"], swiftSettings: swift5),
         .testTarget(name: "LarderFeaturesTests", dependencies: ["LarderFeatures"],
                     resources: [.copy("Fixtures")], swiftSettings: swift5),
+        .testTarget(name: "LarderServingTests", dependencies: ["LarderServing", "LarderServer", "LarderFeatures", "LarderStore", "LarderRESP"],
+                    swiftSettings: swift5),
         .testTarget(name: "LarderParquetTests", dependencies: ["LarderParquet"],
                     resources: [.copy("Fixtures")], swiftSettings: swift5),
         .testTarget(name: "LarderOfflineTests", dependencies: ["LarderOffline", "LarderStore"],

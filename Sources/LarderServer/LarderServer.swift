@@ -14,8 +14,11 @@ public final class LarderServer: @unchecked Sendable {
     private var isStopping = false
     private let stopLock = NSLock()
 
-    public init(settings: ServerSettings) {
-        self.state = ServerState(settings: settings)
+    /// `extraCommands` join the standard table (a module's command family, such as
+    /// LarderServing's FEATURES.*); their names must not clash with standard ones.
+    public init(settings: ServerSettings, extraCommands: [CommandSpec] = []) {
+        self.state = ServerState(settings: settings, commands: extraCommands.isEmpty
+            ? .standard : CommandTable(CommandTable.standard.specs + extraCommands))
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: settings.threads)
         var workers: [ShardWorker] = []
         for (i, loop) in group.makeIterator().enumerated() {

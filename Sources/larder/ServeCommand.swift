@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LarderServer
+import LarderServing
 import NIOCore
 
 struct ServeCommand: ParsableCommand {
@@ -22,7 +23,15 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Largest number of connected clients.") var maxclients: Int = 10000
     @Option(help: "Close clients idle for this many seconds (0 = never).") var timeout: Int = 0
     @Option(name: .customLong("tcp-keepalive"), help: "TCP keepalive idle seconds (0 = off).") var tcpKeepalive: Int = 300
-    @Option(help: "Feature repo to load with --materialize.") var repo: String?
+    @Option(help: "Feature repo whose definitions FEATURES.* and the HTTP feature server serve (and --materialize loads).")
+    var repo: String?
+    @Option(name: .customLong("http-port"), help: "HTTP feature server port (Feast's `feast serve` API), with --repo.")
+    var httpPort: Int = 6566
+    @Flag(name: .customLong("no-http"), help: "Do not start the HTTP feature server.") var noHTTP = false
+    @Option(name: .customLong("http-max-body"), help: "Largest HTTP request body, in bytes.") var httpMaxBody: Int = 8 * 1024 * 1024
+    @Flag(name: .customLong("ttl-enforcement"), inversion: .prefixedNo,
+          help: "Serve values older than their view's ttl as OUTSIDE_MAX_AGE (off: Feast's exact behaviour).")
+    var ttlEnforcement = true
     @Flag(help: "Materialize the repo's online views (from the epoch to now) into the store before serving.")
     var materialize = false
 
@@ -32,13 +41,32 @@ struct ServeCommand: ParsableCommand {
             protoMaxBulkLength: protoMaxBulkLen, protoMaxMultibulkLength: protoMaxMultibulkLen,
             clientQueryBufferLimit: clientQueryBufferLimit, maxClients: maxclients,
             idleTimeout: timeout, tcpKeepalive: tcpKeepalive)
-        let server = LarderServer(settings: settings)
+        var features: ServeFeatures?
+        if let repo {
+            do {
+                features = ServeFeatures(state: try ServeFeatures.load(repo: repo, enforceTTL: ttlEnforcement))
+            } catch {
+                throw CLIOutput.fail("serve --repo", error)
+            }
+        }
+        let server = LarderServer(settings: settings, extraCommands: features.map { FeatureFamily.commands($0.state) } ?? [])
+        let loaded = ReadyFlag(!materialize)
         let bound: Int
         do {
             bound = try server.start()
         } catch {
             FileHandle.standardError.write("larder: cannot listen on \(bind):\(port): \(error)\n".data(using: .utf8)!)
             throw ExitCode(1)
+        }
+        if features != nil {
+            do {
+                try features!.start(server: server, host: bind, httpPort: noHTTP ? nil : httpPort, maxBody: httpMaxBody,
+                                    ready: { loaded.isSet })
+            } catch {
+                FileHandle.standardError.write("larder: cannot listen for HTTP on \(bind):\(httpPort): \(error)\n".data(using: .utf8)!)
+                server.stop()
+                throw ExitCode(1)
+            }
         }
         if materialize {
             guard let repo else {
@@ -53,6 +81,7 @@ struct ServeCommand: ParsableCommand {
                 throw CLIOutput.fail("serve --materialize", error)
             }
         }
+        loaded.set()
         print("larder: serving RESP on \(bind):\(bound) with \(settings.threads) shard thread(s)")
         fflush(stdout)
         signal(SIGTERM, SIG_IGN)
@@ -65,7 +94,8 @@ struct ServeCommand: ParsableCommand {
         }
         // Keep the signal sources alive until the server stops: an optimized build would
         // otherwise free them right after creation, and SIGTERM would be ignored.
-        withExtendedLifetime(signals) { server.waitUntilStopped() }
+        withExtendedLifetime((signals, features)) { server.waitUntilStopped() }
+        features?.http?.stop()
         print("larder: stopped")
     }
 }

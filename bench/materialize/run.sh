@@ -72,7 +72,7 @@ if [[ " $SECTIONS " == *" embedded "* ]]; then
   P=$!; sleep 1; BASE_RSS=$(rss_mb $P); kill -9 $P; wait $P 2>/dev/null || true
   for i in $(seq "$RUNS"); do
     PORT=$(free_port)
-    "$LARDER" serve --port "$PORT" --threads 2 --repo "$WORK/larder_repo" --materialize > "$WORK/serve_$i.log" 2>&1 &
+    "$LARDER" serve --port "$PORT" --threads 2 --repo "$WORK/larder_repo" --materialize --no-http > "$WORK/serve_$i.log" 2>&1 &
     P=$!
     until grep -q "serving RESP" "$WORK/serve_$i.log" 2>/dev/null; do sleep 0.1; kill -0 $P; done
     RSS=$(rss_mb $P)

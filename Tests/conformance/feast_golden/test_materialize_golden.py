@@ -70,7 +70,7 @@ def test_embedded_store_matches_feast(workspace):
     expected = keyspace(workspace.feast_redis.port)
     port = servers.free_port()
     proc = subprocess.Popen([larder_bin(), "serve", "--port", str(port), "--threads", "2", "--no-pin",
-                             "--repo", ".", "--materialize"], cwd=workspace.larder_repo,
+                             "--repo", ".", "--materialize", "--no-http"], cwd=workspace.larder_repo,
                             env=workspace.env(workspace.larder_redis.port),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

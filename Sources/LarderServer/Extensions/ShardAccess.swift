@@ -1,0 +1,43 @@
+import LarderStore
+
+/// Access to the shards for code that runs outside a RESP connection (LarderServing's HTTP
+/// feature server): a task on the owning shard's loop, ordered with client commands exactly
+/// as a command from a connection on that loop would be.
+extension ServerState {
+    /// Which shard owns `key`.
+    public func shardIndex(ofKey key: UnsafeRawBufferPointer) -> Int {
+        shardCount <= 1 ? 0 : ServerState.shardIndex(hash: ByteHash.hash(key), count: shardCount)
+    }
+
+    /// Runs `body` with shard `index` on that shard's own loop, after any borrower returns it.
+    public func runOnShard(_ index: Int, _ body: @escaping (Shard) -> Void) {
+        let worker = workers[index]
+        worker.loop.execute { worker.submit { body(worker.shard) } }
+    }
+}
+
+/// What /metrics reports about the server itself, read at scrape time from the per-thread
+/// counters INFO reads (a count may be a moment stale; none is torn).
+public struct ServerMetricsSnapshot: Sendable {
+    public var commands: [(name: String, calls: Int, microseconds: Int)] = []
+    public var connectedClients = 0
+    public var residentBytes = 0
+    public var netInputBytes = 0
+    public var netOutputBytes = 0
+}
+
+extension ServerState {
+    public func metricsSnapshot() -> ServerMetricsSnapshot {
+        var s = ServerMetricsSnapshot()
+        for spec in commands.specs {
+            var calls = 0, micros = 0
+            for w in workers { calls &+= w.commandCalls[spec.id]; micros &+= w.commandMicros[spec.id] }
+            if calls > 0 { s.commands.append((spec.name, calls, micros)) }
+        }
+        s.connectedClients = clients.all.count
+        s.residentBytes = ProcessMemory.residentBytes()
+        s.netInputBytes = ServerStats.netBytes(self, 0)
+        s.netOutputBytes = ServerStats.netBytes(self, 1)
+        return s
+    }
+}

@@ -1,0 +1,204 @@
+import Foundation
+import LarderFeatures
+import LarderRESP
+import LarderServer
+import LarderStore
+
+/// The feature command family (dotted names, as Redis modules name theirs):
+///
+///     FEATURES.GET (SERVICE name | REFS n view:feature...) [IGNORETTL | ENFORCETTL]
+///                  ENTITIES k join_key... value...
+///     FEATURES.PUSH (view | push_source) COLUMNS n column... VALUES value...
+///     FEATURES.RELOAD
+///
+/// Their keys are computed from the definitions, not named by the arguments, so they route as
+/// `.allShards`: every shard is held for the command (one hop per other shard, none with one
+/// shard), and all of a request's rows are read in one client round trip.
+public enum FeatureFamily {
+    public static func commands(_ state: ServingState) -> [CommandSpec] {
+        [
+            CommandSpec("features.get", arity: -5, flags: [.readonly], route: .allShards, group: "features",
+                        summary: "Returns typed feature values, a status per feature and the event time for entity rows.",
+                        since: "1.0.0", handler: { ctx, args in get(&ctx, args, state) }),
+            CommandSpec("features.push", arity: -6, flags: [.write, .denyoom], route: .allShards, group: "features",
+                        summary: "Writes rows into a feature view or push source when newer than what is stored.",
+                        since: "1.0.0", handler: { ctx, args in push(&ctx, args, state) }),
+            CommandSpec("features.reload", arity: 1, flags: [.admin], group: "features",
+                        summary: "Loads the feature definitions again; a failing load keeps the old ones.",
+                        since: "1.0.0", handler: { ctx, _ in reload(&ctx, state) }),
+        ]
+    }
+
+    // MARK: FEATURES.GET
+
+    static func get(_ ctx: inout CommandContext, _ args: Arguments, _ state: ServingState) {
+        let catalog = state.catalog
+        var i = 1
+        let selection: FeatureSelection
+        do {
+            if args.equalsKeyword(i, "SERVICE") {
+                selection = try catalog.selection(service: args.string(i + 1))
+                i += 2
+            } else if args.equalsKeyword(i, "REFS") {
+                guard let n = Int(args.string(i + 1)), n > 0, i + 2 + n <= args.count else {
+                    ctx.out.error("ERR REFS needs a positive count followed by that many view:feature references"); return
+                }
+                selection = try catalog.selection(refs: (0..<n).map { args.string(i + 2 + $0) })
+                i += 2 + n
+            } else {
+                ctx.out.error("ERR FEATURES.GET expects SERVICE <name> or REFS <n> <view:feature>... first"); return
+            }
+        } catch {
+            ctx.out.error("ERR \(error)"); return
+        }
+        var options = ReadOptions(enforceTTL: state.enforceTTLByDefault, now: Double(ctx.now) / 1000)
+        if i < args.count && args.equalsKeyword(i, "IGNORETTL") { options.enforceTTL = false; i += 1 }
+        else if i < args.count && args.equalsKeyword(i, "ENFORCETTL") { options.enforceTTL = true; i += 1 }
+        guard i + 1 < args.count, args.equalsKeyword(i, "ENTITIES"), let k = Int(args.string(i + 1)), k > 0 else {
+            ctx.out.error("ERR FEATURES.GET expects ENTITIES <k> <join_key>... <value>... after the features"); return
+        }
+        i += 2
+        guard i + k <= args.count else { ctx.out.error("ERR ENTITIES announces \(k) join keys but fewer follow"); return }
+        let given = (0..<k).map { args.string(i + $0) }
+        i += k
+        let valueCount = args.count - i
+        guard valueCount > 0, valueCount % k == 0 else {
+            ctx.out.error("ERR ENTITIES has \(valueCount) values, not a positive multiple of its \(k) join keys"); return
+        }
+        let needed = selection.joinKeys
+        for key in needed where !given.contains(key.name) {
+            ctx.out.error("ERR join key \(key.name) is needed by the requested features but not given (given: \(given.joined(separator: ", ")))"); return
+        }
+        for name in given where !needed.contains(where: { $0.name == name }) {
+            ctx.out.error("ERR join key \(name) is not used by the requested features (used: \(needed.map(\.name).joined(separator: ", ")))"); return
+        }
+        let rows = valueCount / k
+        // Every view's Redis key of every row, and every cell, before anything is written:
+        // an error in row 7 must not leave a half-written reply.
+        var cells: [FeatureCell] = []
+        cells.reserveCapacity(rows * selection.featureCount)
+        let c = ctx
+        do {
+            for r in 0..<rows {
+                var typed: [String: FeastValue] = [:]
+                for (j, name) in given.enumerated() {
+                    let type = needed.first { $0.name == name }!.type
+                    typed[name] = try ValueText.entityValue(Array(args[i + r * k + j]), type: type, joinKey: name)
+                }
+                for g in selection.groups {
+                    let key = try FeatureRead.key(view: g.view, values: g.view.joinKeys.map { typed[$0]! }, project: catalog.project)
+                    let hash: HashObject? = key.withUnsafeBytes { kb in
+                        let (db, _, slot) = c.lookup(kb)
+                        guard let slot, case .hash(let h) = db.value(at: slot) else { return nil }
+                        return h
+                    }
+                    try FeatureRead.read(hash: hash, group: g, options: options, into: &cells)
+                }
+            }
+        } catch {
+            ctx.out.error("ERR \(error)"); return
+        }
+        let stride = selection.featureCount
+        var groupStart: [Int] = []
+        var acc = 0
+        for g in selection.groups { groupStart.append(acc); acc += g.features.count }
+        state.metrics.recordRead(selection: selection, rows: rows, cellsByRowAndGroup: { r, g in
+            cells[(r * stride + groupStart[g])..<(r * stride + groupStart[g] + selection.groups[g].features.count)]
+        }, now: options.now)
+        let out = ctx.out
+        out.arrayHeader(rows)
+        var cell = 0
+        for _ in 0..<rows {
+            out.mapHeader(selection.featureCount)
+            for g in selection.groups {
+                for f in g.features {
+                    let x = cells[cell]; cell += 1
+                    out.bulk(g.view.name + ":" + g.view.layout.featureNames[f])
+                    out.arrayHeader(3)
+                    writeValue(x.value, out)
+                    out.simple(x.status.name)
+                    out.integer(Int(x.eventTime.seconds) * 1000 + Int(x.eventTime.nanos) / 1_000_000)
+                }
+            }
+        }
+    }
+
+    /// A value in its native RESP type: RESP3 doubles and booleans, integers, bulk strings,
+    /// arrays; ReplyWriter turns doubles into bulk strings and booleans into 1/0 for RESP2.
+    static func writeValue(_ v: FeastValue, _ out: ReplyWriter) {
+        switch v {
+        case .null: out.null()
+        case .bytes(let b): out.bulk(b)
+        case .string(let s): out.bulk(s)
+        case .int32(let x): out.integer(Int(x))
+        case .int64(let x): out.integer(Int(x))
+        case .unixTimestamp(let x): out.integer(Int(x))
+        case .double(let x): out.double(x)
+        case .float(let x): out.double(Double(x))
+        case .bool(let b): out.boolean(b)
+        case .bytesList(let xs): out.arrayHeader(xs.count); for x in xs { out.bulk(x) }
+        case .stringList(let xs): out.arrayHeader(xs.count); for x in xs { out.bulk(x) }
+        case .int32List(let xs): out.arrayHeader(xs.count); for x in xs { out.integer(Int(x)) }
+        case .int64List(let xs): out.arrayHeader(xs.count); for x in xs { out.integer(Int(x)) }
+        case .unixTimestampList(let xs): out.arrayHeader(xs.count); for x in xs { out.integer(Int(x)) }
+        case .doubleList(let xs): out.arrayHeader(xs.count); for x in xs { out.double(x) }
+        case .floatList(let xs): out.arrayHeader(xs.count); for x in xs { out.double(Double(x)) }
+        case .boolList(let xs): out.arrayHeader(xs.count); for x in xs { out.boolean(x) }
+        }
+    }
+
+    // MARK: FEATURES.PUSH
+
+    static func push(_ ctx: inout CommandContext, _ args: Arguments, _ state: ServingState) {
+        let catalog = state.catalog
+        let target = args.string(1)
+        guard args.equalsKeyword(2, "COLUMNS"), let n = Int(args.string(3)), n > 0, 4 + n < args.count,
+              args.equalsKeyword(4 + n, "VALUES") else {
+            ctx.out.error("ERR FEATURES.PUSH expects <view|push_source> COLUMNS <n> <column>... VALUES <value>..."); return
+        }
+        let columns = (0..<n).map { args.string(4 + $0) }
+        let first = 5 + n
+        let valueCount = args.count - first
+        guard valueCount > 0, valueCount % n == 0 else {
+            ctx.out.error("ERR VALUES has \(valueCount) values, not a positive multiple of its \(n) columns"); return
+        }
+        let rows = valueCount / n
+        let table = (0..<rows).map { r in (0..<n).map { Array(args[first + r * n + $0]) } }
+        do {
+            let views = try PushRows.targetViews(target, catalog: catalog)
+            var encoded: [(ServingView, [EncodedRow])] = []
+            for v in views {
+                encoded.append((v, try PushRows.encodeText(columns: columns, rows: table, view: v, project: catalog.project)))
+            }
+            var written = 0
+            for (v, rowsOfView) in encoded {
+                var writtenHere = 0
+                defer {
+                    state.metrics.recordWrite(view: v.name, written: writtenHere, skipped: rowsOfView.count - writtenHere,
+                                              pushSource: v.name == target ? nil : target)
+                }
+                for row in rowsOfView {
+                    let keyspace = row.key.withUnsafeBytes { ctx.db(for: $0).db }
+                    switch FeatureWrite.write(row, view: v, keyTTLSeconds: catalog.keyTTLSeconds, keyspace: keyspace, nowMilliseconds: ctx.now) {
+                    case .written: written += 1; writtenHere += 1
+                    case .olderSkipped: break
+                    case .wrongType: ctx.wrongType(); return
+                    }
+                }
+            }
+            ctx.out.integer(written)
+        } catch {
+            ctx.out.error("ERR \(error)")
+        }
+    }
+
+    // MARK: FEATURES.RELOAD
+
+    static func reload(_ ctx: inout CommandContext, _ state: ServingState) {
+        switch state.reload() {
+        case .success: ctx.out.ok()
+        case .failure(let error):
+            ctx.out.error("ERR reload failed, the previous definitions keep serving: \(String(describing: error).replacingOccurrences(of: "\n", with: "; "))")
+        }
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import LarderFeatures
+import LarderStore
+
+/// Feast's FieldStatus, with its protobuf numbers.
+public enum FeatureStatus: Int, Sendable {
+    case present = 1, nullValue = 2, notFound = 3, outsideMaxAge = 4
+
+    public var name: String {
+        switch self {
+        case .present: return "PRESENT"
+        case .nullValue: return "NULL_VALUE"
+        case .notFound: return "NOT_FOUND"
+        case .outsideMaxAge: return "OUTSIDE_MAX_AGE"
+        }
+    }
+}
+
+/// One served feature value of one entity row.
+public struct FeatureCell: Sendable {
+    public var value: FeastValue
+    public var status: FeatureStatus
+    /// The view's event time for this row (`_ts:<view>`); zero when none is stored.
+    public var eventTime: ProtoTimestamp
+}
+
+/// How a read treats ttl and statuses.
+public struct ReadOptions: Sendable {
+    /// true: Larder's statuses (NOT_FOUND, NULL_VALUE, OUTSIDE_MAX_AGE past the view's ttl,
+    /// no value then). false: Feast 0.67's exact behaviour: no ttl check and every feature
+    /// PRESENT (null values, epoch timestamps for a missing entity), as its Redis store does.
+    public var enforceTTL: Bool
+    /// The read's clock, in seconds since the epoch.
+    public var now: Double
+
+    public init(enforceTTL: Bool, now: Double = Date().timeIntervalSince1970) {
+        self.enforceTTL = enforceTTL
+        self.now = now
+    }
+}
+
+/// The read path shared by FEATURES.GET and POST /get-online-features: entity key encoding,
+/// one multi-field lookup per (row, view), value decoding and status rules.
+public enum FeatureRead {
+    /// The Redis key of one row for one view; `values` holds the row's value of each of the
+    /// view's join keys, in the view's join key order.
+    public static func key(view: ServingView, values: [FeastValue], project: String) throws -> [UInt8] {
+        do {
+            return try view.layout.keyEncoder.redisKey(values, project: project)
+        } catch {
+            throw ServingError(.badEntity, "entity key of feature view \(view.name): \(error)")
+        }
+    }
+
+    /// Reads one view's selected features from the row's hash (nil: no such key) and appends
+    /// one cell per selected feature to `cells`.
+    public static func read(hash: HashObject?, group: FeatureSelection.Group, options: ReadOptions,
+                            into cells: inout [FeatureCell]) throws {
+        let view = group.view
+        let n = group.features.count
+        guard let hash else {
+            let status: FeatureStatus = options.enforceTTL ? .notFound : .present
+            for _ in 0..<n { cells.append(FeatureCell(value: .null, status: status, eventTime: ProtoTimestamp(seconds: 0))) }
+            return
+        }
+        // One pass over the hash for the features and the timestamp field (last, as in
+        // Feast's HMGET); the field names are laid out back to back in the group.
+        var raw = [[UInt8]?](repeating: nil, count: n + 1)
+        group.fieldBytes.withUnsafeBytes { base in
+            let starts = group.fieldStarts
+            hash.lookupMany(n + 1, field: { UnsafeRawBufferPointer(rebasing: base[starts[$0]..<starts[$0 + 1]]) }) { i, v in
+                raw[i] = v.map { Array($0) }
+            }
+        }
+        var eventTime = ProtoTimestamp(seconds: 0)
+        if let tsBytes = raw[n], !tsBytes.isEmpty {
+            do { eventTime = try ProtoTimestamp.decode(tsBytes) } catch {
+                throw ServingError(.badValue, "stored _ts:\(view.name) is not a protobuf Timestamp: \(error)")
+            }
+        }
+        let hasTimestamp = raw[n] != nil
+        if options.enforceTTL {
+            if !hasTimestamp {
+                for _ in 0..<n { cells.append(FeatureCell(value: .null, status: .notFound, eventTime: ProtoTimestamp(seconds: 0))) }
+                return
+            }
+            if view.ttlSeconds > 0 {
+                let age = options.now - (Double(eventTime.seconds) + Double(eventTime.nanos) / 1e9)
+                if age > Double(view.ttlSeconds) {
+                    for _ in 0..<n { cells.append(FeatureCell(value: .null, status: .outsideMaxAge, eventTime: eventTime)) }
+                    return
+                }
+            }
+        }
+        for (i, f) in group.features.enumerated() {
+            var value = FeastValue.null
+            if let bytes = raw[i], !bytes.isEmpty {
+                do { value = try FeastValue.decode(bytes) } catch {
+                    throw ServingError(.badValue, "stored value of \(view.name):\(view.layout.featureNames[f]) cannot be decoded: \(error)")
+                }
+            }
+            let status: FeatureStatus = !options.enforceTTL ? .present : (value.isNull ? .nullValue : .present)
+            cells.append(FeatureCell(value: value, status: status, eventTime: eventTime))
+        }
+    }
+}

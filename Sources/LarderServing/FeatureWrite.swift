@@ -1,0 +1,42 @@
+import LarderFeatures
+import LarderStore
+
+/// One row to write into one view: its Redis key, event time and encoded feature values
+/// (schema order, empty bytes for null, as Feast writes them).
+public struct EncodedRow: Sendable {
+    public let key: [UInt8]
+    public let eventTime: ProtoTimestamp
+    public let values: [[UInt8]]
+}
+
+public enum WriteOutcome: Sendable { case written, olderSkipped, wrongType }
+
+/// Feast's `online_write_batch` rule, applied in the store: a row is written only when its
+/// event time is strictly newer than the view's stored `_ts:<view>`; then one HSET of the
+/// timestamp field and every feature, and an EXPIRE when the repo sets key_ttl_seconds.
+public enum FeatureWrite {
+    public static func write(_ row: EncodedRow, view: ServingView, keyTTLSeconds: Int?,
+                             keyspace: Keyspace, nowMilliseconds now: Int64) -> WriteOutcome {
+        let layout = view.layout
+        let hash: HashObject
+        let slot = row.key.withUnsafeBytes { keyspace.lookup($0, now: now) }
+        if let slot {
+            guard case .hash(let h) = keyspace.value(at: slot) else { return .wrongType }
+            if let stored = layout.timestampField.withUnsafeBytes({ h.value($0) }), !stored.isEmpty,
+               let storedTime = try? ProtoTimestamp.decode(stored), !(storedTime < row.eventTime) {
+                return .olderSkipped
+            }
+            hash = h
+            keyspace.touch(slot)
+        } else {
+            hash = HashObject()
+            _ = keyspace.set(row.key, value: .hash(hash), now: now)
+        }
+        _ = hash.set(layout.timestampField, row.eventTime.encoded())
+        for (i, field) in layout.featureFields.enumerated() { _ = hash.set(field, row.values[i]) }
+        if let ttl = keyTTLSeconds, let s = row.key.withUnsafeBytes({ keyspace.lookup($0, now: now) }) {
+            keyspace.setExpire(slot: s, now + Int64(ttl) * 1000)
+        }
+        return .written
+    }
+}

@@ -1,0 +1,333 @@
+import Foundation
+import LarderFeatures
+import LarderServer
+import LarderStore
+import NIOCore
+
+/// One HTTP answer: status, body and its content type.
+public struct HTTPReply: Sendable {
+    public var status: Int
+    public var body: [UInt8]
+    public var contentType: String = "application/json"
+
+    public static func json(_ status: Int, _ text: String) -> HTTPReply { HTTPReply(status: status, body: Array(text.utf8)) }
+
+    /// Feast's error body: FastAPI's JSONResponse of `FeastError.to_error_detail()`, which is
+    /// itself a JSON text, so the body is a JSON string holding `{"module", "class", "message"}`.
+    public static func feastError(_ error: ServingError) -> HTTPReply {
+        let module = error.feastClass == "ValueError" ? "builtins" : "feast.errors"
+        var inner = JSONWriter()
+        inner.raw("{\"module\": "); inner.string(module)
+        inner.raw(", \"class\": "); inner.string(error.feastClass)
+        inner.raw(", \"message\": "); inner.string(error.message); inner.raw("}")
+        var outer = JSONWriter()
+        outer.string(String(decoding: inner.bytes, as: UTF8.self))
+        return HTTPReply(status: error.httpStatus, body: outer.bytes)
+    }
+
+    /// FastAPI's 422 for a body that is not JSON (its `json_invalid` validation error).
+    static func invalidJSON(_ e: JSONValue.ParseError) -> HTTPReply {
+        var w = JSONWriter()
+        w.raw("{\"detail\":[{\"type\":\"json_invalid\",\"loc\":[\"body\",\(e.offset)],\"msg\":\"JSON decode error\",\"input\":{},\"ctx\":{\"error\":")
+        w.string(e.reason)
+        w.raw("}}]}")
+        return HTTPReply(status: 422, body: w.bytes)
+    }
+
+    /// FastAPI's 422 for a missing or mistyped request field.
+    static func invalidField(_ field: String, _ msg: String, type: String = "missing") -> HTTPReply {
+        var w = JSONWriter()
+        w.raw("{\"detail\":[{\"type\":"); w.string(type); w.raw(",\"loc\":[\"body\",")
+        w.string(field); w.raw("],\"msg\":"); w.string(msg); w.raw("}]}")
+        return HTTPReply(status: 422, body: w.bytes)
+    }
+}
+
+/// Feast's feature server endpoints over Larder's shards. Requests run on the HTTP loop;
+/// the store is read and written by tasks on the owning shards' loops (ShardGather).
+public final class HTTPFeatureAPI: @unchecked Sendable {
+    let server: ServerState
+    let serving: ServingState
+    /// Set once start-up loading (serve --materialize) has finished: GET /ready.
+    public var isReady: () -> Bool = { true }
+
+    public init(server: ServerState, serving: ServingState) {
+        self.server = server
+        self.serving = serving
+    }
+
+    static let endpoints: Set<String> = ["/health", "/ready", "/metrics", "/get-online-features", "/push", "/write-to-online-store"]
+
+    public func handle(method: String, path: String, body: [UInt8], loop: EventLoop, respond reply: @escaping (HTTPReply) -> Void) {
+        let route = path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? path
+        let started = DispatchTime.now().uptimeNanoseconds
+        let metrics = serving.metrics
+        // Unknown paths share one label: request paths never become label values.
+        let label = Self.endpoints.contains(route) ? route : "other"
+        let respond: (HTTPReply) -> Void = { r in
+            metrics.recordHTTP(endpoint: label, status: r.status, seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+            reply(r)
+        }
+        switch (method, route) {
+        case ("GET", "/metrics"): self.metrics(loop: loop, respond: respond)
+        case ("GET", "/health"): respond(HTTPReply(status: 200, body: [], contentType: "text/plain"))
+        case ("GET", "/ready"):
+            respond(isReady() ? HTTPReply(status: 200, body: [], contentType: "text/plain")
+                              : HTTPReply.json(503, "{\"detail\":\"loading\"}"))
+        case ("POST", "/get-online-features"): jsonBody(body, respond) { try self.getOnlineFeatures($0, loop: loop, respond: respond) }
+        case ("POST", "/push"): jsonBody(body, respond) { try self.push($0, loop: loop, respond: respond) }
+        case ("POST", "/write-to-online-store"): jsonBody(body, respond) { try self.writeToOnlineStore($0, loop: loop, respond: respond) }
+        case (_, "/health"), (_, "/ready"), (_, "/metrics"), (_, "/get-online-features"), (_, "/push"), (_, "/write-to-online-store"):
+            respond(.json(405, "{\"detail\":\"Method Not Allowed\"}"))
+        default:
+            respond(.json(404, "{\"detail\":\"Not Found\"}"))
+        }
+    }
+
+    private func jsonBody(_ body: [UInt8], _ respond: (HTTPReply) -> Void, _ next: ([(String, JSONValue)]) throws -> Void) {
+        let doc: JSONValue
+        do { doc = try JSONValue.parse(body) } catch let e as JSONValue.ParseError {
+            respond(.invalidJSON(e)); return
+        } catch { respond(.json(500, "\"\(error)\"")); return }
+        guard case .object(let fields) = doc else {
+            respond(.invalidField("body", "Input should be a valid dictionary", type: "dict_type")); return
+        }
+        do { try next(fields) } catch let e as ServingError {
+            respond(.feastError(e))
+        } catch let e as FieldError {
+            respond(.invalidField(e.field, e.message, type: e.type))
+        } catch {
+            respond(.json(500, "\"\(error)\""))
+        }
+    }
+
+    struct FieldError: Error { let field: String; let message: String; let type: String }
+
+    private func field(_ fields: [(String, JSONValue)], _ name: String) -> JSONValue? { fields.first { $0.0 == name }?.1 }
+
+    private func bool(_ fields: [(String, JSONValue)], _ name: String, default d: Bool) throws -> Bool {
+        guard let v = field(fields, name) else { return d }
+        if case .bool(let b) = v { return b }
+        throw FieldError(field: name, message: "Input should be a valid boolean", type: "bool_type")
+    }
+
+    // MARK: GET /metrics
+
+    /// Prometheus text: the server's per-command counters, connections, memory and keys per
+    /// shard (counted on each shard's own loop), then the serving counters.
+    func metrics(loop: EventLoop, respond: @escaping (HTTPReply) -> Void) {
+        let items = (0..<server.shardCount).map { (shard: $0, item: $0) }
+        let server = self.server, serving = self.serving
+        ShardGather.run(server: server, items: items, on: loop, work: { shard, _ -> Int in
+            shard.databases.reduce(0) { $0 + $1.count }
+        }, done: { keys in
+            let snap = server.metricsSnapshot()
+            var out = ""
+            func family(_ name: String, _ type: String, _ help: String) { out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n" }
+            family("larder_commands_total", "counter", "Commands run, by command (RESP).")
+            for c in snap.commands { out += "larder_commands_total{command=\"\(c.name)\"} \(c.calls)\n" }
+            family("larder_command_duration_seconds_total", "counter", "Time spent running each command (RESP).")
+            for c in snap.commands { out += "larder_command_duration_seconds_total{command=\"\(c.name)\"} \(Double(c.microseconds) / 1e6)\n" }
+            family("larder_connected_clients", "gauge", "RESP client connections.")
+            out += "larder_connected_clients \(snap.connectedClients)\n"
+            family("larder_resident_memory_bytes", "gauge", "Resident set size of the process.")
+            out += "larder_resident_memory_bytes \(snap.residentBytes)\n"
+            family("larder_net_input_bytes_total", "counter", "Bytes read from RESP clients.")
+            out += "larder_net_input_bytes_total \(snap.netInputBytes)\n"
+            family("larder_net_output_bytes_total", "counter", "Bytes written to RESP clients.")
+            out += "larder_net_output_bytes_total \(snap.netOutputBytes)\n"
+            family("larder_shard_keys", "gauge", "Keys held by each shard (all databases).")
+            for (shard, n) in keys.sorted(by: { $0.shard < $1.shard }) { out += "larder_shard_keys{shard=\"\(shard)\"} \(n)\n" }
+            serving.metrics.exposition(into: &out)
+            respond(HTTPReply(status: 200, body: Array(out.utf8), contentType: "text/plain; version=0.0.4"))
+        })
+    }
+
+    // MARK: POST /get-online-features
+
+    func getOnlineFeatures(_ req: [(String, JSONValue)], loop: EventLoop, respond: @escaping (HTTPReply) -> Void) throws {
+        let catalog = serving.catalog
+        guard case .object(let entities)? = field(req, "entities") else {
+            throw FieldError(field: "entities", message: "Field required", type: "missing")
+        }
+        let fullNames = try bool(req, "full_feature_names", default: false)
+        // Larder's extension: the per-request opt-out of ttl enforcement (Feast's behaviour).
+        let enforce = try bool(req, "enforce_ttl", default: serving.enforceTTLByDefault)
+        let selection: FeatureSelection
+        if case .string(let service)? = field(req, "feature_service") {
+            selection = try catalog.selection(service: service)
+        } else if case .array(let refs)? = field(req, "features"), !refs.isEmpty {
+            selection = try catalog.selection(refs: refs.map { if case .string(let s) = $0 { return s }; return "" })
+        } else {
+            throw ServingError(.badRequest, "the request names neither features nor a feature_service")
+        }
+        // Output names, checked for collisions as Feast's FeatureNameCollisionError.
+        var names: [String] = []
+        for g in selection.groups {
+            for f in g.features {
+                let n = g.view.layout.featureNames[f]
+                names.append(fullNames ? "\(g.view.name)__\(n)" : n)
+            }
+        }
+        if Set(names).count != names.count {
+            let dup = names.first { n in names.filter { $0 == n }.count > 1 }!
+            throw ServingError(.nameCollision, "Duplicate features named \(dup) found. To resolve this collision, either use the full feature name by setting 'full_feature_names=True', or ensure that the features in question have different names.")
+        }
+        let needed = selection.joinKeys
+        var columns: [(name: String, values: [FeastValue])] = []
+        var rows = -1
+        for (name, v) in entities {
+            guard let key = needed.first(where: { $0.name == name }) else { continue }  // Feast skips unknown columns
+            guard case .array(let items) = v else { throw ServingError(.badEntity, "entity column \(name) is not a list") }
+            if rows >= 0 && items.count != rows {
+                throw ServingError(.badEntity, "entity column \(name) has \(items.count) values, \(columns[0].name) has \(rows)")
+            }
+            rows = items.count
+            columns.append((name, try items.map { try JSONFeastValue.entity($0, type: key.type, joinKey: name) }))
+        }
+        for key in needed where !columns.contains(where: { $0.name == key.name }) {
+            throw ServingError(.badEntity, "join key \(key.name) is needed by the requested features but missing from entities")
+        }
+        rows = max(rows, 0)
+        // One read task per (row, view); each lands on the shard owning its key.
+        struct Task { let row: Int; let group: Int; let key: [UInt8] }
+        var tasks: [(shard: Int, item: Task)] = []
+        for r in 0..<rows {
+            for (gi, g) in selection.groups.enumerated() {
+                let values = g.view.joinKeys.map { k in columns.first { $0.name == k }!.values[r] }
+                let key = try FeatureRead.key(view: g.view, values: values, project: catalog.project)
+                tasks.append((key.withUnsafeBytes { server.shardIndex(ofKey: $0) }, Task(row: r, group: gi, key: key)))
+            }
+        }
+        let options = ReadOptions(enforceTTL: enforce)
+        let groups = selection.groups
+        ShardGather.run(server: server, items: tasks, on: loop, work: { shard, list -> Result<[(Task, [FeatureCell])], ServingError> in
+            let db = shard.db(0)
+            let now = Clock.nowMilliseconds()
+            var out: [(Task, [FeatureCell])] = []
+            do {
+                for t in list {
+                    let hash: HashObject? = t.key.withUnsafeBytes { kb in
+                        guard let slot = db.lookup(kb, now: now), case .hash(let h) = db.value(at: slot) else { return nil }
+                        return h
+                    }
+                    var cells: [FeatureCell] = []
+                    try FeatureRead.read(hash: hash, group: groups[t.group], options: options, into: &cells)
+                    out.append((t, cells))
+                }
+            } catch let e as ServingError { return .failure(e) } catch { return .failure(ServingError(.badValue, "\(error)")) }
+            return .success(out)
+        }, done: { results in
+            var grid = [[[FeatureCell]]](repeating: [[FeatureCell]](repeating: [], count: groups.count), count: rows)
+            for (_, r) in results {
+                switch r {
+                case .failure(let e): respond(.feastError(e)); return
+                case .success(let list): for (t, cells) in list { grid[t.row][t.group] = cells }
+                }
+            }
+            self.serving.metrics.recordRead(selection: selection, rows: rows, cellsByRowAndGroup: { grid[$0][$1][...] }, now: options.now)
+            respond(HTTPReply(status: 200, body: Self.onlineResponse(columns: columns, names: names, groups: groups, grid: grid, rows: rows)))
+        })
+    }
+
+    /// Feast's column-major response: `results` (entity columns first, then the features of
+    /// each view in request order), then `metadata.feature_names`.
+    static func onlineResponse(columns: [(name: String, values: [FeastValue])], names: [String],
+                               groups: [FeatureSelection.Group], grid: [[[FeatureCell]]], rows: Int) -> [UInt8] {
+        var w = JSONWriter()
+        w.raw("{\"results\":[")
+        var first = true
+        func column(_ values: (Int) -> FeastValue, _ status: (Int) -> FeatureStatus, _ ts: (Int) -> ProtoTimestamp) {
+            if !first { w.raw(44) }
+            first = false
+            w.raw("{\"values\":[")
+            for r in 0..<rows { if r > 0 { w.raw(44) }; w.feast(values(r)) }
+            w.raw("],\"statuses\":[")
+            for r in 0..<rows { if r > 0 { w.raw(44) }; w.string(status(r).name) }
+            w.raw("],\"event_timestamps\":[")
+            for r in 0..<rows { if r > 0 { w.raw(44) }; w.string(RFC3339.format(ts(r))) }
+            w.raw("]}")
+        }
+        for c in columns { column({ c.values[$0] }, { _ in .present }, { _ in ProtoTimestamp(seconds: 0) }) }
+        for (gi, g) in groups.enumerated() {
+            for fi in 0..<g.features.count {
+                column({ grid[$0][gi][fi].value }, { grid[$0][gi][fi].status }, { grid[$0][gi][fi].eventTime })
+            }
+        }
+        w.raw("],\"metadata\":{\"feature_names\":[")
+        for (i, n) in (columns.map(\.name) + names).enumerated() { if i > 0 { w.raw(44) }; w.string(n) }
+        w.raw("]}}")
+        return w.bytes
+    }
+
+    // MARK: POST /push and /write-to-online-store
+
+    func push(_ req: [(String, JSONValue)], loop: EventLoop, respond: @escaping (HTTPReply) -> Void) throws {
+        guard case .string(let source)? = field(req, "push_source_name") else {
+            throw FieldError(field: "push_source_name", message: "Field required", type: "missing")
+        }
+        guard case .object(let df)? = field(req, "df") else { throw FieldError(field: "df", message: "Field required", type: "missing") }
+        var to = "online"
+        if let v = field(req, "to") { guard case .string(let s) = v else { throw FieldError(field: "to", message: "Input should be a valid string", type: "string_type") }; to = s }
+        guard ["online", "offline", "online_and_offline"].contains(to) else {
+            throw ServingError(.badRequest, "\(to) is not a supported push format. Please specify one of these ['online', 'offline', 'online_and_offline'].")
+        }
+        guard to == "online" else {
+            throw ServingError(.badRequest, "push to '\(to)' needs an offline store write, which Larder's feature server does not do; push with to=online")
+        }
+        let catalog = serving.catalog
+        let views = try PushRows.pushSourceViews(source, catalog: catalog)
+        try write(views: views, df: df, catalog: catalog, pushSource: source, loop: loop) { respond(HTTPReply(status: 200, body: [], contentType: "text/plain")) } failed: { respond($0) }
+    }
+
+    func writeToOnlineStore(_ req: [(String, JSONValue)], loop: EventLoop, respond: @escaping (HTTPReply) -> Void) throws {
+        guard case .string(let name)? = field(req, "feature_view_name") else {
+            throw FieldError(field: "feature_view_name", message: "Field required", type: "missing")
+        }
+        guard case .object(let df)? = field(req, "df") else { throw FieldError(field: "df", message: "Field required", type: "missing") }
+        let catalog = serving.catalog
+        guard let view = catalog.view(named: name) else {
+            throw ServingError(.featureViewNotFound, "Feature view \(name) does not exist in project \(catalog.project)")
+        }
+        try write(views: [view], df: df, catalog: catalog, pushSource: nil, loop: loop) { respond(.json(200, "null")) } failed: { respond($0) }
+    }
+
+    private func write(views: [ServingView], df: [(String, JSONValue)], catalog: ServingCatalog, pushSource: String?, loop: EventLoop,
+                       ok: @escaping () -> Void, failed: @escaping (HTTPReply) -> Void) throws {
+        var items: [(shard: Int, item: (ServingView, EncodedRow))] = []
+        for v in views {
+            for row in try PushRows.encodeJSON(df: df, view: v, project: catalog.project) {
+                items.append((row.key.withUnsafeBytes { server.shardIndex(ofKey: $0) }, (v, row)))
+            }
+        }
+        let ttl = catalog.keyTTLSeconds
+        let metrics = serving.metrics
+        ShardGather.run(server: server, items: items, on: loop, work: { shard, list -> (wrongType: Int, written: [String: (Int, Int)]) in
+            let db = shard.db(0)
+            let now = Clock.nowMilliseconds()
+            var wrongType = 0
+            var counts: [String: (Int, Int)] = [:]
+            for (v, row) in list {
+                let outcome = FeatureWrite.write(row, view: v, keyTTLSeconds: ttl, keyspace: db, nowMilliseconds: now)
+                let c = counts[v.name] ?? (0, 0)
+                switch outcome {
+                case .written: counts[v.name] = (c.0 + 1, c.1)
+                case .olderSkipped: counts[v.name] = (c.0, c.1 + 1)
+                case .wrongType: wrongType += 1
+                }
+            }
+            return (wrongType, counts)
+        }, done: { results in
+            var byView: [String: (Int, Int)] = [:]
+            for (_, r) in results { for (k, c) in r.written { let t = byView[k] ?? (0, 0); byView[k] = (t.0 + c.0, t.1 + c.1) } }
+            for v in views { let c = byView[v.name] ?? (0, 0); metrics.recordWrite(view: v.name, written: c.0, skipped: c.1, pushSource: nil) }
+            if let pushSource { metrics.recordWrite(view: views.first?.name ?? pushSource, written: 0, skipped: 0, pushSource: pushSource) }
+            let wrong = results.reduce(0) { $0 + $1.result.wrongType }
+            if wrong > 0 {
+                failed(.feastError(ServingError(.badValue, "\(wrong) row(s) not written: their key holds a value that is not a hash (WRONGTYPE)")))
+            } else {
+                ok()
+            }
+        })
+    }
+}

@@ -1,0 +1,187 @@
+import Foundation
+import LarderFeatures
+
+/// A feature view as the online read and write paths need it: its Feast layout (field names,
+/// key encoder) computed once, the join keys with their types, and the ttl.
+public final class ServingView: @unchecked Sendable {
+    public let view: FeatureView
+    public let layout: FeastOnlineLayout
+    public let joinKeys: [String]
+    public let joinKeyTypes: [FeastValueType]
+    public let ttlSeconds: Int64
+    /// Feature view index in the catalog, for per-view counters.
+    public let index: Int
+
+    init(view: FeatureView, joinKeys: [String], joinKeyTypes: [FeastValueType], version: EntityKeySerializationVersion, index: Int) {
+        self.view = view
+        self.layout = FeastOnlineLayout(view: view, joinKeys: joinKeys, version: version)
+        self.joinKeys = joinKeys
+        self.joinKeyTypes = joinKeyTypes
+        self.ttlSeconds = view.ttlSeconds
+        self.index = index
+    }
+
+    public var name: String { view.name }
+}
+
+/// A failure to resolve a request against the definitions; `kind` maps to Feast's error
+/// classes and HTTP codes, `message` names what and where.
+public struct ServingError: Error, CustomStringConvertible, Sendable {
+    public enum Kind: Sendable {
+        case featureViewNotFound, featureServiceNotFound, featureNotFound, pushSourceNotFound
+        case badEntity, badValue, badRequest, nameCollision
+    }
+    public let kind: Kind
+    public let message: String
+    public init(_ kind: Kind, _ message: String) { self.kind = kind; self.message = message }
+    public var description: String { message }
+
+    /// Feast's error class for this kind (the `class` of its error body).
+    public var feastClass: String {
+        switch kind {
+        case .featureViewNotFound: return "FeatureViewNotFoundException"
+        case .featureServiceNotFound: return "FeatureServiceNotFoundException"
+        case .pushSourceNotFound: return "PushSourceNotFoundException"
+        case .featureNotFound: return "FeatureNotFoundException"
+        case .nameCollision: return "FeatureNameCollisionError"
+        case .badEntity, .badValue, .badRequest: return "ValueError"
+        }
+    }
+
+    /// 404 for unknown objects, as Feast's FeastObjectNotFoundException; 400 otherwise.
+    public var httpStatus: Int {
+        switch kind {
+        case .featureViewNotFound, .featureServiceNotFound, .pushSourceNotFound: return 404
+        case .featureNotFound, .badEntity, .badValue, .badRequest, .nameCollision: return 400
+        }
+    }
+}
+
+/// The definitions one server serves, resolved for reading and writing. Immutable: a reload
+/// builds a new catalog and swaps it in (ServingState).
+public final class ServingCatalog: @unchecked Sendable {
+    public let project: String
+    public let directory: String
+    public let definitions: FeatureDefinitions
+    public let views: [ServingView]
+    public let keyTTLSeconds: Int?
+    private let viewsByName: [String: ServingView]
+    public let loadedAt: Date
+
+    public init(repo: FeatureRepo, loadedAt: Date = Date()) throws {
+        let defs = repo.definitions
+        project = repo.config.project
+        directory = repo.directory
+        definitions = defs
+        keyTTLSeconds = repo.config.onlineStore.keyTTLSeconds
+        var views: [ServingView] = []
+        for fv in defs.featureViews where fv.online {
+            guard let joinKeys = defs.joinKeys(of: fv) else {
+                throw ServingError(.badRequest, "feature view '\(fv.name)' uses an entity that is not defined")
+            }
+            var types: [FeastValueType] = []
+            for (i, key) in joinKeys.enumerated() {
+                let fromColumns = fv.entityColumns.first { $0.name == key }?.type.valueType
+                let fromEntity = defs.entity(named: fv.entities[i])?.valueType
+                types.append(fromColumns ?? fromEntity ?? .string)
+            }
+            views.append(ServingView(view: fv, joinKeys: joinKeys, joinKeyTypes: types,
+                                     version: repo.config.entityKeySerializationVersion, index: views.count))
+        }
+        self.views = views
+        viewsByName = Dictionary(views.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        self.loadedAt = loadedAt
+    }
+
+    /// Loads a repo directory through the one definitions loader every command uses.
+    public static func load(directory: String) throws -> ServingCatalog {
+        try ServingCatalog(repo: try FeatureRepoLoader().load(directory: directory))
+    }
+
+    public func view(named name: String) -> ServingView? { viewsByName[name] }
+
+    /// Views fed by a push source (Feast's stream_source), in definition order.
+    public func views(pushSource name: String) -> [ServingView] {
+        views.filter { $0.view.pushSource?.name == name }
+    }
+
+    /// A feature selection from `view:feature` references.
+    public func selection(refs: [String]) throws -> FeatureSelection {
+        var groups: [(ServingView, [Int])] = []
+        for ref in refs {
+            guard let colon = ref.firstIndex(of: ":") else {
+                throw ServingError(.badRequest, "feature reference '\(ref)' is not of the form feature_view:feature")
+            }
+            let viewName = String(ref[..<colon]), featureName = String(ref[ref.index(after: colon)...])
+            guard let v = view(named: viewName) else {
+                throw ServingError(.featureViewNotFound, "Feature view \(viewName) does not exist in project \(project)")
+            }
+            guard let fi = v.layout.featureNames.firstIndex(of: featureName) else {
+                throw ServingError(.featureNotFound, "Feature \(featureName) does not exist in feature view \(viewName)")
+            }
+            if let g = groups.firstIndex(where: { $0.0 === v }) {
+                if !groups[g].1.contains(fi) { groups[g].1.append(fi) }
+            } else {
+                groups.append((v, [fi]))
+            }
+        }
+        return FeatureSelection(groups: groups.map { FeatureSelection.Group(view: $0.0, features: $0.1) }, service: nil)
+    }
+
+    public func selection(service name: String) throws -> FeatureSelection {
+        guard let service = definitions.featureService(named: name) else {
+            throw ServingError(.featureServiceNotFound, "Feature service \(name) does not exist in project \(project)")
+        }
+        var refs: [String] = []
+        for p in service.projections {
+            guard view(named: p.featureView) != nil else {
+                throw ServingError(.featureViewNotFound, "Feature view \(p.featureView) does not exist in project \(project)")
+            }
+            refs.append(contentsOf: p.features.map { "\(p.featureView):\($0)" })
+        }
+        var s = try selection(refs: refs)
+        s.service = name
+        return s
+    }
+}
+
+/// Which features of which views a read returns, grouped by view (one hash read per entity
+/// row and view), in request order.
+public struct FeatureSelection: Sendable {
+    public struct Group: Sendable {
+        public let view: ServingView
+        /// Indexes into the view's features.
+        public let features: [Int]
+        /// The selected features' hash fields, then `_ts:<view>`, back to back.
+        let fieldBytes: [UInt8]
+        /// Start of each field in `fieldBytes`, and the end as the last element.
+        let fieldStarts: [Int]
+
+        init(view: ServingView, features: [Int]) {
+            self.view = view
+            self.features = features
+            var bytes: [UInt8] = []
+            var starts: [Int] = []
+            for f in features { starts.append(bytes.count); bytes += view.layout.featureFields[f] }
+            starts.append(bytes.count); bytes += view.layout.timestampField
+            starts.append(bytes.count)
+            fieldBytes = bytes
+            fieldStarts = starts
+        }
+    }
+    public var groups: [Group]
+    public var service: String?
+
+    /// The join keys the rows must give, in first-use order.
+    public var joinKeys: [(name: String, type: FeastValueType)] {
+        var keys: [(String, FeastValueType)] = []
+        for g in groups {
+            for (i, k) in g.view.joinKeys.enumerated() where !keys.contains(where: { $0.0 == k }) {
+                keys.append((k, g.view.joinKeyTypes[i]))
+            }
+        }
+        return keys
+    }
+
+    public var featureCount: Int { groups.reduce(0) { $0 + $1.features.count } }
+}

@@ -1,0 +1,50 @@
+import Foundation
+import LarderServer
+import LarderServing
+
+/// `larder serve --repo R`: the repo's definitions behind the FEATURES.* commands and the
+/// HTTP feature server, and SIGHUP to reload them.
+struct ServeFeatures {
+    let state: ServingState
+    var http: HTTPFeatureServer?
+    var sighup: DispatchSourceSignal?
+
+    /// Loads the definitions (before the server starts, so a bad repo stops start-up).
+    static func load(repo: String, enforceTTL: Bool) throws -> ServingState {
+        ServingState(catalog: try ServingCatalog.load(directory: repo), repoDirectory: repo, enforceTTLByDefault: enforceTTL)
+    }
+
+    /// Starts the HTTP server and the SIGHUP reload once the RESP server is running.
+    mutating func start(server: LarderServer, host: String, httpPort: Int?, maxBody: Int, ready: @escaping () -> Bool) throws {
+        if let httpPort {
+            let api = HTTPFeatureAPI(server: server.state, serving: state)
+            api.isReady = ready
+            let h = HTTPFeatureServer(api: api, maxBodyBytes: maxBody)
+            let bound = try h.start(host: host, port: httpPort)
+            print("larder: serving HTTP features on \(host):\(bound)")
+            http = h
+        }
+        signal(SIGHUP, SIG_IGN)
+        let src = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        let state = self.state
+        src.setEventHandler {
+            switch state.reload() {
+            case .success(let c): print("larder: definitions reloaded from \(state.repoDirectory): \(c.views.count) view(s)")
+            case .failure(let e):
+                FileHandle.standardError.write("larder: reload failed, the previous definitions keep serving: \(e)\n".data(using: .utf8)!)
+            }
+            fflush(stdout)
+        }
+        src.resume()
+        sighup = src
+    }
+}
+
+/// GET /ready: false until start-up loading (--materialize) has finished.
+final class ReadyFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Bool
+    init(_ v: Bool) { value = v }
+    func set() { lock.withLock { value = true } }
+    var isSet: Bool { lock.withLock { value } }
+}
