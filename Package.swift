@@ -45,6 +45,8 @@ let package = Package(
         .target(name: "LarderRESP", swiftSettings: swift5),
         // Data structures: keyspace tables, compact values, expiry. Knows nothing of sockets.
         .target(name: "LarderStore", swiftSettings: swift5),
+        // Snapshots (Redis RDB) and their loading, over the store. No sockets, no commands.
+        .target(name: "LarderPersistence", dependencies: ["LarderStore"], swiftSettings: swift5),
         // NIO bootstrap, per-core loops, connection handler, command table and families.
         .target(name: "LarderServer", dependencies: [
             "LarderRESP", "LarderStore", "CLarderSupport",
@@ -86,6 +88,8 @@ let package = Package(
 
         .testTarget(name: "LarderRESPTests", dependencies: ["LarderRESP"], swiftSettings: swift5),
         .testTarget(name: "LarderStoreTests", dependencies: ["LarderStore"], swiftSettings: swift5),
+        .testTarget(name: "LarderPersistenceTests", dependencies: ["LarderPersistence", "LarderStore"],
+                    resources: [.copy("Fixtures")], swiftSettings: swift5),
         .testTarget(name: "LarderServerTests", dependencies: ["LarderServer", "LarderRESP", "LarderStore"], swiftSettings: swift5),
         .testTarget(name: "LarderFeaturesTests", dependencies: ["LarderFeatures"],
                     resources: [.copy("Fixtures")], swiftSettings: swift5),

@@ -1,0 +1,108 @@
+/// Appends RDB records to a byte buffer. A snapshot is written as a sequence of such buffers
+/// (chunks), so each shard can encode its own keys on its own thread and hand the bytes to
+/// the file writer; a database's keys may come in several SELECTDB runs, which Redis accepts.
+public struct RDBEncoder {
+    public var bytes: [UInt8] = []
+
+    public init(reservingCapacity: Int = 0) { bytes.reserveCapacity(reservingCapacity) }
+
+    public mutating func header(version: Int) {
+        bytes += Array("REDIS".utf8)
+        bytes += Array(String(format4(version)).utf8)
+    }
+
+    public mutating func aux(_ name: String, _ value: String) {
+        bytes.append(RDB.Opcode.aux)
+        string(Array(name.utf8))
+        string(Array(value.utf8))
+    }
+
+    public mutating func selectDB(_ db: Int) {
+        bytes.append(RDB.Opcode.selectDB)
+        length(UInt64(db))
+    }
+
+    public mutating func resizeDB(keys: Int, expires: Int) {
+        bytes.append(RDB.Opcode.resizeDB)
+        length(UInt64(keys))
+        length(UInt64(expires))
+    }
+
+    /// The EOF opcode; the file writer appends the checksum of everything before it.
+    public mutating func eof() { bytes.append(RDB.Opcode.eof) }
+
+    public mutating func expireTime(_ at: Int64) {
+        guard at != 0 else { return }
+        bytes.append(RDB.Opcode.expireTimeMs)
+        withUnsafeBytes(of: at.littleEndian) { bytes += $0 }
+    }
+
+    public mutating func stringEntry(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, expireAt: Int64) {
+        expireTime(expireAt)
+        bytes.append(RDB.TypeCode.string)
+        string(key)
+        string(value)
+    }
+
+    /// A hash as RDB type 4 (field/value pairs), which every Redis from 2.x loads (Redis 7.0
+    /// turns a small one into a listpack itself); or, when `withFieldTTLs`, Redis 7.4's type 24
+    /// (min expiry, then [relative ttl][field][value] per field), which needs an RDB 12 file.
+    public mutating func hashEntry(key: UnsafeRawBufferPointer, fields: [(UnsafeRawBufferPointer, UnsafeRawBufferPointer, Int64)], expireAt: Int64) {
+        expireTime(expireAt)
+        let minExpire = fields.lazy.map { $0.2 }.filter { $0 != 0 }.min()
+        bytes.append(minExpire == nil ? RDB.TypeCode.hash : RDB.TypeCode.hashMetadata)
+        string(key)
+        if let minExpire { withUnsafeBytes(of: minExpire.littleEndian) { bytes += $0 } }
+        length(UInt64(fields.count))
+        for (f, v, at) in fields {
+            if let minExpire { length(at == 0 ? 0 : UInt64(at - minExpire + 1)) }
+            string(f)
+            string(v)
+        }
+    }
+
+    // MARK: primitives
+
+    public mutating func length(_ v: UInt64) {
+        if v < 1 << 6 { bytes.append(UInt8(v)) }
+        else if v < 1 << 14 { bytes.append(0x40 | UInt8(v >> 8)); bytes.append(UInt8(v & 0xFF)) }
+        else if v <= UInt64(UInt32.max) { bytes.append(0x80); withUnsafeBytes(of: UInt32(v).bigEndian) { bytes += $0 } }
+        else { bytes.append(0x81); withUnsafeBytes(of: v.bigEndian) { bytes += $0 } }
+    }
+
+    /// A string; one that spells a 32-bit integer canonically is stored as that integer, as
+    /// Redis does (it loads back as the same text).
+    public mutating func string(_ s: UnsafeRawBufferPointer) {
+        if s.count > 0 && s.count <= 11, let v = smallCanonicalInteger(s) {
+            if v >= -128 && v <= 127 { bytes.append(0xC0); bytes.append(UInt8(bitPattern: Int8(v))); return }
+            if v >= -32768 && v <= 32767 { bytes.append(0xC1); withUnsafeBytes(of: Int16(v).littleEndian) { bytes += $0 }; return }
+            bytes.append(0xC2); withUnsafeBytes(of: Int32(v).littleEndian) { bytes += $0 }; return
+        }
+        length(UInt64(s.count))
+        bytes += s
+    }
+
+    public mutating func string(_ s: [UInt8]) { s.withUnsafeBytes { string($0) } }
+}
+
+/// The Int32 a string spells canonically (no '+', no leading zeros, no "-0"), else nil.
+func smallCanonicalInteger(_ s: UnsafeRawBufferPointer) -> Int32? {
+    var i = 0, negative = false
+    if s[0] == UInt8(ascii: "-") { negative = true; i = 1; if s.count == 1 { return nil } }
+    if s[i] == UInt8(ascii: "0") && (s.count > i + 1 || negative) { return nil }
+    var v: Int64 = 0
+    while i < s.count {
+        let d = s[i]
+        guard d >= 48 && d <= 57 else { return nil }
+        v = v * 10 + Int64(d - 48)
+        i += 1
+    }
+    if negative { v = -v }
+    guard v >= Int64(Int32.min) && v <= Int64(Int32.max) else { return nil }
+    return Int32(v)
+}
+
+func format4(_ v: Int) -> String {
+    let s = String(v)
+    return String(repeating: "0", count: max(0, 4 - s.count)) + s
+}

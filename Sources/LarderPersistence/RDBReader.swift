@@ -1,0 +1,326 @@
+import Foundation
+
+/// One key read from a snapshot.
+public struct RDBEntry {
+    public var db: Int
+    public var key: [UInt8]
+    /// Absolute expiry in unix ms, 0 when the key has none.
+    public var expireAt: Int64
+    public var value: RDBValue
+}
+
+public enum RDBValue: Equatable {
+    case string([UInt8])
+    case hash([RDBHashField])
+}
+
+public struct RDBHashField: Equatable {
+    public var field: [UInt8]
+    public var value: [UInt8]
+    /// Absolute expiry of the field in unix ms (Redis 7.4 HEXPIRE), 0 when it has none.
+    public var expireAt: Int64
+
+    public init(field: [UInt8], value: [UInt8], expireAt: Int64 = 0) {
+        self.field = field; self.value = value; self.expireAt = expireAt
+    }
+}
+
+/// What a complete read found.
+public struct RDBReadSummary {
+    public var version = 0
+    public var aux: [(String, [UInt8])] = []
+    public var keys = 0
+    public var bytes = 0
+    /// False when the file's stored checksum is 0 (Redis' "checksum disabled") or it predates
+    /// checksums (version < 5).
+    public var checksumVerified = false
+}
+
+/// Reads Redis RDB files, versions 1 to 12, holding strings (raw, integer-encoded,
+/// LZF-compressed) and hashes (plain, ziplist, listpack, and Redis 7.4's hashes with field
+/// TTLs). Any other type is refused naming the key and its type: Larder has no lists, sets,
+/// sorted sets or streams, and skipping them would silently lose data.
+///
+/// The whole file's CRC64 is checked before any key is handed out, so a corrupt file is never
+/// half loaded; a truncated one fails at the offset where its data ran out.
+public struct RDBReader {
+    let bytes: UnsafeRawBufferPointer
+    let file: String
+    var pos = 0
+    var db = 0
+
+    init(bytes: UnsafeRawBufferPointer, file: String) {
+        self.bytes = bytes
+        self.file = file
+    }
+
+    /// Reads a snapshot file, calling `body` with every key in file order.
+    public static func read(path: String, _ body: (RDBEntry) throws -> Void) throws -> RDBReadSummary {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw RDBError(file: path, offset: 0, message: "cannot read the file (\(String(cString: strerror(errno))))")
+        }
+        return try data.withUnsafeBytes { try read(bytes: $0, file: path, body) }
+    }
+
+    public static func read(bytes: UnsafeRawBufferPointer, file: String, _ body: (RDBEntry) throws -> Void) throws -> RDBReadSummary {
+        var r = RDBReader(bytes: bytes, file: file)
+        return try r.run(body)
+    }
+
+    func fail(_ message: String, at offset: Int? = nil) -> RDBError {
+        RDBError(file: file, offset: offset ?? pos, message: message)
+    }
+
+    // MARK: primitives
+
+    mutating func need(_ n: Int, _ what: String) throws {
+        if n < 0 || pos + n > bytes.count {
+            throw fail("unexpected end of file reading \(what) (needs \(n) byte(s), \(bytes.count - pos) left): the file is truncated")
+        }
+    }
+
+    mutating func byte(_ what: String) throws -> UInt8 {
+        try need(1, what)
+        defer { pos += 1 }
+        return bytes[pos]
+    }
+
+    mutating func littleEndian<T: FixedWidthInteger>(_ type: T.Type, _ what: String) throws -> T {
+        try need(MemoryLayout<T>.size, what)
+        defer { pos += MemoryLayout<T>.size }
+        return T(littleEndian: bytes.loadUnaligned(fromByteOffset: pos, as: T.self))
+    }
+
+    mutating func bigEndian<T: FixedWidthInteger>(_ type: T.Type, _ what: String) throws -> T {
+        try need(MemoryLayout<T>.size, what)
+        defer { pos += MemoryLayout<T>.size }
+        return T(bigEndian: bytes.loadUnaligned(fromByteOffset: pos, as: T.self))
+    }
+
+    /// A length, or the special string encoding it announces (`encoded` set).
+    mutating func length(_ what: String) throws -> (value: UInt64, encoded: Bool) {
+        let b = try byte(what)
+        switch b >> 6 {
+        case 0: return (UInt64(b & 0x3F), false)
+        case 1: return (UInt64(b & 0x3F) << 8 | UInt64(try byte(what)), false)
+        case 3: return (UInt64(b & 0x3F), true)
+        default:
+            if b == 0x80 { return (UInt64(try bigEndian(UInt32.self, what)), false) }
+            if b == 0x81 { return (try bigEndian(UInt64.self, what), false) }
+            throw fail("bad length encoding 0x\(String(b, radix: 16)) for \(what)", at: pos - 1)
+        }
+    }
+
+    mutating func plainLength(_ what: String) throws -> Int {
+        let start = pos
+        let (v, encoded) = try length(what)
+        if encoded { throw fail("a string encoding where a length was expected for \(what)", at: start) }
+        if v > UInt64(bytes.count - pos) {
+            throw fail("length \(v) for \(what) runs past the end of the file (\(bytes.count - pos) byte(s) left): the file is truncated or corrupt", at: start)
+        }
+        return Int(v)
+    }
+
+    /// A string: raw, integer-encoded (as its decimal text, as Redis loads it) or LZF.
+    mutating func string(_ what: String) throws -> [UInt8] {
+        let start = pos
+        let (v, encoded) = try length(what)
+        if !encoded {
+            if v > UInt64(bytes.count - pos) { try need(Int(clamping: v), what) }
+            let n = Int(v)
+            defer { pos += n }
+            return Array(bytes[pos..<pos + n])
+        }
+        switch v {
+        case 0: return Array(String(Int8(bitPattern: try byte(what))).utf8)
+        case 1: return Array(String(try littleEndian(Int16.self, what)).utf8)
+        case 2: return Array(String(try littleEndian(Int32.self, what)).utf8)
+        case 3:
+            let compressed = try plainLength("\(what) (compressed length)")
+            let (plainLength, plainEncoded) = try length("\(what) (uncompressed length)")
+            guard !plainEncoded, plainLength <= 1 << 32 else { throw fail("bad uncompressed length for LZF-compressed \(what)", at: start) }
+            let plain = Int(plainLength)
+            try need(compressed, what)
+            guard let out = LZF.decompress(UnsafeRawBufferPointer(rebasing: bytes[pos..<pos + compressed]), expectedLength: plain) else {
+                throw fail("LZF-compressed \(what) does not decompress to its stated \(plain) bytes", at: start)
+            }
+            pos += compressed
+            return out
+        default:
+            throw fail("unknown string encoding \(v) for \(what)", at: start)
+        }
+    }
+
+    // MARK: the file
+
+    mutating func run(_ body: (RDBEntry) throws -> Void) throws -> RDBReadSummary {
+        do {
+            return try parse(body)
+        } catch let crc as ChecksumMismatch {
+            // Tell a truncated or malformed file from one whose bytes changed: parse it without
+            // loading anything; a structural error is the better message.
+            var dry = RDBReader(bytes: bytes, file: file)
+            dry.skipChecksum = true
+            _ = try dry.parse { _ in }
+            throw crc.error
+        }
+    }
+
+    struct ChecksumMismatch: Error { var error: RDBError }
+    var skipChecksum = false
+
+    mutating func parse(_ body: (RDBEntry) throws -> Void) throws -> RDBReadSummary {
+        var summary = RDBReadSummary()
+        summary.bytes = bytes.count
+        if bytes.count < 9 || !bytes.starts(with: Array("REDIS".utf8)) {
+            throw fail("not an RDB file (no REDIS magic header): Bad file format", at: 0)
+        }
+        guard let version = Int(String(decoding: bytes[5..<9], as: UTF8.self)), version >= 1 else {
+            throw fail("bad RDB version field '\(String(decoding: bytes[5..<9], as: UTF8.self))'", at: 5)
+        }
+        if !RDB.readableVersions.contains(version) {
+            throw fail("RDB version \(version) is newer than this reader supports (\(RDB.readableVersions.upperBound))", at: 5)
+        }
+        summary.version = version
+        // Checksum first: a damaged file is refused before a single key is loaded.
+        if version >= 5, !skipChecksum, bytes.count >= 18, bytes[bytes.count - 9] == RDB.Opcode.eof {
+            let stored = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: bytes.count - 8, as: UInt64.self))
+            if stored != 0 {
+                let actual = CRC64.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<bytes.count - 8]))
+                if actual != stored {
+                    throw ChecksumMismatch(error: fail("CRC error: the file's checksum is \(hex(stored)) but its contents give \(hex(actual)) (the file is corrupt)",
+                               at: bytes.count - 8))
+                }
+                summary.checksumVerified = true
+            }
+        }
+        pos = 9
+        var expireAt: Int64 = 0
+        while true {
+            let opStart = pos
+            let op = try byte("an opcode or value type")
+            switch op {
+            case RDB.Opcode.eof:
+                if version >= 5 {
+                    try need(8, "the checksum after EOF")
+                    pos += 8
+                }
+                if pos != bytes.count {
+                    throw fail("\(bytes.count - pos) byte(s) of trailing data after the end of the snapshot")
+                }
+                return summary
+            case RDB.Opcode.selectDB:
+                db = try plainLength("the SELECTDB database number")
+            case RDB.Opcode.resizeDB:
+                _ = try plainLength("the RESIZEDB database size")
+                _ = try plainLength("the RESIZEDB expires size")
+            case RDB.Opcode.aux:
+                let k = try string("an AUX field name")
+                let v = try string("an AUX field value")
+                summary.aux.append((String(decoding: k, as: UTF8.self), v))
+            case RDB.Opcode.expireTimeMs:
+                expireAt = try littleEndian(Int64.self, "an EXPIRETIME_MS value")
+            case RDB.Opcode.expireTime:
+                expireAt = Int64(try littleEndian(Int32.self, "an EXPIRETIME value")) * 1000
+            case RDB.Opcode.idle:
+                _ = try length("an IDLE value")
+            case RDB.Opcode.freq:
+                _ = try byte("a FREQ value")
+            case RDB.Opcode.slotInfo:
+                _ = try length("a SLOT_INFO slot")
+                _ = try length("a SLOT_INFO size")
+                _ = try length("a SLOT_INFO expires size")
+            case RDB.Opcode.moduleAux:
+                throw fail("module auxiliary data (opcode 247): Larder has no modules", at: opStart)
+            case RDB.Opcode.function2, RDB.Opcode.functionPreGA:
+                throw fail("a function library (opcode \(op)): Larder has no Redis functions; delete them (FUNCTION FLUSH) before SAVE", at: opStart)
+            default:
+                let keyStart = pos
+                let key = try string("a key")
+                let value = try self.value(type: op, key: key, keyOffset: keyStart, typeOffset: opStart)
+                try body(RDBEntry(db: db, key: key, expireAt: expireAt, value: value))
+                summary.keys += 1
+                expireAt = 0
+            }
+        }
+    }
+
+    mutating func value(type: UInt8, key: [UInt8], keyOffset: Int, typeOffset: Int) throws -> RDBValue {
+        switch type {
+        case RDB.TypeCode.string:
+            return .string(try string("the value of key \(printable(key))"))
+        case RDB.TypeCode.hash:
+            let n = try plainLength("the field count of hash \(printable(key))")
+            var fields: [RDBHashField] = []
+            fields.reserveCapacity(min(n, 1 << 16))
+            for _ in 0..<n {
+                let f = try string("a field of hash \(printable(key))")
+                let v = try string("a value of hash \(printable(key))")
+                fields.append(RDBHashField(field: f, value: v))
+            }
+            return .hash(fields)
+        case RDB.TypeCode.hashMetadata, RDB.TypeCode.hashMetadataPreGA:
+            var minExpire: Int64 = 0
+            if type == RDB.TypeCode.hashMetadata { minExpire = try littleEndian(Int64.self, "the minimum field expiry of hash \(printable(key))") }
+            let n = try plainLength("the field count of hash \(printable(key))")
+            var fields: [RDBHashField] = []
+            fields.reserveCapacity(min(n, 1 << 16))
+            for _ in 0..<n {
+                let (ttl, enc) = try length("a field TTL of hash \(printable(key))")
+                if enc { throw fail("a string encoding where a field TTL of hash \(printable(key)) was expected") }
+                let at: Int64 = ttl == 0 ? 0 : (type == RDB.TypeCode.hashMetadata ? Int64(truncatingIfNeeded: ttl) + minExpire - 1 : Int64(truncatingIfNeeded: ttl))
+                let f = try string("a field of hash \(printable(key))")
+                let v = try string("a value of hash \(printable(key))")
+                fields.append(RDBHashField(field: f, value: v, expireAt: at))
+            }
+            return .hash(fields)
+        case RDB.TypeCode.hashListpack, RDB.TypeCode.hashZiplist, RDB.TypeCode.hashListpackEx, RDB.TypeCode.hashListpackExPreGA:
+            if type == RDB.TypeCode.hashListpackEx { _ = try littleEndian(Int64.self, "the minimum field expiry of hash \(printable(key))") }
+            let blobStart = pos
+            let blob = try string("the encoded value of hash \(printable(key))")
+            let elements: [[UInt8]]
+            do {
+                elements = try blob.withUnsafeBytes { type == RDB.TypeCode.hashZiplist ? try Ziplist.elements($0) : try Listpack.elements($0) }
+            } catch let e as EncodingError {
+                throw fail("\(type == RDB.TypeCode.hashZiplist ? "ziplist" : "listpack") of hash \(printable(key)) is corrupt: \(e.message) (at byte \(e.offset) of it)", at: blobStart)
+            }
+            let withTTL = type == RDB.TypeCode.hashListpackEx || type == RDB.TypeCode.hashListpackExPreGA
+            let stride = withTTL ? 3 : 2
+            if elements.count % stride != 0 {
+                throw fail("\(elements.count) elements in the encoded hash \(printable(key)), not a multiple of \(stride)", at: blobStart)
+            }
+            var fields: [RDBHashField] = []
+            fields.reserveCapacity(elements.count / stride)
+            var i = 0
+            while i < elements.count {
+                var at: Int64 = 0
+                if withTTL {
+                    guard let t = Int64(String(decoding: elements[i + 2], as: UTF8.self)), t >= 0 else {
+                        throw fail("field TTL '\(printable(elements[i + 2]))' of hash \(printable(key)) is not an integer", at: blobStart)
+                    }
+                    at = t
+                }
+                fields.append(RDBHashField(field: elements[i], value: elements[i + 1], expireAt: at))
+                i += stride
+            }
+            return .hash(fields)
+        case RDB.TypeCode.hashZipmap:
+            throw fail("key \(printable(key)) is a hash in zipmap encoding (Redis 2.4): not supported; load and re-save it with a newer Redis", at: typeOffset)
+        default:
+            throw fail("key \(printable(key)) has type \(RDB.typeName(type)) (RDB type \(type)): Larder stores strings and hashes only; refusing to load rather than dropping it", at: typeOffset)
+        }
+    }
+}
+
+func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
+
+/// A key or field for a message: printable ASCII as is, other bytes as \xNN.
+func printable(_ bytes: [UInt8]) -> String {
+    var s = "'"
+    for b in bytes.prefix(64) {
+        if b >= 0x20 && b < 0x7F && b != UInt8(ascii: "'") && b != UInt8(ascii: "\\") { s.unicodeScalars.append(Unicode.Scalar(b)) }
+        else { s += "\\x" + (b < 16 ? "0" : "") + String(b, radix: 16) }
+    }
+    if bytes.count > 64 { s += "..." }
+    return s + "'"
+}

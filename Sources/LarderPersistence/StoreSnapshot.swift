@@ -1,0 +1,63 @@
+import LarderStore
+
+/// The bridge between RDB records and the store's keyspaces.
+public enum StoreSnapshot {
+    /// The RDB version a snapshot of these keyspaces needs: 12 when some hash has field TTLs
+    /// (only Redis >= 7.4 reads those), else 10 (Redis 7.0).
+    public static func requiredVersion(_ keyspaces: [Keyspace]) -> Int {
+        keyspaces.contains { $0.hashesWithFieldExpiry > 0 } ? RDB.fieldTTLVersion : RDB.writeVersion
+    }
+
+    /// Encodes every live key of `keyspace` (expired ones are dropped on the way, as a read
+    /// would). Returns the number of keys written.
+    @discardableResult
+    public static func encode(_ keyspace: Keyspace, into enc: inout RDBEncoder, now: Int64) -> Int {
+        var n = 0
+        keyspace.forEachLive(now: now) { slot in
+            encodeSlot(keyspace, slot, into: &enc)
+            n += 1
+        }
+        return n
+    }
+
+    /// Encodes the key at a live slot.
+    public static func encodeSlot(_ keyspace: Keyspace, _ slot: Int, into enc: inout RDBEncoder) {
+        let key = keyspace.keyBytes(at: slot)
+        let expireAt = keyspace.expireAt(slot)
+        if keyspace.withString(at: slot, { enc.stringEntry(key: key, value: $0, expireAt: expireAt) }) != nil { return }
+        guard case .hash(let h) = keyspace.value(at: slot) else { return }
+        var fields: [(UnsafeRawBufferPointer, UnsafeRawBufferPointer, Int64)] = []
+        fields.reserveCapacity(h.count)
+        let withTTL = h.hasFieldExpiry
+        h.forEach { f, v in fields.append((f, v, withTTL ? (h.fieldExpireAt(f) ?? 0) : 0)) }
+        enc.hashEntry(key: key, fields: fields, expireAt: expireAt)
+    }
+
+    public enum InsertResult { case inserted, expired, duplicate }
+
+    /// Stores one loaded key. Keys and hash fields already expired at `now` are skipped (as a
+    /// Redis master loading its RDB does); a key already present is reported, not replaced.
+    public static func insert(_ e: RDBEntry, into keyspace: Keyspace, now: Int64) -> InsertResult {
+        if e.expireAt != 0 && e.expireAt <= now { return .expired }
+        if e.key.withUnsafeBytes({ keyspace.lookup($0, now: now) }) != nil { return .duplicate }
+        switch e.value {
+        case .string(let s):
+            e.key.withUnsafeBytes { k in
+                s.withUnsafeBytes { _ = keyspace.setString(k, hash: ByteHash.hash(k), bytes: $0, expireAt: e.expireAt, now: now) }
+            }
+        case .hash(let fields):
+            let h = HashObject()
+            var live = 0
+            for f in fields where f.expireAt == 0 || f.expireAt > now {
+                f.field.withUnsafeBytes { fb in
+                    f.value.withUnsafeBytes { _ = h.set(fb, $0) }
+                    if f.expireAt != 0 { h.setFieldExpiry(fb, at: f.expireAt) }
+                }
+                live += 1
+            }
+            if live == 0 { return .expired }
+            keyspace.set(e.key, value: .hash(h), expireAt: e.expireAt, now: now)
+        }
+        return .inserted
+    }
+}
