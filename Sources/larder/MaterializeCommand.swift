@@ -16,6 +16,24 @@ struct MaterializeTargetOptions: ParsableArguments {
     @Option(name: .long, help: "Password for the target server (overrides the URL's).")
     var password: String?
 
+    // >>> deploy: password from a file (a mounted Kubernetes Secret), not on the command line.
+    @Option(name: .customLong("password-file"), help: "Read the target server's password from this file (first line).")
+    var passwordFile: String?
+
+    func passwordFromFile() throws -> String? {
+        guard let passwordFile else { return nil }
+        if password != nil { throw CLIUsageError("give --password or --password-file, not both") }
+        guard let data = FileManager.default.contents(atPath: passwordFile),
+              let text = String(data: data, encoding: .utf8) else {
+            throw CLIUsageError("--password-file \(passwordFile): cannot read the file")
+        }
+        let line = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+        let password = line.hasSuffix("\r") ? String(line.dropLast()) : line
+        guard !password.isEmpty else { throw CLIUsageError("--password-file \(passwordFile): the first line is empty") }
+        return password
+    }
+    // <<< deploy
+
     @Option(name: .customLong("batch-size"), help: "Entities per pipelined HMGET/HSET round trip.")
     var batchSize: Int = 1000
 
@@ -32,6 +50,7 @@ struct MaterializeTargetOptions: ParsableArguments {
             throw CLIUsageError("no --target given and feature_store.yaml has no redis online_store connection_string")
         }
         if let password { endpoint.password = password }
+        if let fromFile = try passwordFromFile() { endpoint.password = fromFile }  // deploy
         return endpoint
     }
 }

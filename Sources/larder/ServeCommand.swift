@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LarderLog
 import LarderServer
 import NIOCore
 
@@ -25,6 +26,7 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Feature repo to load with --materialize.") var repo: String?
     @Flag(help: "Materialize the repo's online views (from the epoch to now) into the store before serving.")
     var materialize = false
+    @OptionGroup var logging: LogOptions
 
     func run() throws {
         let settings = ServerSettings(
@@ -32,12 +34,17 @@ struct ServeCommand: ParsableCommand {
             protoMaxBulkLength: protoMaxBulkLen, protoMaxMultibulkLength: protoMaxMultibulkLen,
             clientQueryBufferLimit: clientQueryBufferLimit, maxClients: maxclients,
             idleTimeout: timeout, tcpKeepalive: tcpKeepalive)
+        logging.bootstrap()
+        LarderLog.server.notice("larder starting", metadata: LogOptions.buildMetadata.merging(["event": "starting"]) { $1 })
+        LarderLog.server.info("configuration", metadata: settings.logMetadata.merging(
+            ["event": "configuration", "repo": .string(repo ?? "none"), "materialize": .stringConvertible(materialize),
+             "log_format": .string(logging.logFormat), "log_level": .string(logging.logLevel)]) { $1 })
         let server = LarderServer(settings: settings)
         let bound: Int
         do {
             bound = try server.start()
         } catch {
-            FileHandle.standardError.write("larder: cannot listen on \(bind):\(port): \(error)\n".data(using: .utf8)!)
+            LarderLog.server.error("cannot listen on \(bind):\(port): \(error)", metadata: ["event": "listen_failed"])
             throw ExitCode(1)
         }
         if materialize {
@@ -49,6 +56,7 @@ struct ServeCommand: ParsableCommand {
             do {
                 try EmbeddedMaterialize.run(repo: repo, into: server)
             } catch {
+                LarderLog.server.error("serve --materialize failed: \(error)", metadata: ["event": "materialize_failed"])
                 server.stop()
                 throw CLIOutput.fail("serve --materialize", error)
             }
@@ -59,7 +67,11 @@ struct ServeCommand: ParsableCommand {
         signal(SIGINT, SIG_IGN)
         let signals = [SIGTERM, SIGINT].map { sig -> DispatchSourceSignal in
             let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            src.setEventHandler { server.stop() }
+            src.setEventHandler {
+                LarderLog.server.notice("received \(sig == SIGTERM ? "SIGTERM" : "SIGINT"), scheduling shutdown",
+                                        metadata: ["event": "signal"])
+                server.stop()
+            }
             src.resume()
             return src
         }
