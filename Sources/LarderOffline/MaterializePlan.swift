@@ -25,6 +25,7 @@ extension ViewSource {
     public func readPlan(start: Int64, end: Int64) -> ViewReadPlan {
         var plan = ViewReadPlan(view: view.name, path: path, format: tabular.format)
         plan.files = tabular.files.count
+        guard start <= end else { plan.rows = 0; return plan }  // an empty window reads nothing
         guard let dataset = tabular.parquet else {
             plan.filesRead = plan.files
             for file in tabular.files {
@@ -54,6 +55,35 @@ extension ViewSource {
         return plan
     }
 }
+
+// >>> deploy: `larder historical --plan`.
+extension HistoricalRetriever {
+    /// What a retrieval will read: per view of `refs`, its source over [earliest entity time - ttl,
+    /// latest entity time] (the rows a point-in-time join can use), after row-group pruning. Reads
+    /// only the entity file's timestamp column.
+    public func readPlans(entities: TabularSource, features refs: [FeatureReference]) throws -> (entityRows: Int, plans: [ViewReadPlan]) {
+        let timeColumn = try HistoricalRetriever.entityTimestampColumn(entities.schema, path: entities.path)
+        var earliest = Int64.max, latest = Int64.min, rows = 0  // no rows: an empty window
+        var batches = try entities.batches(columns: [timeColumn])
+        while let batch = try batches.next() {
+            rows += batch.rowCount
+            guard case .int64(let times) = batch.columns[0].values else { continue }
+            for (i, t) in times.enumerated() where !batch.columns[0].isNull(i) {
+                earliest = min(earliest, t); latest = max(latest, t)
+            }
+        }
+        var views: [String] = []
+        for ref in refs where !views.contains(ref.view) { views.append(ref.view) }
+        let plans = try views.map { name -> ViewReadPlan in
+            guard let view = repo.definitions.featureView(named: name) else { throw HistoricalError("unknown feature view \"\(name)\"") }
+            let source = try ViewSource(view: view, definitions: repo.definitions, repoDirectory: repo.directory)
+            let lower = view.ttlSeconds > 0 ? earliest &- view.ttlSeconds * 1_000_000_000 : Int64.min
+            return source.readPlan(start: lower, end: latest)
+        }
+        return (rows, plans)
+    }
+}
+// <<< deploy
 
 /// Predicted memory of a view's materialization above the process' resident memory before
 /// the run, from the view's earlier runs in the state database (the last 20 with bytes read):

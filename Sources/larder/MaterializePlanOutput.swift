@@ -53,4 +53,27 @@ enum MaterializePlanOutput {
     }
 
     static func mib(_ bytes: Int64) -> String { String(format: "%.1f MiB", Double(bytes) / 1048576) }
+
+    /// `larder historical ... --plan`. Historical runs record no memory history yet: the prediction
+    /// is the no-history default over the views' decoded bytes, plus the entity file decoded whole.
+    static func printHistorical(retriever: HistoricalRetriever, entities: TabularSource, features: [FeatureReference]) throws {
+        let (entityRows, plans) = try retriever.readPlans(entities: entities, features: features)
+        var entityBytes: Int64 = 0
+        for file in entities.files {
+            entityBytes += ((try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? NSNumber)?.int64Value ?? 0
+        }
+        var total: Int64 = 0
+        for plan in plans {
+            let memory = MemoryPredictor.predict(plan, history: [])
+            total += memory.bytes
+            Swift.print("\(plan.view): \(plan.format.rawValue) \(plan.path): \(plan.filesRead)/\(plan.files) file(s), "
+                + (plan.format == .parquet ? "\(plan.rowGroupsRead)/\(plan.rowGroups) row group(s), \(plan.rows ?? 0) rows, " : "rows unknown (CSV), ")
+                + "\(mib(plan.bytesOnDisk)) on disk, \(mib(plan.bytesDecoded)) decoded; memory +\(mib(memory.bytes)) (\(memory.basis))")
+        }
+        // Every view's joined values are held until the output is written: the views add up.
+        let entityMemory = Int64(MemoryPredictor.defaultRatio * Double(entityBytes))
+        let base = ProcessResidentMemory.currentBytes
+        Swift.print("entities: \(entities.path): \(entityRows) rows, \(mib(entityBytes)) on disk; memory +\(mib(entityMemory))")
+        Swift.print("predicted peak memory: \(mib(base + total + entityMemory)) (process \(mib(base)) + views \(mib(total)) + entity rows \(mib(entityMemory)); no recorded history for historical runs)")
+    }
 }

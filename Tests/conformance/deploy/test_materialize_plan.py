@@ -129,3 +129,23 @@ def test_sigterm_stops_between_views_and_a_resumed_run_skips_the_finished_ones(f
         assert f"{view}: already materialized over this window (--resume): skipped" in resumed.stderr
     assert f"materialized {8 - len(done)} view(s)" in resumed.stdout
     assert recorded_views(repo) == {f"stats{i}" for i in range(8)}
+
+
+def test_historical_plan_reads_the_views_up_to_the_latest_entity_row(tmp_path):
+    repo = make_repo(tmp_path / "repo", 1000, 20000, 2000)
+    entities = tmp_path / "entities.csv"
+    entities.write_text("entity_id,event_timestamp\n" + "".join(
+        f"{i},2025-01-{1 + i % 9:02d}T12:00:00Z\n" for i in range(300)))
+    latest = datetime(2025, 1, 9, 12, tzinfo=timezone.utc).timestamp() * 1e9
+    meta = pq.ParquetFile(repo / "data/stats.parquet").metadata
+    expected = 0
+    for g in range(meta.num_row_groups):
+        rg = meta.row_group(g)
+        stats = [rg.column(i) for i in range(rg.num_columns) if rg.column(i).path_in_schema == "event_timestamp"][0].statistics
+        expected += stats.min.timestamp() * 1e9 <= latest  # ttl 0: no lower bound
+    done = larder("historical", repo, "--entities", entities, "--features", "stats", "--plan")
+    assert done.returncode == 0, done.stderr
+    assert f"{expected}/{meta.num_row_groups} row group(s)" in done.stdout and expected < meta.num_row_groups
+    assert "entities: " in done.stdout and "300 rows" in done.stdout
+    assert done.stdout.strip().splitlines()[-1].startswith("predicted peak memory: ")
+    assert not (tmp_path / "out.parquet").exists()
