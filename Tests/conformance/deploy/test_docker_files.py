@@ -152,7 +152,8 @@ def test_cronjob_runs_materialize_incremental_against_the_service_with_the_passw
     command = " ".join(container["args"])
     assert "larder materialize-incremental /repo" in command
     service = one("Service", "larder")
-    assert f"@{service['metadata']['name']}.{service['metadata']['namespace']}.svc:6379" in command
+    # `user:@host`: the user name, no password in the URL (the file gives it).
+    assert f"redis://materialize:@{service['metadata']['name']}.{service['metadata']['namespace']}.svc:6379" in command
     password_file = re.search(r"--password-file (\S+)", command).group(1)
     mounts = {m["mountPath"] for m in container["volumeMounts"]}
     assert os.path.dirname(password_file) in mounts

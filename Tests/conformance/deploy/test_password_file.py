@@ -35,3 +35,24 @@ def test_password_file_authenticates_and_bad_files_are_named(fresh_servers, tmp_
     assert missing.returncode != 0 and "absent: cannot read the file" in missing.stderr
     both = materialize(repo, server.port, "--password-file", str(good), "--password", "x")
     assert both.returncode != 0 and "not both" in both.stderr
+
+
+def test_user_in_the_url_and_password_from_the_file_authenticate_as_that_acl_user(fresh_servers, tmp_path):
+    # The CronJob's form, redis://materialize:@host + --password-file, against redis-server's ACL
+    # (the default user off, so only the named user can write).
+    repo = tmp_path / "repo"
+    shutil.copytree(servers.REPO_ROOT / "feature_repo", repo)
+    # redis-server joins the words after --user into one ACL rule.
+    ref = fresh_servers("redis", ["--user", "default", "on", "nopass", "~*", "&*", "+ping", "+dbsize",
+                                  "--user", "materialize", "on", ">file-pw-2", "~*", "&*", "+@all"])
+    pw = tmp_path / "pw"
+    pw.write_text("file-pw-2\n")
+    done = subprocess.run([str(BINARY), "materialize", str(repo), "2020-01-01", "2030-01-01", "--no-progress",
+                           "--target", f"redis://materialize:@127.0.0.1:{ref.port}", "--password-file", str(pw)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert ref.client().dbsize() > 0
+    # The same URL with the name read as a password (no colon) is refused by the ACL.
+    refused = subprocess.run([str(BINARY), "materialize", str(repo), "2020-01-01", "2030-01-01", "--no-progress",
+                              "--target", f"redis://materialize@127.0.0.1:{ref.port}"], capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0 and "AUTH" in refused.stderr, refused.stderr
