@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // C libraries from Debian -dev packages.
@@ -40,6 +41,13 @@ let package = Package(
         // Thread pinning and process CPU time (needs _GNU_SOURCE, which Swift cannot set).
         .target(name: "CLarderSupport"),
 
+        // Logging facade over swift-log: text or JSON lines, secrets redacted (docs/deployment.md).
+        .target(name: "LarderLog", dependencies: [.product(name: "Logging", package: "swift-log")],
+                swiftSettings: swift5),
+        // Version, git commit and build configuration for `larder --version` (BuildInfoPlugin).
+        .target(name: "LarderBuildInfo", swiftSettings: swift5, plugins: ["BuildInfoPlugin"]),
+        .plugin(name: "BuildInfoPlugin", capability: .buildTool()),
+
         // Protocol: RESP2/RESP3 parsing and reply encoding. No I/O, no dependencies,
         // so the fuzzer can compile it with plain swiftc.
         .target(name: "LarderRESP", swiftSettings: swift5),
@@ -49,7 +57,7 @@ let package = Package(
         .target(name: "LarderPersistence", dependencies: ["LarderStore"], swiftSettings: swift5),
         // NIO bootstrap, per-core loops, connection handler, command table and families.
         .target(name: "LarderServer", dependencies: [
-            "LarderRESP", "LarderStore", "CLarderSupport",
+            "LarderRESP", "LarderStore", "CLarderSupport", "LarderLog",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Atomics", package: "swift-atomics"),
@@ -83,10 +91,12 @@ let package = Package(
         ], path: "Sources/larder-bench", swiftSettings: swift5),
         .executableTarget(name: "larder", dependencies: [
             "LarderServer", "LarderOffline", "LarderParquet", "LarderFeatures", "LarderStore", "LarderServing",
+            "LarderLog", "LarderBuildInfo",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swift5),
 
         .testTarget(name: "LarderRESPTests", dependencies: ["LarderRESP"], swiftSettings: swift5),
+        .testTarget(name: "LarderLogTests", dependencies: ["LarderLog", "LarderBuildInfo"], swiftSettings: swift5),
         .testTarget(name: "LarderStoreTests", dependencies: ["LarderStore"], swiftSettings: swift5),
         .testTarget(name: "LarderPersistenceTests", dependencies: ["LarderPersistence", "LarderStore"],
                     resources: [.copy("Fixtures")], swiftSettings: swift5),

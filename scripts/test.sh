@@ -2,6 +2,8 @@
 # test.sh: THE test command. Runs every stage, even after a failure, and exits non-zero if any failed.
 #   1. scripts/setup.sh                 Debian packages + cached Python venvs
 #   2. scripts/build.sh (release)       the conformance tests drive .build/release/larder
+#   2b. scripts/static-build.sh         docker/Dockerfile's binary (static Swift runtime) in .build-static/,
+#                                       ~1.5-2 min; Tests/conformance/deploy runs the smoke on it (SKIP_STATIC=1 skips)
 #   3. swift test                       unit tests of all modules
 #   4. Fuzz/*/run.sh 30                 fuzz smoke runs (30 s each), when present
 #   5. pytest Tests/conformance         real clients (redis-cli, redis-py 7, hiredis) vs redis-server, venv-r7
@@ -62,6 +64,7 @@ if [[ "${SKIP_SWIFT:-0}" == 1 ]]; then
   skip "swift build release" "SKIP_SWIFT=1"; skip "swift test" "SKIP_SWIFT=1"; skip "fuzz smoke" "SKIP_SWIFT=1"
 else
   stage "swift build release" ./scripts/build.sh || build_ok=0
+  if [[ "${SKIP_STATIC:-0}" == 1 ]]; then skip "static build" "SKIP_STATIC=1"; else stage "static build" ./scripts/static-build.sh; fi
   stage "swift test" swift test
   stage "fuzz smoke" run_fuzz_smoke
 fi

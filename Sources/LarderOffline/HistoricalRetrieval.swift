@@ -118,7 +118,7 @@ public struct HistoricalRetriever {
     }
 
     /// The entity timestamp column: `event_timestamp`, or the only timestamp column (Feast's rule).
-    static func entityTimestampColumn(_ schema: [LarderParquet.Field], path: String) throws -> String {
+    public static func entityTimestampColumn(_ schema: [LarderParquet.Field], path: String) throws -> String {
         if let field = schema.first(where: { $0.name == "event_timestamp" }) {
             guard case .timestamp = field.type else {
                 throw HistoricalError("\(path): column event_timestamp is \(field.type), not a timestamp")

@@ -14,6 +14,11 @@ public struct MaterializeRun {
     /// nil disables bookkeeping (tests, benchmarks).
     public var state: RegistryStore?
 
+    // >>> deploy: stop between views on SIGTERM (what is done stays recorded).
+    /// Checked before each view; true makes the run throw `MaterializeStopped`.
+    public var shouldStop: () -> Bool = { false }
+    // <<< deploy
+
     public init(repo: FeatureRepo, state: RegistryStore?) {
         self.repo = repo
         self.materializer = Materializer(repo: repo)
@@ -46,12 +51,24 @@ public struct MaterializeRun {
                     progress: ((MaterializeProgress) -> Void)? = nil) throws -> [ViewMaterializeResult] {
         var results: [ViewMaterializeResult] = []
         let project = repo.config.project
+        let baseMemory = ProcessResidentMemory.currentBytes  // deploy: memory history for --plan
         for (view, start) in views {
+            if shouldStop() { throw MaterializeStopped(done: results.map(\.view), remaining: views.count - results.count) }  // deploy
             let startedAt = Date()
             do {
+                ProcessResidentMemory.resetPeak()  // deploy
                 let result = try materializer.materialize(view: view, start: start, end: end, into: sink, progress: progress)
                 results.append(result)
                 if let state {
+                    // >>> deploy: what this view read and the memory it took, for `--plan`.
+                    if let source = try? ViewSource(view: view, definitions: repo.definitions, repoDirectory: repo.directory) {
+                        let plan = source.readPlan(start: start, end: end)
+                        try? state.recordViewMemory(ViewMemoryRecord(
+                            project: project, view: view.name, kind: kind, rowsRead: Int64(result.rowsRead),
+                            entities: Int64(result.entities), bytesDecoded: plan.bytesDecoded,
+                            peakAboveBaseBytes: max(0, ProcessResidentMemory.peakBytes - baseMemory), baseBytes: baseMemory))
+                    }
+                    // <<< deploy
                     let runID = try state.recordRun(RunRecord(
                         project: project, kind: kind, featureView: view.name, startedAt: startedAt,
                         durationSeconds: result.seconds, rows: Int64(result.rowsRead), bytes: Int64(result.bytes),
@@ -85,3 +102,23 @@ public struct MaterializeRun {
     }
 }
 
+/// A run stopped between views (SIGTERM): `done` are recorded and are not redone by a retry.
+public struct MaterializeStopped: Error, CustomStringConvertible {
+    public var done: [String]
+    public var remaining: Int
+    public var description: String {
+        "stopped by a signal after \(done.count) view(s) (\(done.joined(separator: ", "))); \(remaining) not started"
+    }
+}
+
+/// Peak resident memory of this process (getrusage's ru_maxrss, KiB on Linux).
+public enum PeakMemory {
+    public static var bytes: Int64 {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        // deploy: VmHWM, kept across the per-view resets. Not ru_maxrss: after fork+exec it starts
+        // at the forking parent's resident size (a 140 MB Python test runner showed as our peak).
+        let peak = ProcessResidentMemory.processPeakBytes
+        return peak > 0 ? peak : Int64(usage.ru_maxrss) * 1024
+    }
+}

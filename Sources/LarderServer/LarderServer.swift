@@ -1,4 +1,5 @@
 import Foundation
+import LarderLog
 import LarderStore
 import NIOCore
 import NIOPosix
@@ -72,6 +73,8 @@ public final class LarderServer: @unchecked Sendable {
         let ch = try bootstrap.bind(host: settings.bind, port: settings.port).wait()
         serverChannel = ch
         state.boundPort = ch.localAddress?.port ?? settings.port
+        LarderLog.server.notice("ready to accept connections",
+                                metadata: ["event": "listening", "bind": .string(settings.bind), "port": .stringConvertible(state.boundPort)])
         return state.boundPort
     }
 
@@ -81,9 +84,12 @@ public final class LarderServer: @unchecked Sendable {
             if isStopping { return false }; isStopping = true; return true }
         guard shouldStop else { return }
         DispatchQueue.global().async { [self] in
+            LarderLog.server.notice("shutting down: closing the listener and \(state.clients.all.count) client(s)",
+                                    metadata: ["event": "shutdown"])
             try? serverChannel?.close().wait()
             for c in state.clients.all { try? c.channel?.close().wait() }
             try? group.syncShutdownGracefully()
+            LarderLog.server.notice("stopped", metadata: ["event": "stopped"])
             stopped.signal()
         }
     }

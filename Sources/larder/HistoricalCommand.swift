@@ -21,20 +21,29 @@ struct HistoricalCommand: ParsableCommand {
     var features: String
 
     @Option(name: .long, help: "Output file: .parquet or .csv.")
-    var out: String
+    var out: String = ""
 
     @Flag(name: .customLong("full-feature-names"), help: "Name output columns view__feature.")
     var fullFeatureNames = false
+
+    // >>> deploy
+    @Flag(name: .long, help: "Print what the retrieval would read and its predicted peak memory; do nothing else.")
+    var plan = false
+    // <<< deploy
 
     func run() throws {
         // Batch jobs reuse freed column buffers instead of page-faulting them in again (bench/results/parquet.md).
         ParquetMemory.keepFreedMemoryForReuse()
         do {
             let clock = Date()
+            if !plan && out.isEmpty { throw CLIUsageError("--out is required (unless --plan)") }  // deploy
             let loaded = try FeatureRepoLoader().load(directory: repo)
             let retriever = HistoricalRetriever(repo: loaded)
             let refs = try retriever.references(features)
             let entitySource = try TabularSource(path: entities)
+            if plan {  // deploy
+                return try MaterializePlanOutput.printHistorical(retriever: retriever, entities: entitySource, features: refs)
+            }
             var writer: HistoricalOutput? = nil
             var rows = 0
             try retriever.retrieve(entities: entitySource, features: refs, fullFeatureNames: fullFeatureNames) { batch in

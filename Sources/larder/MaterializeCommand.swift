@@ -17,6 +17,38 @@ struct MaterializeTargetOptions: ParsableArguments {
     @Option(name: .long, help: "Password for the target server (overrides the URL's).")
     var password: String?
 
+    // >>> deploy: --plan prints what the run will read and its predicted peak memory, then stops.
+    @Flag(name: .long, help: "Print what the run would read and its predicted peak memory; do nothing else.")
+    var plan = false
+
+    @Option(name: .long, help: "Output of --plan: text, json, or k8s-resources (a resources block for the CronJob).")
+    var format: String = "text"
+
+    @Flag(name: .long, help: "Skip views already recorded as materialized over the whole window (a retried job).")
+    var resume = false
+
+    @Option(name: .customLong("stop-grace"), help: "Seconds a SIGTERM/SIGINT waits for the current view before exiting.")
+    var stopGrace: Double = 5
+    // <<< deploy
+
+    // >>> deploy: password from a file (a mounted Kubernetes Secret), not on the command line.
+    @Option(name: .customLong("password-file"), help: "Read the target server's password from this file (first line).")
+    var passwordFile: String?
+
+    func passwordFromFile() throws -> String? {
+        guard let passwordFile else { return nil }
+        if password != nil { throw CLIUsageError("give --password or --password-file, not both") }
+        guard let data = FileManager.default.contents(atPath: passwordFile),
+              let text = String(data: data, encoding: .utf8) else {
+            throw CLIUsageError("--password-file \(passwordFile): cannot read the file")
+        }
+        let line = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+        let password = line.hasSuffix("\r") ? String(line.dropLast()) : line
+        guard !password.isEmpty else { throw CLIUsageError("--password-file \(passwordFile): the first line is empty") }
+        return password
+    }
+    // <<< deploy
+
     @Option(name: .customLong("batch-size"), help: "Entities per pipelined HMGET/HSET round trip.")
     var batchSize: Int = 1000
 
@@ -33,6 +65,7 @@ struct MaterializeTargetOptions: ParsableArguments {
             throw CLIUsageError("no --target given and feature_store.yaml has no redis online_store connection_string")
         }
         if let password { endpoint.password = password }
+        if let fromFile = try passwordFromFile() { endpoint.password = fromFile }  // deploy
         return endpoint
     }
 }
@@ -57,14 +90,34 @@ struct MaterializeCommand: ParsableCommand {
             guard startNanos <= endNanos else { throw CLIUsageError("START \(start) is after END \(end)") }
             var run = MaterializeRun(repo: loaded, state: try MaterializeRun.openState(repoDirectory: repo))
             run.materializer.batchSize = options.batchSize
-            let views = try run.materializer.viewsToMaterialize(named: options.views.map(CLIOptions.columnList))
+            var views = try run.materializer.viewsToMaterialize(named: options.views.map(CLIOptions.columnList))
+            if options.resume, let state = run.state {  // deploy: a retried job skips what a stopped one finished
+                views = try views.filter { view in
+                    let done = try state.materializationIntervals(project: loaded.config.project, view: view.name).contains {
+                        $0.start.seconds * 1_000_000_000 + Int64($0.start.nanos) <= startNanos
+                            && $0.end.seconds * 1_000_000_000 + Int64($0.end.nanos) >= endNanos
+                    }
+                    if done { printErr("\(view.name): already materialized over this window (--resume): skipped") }
+                    return !done
+                }
+            }
+            if options.plan {  // deploy
+                return try MaterializePlanOutput.print(run: run, views: views.map { ($0, startNanos) }, end: endNanos, format: options.format)
+            }
             let target = try RESPTarget(endpoint: try options.endpoint(repo: loaded))
             let reporter = MaterializeReporter(enabled: !options.noProgress)
-            let results = try run.run(views: views, start: startNanos, end: endNanos, into: target, kind: "materialize",
-                                      progress: reporter.update)
+            let stop = MaterializeStopSignal(graceSeconds: options.stopGrace)  // deploy
+            run.shouldStop = stop.requested
+            let results = try withExtendedLifetime(stop) {
+                try run.run(views: views, start: startNanos, end: endNanos, into: target, kind: "materialize",
+                            progress: reporter.update)
+            }
             reporter.summary(results, target: target.client.endpoint.description)
         } catch let error as ExitCode {
             throw error
+        } catch let stopped as MaterializeStopped {  // deploy
+            printErr("larder: \(stopped)")
+            throw ExitCode(143)
         } catch {
             throw CLIOutput.fail("materialize", error)
         }
@@ -94,13 +147,24 @@ struct MaterializeIncrementalCommand: ParsableCommand {
             for (view, start) in plan {
                 printErr("\(view.name): from \(TimeText.iso(start)) to \(TimeText.iso(endNanos))")
             }
+            if options.plan {  // deploy
+                return try MaterializePlanOutput.print(run: run, views: plan.filter { $0.1 <= endNanos }, end: endNanos,
+                                                       format: options.format)
+            }
             let target = try RESPTarget(endpoint: try options.endpoint(repo: loaded))
             let reporter = MaterializeReporter(enabled: !options.noProgress)
-            let results = try run.run(views: plan.filter { $0.1 <= endNanos }, end: endNanos, into: target,
-                                      kind: "materialize-incremental", progress: reporter.update)
+            let stop = MaterializeStopSignal(graceSeconds: options.stopGrace)  // deploy
+            run.shouldStop = stop.requested
+            let results = try withExtendedLifetime(stop) {
+                try run.run(views: plan.filter { $0.1 <= endNanos }, end: endNanos, into: target,
+                            kind: "materialize-incremental", progress: reporter.update)
+            }
             reporter.summary(results, target: target.client.endpoint.description)
         } catch let error as ExitCode {
             throw error
+        } catch let stopped as MaterializeStopped {  // deploy
+            printErr("larder: \(stopped)")
+            throw ExitCode(143)
         } catch {
             throw CLIOutput.fail("materialize-incremental", error)
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LarderLog
 import LarderServer
 import LarderServing
 import NIOCore
@@ -34,6 +35,7 @@ struct ServeCommand: ParsableCommand {
     var ttlEnforcement = true
     @Flag(help: "Materialize the repo's online views (from the epoch to now) into the store before serving.")
     var materialize = false
+    @OptionGroup var logging: LogOptions
 
     func run() throws {
         let settings = ServerSettings(
@@ -41,6 +43,11 @@ struct ServeCommand: ParsableCommand {
             protoMaxBulkLength: protoMaxBulkLen, protoMaxMultibulkLength: protoMaxMultibulkLen,
             clientQueryBufferLimit: clientQueryBufferLimit, maxClients: maxclients,
             idleTimeout: timeout, tcpKeepalive: tcpKeepalive)
+        logging.bootstrap()
+        LarderLog.server.notice("larder starting", metadata: LogOptions.buildMetadata.merging(["event": "starting"]) { $1 })
+        LarderLog.server.info("configuration", metadata: settings.logMetadata.merging(
+            ["event": "configuration", "repo": .string(repo ?? "none"), "materialize": .stringConvertible(materialize),
+             "log_format": .string(logging.logFormat), "log_level": .string(logging.logLevel)]) { $1 })
         var features: ServeFeatures?
         if let repo {
             do {
@@ -55,7 +62,7 @@ struct ServeCommand: ParsableCommand {
         do {
             bound = try server.start()
         } catch {
-            FileHandle.standardError.write("larder: cannot listen on \(bind):\(port): \(error)\n".data(using: .utf8)!)
+            LarderLog.server.error("cannot listen on \(bind):\(port): \(error)", metadata: ["event": "listen_failed"])
             throw ExitCode(1)
         }
         if features != nil {
@@ -77,6 +84,7 @@ struct ServeCommand: ParsableCommand {
             do {
                 try EmbeddedMaterialize.run(repo: repo, into: server)
             } catch {
+                LarderLog.server.error("serve --materialize failed: \(error)", metadata: ["event": "materialize_failed"])
                 server.stop()
                 throw CLIOutput.fail("serve --materialize", error)
             }
@@ -88,7 +96,11 @@ struct ServeCommand: ParsableCommand {
         signal(SIGINT, SIG_IGN)
         let signals = [SIGTERM, SIGINT].map { sig -> DispatchSourceSignal in
             let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            src.setEventHandler { server.stop() }
+            src.setEventHandler {
+                LarderLog.server.notice("received \(sig == SIGTERM ? "SIGTERM" : "SIGINT"), scheduling shutdown",
+                                        metadata: ["event": "signal"])
+                server.stop()
+            }
             src.resume()
             return src
         }

@@ -58,6 +58,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         parser.authenticated = !needsAuth
         if server.clients.connectedCount.load(ordering: .relaxed) >= server.settings.maxClients.load(ordering: .relaxed) {
             server.clients.rejectedConnections.wrappingIncrement(ordering: .relaxed)
+            ServerLog.maxClientsReached(limit: server.settings.maxClients.load(ordering: .relaxed), peer: session.address)
             var b = context.channel.allocator.buffer(capacity: 64)
             b.writeString("-ERR max number of clients reached\r\n")
             context.writeAndFlush(wrapOutboundOut(b)).whenComplete { _ in context.close(promise: nil) }
@@ -200,6 +201,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             flush()
             return
         } else if let e = protocolError {
+            ServerLog.protocolError(e.message, peer: session.address)
             emit { $0.error("ERR \(e.message)") }
             closeWhenFlushed = true
             parser.reset()
@@ -216,6 +218,8 @@ final class ConnectionHandler: ChannelInboundHandler {
         guard rest > 0 else { return }
         if rest > server.settings.clientQueryBufferLimit.load(ordering: .relaxed) {
             // Redis closes such a client without a reply.
+            ServerLog.queryBufferExceeded(bytes: rest, limit: server.settings.clientQueryBufferLimit.load(ordering: .relaxed),
+                                          peer: session?.address ?? "?")
             context?.close(promise: nil)
             return
         }

@@ -36,8 +36,8 @@ extension ServerState {
         }
         s.connectedClients = clients.all.count
         s.residentBytes = ProcessMemory.residentBytes()
-        s.netInputBytes = ServerStats.netBytes(self, 0)
-        s.netOutputBytes = ServerStats.netBytes(self, 1)
+        s.netInputBytes = ServerStats.netInputBytes(self)
+        s.netOutputBytes = ServerStats.netOutputBytes(self)
         return s
     }
 }

@@ -1,0 +1,49 @@
+import LarderLog
+import Logging
+
+/// The server's log events (LarderLog.server). Limit hits are rate limited: a flood of clients
+/// over `maxclients` or over the query buffer limit writes one line a second, with a count.
+enum ServerLog {
+    static let maxClientsLimit = LogRateLimit(seconds: 1)
+    static let queryBufferLimit = LogRateLimit(seconds: 1)
+    static let protocolErrors = LogRateLimit(seconds: 1)
+
+    static func maxClientsReached(limit: Int, peer: String) {
+        guard let left = maxClientsLimit.allow() else { return }
+        LarderLog.server.warning("client refused: max number of clients reached",
+                                 metadata: ["event": "client_limit", "limit_name": "maxclients", "maxclients": .stringConvertible(limit),
+                                            "peer": .string(peer), "suppressed": .stringConvertible(left)])
+    }
+
+    static func queryBufferExceeded(bytes: Int, limit: Int, peer: String) {
+        guard let left = queryBufferLimit.allow() else { return }
+        LarderLog.server.warning("closing client that reached max query buffer length",
+                                 metadata: ["event": "client_limit", "limit_name": "client-query-buffer-limit",
+                                            "qbuf": .stringConvertible(bytes), "limit": .stringConvertible(limit),
+                                            "peer": .string(peer), "suppressed": .stringConvertible(left)])
+    }
+
+    static func protocolError(_ message: String, peer: String) {
+        guard let left = protocolErrors.allow() else { return }
+        LarderLog.server.info("protocol error from client, closing it",
+                              metadata: ["event": "protocol_error", "error": .string(message), "peer": .string(peer),
+                                         "suppressed": .stringConvertible(left)])
+    }
+}
+
+extension ServerSettings {
+    /// The configuration as log metadata, without secrets: `auth` says whether a password is set.
+    public var logMetadata: Logger.Metadata {
+        [
+            "bind": .string(bind), "port": .stringConvertible(port), "threads": .stringConvertible(threads),
+            "pin_threads": .stringConvertible(pinThreads),
+            "auth": .string(requirePass == nil ? "none" : "password"),
+            "maxclients": .stringConvertible(maxClients.load(ordering: .relaxed)),
+            "timeout": .stringConvertible(idleTimeout.load(ordering: .relaxed)),
+            "tcp_keepalive": .stringConvertible(tcpKeepalive.load(ordering: .relaxed)),
+            "proto_max_bulk_len": .stringConvertible(protoMaxBulkLength.load(ordering: .relaxed)),
+            "proto_max_multibulk_len": .stringConvertible(protoMaxMultibulkLength.load(ordering: .relaxed)),
+            "client_query_buffer_limit": .stringConvertible(clientQueryBufferLimit.load(ordering: .relaxed)),
+        ]
+    }
+}
