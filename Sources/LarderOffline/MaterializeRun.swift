@@ -72,7 +72,7 @@ public struct MaterializeRun {
                     let runID = try state.recordRun(RunRecord(
                         project: project, kind: kind, featureView: view.name, startedAt: startedAt,
                         durationSeconds: result.seconds, rows: Int64(result.rowsRead), bytes: Int64(result.bytes),
-                        peakMemoryBytes: Int64(ProcessMemory.peakResidentBytes()), message: "\(result.written) written, \(result.skipped) skipped"))
+                        peakMemoryBytes: PeakMemory.bytes, message: "\(result.written) written, \(result.skipped) skipped"))
                     try state.recordMaterialization(project: project, view: view.name,
                                                     start: ProtoTimestamp(epochNanoseconds: start),
                                                     end: ProtoTimestamp(epochNanoseconds: end),
@@ -83,7 +83,7 @@ public struct MaterializeRun {
                     _ = try? state.recordRun(RunRecord(
                         project: project, kind: kind, featureView: view.name, startedAt: startedAt,
                         durationSeconds: Date().timeIntervalSince(startedAt), rows: 0, bytes: 0,
-                        peakMemoryBytes: Int64(ProcessMemory.peakResidentBytes()), succeeded: false, message: "\(error)"))
+                        peakMemoryBytes: PeakMemory.bytes, succeeded: false, message: "\(error)"))
                 }
                 throw error
             }

@@ -22,7 +22,9 @@ public enum ProcessMemory {
         return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
 
-    /// The highest resident size so far (getrusage's ru_maxrss, KiB on Linux).
+    /// The highest resident size so far (getrusage's ru_maxrss, KiB on Linux). After fork+exec
+    /// this starts at the parent's size; materialization reports LarderOffline's `PeakMemory`
+    /// (VmHWM, reset per view) instead.
     public static func peakResidentBytes() -> Int {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)

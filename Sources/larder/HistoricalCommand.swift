@@ -57,7 +57,7 @@ struct HistoricalCommand: ParsableCommand {
             try writer?.close()
             let seconds = Date().timeIntervalSince(clock)
             printErr("historical: \(rows) entity rows x \(refs.count) features -> \(out) in "
-                + String(format: "%.2fs", seconds) + ", peak memory \(ProcessMemory.peakResidentBytes() / (1 << 20)) MiB")
+                + String(format: "%.2fs", seconds) + ", peak memory \(PeakMemory.bytes / (1 << 20)) MiB")
         } catch let error as ExitCode {
             throw error
         } catch {

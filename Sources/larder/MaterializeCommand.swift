@@ -229,7 +229,7 @@ final class MaterializeReporter {
         let bytes = results.reduce(0) { $0 + $1.bytes }
         print("materialized \(results.count) view(s) into \(target): \(rows) rows read, \(written) entities written, "
             + "\(bytes) bytes, " + String(format: "%.2fs (%.0f rows/s)", seconds, Double(rows) / max(seconds, 1e-9))
-            + ", peak memory \(ProcessMemory.peakResidentBytes() / (1 << 20)) MiB")
+            + ", peak memory \(PeakMemory.bytes / (1 << 20)) MiB")
     }
 }
 
