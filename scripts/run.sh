@@ -6,9 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# >>> Default serve arguments (the lead sets these, e.g. (--repo feature_repo --materialize)).
+# The main job: the server with the example repo's latest features loaded.
 LARDER_SERVE_DEFAULT_ARGS=(--repo feature_repo --materialize)
-# <<<
 
 ./scripts/setup.sh
 ./scripts/build.sh

@@ -56,7 +56,7 @@ extension ViewSource {
     }
 }
 
-// >>> deploy: `larder historical --plan`.
+// `larder historical --plan`.
 extension HistoricalRetriever {
     /// What a retrieval will read: per view of `refs`, its source over [earliest entity time - ttl,
     /// latest entity time] (the rows a point-in-time join can use), after row-group pruning. Reads
@@ -83,7 +83,6 @@ extension HistoricalRetriever {
         return (rows, plans)
     }
 }
-// <<< deploy
 
 /// Predicted memory of a view's materialization above the process' resident memory before
 /// the run, from the view's earlier runs in the state database (the last 20 with bytes read):
@@ -145,55 +144,5 @@ public enum MemoryPredictor {
         let sorted = values.sorted()
         let rank = Int((0.9 * Double(sorted.count)).rounded(.up))
         return sorted[max(0, min(sorted.count - 1, rank - 1))]
-    }
-}
-
-/// Resident memory of this process from /proc/self/status, and the kernel's peak (VmHWM),
-/// which `resetPeak` sets back to the current resident size (so one view's peak can be measured).
-public enum ProcessResidentMemory {
-    public static var currentBytes: Int64 { field("VmRSS:") }
-    public static var peakBytes: Int64 { field("VmHWM:") }
-
-    /// The highest peak seen before any `resetPeak`, and now.
-    public static var processPeakBytes: Int64 { max(keptPeak.withLock { $0 }, peakBytes) }
-    private static let keptPeak = NSLockedValue<Int64>(0)
-
-    public static func resetPeak() {
-        let peak = peakBytes
-        keptPeak.withLock { $0 = max($0, peak) }
-        let fd = open("/proc/self/clear_refs", O_WRONLY)
-        guard fd >= 0 else { return }
-        _ = write(fd, "5", 1)
-        close(fd)
-    }
-
-    private static func field(_ name: String) -> Int64 {
-        // /proc files report size 0: read to the end by hand.
-        let fd = open("/proc/self/status", O_RDONLY)
-        guard fd >= 0 else { return 0 }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 8192)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n <= 0 { break }
-            bytes.append(contentsOf: chunk[0..<n])
-        }
-        let text = String(decoding: bytes, as: UTF8.self)
-        for line in text.split(separator: "\n") where line.hasPrefix(name) {
-            let digits = line.dropFirst(name.count).split(whereSeparator: { $0 == " " || $0 == "\t" }).first ?? ""
-            return (Int64(digits) ?? 0) * 1024
-        }
-        return 0
-    }
-}
-
-final class NSLockedValue<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-    init(_ value: Value) { self.value = value }
-    func withLock<R>(_ body: (inout Value) -> R) -> R {
-        lock.lock(); defer { lock.unlock() }
-        return body(&value)
     }
 }

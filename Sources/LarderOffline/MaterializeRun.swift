@@ -14,10 +14,9 @@ public struct MaterializeRun {
     /// nil disables bookkeeping (tests, benchmarks).
     public var state: RegistryStore?
 
-    // >>> deploy: stop between views on SIGTERM (what is done stays recorded).
+    // stop between views on SIGTERM (what is done stays recorded).
     /// Checked before each view; true makes the run throw `MaterializeStopped`.
     public var shouldStop: () -> Bool = { false }
-    // <<< deploy
 
     public init(repo: FeatureRepo, state: RegistryStore?) {
         self.repo = repo
@@ -51,28 +50,27 @@ public struct MaterializeRun {
                     progress: ((MaterializeProgress) -> Void)? = nil) throws -> [ViewMaterializeResult] {
         var results: [ViewMaterializeResult] = []
         let project = repo.config.project
-        let baseMemory = ProcessResidentMemory.currentBytes  // deploy: memory history for --plan
+        let baseMemory = Int64(ProcessMemory.residentBytes())  // the memory history `--plan` reads
         for (view, start) in views {
-            if shouldStop() { throw MaterializeStopped(done: results.map(\.view), remaining: views.count - results.count) }  // deploy
+            if shouldStop() { throw MaterializeStopped(done: results.map(\.view), remaining: views.count - results.count) }
             let startedAt = Date()
             do {
-                ProcessResidentMemory.resetPeak()  // deploy
+                ProcessMemory.resetPeak()
                 let result = try materializer.materialize(view: view, start: start, end: end, into: sink, progress: progress)
                 results.append(result)
                 if let state {
-                    // >>> deploy: what this view read and the memory it took, for `--plan`.
+                    // What this view read and the memory it took, for `--plan`.
                     if let source = try? ViewSource(view: view, definitions: repo.definitions, repoDirectory: repo.directory) {
                         let plan = source.readPlan(start: start, end: end)
                         try? state.recordViewMemory(ViewMemoryRecord(
                             project: project, view: view.name, kind: kind, rowsRead: Int64(result.rowsRead),
                             entities: Int64(result.entities), bytesDecoded: plan.bytesDecoded,
-                            peakAboveBaseBytes: max(0, ProcessResidentMemory.peakBytes - baseMemory), baseBytes: baseMemory))
+                            peakAboveBaseBytes: max(0, Int64(ProcessMemory.peakSinceResetBytes()) - baseMemory), baseBytes: baseMemory))
                     }
-                    // <<< deploy
                     let runID = try state.recordRun(RunRecord(
                         project: project, kind: kind, featureView: view.name, startedAt: startedAt,
                         durationSeconds: result.seconds, rows: Int64(result.rowsRead), bytes: Int64(result.bytes),
-                        peakMemoryBytes: PeakMemory.bytes, message: "\(result.written) written, \(result.skipped) skipped"))
+                        peakMemoryBytes: Int64(ProcessMemory.peakResidentBytes()), message: "\(result.written) written, \(result.skipped) skipped"))
                     try state.recordMaterialization(project: project, view: view.name,
                                                     start: ProtoTimestamp(epochNanoseconds: start),
                                                     end: ProtoTimestamp(epochNanoseconds: end),
@@ -83,7 +81,7 @@ public struct MaterializeRun {
                     _ = try? state.recordRun(RunRecord(
                         project: project, kind: kind, featureView: view.name, startedAt: startedAt,
                         durationSeconds: Date().timeIntervalSince(startedAt), rows: 0, bytes: 0,
-                        peakMemoryBytes: PeakMemory.bytes, succeeded: false, message: "\(error)"))
+                        peakMemoryBytes: Int64(ProcessMemory.peakResidentBytes()), succeeded: false, message: "\(error)"))
                 }
                 throw error
             }
@@ -111,14 +109,3 @@ public struct MaterializeStopped: Error, CustomStringConvertible {
     }
 }
 
-/// Peak resident memory of this process (getrusage's ru_maxrss, KiB on Linux).
-public enum PeakMemory {
-    public static var bytes: Int64 {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        // deploy: VmHWM, kept across the per-view resets. Not ru_maxrss: after fork+exec it starts
-        // at the forking parent's resident size (a 140 MB Python test runner showed as our peak).
-        let peak = ProcessResidentMemory.processPeakBytes
-        return peak > 0 ? peak : Int64(usage.ru_maxrss) * 1024
-    }
-}

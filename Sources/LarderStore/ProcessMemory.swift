@@ -1,9 +1,10 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 
 /// What the process uses, the one place it is read: INFO memory, MEMORY STATS, memory limits,
-/// and the peak a materialization or historical run reports.
+/// and the peak a materialization or historical run reports (and records for `--plan`).
 public enum ProcessMemory {
     /// Redis' used_memory is its allocator's count; glibc's mallinfo2 is not visible from
     /// Swift, so the resident size stands in for it.
@@ -22,16 +23,62 @@ public enum ProcessMemory {
         return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
 
-    /// The highest resident size so far (getrusage's ru_maxrss, KiB on Linux). After fork+exec
-    /// this starts at the parent's size; materialization reports LarderOffline's `PeakMemory`
-    /// (VmHWM, reset per view) instead.
+    /// The highest resident size of the process's life: the kernel's VmHWM, kept across
+    /// `resetPeak`. Not getrusage's ru_maxrss: after fork+exec that starts at the forking
+    /// parent's size (a 140 MB Python test runner showed as a materialization's peak).
+    /// Falls back to ru_maxrss where /proc is missing.
     public static func peakResidentBytes() -> Int {
+        let peak = max(keptPeak.load(ordering: .relaxed), peakSinceResetBytes())
+        if peak > 0 { return peak }
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         return usage.ru_maxrss * 1024
     }
 
+    /// The peak since the last `resetPeak` (VmHWM), so one materialized view's peak can be
+    /// measured on its own.
+    public static func peakSinceResetBytes() -> Int { statusField("VmHWM:") }
+
+    /// Sets VmHWM back to the current resident size (writing 5 to /proc/self/clear_refs),
+    /// remembering the peak so far for `peakResidentBytes`.
+    public static func resetPeak() {
+        let peak = peakSinceResetBytes()
+        var kept = keptPeak.load(ordering: .relaxed)
+        while peak > kept {
+            let (exchanged, now) = keptPeak.compareExchange(expected: kept, desired: peak, ordering: .relaxed)
+            if exchanged { break }
+            kept = now
+        }
+        let fd = open("/proc/self/clear_refs", O_WRONLY)
+        guard fd >= 0 else { return }
+        _ = write(fd, "5", 1)
+        close(fd)
+    }
+
+    private static let keptPeak = Atomic<Int>(0)
+
     public static func totalSystemBytes() -> Int {
         Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
+    /// A `kB` field of /proc/self/status, in bytes; 0 where it cannot be read.
+    private static func statusField(_ name: String) -> Int {
+        // /proc files report size 0: read to the end by hand.
+        let fd = open("/proc/self/status", O_RDONLY)
+        guard fd >= 0 else { return 0 }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            bytes.append(contentsOf: chunk[0..<n])
+        }
+        let text = String(decoding: bytes, as: UTF8.self)
+        for line in text.split(separator: "\n") where line.hasPrefix(name) {
+            let digits = line.dropFirst(name.count).split(whereSeparator: { $0 == " " || $0 == "\t" }).first ?? ""
+            return (Int(digits) ?? 0) * 1024
+        }
+        return 0
     }
 }

@@ -14,16 +14,8 @@ struct ApplyCommand: ParsableCommand {
     @Argument(help: "Feature repo directory.") var repo: String
 
     func run() throws {
-        do {
-            let loaded = try FeatureRepoLoader().load(directory: repo)
-            try RepoChecks.report(loaded)
-            let state = try MaterializeRun.openState(repoDirectory: repo)
-            let changes = try state.apply(repo: loaded)
-            RepoChecks.printChanges(changes, verb: "applied")
-        } catch let error as ExitCode {
-            throw error
-        } catch {
-            throw CLIOutput.fail("apply", error)
+        try RepoChecks.validateThenDiff(repo, command: "apply", verb: "applied") { state, loaded in
+            try state.apply(repo: loaded)
         }
     }
 }

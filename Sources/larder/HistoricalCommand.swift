@@ -26,22 +26,20 @@ struct HistoricalCommand: ParsableCommand {
     @Flag(name: .customLong("full-feature-names"), help: "Name output columns view__feature.")
     var fullFeatureNames = false
 
-    // >>> deploy
     @Flag(name: .long, help: "Print what the retrieval would read and its predicted peak memory; do nothing else.")
     var plan = false
-    // <<< deploy
 
     func run() throws {
         // Batch jobs reuse freed column buffers instead of page-faulting them in again (bench/results/parquet.md).
         ParquetMemory.keepFreedMemoryForReuse()
         do {
             let clock = Date()
-            if !plan && out.isEmpty { throw CLIUsageError("--out is required (unless --plan)") }  // deploy
+            if !plan && out.isEmpty { throw CLIUsageError("--out is required (unless --plan)") }
             let loaded = try FeatureRepoLoader().load(directory: repo)
             let retriever = HistoricalRetriever(repo: loaded)
             let refs = try retriever.references(features)
             let entitySource = try TabularSource(path: entities)
-            if plan {  // deploy
+            if plan {
                 return try MaterializePlanOutput.printHistorical(retriever: retriever, entities: entitySource, features: refs)
             }
             var writer: HistoricalOutput? = nil
@@ -57,7 +55,7 @@ struct HistoricalCommand: ParsableCommand {
             try writer?.close()
             let seconds = Date().timeIntervalSince(clock)
             printErr("historical: \(rows) entity rows x \(refs.count) features -> \(out) in "
-                + String(format: "%.2fs", seconds) + ", peak memory \(PeakMemory.bytes / (1 << 20)) MiB")
+                + String(format: "%.2fs", seconds) + ", peak memory \(ProcessMemory.peakResidentBytes() / (1 << 20)) MiB")
         } catch let error as ExitCode {
             throw error
         } catch {

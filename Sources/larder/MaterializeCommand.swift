@@ -17,7 +17,7 @@ struct MaterializeTargetOptions: ParsableArguments {
     @Option(name: .long, help: "Password for the target server (overrides the URL's).")
     var password: String?
 
-    // >>> deploy: --plan prints what the run will read and its predicted peak memory, then stops.
+    // --plan prints what the run will read and its predicted peak memory, then stops.
     @Flag(name: .long, help: "Print what the run would read and its predicted peak memory; do nothing else.")
     var plan = false
 
@@ -29,9 +29,8 @@ struct MaterializeTargetOptions: ParsableArguments {
 
     @Option(name: .customLong("stop-grace"), help: "Seconds a SIGTERM/SIGINT waits for the current view before exiting.")
     var stopGrace: Double = 5
-    // <<< deploy
 
-    // >>> deploy: password from a file (a mounted Kubernetes Secret), not on the command line.
+    // password from a file (a mounted Kubernetes Secret), not on the command line.
     @Option(name: .customLong("password-file"), help: "Read the target server's password from this file (first line).")
     var passwordFile: String?
 
@@ -47,7 +46,6 @@ struct MaterializeTargetOptions: ParsableArguments {
         guard !password.isEmpty else { throw CLIUsageError("--password-file \(passwordFile): the first line is empty") }
         return password
     }
-    // <<< deploy
 
     @Option(name: .customLong("batch-size"), help: "Entities per pipelined HMGET/HSET round trip.")
     var batchSize: Int = 1000
@@ -65,7 +63,7 @@ struct MaterializeTargetOptions: ParsableArguments {
             throw CLIUsageError("no --target given and feature_store.yaml has no redis online_store connection_string")
         }
         if let password { endpoint.password = password }
-        if let fromFile = try passwordFromFile() { endpoint.password = fromFile }  // deploy
+        if let fromFile = try passwordFromFile() { endpoint.password = fromFile }
         return endpoint
     }
 }
@@ -91,7 +89,7 @@ struct MaterializeCommand: ParsableCommand {
             var run = MaterializeRun(repo: loaded, state: try MaterializeRun.openState(repoDirectory: repo))
             run.materializer.batchSize = options.batchSize
             var views = try run.materializer.viewsToMaterialize(named: options.views.map(CLIOptions.columnList))
-            if options.resume, let state = run.state {  // deploy: a retried job skips what a stopped one finished
+            if options.resume, let state = run.state {  // a retried job skips what a stopped one finished
                 views = try views.filter { view in
                     let done = try state.materializationIntervals(project: loaded.config.project, view: view.name).contains {
                         $0.start.seconds * 1_000_000_000 + Int64($0.start.nanos) <= startNanos
@@ -101,12 +99,12 @@ struct MaterializeCommand: ParsableCommand {
                     return !done
                 }
             }
-            if options.plan {  // deploy
+            if options.plan {
                 return try MaterializePlanOutput.print(run: run, views: views.map { ($0, startNanos) }, end: endNanos, format: options.format)
             }
             let target = try RESPTarget(endpoint: try options.endpoint(repo: loaded))
             let reporter = MaterializeReporter(enabled: !options.noProgress)
-            let stop = MaterializeStopSignal(graceSeconds: options.stopGrace)  // deploy
+            let stop = MaterializeStopSignal(graceSeconds: options.stopGrace)
             run.shouldStop = stop.requested
             let results = try withExtendedLifetime(stop) {
                 try run.run(views: views, start: startNanos, end: endNanos, into: target, kind: "materialize",
@@ -115,7 +113,7 @@ struct MaterializeCommand: ParsableCommand {
             reporter.summary(results, target: target.client.endpoint.description)
         } catch let error as ExitCode {
             throw error
-        } catch let stopped as MaterializeStopped {  // deploy
+        } catch let stopped as MaterializeStopped {
             printErr("larder: \(stopped)")
             throw ExitCode(143)
         } catch {
@@ -147,13 +145,13 @@ struct MaterializeIncrementalCommand: ParsableCommand {
             for (view, start) in plan {
                 printErr("\(view.name): from \(TimeText.iso(start)) to \(TimeText.iso(endNanos))")
             }
-            if options.plan {  // deploy
+            if options.plan {
                 return try MaterializePlanOutput.print(run: run, views: plan.filter { $0.1 <= endNanos }, end: endNanos,
                                                        format: options.format)
             }
             let target = try RESPTarget(endpoint: try options.endpoint(repo: loaded))
             let reporter = MaterializeReporter(enabled: !options.noProgress)
-            let stop = MaterializeStopSignal(graceSeconds: options.stopGrace)  // deploy
+            let stop = MaterializeStopSignal(graceSeconds: options.stopGrace)
             run.shouldStop = stop.requested
             let results = try withExtendedLifetime(stop) {
                 try run.run(views: plan.filter { $0.1 <= endNanos }, end: endNanos, into: target,
@@ -162,7 +160,7 @@ struct MaterializeIncrementalCommand: ParsableCommand {
             reporter.summary(results, target: target.client.endpoint.description)
         } catch let error as ExitCode {
             throw error
-        } catch let stopped as MaterializeStopped {  // deploy
+        } catch let stopped as MaterializeStopped {
             printErr("larder: \(stopped)")
             throw ExitCode(143)
         } catch {
@@ -229,7 +227,7 @@ final class MaterializeReporter {
         let bytes = results.reduce(0) { $0 + $1.bytes }
         print("materialized \(results.count) view(s) into \(target): \(rows) rows read, \(written) entities written, "
             + "\(bytes) bytes, " + String(format: "%.2fs (%.0f rows/s)", seconds, Double(rows) / max(seconds, 1e-9))
-            + ", peak memory \(PeakMemory.bytes / (1 << 20)) MiB")
+            + ", peak memory \(ProcessMemory.peakResidentBytes() / (1 << 20)) MiB")
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import LarderFeatures
 import LarderOffline
+import LarderStore
 
 /// `larder materialize ... --plan [--format text|k8s-resources]`: what the run will read and its
 /// predicted peak memory, printed before any work (docs/deployment.md, "Sizing batch jobs").
@@ -26,7 +27,7 @@ enum MaterializePlanOutput {
                 + "\(mib(plan.bytesOnDisk)) on disk, \(mib(plan.bytesDecoded)) decoded "
                 + "[\(TimeText.iso(start)), \(TimeText.iso(end))]; memory +\(mib(memory.bytes)) (\(memory.basis))")
         }
-        let base = ProcessResidentMemory.currentBytes
+        let base = Int64(ProcessMemory.residentBytes())
         let peak = base + largest
         switch format {
         case "json":
@@ -72,7 +73,7 @@ enum MaterializePlanOutput {
         }
         // Every view's joined values are held until the output is written: the views add up.
         let entityMemory = Int64(MemoryPredictor.defaultRatio * Double(entityBytes))
-        let base = ProcessResidentMemory.currentBytes
+        let base = Int64(ProcessMemory.residentBytes())
         Swift.print("entities: \(entities.path): \(entityRows) rows, \(mib(entityBytes)) on disk; memory +\(mib(entityMemory))")
         Swift.print("predicted peak memory: \(mib(base + total + entityMemory)) (process \(mib(base)) + views \(mib(total)) + entity rows \(mib(entityMemory)); no recorded history for historical runs)")
     }

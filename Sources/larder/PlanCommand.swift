@@ -13,21 +13,29 @@ struct PlanCommand: ParsableCommand {
     @Argument(help: "Feature repo directory.") var repo: String
 
     func run() throws {
-        do {
-            let loaded = try FeatureRepoLoader().load(directory: repo)
-            try RepoChecks.report(loaded)
-            let state = try MaterializeRun.openState(repoDirectory: repo)
-            let changes = try state.plan(repo: loaded)
-            RepoChecks.printChanges(changes, verb: "would change")
-        } catch let error as ExitCode {
-            throw error
-        } catch {
-            throw CLIOutput.fail("plan", error)
+        try RepoChecks.validateThenDiff(repo, command: "plan", verb: "would change") { state, loaded in
+            try state.plan(repo: loaded)
         }
     }
 }
 
+/// What `plan` and `apply` share: load, validate against the files, compare with the state
+/// database; they differ only in whether the comparison is recorded.
 enum RepoChecks {
+    static func validateThenDiff(_ directory: String, command: String, verb: String,
+                                 diff: (RegistryStore, FeatureRepo) throws -> [DefinitionChange]) throws {
+        do {
+            let loaded = try FeatureRepoLoader().load(directory: directory)
+            try report(loaded)
+            let state = try MaterializeRun.openState(repoDirectory: directory)
+            printChanges(try diff(state, loaded), verb: verb)
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            throw CLIOutput.fail(command, error)
+        }
+    }
+
     /// Prints the validation problems; throws (exit 1) if there are any.
     static func report(_ repo: FeatureRepo) throws {
         let definitions = repo.definitions

@@ -1,0 +1,198 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The packed form of a `HashObject`: one malloc'd buffer
+/// `[UInt16 used][UInt16 count][UInt8 key tag][key][varint len][field][varint len][value]...`,
+/// like Redis' listpack. Everything here reads or writes that layout and nothing else; the
+/// public operations in HashObject.swift choose between this form and the table form.
+extension HashObject {
+    /// The packed entries (empty when there are none or the hash is a table).
+    @inline(__always) var packedBytes: UnsafeRawBufferPointer {
+        guard let p = packedBuffer else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(start: p + Self.entriesOffset(p), count: Int(p.load(as: UInt16.self)))
+    }
+
+    /// Where the entries start in a packed buffer (after the header and the embedded key).
+    @inline(__always) static func entriesOffset(_ p: UnsafeMutableRawPointer) -> Int {
+        let tag = Int(p.load(fromByteOffset: 4, as: UInt8.self))
+        return tag == 0 ? 5 : 5 + tag - 1
+    }
+
+    /// The key embedded by `embedKey`; valid while the hash lives (it never changes).
+    @inline(__always) var embeddedKey: UnsafeRawBufferPointer {
+        let p = packedBuffer!
+        let tag = Int(p.load(fromByteOffset: 4, as: UInt8.self))
+        return UnsafeRawBufferPointer(start: p + 5, count: tag - 1)
+    }
+
+    /// Stores `key` inside the packed buffer, so the keyspace can use the hash itself as the
+    /// key's entry (saving a separate allocation). Only once in a hash's life, only for a
+    /// packed hash and keys up to 254 bytes; returns false (and changes nothing) otherwise.
+    /// The key stays when the hash later converts to a table (the buffer then holds only it).
+    func embedKey(_ key: UnsafeRawBufferPointer) -> Bool {
+        guard table == nil, key.count <= 254 else { return false }
+        if let p = packedBuffer, p.load(fromByteOffset: 4, as: UInt8.self) != 0 { return false }
+        let used = packedUsed
+        let p = ensurePacked(extra: key.count)
+        memmove(p + 5 + key.count, p + 5, used)
+        if key.count > 0 { (p + 5).copyMemory(from: key.baseAddress!, byteCount: key.count) }
+        p.storeBytes(of: UInt8(key.count + 1), toByteOffset: 4, as: UInt8.self)
+        return true
+    }
+
+    @inline(__always) var packedUsed: Int {
+        guard let p = packedBuffer else { return 0 }
+        return Int(p.load(as: UInt16.self))
+    }
+
+    var packedCount: Int {
+        guard let p = packedBuffer else { return 0 }
+        return Int(p.load(fromByteOffset: 2, as: UInt16.self))
+    }
+
+    /// Bytes of packed entries, and the room the buffer has for them (for tests and MEMORY).
+    var packedByteCount: Int { packedUsed }
+    var packedCapacity: Int { packedBuffer.map { usableSize($0) - Self.entriesOffset($0) } ?? 0 }
+
+    @inline(__always) func setPacked(used: Int, count: Int) {
+        let p = packedBuffer!
+        p.storeBytes(of: UInt16(used), as: UInt16.self)
+        p.storeBytes(of: UInt16(count), toByteOffset: 2, as: UInt16.self)
+    }
+
+    /// The packed buffer with room for `extra` more bytes of entries (grown to the exact size,
+    /// as a listpack does, so small hashes stay compact).
+    func ensurePacked(extra: Int) -> UnsafeMutableRawPointer {
+        let old = packedBuffer
+        let used = packedUsed
+        let need = (old.map { Self.entriesOffset($0) } ?? 5) + used + extra
+        if let old, usableSize(old) >= need { return old }
+        let p = realloc(old, need)!
+        if old == nil {
+            p.storeBytes(of: 0 as UInt32, as: UInt32.self)
+            p.storeBytes(of: 0 as UInt8, toByteOffset: 4, as: UInt8.self)
+        }
+        packedBuffer = p
+        return p
+    }
+
+    // MARK: packed encoding
+
+    static func writeBytes(_ p: UnsafeMutableRawPointer, _ at: inout Int, _ b: UnsafeRawBufferPointer) {
+        if b.count > 0 { (p + at).copyMemory(from: b.baseAddress!, byteCount: b.count) }
+        at += b.count
+    }
+
+    @inline(__always)
+    static func sameBytes(_ p: UnsafeRawBufferPointer, _ start: Int, _ length: Int, _ other: UnsafeRawBufferPointer) -> Bool {
+        length == other.count && (length == 0 || memcmp(p.baseAddress! + start, other.baseAddress!, length) == 0)
+    }
+
+    /// Calls `body(buffer, fieldStart, fieldCount, valueStart, valueCount)` for each packed
+    /// entry in order; stops when it returns false.
+    @inline(__always)
+    func forEachPacked(_ body: (UnsafeRawBufferPointer, Int, Int, Int, Int) -> Bool) {
+        let p = packedBytes
+        var i = 0
+        while i < p.count {
+            let fl = Varint.read(p, &i); let fs = i; i += fl
+            let vl = Varint.read(p, &i); let vs = i; i += vl
+            if !body(p, fs, fl, vs, vl) { return }
+        }
+    }
+
+    /// Where an entry lies in `packedBytes`.
+    struct PackedHit { let start: Int; let valueStart: Int; let valueCount: Int; let end: Int }
+
+    func findPacked(_ field: UnsafeRawBufferPointer) -> PackedHit? {
+        let p = packedBytes
+        var i = 0
+        while i < p.count {
+            let start = i
+            let fl = Varint.read(p, &i); let fs = i; i += fl
+            let vl = Varint.read(p, &i); let vs = i; i += vl
+            if Self.sameBytes(p, fs, fl, field) { return PackedHit(start: start, valueStart: vs, valueCount: vl, end: i) }
+        }
+        return nil
+    }
+
+    /// Bytes one entry takes in the packed buffer.
+    public static func packedEntrySize(fieldCount: Int, valueCount: Int) -> Int {
+        Varint.size(fieldCount) + fieldCount + Varint.size(valueCount) + valueCount
+    }
+
+    /// Overwrites a packed value: in place when the length is unchanged, else by shifting the
+    /// tail once (only the value and its length prefix change).
+    func replacePackedValue(_ hit: PackedHit, field: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        if hit.valueCount == value.count {
+            let p = packedBuffer!
+            var at = Self.entriesOffset(p) + hit.valueStart
+            Self.writeBytes(p, &at, value)
+            return
+        }
+        let prefixStart = hit.valueStart - Varint.size(hit.valueCount)
+        let used = packedUsed, n = packedCount
+        let newLength = Varint.size(value.count) + value.count
+        let delta = newLength - (hit.end - prefixStart)
+        let p = delta > 0 ? ensurePacked(extra: delta) : packedBuffer!
+        let off = Self.entriesOffset(p)
+        let base = p + off
+        memmove(base + prefixStart + newLength, base + hit.end, used - hit.end)
+        var at = off + prefixStart
+        Varint.write(p, &at, value.count)
+        Self.writeBytes(p, &at, value)
+        setPacked(used: used + delta, count: n)
+    }
+
+    /// The first up-to-8 bytes of a field as one word (zero-padded), so most non-matching
+    /// fields are rejected by two integer compares instead of a memcmp call.
+    @inline(__always)
+    static func prefixWord(_ base: UnsafeRawPointer, _ length: Int) -> UInt64 {
+        if length >= 8 { return base.loadUnaligned(as: UInt64.self) }
+        var w: UInt64 = 0
+        for j in 0..<length { w |= UInt64(base.load(fromByteOffset: j, as: UInt8.self)) << (8 * UInt64(j)) }
+        return w
+    }
+
+    /// `lookupMany` over a packed buffer `p`: one pass over the entries for all requested fields.
+    @inline(__always)
+    static func lookupManyPacked(_ p: UnsafeRawBufferPointer, _ count: Int, field: (Int) -> UnsafeRawBufferPointer,
+                                 body: (Int, UnsafeRawBufferPointer?) -> Void) {
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 4 * count) { slots in
+            // Per requested field i: [4i] value start + 1 (0 = not found yet), [4i+1] value
+            // length, [4i+2] field length, [4i+3] its prefix word.
+            let f = slots.baseAddress!
+            for i in 0..<count {
+                let name = field(i)
+                f[4 * i] = 0
+                f[4 * i + 1] = 0
+                f[4 * i + 2] = name.count
+                f[4 * i + 3] = name.count == 0 ? 0 : Int(bitPattern: UInt(prefixWord(name.baseAddress!, name.count)))
+            }
+            guard let base = p.baseAddress else {
+                for i in 0..<count { body(i, nil) }
+                return
+            }
+            var remaining = count
+            var at = 0
+            while at < p.count && remaining > 0 {
+                let fl = Varint.read(p, &at); let fs = at; at += fl
+                let vl = Varint.read(p, &at); let vs = at; at += vl
+                let word = Int(bitPattern: UInt(prefixWord(base + fs, fl)))
+                for i in 0..<count where f[4 * i] == 0 && f[4 * i + 2] == fl && f[4 * i + 3] == word {
+                    if fl > 8 && memcmp(base + fs + 8, field(i).baseAddress! + 8, fl - 8) != 0 { continue }
+                    f[4 * i] = vs + 1
+                    f[4 * i + 1] = vl
+                    remaining -= 1
+                }
+            }
+            for i in 0..<count {
+                let start = f[4 * i] - 1
+                body(i, start < 0 ? nil : UnsafeRawBufferPointer(start: base + start, count: f[4 * i + 1]))
+            }
+        }
+    }
+}
