@@ -32,16 +32,21 @@ public struct LatestRows {
     /// than what the entity holds (or the entity is new), nil when it is not.
     public mutating func offer(key: [UInt8], eventNanos event: Int64, createdNanos created: Int64) -> Int? {
         let (slot, inserted) = index.findOrInsert(key)
-        if !inserted {
-            let keptEvent = eventNanos[slot], keptCreated = createdNanos[slot]
-            guard event > keptEvent || (event == keptEvent && created > keptCreated) else { return nil }
-            eventNanos[slot] = event
-            createdNanos[slot] = created
-            return slot
-        }
+        if !inserted { return replaceIfNewer(slot, eventNanos: event, createdNanos: created) }
         eventNanos.append(event)
         createdNanos.append(created)
         payloads.append([])
+        return slot
+    }
+
+    /// The rule that decides which row an entity keeps: the later event timestamp, then the
+    /// later created timestamp.
+    @inline(__always)
+    private mutating func replaceIfNewer(_ slot: Int, eventNanos event: Int64, createdNanos created: Int64) -> Int? {
+        let keptEvent = eventNanos[slot], keptCreated = createdNanos[slot]
+        guard event > keptEvent || (event == keptEvent && created > keptCreated) else { return nil }
+        eventNanos[slot] = event
+        createdNanos[slot] = created
         return slot
     }
 
@@ -49,13 +54,7 @@ public struct LatestRows {
     /// for a new entity.
     mutating func offer(int64Key id: Int64, key: () -> [UInt8], eventNanos event: Int64, createdNanos created: Int64) -> Int? {
         let (slot, inserted) = intIndex.findOrInsert(id)
-        if !inserted {
-            let keptEvent = eventNanos[slot], keptCreated = createdNanos[slot]
-            guard event > keptEvent || (event == keptEvent && created > keptCreated) else { return nil }
-            eventNanos[slot] = event
-            createdNanos[slot] = created
-            return slot
-        }
+        if !inserted { return replaceIfNewer(slot, eventNanos: event, createdNanos: created) }
         intKeys.append(key())
         eventNanos.append(event)
         createdNanos.append(created)

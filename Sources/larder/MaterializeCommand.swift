@@ -66,6 +66,38 @@ struct MaterializeTargetOptions: ParsableArguments {
         if let fromFile = try passwordFromFile() { endpoint.password = fromFile }
         return endpoint
     }
+
+    /// The part both materialize commands share once the views and windows are known:
+    /// `--plan` output, or the run into the target with progress, SIGTERM handling and summary.
+    func execute(_ run: MaterializeRun, views: [(FeatureView, Int64)], end: Int64, kind: String) throws {
+        if plan { return try MaterializePlanOutput.print(run: run, views: views, end: end, format: format) }
+        var run = run
+        let target = try RESPTarget(endpoint: try endpoint(repo: run.repo))
+        let reporter = MaterializeReporter(enabled: !noProgress)
+        let stop = MaterializeStopSignal(graceSeconds: stopGrace)
+        run.shouldStop = stop.requested
+        let results = try withExtendedLifetime(stop) {
+            try run.run(views: views, end: end, into: target, kind: kind, progress: reporter.update)
+        }
+        reporter.summary(results, target: target.client.endpoint.description)
+    }
+
+    /// Runs a materialize command's body: a stop by signal exits 143 (the views done stay
+    /// recorded), any other error is printed as `larder COMMAND: ...`.
+    static func reportingFailures(of command: String, _ body: () throws -> Void) throws {
+        // Batch jobs reuse freed column buffers instead of page-faulting them in again (bench/results/parquet.md).
+        ParquetMemory.keepFreedMemoryForReuse()
+        do {
+            try body()
+        } catch let error as ExitCode {
+            throw error
+        } catch let stopped as MaterializeStopped {
+            printErr("larder: \(stopped)")
+            throw ExitCode(143)
+        } catch {
+            throw CLIOutput.fail(command, error)
+        }
+    }
 }
 
 struct MaterializeCommand: ParsableCommand {
@@ -79,9 +111,7 @@ struct MaterializeCommand: ParsableCommand {
     @OptionGroup var options: MaterializeTargetOptions
 
     func run() throws {
-        // Batch jobs reuse freed column buffers instead of page-faulting them in again (bench/results/parquet.md).
-        ParquetMemory.keepFreedMemoryForReuse()
-        do {
+        try MaterializeTargetOptions.reportingFailures(of: "materialize") {
             let loaded = try FeatureRepoLoader().load(directory: repo)
             guard let startNanos = TimestampText.nanoseconds(start) else { throw CLIUsageError("bad START \"\(start)\"") }
             guard let endNanos = TimestampText.nanoseconds(end) else { throw CLIUsageError("bad END \"\(end)\"") }
@@ -99,25 +129,7 @@ struct MaterializeCommand: ParsableCommand {
                     return !done
                 }
             }
-            if options.plan {
-                return try MaterializePlanOutput.print(run: run, views: views.map { ($0, startNanos) }, end: endNanos, format: options.format)
-            }
-            let target = try RESPTarget(endpoint: try options.endpoint(repo: loaded))
-            let reporter = MaterializeReporter(enabled: !options.noProgress)
-            let stop = MaterializeStopSignal(graceSeconds: options.stopGrace)
-            run.shouldStop = stop.requested
-            let results = try withExtendedLifetime(stop) {
-                try run.run(views: views, start: startNanos, end: endNanos, into: target, kind: "materialize",
-                            progress: reporter.update)
-            }
-            reporter.summary(results, target: target.client.endpoint.description)
-        } catch let error as ExitCode {
-            throw error
-        } catch let stopped as MaterializeStopped {
-            printErr("larder: \(stopped)")
-            throw ExitCode(143)
-        } catch {
-            throw CLIOutput.fail("materialize", error)
+            try options.execute(run, views: views.map { ($0, startNanos) }, end: endNanos, kind: "materialize")
         }
     }
 }
@@ -132,9 +144,7 @@ struct MaterializeIncrementalCommand: ParsableCommand {
     @OptionGroup var options: MaterializeTargetOptions
 
     func run() throws {
-        // Batch jobs reuse freed column buffers instead of page-faulting them in again (bench/results/parquet.md).
-        ParquetMemory.keepFreedMemoryForReuse()
-        do {
+        try MaterializeTargetOptions.reportingFailures(of: "materialize-incremental") {
             let loaded = try FeatureRepoLoader().load(directory: repo)
             guard let endNanos = TimestampText.nanoseconds(end) else { throw CLIUsageError("bad END \"\(end)\"") }
             var run = MaterializeRun(repo: loaded, state: try MaterializeRun.openState(repoDirectory: repo))
@@ -145,26 +155,7 @@ struct MaterializeIncrementalCommand: ParsableCommand {
             for (view, start) in plan {
                 printErr("\(view.name): from \(TimeText.iso(start)) to \(TimeText.iso(endNanos))")
             }
-            if options.plan {
-                return try MaterializePlanOutput.print(run: run, views: plan.filter { $0.1 <= endNanos }, end: endNanos,
-                                                       format: options.format)
-            }
-            let target = try RESPTarget(endpoint: try options.endpoint(repo: loaded))
-            let reporter = MaterializeReporter(enabled: !options.noProgress)
-            let stop = MaterializeStopSignal(graceSeconds: options.stopGrace)
-            run.shouldStop = stop.requested
-            let results = try withExtendedLifetime(stop) {
-                try run.run(views: plan.filter { $0.1 <= endNanos }, end: endNanos, into: target,
-                            kind: "materialize-incremental", progress: reporter.update)
-            }
-            reporter.summary(results, target: target.client.endpoint.description)
-        } catch let error as ExitCode {
-            throw error
-        } catch let stopped as MaterializeStopped {
-            printErr("larder: \(stopped)")
-            throw ExitCode(143)
-        } catch {
-            throw CLIOutput.fail("materialize-incremental", error)
+            try options.execute(run, views: plan.filter { $0.1 <= endNanos }, end: endNanos, kind: "materialize-incremental")
         }
     }
 }
