@@ -64,6 +64,20 @@ struct CSVTokenizer {
         recordLines.removeAll(keepingCapacity: true)
     }
 
+    /// The length of the line break at `pos` (LF, CRLF or a lone CR): 1 or 2, 0 when the byte
+    /// is not one, -1 when a CR ends a window that more bytes follow (it may be a CRLF).
+    @inline(__always)
+    static func lineBreakLength(_ base: UnsafePointer<UInt8>, at pos: Int, end: Int, isFinal: Bool) -> Int {
+        let lf = UInt8(ascii: "\n"), cr = UInt8(ascii: "\r")
+        switch base[pos] {
+        case lf: return 1
+        case cr:
+            if pos + 1 < end { return base[pos + 1] == lf ? 2 : 1 }
+            return isFinal ? 1 : -1
+        default: return 0
+        }
+    }
+
     /// Tokenizes complete records of `window` starting at `position`, appending them to the
     /// record list until it holds `maxRecords`. On return `position` is the start of the
     /// first byte not consumed (the start of an incomplete record on `.needMore`).
@@ -80,21 +94,10 @@ struct CSVTokenizer {
         while recordLines.count < maxRecords {
             // Blank lines between records are skipped (they carry no fields).
             while pos < end {
-                let c = base[pos]
-                if c == lf {
-                    pos += 1; line += 1
-                } else if c == cr {
-                    if pos + 1 < end {
-                        pos += base[pos + 1] == lf ? 2 : 1
-                    } else if isFinal {
-                        pos += 1
-                    } else {
-                        return .needMore
-                    }
-                    line += 1
-                } else {
-                    break
-                }
+                let n = Self.lineBreakLength(base, at: pos, end: end, isFinal: isFinal)
+                if n < 0 { return .needMore }
+                if n == 0 { break }
+                pos += n; line += 1
             }
             if pos == end { return isFinal ? .endOfInput : .needMore }
 
@@ -155,20 +158,11 @@ struct CSVTokenizer {
                     pos += 1
                     continue fieldLoop
                 }
-                if c == lf {
-                    pos += 1
-                } else if c == cr {
-                    if pos + 1 < end {
-                        pos += base[pos + 1] == lf ? 2 : 1
-                    } else if isFinal {
-                        pos += 1
-                    } else {
-                        rollBack(); return .needMore
-                    }
-                } else {
-                    // Only a quoted field can stop on another byte.
-                    throw error(.unexpectedCharacterAfterQuote(c), line: lineCursor, field: fields.count - fieldMark - 1)
-                }
+                let n = Self.lineBreakLength(base, at: pos, end: end, isFinal: isFinal)
+                if n < 0 { rollBack(); return .needMore }
+                // Only a quoted field can stop on another byte.
+                if n == 0 { throw error(.unexpectedCharacterAfterQuote(c), line: lineCursor, field: fields.count - fieldMark - 1) }
+                pos += n
                 lineCursor += 1
                 break fieldLoop
             }
