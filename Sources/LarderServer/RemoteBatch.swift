@@ -53,7 +53,7 @@ final class RemoteBatch {
                     let args = Arguments(base: raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, spans: sp.baseAddress! + e.firstSpan, count: e.count)
                     ctx.routedKey = args[e.spec.keys.first]
                     ctx.routedKeyHash = e.firstKeyHash
-                    e.spec.handler(&ctx, args)
+                    worker.runTimed(e.spec) { e.spec.handler(&ctx, args) }
                     replyEnds.append(out.count)
                 }
             }

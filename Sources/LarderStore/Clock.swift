@@ -4,7 +4,8 @@ import Glibc
 import Darwin
 #endif
 
-/// Wall-clock milliseconds since the epoch, the unit of every expiry in the store.
+/// Wall-clock milliseconds since the epoch, the unit of every expiry in the store; and a
+/// monotonic clock for command timing.
 public enum Clock {
     @inline(__always) public static func nowMilliseconds() -> Int64 {
         var ts = timespec()
@@ -15,5 +16,11 @@ public enum Clock {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1_000
+    }
+    /// A monotonic clock for durations (not affected by wall-clock steps).
+    @inline(__always) public static func monotonicNanoseconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
     }
 }

@@ -109,7 +109,7 @@ extension ConnectionHandler {
                 ctx.routedKey = args[spec.keys.first]
                 ctx.routedKeyHash = firstKeyHash
             }
-            spec.handler(&ctx, args)
+            worker.runTimed(spec) { spec.handler(&ctx, args) }
         }
         // Commands that change how this connection reads or lives (AUTH, HELLO, QUIT, RESET).
         parser.authenticated = session.authenticated
@@ -126,7 +126,7 @@ extension ConnectionHandler {
         let copied = (0..<args.count).map { args.bytes($0) }
         borrow(shards) { [self] held, out in
             var ctx = CommandContext(out: out, dbIndex: session.db, now: Clock.nowMilliseconds(), shards: held, session: session, server: server)
-            Self.withArguments(copied) { spec.handler(&ctx, $0) }
+            worker.runTimed(spec) { Self.withArguments(copied) { spec.handler(&ctx, $0) } }
         }
     }
 

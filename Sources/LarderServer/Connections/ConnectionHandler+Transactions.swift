@@ -79,7 +79,7 @@ extension ConnectionHandler {
             for q in queue {
                 out.version = session.version
                 var ctx = CommandContext(out: out, dbIndex: session.db, now: now, shards: held, session: session, server: server)
-                Self.withArguments(q.arguments) { q.spec.handler(&ctx, $0) }
+                worker.runTimed(q.spec) { Self.withArguments(q.arguments) { q.spec.handler(&ctx, $0) } }
             }
         }
     }

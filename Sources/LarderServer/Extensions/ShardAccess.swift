@@ -30,8 +30,7 @@ extension ServerState {
     public func metricsSnapshot() -> ServerMetricsSnapshot {
         var s = ServerMetricsSnapshot()
         for spec in commands.specs {
-            var calls = 0, micros = 0
-            for w in workers { calls &+= w.commandCalls[spec.id]; micros &+= w.commandMicros[spec.id] }
+            let (calls, micros) = ServerStats.commandTime(self, spec.id)
             if calls > 0 { s.commands.append((spec.name, calls, micros)) }
         }
         s.connectedClients = clients.all.count

@@ -160,14 +160,14 @@ enum InfoFamily {
         ]
     }
 
-    /// One line per command called at least once. Times are not measured per command (that
-    /// would cost two clock reads on every command), so usec is 0.
+    /// One line per command called at least once; usec as `ServerStats.commandTime` measures it.
     static func commandstats(_ ctx: CommandContext) -> [(String, String)] {
         var rows: [(String, String)] = []
         for spec in ctx.server.commands.specs {
-            let calls = ctx.server.workers.reduce(0) { $0 + $1.commandCalls[spec.id] }
+            let (calls, usec) = ServerStats.commandTime(ctx.server, spec.id)
             guard calls > 0 else { continue }
-            rows.append(("cmdstat_\(spec.name)", "calls=\(calls),usec=0,usec_per_call=0.00,rejected_calls=0,failed_calls=0"))
+            let perCall = String(format: "%.2f", Double(usec) / Double(calls))
+            rows.append(("cmdstat_\(spec.name)", "calls=\(calls),usec=\(usec),usec_per_call=\(perCall),rejected_calls=0,failed_calls=0"))
         }
         return rows
     }

@@ -19,6 +19,21 @@ enum ServerStats {
         return total
     }
 
+    /// A command's calls and the microseconds they took, over every thread: the timed calls'
+    /// total scaled by calls / timed calls (fast commands are sampled, see
+    /// `ShardWorker.fastCommandSampleInterval`). Calls are counted where a command arrives and
+    /// timed where it runs, so the two may come from different threads.
+    static func commandTime(_ server: ServerState, _ specID: Int) -> (calls: Int, micros: Int) {
+        var calls = 0, nanos = 0, timed = 0
+        for w in server.workers {
+            calls &+= w.commandCalls[specID]
+            nanos &+= w.commandNanos[specID]
+            timed &+= w.commandTimedCalls[specID]
+        }
+        guard timed > 0 else { return (calls, 0) }
+        return (calls, Int(Double(nanos) / 1000 * Double(calls) / Double(timed)))
+    }
+
     /// Clears the counters. Per-thread counters are cleared on their own thread, once the
     /// shard is not lent (the expired-key count lives in the shard).
     static func reset(_ server: ServerState) {
@@ -28,7 +43,8 @@ enum ServerStats {
             let clear = {
                 w.submit {
                     w.commandCalls.update(repeating: 0, count: w.commandSlots)
-                    w.commandMicros.update(repeating: 0, count: w.commandSlots)
+                    w.commandNanos.update(repeating: 0, count: w.commandSlots)
+                    w.commandTimedCalls.update(repeating: 0, count: w.commandSlots)
                     w.netInputBytes = 0
                     w.netOutputBytes = 0
                     w.shard.expiredKeys = 0
