@@ -57,7 +57,7 @@ let package = Package(
         .target(name: "LarderPersistence", dependencies: ["LarderStore"], swiftSettings: swift5),
         // NIO bootstrap, per-core loops, connection handler, command table and families.
         .target(name: "LarderServer", dependencies: [
-            "LarderRESP", "LarderStore", "CLarderSupport", "LarderLog",
+            "LarderRESP", "LarderStore", "LarderPersistence", "CLarderSupport", "LarderLog",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Atomics", package: "swift-atomics"),
@@ -100,7 +100,7 @@ let package = Package(
         .testTarget(name: "LarderStoreTests", dependencies: ["LarderStore"], swiftSettings: swift5),
         .testTarget(name: "LarderPersistenceTests", dependencies: ["LarderPersistence", "LarderStore"],
                     resources: [.copy("Fixtures")], swiftSettings: swift5),
-        .testTarget(name: "LarderServerTests", dependencies: ["LarderServer", "LarderRESP", "LarderStore"], swiftSettings: swift5),
+        .testTarget(name: "LarderServerTests", dependencies: ["LarderServer", "LarderRESP", "LarderStore", "LarderPersistence"], swiftSettings: swift5),
         .testTarget(name: "LarderFeaturesTests", dependencies: ["LarderFeatures"],
                     resources: [.copy("Fixtures")], swiftSettings: swift5),
         .testTarget(name: "LarderServingTests", dependencies: ["LarderServing", "LarderServer", "LarderFeatures", "LarderStore", "LarderRESP"],

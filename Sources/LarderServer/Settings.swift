@@ -20,13 +20,17 @@ public final class ServerSettings: @unchecked Sendable {
     public let hz: ManagedAtomic<Int>
     private let lock = NIOLock()
     private var _requirePass: String?
+    private var _dir: String
+    private var _dbFilename: String
 
     public init(port: Int = 6379, bind: String = "127.0.0.1", threads: Int = System.coreCount,
                 pinThreads: Bool = true, requirePass: String? = nil,
                 protoMaxBulkLength: Int = 512 * 1024 * 1024,
                 protoMaxMultibulkLength: Int = Int(Int32.max),
                 clientQueryBufferLimit: Int = 1024 * 1024 * 1024,
-                maxClients: Int = 10000, idleTimeout: Int = 0, tcpKeepalive: Int = 300) {
+                maxClients: Int = 10000, idleTimeout: Int = 0, tcpKeepalive: Int = 300,
+                dir: String = ".", dbFilename: String = "dump.rdb") {
+        self._dir = dir; self._dbFilename = dbFilename
         self.port = port; self.bind = bind; self.threads = max(1, threads); self.pinThreads = pinThreads
         self._requirePass = requirePass
         self.protoMaxBulkLength = ManagedAtomic(protoMaxBulkLength)
@@ -42,6 +46,11 @@ public final class ServerSettings: @unchecked Sendable {
         get { lock.withLock { _requirePass } }
         set { lock.withLock { _requirePass = (newValue?.isEmpty ?? true) ? nil : newValue } }
     }
+
+    /// Where SAVE writes its snapshot (Redis' `dir` and `dbfilename`).
+    public var dir: String { lock.withLock { _dir } }
+    public var dbFilename: String { lock.withLock { _dbFilename } }
+    public var snapshotPath: String { lock.withLock { (_dir.hasSuffix("/") ? _dir : _dir + "/") + _dbFilename } }
 
     public var limits: RESPLimits {
         var l = RESPLimits()

@@ -24,6 +24,8 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Largest number of connected clients.") var maxclients: Int = 10000
     @Option(help: "Close clients idle for this many seconds (0 = never).") var timeout: Int = 0
     @Option(name: .customLong("tcp-keepalive"), help: "TCP keepalive idle seconds (0 = off).") var tcpKeepalive: Int = 300
+    @Option(help: "Directory SAVE writes its snapshot to (Redis' `dir`).") var dir: String = "."
+    @Option(help: "File name of the snapshot in --dir (Redis' `dbfilename`).") var dbfilename: String = "dump.rdb"
     @Option(help: "Feature repo whose definitions FEATURES.* and the HTTP feature server serve (and --materialize loads).")
     var repo: String?
     @Option(name: .customLong("http-port"), help: "HTTP feature server port (Feast's `feast serve` API), with --repo.")
@@ -37,12 +39,22 @@ struct ServeCommand: ParsableCommand {
     var materialize = false
     @OptionGroup var logging: LogOptions
 
+    func validate() throws {
+        if dbfilename.isEmpty || dbfilename.contains("/") {
+            throw ValidationError("--dbfilename must be a file name, not a path: '\(dbfilename)'")
+        }
+        var isDir: ObjCBool = false
+        if !FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) || !isDir.boolValue {
+            throw ValidationError("--dir '\(dir)' is not an existing directory")
+        }
+    }
+
     func run() throws {
         let settings = ServerSettings(
             port: port, bind: bind, threads: threads, pinThreads: pin, requirePass: requirepass,
             protoMaxBulkLength: protoMaxBulkLen, protoMaxMultibulkLength: protoMaxMultibulkLen,
             clientQueryBufferLimit: clientQueryBufferLimit, maxClients: maxclients,
-            idleTimeout: timeout, tcpKeepalive: tcpKeepalive)
+            idleTimeout: timeout, tcpKeepalive: tcpKeepalive, dir: dir, dbFilename: dbfilename)
         logging.bootstrap()
         LarderLog.server.notice("larder starting", metadata: LogOptions.buildMetadata.merging(["event": "starting"]) { $1 })
         LarderLog.server.info("configuration", metadata: settings.logMetadata.merging(

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import LarderPersistence
 
 /// TIME, DBSIZE, FLUSHDB/FLUSHALL, SAVE/BGSAVE/LASTSAVE, ROLE, READONLY, MEMORY, MONITOR, SHUTDOWN.
 final class ServerTests: XCTestCase {
@@ -31,17 +32,52 @@ final class ServerTests: XCTestCase {
         XCTAssertEqual(try c.call("DBSIZE"), .integer(0))
     }
 
-    func testPersistenceCommandsWithoutPersistence() throws {
+    /// SAVE and BGSAVE write a real RDB file at dir/dbfilename holding every database of every
+    /// shard; the reader gets back exactly what was stored.
+    func testSaveWritesASnapshotTheReaderLoads() throws {
         let c = try server.client()
         guard case .integer(let before) = try c.call("LASTSAVE") else { return XCTFail("LASTSAVE") }
         XCTAssertLessThanOrEqual(before, Int(Date().timeIntervalSince1970))
+        for i in 0..<200 { _ = try c.call("SET", "k\(i)", "v\(i)") }
+        _ = try c.call("HSET", "h", "f1", "v1", "f2", "12345")
+        _ = try c.call("SET", "ttl", "x", "PX", "100000")
+        _ = try c.call("SELECT", "3")
+        _ = try c.call("SET", "in3", "three")
+        XCTAssertEqual(try c.call("CONFIG", "GET", "dbfilename"), .array([.bulk("dbfilename"), .bulk("dump.rdb")]))
+        XCTAssertEqual(try c.call("CONFIG", "GET", "dir"), .array([.bulk("dir"), .bulk(server.dir)]))
         XCTAssertEqual(try c.call("SAVE"), .simple("OK"))
+        var found: [Int: [String: RDBValue]] = [:]
+        var ttl: Int64 = 0
+        let summary = try RDBReader.read(path: server.dir + "/dump.rdb") { e in
+            found[e.db, default: [:]][String(decoding: e.key, as: UTF8.self)] = e.value
+            if e.key == Array("ttl".utf8) { ttl = e.expireAt }
+        }
+        XCTAssertEqual(summary.version, 10)
+        XCTAssertTrue(summary.checksumVerified)
+        XCTAssertEqual(found[0]?.count, 202)
+        XCTAssertEqual(found[0]?["k7"], .string(Array("v7".utf8)))
+        XCTAssertEqual(found[0]?["h"], .hash([RDBHashField(field: Array("f1".utf8), value: Array("v1".utf8)),
+                                              RDBHashField(field: Array("f2".utf8), value: Array("12345".utf8))]))
+        XCTAssertGreaterThan(ttl, Int64(Date().timeIntervalSince1970 * 1000))
+        XCTAssertEqual(found[3], ["in3": .string(Array("three".utf8))])
         XCTAssertEqual(try c.call("BGSAVE"), .simple("Background saving started"))
         XCTAssertEqual(try c.call("BGSAVE", "SCHEDULE"), .simple("Background saving started"))
         XCTAssertEqual(try c.call("BGSAVE", "x"), .error("ERR syntax error"))
         XCTAssertEqual(try c.call("MULTI"), .simple("OK"))
         XCTAssertEqual(try c.call("SAVE"), .error("ERR Command not allowed inside a transaction"))
         XCTAssertEqual(try c.call("EXEC"), .error("EXECABORT Transaction discarded because of previous errors."))
+    }
+
+    /// A snapshot that cannot be written is an error naming why, and LASTSAVE does not move.
+    func testSaveFailureIsAnErrorAndLastsaveStays() throws {
+        let c = try server.client()
+        _ = try c.call("SET", "k", "v")
+        guard case .integer(let before) = try c.call("LASTSAVE") else { return XCTFail("LASTSAVE") }
+        try FileManager.default.removeItem(atPath: server.dir)
+        sleep(1)
+        guard case .error(let e) = try c.call("SAVE") else { return XCTFail("SAVE into a missing directory must fail") }
+        XCTAssertTrue(e.hasPrefix("ERR snapshot ") && e.contains("No such file or directory"), e)
+        XCTAssertEqual(try c.call("LASTSAVE"), .integer(before))
     }
 
     func testRoleAndClusterCommands() throws {

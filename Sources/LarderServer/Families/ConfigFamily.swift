@@ -1,3 +1,4 @@
+import Foundation
 import LarderRESP
 import LarderStore
 
@@ -86,9 +87,18 @@ enum ConfigFamily {
         Parameter(name: "port", get: { String($0.boundPort) }, check: nil),
         Parameter(name: "bind", get: { $0.settings.bind }, check: nil),
         Parameter(name: "databases", get: { _ in String(Shard.databaseCount) }, check: nil),
+        Parameter(name: "dir", get: { absolutePath($0.settings.dir) }, check: nil),
+        Parameter(name: "dbfilename", get: { $0.settings.dbFilename }, check: nil),
         fixed("save", ""),
         fixed("appendonly", "no", yesNo: true),
     ]
+
+    /// Redis reports `dir` as the absolute working directory.
+    static func absolutePath(_ dir: String) -> String {
+        if dir.hasPrefix("/") { return dir }
+        let cwd = FileManager.default.currentDirectoryPath
+        return dir == "." || dir == "./" ? cwd : cwd + "/" + dir
+    }
 
     static func parameter(named name: String) -> Parameter? {
         let lower = name.lowercased()

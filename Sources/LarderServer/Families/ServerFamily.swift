@@ -1,6 +1,7 @@
 import Foundation
 import LarderRESP
 import LarderStore
+import LarderLog
 
 /// Server commands: keyspace-wide and administrative. INFO, CONFIG, COMMAND and MEMORY live in
 /// their own files.
@@ -16,10 +17,10 @@ enum ServerFamily {
                     handler: time),
         CommandSpec("lastsave", arity: 1, flags: [.loading, .stale, .fast], group: "server",
                     handler: lastsave),
-        CommandSpec("save", arity: 1, flags: [.admin, .noscript, .noAsyncLoading, .noMulti], group: "server",
-                    handler: save),
-        CommandSpec("bgsave", arity: -1, flags: [.admin, .noscript, .noAsyncLoading], group: "server",
-                    handler: bgsave),
+        CommandSpec("save", arity: 1, flags: [.admin, .noscript, .noAsyncLoading, .noMulti], route: .allShards,
+                    group: "server", handler: save),
+        CommandSpec("bgsave", arity: -1, flags: [.admin, .noscript, .noAsyncLoading], route: .allShards,
+                    group: "server", handler: bgsave),
         CommandSpec("role", arity: 1, flags: [.noscript, .loading, .stale, .fast], group: "server",
                     handler: role),
         CommandSpec("monitor", arity: 1, flags: [.admin, .noscript, .loading, .stale], group: "server",
@@ -61,17 +62,35 @@ enum ServerFamily {
         ctx.out.integer(ctx.server.lastSave.load(ordering: .relaxed))
     }
 
-    /// There is no persistence: the data set lives in memory only. SAVE and BGSAVE succeed as
-    /// Redis' do (clients and tools call them), having nothing to write.
+    /// SAVE: writes the snapshot (Snapshot.save) while holding every shard; OK once the file
+    /// is durable and in place. LASTSAVE moves only on success; a failure is `-ERR` + reason.
     static func save(_ ctx: inout CommandContext, _ args: Arguments) {
-        ctx.server.lastSave.store(Int(Date().timeIntervalSince1970), ordering: .relaxed)
+        if let reason = writeSnapshot(&ctx) { ctx.out.error("ERR \(reason)"); return }
         ctx.out.ok()
     }
 
+    /// BGSAVE [SCHEDULE]: there is no background (fork-less) snapshot yet, so it saves in the
+    /// foreground exactly as SAVE does, and replies Redis' text only after the file is written.
     static func bgsave(_ ctx: inout CommandContext, _ args: Arguments) {
         guard args.count == 1 || (args.count == 2 && args.equalsKeyword(1, "SCHEDULE")) else { ctx.syntaxError(); return }
-        ctx.server.lastSave.store(Int(Date().timeIntervalSince1970), ordering: .relaxed)
+        if let reason = writeSnapshot(&ctx) { ctx.out.error("ERR \(reason)"); return }
         ctx.out.simple("Background saving started" as StaticString)
+    }
+
+    /// Writes the snapshot; nil on success, else why it failed.
+    static func writeSnapshot(_ ctx: inout CommandContext) -> String? {
+        let path = ctx.server.settings.snapshotPath
+        do {
+            let o = try Snapshot.save(shards: ctx.heldShards, path: path, now: ctx.now)
+            ctx.server.lastSave.store(Int(Date().timeIntervalSince1970), ordering: .relaxed)
+            LarderLog.server.notice("DB saved on disk: \(o.keys) key(s), \(o.bytes) bytes in \(String(format: "%.3f", o.seconds)) s",
+                                    metadata: ["event": "rdb_saved", "path": .string(path), "keys": .stringConvertible(o.keys),
+                                               "bytes": .stringConvertible(o.bytes), "rdb_version": .stringConvertible(o.version)])
+            return nil
+        } catch {
+            LarderLog.server.error("SAVE failed: \(error)", metadata: ["event": "rdb_save_failed", "path": .string(path)])
+            return "snapshot \(path) not written: \(error)"
+        }
     }
 
     /// READONLY / READWRITE answer as a standalone Redis does.

@@ -10,8 +10,14 @@ final class TestServer {
     let server: LarderServer
     let port: Int
 
+    /// A fresh directory for SAVE's snapshot.
+    let dir: String
+
     init(threads: Int = 2, requirePass: String? = nil) throws {
-        let settings = ServerSettings(port: 0, bind: "127.0.0.1", threads: threads, pinThreads: false, requirePass: requirePass)
+        dir = NSTemporaryDirectory() + "larder-test-\(getpid())-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let settings = ServerSettings(port: 0, bind: "127.0.0.1", threads: threads, pinThreads: false, requirePass: requirePass,
+                                      dir: dir)
         server = LarderServer(settings: settings)
         port = try server.start()
     }
@@ -21,6 +27,7 @@ final class TestServer {
     deinit {
         server.stop()
         server.waitUntilStopped()
+        try? FileManager.default.removeItem(atPath: dir)
     }
 }
 
