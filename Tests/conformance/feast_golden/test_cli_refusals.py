@@ -15,3 +15,29 @@ def test_historical_refuses_json_output(tmp_path):
     assert proc.returncode != 0
     assert "unsupported output format '.json'" in proc.stderr + proc.stdout
     assert not out.exists()
+
+
+def test_incremental_end_before_last_run_is_an_error(tmp_path):
+    import os
+
+    from golden_support import servers
+    from test_edge_parity import DEFINITIONS_YAML, STORE_YAML, write_data
+
+    write_data(tmp_path / "data")
+    (tmp_path / "definitions.yaml").write_text(DEFINITIONS_YAML)
+    (tmp_path / "feature_store.yaml").write_text(STORE_YAML)
+    target = servers.start_redis()
+    try:
+        env = dict(os.environ, GOLDEN_REDIS_PORT=str(target.port))
+
+        def incremental(end):
+            return subprocess.run([larder_bin(), "materialize-incremental", ".", end, "--no-progress"], cwd=tmp_path,
+                                  env=env, capture_output=True, text=True, timeout=120)
+        import time
+        first = incremental(time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()))
+        assert first.returncode == 0, first.stderr
+        back = incremental("2025-01-01T00:00:00")
+        assert back.returncode != 0, back.stdout + back.stderr
+        assert "is before the end of the last run of view" in back.stderr, back.stderr
+    finally:
+        target.stop()
