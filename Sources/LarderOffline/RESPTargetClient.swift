@@ -113,8 +113,18 @@ public final class RESPClient {
     /// Bytes written to the socket so far.
     public private(set) var bytesSent = 0
 
+    /// Connect, send and receive timeout in seconds: a target that accepts and never answers
+    /// fails the run with an error naming it instead of hanging. 30 s, or
+    /// `LARDER_TARGET_TIMEOUT_SECONDS`.
+    public let timeoutSeconds: Double
+
     public init(endpoint: RESPEndpoint) throws {
         self.endpoint = endpoint
+        if let text = getenv("LARDER_TARGET_TIMEOUT_SECONDS").map({ String(cString: $0) }), let value = Double(text), value > 0 {
+            timeoutSeconds = value
+        } else {
+            timeoutSeconds = 30
+        }
         try connect()
         if let password = endpoint.password {
             var args: [[UInt8]] = [Array("AUTH".utf8)]
@@ -148,6 +158,10 @@ public final class RESPClient {
         while let ai = info {
             let s = socket(ai.pointee.ai_family, ai.pointee.ai_socktype, ai.pointee.ai_protocol)
             if s >= 0 {
+                // SO_SNDTIMEO also bounds a blocking connect on Linux.
+                var tv = timeval(tv_sec: Int(timeoutSeconds), tv_usec: Int((timeoutSeconds - Double(Int(timeoutSeconds))) * 1e6))
+                setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+                setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
                 if Glibc.connect(s, ai.pointee.ai_addr, ai.pointee.ai_addrlen) == 0 {
                     var one: Int32 = 1
                     setsockopt(s, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -199,6 +213,9 @@ public final class RESPClient {
             while written < raw.count {
                 let n = send(fd, base + written, raw.count - written, Int32(MSG_NOSIGNAL))
                 if n < 0 && errno == EINTR { continue }
+                if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                    throw RESPClientError("\(endpoint): write timed out after \(timeoutSeconds) s (target not reading)")
+                }
                 if n <= 0 { throw RESPClientError("\(endpoint): write failed: \(String(cString: strerror(errno)))") }
                 written += n
             }
@@ -254,6 +271,9 @@ public final class RESPClient {
         }
         input.removeLast(chunk - max(n, 0))
         if n == 0 { throw RESPClientError("\(endpoint): connection closed by the server") }
+        if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+            throw RESPClientError("\(endpoint): no reply within \(timeoutSeconds) s (read timeout)")
+        }
         if n < 0 { throw RESPClientError("\(endpoint): read failed: \(String(cString: strerror(errno)))") }
     }
 }
