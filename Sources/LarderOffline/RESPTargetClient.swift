@@ -28,10 +28,10 @@ public struct RESPEndpoint: Equatable, Sendable, CustomStringConvertible {
             rest = rest[rest.index(after: at)...]
             if let colon = credentials.firstIndex(of: ":") {
                 let user = credentials[..<colon]
-                username = user.isEmpty ? nil : String(user)
-                password = String(credentials[credentials.index(after: colon)...])
+                username = user.isEmpty ? nil : try RESPEndpoint.percentDecoded(user, in: url)
+                password = try RESPEndpoint.percentDecoded(credentials[credentials.index(after: colon)...], in: url)
             } else if !credentials.isEmpty {
-                password = String(credentials)
+                password = try RESPEndpoint.percentDecoded(credentials, in: url)
             }
         }
         if let slash = rest.firstIndex(of: "/") {
@@ -43,6 +43,30 @@ public struct RESPEndpoint: Equatable, Sendable, CustomStringConvertible {
             rest = rest[..<slash]
         }
         try parseHostPort(rest, in: url)
+    }
+
+    /// URL user info is percent-encoded (`%40` for `@`, `%3A` for `:`, `%25` for `%`).
+    static func percentDecoded(_ text: Substring, in url: String) throws -> String {
+        var bytes: [UInt8] = []
+        var utf8 = Array(text.utf8)[...]
+        while let byte = utf8.popFirst() {
+            guard byte == UInt8(ascii: "%") else { bytes.append(byte); continue }
+            guard utf8.count >= 2, let high = hexValue(utf8[utf8.startIndex]), let low = hexValue(utf8[utf8.startIndex + 1]) else {
+                throw RESPClientError("bad percent-escape in the credentials of \"\(url)\" (write % as %25)")
+            }
+            bytes.append(high << 4 | low)
+            utf8 = utf8.dropFirst(2)
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func hexValue(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0") ... UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+        case UInt8(ascii: "a") ... UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A") ... UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+        default: return nil
+        }
     }
 
     /// Parses Feast's `connection_string` (only the first host is used, as Feast does for
