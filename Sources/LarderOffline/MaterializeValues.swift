@@ -11,7 +11,8 @@ import LarderParquet
 //   UnixTimestamp <- timestamp (seconds, floor), int64/int32 (epoch seconds)
 //   Array(T) <- list of an element column convertible to T
 // A null value, and a NaN float or double scalar, is the empty Value (Feast tests
-// `pd.isnull`); NaN elements inside lists are kept.
+// `pd.isnull`), except a null timestamp declared UnixTimestamp (NaT -> INT64_MIN); NaN
+// elements inside lists are kept, null elements get Feast's substitutes (see listValue).
 
 /// Error while converting a source value; says which column, row and why.
 public struct MaterializeValueError: Error, CustomStringConvertible, Sendable {
@@ -64,9 +65,19 @@ struct ColumnValueEncoder {
         }
     }
 
-    /// Appends the Value bytes of `row` (nothing for null).
+    /// Feast stores a NaT (null cell of a timestamp column declared UnixTimestamp) as
+    /// `unix_timestamp_val` = INT64_MIN (numpy's NaT as an integer), not as the empty Value.
+    private var isNullTimestamp: Bool {
+        guard case .scalar(.unixTimestamp) = type, case .timestamp = column.type else { return false }
+        return true
+    }
+
+    /// Appends the Value bytes of `row` (nothing for null, INT64_MIN for a NaT timestamp).
     func encode(row: Int, into out: inout [UInt8]) throws {
-        if column.isNull(row) { return }
+        if column.isNull(row) {
+            if isNullTimestamp { FeastValue.unixTimestamp(Int64.min).encode(into: &out) }
+            return
+        }
         switch type {
         case .scalar(.unixTimestamp):
             try value(row: row).encode(into: &out)
@@ -79,7 +90,7 @@ struct ColumnValueEncoder {
 
     /// The row's value as a FeastValue (lists, and tests).
     func value(row: Int) throws -> FeastValue {
-        if column.isNull(row) { return .null }
+        if column.isNull(row) { return isNullTimestamp ? .unixTimestamp(Int64.min) : .null }
         switch type {
         case .scalar(let scalar):
             let value = try ColumnValueEncoder.scalarValue(column.values, row: row, as: scalar, name: name)
@@ -156,12 +167,25 @@ struct ColumnValueEncoder {
             var out: [T] = []
             out.reserveCapacity(range.count)
             for i in range {
-                // Feast's mapper cannot store a null inside a list; say so instead of guessing.
+                // A null element becomes what Feast's mapper substitutes for it: NaN in a float
+                // list, "" / b"" in a string / bytes list, INT64_MIN (NaT) in a timestamp list.
+                // Feast fails on a null in an integer or bool list; so does Larder.
+                var element: FeastValue
                 if elements.isNull(i) {
-                    throw MaterializeValueError("column \"\(name)\": a list holds a null element, which Feast cannot store")
+                    switch scalar {
+                    case .float64, .float32: element = .null
+                    case .string: element = .string("")
+                    case .bytes: element = .bytes([])
+                    case .unixTimestamp: element = .unixTimestamp(Int64.min)
+                    default:
+                        throw MaterializeValueError("column \"\(name)\": a list holds a null element, which Feast cannot store")
+                    }
+                } else {
+                    element = try scalarValue(elements.values, row: i, as: scalar, name: name)
+                    // Feast converts list timestamps with int(datetime.timestamp()): truncation
+                    // toward zero, unlike scalars (numpy's floor).
+                    if isTimestamp, case .unixTimestamp(let ns) = element { element = .unixTimestamp(ns / 1_000_000_000) }
                 }
-                var element = try scalarValue(elements.values, row: i, as: scalar, name: name)
-                if isTimestamp, case .unixTimestamp(let ns) = element { element = .unixTimestamp(floorSeconds(ns)) }
                 guard let item = convert(element) else {
                     throw MaterializeValueError("column \"\(name)\": list element cannot be read as \(scalar.rawValue)")
                 }

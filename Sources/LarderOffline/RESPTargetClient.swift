@@ -28,10 +28,10 @@ public struct RESPEndpoint: Equatable, Sendable, CustomStringConvertible {
             rest = rest[rest.index(after: at)...]
             if let colon = credentials.firstIndex(of: ":") {
                 let user = credentials[..<colon]
-                username = user.isEmpty ? nil : String(user)
-                password = String(credentials[credentials.index(after: colon)...])
+                username = user.isEmpty ? nil : try RESPEndpoint.percentDecoded(user, in: url)
+                password = try RESPEndpoint.percentDecoded(credentials[credentials.index(after: colon)...], in: url)
             } else if !credentials.isEmpty {
-                password = String(credentials)
+                password = try RESPEndpoint.percentDecoded(credentials, in: url)
             }
         }
         if let slash = rest.firstIndex(of: "/") {
@@ -43,6 +43,30 @@ public struct RESPEndpoint: Equatable, Sendable, CustomStringConvertible {
             rest = rest[..<slash]
         }
         try parseHostPort(rest, in: url)
+    }
+
+    /// URL user info is percent-encoded (`%40` for `@`, `%3A` for `:`, `%25` for `%`).
+    static func percentDecoded(_ text: Substring, in url: String) throws -> String {
+        var bytes: [UInt8] = []
+        var utf8 = Array(text.utf8)[...]
+        while let byte = utf8.popFirst() {
+            guard byte == UInt8(ascii: "%") else { bytes.append(byte); continue }
+            guard utf8.count >= 2, let high = hexValue(utf8[utf8.startIndex]), let low = hexValue(utf8[utf8.startIndex + 1]) else {
+                throw RESPClientError("bad percent-escape in the credentials of \"\(url)\" (write % as %25)")
+            }
+            bytes.append(high << 4 | low)
+            utf8 = utf8.dropFirst(2)
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func hexValue(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0") ... UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+        case UInt8(ascii: "a") ... UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A") ... UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+        default: return nil
+        }
     }
 
     /// Parses Feast's `connection_string` (only the first host is used, as Feast does for
@@ -113,8 +137,18 @@ public final class RESPClient {
     /// Bytes written to the socket so far.
     public private(set) var bytesSent = 0
 
+    /// Connect, send and receive timeout in seconds: a target that accepts and never answers
+    /// fails the run with an error naming it instead of hanging. 30 s, or
+    /// `LARDER_TARGET_TIMEOUT_SECONDS`.
+    public let timeoutSeconds: Double
+
     public init(endpoint: RESPEndpoint) throws {
         self.endpoint = endpoint
+        if let text = getenv("LARDER_TARGET_TIMEOUT_SECONDS").map({ String(cString: $0) }), let value = Double(text), value > 0 {
+            timeoutSeconds = value
+        } else {
+            timeoutSeconds = 30
+        }
         try connect()
         if let password = endpoint.password {
             var args: [[UInt8]] = [Array("AUTH".utf8)]
@@ -148,6 +182,10 @@ public final class RESPClient {
         while let ai = info {
             let s = socket(ai.pointee.ai_family, ai.pointee.ai_socktype, ai.pointee.ai_protocol)
             if s >= 0 {
+                // SO_SNDTIMEO also bounds a blocking connect on Linux.
+                var tv = timeval(tv_sec: Int(timeoutSeconds), tv_usec: Int((timeoutSeconds - Double(Int(timeoutSeconds))) * 1e6))
+                setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+                setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
                 if Glibc.connect(s, ai.pointee.ai_addr, ai.pointee.ai_addrlen) == 0 {
                     var one: Int32 = 1
                     setsockopt(s, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -199,6 +237,9 @@ public final class RESPClient {
             while written < raw.count {
                 let n = send(fd, base + written, raw.count - written, Int32(MSG_NOSIGNAL))
                 if n < 0 && errno == EINTR { continue }
+                if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                    throw RESPClientError("\(endpoint): write timed out after \(timeoutSeconds) s (target not reading)")
+                }
                 if n <= 0 { throw RESPClientError("\(endpoint): write failed: \(String(cString: strerror(errno)))") }
                 written += n
             }
@@ -254,6 +295,9 @@ public final class RESPClient {
         }
         input.removeLast(chunk - max(n, 0))
         if n == 0 { throw RESPClientError("\(endpoint): connection closed by the server") }
+        if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+            throw RESPClientError("\(endpoint): no reply within \(timeoutSeconds) s (read timeout)")
+        }
         if n < 0 { throw RESPClientError("\(endpoint): read failed: \(String(cString: strerror(errno)))") }
     }
 }

@@ -35,6 +35,7 @@ struct HistoricalCommand: ParsableCommand {
         do {
             let clock = Date()
             if !plan && out.isEmpty { throw CLIUsageError("--out is required (unless --plan)") }
+            if !plan { _ = try HistoricalOutput.isCSV(out) }
             let loaded = try FeatureRepoLoader().load(directory: repo)
             let retriever = HistoricalRetriever(repo: loaded)
             let refs = try retriever.references(features)
@@ -64,7 +65,7 @@ struct HistoricalCommand: ParsableCommand {
     }
 }
 
-/// Writes output batches as Parquet (by extension) or CSV.
+/// Writes output batches as Parquet or CSV, by the extension of `--out`.
 final class HistoricalOutput {
     private var parquet: ParquetWriter?
     private var csv: FileHandle?
@@ -72,7 +73,9 @@ final class HistoricalOutput {
     private var buffer: [UInt8] = []
 
     init(path: String, fields: [LarderParquet.Field]) throws {
-        if path.lowercased().hasSuffix(".csv") {
+        // An extension names the format; one that is neither is refused rather than
+        // silently written as Parquet (`--out x.json`). No extension means Parquet.
+        if try HistoricalOutput.isCSV(path) {
             guard FileManager.default.createFile(atPath: path, contents: nil),
                   let handle = FileHandle(forWritingAtPath: path) else {
                 throw CLIUsageError("cannot create \(path)")
@@ -84,6 +87,15 @@ final class HistoricalOutput {
         } else {
             parquet = try ParquetWriter(path: path, fields: fields)
         }
+    }
+
+    /// Whether `path` names CSV output; Parquet for .parquet, .pq or no extension.
+    static func isCSV(_ path: String) throws -> Bool {
+        let ext = (path as NSString).pathExtension.lowercased()
+        guard ["", "csv", "parquet", "pq"].contains(ext) else {
+            throw CLIUsageError("--out \(path): unsupported output format '.\(ext)' (use .parquet or .csv)")
+        }
+        return ext == "csv"
     }
 
     func write(_ batch: ColumnBatch) throws {

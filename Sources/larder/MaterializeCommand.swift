@@ -152,6 +152,14 @@ struct MaterializeIncrementalCommand: ParsableCommand {
             let now = Int64(Date().timeIntervalSince1970 * 1e9)
             let views = try run.materializer.viewsToMaterialize(named: options.views.map(CLIOptions.columnList))
             let plan = try views.map { ($0, try run.incrementalStart(of: $0, now: now)) }
+            // END before where the last run stopped would read backwards: refuse, naming the view.
+            if let state = run.state {
+                for (view, start) in plan where start > endNanos {
+                    if try state.lastMaterializedEnd(project: loaded.config.project, view: view.name) != nil {
+                        throw CLIUsageError("END \(TimeText.iso(endNanos)) is before the end of the last run of view \(view.name) (\(TimeText.iso(start))); use `larder materialize REPO START END` to redo a past window")
+                    }
+                }
+            }
             for (view, start) in plan {
                 printErr("\(view.name): from \(TimeText.iso(start)) to \(TimeText.iso(endNanos))")
             }

@@ -37,6 +37,12 @@ final class MaterializeSupportTests: XCTestCase {
         XCTAssertEqual(try RESPEndpoint(url: "redis://app:pw@h:1/0"),
                        RESPEndpoint(host: "h", port: 1, db: 0, username: "app", password: "pw"))
         XCTAssertThrowsError(try RESPEndpoint(url: "http://h:1"))
+        // User info is percent-decoded: passwords holding @, : and %.
+        XCTAssertEqual(try RESPEndpoint(url: "redis://a%40b:p%40ss%3Aw%25rd@h:1"),
+                       RESPEndpoint(host: "h", port: 1, username: "a@b", password: "p@ss:w%rd"))
+        XCTAssertEqual(try RESPEndpoint(url: "redis://:%C3%A9t%C3%A9@h:1").password, "été")
+        XCTAssertThrowsError(try RESPEndpoint(url: "redis://:100%@h:1"))
+        XCTAssertThrowsError(try RESPEndpoint(url: "redis://:%zz@h:1"))
         XCTAssertThrowsError(try RESPEndpoint(url: "redis://h:99999"))
     }
 
