@@ -34,6 +34,7 @@ public final class LarderServer: @unchecked Sendable {
     @discardableResult
     public func start() throws -> Int {
         let settings = state.settings
+        try loadSnapshot()
         let cores = System.coreCount
         for w in state.workers {
             if settings.pinThreads { w.loop.execute { ThreadAffinity.pin(core: w.index % cores) } }
@@ -76,6 +77,18 @@ public final class LarderServer: @unchecked Sendable {
         LarderLog.server.notice("ready to accept connections",
                                 metadata: ["event": "listening", "bind": .string(settings.bind), "port": .stringConvertible(state.boundPort)])
         return state.boundPort
+    }
+
+    /// Loads `dir/dbfilename` if it exists (Snapshot.load), logging what and how fast.
+    private func loadSnapshot() throws {
+        let path = state.settings.snapshotPath
+        guard let o = try Snapshot.load(path: path, into: state.workers.map(\.shard), now: Clock.nowMilliseconds()) else { return }
+        let seconds = max(o.seconds, 1e-6)
+        let speed = String(format: "%.3f s, %.0f keys/s, %.1f MB/s", o.seconds, Double(o.keys) / seconds, Double(o.bytes) / seconds / 1e6)
+        LarderLog.server.notice(
+            "DB loaded from disk: \(o.keys) key(s) (\(o.expired) already expired, skipped) from \(path), RDB v\(o.version), \(speed)",
+            metadata: ["event": "rdb_loaded", "path": .string(path), "keys": .stringConvertible(o.keys),
+                       "bytes": .stringConvertible(o.bytes), "seconds": .stringConvertible(o.seconds)])
     }
 
     /// Stops accepting, closes every client and the loops. Safe to call more than once.

@@ -61,4 +61,46 @@ enum Snapshot {
         return Outcome(keys: keys, bytes: writer.bytesWritten, seconds: Date().timeIntervalSince(started), version: version)
     }
 
+    struct LoadOutcome { var keys: Int; var expired: Int; var bytes: Int; var seconds: Double; var version: Int }
+
+    /// Start-up: loads the snapshot at `path` into the shards (each key into the shard that
+    /// owns it), before the listener opens, so no client ever sees a half-loaded store; clients
+    /// that connect meanwhile wait in the kernel's backlog. nil when there is no file (a first
+    /// start). A corrupt, truncated or unsupported file throws the reader's error (file,
+    /// offset, what) and the server does not start: a half-loaded store would serve
+    /// silently wrong answers. Keys already expired are skipped, as a Redis master does.
+    /// Runs on the starting thread before any loop touches a shard; one thread, not yet in
+    /// parallel per shard.
+    static func load(path: String, into shards: [Shard], now: Int64) throws -> LoadOutcome? {
+        do { return try loadFile(path: path, into: shards, now: now) } catch { throw SnapshotLoadError(reason: "\(error)") }
+    }
+
+    private static func loadFile(path: String, into shards: [Shard], now: Int64) throws -> LoadOutcome? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        let started = Date()
+        var keys = 0, expired = 0, duplicates: [String] = []
+        let summary = try RDBReader.read(path: path) { entry in
+            guard entry.db >= 0 && entry.db < Shard.databaseCount else {
+                throw RDBError(file: path, offset: 0, message: "database \(entry.db) is out of range (0-\(Shard.databaseCount - 1))")
+            }
+            let hash = entry.key.withUnsafeBytes { ByteHash.hash($0) }
+            let shard = shards[ServerState.shardIndex(hash: hash, count: shards.count)]
+            switch StoreSnapshot.insert(entry, into: shard.databases[entry.db], now: now) {
+            case .inserted: keys += 1
+            case .expired: expired += 1
+            case .duplicate: if duplicates.count < 3 { duplicates.append(String(decoding: entry.key, as: UTF8.self)) }
+            }
+        }
+        if !duplicates.isEmpty {
+            throw RDBError(file: path, offset: 0, message: "the same key appears twice in one database (\(duplicates.joined(separator: ", ")))")
+        }
+        return LoadOutcome(keys: keys, expired: expired, bytes: summary.bytes,
+                           seconds: Date().timeIntervalSince(started), version: summary.version)
+    }
+}
+
+/// The server did not start because its snapshot cannot be loaded.
+public struct SnapshotLoadError: Error, CustomStringConvertible {
+    public var reason: String
+    public var description: String { "cannot load the snapshot: \(reason) (the server does not start on a damaged snapshot; move the file away to start empty)" }
 }

@@ -73,6 +73,9 @@ struct ServeCommand: ParsableCommand {
         let bound: Int
         do {
             bound = try server.start()
+        } catch let error as SnapshotLoadError {
+            LarderLog.server.error("\(error)", metadata: ["event": "rdb_load_failed"])
+            throw ExitCode(1)
         } catch {
             LarderLog.server.error("cannot listen on \(bind):\(port): \(error)", metadata: ["event": "listen_failed"])
             throw ExitCode(1)

@@ -34,6 +34,45 @@ final class ServerTests: XCTestCase {
 
     /// SAVE and BGSAVE write a real RDB file at dir/dbfilename holding every database of every
     /// shard; the reader gets back exactly what was stored.
+    /// A restart keeps everything SAVE wrote: strings, hashes, TTLs, every database, keys on
+    /// both shards; nothing written after the SAVE.
+    func testARestartedServerLoadsItsSnapshot() throws {
+        let c = try server.client()
+        for i in 0..<500 { _ = try c.call("SET", "k\(i)", "v\(i)") }
+        _ = try c.call("HSET", "h", "f1", "v1", "f2", "12345")
+        _ = try c.call("SET", "ttl", "x", "EX", "1000")
+        _ = try c.call("SELECT", "5")
+        _ = try c.call("SET", "in5", "five")
+        XCTAssertEqual(try c.call("SAVE"), .simple("OK"))
+        _ = try c.call("SET", "after-save", "lost")
+        let dir = server.dir
+        let restarted = try TestServer(threads: 2, dir: dir)
+        let r = try restarted.client()
+        XCTAssertEqual(try r.call("DBSIZE"), .integer(502))
+        XCTAssertEqual(try r.call("GET", "k321"), .bulk("v321"))
+        XCTAssertEqual(try r.call("HGET", "h", "f2"), .bulk("12345"))
+        guard case .integer(let ttl) = try r.call("TTL", "ttl") else { return XCTFail("TTL") }
+        XCTAssertGreaterThan(ttl, 990)
+        _ = try r.call("SELECT", "5")
+        XCTAssertEqual(try r.call("GET", "in5"), .bulk("five"))
+        XCTAssertEqual(try r.call("EXISTS", "after-save"), .integer(0))
+    }
+
+    /// A snapshot with one flipped byte is refused (CRC64) and the server does not start.
+    func testADamagedSnapshotStopsTheStart() throws {
+        let c = try server.client()
+        for i in 0..<50 { _ = try c.call("SET", "k\(i)", "v\(i)") }
+        XCTAssertEqual(try c.call("SAVE"), .simple("OK"))
+        let path = server.dir + "/dump.rdb"
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        bytes[bytes.count / 2] ^= 0x40
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        XCTAssertThrowsError(try TestServer(threads: 2, dir: server.dir)) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("dump.rdb") && text.lowercased().contains("checksum"), text)
+        }
+    }
+
     func testSaveWritesASnapshotTheReaderLoads() throws {
         let c = try server.client()
         guard case .integer(let before) = try c.call("LASTSAVE") else { return XCTFail("LASTSAVE") }

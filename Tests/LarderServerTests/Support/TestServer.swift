@@ -10,11 +10,14 @@ final class TestServer {
     let server: LarderServer
     let port: Int
 
-    /// A fresh directory for SAVE's snapshot.
+    /// The directory of SAVE's snapshot: a fresh one (removed with the server), or the one
+    /// given, so a second server can start from the first one's snapshot.
     let dir: String
+    private let ownsDir: Bool
 
-    init(threads: Int = 2, requirePass: String? = nil) throws {
-        dir = NSTemporaryDirectory() + "larder-test-\(getpid())-\(UUID().uuidString)"
+    init(threads: Int = 2, requirePass: String? = nil, dir given: String? = nil) throws {
+        ownsDir = given == nil
+        dir = given ?? NSTemporaryDirectory() + "larder-test-\(getpid())-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let settings = ServerSettings(port: 0, bind: "127.0.0.1", threads: threads, pinThreads: false, requirePass: requirePass,
                                       dir: dir)
@@ -27,7 +30,7 @@ final class TestServer {
     deinit {
         server.stop()
         server.waitUntilStopped()
-        try? FileManager.default.removeItem(atPath: dir)
+        if ownsDir { try? FileManager.default.removeItem(atPath: dir) }
     }
 }
 

@@ -1,0 +1,121 @@
+"""RDB both ways with Debian's redis-server 7.0: a dataset SAVEd by one server is loaded at start-up
+by the other with an identical keyspace (compared by SCAN/TYPE/TTL/HGETALL/GET in every database),
+`redis-check-rdb` accepts Larder's file, and a restarted larder keeps what SAVE wrote."""
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import servers  # noqa: E402
+
+pytestmark = pytest.mark.skipif(servers.larder_is_standin(), reason="larder's own start-up load")
+
+
+def fill(r, seed):
+    """Strings (raw, integer, long and compressible for LZF), hashes small (listpack) and large
+    (hashtable, > 128 fields or a value > 64 bytes), TTLs, binary keys, databases 0, 1 and 9."""
+    rnd = random.Random(seed)
+    for db in (0, 1, 9):
+        r.execute_command("SELECT", db)
+        for i in range(300):
+            key = b"k:%d:" % i + bytes(rnd.randrange(256) for _ in range(rnd.randrange(4)))
+            kind = rnd.randrange(6)
+            if kind == 0:
+                r.set(key, str(rnd.randrange(-10**12, 10**12)))
+            elif kind == 1:
+                r.set(key, b"x" * rnd.randrange(100, 3000))  # compressible: LZF in Redis' file
+            elif kind == 2:
+                r.set(key, bytes(rnd.randrange(256) for _ in range(rnd.randrange(0, 80))))
+            elif kind == 3:
+                r.hset(key, mapping={b"f%d" % j: b"v%d" % rnd.randrange(10**6) for j in range(rnd.randrange(1, 12))})
+            elif kind == 4:
+                r.hset(key, mapping={b"f%d" % j: str(j) for j in range(rnd.randrange(129, 300))})
+            else:
+                r.hset(key, mapping={b"big": b"y" * 200, b"n": b"12345"})
+            if rnd.random() < 0.3:
+                r.expire(key, rnd.randrange(1000, 100000))
+    r.execute_command("SELECT", 0)
+
+
+def dump(r):
+    out = {}
+    for db in range(16):
+        r.execute_command("SELECT", db)
+        cursor = 0
+        while True:
+            cursor, keys = r.execute_command("SCAN", cursor, "COUNT", 500)
+            for k in keys:
+                t = r.type(k)
+                ttl = r.ttl(k)
+                value = r.get(k) if t == b"string" else sorted(r.hgetall(k).items())
+                out[(db, k)] = (t, value, ttl > 0)
+            if int(cursor) == 0:
+                break
+    r.execute_command("SELECT", 0)
+    return out
+
+
+def test_redis_snapshot_loads_into_larder():
+    redis = servers.start_redis()
+    try:
+        r = redis.client()
+        fill(r, 1)
+        expected = dump(r)
+        assert r.save()
+        d = tempfile.mkdtemp(prefix="larder-rdb-")
+        shutil.copy(os.path.join(redis.workdir, "dump.rdb"), d)
+    finally:
+        redis.stop()
+    larder = servers.start_larder(["--dir", d])
+    try:
+        got = dump(larder.client())
+        assert len(got) == len(expected) > 800
+        assert got == expected
+    finally:
+        larder.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_larder_snapshot_loads_into_redis_and_passes_redis_check_rdb():
+    d = tempfile.mkdtemp(prefix="larder-rdb-")
+    larder = servers.start_larder(["--dir", d])
+    try:
+        r = larder.client()
+        fill(r, 2)
+        expected = dump(r)
+        assert r.save()
+    finally:
+        larder.stop()
+    check = subprocess.run(["redis-check-rdb", os.path.join(d, "dump.rdb")], capture_output=True, text=True)
+    assert check.returncode == 0 and "RDB looks OK" in check.stdout, check.stdout + check.stderr
+    redis = servers.start_redis(["--dir", d, "--dbfilename", "dump.rdb"])
+    try:
+        got = dump(redis.client())
+        assert len(got) == len(expected) > 800
+        assert got == expected
+    finally:
+        redis.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_truncated_snapshot_refuses_to_start_and_names_the_file():
+    d = tempfile.mkdtemp(prefix="larder-rdb-")
+    larder = servers.start_larder(["--dir", d])
+    try:
+        fill(larder.client(), 3)
+        assert larder.client().save()
+    finally:
+        larder.stop()
+    path = os.path.join(d, "dump.rdb")
+    with open(path, "r+b") as f:
+        f.truncate(os.path.getsize(path) // 2)
+    with pytest.raises(RuntimeError) as refused:
+        servers.Server("larder-truncated", servers.larder_cmd_template(), ["--dir", d]).start()
+    text = str(refused.value)
+    assert "exited with 1" in text and "dump.rdb" in text and "truncated" in text, text
+    shutil.rmtree(d, ignore_errors=True)
