@@ -98,4 +98,20 @@ final class FeastRepoLoaderTests: XCTestCase {
         let message = loadError(dir)
         XCTAssertTrue(message.contains("project 'other' is not in the Feast registry"), message)
     }
+
+    /// Objects Larder cannot use are kept in `skipped` (plan lists them), not silently dropped.
+    func testSkippedRegistryObjectsAreReported() throws {
+        let dir = try makeTemporaryDirectory(self)
+        try "project: rich\nregistry: data/registry.db\n".write(to: dir.appendingPathComponent("feature_store.yaml"),
+                                                                atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("data"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: Fixtures.url("rich_registry.db"), to: dir.appendingPathComponent("data/registry.db"))
+        let repo = try FeatureRepoLoader(environment: [:]).load(directory: dir.path)
+        XCTAssertEqual(repo.skipped.sorted(), [
+            "feature_view 'with_map': column 'attrs' has value type MAP, which Larder does not support",
+            "on_demand_feature_view 'doubled': not supported by Larder",
+        ])
+        XCTAssertNil(repo.definitions.featureView(named: "with_map"))
+        XCTAssertNotNil(repo.definitions.featureView(named: "trip_stats"))
+    }
 }
