@@ -6,6 +6,8 @@ The repo is the Feast conformance repo (../feast/repo/features.py): every scalar
 a push source, a view over two entities (two join keys), a feature service with a projection.
 Also: `larder plan` says the registry was used; `materialize-incremental` with no Larder state
 starts where Feast's recorded interval ended; Larder never writes Feast's registry.
+`larder historical --features SERVICE` on the repo gives the values of Feast's get_historical_features
+for every row Feast returns (Larder keeps the rows Feast drops: docs/historical.md).
 
 Environment: LARDER_BIN (default .build/release/larder, else .build/debug/larder); the Feast venv
 ~/.cache/larder/venv-r7 (LARDER_CACHE).
@@ -158,3 +160,64 @@ def test_no_registry_is_an_error_naming_where_larder_looked(setup, tmp_path):
     assert p.returncode != 0
     assert "no definitions found" in p.stderr and str(tmp_path / "data" / "registry.db") in p.stderr, p.stderr
     assert "feast apply" in p.stderr
+
+
+HISTORICAL_FEAST = """
+import sys
+import pandas as pd
+from feast import FeatureStore
+store = FeatureStore(repo_path=".")
+df = store.get_historical_features(entity_df=pd.read_parquet(sys.argv[1]),
+                                   features=store.get_feature_service(sys.argv[2]),
+                                   full_feature_names=True).to_df()
+df.to_parquet(sys.argv[3])
+"""
+
+HISTORICAL_ENTITIES = """
+import sys
+import pandas as pd
+d = pd.read_parquet(sys.argv[1] + "/driver_stats.parquet").head(40)
+c = pd.read_parquet(sys.argv[1] + "/customer_profile.parquet")["customer_id"].tolist()
+df = pd.DataFrame({"driver_id": d["driver_id"].astype("int64"),
+                   "customer_id": [c[i % len(c)] for i in range(len(d))],
+                   "event_timestamp": pd.to_datetime(d["event_timestamp"], utc=True) + pd.Timedelta(hours=1)})
+df.drop_duplicates().to_parquet(sys.argv[2])
+"""
+
+COMPARE = """
+import sys, math
+import pandas as pd
+def norm(v):
+    if v is None: return None
+    if isinstance(v, float): return None if math.isnan(v) else round(v, 6)
+    return v
+def rows(path):
+    df = pd.read_parquet(path)
+    out = {}
+    for r in df.to_dict("records"):
+        key = (int(r["driver_id"]), r["customer_id"], pd.Timestamp(r["event_timestamp"]).tz_convert("UTC"))
+        out[key] = {c: norm(r.get(c)) for c in sys.argv[3].split(",")}
+    return out
+f, l = rows(sys.argv[1]), rows(sys.argv[2])
+assert f, "feast returned no rows"
+bad = [(k, f[k], l.get(k)) for k in f if l.get(k) != f[k]]
+assert not bad, bad[:5]
+print(len(f), "rows equal")
+"""
+
+
+def test_historical_with_a_feature_service_matches_feast(setup):
+    py = fh.VENVS[VENV] / "bin" / "python"
+    work, repo = setup["work"], setup["repo"]
+    for name, text in (("hist_feast.py", HISTORICAL_FEAST), ("hist_entities.py", HISTORICAL_ENTITIES), ("cmp.py", COMPARE)):
+        (work / name).write_text(text)
+    entities = work / "entities.parquet"
+    run([py, work / "hist_entities.py", repo / "data", entities], repo, setup["env"])
+    run([py, work / "hist_feast.py", entities, "driver_activity", work / "feast_hist.parquet"], repo, setup["env"])
+    larder(setup, "historical", repo, "--entities", entities, "--features", "driver_activity",
+           "--out", work / "larder_hist.parquet", "--full-feature-names", state="h.db")
+    columns = ["driver_hourly_stats__f_int64", "driver_hourly_stats__f_float32", "driver_hourly_stats__f_string",
+               "customer_profile__age", "customer_profile__segment", "customer_profile__score"]
+    out, _ = run([py, work / "cmp.py", work / "feast_hist.parquet", work / "larder_hist.parquet", ",".join(columns)],
+                 repo, setup["env"])
+    assert "rows equal" in out
