@@ -221,3 +221,31 @@ def test_historical_with_a_feature_service_matches_feast(setup):
     out, _ = run([py, work / "cmp.py", work / "feast_hist.parquet", work / "larder_hist.parquet", ",".join(columns)],
                  repo, setup["env"])
     assert "rows equal" in out
+
+
+def test_example_driver_repo_without_its_yaml(setup, tmp_path):
+    """feature_repo/ (the example) with only features.py: the same keyspace as feast materialize."""
+    source = servers.REPO_ROOT / "feature_repo"
+    feast_redis, larder_redis = servers.start_redis(), servers.start_redis()
+    try:
+        repo = tmp_path / "driver_repo"
+        (repo / "data").mkdir(parents=True)
+        shutil.copy(source / "features.py", repo / "features.py")
+        for f in (source / "data").glob("*.parquet"):
+            shutil.copy(f, repo / "data" / f.name)
+        (repo / "feature_store.yaml").write_text(
+            (source / "feature_store.yaml").read_text().replace("127.0.0.1:6379", f"127.0.0.1:{feast_redis.port}"))
+        window = ("2000-01-01T00:00:00", "2030-01-01T00:00:00")
+        run([setup["feast"], "apply"], repo, setup["env"])
+        run([setup["feast"], "materialize", *window], repo, setup["env"])
+        env = dict(setup["env"], LARDER_STATE=str(tmp_path / "state.db"))
+        out, _ = run([setup["bin"], "plan", repo], repo, env)
+        assert "definitions from the Feast registry" in out, out
+        run([setup["bin"], "materialize", repo, *window, "--target", f"redis://127.0.0.1:{larder_redis.port}/0"], repo, env)
+        feast_keys = dump(feast_redis.port, tmp_path / "feast.json")
+        larder_keys = dump(larder_redis.port, tmp_path / "larder.json")
+        assert len(feast_keys["0"]) > 0
+        assert assert_same_keyspace(larder_keys, feast_keys) == 0
+    finally:
+        feast_redis.stop()
+        larder_redis.stop()
