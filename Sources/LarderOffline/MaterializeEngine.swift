@@ -57,6 +57,11 @@ public struct Materializer {
         guard let names, !names.isEmpty else { return definitions.featureViews.filter(\.online) }
         return try names.map { name in
             guard let view = definitions.featureView(named: name) else {
+                // A view of a Feast registry that Larder left out: say why.
+                if let reason = repo.skipped.first(where: { $0.hasPrefix("feature_view '\(name)':") || $0.hasPrefix("stream_feature_view '\(name)':")
+                    || $0.hasPrefix("on_demand_feature_view '\(name)':") }) {
+                    throw MaterializeValueError("feature view \"\(name)\" cannot be materialized by Larder: \(reason)")
+                }
                 throw MaterializeValueError("no feature view named \"\(name)\" (views: \(definitions.featureViews.map(\.name).joined(separator: ", ")))")
             }
             guard view.online else { throw MaterializeValueError("feature view \"\(name)\" has online: false") }

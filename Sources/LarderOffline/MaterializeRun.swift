@@ -92,7 +92,13 @@ public struct MaterializeRun {
     /// Where an incremental run of `view` starts: the end of its last recorded interval;
     /// else, like Feast, `now - ttl`, or 52 weeks before now for a view without ttl.
     public func incrementalStart(of view: FeatureView, now: Int64) throws -> Int64 {
+        // The latest end of Larder's own runs and, for a repo read from a Feast registry, of the
+        // intervals `feast materialize` recorded there (Feast's most_recent_end_time; read only).
+        var ends: [ProtoTimestamp] = (repo.feastMaterializationIntervals[view.name] ?? []).map(\.end)
         if let state, let last = try state.lastMaterializedEnd(project: repo.config.project, view: view.name) {
+            ends.append(last)
+        }
+        if let last = ends.max() {
             return last.seconds * 1_000_000_000 + Int64(last.nanos)
         }
         let seconds = view.ttlSeconds > 0 ? view.ttlSeconds : 52 * 7 * 86_400

@@ -39,6 +39,17 @@ enum RepoChecks {
     /// Prints the validation problems; throws (exit 1) if there are any.
     static func report(_ repo: FeatureRepo) throws {
         let definitions = repo.definitions
+        switch repo.origin {
+        case .yaml(let files):
+            print("definitions from YAML: \(files.joined(separator: ", "))")
+            let registry = FeatureRepoLoader.registryPath(repo.config, directory: repo.directory)
+            if FileManager.default.fileExists(atPath: registry) {
+                print("(the Feast registry \(registry) is not read: YAML definitions take precedence)")
+            }
+        case .feastRegistry(let path):
+            print("definitions from the Feast registry \(path) (no YAML definition files in the repo)")
+        }
+        for skipped in repo.skipped { print("skipped \(skipped)") }
         print("project \(repo.config.project): \(definitions.entities.count) entities, \(definitions.dataSources.count) sources, "
             + "\(definitions.featureViews.count) feature views, \(definitions.featureServices.count) feature services")
         let problems = RepoValidation.problems(in: repo)

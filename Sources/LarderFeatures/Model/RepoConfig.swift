@@ -35,6 +35,8 @@ public struct RepoConfig: Equatable, Codable, Sendable {
     public var project: String
     /// Registry file path, relative to the repo directory unless absolute.
     public var registryPath: String
+    /// `registry.registry_type` of Feast's long form (nil when not given; Feast's default is `file`).
+    public var registryType: String? = nil
     public var provider: String
     public var onlineStore: OnlineStore
     public var offlineStore: OfflineStore
@@ -54,14 +56,32 @@ public struct RepoConfig: Equatable, Codable, Sendable {
 
 /// A feature repo: its configuration and its definitions.
 public struct FeatureRepo: Equatable, Sendable {
+    /// Where the definitions were read from.
+    public enum DefinitionOrigin: Equatable, Sendable {
+        /// Larder's YAML definition files (names relative to the repo).
+        case yaml(files: [String])
+        /// A Feast file registry written by `feast apply` (path as resolved).
+        case feastRegistry(path: String)
+    }
+
     /// The repo directory (relative source paths and the registry path resolve against it).
     public var directory: String
     public var config: RepoConfig
     public var definitions: FeatureDefinitions
+    public var origin: DefinitionOrigin
+    /// Objects of a Feast registry that Larder cannot use, with the reason (empty for YAML).
+    public var skipped: [String]
+    /// Feast's recorded materialization windows per view (empty for YAML repos).
+    public var feastMaterializationIntervals: [String: [MaterializationInterval]]
 
-    public init(directory: String, config: RepoConfig, definitions: FeatureDefinitions) {
+    public init(directory: String, config: RepoConfig, definitions: FeatureDefinitions,
+                origin: DefinitionOrigin = .yaml(files: []), skipped: [String] = [],
+                feastMaterializationIntervals: [String: [MaterializationInterval]] = [:]) {
         self.directory = directory
         self.config = config
         self.definitions = definitions
+        self.origin = origin
+        self.skipped = skipped
+        self.feastMaterializationIntervals = feastMaterializationIntervals
     }
 }

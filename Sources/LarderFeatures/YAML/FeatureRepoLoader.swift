@@ -39,13 +39,65 @@ public struct FeatureRepoLoader: Sendable {
                 errors.append(error)
             }
         }
+        // The rule: YAML definition files, when the repo has any, are the definitions and the
+        // registry is not read; otherwise the Feast registry that feature_store.yaml names is.
+        let definitionFiles = names.sorted().filter(Self.isDefinitionFile)
+        if definitionFiles.isEmpty {
+            return try loadFeastRegistry(directory: directory, config: config)
+        }
         do {
             let definitions = try parseDefinitions(files: files, project: config.project)
             if !errors.isEmpty { throw RepoLoadFailure(errors: errors) }
-            return FeatureRepo(directory: directory, config: config, definitions: definitions)
+            return FeatureRepo(directory: directory, config: config, definitions: definitions,
+                               origin: .yaml(files: definitionFiles))
         } catch let failure as RepoLoadFailure {
             throw RepoLoadFailure(errors: errors + failure.errors)
         }
+    }
+
+    /// Where Feast resolves the registry path: absolute as given, else relative to the repo.
+    public static func registryPath(_ config: RepoConfig, directory: String) -> String {
+        let path = config.registryPath
+        if path.hasPrefix("/") { return path }
+        if path.hasPrefix("file://") { return String(path.dropFirst("file://".count)) }
+        return (directory as NSString).appendingPathComponent(path)
+    }
+
+    /// Reads the definitions of a repo without YAML files from its Feast file registry.
+    func loadFeastRegistry(directory: String, config: RepoConfig) throws -> FeatureRepo {
+        func fail(_ detail: String) -> RepoLoadFailure {
+            RepoLoadFailure(errors: [RepoLoadError(file: Self.configFileName, key: "registry", kind: .invalidValue(detail))])
+        }
+        let configured = config.registryPath
+        if let type = config.registryType?.lowercased(), type != "file" {
+            throw fail("registry_type '\(type)' is not supported (Larder reads only Feast's file registry); "
+                + "use registry_type: file and run `feast apply`, or write YAML definitions (docs/feature-repo-format.md)")
+        }
+        for scheme in ["s3://", "gs://", "gcs://", "az://", "abfs://", "http://", "https://", "grpc://",
+                       "postgresql", "mysql", "sqlite://", "snowflake://"] where configured.lowercased().hasPrefix(scheme) {
+            throw fail("registry '\(configured)' is not a local file (Larder reads only Feast's file registry); "
+                + "copy it locally and point registry: at the file, or write YAML definitions (docs/feature-repo-format.md)")
+        }
+        let path = Self.registryPath(config, directory: directory)
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw fail("no definitions found: no YAML definition files (*.yaml, *.yml) in \(directory) and no Feast "
+                + "registry at \(path); run `feast apply` in the repo to write the registry, or write YAML "
+                + "definitions (docs/feature-repo-format.md)")
+        }
+        let registry: FeastRegistry
+        do {
+            registry = try FeastRegistryReader.read(path: path, project: config.project)
+        } catch let error as FeastRegistryError {
+            throw fail("\(error) (registry \(path)); run `feast apply` to rewrite it, or write YAML definitions")
+        }
+        let d = registry.definitions
+        if d.entities.isEmpty && d.dataSources.isEmpty && d.featureViews.isEmpty && d.featureServices.isEmpty {
+            var detail = "no definitions found: the Feast registry \(path) holds no object Larder can use for project '\(config.project)'"
+            if !registry.skipped.isEmpty { detail += " (skipped: \(registry.skipped.joined(separator: "; ")))" }
+            throw fail(detail)
+        }
+        return FeatureRepo(directory: directory, config: config, definitions: d, origin: .feastRegistry(path: path),
+                           skipped: registry.skipped, feastMaterializationIntervals: registry.materializationIntervals)
     }
 
     static func isDefinitionFile(_ name: String) -> Bool {

@@ -36,6 +36,7 @@ enum RepoConfigLoader {
                 let registry = try YAMLObject(registryNode, file: file, object: nil, keyPrefix: "registry.",
                                               keyForErrors: "registry")
                 config.registryPath = try registry.requiredString("path")
+                config.registryType = try registry.string("registry_type")
             } else if let path = try top.string("registry") {
                 config.registryPath = path
             }
