@@ -51,7 +51,11 @@ struct ServeCommand: ParsableCommand {
             do {
                 let entries = try ConfigFile.read(configFile)
                 let fileArguments = try ConfigFile.arguments(entries) { words in
-                    do { _ = try ServeCommand.parse(words); return nil } catch { return ServeCommand.message(for: error) }
+                    do {
+                        // A value the option does not take would be read as the file name.
+                        let parsed = try ServeCommand.parse(words)
+                        return parsed.configFile == nil ? nil : "Unexpected argument '\(parsed.configFile!)'"
+                    } catch { return ServeCommand.message(for: error) }
                 }
                 // The file first: for an option given twice, the later (command line) value wins.
                 let given = CommandLine.arguments.drop { $0 != "serve" }.dropFirst()

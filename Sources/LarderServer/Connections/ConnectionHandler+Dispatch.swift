@@ -12,7 +12,11 @@ extension ConnectionHandler {
         guard let spec = server.commands.lookup(args[0]) else {
             if Self.looksLikeHTTP(args[0]) {
                 // Redis' securityWarningCommand: no reply, the client is dropped.
+                // Redis frees the client at once: replies not yet written are dropped too.
                 ServerLog.securityAttack(peer: session.address)
+                out.clear()
+                pieces.removeAll()
+                piecesHead = 0
                 closeWhenFlushed = true
                 return
             }
