@@ -18,6 +18,9 @@ public final class ServerSettings: @unchecked Sendable {
     public let idleTimeout: ManagedAtomic<Int>
     public let tcpKeepalive: ManagedAtomic<Int>
     public let hz: ManagedAtomic<Int>
+    /// Redis' `protected-mode`: while on and the default user has no password, only clients
+    /// from loopback addresses are served (see `ConnectionHandler.channelActive`).
+    public let protectedMode: ManagedAtomic<Bool>
     private let lock = NIOLock()
     private var _requirePass: String?
     private var _dir: String
@@ -29,7 +32,7 @@ public final class ServerSettings: @unchecked Sendable {
                 protoMaxMultibulkLength: Int = Int(Int32.max),
                 clientQueryBufferLimit: Int = 1024 * 1024 * 1024,
                 maxClients: Int = 10000, idleTimeout: Int = 0, tcpKeepalive: Int = 300,
-                dir: String = ".", dbFilename: String = "dump.rdb") {
+                protectedMode: Bool = true, dir: String = ".", dbFilename: String = "dump.rdb") {
         self._dir = dir; self._dbFilename = dbFilename
         self.port = port; self.bind = bind; self.threads = max(1, threads); self.pinThreads = pinThreads
         self._requirePass = requirePass
@@ -40,6 +43,7 @@ public final class ServerSettings: @unchecked Sendable {
         self.idleTimeout = ManagedAtomic(idleTimeout)
         self.tcpKeepalive = ManagedAtomic(tcpKeepalive)
         self.hz = ManagedAtomic(10)
+        self.protectedMode = ManagedAtomic(protectedMode)
     }
 
     public var requirePass: String? {

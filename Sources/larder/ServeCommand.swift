@@ -10,17 +10,25 @@ struct ServeCommand: ParsableCommand {
         commandName: "serve",
         abstract: "Serve the Redis protocol (RESP2/RESP3) from an in-memory, per-core sharded store.")
 
+    @Argument(help: ArgumentHelp("A Redis-style configuration file: `name value` lines with the long option names (docker/larder.conf); options given on the command line win.",
+                                 valueName: "configfile"))
+    var configFile: String?
+    /// Set when the file's settings have been merged into this parse.
+    @Flag(name: .customLong("config-file-applied"), help: .hidden) var configFileApplied = false
     @Option(help: "TCP port.") var port: Int = 6379
     @Option(help: "Address to listen on.") var bind: String = "127.0.0.1"
     @Option(help: "Worker threads, one shard each (default: number of cores).") var threads: Int = System.coreCount
     @Flag(inversion: .prefixedNo, help: "Pin each worker thread to a core.") var pin: Bool = true
     @Option(help: "Require clients to AUTH with this password.") var requirepass: String?
+    @Option(name: .customLong("protected-mode"),
+            help: "yes: without a password, only clients from loopback addresses are served (as Redis).")
+    var protectedMode: YesNo = .yes
     @Option(name: .customLong("proto-max-bulk-len"), help: "Largest bulk string a client may send, in bytes.")
-    var protoMaxBulkLen: Int = 512 * 1024 * 1024
+    var protoMaxBulkLen = MemorySize(512 * 1024 * 1024)
     @Option(name: .customLong("proto-max-multibulk-len"), help: "Largest number of arguments in one command.")
     var protoMaxMultibulkLen: Int = Int(Int32.max)
     @Option(name: .customLong("client-query-buffer-limit"), help: "Largest pending request of one client, in bytes.")
-    var clientQueryBufferLimit: Int = 1024 * 1024 * 1024
+    var clientQueryBufferLimit = MemorySize(1024 * 1024 * 1024)
     @Option(help: "Largest number of connected clients.") var maxclients: Int = 10000
     @Option(help: "Close clients idle for this many seconds (0 = never).") var timeout: Int = 0
     @Option(name: .customLong("tcp-keepalive"), help: "TCP keepalive idle seconds (0 = off).") var tcpKeepalive: Int = 300
@@ -50,15 +58,37 @@ struct ServeCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let configFile, !configFileApplied {
+            let merged: ServeCommand
+            do {
+                let entries = try ConfigFile.read(configFile)
+                let fileArguments = try ConfigFile.arguments(entries) { words in
+                    do {
+                        // A value the option does not take would be read as the file name.
+                        let parsed = try ServeCommand.parse(words)
+                        return parsed.configFile == nil ? nil : "Unexpected argument '\(parsed.configFile!)'"
+                    } catch { return ServeCommand.message(for: error) }
+                }
+                // The file first: for an option given twice, the later (command line) value wins.
+                let given = CommandLine.arguments.drop { $0 != "serve" }.dropFirst()
+                merged = try ServeCommand.parse(fileArguments + given + ["--config-file-applied"])
+            } catch let failure as ConfigFile.Failure {
+                FileHandle.standardError.write("larder serve: \(failure)\n".data(using: .utf8)!)
+                throw ExitCode(1)
+            }
+            try merged.run()
+            return
+        }
         let settings = ServerSettings(
             port: port, bind: bind, threads: threads, pinThreads: pin, requirePass: requirepass,
-            protoMaxBulkLength: protoMaxBulkLen, protoMaxMultibulkLength: protoMaxMultibulkLen,
-            clientQueryBufferLimit: clientQueryBufferLimit, maxClients: maxclients,
-            idleTimeout: timeout, tcpKeepalive: tcpKeepalive, dir: dir, dbFilename: dbfilename)
+            protoMaxBulkLength: protoMaxBulkLen.bytes, protoMaxMultibulkLength: protoMaxMultibulkLen,
+            clientQueryBufferLimit: clientQueryBufferLimit.bytes, maxClients: maxclients,
+            idleTimeout: timeout, tcpKeepalive: tcpKeepalive, protectedMode: protectedMode == .yes,
+            dir: dir, dbFilename: dbfilename)
         logging.bootstrap()
         LarderLog.server.notice("larder starting", metadata: LogOptions.buildMetadata.merging(["event": "starting"]) { $1 })
         LarderLog.server.info("configuration", metadata: settings.logMetadata.merging(
-            ["event": "configuration", "repo": .string(repo ?? "none"), "materialize": .stringConvertible(materialize),
+            ["config_file": .string(configFile ?? "none"), "event": "configuration", "repo": .string(repo ?? "none"), "materialize": .stringConvertible(materialize),
              "log_format": .string(logging.logFormat), "log_level": .string(logging.logLevel)]) { $1 })
         var features: ServeFeatures?
         if let repo {
@@ -125,4 +155,26 @@ struct ServeCommand: ParsableCommand {
         features?.http?.stop()
         print("larder: stopped")
     }
+}
+
+/// A Redis-style boolean option value.
+enum YesNo: String, ExpressibleByArgument {
+    case yes, no
+    init?(argument: String) { self.init(rawValue: argument.lowercased()) }
+}
+
+/// A byte count with Redis' units (1k = 1000, 1kb = 1024, m/mb, g/gb; any case), as in redis.conf.
+struct MemorySize: ExpressibleByArgument {
+    let bytes: Int
+    init(_ bytes: Int) { self.bytes = bytes }
+    init?(argument: String) {
+        let digits = argument.prefix { $0.isASCII && $0.isNumber }
+        let multipliers: [String: Int] = ["": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1_000_000,
+                                          "mb": 1024 * 1024, "g": 1_000_000_000, "gb": 1024 * 1024 * 1024]
+        guard let mul = multipliers[argument.dropFirst(digits.count).lowercased()], let v = Int(digits) else { return nil }
+        let (r, overflow) = v.multipliedReportingOverflow(by: mul)
+        if overflow { return nil }
+        bytes = r
+    }
+    var defaultValueDescription: String { String(bytes) }
 }

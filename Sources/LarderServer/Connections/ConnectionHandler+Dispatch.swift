@@ -10,6 +10,16 @@ import NIOCore
 extension ConnectionHandler {
     func dispatch(_ args: Arguments, now: Int64) {
         guard let spec = server.commands.lookup(args[0]) else {
+            if Self.looksLikeHTTP(args[0]) {
+                // Redis' securityWarningCommand: no reply, the client is dropped.
+                // Redis frees the client at once: replies not yet written are dropped too.
+                ServerLog.securityAttack(peer: session.address)
+                out.clear()
+                pieces.removeAll()
+                piecesHead = 0
+                closeWhenFlushed = true
+                return
+            }
             emit { $0.error(Self.unknownCommandMessage(args)) }
             if session.inMulti { session.multiFailed = true }
             return
@@ -189,6 +199,22 @@ extension ConnectionHandler {
                 body(Arguments(base: raw.baseAddress!, spans: sp.baseAddress!, count: args.count))
             }
         }
+    }
+
+    /// `POST` or `Host:` as a command name (any case): an HTTP request sent to this port, e.g. by
+    /// a browser tricked into cross-protocol scripting or by SSRF.
+    static func looksLikeHTTP(_ name: UnsafeRawBufferPointer) -> Bool {
+        func equalsLower(_ word: StaticString) -> Bool {
+            guard name.count == word.utf8CodeUnitCount else { return false }
+            let w = word.utf8Start
+            for i in 0..<name.count {
+                var c = name[i]
+                if c >= 65 && c <= 90 { c += 32 }
+                if c != w[i] { return false }
+            }
+            return true
+        }
+        return equalsLower("post") || equalsLower("host:")
     }
 
     /// Redis 7's text: "unknown command 'x', with args beginning with: 'a' 'b' ".

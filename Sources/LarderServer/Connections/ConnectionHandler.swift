@@ -65,7 +65,34 @@ final class ConnectionHandler: ChannelInboundHandler {
             session = nil
             return
         }
+        if server.settings.protectedMode.load(ordering: .relaxed) && server.settings.requirePass == nil,
+           let peer = context.channel.remoteAddress, !Self.isLoopback(peer) {
+            server.clients.rejectedConnections.wrappingIncrement(ordering: .relaxed)
+            var b = context.channel.allocator.buffer(capacity: Self.protectedModeDenied.utf8CodeUnitCount)
+            b.writeStaticString(Self.protectedModeDenied)
+            context.writeAndFlush(wrapOutboundOut(b)).whenComplete { _ in context.close(promise: nil) }
+            session = nil
+            return
+        }
         server.clients.add(session)
+    }
+
+    /// Redis 7.0.15's reply (networking.c, clientAcceptHandler), byte for byte, typo included.
+    static let protectedModeDenied: StaticString = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n"
+
+    /// 127.0.0.0/8, ::1 and IPv4-mapped loopback (Redis' connIsLocal); Unix sockets count as local.
+    static func isLoopback(_ address: SocketAddress) -> Bool {
+        switch address {
+        case .v4(let a):
+            return UInt32(bigEndian: a.address.sin_addr.s_addr) >> 24 == 127
+        case .v6(let a):
+            let bytes = withUnsafeBytes(of: a.address.sin6_addr) { Array($0) }
+            if bytes[0..<15].allSatisfy({ $0 == 0 }) && bytes[15] == 1 { return true }
+            if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xff && bytes[11] == 0xff { return bytes[12] == 127 }
+            return false
+        case .unixDomainSocket:
+            return true
+        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {

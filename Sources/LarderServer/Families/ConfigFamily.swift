@@ -57,6 +57,18 @@ enum ConfigFamily {
         })
     }
 
+    /// A boolean parameter (Redis' boolConfig): yes or no, any case.
+    static func yesNo(_ name: String, _ value: @escaping (ServerSettings) -> Bool,
+                      _ store: @escaping (ServerSettings, Bool) -> Void) -> Parameter {
+        Parameter(name: name, get: { value($0.settings) ? "yes" : "no" }, check: { text in
+            switch text.lowercased() {
+            case "yes": return .success { store($0, true) }
+            case "no": return .success { store($0, false) }
+            default: return .failure(ConfigRefusal(reason: "argument must be 'yes' or 'no'"))
+            }
+        })
+    }
+
     /// A parameter that only accepts its current (fixed) value, so clients that turn
     /// persistence off (`CONFIG SET save ""`) keep working.
     static func fixed(_ name: String, _ value: String, yesNo: Bool = false) -> Parameter {
@@ -84,6 +96,7 @@ enum ConfigFamily {
                 { $0.hz.store(Swift.min(500, Swift.max(1, $1)), ordering: .relaxed) }),
         Parameter(name: "requirepass", get: { $0.settings.requirePass ?? "" },
                   check: { text in .success { $0.requirePass = text } }),
+        yesNo("protected-mode", { $0.protectedMode.load(ordering: .relaxed) }, { $0.protectedMode.store($1, ordering: .relaxed) }),
         Parameter(name: "port", get: { String($0.boundPort) }, check: nil),
         Parameter(name: "bind", get: { $0.settings.bind }, check: nil),
         Parameter(name: "databases", get: { _ in String(Shard.databaseCount) }, check: nil),

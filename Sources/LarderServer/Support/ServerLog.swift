@@ -23,6 +23,15 @@ enum ServerLog {
                                             "peer": .string(peer), "suppressed": .stringConvertible(left)])
     }
 
+    /// Redis logs this once a minute at most.
+    static let securityAttacks = LogRateLimit(seconds: 60)
+
+    static func securityAttack(peer: String) {
+        guard let left = securityAttacks.allow() else { return }
+        LarderLog.server.warning("Possible SECURITY ATTACK detected. It looks like somebody is sending POST or Host: commands to Redis. This is likely due to an attacker attempting to use Cross Protocol Scripting to compromise your Redis instance. Connection aborted.",
+                                 metadata: ["event": "security_attack", "peer": .string(peer), "suppressed": .stringConvertible(left)])
+    }
+
     static func protocolError(_ message: String, peer: String) {
         guard let left = protocolErrors.allow() else { return }
         LarderLog.server.info("protocol error from client, closing it",
@@ -38,6 +47,7 @@ extension ServerSettings {
             "bind": .string(bind), "port": .stringConvertible(port), "threads": .stringConvertible(threads),
             "pin_threads": .stringConvertible(pinThreads),
             "auth": .string(requirePass == nil ? "none" : "password"),
+            "protected_mode": .string(protectedMode.load(ordering: .relaxed) ? "yes" : "no"),
             "maxclients": .stringConvertible(maxClients.load(ordering: .relaxed)),
             "timeout": .stringConvertible(idleTimeout.load(ordering: .relaxed)),
             "tcp_keepalive": .stringConvertible(tcpKeepalive.load(ordering: .relaxed)),

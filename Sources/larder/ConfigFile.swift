@@ -1,0 +1,158 @@
+import Foundation
+
+/// `larder serve CONFIGFILE`: a Redis-style configuration file. Each line is `name value...`
+/// (blank lines and lines starting with `#` are skipped), values may be quoted as Redis'
+/// sdssplitargs reads them ("double quotes" with \n \r \t \b \a \\ \" \xHH escapes, 'single
+/// quotes' with \'), and `include PATH` reads another file in place (a relative PATH is read
+/// from the working directory, as Redis does). Every name is the long name of a `serve` option
+/// (`port 6379` is `--port 6379`; a flag takes `yes` or `no`), so the file and the command line
+/// have one set of names, and the command line wins over the file.
+enum ConfigFile {
+    struct Entry {
+        let name: String
+        let values: [String]
+        let file: String
+        let line: Int
+    }
+
+    /// A refused file: where and why, printed as `FILE:LINE: reason`.
+    struct Failure: Error, CustomStringConvertible {
+        let file: String
+        let line: Int?
+        let reason: String
+        var description: String { line.map { "\(file):\($0): \(reason)" } ?? "\(file): \(reason)" }
+    }
+
+    static let maxIncludeDepth = 16
+
+    /// The entries of `path` and of the files it includes, in order.
+    static func read(_ path: String, depth: Int = 0, from: (file: String, line: Int)? = nil) throws -> [Entry] {
+        guard depth <= maxIncludeDepth else {
+            throw Failure(file: from?.file ?? path, line: from?.line,
+                          reason: "include nested deeper than \(maxIncludeDepth) files (an include loop?)")
+        }
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            if let from { throw Failure(file: from.file, line: from.line, reason: "cannot read the included file \(path)") }
+            throw Failure(file: path, line: nil, reason: "cannot read the configuration file")
+        }
+        var entries: [Entry] = []
+        var lineNumber = 0
+        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            lineNumber += 1
+            let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            guard let words = splitArguments(line) else {
+                throw Failure(file: path, line: lineNumber, reason: "unbalanced quotes in: \(line)")
+            }
+            guard let first = words.first else { continue }
+            let name = first.lowercased()
+            let values = Array(words.dropFirst())
+            if name == "include" {
+                guard values.count == 1 else {
+                    throw Failure(file: path, line: lineNumber, reason: "include takes one file name")
+                }
+                entries += try read(values[0], depth: depth + 1, from: (path, lineNumber))
+                continue
+            }
+            entries.append(Entry(name: name, values: values, file: path, line: lineNumber))
+        }
+        return entries
+    }
+
+    /// Redis' sdssplitargs: nil when quotes are unbalanced or a closing quote is not followed
+    /// by a space.
+    static func splitArguments(_ line: String) -> [String]? {
+        let b = Array(line.utf8)
+        var i = 0
+        var words: [String] = []
+        func isSpace(_ c: UInt8) -> Bool { c == 32 || c == 9 || c == 10 || c == 13 || c == 11 || c == 12 }
+        func hex(_ c: UInt8) -> UInt8? {
+            switch c {
+            case 48...57: return c - 48
+            case 97...102: return c - 87
+            case 65...70: return c - 55
+            default: return nil
+            }
+        }
+        while true {
+            while i < b.count && isSpace(b[i]) { i += 1 }
+            if i >= b.count { return words }
+            var word: [UInt8] = []
+            var inDouble = false, inSingle = false
+            var done = false
+            while !done {
+                if inDouble {
+                    guard i < b.count else { return nil }
+                    if b[i] == 92 && i + 3 < b.count && b[i + 1] == 120, let h = hex(b[i + 2]), let l = hex(b[i + 3]) {
+                        word.append(h * 16 + l); i += 3
+                    } else if b[i] == 92 && i + 1 < b.count {
+                        i += 1
+                        switch b[i] {
+                        case 110: word.append(10)
+                        case 114: word.append(13)
+                        case 116: word.append(9)
+                        case 98: word.append(8)
+                        case 97: word.append(7)
+                        default: word.append(b[i])
+                        }
+                    } else if b[i] == 34 {
+                        if i + 1 < b.count && !isSpace(b[i + 1]) { return nil }
+                        done = true
+                    } else {
+                        word.append(b[i])
+                    }
+                } else if inSingle {
+                    guard i < b.count else { return nil }
+                    if b[i] == 92 && i + 1 < b.count && b[i + 1] == 39 {
+                        i += 1; word.append(39)
+                    } else if b[i] == 39 {
+                        if i + 1 < b.count && !isSpace(b[i + 1]) { return nil }
+                        done = true
+                    } else {
+                        word.append(b[i])
+                    }
+                } else if i >= b.count || isSpace(b[i]) {
+                    done = true
+                } else if b[i] == 34 {
+                    inDouble = true
+                } else if b[i] == 39 {
+                    inSingle = true
+                } else {
+                    word.append(b[i])
+                }
+                if i < b.count { i += 1 }
+            }
+            words.append(String(decoding: word, as: UTF8.self))
+        }
+    }
+
+    /// The command-line form of `entries`. Each entry is checked on its own by `check` (which
+    /// parses the `serve` options), so a bad name or value is reported with its file and line.
+    static func arguments(_ entries: [Entry], check: ([String]) -> String?) throws -> [String] {
+        var argv: [String] = []
+        for e in entries {
+            var attempts = [["--\(e.name)"] + e.values]
+            if e.values.count == 1 {
+                switch e.values[0].lowercased() {
+                case "yes": attempts.append(["--\(e.name)"])
+                case "no": attempts.append(["--no-\(e.name)"])
+                default: break
+                }
+            }
+            var firstError: String? = nil
+            var accepted: [String]? = nil
+            for a in attempts {
+                if let error = check(a) { firstError = firstError ?? error } else { accepted = a; break }
+            }
+            guard let accepted else {
+                let error = firstError ?? "invalid"
+                if error.contains("Unknown option") {
+                    throw Failure(file: e.file, line: e.line, reason: "unknown setting '\(e.name)'")
+                }
+                throw Failure(file: e.file, line: e.line, reason: "invalid value for '\(e.name)': \(error)")
+            }
+            argv += accepted
+        }
+        return argv
+    }
+}
