@@ -38,6 +38,13 @@ stage() { # stage NAME CMD...: runs CMD, records status and duration
   fi
   return "$rc"
 }
+# swift test's output is long; CI shows only its tail, so the failing tests are printed
+# again after the summary.
+SWIFT_TEST_LOG=$(mktemp /tmp/larder-swift-test.XXXXXX)
+run_swift_test() {
+  swift test 2>&1 | tee "$SWIFT_TEST_LOG"
+  return "${PIPESTATUS[0]}"
+}
 skip() { RESULTS+=("$(printf '%-22s skipped (%s)' "$1" "$2")"); skipped=$((skipped + 1)); }
 
 run_fuzz_smoke() {
@@ -65,7 +72,7 @@ if [[ "${SKIP_SWIFT:-0}" == 1 ]]; then
 else
   stage "swift build release" ./scripts/build.sh || build_ok=0
   if [[ "${SKIP_STATIC:-0}" == 1 ]]; then skip "static build" "SKIP_STATIC=1"; else stage "static build" ./scripts/static-build.sh; fi
-  stage "swift test" swift test
+  stage "swift test" run_swift_test
   stage "fuzz smoke" run_fuzz_smoke
 fi
 
@@ -84,4 +91,8 @@ echo
 echo "=== test.sh summary (LARDER_SERVER_CMD=$LARDER_SERVER_CMD, total $((SECONDS - T_START))s)"
 printf '  %s\n' "${RESULTS[@]}"
 echo "stages: $passed passed, $failed failed, $skipped skipped"
+if [[ -s "$SWIFT_TEST_LOG" ]] && grep -qE '(error:|failed|recorded an issue)' "$SWIFT_TEST_LOG"; then
+  echo "swift test failures (from $SWIFT_TEST_LOG):"
+  grep -E '(: error:|failed \(|recorded an issue|Test .* failed)' "$SWIFT_TEST_LOG" | grep -v ' passed' | head -40 | sed 's/^/  /'
+fi
 ((failed == 0))
