@@ -1,0 +1,44 @@
+"""The `larder` command line as an operator reads it (issue 15, "The command line"): every
+number and message true, silence replaced by a line saying what happened.
+
+The binary: LARDER_BIN, else the newer of .build/release/larder and .build/debug/larder."""
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+PARQUET_FIXTURES = ROOT / "Tests" / "LarderParquetTests" / "Fixtures"
+
+
+def larder_bin() -> str:
+    explicit = os.environ.get("LARDER_BIN")
+    if explicit:
+        return explicit
+    built = [p for p in (ROOT / ".build" / "release" / "larder", ROOT / ".build" / "debug" / "larder") if p.exists()]
+    if not built:
+        pytest.skip("no larder binary: build it (or set LARDER_BIN)")
+    return str(max(built, key=lambda p: p.stat().st_mtime))
+
+
+def larder(*args, cwd=None, timeout=60):
+    return subprocess.run([larder_bin(), *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=timeout)
+
+
+def test_inspect_shows_stored_units_and_iso_timestamp_statistics(tmp_path):
+    """A microsecond file reads `timestamp[us, UTC]` (the reader widens to ns; the file does not
+    store ns), and Parquet timestamp statistics print as ISO 8601 as CSV ones do."""
+    p = larder("inspect", PARQUET_FIXTURES / "feast_driver_stats.parquet")
+    assert p.returncode == 0, p.stderr
+    assert "  event_timestamp: timestamp[us, UTC]\n" in p.stdout, p.stdout
+    assert "  created: timestamp[us]\n" in p.stdout, p.stdout
+    assert "stats{min=2024-03-01T00:00:00Z max=2024-03-02T23:00:00Z nulls=0}" in p.stdout, p.stdout
+    assert "stats{min=2024-03-03T12:00:00 max=2024-03-03T12:00:00 nulls=0}" in p.stdout, "naive: no Z\n" + p.stdout
+    assert "1709251200000000000" not in p.stdout
+    duck = larder("inspect", PARQUET_FIXTURES / "duckdb_default.parquet")
+    assert "  ts_ms: timestamp[ms]\n" in duck.stdout and "  ts_ns: timestamp[ns]\n" in duck.stdout, duck.stdout
+    csv = tmp_path / "t.csv"
+    csv.write_text("id,ts\n1,2024-03-01T00:00:00Z\n2,2024-03-02T12:00:00.5Z\n")
+    c = larder("inspect", csv)
+    assert "ts: timestamp[ns, UTC] stats{nulls=0 min=2024-03-01T00:00:00Z max=2024-03-02T12:00:00.500Z}" in c.stdout, c.stdout
