@@ -42,3 +42,24 @@ def test_inspect_shows_stored_units_and_iso_timestamp_statistics(tmp_path):
     csv.write_text("id,ts\n1,2024-03-01T00:00:00Z\n2,2024-03-02T12:00:00.5Z\n")
     c = larder("inspect", csv)
     assert "ts: timestamp[ns, UTC] stats{nulls=0 min=2024-03-01T00:00:00Z max=2024-03-02T12:00:00.500Z}" in c.stdout, c.stdout
+
+
+def test_cat_refuses_files_of_different_schemas_unless_asked_to_merge(tmp_path):
+    """A glob over files of different columns is refused with both schemas named (Feast reads a
+    source's files as one schema); --merge-schemas reads them as the union, nulls where missing."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    pq.write_table(pa.table({"id": pa.array([1, 2], pa.int64()), "city": ["Paris", "Rome"]}), tmp_path / "a.parquet")
+    pq.write_table(pa.table({"id": pa.array([3], pa.int64())}), tmp_path / "b.parquet")
+    p = larder("cat", tmp_path / "*.parquet")
+    assert p.returncode != 0 and p.stdout == "", p.stdout
+    a, b = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    assert f"{a} has [id: int64, city: string] but {b} has [id: int64]" in p.stderr, p.stderr
+    assert f"{b} lacks city" in p.stderr and "--merge-schemas" in p.stderr, p.stderr
+    merged = larder("cat", tmp_path / "*.parquet", "--merge-schemas")
+    assert merged.returncode == 0, merged.stderr
+    assert merged.stdout.splitlines() == ['{"id":1,"city":"Paris"}', '{"id":2,"city":"Rome"}', '{"id":3,"city":null}']
+    # Same columns: no flag needed.
+    pq.write_table(pa.table({"id": pa.array([3], pa.int64()), "city": ["Oslo"]}), b)
+    same = larder("cat", tmp_path / "*.parquet", "--format", "none")
+    assert same.returncode == 0 and same.stdout == "3 rows\n", same.stdout + same.stderr
