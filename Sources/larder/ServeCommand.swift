@@ -94,6 +94,7 @@ struct ServeCommand: ParsableCommand {
         if let repo {
             do {
                 features = ServeFeatures(state: try ServeFeatures.load(repo: repo, enforceTTL: ttlEnforcement))
+                features?.announce(materialize: materialize)
             } catch {
                 throw CLIOutput.fail("serve --repo", error)
             }

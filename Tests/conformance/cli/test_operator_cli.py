@@ -63,3 +63,49 @@ def test_cat_refuses_files_of_different_schemas_unless_asked_to_merge(tmp_path):
     pq.write_table(pa.table({"id": pa.array([3], pa.int64()), "city": ["Oslo"]}), b)
     same = larder("cat", tmp_path / "*.parquet", "--format", "none")
     assert same.returncode == 0 and same.stdout == "3 rows\n", same.stdout + same.stderr
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve_until_ready(args, tmp_path, timeout=20):
+    """Starts `larder serve ARGS` on a free port; returns (process, log path) once it serves or exits."""
+    import time
+    log = tmp_path / f"serve-{time.monotonic_ns()}.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([larder_bin(), "serve", *map(str, args)], stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None and "serving RESP on" not in log.read_text():
+        time.sleep(0.05)
+    return proc, log
+
+
+def stop(proc):
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_serve_repo_without_materialize_says_what_it_loaded_and_what_not(tmp_path):
+    import shutil
+    repo = tmp_path / "repo"
+    shutil.copytree(ROOT / "feature_repo", repo)
+    port = free_port()
+    proc, log = serve_until_ready(["--port", port, "--threads", "1", "--no-pin", "--repo", repo, "--no-http"], tmp_path)
+    try:
+        text = log.read_text()
+        assert "serving RESP on" in text, text
+        assert (f"loaded the definitions of project larder_demo from {repo}: 2 feature view(s) (2 online), "
+                "2 entities, 1 feature service(s)") in text, text
+        assert "feature data not loaded (no --materialize)" in text, text
+        assert f"`larder serve --repo {repo} --materialize`" in text and f"`larder materialize {repo} START END" in text, text
+    finally:
+        stop(proc)
