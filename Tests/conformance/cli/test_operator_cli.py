@@ -109,3 +109,26 @@ def test_serve_repo_without_materialize_says_what_it_loaded_and_what_not(tmp_pat
         assert f"`larder serve --repo {repo} --materialize`" in text and f"`larder materialize {repo} START END" in text, text
     finally:
         stop(proc)
+
+
+def test_port_in_use_names_address_and_port_and_exits_at_once(tmp_path):
+    import socket
+    import time
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen(1)
+    port = holder.getsockname()[1]
+    try:
+        started = time.monotonic()
+        p = larder("serve", "--port", port, "--threads", "1", "--no-pin", timeout=30)
+        assert time.monotonic() - started < 10
+        assert p.returncode != 0
+        assert f"cannot listen on 127.0.0.1:{port}: address already in use" in p.stderr, p.stderr
+        assert "bind(descriptor" not in p.stderr and "errno" not in p.stderr, p.stderr
+        # The HTTP feature server's port too.
+        h = larder("serve", "--port", free_port(), "--threads", "1", "--no-pin", "--repo", ROOT / "feature_repo",
+                   "--http-port", port, timeout=30)
+        assert h.returncode != 0
+        assert f"HTTP cannot listen on 127.0.0.1:{port}: address already in use" in h.stderr, h.stderr
+    finally:
+        holder.close()
