@@ -132,3 +132,66 @@ def test_port_in_use_names_address_and_port_and_exits_at_once(tmp_path):
         assert f"HTTP cannot listen on 127.0.0.1:{port}: address already in use" in h.stderr, h.stderr
     finally:
         holder.close()
+
+
+def test_plan_shows_every_change_before_and_after(tmp_path):
+    import shutil
+    repo = tmp_path / "repo"
+    shutil.copytree(ROOT / "feature_repo", repo)
+    applied = larder("apply", repo)
+    assert applied.returncode == 0, applied.stderr
+    definitions = repo / "definitions.yaml"
+    text = definitions.read_text()
+    assert "ttl: 2h" in text
+    definitions.write_text(text.replace("ttl: 2h", "ttl: 1h", 1))
+    p = larder("plan", repo)
+    assert p.returncode == 0, p.stderr
+    assert "  ~ feature_view driver_hourly_stats (v1 -> v2): ttl_seconds changed: 7200 -> 3600\n" in p.stdout, p.stdout
+
+
+def test_materialize_progress_shows_no_rate_before_one_is_measured(tmp_path):
+    """On a terminal, the first tick comes after one batch read in microseconds: it showed
+    "1000000000/s". No rate (nor ETA) is printed until the phase has run 0.5 s."""
+    import pty
+    import re
+    import shutil
+    import time
+    repo = tmp_path / "repo"
+    shutil.copytree(ROOT / "feature_repo", repo)
+    port = free_port()
+    redis = subprocess.Popen(["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        import socket
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        primary, secondary = pty.openpty()
+        proc = subprocess.Popen([larder_bin(), "materialize", repo, "2020-01-01", "2030-01-01",
+                                 "--target", f"redis://127.0.0.1:{port}", "--batch-size", "1"],
+                                stdout=subprocess.PIPE, stderr=secondary, text=True)
+        os.close(secondary)
+        chunks = []
+        while True:
+            try:
+                data = os.read(primary, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+        out, _ = proc.communicate(timeout=120)
+        os.close(primary)
+        assert proc.returncode == 0, out
+        ticks = [t for t in b"".join(chunks).decode().split("\r\x1b[K") if "[" in t and "/" in t]
+        assert ticks, "no progress bar drawn on a terminal"
+        assert "/s" not in ticks[0], ticks[0]
+        for tick in ticks:
+            for rate in re.findall(r" (\d+)/s", tick):
+                assert int(rate) < 100_000_000, tick
+    finally:
+        redis.terminate()
+        redis.wait(timeout=10)
