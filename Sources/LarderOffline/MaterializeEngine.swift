@@ -30,8 +30,51 @@ public struct MaterializeProgress: Sendable {
     /// Upper bound from the source's metadata (Parquet footers); nil when unknown (CSV).
     public var rowsTotal: Int?
     public var phase: Phase
+    /// Seconds since this phase of this view started (the engine's monotonic clock), so a
+    /// rate covers the first batch too.
+    public var seconds: Double
 
     public enum Phase: Sendable { case reading, writing }
+
+    public init(view: String, rowsRead: Int, rowsTotal: Int?, phase: Phase, seconds: Double) {
+        self.view = view
+        self.rowsRead = rowsRead
+        self.rowsTotal = rowsTotal
+        self.phase = phase
+        self.seconds = seconds
+    }
+
+    /// A rate over less time than this is noise (the first tick after one batch read in
+    /// microseconds showed "1000000000/s"): until then the bar shows no rate and no ETA.
+    public static let minimumRateSeconds = 0.5
+
+    /// Rows (reading) or entities (writing) per second, once measured over at least
+    /// `minimumRateSeconds`; nil before.
+    public var rate: Double? {
+        guard seconds >= MaterializeProgress.minimumRateSeconds, rowsRead > 0 else { return nil }
+        return Double(rowsRead) / seconds
+    }
+
+    /// The progress bar line: `view [###...] 1200/5000 rows 2400/s ETA 2s` with a known
+    /// total, `view reading 1200` without; the rate and ETA only once `rate` is measured.
+    public var line: String {
+        let what = phase == .reading ? "reading" : "writing"
+        guard let total = rowsTotal, total > 0 else {
+            return "\(view) \(what) \(rowsRead)" + (rate.map { " " + Self.rateText($0) } ?? "")
+        }
+        let fraction = min(1, Double(rowsRead) / Double(total))
+        let width = 30
+        let filled = Int(fraction * Double(width))
+        var text = "\(view) [\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] "
+            + "\(rowsRead)/\(total) \(phase == .reading ? "rows" : "entities")"
+        if let rate {
+            let eta = Double(max(0, total - rowsRead)) / rate
+            text += " " + Self.rateText(rate) + " ETA \(Int(eta.rounded()))s"
+        }
+        return text
+    }
+
+    private static func rateText(_ rate: Double) -> String { "\(Int(rate.rounded()))/s" }
 }
 
 /// Feast's materialization of file sources into a Redis-layout online store.
@@ -88,6 +131,7 @@ public struct Materializer {
         /// Per slot: the row of the current batch that holds its latest values, or -1.
         var pendingRow: [Int] = []
         var touched: [Int] = []
+        let clock = MonotonicClock()
         var batches = try source.tabular.batches(columns: columns,
                                                  timeFilter: TimeFilter(column: source.timestampColumn, range: start ... end))
         while let batch = try batches.next() {
@@ -147,7 +191,8 @@ public struct Materializer {
             }
             touched.removeAll(keepingCapacity: true)
             rowsRead += batch.rowCount
-            progress?(MaterializeProgress(view: view.name, rowsRead: rowsRead, rowsTotal: total, phase: .reading))
+            progress?(MaterializeProgress(view: view.name, rowsRead: rowsRead, rowsTotal: total, phase: .reading,
+                                           seconds: clock.elapsedSeconds))
         }
         return (latest, rowsRead)
     }
@@ -168,6 +213,7 @@ public struct Materializer {
         var batch = HashWriteBatch(fields: fields, ttlSeconds: repo.config.onlineStore.keyTTLSeconds)
         var timestamp: [UInt8] = []
         var chunkStart = 0
+        let writeClock = MonotonicClock()
         while chunkStart < latest.count {
             let chunkEnd = min(chunkStart + max(1, batchSize), latest.count)
             let stored = try sink.readField(layout.timestampField, keys: latest.keys[chunkStart ..< chunkEnd])
@@ -195,7 +241,8 @@ public struct Materializer {
                 batch.removeAll()
             }
             chunkStart = chunkEnd
-            progress?(MaterializeProgress(view: view.name, rowsRead: chunkEnd, rowsTotal: latest.count, phase: .writing))
+            progress?(MaterializeProgress(view: view.name, rowsRead: chunkEnd, rowsTotal: latest.count, phase: .writing,
+                                           seconds: writeClock.elapsedSeconds))
         }
         try sink.finish()
         result.seconds = clock.elapsedSeconds

@@ -115,6 +115,29 @@ public final class TabularSource {
         return options
     }
 
+    /// The first Parquet file whose columns (names or types, in any order) differ from the
+    /// first file's, with both schemas named: what `ParquetDataset` would merge silently
+    /// (missing columns read as nulls, int32 widened to int64). nil when all agree, and for CSV
+    /// (whose files must match; see `checkSchema`).
+    public func parquetSchemaDifference() -> String? {
+        guard let parquet, parquet.files.count > 1 else { return nil }
+        func text(_ fields: [Field]) -> String { "[" + fields.map { "\($0.name): \($0.type)" }.joined(separator: ", ") + "]" }
+        let first = parquet.files[0]
+        let firstSet = Set(first.fields.map { "\($0.name): \($0.type)" })
+        for file in parquet.files.dropFirst() where Set(file.fields.map { "\($0.name): \($0.type)" }) != firstSet {
+            let names = Set(file.fields.map(\.name)), firstNames = Set(first.fields.map(\.name))
+            var how: [String] = []
+            let missing = first.fields.map(\.name).filter { !names.contains($0) }
+            let extra = file.fields.map(\.name).filter { !firstNames.contains($0) }
+            if !missing.isEmpty { how.append("\(file.path) lacks \(missing.joined(separator: ", "))") }
+            if !extra.isEmpty { how.append("\(file.path) adds \(extra.joined(separator: ", "))") }
+            let retyped = file.fields.filter { f in first.fields.contains { $0.name == f.name && $0.type != f.type } }.map(\.name)
+            if !retyped.isEmpty { how.append("\(retyped.joined(separator: ", ")) differ in type") }
+            return "\(first.path) has \(text(first.fields)) but \(file.path) has \(text(file.fields)) (\(how.joined(separator: "; ")))"
+        }
+        return nil
+    }
+
     /// Throws unless `fields` (a later CSV file's schema) matches the source schema by name and type.
     func checkSchema(_ fields: [Field], of file: String) throws {
         let expected = schema.map { "\($0.name): \($0.type)" }

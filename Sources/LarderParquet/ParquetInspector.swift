@@ -3,12 +3,33 @@
 public enum ParquetInspector {
     /// Schema, row groups, codecs, encodings and statistics of the file at `path`.
     /// With `pages: true` every column chunk's pages are walked (and decoded) too.
-    public static func describe(path: String, pages: Bool = false) throws -> String {
+    /// `valueText` renders a timestamp or date statistics bound (nanoseconds / days, see
+    /// `ColumnStatistics`) as text, e.g. ISO 8601; without it they print as integers.
+    public static func describe(path: String, pages: Bool = false,
+                                valueText: ((Int64, ColumnType) -> String)? = nil) throws -> String {
         let file = try ParquetFile(path: path)
-        return describe(file, pages: pages)
+        return describe(file, pages: pages, valueText: valueText)
     }
 
-    public static func describe(_ file: ParquetFile, pages: Bool = false) -> String {
+    /// A column's type with timestamps in the unit the file stores (`timestamp[us, UTC]`);
+    /// the reader widens every unit to nanoseconds.
+    static func storedTypeText(_ type: ColumnType, leaf: LeafColumn?) -> String {
+        guard case .timestamp(let utc) = type, let leaf else {
+            if case .list(let element) = type { return "list<\(storedTypeText(element, leaf: leaf))>" }
+            return "\(type)"
+        }
+        let unit: String
+        switch leaf.conversion {
+        case .scaleToNanos(1_000): unit = "us"
+        case .scaleToNanos(1_000_000): unit = "ms"
+        case .int96: unit = "ns, INT96"
+        default: unit = "ns"
+        }
+        return "timestamp[\(unit)\(utc ? ", UTC" : "")]"
+    }
+
+    public static func describe(_ file: ParquetFile, pages: Bool = false,
+                                valueText: ((Int64, ColumnType) -> String)? = nil) -> String {
         var out: [String] = []
         out.append("file: \(file.path)")
         out.append("created by: \(file.createdBy ?? "(unknown)")")
@@ -20,7 +41,8 @@ public enum ParquetInspector {
         for c in file.schema.columns {
             let nullable = c.nullable ? "" : " not null"
             if let t = c.type {
-                out.append("  \(c.name): \(t)\(nullable)")
+                let leaf = c.leafIndices.first.map { file.schema.leaves[$0] }
+                out.append("  \(c.name): \(storedTypeText(t, leaf: leaf))\(nullable)")
             } else {
                 out.append("  \(c.name): UNSUPPORTED (\(c.unsupportedReason ?? "?"))")
             }
@@ -46,8 +68,17 @@ public enum ParquetInspector {
                 if let st = m.statistics {
                     let typed = ParquetFile.typedStatistics(st, leaf: leaf)
                     var parts: [String] = []
-                    if let lo = typed.min { parts.append("min=\(lo)") }
-                    if let hi = typed.max { parts.append("max=\(hi)") }
+                    func text(_ value: StatisticsValue) -> String {
+                        if case .int(let v) = value, let valueText, case .success(let type) = leaf.valueType {
+                            switch type {
+                            case .timestamp, .date: return valueText(v, type)
+                            default: break
+                            }
+                        }
+                        return "\(value)"
+                    }
+                    if let lo = typed.min { parts.append("min=\(text(lo))") }
+                    if let hi = typed.max { parts.append("max=\(text(hi))") }
                     if let n = typed.nullCount { parts.append("nulls=\(n)") }
                     if let d = typed.distinctCount { parts.append("distinct=\(d)") }
                     if !parts.isEmpty { s += " stats{" + parts.joined(separator: " ") + "}" }

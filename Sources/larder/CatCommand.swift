@@ -43,6 +43,9 @@ struct CatCommand: ParsableCommand {
     @Option(name: .long, help: "Time column and range, 'COLUMN:START..END' (ISO 8601 or epoch, both ends inclusive).")
     var time: String?
 
+    @Flag(name: .customLong("merge-schemas"), help: "Read Parquet files of different columns as one schema: the union of columns, nulls where a file lacks one, int32/float widened.")
+    var mergeSchemas = false
+
     func run() throws {
         // Batch jobs reuse freed column buffers instead of page-faulting them in again (bench/results/parquet.md).
         ParquetMemory.keepFreedMemoryForReuse()
@@ -63,6 +66,11 @@ struct CatCommand: ParsableCommand {
         }
         if let limit, limit < 0 { throw CLIUsageError("--limit must not be negative") }
         let source = try CLIOptions.openSource(path: path, inputFormat: inputFormat, types: types)
+        // Feast reads a source's files as one schema: a differently shaped file is a mistake
+        // to show, not to paper over with nulls, unless asked.
+        if !mergeSchemas, let difference = source.parquetSchemaDifference() {
+            throw CLIUsageError("the files of \(path) differ in schema: \(difference); pass --merge-schemas to read them as one (union of columns, nulls where a file lacks one)")
+        }
         let selected = columns.map(CLIOptions.columnList)
         let filter = try time.map { try CLIOptions.timeFilter($0) }
         var batches = try source.batches(columns: selected, timeFilter: filter)

@@ -31,7 +31,7 @@ struct InspectCommand: ParsableCommand {
                 if i > 0 { out.buffer.append(UInt8(ascii: "\n")) }
                 switch source.format {
                 case .parquet:
-                    out.buffer.append(contentsOf: try ParquetInspector.describe(path: file, pages: pages).utf8)
+                    out.buffer.append(contentsOf: try ParquetInspector.describe(path: file, pages: pages, valueText: CSVColumnSummary.text).utf8)
                 case .csv:
                     out.buffer.append(contentsOf: try describeCSV(file).utf8)
                 }
@@ -105,9 +105,14 @@ struct CSVColumnSummary: CustomStringConvertible {
     }
 
     /// Integers as themselves; timestamps and dates as ISO 8601 text.
-    private func render(_ value: Int64) -> String {
+    private func render(_ value: Int64) -> String { Self.text(value, field.type) }
+
+    /// A timestamp (nanoseconds) or date (days) as `larder cat` prints it, ISO 8601; other
+    /// integers as themselves. Parquet statistics in `inspect` print the same way.
+    static func text(_ value: Int64, _ type: ColumnType) -> String {
+        let field = Field(name: "v", type: type)
         let column: ColumnData
-        switch field.type {
+        switch type {
         case .timestamp: column = ColumnData(type: field.type, values: .int64([value]))
         case .date: column = ColumnData(type: field.type, values: .int32([Int32(truncatingIfNeeded: value)]))
         default: return "\(value)"

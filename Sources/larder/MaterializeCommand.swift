@@ -181,13 +181,12 @@ enum TimeText {
     }
 }
 
-/// Progress bar on a terminal (rows/s, ETA) and the summary at the end.
+/// Progress bar on a terminal (rows/s and ETA once measured, see `MaterializeProgress.line`)
+/// and the summary at the end.
 final class MaterializeReporter {
     let interactive: Bool
     let started = Date()
     var lastDraw = Date.distantPast
-    var viewStarted = Date()
-    var currentView = ""
 
     init(enabled: Bool) {
         interactive = enabled && isatty(STDERR_FILENO) != 0
@@ -195,23 +194,10 @@ final class MaterializeReporter {
 
     func update(_ progress: MaterializeProgress) {
         guard interactive else { return }
-        if progress.view != currentView { currentView = progress.view; viewStarted = Date() }
         let now = Date()
         guard now.timeIntervalSince(lastDraw) > 0.1 else { return }
         lastDraw = now
-        let elapsed = max(now.timeIntervalSince(viewStarted), 1e-6)
-        let rate = Double(progress.rowsRead) / elapsed
-        var line = "\(progress.view) \(progress.phase == .reading ? "reading" : "writing") \(progress.rowsRead)"
-        if let total = progress.rowsTotal, total > 0 {
-            let fraction = min(1, Double(progress.rowsRead) / Double(total))
-            let width = 30
-            let filled = Int(fraction * Double(width))
-            let eta = rate > 0 ? Double(total - progress.rowsRead) / rate : 0
-            line = "\(progress.view) [\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] "
-                + "\(progress.rowsRead)/\(total) \(progress.phase == .reading ? "rows" : "entities") "
-                + String(format: "%.0f/s ETA %.0fs", rate, max(0, eta))
-        }
-        _ = ("\r\u{1B}[K" + line).withCString { fputs($0, stderr) }
+        _ = ("\r\u{1B}[K" + progress.line).withCString { fputs($0, stderr) }
     }
 
     func summary(_ results: [ViewMaterializeResult], target: String) {

@@ -94,6 +94,7 @@ struct ServeCommand: ParsableCommand {
         if let repo {
             do {
                 features = ServeFeatures(state: try ServeFeatures.load(repo: repo, enforceTTL: ttlEnforcement))
+                features?.announce(materialize: materialize)
             } catch {
                 throw CLIOutput.fail("serve --repo", error)
             }
@@ -107,7 +108,7 @@ struct ServeCommand: ParsableCommand {
             LarderLog.server.error("\(error)", metadata: ["event": "rdb_load_failed"])
             throw ExitCode(1)
         } catch {
-            LarderLog.server.error("cannot listen on \(bind):\(port): \(error)", metadata: ["event": "listen_failed"])
+            LarderLog.server.error("\(ListenFailure.message(host: bind, port: port, error))", metadata: ["event": "listen_failed"])
             throw ExitCode(1)
         }
         if features != nil {
@@ -115,7 +116,7 @@ struct ServeCommand: ParsableCommand {
                 try features!.start(server: server, host: bind, httpPort: noHTTP ? nil : httpPort, maxBody: httpMaxBody,
                                     ready: { loaded.isSet })
             } catch {
-                FileHandle.standardError.write("larder: cannot listen for HTTP on \(bind):\(httpPort): \(error)\n".data(using: .utf8)!)
+                FileHandle.standardError.write("larder: HTTP \(ListenFailure.message(host: bind, port: httpPort, error))\n".data(using: .utf8)!)
                 server.stop()
                 throw ExitCode(1)
             }

@@ -1,4 +1,5 @@
 import Foundation
+import LarderLog
 import LarderServer
 import LarderServing
 
@@ -12,6 +13,22 @@ struct ServeFeatures {
     /// Loads the definitions (before the server starts, so a bad repo stops start-up).
     static func load(repo: String, enforceTTL: Bool) throws -> ServingState {
         ServingState(catalog: try ServingCatalog.load(directory: repo), repoDirectory: repo, enforceTTLByDefault: enforceTTL)
+    }
+
+    /// Says at start what `--repo` loaded (the definitions) and, without `--materialize`,
+    /// what it did not (the feature data) and how to load it: a silent start left operators
+    /// reading empty features without knowing why.
+    func announce(materialize: Bool) {
+        let catalog = state.catalog, d = catalog.definitions
+        let loaded = "loaded the definitions of project \(catalog.project) from \(state.repoDirectory): \(d.featureViews.count) feature view(s) "
+                + "(\(catalog.views.count) online), \(d.entities.count) entities, \(d.featureServices.count) feature service(s)"
+        LarderLog.server.notice("\(loaded)", metadata: ["event": "definitions_loaded", "views": .stringConvertible(d.featureViews.count),
+                       "entities": .stringConvertible(d.entities.count), "services": .stringConvertible(d.featureServices.count)])
+        guard !materialize else { return }
+        let missing = "feature data not loaded (no --materialize): FEATURES.GET and the HTTP server answer from what the store holds; "
+                + "load it with `larder serve --repo \(state.repoDirectory) --materialize` "
+                + "or `larder materialize \(state.repoDirectory) START END --target redis://HOST:PORT`"
+        LarderLog.server.notice("\(missing)", metadata: ["event": "data_not_loaded"])
     }
 
     /// Starts the HTTP server and the SIGHUP reload once the RESP server is running.

@@ -43,8 +43,11 @@ final class RegistryStoreTests: XCTestCase {
 
         let planned = try store.plan(repo: repo)
         XCTAssertEqual(planned, [DefinitionChange(action: .changed, kind: .featureView, name: "driver_hourly_stats",
-                                                  oldVersion: 1, newVersion: 2, changedAttributes: ["tags", "ttl_seconds"])])
-        XCTAssertEqual(planned.first?.description, "~ feature_view driver_hourly_stats (v1 -> v2): tags, ttl_seconds")
+                                                  oldVersion: 1, newVersion: 2, changedAttributes: ["tags", "ttl_seconds"],
+                                                  details: ["tags.tier changed: (none) -> \"gold\"",
+                                                            "ttl_seconds changed: \(DriverRepoModel.definitions.featureViews[0].ttlSeconds) -> 86400"])])
+        XCTAssertEqual(planned.first?.description, "~ feature_view driver_hourly_stats (v1 -> v2): "
+                       + "tags.tier changed: (none) -> \"gold\"; ttl_seconds changed: \(DriverRepoModel.definitions.featureViews[0].ttlSeconds) -> 86400")
         XCTAssertEqual(try store.appliedVersion(project: "driver_e2e", kind: .featureView, name: "driver_hourly_stats"), 1)
 
         XCTAssertEqual(try store.apply(repo: repo), planned)
@@ -75,6 +78,24 @@ final class RegistryStoreTests: XCTestCase {
         XCTAssertEqual(changes[0].changedAttributes, ["path"])
         XCTAssertEqual(changes[1].changedAttributes, ["batch_source"])
         XCTAssertEqual(changes[2].changedAttributes, ["source"])
+        // Every change names its value before and after, nested ones by path.
+        let oldPath = DriverRepoModel.driverStatsSource.path
+        XCTAssertEqual(changes[0].details, ["path changed: \"\(oldPath)\" -> \"data/v2/*.parquet\""])
+        XCTAssertEqual(changes[1].details, ["batch_source.path changed: \"\(oldPath)\" -> \"data/v2/*.parquet\""])
+        XCTAssertEqual(changes[2].details, ["source.path changed: \"\(oldPath)\" -> \"data/v2/*.parquet\""])
+    }
+
+    func testFeatureChangesNameTheFeatureAndBothValues() throws {
+        let store = try openStore()
+        try store.apply(repo: driverRepo)
+        var repo = driverRepo
+        let first = repo.definitions.featureViews[0].features[0]
+        repo.definitions.featureViews[0].features[0].type = first.type == .int64 ? .float64 : .int64
+        repo.definitions.featureViews[0].features.append(Field(name: "extra", type: .string))
+        let details = try store.plan(repo: repo).first?.details ?? []
+        XCTAssertEqual(first.name, "conv_rate")
+        XCTAssertEqual(details, [#"features[conv_rate].type changed: "Float32" -> "Int64""#,
+                                 #"features[extra] added: {"description":"","name":"extra","tags":{},"type":"String"}"#])
     }
 
     func testProjectsAreIndependent() throws {

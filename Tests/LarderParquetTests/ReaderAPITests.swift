@@ -117,11 +117,26 @@ final class ReaderAPITests: XCTestCase {
     func testInspectorDescribesSchemaRowGroupsAndStatistics() throws {
         let text = try ParquetInspector.describe(path: Fixtures.url("pa_multi_rg.parquet").path, pages: true)
         XCTAssertTrue(text.contains("row groups: 4"), text)
-        XCTAssertTrue(text.contains("event_timestamp: timestamp[ns, UTC]"), text)
+        XCTAssertTrue(text.contains("event_timestamp: timestamp[us, UTC]"), "the unit as stored (micros), not as read: " + text)
         XCTAssertTrue(text.contains("SNAPPY"), text)
         XCTAssertTrue(text.contains("RLE_DICTIONARY"), text)
         XCTAssertTrue(text.contains("min=1704067527741616000"), text)
         XCTAssertTrue(text.contains("emb: list<float>"), text)
         XCTAssertTrue(text.contains("DICTIONARY_PAGE/PLAIN"), text)
+    }
+
+    /// Timestamp units as the file stores them; statistics bounds through `valueText`.
+    func testInspectorShowsStoredUnitsAndRendersTimestampStatistics() throws {
+        let duck = try ParquetInspector.describe(path: Fixtures.url("duckdb_default.parquet").path)
+        for column in ["ts_ns: timestamp[ns]", "ts_ms: timestamp[ms]", "ts_ns_utc: timestamp[ns, UTC]"] {
+            XCTAssertTrue(duck.contains("  " + column), column + " in " + duck)
+        }
+        var seen: [(Int64, ColumnType)] = []
+        let text = try ParquetInspector.describe(path: Fixtures.url("pa_multi_rg.parquet").path) { value, type in
+            seen.append((value, type))
+            return "T\(value)"
+        }
+        XCTAssertTrue(text.contains("stats{min=T1704067527741616000 "), text)
+        XCTAssertTrue(seen.allSatisfy { if case .timestamp = $0.1 { return true } else { return $0.1 == .date } }, "\(seen)")
     }
 }

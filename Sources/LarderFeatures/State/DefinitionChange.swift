@@ -23,6 +23,9 @@ public struct DefinitionChange: Equatable, Sendable, CustomStringConvertible {
     public var newVersion: Int?
     /// For `changed`: the top-level attributes that differ, in snake_case (`ttl_seconds`).
     public var changedAttributes: [String]
+    /// For `changed`: each difference with its value before and after, e.g.
+    /// `ttl_seconds changed: 86400 -> 3600` (nested ones as `source.path`, `features[trips].dtype`).
+    public var details: [String] = []
 
     public var description: String {
         switch action {
@@ -32,7 +35,7 @@ public struct DefinitionChange: Equatable, Sendable, CustomStringConvertible {
             return "- \(kind.rawValue) \(name) (was v\(oldVersion ?? 0))"
         case .changed:
             return "~ \(kind.rawValue) \(name) (v\(oldVersion ?? 0) -> v\(newVersion ?? 0)): "
-                + changedAttributes.joined(separator: ", ")
+                + (details.isEmpty ? changedAttributes : details).joined(separator: "; ")
         }
     }
 }
@@ -81,6 +84,74 @@ enum DefinitionSpecs {
         }
         if a.count == 1, b.count == 1, a.keys.first != b.keys.first { return ["source_kind"] }
         return diffKeys(a, b)
+    }
+
+    /// Every difference between two definitions' JSON with the values before and after,
+    /// descending into objects (`source.path`) and lists of named objects (`features[trips].dtype`).
+    static func changeDetails(old: String, new: String) -> [String] {
+        guard var a = try? JSONSerialization.jsonObject(with: Data(old.utf8)) as? [String: Any],
+              var b = try? JSONSerialization.jsonObject(with: Data(new.utf8)) as? [String: Any] else {
+            return ["definition changed"]
+        }
+        if a.count == 1, b.count == 1, let ka = a.keys.first, ka == b.keys.first,
+           let pa = (a[ka] as? [String: Any])?["_0"] as? [String: Any],
+           let pb = (b[ka] as? [String: Any])?["_0"] as? [String: Any] {
+            a = pa; b = pb
+        } else if a.count == 1, b.count == 1, let ka = a.keys.first, let kb = b.keys.first, ka != kb {
+            return ["source_kind changed: \(snakeCase(ka)) -> \(snakeCase(kb))"]
+        }
+        var out: [String] = []
+        diff(a, b, path: "", into: &out)
+        return out
+    }
+
+    private static func diff(_ a: Any?, _ b: Any?, path: String, into out: inout [String]) {
+        if let x = a as? [String: Any], let y = b as? [String: Any] {
+            // An enum payload ({"file": {"_0": {...}}}) reads as its payload.
+            if x.count == 1, y.count == 1, let k = x.keys.first, k == y.keys.first,
+               let px = (x[k] as? [String: Any])?["_0"], let py = (y[k] as? [String: Any])?["_0"] {
+                return diff(px, py, path: path, into: &out)
+            }
+            for key in Set(x.keys).union(y.keys).sorted() where canonical(x[key] as Any) != canonical(y[key] as Any) || (x[key] == nil) != (y[key] == nil) {
+                diff(x[key], y[key], path: path.isEmpty ? snakeCase(key) : path + "." + snakeCase(key), into: &out)
+            }
+            return
+        }
+        if let x = a as? [Any], let y = b as? [Any], let nx = names(x), let ny = names(y) {
+            let orderA = x.compactMap { ($0 as? [String: Any])?["name"] as? String }
+            let orderB = y.compactMap { ($0 as? [String: Any])?["name"] as? String }
+            for name in orderA where ny[name] == nil { out.append("\(path)[\(name)] removed: \(text(nx[name]))") }
+            for name in orderB {
+                guard let before = nx[name] else { out.append("\(path)[\(name)] added: \(text(ny[name]))"); continue }
+                if canonical(before) != canonical(ny[name]!) { diff(before, ny[name], path: "\(path)[\(name)]", into: &out) }
+            }
+            let kept = orderA.filter { ny[$0] != nil }
+            if kept != orderB.filter({ nx[$0] != nil }) {
+                out.append("\(path) order changed: \(orderA.joined(separator: ", ")) -> \(orderB.joined(separator: ", "))")
+            }
+            return
+        }
+        out.append("\(path) changed: \(text(a)) -> \(text(b))")
+    }
+
+    /// A list of objects each with a distinct "name", by name; nil otherwise.
+    private static func names(_ list: [Any]) -> [String: Any]? {
+        var out: [String: Any] = [:]
+        for item in list {
+            guard let name = (item as? [String: Any])?["name"] as? String, out[name] == nil else { return nil }
+            out[name] = item
+        }
+        return out
+    }
+
+    /// A value as compact JSON (`86400`, `"data/a.parquet"`, `{"tier":"gold"}`); absent is `(none)`.
+    private static func text(_ value: Any?) -> String {
+        guard let value, !(value is NSNull) else { return value == nil ? "(none)" : "null" }
+        guard let data = try? JSONSerialization.data(withJSONObject: [value], options: [.sortedKeys, .withoutEscapingSlashes]) else {
+            return "\(value)"
+        }
+        let array = String(decoding: data, as: UTF8.self)
+        return String(array.dropFirst().dropLast())
     }
 
     private static func diffKeys(_ a: [String: Any], _ b: [String: Any]) -> [String] {

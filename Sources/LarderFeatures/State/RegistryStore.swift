@@ -144,7 +144,8 @@ public final class RegistryStore {
                 guard existing.spec != spec.json else { continue }
                 out.append((Change(action: .changed, kind: spec.kind, name: spec.name, oldVersion: existing.version,
                                    newVersion: existing.version + 1,
-                                   changedAttributes: DefinitionSpecs.changedAttributes(old: existing.spec, new: spec.json)),
+                                   changedAttributes: DefinitionSpecs.changedAttributes(old: existing.spec, new: spec.json),
+                                   details: DefinitionSpecs.changeDetails(old: existing.spec, new: spec.json)),
                             spec.json, position))
             } else {
                 let version = try latestVersion(project: project, kind: spec.kind.rawValue, name: spec.name) + 1
