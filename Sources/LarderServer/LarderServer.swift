@@ -13,7 +13,10 @@ public final class LarderServer: @unchecked Sendable {
     private var loopWorkers: [ObjectIdentifier: ShardWorker] = [:]
     private let stopped = DispatchSemaphore(value: 0)
     private var isStopping = false
+    private var signalShutdownPending = false
     private let stopLock = NSLock()
+    /// The process's exit status once stopped: 1 when the last snapshot at shutdown failed.
+    public private(set) var exitStatus: Int32 = 0
 
     /// `extraCommands` join the standard table (a module's command family, such as
     /// LarderServing's FEATURES.*); their names must not clash with standard ones.
@@ -43,8 +46,13 @@ public final class LarderServer: @unchecked Sendable {
                 w.expiryCycle()
             }
         }
-        state.requestShutdown = { [weak self] in self?.stop() }
+        state.requestShutdown = { [weak self] finalSnapshot in self?.stop(finalSnapshot: finalSnapshot) }
         let state = self.state
+        // Redis' serverCron checks its save points every tick; once a second is enough here.
+        let first = state.workers[0]
+        first.loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
+            state.checkSavePoints(home: first)
+        }
         let loopWorkers = self.loopWorkers
         // Redis' `timeout`: one sweep a second over all clients (CONFIG SET timeout applies).
         group.next().scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
@@ -83,6 +91,8 @@ public final class LarderServer: @unchecked Sendable {
     private func loadSnapshot() throws {
         let path = state.settings.snapshotPath
         guard let o = try Snapshot.load(path: path, into: state.workers.map(\.shard), now: Clock.nowMilliseconds()) else { return }
+        state.snapshots.loadedKeys.store(o.keys, ordering: .relaxed)
+        state.snapshots.loadedExpiredKeys.store(o.expired, ordering: .relaxed)
         let seconds = max(o.seconds, 1e-6)
         let speed = String(format: "%.3f s, %.0f keys/s, %.1f MB/s", o.seconds, Double(o.keys) / seconds, Double(o.bytes) / seconds / 1e6)
         LarderLog.server.notice(
@@ -92,7 +102,10 @@ public final class LarderServer: @unchecked Sendable {
     }
 
     /// Stops accepting, closes every client and the loops. Safe to call more than once.
-    public func stop() {
+    /// `finalSnapshot`: once nothing runs any more, write one more snapshot if any write ran
+    /// since the last one (SHUTDOWN snapshots while serving; this catches what came in between,
+    /// so nothing acknowledged is lost). If that fails, `exitStatus` is 1.
+    public func stop(finalSnapshot: Bool = false) {
         let shouldStop: Bool = stopLock.withLock {
             if isStopping { return false }; isStopping = true; return true }
         guard shouldStop else { return }
@@ -102,12 +115,43 @@ public final class LarderServer: @unchecked Sendable {
             try? serverChannel?.close().wait()
             for c in state.clients.all { try? c.channel?.close().wait() }
             try? group.syncShutdownGracefully()
+            if finalSnapshot && state.changesSinceLastSave > 0 {
+                LarderLog.server.notice("\(state.changesSinceLastSave) write(s) since the shutdown snapshot: saving again",
+                                        metadata: ["event": "shutdown_snapshot"])
+                // The loops have stopped: no thread owns the shards any more.
+                if state.takeSnapshot(of: state.workers.map(\.shard), trigger: .shutdown, now: Clock.nowMilliseconds()) != nil {
+                    exitStatus = 1
+                }
+            }
             LarderLog.server.notice("stopped", metadata: ["event": "stopped"])
             stopped.signal()
         }
     }
 
-    /// Blocks until `stop()` has finished.
-    public func waitUntilStopped() { stopped.wait() }
+    /// SIGTERM / SIGINT: as Redis, a snapshot first when save points are set, taken while
+    /// serving (holding every shard for its duration); if it fails the server keeps running
+    /// and says so, as Redis does. Then `stop(finalSnapshot:)`.
+    public func shutdownOnSignal() {
+        guard !state.settings.savePoints.isEmpty else { stop(); return }
+        let pending: Bool = stopLock.withLock {
+            if signalShutdownPending || isStopping { return true }; signalShutdownPending = true; return false }
+        if pending {
+            LarderLog.server.notice("already shutting down: waiting for the snapshot", metadata: ["event": "shutdown_waiting"])
+            return
+        }
+        LarderLog.server.notice("saving the final snapshot before shutdown", metadata: ["event": "shutdown_snapshot"])
+        state.snapshotHoldingEveryShard(home: state.workers[0], trigger: .shutdown) { [self] error in
+            if error != nil {
+                stopLock.withLock { signalShutdownPending = false }
+                LarderLog.server.warning("Errors trying to shut down the server: the snapshot failed; still serving (fix the cause and signal again, or SHUTDOWN NOSAVE)",
+                                         metadata: ["event": "shutdown_refused"])
+                return
+            }
+            stop(finalSnapshot: true)
+        }
+    }
+
+    /// Blocks until `stop()` has finished; may be called more than once.
+    public func waitUntilStopped() { stopped.wait(); stopped.signal() }
 }
 

@@ -14,12 +14,13 @@ public final class ServerState: @unchecked Sendable {
     public let runId: String = (0..<40).map { _ in String("0123456789abcdef".randomElement()!) }.joined()
     let totalCommands = ManagedAtomic<Int>(0)
     let statsResetAt = ManagedAtomic<Int>(0)
-    /// Set by the bootstrap: stops the server (SHUTDOWN, SIGTERM).
-    var requestShutdown: () -> Void = {}
+    /// Set by the bootstrap: stops the server (SHUTDOWN, SIGTERM); `finalSnapshot` says whether
+    /// to write one more snapshot once nothing runs any more, if writes came in meanwhile.
+    var requestShutdown: (_ finalSnapshot: Bool) -> Void = { _ in }
     /// The port actually listened on (settings.port may be 0 = ephemeral); CONFIG GET port, INFO.
     public internal(set) var boundPort = 0
-    /// Unix seconds of the last SAVE/BGSAVE (the start time until one runs), for LASTSAVE.
-    let lastSave = ManagedAtomic<Int>(Int(Date().timeIntervalSince1970))
+    /// Snapshots: LASTSAVE, INFO persistence, save points, -MISCONF.
+    let snapshots = SnapshotState()
 
     init(settings: ServerSettings, commands: CommandTable = .standard) {
         self.settings = settings

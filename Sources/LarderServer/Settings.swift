@@ -21,7 +21,11 @@ public final class ServerSettings: @unchecked Sendable {
     /// Redis' `protected-mode`: while on and the default user has no password, only clients
     /// from loopback addresses are served (see `ConnectionHandler.channelActive`).
     public let protectedMode: ManagedAtomic<Bool>
+    /// Redis' `stop-writes-on-bgsave-error`: while save points are set and the last snapshot
+    /// failed, write commands (and PING) get -MISCONF instead of changes that would not persist.
+    public let stopWritesOnSaveError: ManagedAtomic<Bool>
     private let lock = NIOLock()
+    private var _savePoints: [SavePoint]
     private var _requirePass: String?
     private var _dir: String
     private var _dbFilename: String
@@ -32,8 +36,10 @@ public final class ServerSettings: @unchecked Sendable {
                 protoMaxMultibulkLength: Int = Int(Int32.max),
                 clientQueryBufferLimit: Int = 1024 * 1024 * 1024,
                 maxClients: Int = 10000, idleTimeout: Int = 0, tcpKeepalive: Int = 300,
-                protectedMode: Bool = true, dir: String = ".", dbFilename: String = "dump.rdb") {
-        self._dir = dir; self._dbFilename = dbFilename
+                protectedMode: Bool = true, dir: String = ".", dbFilename: String = "dump.rdb",
+                savePoints: [SavePoint] = [], stopWritesOnSaveError: Bool = true) {
+        self._dir = dir; self._dbFilename = dbFilename; self._savePoints = savePoints
+        self.stopWritesOnSaveError = ManagedAtomic(stopWritesOnSaveError)
         self.port = port; self.bind = bind; self.threads = max(1, threads); self.pinThreads = pinThreads
         self._requirePass = requirePass
         self.protoMaxBulkLength = ManagedAtomic(protoMaxBulkLength)
@@ -55,6 +61,13 @@ public final class ServerSettings: @unchecked Sendable {
     public var dir: String { lock.withLock { _dir } }
     public var dbFilename: String { lock.withLock { _dbFilename } }
     public var snapshotPath: String { lock.withLock { (_dir.hasSuffix("/") ? _dir : _dir + "/") + _dbFilename } }
+
+    /// Redis' `save` points; empty: no automatic snapshots, and none at SHUTDOWN/SIGTERM
+    /// unless asked (`SHUTDOWN SAVE`).
+    public var savePoints: [SavePoint] {
+        get { lock.withLock { _savePoints } }
+        set { lock.withLock { _savePoints = newValue } }
+    }
 
     public var limits: RESPLimits {
         var l = RESPLimits()

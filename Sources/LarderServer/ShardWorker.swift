@@ -28,6 +28,11 @@ public final class ShardWorker {
     /// Plain stored properties of this class: written only on this thread.
     var netInputBytes = 0
     var netOutputBytes = 0
+    /// Write commands run on this thread (INFO rdb_changes_since_last_save, the save points).
+    /// Never reset by CONFIG RESETSTAT. Redis counts changed keys/fields instead; a write that
+    /// changed nothing (a failed or no-op one) counts here too, which can only make a
+    /// save point come sooner.
+    var writeCommands = 0
 
     init(index: Int, loop: EventLoop, commandCount: Int) {
         self.index = index
@@ -59,6 +64,7 @@ public final class ShardWorker {
     /// without I/O; so does this, on the thread that runs the command).
     @inline(__always)
     func runTimed(_ spec: CommandSpec, _ body: () -> Void) {
+        if spec.flags.contains(.write) { writeCommands &+= 1 }
         if spec.flags.contains(.fast) {
             fastCommandsUntilSample &-= 1
             if fastCommandsUntilSample > 0 { body(); return }

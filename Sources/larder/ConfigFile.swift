@@ -132,6 +132,9 @@ enum ConfigFile {
         var argv: [String] = []
         for e in entries {
             var attempts = [["--\(e.name)"] + e.values]
+            // Redis directives whose value is several words (`save 3600 1 300 100`) are one
+            // option value here.
+            if e.values.count > 1 { attempts.append(["--\(e.name)", e.values.joined(separator: " ")]) }
             if e.values.count == 1 {
                 switch e.values[0].lowercased() {
                 case "yes": attempts.append(["--\(e.name)"])

@@ -34,6 +34,12 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("tcp-keepalive"), help: "TCP keepalive idle seconds (0 = off).") var tcpKeepalive: Int = 300
     @Option(help: "Directory SAVE writes its snapshot to (Redis' `dir`).") var dir: String = "."
     @Option(help: "File name of the snapshot in --dir (Redis' `dbfilename`).") var dbfilename: String = "dump.rdb"
+    @Option(help: ArgumentHelp("Save points, as Redis' `save`: \"3600 1 300 100\" snapshots after 3600 s if 1 write, after 300 s if 100; repeatable (they add up), \"\" clears. Default: none (no automatic snapshot, none at shutdown).",
+                               valueName: "seconds changes ..."))
+    var save: [String] = []
+    @Option(name: .customLong("stop-writes-on-bgsave-error"),
+            help: "yes: while save points are set and the last background snapshot failed, writes get -MISCONF (as Redis).")
+    var stopWritesOnBgsaveError: YesNo = .yes
     @Option(help: "Feature repo whose definitions FEATURES.* and the HTTP feature server serve (and --materialize loads).")
     var repo: String?
     @Option(name: .customLong("http-port"), help: "HTTP feature server port (Feast's `feast serve` API), with --repo.")
@@ -47,13 +53,29 @@ struct ServeCommand: ParsableCommand {
     var materialize = false
     @OptionGroup var logging: LogOptions
 
+    /// The save points `--save` gives: each value adds its pairs, "" clears those before it.
+    var savePoints: [SavePoint] {
+        save.reduce(into: []) { points, value in
+            if value.trimmingCharacters(in: .whitespaces).isEmpty { points = [] } else { points += SavePoint.parse(value) ?? [] }
+        }
+    }
+
     func validate() throws {
+        for value in save where SavePoint.parse(value) == nil {
+            throw ValidationError("--save takes pairs of whole numbers, seconds then changes (\"3600 1 300 100\"), or \"\": got '\(value)'")
+        }
         if dbfilename.isEmpty || dbfilename.contains("/") {
             throw ValidationError("--dbfilename must be a file name, not a path: '\(dbfilename)'")
         }
+    }
+
+    /// Checked once the configuration file and the command line are merged (a file's `dir`
+    /// may be overridden by --dir), so not in `validate`, which also checks each file line.
+    func checkDirectory() throws {
         var isDir: ObjCBool = false
         if !FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) || !isDir.boolValue {
-            throw ValidationError("--dir '\(dir)' is not an existing directory")
+            FileHandle.standardError.write("larder serve: --dir '\(dir)' is not an existing directory\n".data(using: .utf8)!)
+            throw ExitCode(1)
         }
     }
 
@@ -79,12 +101,14 @@ struct ServeCommand: ParsableCommand {
             try merged.run()
             return
         }
+        try checkDirectory()
         let settings = ServerSettings(
             port: port, bind: bind, threads: threads, pinThreads: pin, requirePass: requirepass,
             protoMaxBulkLength: protoMaxBulkLen.bytes, protoMaxMultibulkLength: protoMaxMultibulkLen,
             clientQueryBufferLimit: clientQueryBufferLimit.bytes, maxClients: maxclients,
             idleTimeout: timeout, tcpKeepalive: tcpKeepalive, protectedMode: protectedMode == .yes,
-            dir: dir, dbFilename: dbfilename)
+            dir: dir, dbFilename: dbfilename, savePoints: savePoints,
+            stopWritesOnSaveError: stopWritesOnBgsaveError == .yes)
         logging.bootstrap()
         LarderLog.server.notice("larder starting", metadata: LogOptions.buildMetadata.merging(["event": "starting"]) { $1 })
         LarderLog.server.info("configuration", metadata: settings.logMetadata.merging(
@@ -145,7 +169,7 @@ struct ServeCommand: ParsableCommand {
             src.setEventHandler {
                 LarderLog.server.notice("received \(sig == SIGTERM ? "SIGTERM" : "SIGINT"), scheduling shutdown",
                                         metadata: ["event": "signal"])
-                server.stop()
+                server.shutdownOnSignal()
             }
             src.resume()
             return src
@@ -155,6 +179,7 @@ struct ServeCommand: ParsableCommand {
         withExtendedLifetime((signals, features)) { server.waitUntilStopped() }
         features?.http?.stop()
         print("larder: stopped")
+        if server.exitStatus != 0 { throw ExitCode(server.exitStatus) }
     }
 }
 

@@ -43,6 +43,12 @@ extension ConnectionHandler {
             if session.inMulti { session.multiFailed = true }
             return
         }
+        // Redis' stop-writes-on-bgsave-error: one atomic load; PING is refused too, as in Redis.
+        if server.snapshots.refusingWrites.load(ordering: .relaxed) && (spec.flags.contains(.write) || spec.name == "ping") {
+            emit { $0.error(Self.misconfError) }
+            if session.inMulti { session.multiFailed = true }
+            return
+        }
         // Redis feeds monitors after a command runs, so SELECT shows the new database; a
         // connection command runs right here, the others later on their shards.
         let feedMonitors = server.clients.monitorCount.load(ordering: .relaxed) > 0 &&
@@ -216,6 +222,8 @@ extension ConnectionHandler {
         }
         return equalsLower("post") || equalsLower("host:")
     }
+
+    static let misconfError: StaticString = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error."
 
     /// Redis 7's text: "unknown command 'x', with args beginning with: 'a' 'b' ".
     static func unknownCommandMessage(_ args: Arguments) -> String {

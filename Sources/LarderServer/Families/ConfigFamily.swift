@@ -102,7 +102,12 @@ enum ConfigFamily {
         Parameter(name: "databases", get: { _ in String(Shard.databaseCount) }, check: nil),
         Parameter(name: "dir", get: { absolutePath($0.settings.dir) }, check: nil),
         Parameter(name: "dbfilename", get: { $0.settings.dbFilename }, check: nil),
-        fixed("save", ""),
+        Parameter(name: "save", get: { SavePoint.format($0.settings.savePoints) }, check: { text in
+            guard let points = SavePoint.parse(text) else { return .failure(ConfigRefusal(reason: "Invalid save parameters")) }
+            return .success { $0.savePoints = points }
+        }),
+        yesNo("stop-writes-on-bgsave-error", { $0.stopWritesOnSaveError.load(ordering: .relaxed) },
+              { $0.stopWritesOnSaveError.store($1, ordering: .relaxed) }),
         fixed("appendonly", "no", yesNo: true),
     ]
 
@@ -182,6 +187,7 @@ enum ConfigFamily {
             i += 2
         }
         for apply in changes { apply(ctx.server.settings) }
+        ctx.server.updateWriteRefusal()
         ctx.out.ok()
     }
 

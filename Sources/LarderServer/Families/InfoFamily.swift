@@ -112,11 +112,23 @@ enum InfoFamily {
     }
 
     static func persistence(_ ctx: CommandContext) -> [(String, String)] {
-        [
-            ("loading", "0"), ("async_loading", "0"), ("rdb_changes_since_last_save", "0"),
+        // Only what Larder has: no fork, so no copy-on-write fields. loading is 0 because the
+        // snapshot is loaded before the port opens; bgsave_in_progress is 0 because BGSAVE
+        // runs in the foreground (docs/persistence.md).
+        let s = ctx.server.snapshots
+        let lastSeconds = s.lastSaveMilliseconds.load(ordering: .relaxed)
+        return [
+            ("loading", "0"), ("async_loading", "0"),
+            ("rdb_changes_since_last_save", String(ctx.server.changesSinceLastSave)),
             ("rdb_bgsave_in_progress", "0"),
-            ("rdb_last_save_time", String(ctx.server.lastSave.load(ordering: .relaxed))),
-            ("rdb_last_bgsave_status", "ok"), ("aof_enabled", "0"), ("aof_rewrite_in_progress", "0"),
+            ("rdb_last_save_time", String(s.lastSave.load(ordering: .relaxed))),
+            ("rdb_last_bgsave_status", s.lastBackgroundFailed.load(ordering: .relaxed) ? "err" : "ok"),
+            ("rdb_last_bgsave_time_sec", lastSeconds < 0 ? "-1" : String(lastSeconds / 1000)),
+            ("rdb_current_bgsave_time_sec", "-1"),
+            ("rdb_saves", String(s.saves.load(ordering: .relaxed))),
+            ("rdb_last_load_keys_expired", String(s.loadedExpiredKeys.load(ordering: .relaxed))),
+            ("rdb_last_load_keys_loaded", String(s.loadedKeys.load(ordering: .relaxed))),
+            ("aof_enabled", "0"), ("aof_rewrite_in_progress", "0"),
         ]
     }
 

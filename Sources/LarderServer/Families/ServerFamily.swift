@@ -25,8 +25,9 @@ enum ServerFamily {
                     handler: role),
         CommandSpec("monitor", arity: 1, flags: [.admin, .noscript, .loading, .stale], group: "server",
                     handler: monitor),
+        // Every shard, so the snapshot it may write is a consistent image (as SAVE).
         CommandSpec("shutdown", arity: -1, flags: [.admin, .noscript, .loading, .stale, .noMulti, .allowBusy],
-                    group: "server", handler: shutdown),
+                    route: .allShards, group: "server", handler: shutdown),
         InfoFamily.spec, ConfigFamily.spec, CommandFamily.spec, MemoryFamily.spec,
     ]
 
@@ -59,38 +60,27 @@ enum ServerFamily {
     }
 
     static func lastsave(_ ctx: inout CommandContext, _ args: Arguments) {
-        ctx.out.integer(ctx.server.lastSave.load(ordering: .relaxed))
+        ctx.out.integer(ctx.server.snapshots.lastSave.load(ordering: .relaxed))
     }
 
     /// SAVE: writes the snapshot (Snapshot.save) while holding every shard; OK once the file
     /// is durable and in place. LASTSAVE moves only on success; a failure is `-ERR` + reason.
     static func save(_ ctx: inout CommandContext, _ args: Arguments) {
-        if let reason = writeSnapshot(&ctx) { ctx.out.error("ERR \(reason)"); return }
+        if let error = ctx.server.takeSnapshot(of: ctx.heldShards, trigger: .save, now: ctx.now) {
+            ctx.out.error("ERR snapshot \(ctx.server.settings.snapshotPath) not written: \(error)"); return
+        }
         ctx.out.ok()
     }
 
     /// BGSAVE [SCHEDULE]: there is no background (fork-less) snapshot yet, so it saves in the
     /// foreground exactly as SAVE does, and replies Redis' text only after the file is written.
+    /// A failure counts as a failed background save (rdb_last_bgsave_status, -MISCONF).
     static func bgsave(_ ctx: inout CommandContext, _ args: Arguments) {
         guard args.count == 1 || (args.count == 2 && args.equalsKeyword(1, "SCHEDULE")) else { ctx.syntaxError(); return }
-        if let reason = writeSnapshot(&ctx) { ctx.out.error("ERR \(reason)"); return }
-        ctx.out.simple("Background saving started" as StaticString)
-    }
-
-    /// Writes the snapshot; nil on success, else why it failed.
-    static func writeSnapshot(_ ctx: inout CommandContext) -> String? {
-        let path = ctx.server.settings.snapshotPath
-        do {
-            let o = try Snapshot.save(shards: ctx.heldShards, path: path, now: ctx.now)
-            ctx.server.lastSave.store(Int(Date().timeIntervalSince1970), ordering: .relaxed)
-            LarderLog.server.notice("DB saved on disk: \(o.keys) key(s), \(o.bytes) bytes in \(String(format: "%.3f", o.seconds)) s",
-                                    metadata: ["event": "rdb_saved", "path": .string(path), "keys": .stringConvertible(o.keys),
-                                               "bytes": .stringConvertible(o.bytes), "rdb_version": .stringConvertible(o.version)])
-            return nil
-        } catch {
-            LarderLog.server.error("SAVE failed: \(error)", metadata: ["event": "rdb_save_failed", "path": .string(path)])
-            return "snapshot \(path) not written: \(error)"
+        if let error = ctx.server.takeSnapshot(of: ctx.heldShards, trigger: .bgsave, now: ctx.now) {
+            ctx.out.error("ERR snapshot \(ctx.server.settings.snapshotPath) not written: \(error)"); return
         }
+        ctx.out.simple("Background saving started" as StaticString)
     }
 
     /// READONLY / READWRITE answer as a standalone Redis does.
@@ -111,19 +101,29 @@ enum ServerFamily {
         ctx.out.ok()
     }
 
-    /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. Nothing is saved (no persistence); the
-    /// server closes every connection and the process exits with status 0. No reply on success.
+    /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT], as Redis: a snapshot first when save points
+    /// are set (or SAVE), written while this command holds every shard; if it fails the server
+    /// keeps running and replies Redis' error, unless FORCE. Then the server stops; writes that
+    /// slipped in between are caught by a last snapshot once nothing runs (`LarderServer.stop`).
+    /// NOW only skips waiting for replicas in Redis: there are none. No reply on success.
     static func shutdown(_ ctx: inout CommandContext, _ args: Arguments) {
-        var nosave = false, save = false, abort = false, other = false
+        var nosave = false, save = false, abort = false, force = false, other = false
         for i in 1..<max(args.count, 1) {
             if args.equalsKeyword(i, "NOSAVE") { nosave = true }
             else if args.equalsKeyword(i, "SAVE") { save = true }
-            else if args.equalsKeyword(i, "NOW") || args.equalsKeyword(i, "FORCE") { other = true }
+            else if args.equalsKeyword(i, "FORCE") { force = true }
+            else if args.equalsKeyword(i, "NOW") { other = true }
             else if args.equalsKeyword(i, "ABORT") { abort = true }
             else { ctx.syntaxError(); return }
         }
-        if (abort && (nosave || save || other)) || (nosave && save) { ctx.syntaxError(); return }
+        if (abort && (nosave || save || other || force)) || (nosave && save) { ctx.syntaxError(); return }
         if abort { ctx.out.error("ERR No shutdown in progress." as StaticString); return }
-        ctx.server.requestShutdown()
+        let snapshot = save || (!nosave && !ctx.server.settings.savePoints.isEmpty)
+        if snapshot, ctx.server.takeSnapshot(of: ctx.heldShards, trigger: .shutdown, now: ctx.now) != nil, !force {
+            LarderLog.server.warning("Errors trying to shut down the server: the snapshot failed; still serving (SHUTDOWN NOSAVE or FORCE stops without it)",
+                                     metadata: ["event": "shutdown_refused"])
+            ctx.out.error("ERR Errors trying to SHUTDOWN. Check logs." as StaticString); return
+        }
+        ctx.server.requestShutdown(snapshot)
     }
 }

@@ -11,8 +11,10 @@ enum ServerStats {
     /// Bytes written to clients over all threads.
     static func netOutputBytes(_ server: ServerState) -> Int { server.workers.reduce(0) { $0 &+ $1.netOutputBytes } }
 
-    /// Commands called since start or the last RESETSTAT, over every shard thread.
+    /// Write commands run since start, over every shard thread (not cleared by RESETSTAT).
+    static func writeCommands(_ server: ServerState) -> Int { server.workers.reduce(0) { $0 &+ $1.writeCommands } }
 
+    /// Commands called since start or the last RESETSTAT, over every shard thread.
     static func totalCommands(_ server: ServerState) -> Int {
         var total = 0
         for w in server.workers { for i in 0..<w.commandSlots { total &+= w.commandCalls[i] } }

@@ -54,6 +54,7 @@ extension ServerSettings {
             "proto_max_bulk_len": .stringConvertible(protoMaxBulkLength.load(ordering: .relaxed)),
             "proto_max_multibulk_len": .stringConvertible(protoMaxMultibulkLength.load(ordering: .relaxed)),
             "client_query_buffer_limit": .stringConvertible(clientQueryBufferLimit.load(ordering: .relaxed)),
+            "snapshot": .string(snapshotPath), "save": .string(SavePoint.format(savePoints)),
         ]
     }
 }

@@ -15,12 +15,12 @@ final class TestServer {
     let dir: String
     private let ownsDir: Bool
 
-    init(threads: Int = 2, requirePass: String? = nil, dir given: String? = nil) throws {
+    init(threads: Int = 2, requirePass: String? = nil, dir given: String? = nil, savePoints: [SavePoint] = []) throws {
         ownsDir = given == nil
         dir = given ?? NSTemporaryDirectory() + "larder-test-\(getpid())-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let settings = ServerSettings(port: 0, bind: "127.0.0.1", threads: threads, pinThreads: false, requirePass: requirePass,
-                                      dir: dir)
+                                      dir: dir, savePoints: savePoints)
         server = LarderServer(settings: settings)
         port = try server.start()
     }

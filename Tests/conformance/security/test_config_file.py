@@ -95,10 +95,11 @@ def test_include_loop_and_missing_file_are_refused(tmp_path):
 def test_docker_example_config_is_valid(tmp_path):
     example = servers.REPO_ROOT / "docker/larder.conf"
     # The example binds 0.0.0.0 with a password; here only its validity is checked, on a free port.
-    server = start("larder", f"{BINARY} serve {example} --port {{port}} --bind 127.0.0.1 --threads 1 --no-pin")
+    server = start("larder", f"{BINARY} serve {example} --port {{port}} --bind 127.0.0.1 --threads 1 --no-pin --dir {tmp_path}")
     try:
         c = server.client(password="change-me")
         assert c.config_get("protected-mode") == {"protected-mode": "yes"}
+        assert c.config_get("save") == {"save": "3600 1 300 100 60 10000"}, "Redis' default save points"
         assert "change-me" not in server.log_tail(500)
     finally:
         server.stop()

@@ -1,0 +1,115 @@
+import Atomics
+import Foundation
+import LarderLog
+import LarderStore
+
+/// What LASTSAVE, INFO persistence, the save points and -MISCONF know about snapshots. Written
+/// by whoever takes a snapshot (while it holds every shard), read from any thread.
+final class SnapshotState: @unchecked Sendable {
+    /// Unix seconds of the last snapshot written (the start time until one is), for LASTSAVE.
+    let lastSave = ManagedAtomic<Int>(Int(Date().timeIntervalSince1970))
+    /// Unix seconds of the last attempt, successful or not: a failed scheduled snapshot is
+    /// retried after `retryDelaySeconds`, as Redis' CONFIG_BGSAVE_RETRY_DELAY.
+    let lastAttempt = ManagedAtomic<Int>(0)
+    /// Redis' lastbgsave_status: set by BGSAVE and scheduled snapshots; a SAVE (or SHUTDOWN's
+    /// snapshot) clears it on success but does not set it on failure, as in Redis.
+    let lastBackgroundFailed = ManagedAtomic<Bool>(false)
+    /// Snapshots written since start (INFO rdb_saves) and how long the last took.
+    let saves = ManagedAtomic<Int>(0)
+    let lastSaveMilliseconds = ManagedAtomic<Int>(-1)
+    /// `ServerStats.writeCommands` when the last snapshot was taken: the difference is
+    /// rdb_changes_since_last_save, which the save points compare against.
+    let writesAtLastSave = ManagedAtomic<Int>(0)
+    /// A scheduled snapshot is waiting for or holding the shards: do not queue another.
+    let scheduledRunning = ManagedAtomic<Bool>(false)
+    /// True while `stop-writes-on-bgsave-error` refuses writes (kept as one flag so the write
+    /// path reads one atomic, not the settings' lock).
+    let refusingWrites = ManagedAtomic<Bool>(false)
+    /// The start-up load: keys loaded and keys skipped as already expired.
+    let loadedKeys = ManagedAtomic<Int>(0)
+    let loadedExpiredKeys = ManagedAtomic<Int>(0)
+
+    static let retryDelaySeconds = 5
+}
+
+/// Who asked for a snapshot: decides what a failure changes (see `lastBackgroundFailed`).
+enum SnapshotTrigger: String {
+    case save = "SAVE", bgsave = "BGSAVE", savePoint = "save point", shutdown = "shutdown"
+    var isBackground: Bool { self == .bgsave || self == .savePoint }
+}
+
+extension ServerState {
+    /// Writes the snapshot of `shards` (every shard, held by the caller so nothing changes
+    /// while it is written) and records the outcome. nil on success, else the error (logged).
+    func takeSnapshot(of shards: [Shard], trigger: SnapshotTrigger, now: Int64) -> Error? {
+        let path = settings.snapshotPath
+        let writes = ServerStats.writeCommands(self)
+        snapshots.lastAttempt.store(Int(Date().timeIntervalSince1970), ordering: .relaxed)
+        do {
+            let o = try Snapshot.save(shards: shards, path: path, now: now)
+            snapshots.lastSave.store(Int(Date().timeIntervalSince1970), ordering: .relaxed)
+            snapshots.writesAtLastSave.store(writes, ordering: .relaxed)
+            snapshots.saves.wrappingIncrement(ordering: .relaxed)
+            snapshots.lastSaveMilliseconds.store(Int(o.seconds * 1000), ordering: .relaxed)
+            snapshots.lastBackgroundFailed.store(false, ordering: .relaxed)
+            updateWriteRefusal()
+            LarderLog.server.notice("DB saved on disk (\(trigger.rawValue)): \(o.keys) key(s), \(o.bytes) bytes in \(String(format: "%.3f", o.seconds)) s",
+                                    metadata: ["event": "rdb_saved", "trigger": .string(trigger.rawValue), "path": .string(path),
+                                               "keys": .stringConvertible(o.keys), "bytes": .stringConvertible(o.bytes),
+                                               "rdb_version": .stringConvertible(o.version)])
+            return nil
+        } catch {
+            if trigger.isBackground {
+                snapshots.lastBackgroundFailed.store(true, ordering: .relaxed)
+                updateWriteRefusal()
+            }
+            LarderLog.server.error("snapshot (\(trigger.rawValue)) failed: \(error)",
+                                   metadata: ["event": "rdb_save_failed", "trigger": .string(trigger.rawValue), "path": .string(path)])
+            return error
+        }
+    }
+
+    /// Recomputes `refusingWrites` (Redis: stop-writes-on-bgsave-error and save points set and
+    /// the last background snapshot failed).
+    func updateWriteRefusal() {
+        let refuse = settings.stopWritesOnSaveError.load(ordering: .relaxed) && !settings.savePoints.isEmpty
+            && snapshots.lastBackgroundFailed.load(ordering: .relaxed)
+        snapshots.refusingWrites.store(refuse, ordering: .relaxed)
+    }
+
+    var changesSinceLastSave: Int {
+        max(0, ServerStats.writeCommands(self) - snapshots.writesAtLastSave.load(ordering: .relaxed))
+    }
+
+    /// Borrows every shard from `home`'s loop (waiting for commands in flight, as a multi-shard
+    /// command does), writes the snapshot there while serving stops for its duration, and
+    /// reports on `home`'s loop. Used where no command holds the shards: save points and
+    /// the signal-driven shutdown.
+    func snapshotHoldingEveryShard(home: ShardWorker, trigger: SnapshotTrigger, done: @escaping (Error?) -> Void) {
+        let workers = self.workers
+        let borrow = ShardBorrow(shards: Array(0..<workers.count), home: home.loop, workers: workers) { [self] held in
+            done(takeSnapshot(of: held.compactMap { $0 }, trigger: trigger, now: Clock.nowMilliseconds()))
+        }
+        if home.loop.inEventLoop { borrow.start() } else { home.loop.execute { borrow.start() } }
+    }
+
+    /// Once a second (Redis' serverCron): a snapshot when a save point is reached. After a
+    /// failure, the next try waits `retryDelaySeconds`.
+    func checkSavePoints(home: ShardWorker) {
+        let points = settings.savePoints
+        guard !points.isEmpty, !snapshots.scheduledRunning.load(ordering: .relaxed) else { return }
+        let now = Int(Date().timeIntervalSince1970)
+        let changes = changesSinceLastSave
+        let elapsed = now - snapshots.lastSave.load(ordering: .relaxed)
+        if snapshots.lastBackgroundFailed.load(ordering: .relaxed)
+            && now - snapshots.lastAttempt.load(ordering: .relaxed) < SnapshotState.retryDelaySeconds { return }
+        guard let point = points.first(where: { changes >= $0.changes && elapsed >= $0.seconds }) else { return }
+        LarderLog.server.notice("\(changes) changes in \(point.seconds) seconds. Saving...",
+                                metadata: ["event": "rdb_save_point", "changes": .stringConvertible(changes),
+                                           "seconds": .stringConvertible(point.seconds)])
+        snapshots.scheduledRunning.store(true, ordering: .relaxed)
+        snapshotHoldingEveryShard(home: home, trigger: .savePoint) { [self] _ in
+            snapshots.scheduledRunning.store(false, ordering: .relaxed)
+        }
+    }
+}
