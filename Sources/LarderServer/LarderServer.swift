@@ -14,6 +14,7 @@ public final class LarderServer: @unchecked Sendable {
     private let stopped = DispatchSemaphore(value: 0)
     private var isStopping = false
     private var signalShutdownPending = false
+    private var keepLoading = false
     private let stopLock = NSLock()
     /// The process's exit status once stopped: 1 when the last snapshot at shutdown failed.
     public private(set) var exitStatus: Int32 = 0
@@ -33,11 +34,15 @@ public final class LarderServer: @unchecked Sendable {
         state.workers = workers
     }
 
-    /// Binds and starts serving; returns the bound port (useful with port 0).
+    /// Binds and starts serving; returns the bound port (useful with port 0). The snapshot is
+    /// loaded after the port opens (-LOADING meanwhile). `keepLoading`: stay in the loading
+    /// state after it, until `finishLoading()` (the embedded materialization of `serve --repo
+    /// --materialize` loads next, and clients must not read a half-loaded store either).
     @discardableResult
-    public func start() throws -> Int {
+    public func start(keepLoading: Bool = false) throws -> Int {
         let settings = state.settings
-        try loadSnapshot()
+        self.keepLoading = keepLoading
+        if keepLoading { state.loading.begin() }
         let cores = System.coreCount
         for w in state.workers {
             if settings.pinThreads { w.loop.execute { ThreadAffinity.pin(core: w.index % cores) } }
@@ -82,15 +87,32 @@ public final class LarderServer: @unchecked Sendable {
         let ch = try bootstrap.bind(host: settings.bind, port: settings.port).wait()
         serverChannel = ch
         state.boundPort = ch.localAddress?.port ?? settings.port
+        // The port is open while the snapshot loads: clients get -LOADING (INFO shows the
+        // progress), as from Redis, rather than a connection that hangs in the backlog.
+        do {
+            try loadSnapshot()
+        } catch {
+            try? ch.close().wait()
+            try? group.syncShutdownGracefully()
+            stopLock.withLock { isStopping = true }
+            stopped.signal()
+            throw error
+        }
         LarderLog.server.notice("ready to accept connections",
                                 metadata: ["event": "listening", "bind": .string(settings.bind), "port": .stringConvertible(state.boundPort)])
         return state.boundPort
     }
 
-    /// Loads `dir/dbfilename` if it exists (Snapshot.load), logging what and how fast.
+    /// Loads `dir/dbfilename` if it exists (Snapshot.load), with `loading` on meanwhile,
+    /// logging what and how fast.
     private func loadSnapshot() throws {
         let path = state.settings.snapshotPath
-        guard let o = try Snapshot.load(path: path, into: state.workers.map(\.shard), now: Clock.nowMilliseconds()) else { return }
+        guard let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int else { return }
+        LarderLog.server.notice("loading the snapshot \(path) (\(size) bytes); clients get -LOADING until it is loaded",
+                                metadata: ["event": "rdb_loading", "path": .string(path), "bytes": .stringConvertible(size)])
+        state.loading.begin(totalBytes: size)
+        defer { if !keepLoading { state.loading.end() } }
+        guard let o = try Snapshot.load(path: path, into: state.workers, progress: state.loading, now: Clock.nowMilliseconds()) else { return }
         state.snapshots.loadedKeys.store(o.keys, ordering: .relaxed)
         state.snapshots.loadedExpiredKeys.store(o.expired, ordering: .relaxed)
         let seconds = max(o.seconds, 1e-6)
@@ -149,6 +171,12 @@ public final class LarderServer: @unchecked Sendable {
             }
             stop(finalSnapshot: true)
         }
+    }
+
+    /// Ends the loading state `start(keepLoading: true)` kept: commands run from now on.
+    public func finishLoading() {
+        state.loading.end()
+        LarderLog.server.notice("dataset loaded: serving every command", metadata: ["event": "loading_done"])
     }
 
     /// Blocks until `stop()` has finished; may be called more than once.

@@ -21,6 +21,8 @@ public final class ServerState: @unchecked Sendable {
     public internal(set) var boundPort = 0
     /// Snapshots: LASTSAVE, INFO persistence, save points, -MISCONF.
     let snapshots = SnapshotState()
+    /// A start-up load in progress (-LOADING, INFO loading:1).
+    public let loading = LoadingState()
 
     init(settings: ServerSettings, commands: CommandTable = .standard) {
         self.settings = settings

@@ -63,39 +63,89 @@ enum Snapshot {
 
     struct LoadOutcome { var keys: Int; var expired: Int; var bytes: Int; var seconds: Double; var version: Int }
 
-    /// Start-up: loads the snapshot at `path` into the shards (each key into the shard that
-    /// owns it), before the listener opens, so no client ever sees a half-loaded store; clients
-    /// that connect meanwhile wait in the kernel's backlog. nil when there is no file (a first
-    /// start). A corrupt, truncated or unsupported file throws the reader's error (file,
-    /// offset, what) and the server does not start: a half-loaded store would serve
+    /// Start-up: loads the snapshot at `path` into the shards while their loops run (the port
+    /// is open; clients get -LOADING). This thread reads and decodes the file; each key goes,
+    /// in batches, to the loop of the shard that owns it, which inserts it on its own thread
+    /// (`ShardWorker.submit`, so a borrow such as INFO's is respected). At most
+    /// `batchesInFlight` batches wait per shard: memory stays bounded whatever the file size.
+    /// nil when there is no file. A corrupt, truncated or unsupported file throws the reader's
+    /// error (file, offset, what) and the server does not start: a half-loaded store would serve
     /// silently wrong answers. Keys already expired are skipped, as a Redis master does.
-    /// Runs on the starting thread before any loop touches a shard; one thread, not yet in
-    /// parallel per shard.
-    static func load(path: String, into shards: [Shard], now: Int64) throws -> LoadOutcome? {
-        do { return try loadFile(path: path, into: shards, now: now) } catch { throw SnapshotLoadError(reason: "\(error)") }
+    /// Must not run on a shard thread.
+    static func load(path: String, into workers: [ShardWorker], progress: LoadingState, now: Int64) throws -> LoadOutcome? {
+        do { return try loadFile(path: path, into: workers, progress: progress, now: now) } catch { throw SnapshotLoadError(reason: "\(error)") }
     }
 
-    private static func loadFile(path: String, into shards: [Shard], now: Int64) throws -> LoadOutcome? {
+    static let batchSize = 2048
+    static let batchesInFlight = 4
+
+    /// What one shard's inserts found; written only on that shard's loop, read after all ended.
+    final class ShardLoadCounts: @unchecked Sendable {
+        var keys = 0, expired = 0
+        var duplicates: [String] = []
+    }
+
+    private static func loadFile(path: String, into workers: [ShardWorker], progress: LoadingState, now: Int64) throws -> LoadOutcome? {
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         let started = Date()
-        var keys = 0, expired = 0, duplicates: [String] = []
-        let summary = try RDBReader.read(path: path) { entry in
-            guard entry.db >= 0 && entry.db < Shard.databaseCount else {
-                throw RDBError(file: path, offset: 0, message: "database \(entry.db) is out of range (0-\(Shard.databaseCount - 1))")
-            }
-            let hash = entry.key.withUnsafeBytes { ByteHash.hash($0) }
-            let shard = shards[ServerState.shardIndex(hash: hash, count: shards.count)]
-            switch StoreSnapshot.insert(entry, into: shard.databases[entry.db], now: now) {
-            case .inserted: keys += 1
-            case .expired: expired += 1
-            case .duplicate: if duplicates.count < 3 { duplicates.append(String(decoding: entry.key, as: UTF8.self)) }
+        let n = workers.count
+        let counts = (0..<n).map { _ in ShardLoadCounts() }
+        let permits = (0..<n).map { _ in DispatchSemaphore(value: batchesInFlight) }
+        let inFlight = DispatchGroup()
+        var pending = [[RDBEntry]](repeating: [], count: n)
+        func send(_ s: Int) {
+            let batch = pending[s]
+            pending[s] = []
+            pending[s].reserveCapacity(batchSize)
+            permits[s].wait()
+            inFlight.enter()
+            let worker = workers[s], c = counts[s]
+            worker.loop.execute {
+                worker.submit {
+                    for entry in batch {
+                        switch StoreSnapshot.insert(entry, into: worker.shard.databases[entry.db], now: now) {
+                        case .inserted: c.keys += 1
+                        case .expired: c.expired += 1
+                        case .duplicate: if c.duplicates.count < 3 { c.duplicates.append(String(decoding: entry.key, as: UTF8.self)) }
+                        }
+                    }
+                    permits[s].signal()
+                    inFlight.leave()
+                }
             }
         }
+        let summary: RDBReadSummary
+        do {
+            // Shards hold about keys / n each; 1/8 more absorbs the spread between shards.
+            let sizeHint: (Int, Int) -> Void = { db, keys in
+                guard db >= 0 && db < Shard.databaseCount else { return }
+                for w in workers { w.loop.execute { w.submit { w.shard.databases[db].reserve(keys: keys / n + keys / (8 * n)) } } }
+            }
+            summary = try RDBReader.read(path: path, sizeHint: sizeHint) { entry in
+                guard entry.db >= 0 && entry.db < Shard.databaseCount else {
+                    throw RDBError(file: path, offset: 0, message: "database \(entry.db) is out of range (0-\(Shard.databaseCount - 1))")
+                }
+                let hash = entry.key.withUnsafeBytes { ByteHash.hash($0) }
+                let s = ServerState.shardIndex(hash: hash, count: n)
+                pending[s].append(entry)
+                if pending[s].count >= batchSize {
+                    send(s)
+                    progress.loadedBytes.store(entry.endOffset, ordering: .relaxed)
+                }
+            }
+            for s in 0..<n where !pending[s].isEmpty { send(s) }
+        } catch {
+            inFlight.wait()
+            throw error
+        }
+        inFlight.wait()
+        progress.loadedBytes.store(summary.bytes, ordering: .relaxed)
+        let duplicates = counts.flatMap(\.duplicates)
         if !duplicates.isEmpty {
-            throw RDBError(file: path, offset: 0, message: "the same key appears twice in one database (\(duplicates.joined(separator: ", ")))")
+            throw RDBError(file: path, offset: 0, message: "the same key appears twice in one database (\(duplicates.prefix(3).joined(separator: ", ")))")
         }
-        return LoadOutcome(keys: keys, expired: expired, bytes: summary.bytes,
-                           seconds: Date().timeIntervalSince(started), version: summary.version)
+        return LoadOutcome(keys: counts.reduce(0) { $0 + $1.keys }, expired: counts.reduce(0) { $0 + $1.expired },
+                           bytes: summary.bytes, seconds: Date().timeIntervalSince(started), version: summary.version)
     }
 }
 

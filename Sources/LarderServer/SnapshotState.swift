@@ -32,6 +32,42 @@ final class SnapshotState: @unchecked Sendable {
     static let retryDelaySeconds = 5
 }
 
+/// A load in progress while the port is open (Redis' `loading:1`): the snapshot at start-up or
+/// the embedded materialization of `serve --materialize`. Commands without the `loading` flag
+/// get -LOADING meanwhile (ConnectionHandler.dispatch reads `active`, one atomic load).
+public final class LoadingState: @unchecked Sendable {
+    let active = ManagedAtomic<Bool>(false)
+    let startedAt = ManagedAtomic<Int>(0)
+    /// Bytes of the snapshot file, and how far the reader is (0 for a materialization).
+    let totalBytes = ManagedAtomic<Int>(0)
+    let loadedBytes = ManagedAtomic<Int>(0)
+    let startedMonotonic = ManagedAtomic<UInt64>(0)
+
+    public var isActive: Bool { active.load(ordering: .relaxed) }
+
+    public func begin(totalBytes: Int = 0) {
+        startedAt.store(Int(Date().timeIntervalSince1970), ordering: .relaxed)
+        startedMonotonic.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed)
+        self.totalBytes.store(totalBytes, ordering: .relaxed)
+        loadedBytes.store(0, ordering: .relaxed)
+        active.store(true, ordering: .releasing)
+    }
+
+    public func end() { active.store(false, ordering: .releasing) }
+
+    /// INFO persistence's loading_* fields, as Redis prints them while loading.
+    func infoFields() -> [(String, String)] {
+        let total = totalBytes.load(ordering: .relaxed), done = loadedBytes.load(ordering: .relaxed)
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - startedMonotonic.load(ordering: .relaxed)) / 1e9
+        let perc = total > 0 ? Double(done) / Double(total) * 100 : 0
+        let eta = done > 0 && total > 0 ? Int(elapsed * Double(total - done) / Double(done)) : 1
+        let start = [("loading_start_time", String(startedAt.load(ordering: .relaxed)))]
+        guard total > 0 else { return start }  // a materialization: no file to measure against
+        return start + [("loading_total_bytes", String(total)), ("loading_loaded_bytes", String(done)),
+                ("loading_loaded_perc", String(format: "%.2f", perc)), ("loading_eta_seconds", String(eta))]
+    }
+}
+
 /// Who asked for a snapshot: decides what a failure changes (see `lastBackgroundFailed`).
 enum SnapshotTrigger: String {
     case save = "SAVE", bgsave = "BGSAVE", savePoint = "save point", shutdown = "shutdown"

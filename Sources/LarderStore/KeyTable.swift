@@ -287,6 +287,13 @@ final class KeyTable {
         key.withUnsafeBytes { insert($0, hash: hash, value: value, expireAt: expireAt) }
     }
 
+    /// Grows the table once so that `count` keys fit without a resize.
+    func reserve(_ count: Int) {
+        var c = capacity
+        while (count + 1) * 4 > c * 3 { c *= 2 }
+        if c > capacity { resize(c) }
+    }
+
     private func insert(entry: UnsafeMutableRawPointer, hash: UInt64, hasExpiry: Bool) -> Int {
         if probe.isFull { resize(probe.grownCapacity) }
         let i = probe.claim(hash: hash, ownerBit: hasExpiry)

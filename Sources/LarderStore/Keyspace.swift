@@ -23,6 +23,12 @@ public final class Keyspace {
 
     public var count: Int { table.count }
 
+    /// Sizes the key table for `keys` keys at once. A bulk load must call it first when its keys
+    /// arrive in another table's slot order (a snapshot written by Larder): inserted into a
+    /// growing linear-probing table, keys sorted by home slot pile into one ever longer run
+    /// (measured: 300k keys loaded in 4.3 s, KeyTable.find at 40% of the profile).
+    public func reserve(keys: Int) { table.reserve(keys) }
+
     // MARK: lookup
 
     /// The live slot of `key`, deleting it first if it has expired (lazy expiry).

@@ -127,7 +127,7 @@ struct ServeCommand: ParsableCommand {
         let loaded = ReadyFlag(!materialize)
         let bound: Int
         do {
-            bound = try server.start()
+            bound = try server.start(keepLoading: materialize)
         } catch let error as SnapshotLoadError {
             LarderLog.server.error("\(error)", metadata: ["event": "rdb_load_failed"])
             throw ExitCode(1)
@@ -159,6 +159,7 @@ struct ServeCommand: ParsableCommand {
                 throw CLIOutput.fail("serve --materialize", error)
             }
         }
+        if materialize { server.finishLoading() }
         loaded.set()
         print("larder: serving RESP on \(bind):\(bound) with \(settings.threads) shard thread(s)")
         fflush(stdout)

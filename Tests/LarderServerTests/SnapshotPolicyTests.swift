@@ -172,4 +172,42 @@ final class SnapshotPolicyTests: XCTestCase {
         XCTAssertEqual(try c.call("SET", "k", "v"), .simple("OK"))
         XCTAssertEqual(try infoField(c, "rdb_last_bgsave_status"), "ok")
     }
+
+    /// While the dataset loads, as Redis: commands without the `loading` flag (PING too) get
+    /// -LOADING, INFO runs and says loading:1; once loaded everything runs.
+    func testWhileLoadingOnlyLoadingCommandsRun() throws {
+        let server = try TestServer(threads: 2, keepLoading: true)
+        let c = try server.client()
+        let loading = Reply.error("LOADING Redis is loading the dataset in memory")
+        XCTAssertEqual(try c.call("GET", "k"), loading)
+        XCTAssertEqual(try c.call("SET", "k", "v"), loading)
+        XCTAssertEqual(try c.call("PING"), loading)
+        XCTAssertEqual(try infoField(c, "loading"), "1")
+        XCTAssertNotNil(try infoField(c, "loading_start_time"))
+        XCTAssertEqual(try c.call("CONFIG", "GET", "save"), .array([.bulk("save"), .bulk("")]))
+        server.server.finishLoading()
+        XCTAssertEqual(try c.call("SET", "k", "v"), .simple("OK"))
+        XCTAssertEqual(try infoField(c, "loading"), "0")
+        XCTAssertNil(try infoField(c, "loading_start_time"))
+    }
+
+    /// The start-up load puts each key on its own shard's thread, in batches: a snapshot bigger
+    /// than a few batches comes back whole, on every shard, with its expired keys skipped.
+    func testTheStartUpLoadFillsEveryShard() throws {
+        let first = try TestServer(threads: 3)
+        let c = try first.client()
+        for i in stride(from: 0, to: 20_000, by: 500) {
+            _ = try c.callBytes([Array("MSET".utf8)] + (i..<i + 500).flatMap { [Array("k\($0)".utf8), Array("v\($0)".utf8)] })
+        }
+        for i in 0..<300 { _ = try c.call("SET", "gone\(i)", "x", "PX", "300") }
+        XCTAssertEqual(try c.call("SAVE"), .simple("OK"))
+        Thread.sleep(forTimeInterval: 0.4)
+        let second = try TestServer(threads: 3, dir: first.dir)
+        let r = try second.client()
+        XCTAssertEqual(try r.call("DBSIZE"), .integer(20_000))
+        XCTAssertEqual(try r.call("GET", "k19999"), .bulk("v19999"))
+        XCTAssertEqual(try infoField(r, "rdb_last_load_keys_loaded"), "20000")
+        XCTAssertEqual(try infoField(r, "rdb_last_load_keys_expired"), "300")
+        for w in second.server.state.workers { XCTAssertGreaterThan(w.shard.databases[0].count, 5000, "shard \(w.index)") }
+    }
 }

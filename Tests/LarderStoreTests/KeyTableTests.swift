@@ -3,6 +3,29 @@ import XCTest
 
 /// The open-addressing table: lookups, removals and the home-bucket walk SCAN uses.
 final class KeyTableTests: XCTestCase {
+    /// A snapshot load inserts keys in the writing table's slot order; a table reserved for them
+    /// first never resizes and keeps every key near its home slot.
+    func testAReservedTableTakesKeysInAnotherTablesOrderWithoutLongRuns() {
+        let source = KeyTable()
+        for i in 0..<50_000 {
+            let k = Array("entity:\(i)".utf8)
+            _ = source.insert(k, hash: ByteHash.hash(k), value: .string([]), expireAt: 0)
+        }
+        let target = KeyTable()
+        target.reserve(50_000)
+        let capacity = target.capacity
+        XCTAssertGreaterThanOrEqual(capacity * 3, 50_001 * 4)
+        var longest = 0
+        for slot in 0..<source.capacity where source.isOccupied(slot) {
+            let k = source.keyBytes(at: slot)
+            let h = ByteHash.hash(k)
+            let at = target.insert(Array(k), hash: h, value: .string([]), expireAt: 0)
+            longest = max(longest, (at - Int(truncatingIfNeeded: h) & (capacity - 1) + capacity) & (capacity - 1))
+        }
+        XCTAssertEqual(target.capacity, capacity, "no resize while loading")
+        XCTAssertLessThan(longest, 200, "no key far from its home slot")
+    }
+
     func testHomeBucketWalkPartitionsTheTable() {
         let t = KeyTable()
         var keys: [[UInt8]] = []

@@ -43,6 +43,13 @@ extension ConnectionHandler {
             if session.inMulti { session.multiFailed = true }
             return
         }
+        // While the dataset loads, as Redis: only commands flagged `loading` run. Commands with
+        // subcommands pass here (Redis decides per subcommand: CONFIG GET, CLIENT LIST run).
+        if server.loading.active.load(ordering: .relaxed) && !spec.flags.contains(.loading) && spec.subcommands.isEmpty {
+            emit { $0.error("LOADING Redis is loading the dataset in memory" as StaticString) }
+            if session.inMulti { session.multiFailed = true }
+            return
+        }
         // Redis' stop-writes-on-bgsave-error: one atomic load; PING is refused too, as in Redis.
         if server.snapshots.refusingWrites.load(ordering: .relaxed) && (spec.flags.contains(.write) || spec.name == "ping") {
             emit { $0.error(Self.misconfError) }

@@ -112,13 +112,13 @@ enum InfoFamily {
     }
 
     static func persistence(_ ctx: CommandContext) -> [(String, String)] {
-        // Only what Larder has: no fork, so no copy-on-write fields. loading is 0 because the
-        // snapshot is loaded before the port opens; bgsave_in_progress is 0 because BGSAVE
+        // Only what Larder has: no fork, so no copy-on-write fields. bgsave_in_progress is 0 because BGSAVE
         // runs in the foreground (docs/persistence.md).
         let s = ctx.server.snapshots
         let lastSeconds = s.lastSaveMilliseconds.load(ordering: .relaxed)
-        return [
-            ("loading", "0"), ("async_loading", "0"),
+        let loading = ctx.server.loading.isActive
+        return [("loading", loading ? "1" : "0"), ("async_loading", "0")]
+            + (loading ? ctx.server.loading.infoFields() : []) + [
             ("rdb_changes_since_last_save", String(ctx.server.changesSinceLastSave)),
             ("rdb_bgsave_in_progress", "0"),
             ("rdb_last_save_time", String(s.lastSave.load(ordering: .relaxed))),

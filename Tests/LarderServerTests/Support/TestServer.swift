@@ -15,14 +15,15 @@ final class TestServer {
     let dir: String
     private let ownsDir: Bool
 
-    init(threads: Int = 2, requirePass: String? = nil, dir given: String? = nil, savePoints: [SavePoint] = []) throws {
+    init(threads: Int = 2, requirePass: String? = nil, dir given: String? = nil, savePoints: [SavePoint] = [],
+         keepLoading: Bool = false) throws {
         ownsDir = given == nil
         dir = given ?? NSTemporaryDirectory() + "larder-test-\(getpid())-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let settings = ServerSettings(port: 0, bind: "127.0.0.1", threads: threads, pinThreads: false, requirePass: requirePass,
                                       dir: dir, savePoints: savePoints)
         server = LarderServer(settings: settings)
-        port = try server.start()
+        port = try server.start(keepLoading: keepLoading)
     }
 
     func client() throws -> TestClient { try TestClient(port: port) }
