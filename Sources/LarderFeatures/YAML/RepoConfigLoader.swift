@@ -67,7 +67,7 @@ enum RepoConfigLoader {
         if case .scalar = node, let type = node.string {
             return RepoConfig.OnlineStore(type: type)
         }
-        // Other keys (sentinel_master, skip_dedup, ...) belong to Feast's client and are ignored.
+        // Other keys (skip_dedup, full_scan_for_deletion, ...) belong to Feast's client and are ignored.
         guard let section = try top.object("online_store") else { return RepoConfig.OnlineStore() }
         var store = RepoConfig.OnlineStore(type: try section.string("type") ?? "sqlite")
         store.connectionString = try section.string("connection_string")
@@ -85,6 +85,7 @@ enum RepoConfigLoader {
             store.redisType = t
         }
         store.path = try section.string("path")
+        if let master = try section.string("sentinel_master") { store.sentinelMaster = master }
         return store
     }
 
