@@ -203,7 +203,7 @@ struct MaterializeIncrementalCommand: ParsableCommand {
             if !backwards.isEmpty {
                 throw CLIUsageError(backwards.map { view, start in
                     "END \(TimeText.iso(endNanos)) is before \(TimeText.iso(start.start)), \(start.origin)"
-                }.joined(separator: "\n") + "\n(to redo a past window use `larder materialize REPO START END`)")
+                }.joined(separator: "; ") + " (to redo a past window use `larder materialize REPO START END`)")
             }
             let plan = starts.map { ($0.0, $0.1.start) }
             for (view, start) in plan {
