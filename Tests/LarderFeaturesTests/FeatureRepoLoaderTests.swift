@@ -277,4 +277,30 @@ final class FeatureRepoLoaderTests: XCTestCase {
         XCTAssertFalse(FeatureRepoLoader.isDefinitionFile(".hidden.yaml"))
         XCTAssertFalse(FeatureRepoLoader.isDefinitionFile("features.py"))
     }
+
+    func testCSVColumnTypesOfASource() throws {
+        let csvBase = Self.base.replacingOccurrences(of: "path: data/stats.parquet", with: "path: data/stats.csv")
+        let declared = csvBase.replacingOccurrences(
+            of: "timestamp_field: ts}", with: "timestamp_field: ts, column_types: {driver_id: String, ts: UnixTimestamp, n: int32, x: timestamp_naive}}")
+        let defs = try FeatureRepoLoader(environment: [:]).parseDefinitions(files: [("a.yaml", declared)], project: "p")
+        guard case .file(let source) = defs.dataSources[0] else { return XCTFail("not a file source") }
+        XCTAssertEqual(source.columnTypes, ["driver_id": .string, "ts": .timestamp, "n": .int32, "x": .timestampNaive])
+
+        var e = onlyError([("a.yaml", csvBase.replacingOccurrences(of: "timestamp_field: ts}", with: "timestamp_field: ts, column_types: {driver_id: Strin}}"))])
+        XCTAssertEqual(e?.key, "column_types")
+        XCTAssertEqual(e?.line, 4)
+        XCTAssertEqual(e?.kind, .invalidValue("unknown type 'Strin' for column 'driver_id' (expected one of \(CSVColumnType.allowedNames))"))
+        e = onlyError([("a.yaml", Self.base.replacingOccurrences(of: "timestamp_field: ts}", with: "timestamp_field: ts, column_types: {driver_id: String}}"))])
+        XCTAssertEqual(e?.kind, .invalidValue("column types can be declared for CSV sources only (Parquet files carry their types)"))
+        e = onlyError([("a.yaml", csvBase.replacingOccurrences(of: "timestamp_field: ts}", with: "timestamp_field: ts, column_types: [String]}"))])
+        XCTAssertEqual(e?.key, "column_types")
+    }
+
+    func testSentinelMaster() throws {
+        let loader = FeatureRepoLoader(environment: [:])
+        let config = try loader.parseConfig(yaml: "project: p\nonline_store: {type: redis, redis_type: redis_sentinel, sentinel_master: cache, connection_string: \"s1:26379,s2:26379\"}")
+        XCTAssertEqual(config.onlineStore.redisType, .redisSentinel)
+        XCTAssertEqual(config.onlineStore.sentinelMaster, "cache")
+        XCTAssertNil(try loader.parseConfig(yaml: "project: p\nonline_store: {type: redis}").onlineStore.sentinelMaster)
+    }
 }

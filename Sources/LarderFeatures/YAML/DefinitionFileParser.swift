@@ -122,7 +122,7 @@ struct DefinitionFileParser {
 
     private static func fileSource(_ o: YAMLObject) throws -> FileSource {
         try o.checkKeys(["name", "path", "file_format", "timestamp_field", "created_timestamp_column",
-                         "field_mapping", "description", "tags", "owner"])
+                         "field_mapping", "column_types", "description", "tags", "owner"])
         let path = try o.requiredString("path")
         var format: FileFormat?
         if let f = try o.string("file_format") {
@@ -132,12 +132,27 @@ struct DefinitionFileParser {
             }
             format = parsed
         }
+        var columnTypes: [String: CSVColumnType]?
+        if let declared = try o.stringMap("column_types") {
+            guard (format ?? FileFormat.inferred(fromPath: path)) == .csv else {
+                throw o.error("column_types", .invalidValue("column types can be declared for CSV sources only (Parquet files carry their types)"),
+                              node: o.node("column_types"))
+            }
+            columnTypes = [:]
+            for (column, name) in declared {
+                guard let type = CSVColumnType(name: name) else {
+                    throw o.error("column_types", .invalidValue("unknown type '\(name)' for column '\(column)' (expected one of \(CSVColumnType.allowedNames))"),
+                                  node: o.node("column_types"))
+                }
+                columnTypes?[column] = type
+            }
+        }
         return FileSource(name: try o.requiredString("name"), path: path, fileFormat: format,
                           timestampField: try o.requiredString("timestamp_field"),
                           createdTimestampColumn: try o.string("created_timestamp_column").flatMap { $0.isEmpty ? nil : $0 },
                           fieldMapping: try o.stringMap("field_mapping") ?? [:],
                           description: try o.string("description") ?? "", tags: try o.stringMap("tags") ?? [:],
-                          owner: try o.string("owner") ?? "")
+                          owner: try o.string("owner") ?? "", columnTypes: columnTypes)
     }
 
     private static func pushSource(_ o: YAMLObject) throws -> ParsedDefinitions.PushDecl {
