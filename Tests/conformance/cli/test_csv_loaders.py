@@ -82,7 +82,8 @@ def test_unknown_column_type_is_a_definition_error(tmp_path):
     r = repo(tmp_path, PADDED, column_types="    column_types: {code: Strng}\n")
     p = larder("plan", r)
     assert p.returncode == 1
-    assert "definitions.yaml:8: file_source 'stats': key 'column_types': unknown type 'Strng' for column 'code'" in p.stderr, p.stderr
+    assert "definitions.yaml:8:26: file_source 'stats': key 'column_types': unknown type 'Strng' for column 'code'" in p.stderr, p.stderr
+    assert "        column_types: {code: Strng}\n" + " " * 29 + "^\n" in p.stderr, p.stderr
 
 
 def test_bad_values_name_file_line_column_and_value(tmp_path, target):
