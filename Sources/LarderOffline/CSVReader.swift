@@ -215,3 +215,4 @@ extension CSVOptions {
         }
     }
 }
+

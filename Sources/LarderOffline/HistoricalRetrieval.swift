@@ -84,7 +84,7 @@ public struct HistoricalRetriever {
                          emit: (ColumnBatch) throws -> Void) throws {
         let names = try outputNames(refs, fullFeatureNames: fullFeatureNames)
         let entityBatches = try entities.readAll()
-        let timeColumn = try HistoricalRetriever.entityTimestampColumn(entities.schema, path: entities.path)
+        let timeColumn = try HistoricalRetriever.entityTimestampColumn(of: entities)
         let table = try EntityRowTable(batches: entityBatches, timeColumn: timeColumn, path: entities.path)
 
         // Per view, in first-reference order: the joined values of its requested features.
@@ -114,6 +114,42 @@ public struct HistoricalRetriever {
                 columns.append(builder.build())
             }
             try emit(ColumnBatch(fields: fields, columns: columns, rowCount: batch.rowCount))
+        }
+    }
+
+    /// CSV options for the entity file: the declared types (`historical --entity-types`),
+    /// and text for the join keys of the requested views whose key type is STRING (zero-padded
+    /// ids such as `00123` stay strings).
+    public func entityCSVOptions(features refs: [FeatureReference], declared: [String: ColumnType] = [:]) -> CSVOptions {
+        var options = CSVOptions()
+        for name in Set(refs.map(\.view)) {
+            guard let view = repo.definitions.featureView(named: name), let keys = repo.definitions.joinKeys(of: view) else { continue }
+            for column in ViewSource.stringKeyColumns(view: view, definitions: repo.definitions, joinKeys: keys, joinKeyColumns: keys) {
+                options.columnTypes[column] = .string
+            }
+        }
+        for (column, type) in declared { options.columnTypes[column] = type }
+        return options
+    }
+
+    /// `entityTimestampColumn`, and for a CSV entity file whose `event_timestamp` was not read
+    /// as timestamps, the first value that does not parse (file, line, column, value).
+    public static func entityTimestampColumn(of entities: TabularSource) throws -> String {
+        do {
+            return try entityTimestampColumn(entities.schema, path: entities.path)
+        } catch let error as HistoricalError {
+            if entities.format == .csv, let field = entities.schema.first(where: { $0.name == "event_timestamp" }) {
+                var strict = entities.csvOptions
+                strict.columnTypes[field.name] = .timestamp(isAdjustedToUTC: true)
+                do {
+                    let again = try TabularSource(path: entities.path, format: .csv, csvOptions: strict)
+                    var batches = try again.batches(columns: [field.name])
+                    while try batches.next() != nil {}
+                } catch let bad as CSVError {
+                    throw HistoricalError("\(bad)")
+                } catch {}
+            }
+            throw error
         }
     }
 

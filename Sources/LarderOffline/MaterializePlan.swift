@@ -62,7 +62,7 @@ extension HistoricalRetriever {
     /// latest entity time] (the rows a point-in-time join can use), after row-group pruning. Reads
     /// only the entity file's timestamp column.
     public func readPlans(entities: TabularSource, features refs: [FeatureReference]) throws -> (entityRows: Int, plans: [ViewReadPlan]) {
-        let timeColumn = try HistoricalRetriever.entityTimestampColumn(entities.schema, path: entities.path)
+        let timeColumn = try HistoricalRetriever.entityTimestampColumn(of: entities)
         var earliest = Int64.max, latest = Int64.min, rows = 0  // no rows: an empty window
         var batches = try entities.batches(columns: [timeColumn])
         while let batch = try batches.next() {

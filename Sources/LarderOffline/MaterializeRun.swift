@@ -92,17 +92,27 @@ public struct MaterializeRun {
     /// Where an incremental run of `view` starts: the end of its last recorded interval;
     /// else, like Feast, `now - ttl`, or 52 weeks before now for a view without ttl.
     public func incrementalStart(of view: FeatureView, now: Int64) throws -> Int64 {
-        // The latest end of Larder's own runs and, for a repo read from a Feast registry, of the
-        // intervals `feast materialize` recorded there (Feast's most_recent_end_time; read only).
-        var ends: [ProtoTimestamp] = (repo.feastMaterializationIntervals[view.name] ?? []).map(\.end)
-        if let state, let last = try state.lastMaterializedEnd(project: repo.config.project, view: view.name) {
-            ends.append(last)
+        try incrementalStartAndOrigin(of: view, now: now).start
+    }
+
+    /// Where `materialize-incremental` starts a view, and why there (for messages): the
+    /// latest end of Larder's own runs and, for a repo read from a Feast registry, of the
+    /// intervals `feast materialize` recorded there (Feast's most_recent_end_time; read only);
+    /// without any, like Feast, `now - ttl` (52 weeks without a ttl).
+    public func incrementalStartAndOrigin(of view: FeatureView, now: Int64) throws -> (start: Int64, origin: String) {
+        let feastEnd = (repo.feastMaterializationIntervals[view.name] ?? []).map(\.end).max()
+        let larderEnd = try state?.lastMaterializedEnd(project: repo.config.project, view: view.name)
+        func nanos(_ t: ProtoTimestamp) -> Int64 { t.seconds * 1_000_000_000 + Int64(t.nanos) }
+        switch (larderEnd, feastEnd) {
+        case let (l?, f?) where f > l: return (nanos(f), "the end of the last run of view \(view.name) (recorded by feast materialize in the registry)")
+        case let (l?, _): return (nanos(l), "the end of the last run of view \(view.name)")
+        case let (nil, f?): return (nanos(f), "the end of the last run of view \(view.name) (recorded by feast materialize in the registry)")
+        case (nil, nil):
+            if view.ttlSeconds > 0 {
+                return (now - view.ttlSeconds * 1_000_000_000, "now minus the ttl of view \(view.name) (\(view.ttlSeconds) s; it has no recorded run)")
+            }
+            return (now - 52 * 7 * 86_400 * 1_000_000_000, "now minus 52 weeks (view \(view.name) has no ttl and no recorded run)")
         }
-        if let last = ends.max() {
-            return last.seconds * 1_000_000_000 + Int64(last.nanos)
-        }
-        let seconds = view.ttlSeconds > 0 ? view.ttlSeconds : 52 * 7 * 86_400
-        return now - seconds * 1_000_000_000
     }
 }
 

@@ -36,8 +36,12 @@ public struct ViewSource {
         featureColumns = view.features.map { reverse[$0.name] ?? $0.name }
         timestampColumn = source.timestampField
         createdColumn = source.createdTimestampColumn.flatMap { $0.isEmpty ? nil : $0 }
+        let csvOptions = source.fileFormat == .csv
+            ? ViewSource.csvOptions(source: source, stringKeyColumns: ViewSource.stringKeyColumns(
+                view: view, definitions: definitions, joinKeys: joinKeys, joinKeyColumns: joinKeyColumns))
+            : CSVOptions()
         do {
-            tabular = try TabularSource(path: path, format: source.fileFormat == .csv ? .csv : .parquet)
+            tabular = try TabularSource(path: path, format: source.fileFormat == .csv ? .csv : .parquet, csvOptions: csvOptions)
         } catch {
             throw ViewSourceError(view: view.name, path: path, "cannot open source: \(error)")
         }
@@ -58,7 +62,9 @@ public struct ViewSource {
                 continue
             }
             guard case .timestamp = field.type else {
-                problems.append("timestamp column \"\(name)\" is \(field.type), not a timestamp")
+                problems.append(tabular.format == .csv
+                    ? ViewSource.csvTimestampProblem(column: name, type: field.type, path: path, options: csvOptions)
+                    : "timestamp column \"\(name)\" is \(field.type), not a timestamp")
                 continue
             }
         }
@@ -101,6 +107,42 @@ public struct ViewSource {
                                   problems.joined(separator: "; ") + " (columns: \(schema.map { "\($0.name): \($0.type)" }.joined(separator: ", ")))",
                                   problems: problems)
         }
+    }
+
+    /// Join key columns whose declared key type is STRING: a CSV column of zero-padded or
+    /// numeric-looking ids (`00123`) is read as text for them, not inferred as a number.
+    static func stringKeyColumns(view: FeatureView, definitions: FeatureDefinitions, joinKeys: [String],
+                                 joinKeyColumns: [String]) -> [String] {
+        joinKeys.indices.filter { i in
+            let key = joinKeys[i]
+            let declared = view.entityColumns.first(where: { $0.name == key })?.type.valueType
+                ?? definitions.entities.first(where: { $0.joinKey == key && view.entities.contains($0.name) })?.valueType
+            return declared == .string
+        }.map { joinKeyColumns[$0] }
+    }
+
+    /// CSV reading options of a source: its declared `column_types`, and text for the
+    /// STRING join keys not declared otherwise.
+    public static func csvOptions(source: FileSource, stringKeyColumns: [String]) -> CSVOptions {
+        var options = CSVOptions()
+        for column in stringKeyColumns { options.columnTypes[column] = .string }
+        for (column, type) in source.columnTypes ?? [:] { options.columnTypes[column] = type.columnType }
+        return options
+    }
+
+    /// A CSV timestamp column that was not inferred as timestamps: read it again as
+    /// timestamps to name the first value that does not parse (file, line, column, value).
+    static func csvTimestampProblem(column: String, type: ColumnType, path: String, options: CSVOptions) -> String {
+        var strict = options
+        strict.columnTypes[column] = .timestamp(isAdjustedToUTC: true)
+        do {
+            let source = try TabularSource(path: path, format: .csv, csvOptions: strict)
+            var batches = try source.batches(columns: [column])
+            while try batches.next() != nil {}
+        } catch let error as CSVError {
+            return "\(error)"
+        } catch {}
+        return "timestamp column \"\(column)\" is \(type), not a timestamp (declare it in the source's column_types to read integers as epoch times)"
     }
 
     /// Every source column this view reads, without duplicates, keys first.

@@ -1,128 +1,44 @@
 import LarderRESP
 import Glibc
 
-/// Where a RESP server is and how to log in: from `redis://[[user]:password@]host:port[/db]`
-/// or from Feast's `connection_string` (`host:port[,db=N][,password=..][,username=..]`).
-public struct RESPEndpoint: Equatable, Sendable, CustomStringConvertible {
-    public var host: String
-    public var port: Int
-    public var db: Int
-    public var username: String?
-    public var password: String?
+/// How long the target client waits and how it recovers from a dropped connection.
+public struct RESPClientOptions: Equatable, Sendable {
+    /// Bound on establishing the TCP connection, seconds.
+    public var connectTimeoutSeconds: Double
+    /// Bound on each send and each receive (no byte sent or received for this long), seconds.
+    public var timeoutSeconds: Double
+    /// Reconnects tried after the connection drops during one operation (0: fail at once).
+    public var reconnectAttempts: Int
+    /// Wait before the first reconnect; doubled for each further one.
+    public var backoffSeconds: Double
 
-    public init(host: String = "127.0.0.1", port: Int = 6379, db: Int = 0, username: String? = nil, password: String? = nil) {
-        self.host = host
-        self.port = port
-        self.db = db
-        self.username = username
-        self.password = password
+    public static let defaultTimeoutSeconds = 30.0
+
+    public init(connectTimeoutSeconds: Double = RESPClientOptions.defaultTimeoutSeconds,
+                timeoutSeconds: Double = RESPClientOptions.defaultTimeoutSeconds,
+                reconnectAttempts: Int = 3, backoffSeconds: Double = 0.5) {
+        self.connectTimeoutSeconds = connectTimeoutSeconds
+        self.timeoutSeconds = timeoutSeconds
+        self.reconnectAttempts = reconnectAttempts
+        self.backoffSeconds = backoffSeconds
     }
 
-    /// Parses `redis://...`; nil with a reason thrown as RESPClientError.
-    public init(url: String) throws {
-        guard url.hasPrefix("redis://") else { throw RESPClientError("target \"\(url)\" must start with redis://") }
-        var rest = Substring(url.dropFirst("redis://".count))
-        self.init()
-        if let at = rest.lastIndex(of: "@") {
-            let credentials = rest[..<at]
-            rest = rest[rest.index(after: at)...]
-            if let colon = credentials.firstIndex(of: ":") {
-                let user = credentials[..<colon]
-                username = user.isEmpty ? nil : try RESPEndpoint.percentDecoded(user, in: url)
-                password = try RESPEndpoint.percentDecoded(credentials[credentials.index(after: colon)...], in: url)
-            } else if !credentials.isEmpty {
-                password = try RESPEndpoint.percentDecoded(credentials, in: url)
-            }
+    /// The defaults, with both timeouts from `LARDER_TARGET_TIMEOUT_SECONDS` when it is set to
+    /// a positive number.
+    public static func fromEnvironment() -> RESPClientOptions {
+        var options = RESPClientOptions()
+        if let text = getenv("LARDER_TARGET_TIMEOUT_SECONDS").map({ String(cString: $0) }),
+           let value = Double(text), value > 0, value.isFinite {
+            options.connectTimeoutSeconds = value
+            options.timeoutSeconds = value
         }
-        if let slash = rest.firstIndex(of: "/") {
-            let dbText = rest[rest.index(after: slash)...]
-            if !dbText.isEmpty {
-                guard let parsed = Int(dbText), parsed >= 0 else { throw RESPClientError("bad database number in \"\(url)\"") }
-                db = parsed
-            }
-            rest = rest[..<slash]
-        }
-        try parseHostPort(rest, in: url)
+        return options
     }
 
-    /// URL user info is percent-encoded (`%40` for `@`, `%3A` for `:`, `%25` for `%`).
-    static func percentDecoded(_ text: Substring, in url: String) throws -> String {
-        var bytes: [UInt8] = []
-        var utf8 = Array(text.utf8)[...]
-        while let byte = utf8.popFirst() {
-            guard byte == UInt8(ascii: "%") else { bytes.append(byte); continue }
-            guard utf8.count >= 2, let high = hexValue(utf8[utf8.startIndex]), let low = hexValue(utf8[utf8.startIndex + 1]) else {
-                throw RESPClientError("bad percent-escape in the credentials of \"\(url)\" (write % as %25)")
-            }
-            bytes.append(high << 4 | low)
-            utf8 = utf8.dropFirst(2)
-        }
-        return String(decoding: bytes, as: UTF8.self)
+    /// Seconds as error messages print them (`2.0 s`, `0.25 s`).
+    static func seconds(_ value: Double) -> String {
+        value == value.rounded() ? "\(Int(value)).0 s" : "\(value) s"
     }
-
-    private static func hexValue(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "0") ... UInt8(ascii: "9"): return c - UInt8(ascii: "0")
-        case UInt8(ascii: "a") ... UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A") ... UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
-        default: return nil
-        }
-    }
-
-    /// Parses Feast's `connection_string` (only the first host is used, as Feast does for
-    /// `redis_type: redis`).
-    public init(connectionString: String) throws {
-        self.init()
-        let parts = connectionString.split(separator: ",").map { $0.trimmingCharacters(in: " ") }
-        var hostSeen = false
-        for part in parts where !part.isEmpty {
-            if let eq = part.firstIndex(of: "=") {
-                let name = part[..<eq], value = String(part[part.index(after: eq)...])
-                switch name {
-                case "db":
-                    guard let parsed = Int(value) else { throw RESPClientError("bad db in connection_string \"\(connectionString)\"") }
-                    db = parsed
-                case "password": password = value
-                case "username": username = value
-                default: continue  // ssl, socket_timeout...: not used by Larder's client
-                }
-            } else if !hostSeen {
-                hostSeen = true
-                try parseHostPort(Substring(part), in: connectionString)
-            }
-        }
-    }
-
-    private mutating func parseHostPort(_ text: Substring, in whole: String) throws {
-        if text.isEmpty { return }
-        if let colon = text.lastIndex(of: ":") {
-            let hostText = text[..<colon]
-            if !hostText.isEmpty { host = String(hostText) }
-            guard let parsed = Int(text[text.index(after: colon)...]), (1 ... 65535).contains(parsed) else {
-                throw RESPClientError("bad port in \"\(whole)\"")
-            }
-            port = parsed
-        } else {
-            host = String(text)
-        }
-    }
-
-    public var description: String { "redis://\(host):\(port)/\(db)" }
-}
-
-private extension Substring {
-    func trimmingCharacters(in set: Character) -> Substring {
-        var s = self
-        while s.first == set { s = s.dropFirst() }
-        while s.last == set { s = s.dropLast() }
-        return s
-    }
-}
-
-public struct RESPClientError: Error, CustomStringConvertible, Sendable {
-    public var message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
 }
 
 /// A small blocking RESP client for pipelines: commands are encoded into one buffer and
@@ -130,6 +46,7 @@ public struct RESPClientError: Error, CustomStringConvertible, Sendable {
 /// against redis-server or a Larder server.
 public final class RESPClient {
     public let endpoint: RESPEndpoint
+    public let options: RESPClientOptions
     private var fd: Int32 = -1
     private var output: [UInt8] = []
     private var input: [UInt8] = []
@@ -137,18 +54,30 @@ public final class RESPClient {
     /// Bytes written to the socket so far.
     public private(set) var bytesSent = 0
 
-    /// Connect, send and receive timeout in seconds: a target that accepts and never answers
-    /// fails the run with an error naming it instead of hanging. 30 s, or
-    /// `LARDER_TARGET_TIMEOUT_SECONDS`.
-    public let timeoutSeconds: Double
+    /// Send and receive timeout in seconds (`options.timeoutSeconds`).
+    public var timeoutSeconds: Double { options.timeoutSeconds }
 
-    public init(endpoint: RESPEndpoint) throws {
+    /// Connects, then `AUTH` and `SELECT` as the endpoint says.
+    public init(endpoint: RESPEndpoint, options: RESPClientOptions = .fromEnvironment()) throws {
         self.endpoint = endpoint
-        if let text = getenv("LARDER_TARGET_TIMEOUT_SECONDS").map({ String(cString: $0) }), let value = Double(text), value > 0 {
-            timeoutSeconds = value
-        } else {
-            timeoutSeconds = 30
-        }
+        self.options = options
+        try open()
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    /// Drops the current connection and anything queued or half read, and opens a new one
+    /// (connect, `AUTH`, `SELECT`).
+    public func reconnect() throws {
+        if fd >= 0 { close(fd) }
+        fd = -1
+        output.removeAll(keepingCapacity: true)
+        input.removeAll(keepingCapacity: true)
+        inputStart = 0
+        try open()
+    }
+
+    private func open() throws {
         try connect()
         if let password = endpoint.password {
             var args: [[UInt8]] = [Array("AUTH".utf8)]
@@ -161,8 +90,6 @@ public final class RESPClient {
         }
     }
 
-    deinit { if fd >= 0 { close(fd) } }
-
     private func expectOK(_ reply: RESPReply, doing what: String) throws {
         if case .error(let message) = reply { throw RESPClientError("\(endpoint): \(what) failed: \(message)") }
     }
@@ -174,30 +101,59 @@ public final class RESPClient {
         var list: UnsafeMutablePointer<addrinfo>?
         let status = getaddrinfo(endpoint.host, String(endpoint.port), &hints, &list)
         guard status == 0, let first = list else {
-            throw RESPClientError("\(endpoint): cannot resolve host \(endpoint.host): \(String(cString: gai_strerror(status)))")
+            throw RESPClientError("\(endpoint): cannot resolve host \(endpoint.host): \(String(cString: gai_strerror(status)))",
+                                  kind: .cannotConnect)
         }
         defer { freeaddrinfo(list) }
-        var lastError = ECONNREFUSED
+        var lastError = "connection refused"
         var info: UnsafeMutablePointer<addrinfo>? = first
         while let ai = info {
-            let s = socket(ai.pointee.ai_family, ai.pointee.ai_socktype, ai.pointee.ai_protocol)
-            if s >= 0 {
-                // SO_SNDTIMEO also bounds a blocking connect on Linux.
-                var tv = timeval(tv_sec: Int(timeoutSeconds), tv_usec: Int((timeoutSeconds - Double(Int(timeoutSeconds))) * 1e6))
-                setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-                setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-                if Glibc.connect(s, ai.pointee.ai_addr, ai.pointee.ai_addrlen) == 0 {
-                    var one: Int32 = 1
-                    setsockopt(s, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-                    fd = s
-                    return
-                }
-                lastError = errno
-                close(s)
-            }
             info = ai.pointee.ai_next
+            let s = socket(ai.pointee.ai_family, ai.pointee.ai_socktype, ai.pointee.ai_protocol)
+            guard s >= 0 else { lastError = String(cString: strerror(errno)); continue }
+            if let failure = RESPClient.connect(s, to: ai, within: options.connectTimeoutSeconds) {
+                lastError = failure
+                close(s)
+                continue
+            }
+            var tv = timeval(tv_sec: Int(options.timeoutSeconds),
+                             tv_usec: Int((options.timeoutSeconds - Double(Int(options.timeoutSeconds))) * 1e6))
+            setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            var one: Int32 = 1
+            setsockopt(s, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            fd = s
+            return
         }
-        throw RESPClientError("\(endpoint): cannot connect: \(String(cString: strerror(lastError)))")
+        throw RESPClientError("\(endpoint): cannot connect: \(lastError)", kind: .cannotConnect)
+    }
+
+    /// A non-blocking connect bounded by `seconds`; nil on success, else what failed.
+    private static func connect(_ s: Int32, to ai: UnsafeMutablePointer<addrinfo>, within seconds: Double) -> String? {
+        let flags = fcntl(s, F_GETFL)
+        _ = fcntl(s, F_SETFL, flags | O_NONBLOCK)
+        defer { _ = fcntl(s, F_SETFL, flags) }
+        if Glibc.connect(s, ai.pointee.ai_addr, ai.pointee.ai_addrlen) == 0 { return nil }
+        guard errno == EINPROGRESS else { return String(cString: strerror(errno)) }
+        let deadline = MonotonicClock.now() + seconds
+        while true {
+            var pfd = pollfd(fd: s, events: Int16(POLLOUT), revents: 0)
+            let left = deadline - MonotonicClock.now()
+            if left <= 0 { return "connect timed out after \(RESPClientOptions.seconds(seconds))" }
+            let r = poll(&pfd, 1, Int32(min(left * 1000, Double(Int32.max)).rounded(.up)))
+            if r < 0 && errno == EINTR { continue }
+            if r < 0 { return String(cString: strerror(errno)) }
+            if r == 0 { continue }
+            var error: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            getsockopt(s, SOL_SOCKET, SO_ERROR, &error, &length)
+            return error == 0 ? nil : String(cString: strerror(error))
+        }
+    }
+
+    /// Errors of send/recv that mean the peer is gone (the operation can be retried on a new connection).
+    private static func isConnectionLost(_ code: Int32) -> Bool {
+        [EPIPE, ECONNRESET, ECONNABORTED, ENOTCONN, ETIMEDOUT, EHOSTUNREACH, ENETRESET, ENETUNREACH].contains(code)
     }
 
     /// Queues one command (arguments as byte strings) without sending it.
@@ -238,9 +194,14 @@ public final class RESPClient {
                 let n = send(fd, base + written, raw.count - written, Int32(MSG_NOSIGNAL))
                 if n < 0 && errno == EINTR { continue }
                 if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
-                    throw RESPClientError("\(endpoint): write timed out after \(timeoutSeconds) s (target not reading)")
+                    throw RESPClientError("\(endpoint): send timed out after \(RESPClientOptions.seconds(timeoutSeconds)) (target not reading)",
+                                          kind: .timeout)
                 }
-                if n <= 0 { throw RESPClientError("\(endpoint): write failed: \(String(cString: strerror(errno)))") }
+                if n <= 0 {
+                    let code = errno
+                    throw RESPClientError("\(endpoint): connection lost while sending: \(String(cString: strerror(code)))",
+                                          kind: RESPClient.isConnectionLost(code) ? .connectionLost : .other)
+                }
                 written += n
             }
         }
@@ -285,19 +246,23 @@ public final class RESPClient {
         let chunk = 1 << 16
         let old = input.count
         input.append(contentsOf: repeatElement(0, count: chunk))
-        let n = input.withUnsafeMutableBytes { raw -> Int in
-            guard let base = raw.baseAddress else { return -1 }
+        let (n, code) = input.withUnsafeMutableBytes { raw -> (Int, Int32) in
+            guard let base = raw.baseAddress else { return (-1, EINVAL) }
             while true {
                 let r = recv(fd, base + old, chunk, 0)
                 if r < 0 && errno == EINTR { continue }
-                return r
+                return (r, r < 0 ? errno : 0)
             }
         }
         input.removeLast(chunk - max(n, 0))
-        if n == 0 { throw RESPClientError("\(endpoint): connection closed by the server") }
-        if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
-            throw RESPClientError("\(endpoint): no reply within \(timeoutSeconds) s (read timeout)")
+        if n == 0 { throw RESPClientError("\(endpoint): connection closed by the server", kind: .connectionLost) }
+        if n < 0 && (code == EAGAIN || code == EWOULDBLOCK) {
+            throw RESPClientError("\(endpoint): no reply within \(RESPClientOptions.seconds(timeoutSeconds)) (read timeout)",
+                                  kind: .timeout)
         }
-        if n < 0 { throw RESPClientError("\(endpoint): read failed: \(String(cString: strerror(errno)))") }
+        if n < 0 {
+            throw RESPClientError("\(endpoint): connection lost while reading: \(String(cString: strerror(code)))",
+                                  kind: RESPClient.isConnectionLost(code) ? .connectionLost : .other)
+        }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import LarderFeatures
 import LarderOffline
 import LarderParquet
 
@@ -184,6 +185,11 @@ struct CLIOutput {
 
     /// Prints `larder COMMAND: message` on stderr as one line; returns the exit status to throw.
     static func fail(_ command: String, _ error: Error) -> ExitCode {
+        if let failure = error as? RepoLoadFailure {
+            // Definition errors: one per line, each with its source line and a caret.
+            _ = "larder \(command): \(failure.rendered)\n".withCString { fputs($0, stderr) }
+            return ExitCode.failure
+        }
         let message = (error as? CLIUsageError)?.message ?? "\(error)"
         let oneLine = message.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).joined(separator: " ")
         _ = "larder \(command): \(oneLine)\n".withCString { fputs($0, stderr) }

@@ -23,6 +23,9 @@ struct HistoricalCommand: ParsableCommand {
     @Option(name: .long, help: "Output file: .parquet or .csv.")
     var out: String = ""
 
+    @Option(name: .customLong("entity-types"), help: ArgumentHelp("Types of CSV entity-file columns, NAME:TYPE,... (as `cat --types`; STRING join keys are read as text without it).", valueName: "types"))
+    var entityTypes: String?
+
     @Flag(name: .customLong("full-feature-names"), help: "Name output columns view__feature.")
     var fullFeatureNames = false
 
@@ -39,7 +42,8 @@ struct HistoricalCommand: ParsableCommand {
             let loaded = try FeatureRepoLoader().load(directory: repo)
             let retriever = HistoricalRetriever(repo: loaded)
             let refs = try retriever.references(features)
-            let entitySource = try TabularSource(path: entities)
+            let declared = try CLIOptions.csvOptions(types: entityTypes).columnTypes
+            let entitySource = try TabularSource(path: entities, csvOptions: retriever.entityCSVOptions(features: refs, declared: declared))
             if plan {
                 return try MaterializePlanOutput.printHistorical(retriever: retriever, entities: entitySource, features: refs)
             }

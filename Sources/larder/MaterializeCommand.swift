@@ -53,6 +53,15 @@ struct MaterializeTargetOptions: ParsableArguments {
     @Flag(name: .customLong("no-progress"), help: "No progress bar even on a terminal.")
     var noProgress = false
 
+    @Option(name: .long, help: ArgumentHelp("Seconds each send and receive to the target may wait before the run fails (default: the connection_string's socket_timeout, else $LARDER_TARGET_TIMEOUT_SECONDS, else 30).", valueName: "seconds"))
+    var timeout: Double?
+
+    @Option(name: .customLong("connect-timeout"), help: ArgumentHelp("Seconds to establish the connection (default: socket_connect_timeout, else the --timeout value).", valueName: "seconds"))
+    var connectTimeout: Double?
+
+    @Option(name: .long, help: ArgumentHelp("Reconnects (with backoff: 0.5 s, 1 s, 2 s...) after the connection drops during a batch; 0 fails at once.", valueName: "n"))
+    var retries: Int = 3
+
     func endpoint(repo: FeatureRepo) throws -> RESPEndpoint {
         var endpoint: RESPEndpoint
         if let target {
@@ -67,12 +76,49 @@ struct MaterializeTargetOptions: ParsableArguments {
         return endpoint
     }
 
+    /// Timeouts: the flag, else the connection string's redis-py `socket_timeout` /
+    /// `socket_connect_timeout`, else `LARDER_TARGET_TIMEOUT_SECONDS`, else 30 s.
+    func clientOptions(for endpoint: RESPEndpoint) throws -> RESPClientOptions {
+        var options = RESPClientOptions.fromEnvironment()
+        for (name, value) in [("--timeout", timeout), ("--connect-timeout", connectTimeout)] {
+            if let value, !(value > 0 && value.isFinite) { throw CLIUsageError("\(name) must be a number of seconds greater than 0") }
+        }
+        guard retries >= 0 else { throw CLIUsageError("--retries must be 0 or more") }
+        if let t = timeout ?? endpoint.socketTimeout {
+            options.timeoutSeconds = t
+            options.connectTimeoutSeconds = t
+        }
+        if let c = connectTimeout ?? endpoint.socketConnectTimeout { options.connectTimeoutSeconds = c }
+        options.reconnectAttempts = retries
+        return options
+    }
+
+    /// The target: the server of `--target` or the connection string, or, for
+    /// `redis_type: redis_sentinel` (without `--target`), the primary the sentinels name.
+    func openTarget(repo: FeatureRepo) throws -> RESPTarget {
+        let endpoint = try endpoint(repo: repo)
+        let options = try clientOptions(for: endpoint)
+        let target: RESPTarget
+        if self.target == nil, repo.config.onlineStore.redisType == .redisSentinel {
+            let master = repo.config.onlineStore.sentinelMaster ?? "mymaster"
+            target = try RESPTarget(options: options) {
+                let found = try RESPSentinel.primary(of: endpoint, masterName: master, options: options)
+                printErr("sentinel \(found.sentinel): the primary of '\(master)' is \(found.primary.address)")
+                return found.primary
+            }
+        } else {
+            target = try RESPTarget(endpoint: endpoint, options: options)
+        }
+        target.onReconnect = { printErr("larder: \($0)") }
+        return target
+    }
+
     /// The part both materialize commands share once the views and windows are known:
     /// `--plan` output, or the run into the target with progress, SIGTERM handling and summary.
     func execute(_ run: MaterializeRun, views: [(FeatureView, Int64)], end: Int64, kind: String) throws {
         if plan { return try MaterializePlanOutput.print(run: run, views: views, end: end, format: format) }
         var run = run
-        let target = try RESPTarget(endpoint: try endpoint(repo: run.repo))
+        let target = try openTarget(repo: run.repo)
         let reporter = MaterializeReporter(enabled: !noProgress)
         let stop = MaterializeStopSignal(graceSeconds: stopGrace)
         run.shouldStop = stop.requested
@@ -151,19 +197,19 @@ struct MaterializeIncrementalCommand: ParsableCommand {
             run.materializer.batchSize = options.batchSize
             let now = Int64(Date().timeIntervalSince1970 * 1e9)
             let views = try run.materializer.viewsToMaterialize(named: options.views.map(CLIOptions.columnList))
-            let plan = try views.map { ($0, try run.incrementalStart(of: $0, now: now)) }
-            // END before where the last run stopped would read backwards: refuse, naming the view.
-            if let state = run.state {
-                for (view, start) in plan where start > endNanos {
-                    if try state.lastMaterializedEnd(project: loaded.config.project, view: view.name) != nil {
-                        throw CLIUsageError("END \(TimeText.iso(endNanos)) is before the end of the last run of view \(view.name) (\(TimeText.iso(start))); use `larder materialize REPO START END` to redo a past window")
-                    }
-                }
+            let starts = try views.map { ($0, try run.incrementalStartAndOrigin(of: $0, now: now)) }
+            // END before where a view starts would be a backwards window: refuse, naming both times.
+            let backwards = starts.filter { $0.1.start > endNanos }
+            if !backwards.isEmpty {
+                throw CLIUsageError(backwards.map { view, start in
+                    "END \(TimeText.iso(endNanos)) is before \(TimeText.iso(start.start)), \(start.origin)"
+                }.joined(separator: "; ") + " (to redo a past window use `larder materialize REPO START END`)")
             }
+            let plan = starts.map { ($0.0, $0.1.start) }
             for (view, start) in plan {
                 printErr("\(view.name): from \(TimeText.iso(start)) to \(TimeText.iso(endNanos))")
             }
-            try options.execute(run, views: plan.filter { $0.1 <= endNanos }, end: endNanos, kind: "materialize-incremental")
+            try options.execute(run, views: plan, end: endNanos, kind: "materialize-incremental")
         }
     }
 }

@@ -137,9 +137,15 @@ final class FeatureRepoLoaderTests: XCTestCase {
         XCTAssertEqual(e?.object, "feature_view 'hourly'")
         XCTAssertEqual(e?.key, "entities")
         XCTAssertEqual(e?.kind, .unknownReference(kind: "entity", name: "drivr", known: ["driver"]))
-        XCTAssertEqual(e?.line, 6)
+        XCTAssertEqual(e?.line, 7, "the line of the unknown name, not of the object")
+        XCTAssertEqual(e?.column, 16)
         XCTAssertEqual(e?.description,
-                       "a.yaml:6: feature_view 'hourly': key 'entities': unknown entity 'drivr' (defined: driver)")
+                       "a.yaml:7: feature_view 'hourly': key 'entities': unknown entity 'drivr' (defined: driver)")
+        XCTAssertEqual(e?.rendered, """
+            a.yaml:7:16: feature_view 'hourly': key 'entities': unknown entity 'drivr' (defined: driver)
+                    entities: [drivr]
+                               ^
+            """)
     }
 
     func testDuplicateNamesAcrossFiles() {
@@ -245,8 +251,63 @@ final class FeatureRepoLoaderTests: XCTestCase {
         let all = errors([("a.yaml", yaml), ("b.yaml", "entities:\n  - {name: driver}\n")])
         XCTAssertEqual(all.count, 3, "\(all)")
         XCTAssertTrue(all.contains { $0.kind == .badTypeName("Float") })
-        XCTAssertTrue(all.contains { $0.kind == .unknownReference(kind: "feature view", name: "nope", known: []) })
+        XCTAssertTrue(all.contains { $0.kind == .unknownReference(kind: "feature view", name: "nope", known: ["hourly"]) },
+                      "a view with a bad dtype still takes part in resolution: \(all)")
         XCTAssertTrue(all.contains { $0.file == "b.yaml" })
+    }
+
+    /// Every problem of one object in one run (issue 11: some appeared only after others were
+    /// fixed), each at its own line and column, and its references still checked.
+    func testEveryErrorOfOneObjectInOneLoad() {
+        let yaml = Self.base
+            .replacingOccurrences(of: "timestamp_field: ts}", with: "timestamp_field: ts, time_zone: utc}")
+            .replacingOccurrences(of: "entities: [driver]", with: "entities: [drivr]\n    online: maybe\n    ttl: soon")
+            .replacingOccurrences(of: "dtype: Float32", with: "dtype: Float")
+            .replacingOccurrences(of: "dtype: String", with: "dtype: Strin")
+        let all = errors([("a.yaml", yaml)])
+        XCTAssertEqual(all.map(\.key), ["time_zone", "entities", "online", "ttl", "schema[0].dtype", "schema[1].dtype"], "\(all)")
+        XCTAssertEqual(all.map { $0.line ?? 0 }, [4, 7, 8, 9, 12, 13])
+        XCTAssertEqual(all.map { $0.column ?? 0 }, [66, 16, 13, 10, 34, 29])
+        let rendered = RepoLoadFailure(errors: all).rendered.split(separator: "\n").map(String.init)
+        XCTAssertEqual(rendered.count, 1 + 3 * 6)
+        XCTAssertEqual(rendered[13], "a.yaml:12:34: feature_view 'hourly': key 'schema[0].dtype': unknown type 'Float' (expected one of \(FeastType.allNames.joined(separator: ", ")))")
+        XCTAssertEqual(rendered[14], "          - {name: conv_rate, dtype: Float}")
+        XCTAssertEqual(rendered[15], String(repeating: " ", count: 4 + 33) + "^", "under the F of Float")
+    }
+
+    func testUnknownOnlineStoreType() throws {
+        let loader = FeatureRepoLoader(environment: [:])
+        for yaml in ["project: p\nonline_store: {type: redsi}", "project: p\nonline_store: redsi"] {
+            XCTAssertThrowsError(try loader.parseConfig(yaml: yaml)) { error in
+                let text = "\(error)"
+                XCTAssertTrue(text.contains("unknown online store type 'redsi' (Larder writes to 'redis'"), text)
+            }
+        }
+        XCTAssertEqual(try loader.parseConfig(yaml: "project: p\nonline_store: {type: dynamodb}").onlineStore.type, "dynamodb")
+        XCTAssertEqual(try loader.parseConfig(yaml: "project: p\nonline_store: {type: my.pkg.MyOnlineStore}").onlineStore.type,
+                       "my.pkg.MyOnlineStore")
+    }
+
+    /// A broken feature_store.yaml and broken definitions: both reported by one load, in file
+    /// order, each with its source line.
+    func testConfigAndDefinitionErrorsTogether() throws {
+        let dir = try makeTemporaryDirectory(self)
+        try "project: p\nonline_store:\n  type: redsi\n".write(to: dir.appendingPathComponent("feature_store.yaml"), atomically: true, encoding: .utf8)
+        try Self.base.replacingOccurrences(of: "dtype: Float32", with: "dtype: Float")
+            .write(to: dir.appendingPathComponent("defs.yaml"), atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try FeatureRepoLoader(environment: [:]).load(directory: dir.path)) { error in
+            guard let failure = error as? RepoLoadFailure else { return XCTFail("\(error)") }
+            XCTAssertEqual(failure.errors.map(\.file), ["feature_store.yaml", "defs.yaml"])
+            XCTAssertEqual(failure.errors[0].sourceLine, "  type: redsi")
+            XCTAssertEqual(failure.errors[1].sourceLine, "      - {name: conv_rate, dtype: Float}")
+        }
+    }
+
+    func testYAMLSyntaxErrorHasItsPosition() {
+        let e = onlyError([("broken.yaml", "entities:\n  - name: [unclosed\n")])
+        XCTAssertEqual(e?.line, 3)
+        XCTAssertNotNil(e?.column)
+        XCTAssertFalse(e?.message.contains("\n") ?? true, "one line: \(String(describing: e?.message))")
     }
 
     func testConfigErrors() throws {
@@ -276,5 +337,31 @@ final class FeatureRepoLoaderTests: XCTestCase {
         XCTAssertFalse(FeatureRepoLoader.isDefinitionFile("feature_store.yaml"))
         XCTAssertFalse(FeatureRepoLoader.isDefinitionFile(".hidden.yaml"))
         XCTAssertFalse(FeatureRepoLoader.isDefinitionFile("features.py"))
+    }
+
+    func testCSVColumnTypesOfASource() throws {
+        let csvBase = Self.base.replacingOccurrences(of: "path: data/stats.parquet", with: "path: data/stats.csv")
+        let declared = csvBase.replacingOccurrences(
+            of: "timestamp_field: ts}", with: "timestamp_field: ts, column_types: {driver_id: String, ts: UnixTimestamp, n: int32, x: timestamp_naive}}")
+        let defs = try FeatureRepoLoader(environment: [:]).parseDefinitions(files: [("a.yaml", declared)], project: "p")
+        guard case .file(let source) = defs.dataSources[0] else { return XCTFail("not a file source") }
+        XCTAssertEqual(source.columnTypes, ["driver_id": .string, "ts": .timestamp, "n": .int32, "x": .timestampNaive])
+
+        var e = onlyError([("a.yaml", csvBase.replacingOccurrences(of: "timestamp_field: ts}", with: "timestamp_field: ts, column_types: {driver_id: Strin}}"))])
+        XCTAssertEqual(e?.key, "column_types")
+        XCTAssertEqual(e?.line, 4)
+        XCTAssertEqual(e?.kind, .invalidValue("unknown type 'Strin' for column 'driver_id' (expected one of \(CSVColumnType.allowedNames))"))
+        e = onlyError([("a.yaml", Self.base.replacingOccurrences(of: "timestamp_field: ts}", with: "timestamp_field: ts, column_types: {driver_id: String}}"))])
+        XCTAssertEqual(e?.kind, .invalidValue("column types can be declared for CSV sources only (Parquet files carry their types)"))
+        e = onlyError([("a.yaml", csvBase.replacingOccurrences(of: "timestamp_field: ts}", with: "timestamp_field: ts, column_types: [String]}"))])
+        XCTAssertEqual(e?.key, "column_types")
+    }
+
+    func testSentinelMaster() throws {
+        let loader = FeatureRepoLoader(environment: [:])
+        let config = try loader.parseConfig(yaml: "project: p\nonline_store: {type: redis, redis_type: redis_sentinel, sentinel_master: cache, connection_string: \"s1:26379,s2:26379\"}")
+        XCTAssertEqual(config.onlineStore.redisType, .redisSentinel)
+        XCTAssertEqual(config.onlineStore.sentinelMaster, "cache")
+        XCTAssertNil(try loader.parseConfig(yaml: "project: p\nonline_store: {type: redis}").onlineStore.sentinelMaster)
     }
 }

@@ -49,7 +49,66 @@ final class MaterializeSupportTests: XCTestCase {
     func testFeastConnectionStrings() throws {
         XCTAssertEqual(try RESPEndpoint(connectionString: "127.0.0.1:6391,db=2,password=x,ssl=false"),
                        RESPEndpoint(host: "127.0.0.1", port: 6391, db: 2, password: "x"))
-        XCTAssertEqual(try RESPEndpoint(connectionString: "a:1,b:2"), RESPEndpoint(host: "a", port: 1),
-                       "only the first host is used, as Feast does for redis_type: redis")
+        let two = try RESPEndpoint(connectionString: "a:1,b:2")
+        XCTAssertEqual(two.address, "a:1", "only the first host is used, as Feast does for redis_type: redis")
+        XCTAssertEqual(two.hosts, [.init(host: "a", port: 1), .init(host: "b", port: 2)], "all of them are the sentinels")
+        // Feast splits on ',' and the first '=' and does not percent-decode: the password is as written.
+        XCTAssertEqual(try RESPEndpoint(connectionString: "h:1,password=p@ss:w%rd=x").password, "p@ss:w%rd=x")
+        XCTAssertEqual(try RESPEndpoint(connectionString: "h:1,password=p%40ss").password, "p%40ss")
+        // Values are JSON when they parse as JSON (Feast's json.loads): a quoted string is unquoted.
+        XCTAssertEqual(try RESPEndpoint(connectionString: #"h:1,password="a b\"c""#).password, #"a b"c"#)
+        XCTAssertEqual(try RESPEndpoint(connectionString: #"h:1,password="unterminated"#).password, #""unterminated"#)
+        // redis-py's socket timeouts, which Feast passes through.
+        let timed = try RESPEndpoint(connectionString: "h:1,socket_timeout=2.5,socket_connect_timeout=1")
+        XCTAssertEqual(timed.socketTimeout, 2.5)
+        XCTAssertEqual(timed.socketConnectTimeout, 1)
+        XCTAssertThrowsError(try RESPEndpoint(connectionString: "h:1,socket_timeout=0"))
+        XCTAssertThrowsError(try RESPEndpoint(connectionString: "h:1,socket_timeout=soon"))
+        XCTAssertEqual(try RESPEndpoint(connectionString: "[::1]:7000").host, "::1")
+        XCTAssertEqual(try RESPEndpoint(connectionString: "[::1]:7000").address, "[::1]:7000")
+    }
+
+    /// A server that accepts and then closes the connection (during the first batch): the
+    /// target reconnects with backoff and sends the batch again, then gives up with a message
+    /// naming the target and what it was doing.
+    func testTargetReconnectsAfterADropAndGivesUpAfterTheAttempts() throws {
+        let server = try ScriptedRESPServer()
+        defer { server.stop() }
+        // Connection 1: closes on the first command. Connection 2: answers HMGET with [nil].
+        server.script = [.closeOnFirstCommand, .answer("*1\r\n$-1\r\n")]
+        var options = RESPClientOptions(connectTimeoutSeconds: 2, timeoutSeconds: 2, reconnectAttempts: 2, backoffSeconds: 0.01)
+        let target = try RESPTarget(endpoint: RESPEndpoint(host: "127.0.0.1", port: server.port), options: options)
+        var told: [String] = []
+        target.onReconnect = { told.append($0) }
+        XCTAssertEqual(try target.readField(Array("_ts:v".utf8), keys: [Array("k".utf8)][...]), [nil])
+        XCTAssertEqual(told.count, 1)
+        XCTAssertTrue(told[0].contains("127.0.0.1:\(server.port)") && told[0].contains("connection closed by the server")
+                      && told[0].contains("attempt 1 of 2"), told[0])
+
+        // Every connection closes: two reconnects, then a clear error.
+        server.script = Array(repeating: .closeOnFirstCommand, count: 5)
+        options.reconnectAttempts = 2
+        let failing = try RESPTarget(endpoint: RESPEndpoint(host: "127.0.0.1", port: server.port), options: options)
+        XCTAssertThrowsError(try failing.readField(Array("_ts:v".utf8), keys: [Array("k".utf8)][...])) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("127.0.0.1:\(server.port)") && text.contains("gave up after 2 reconnect attempts"), text)
+        }
+    }
+
+    /// A timeout is not retried: the error names the target and the timeout, at once.
+    func testTargetTimeoutIsNotRetried() throws {
+        let server = try ScriptedRESPServer()
+        defer { server.stop() }
+        server.script = [.silent, .silent]
+        let options = RESPClientOptions(connectTimeoutSeconds: 1, timeoutSeconds: 0.3, reconnectAttempts: 3, backoffSeconds: 0.01)
+        let target = try RESPTarget(endpoint: RESPEndpoint(host: "127.0.0.1", port: server.port), options: options)
+        var told: [String] = []
+        target.onReconnect = { told.append($0) }
+        let began = MonotonicClock.now()
+        XCTAssertThrowsError(try target.readField(Array("_ts:v".utf8), keys: [Array("k".utf8)][...])) { error in
+            XCTAssertTrue("\(error)".contains("no reply within 0.3 s (read timeout)"), "\(error)")
+        }
+        XCTAssertTrue(told.isEmpty)
+        XCTAssertLessThan(MonotonicClock.now() - began, 2)
     }
 }

@@ -49,6 +49,25 @@ public enum FileFormat: String, Codable, Sendable, CaseIterable {
     }
 }
 
+/// A type declared for a column of a CSV source (`column_types`), read instead of the
+/// inferred one: `{customer_id: String}` keeps zero-padded ids (`00123`) as text.
+public enum CSVColumnType: String, Codable, Sendable, CaseIterable {
+    case string, bytes, int32, int64, float32, float64, bool, date, timestamp
+    case timestampNaive = "timestamp_naive"
+
+    /// Feast type names (`String`, `Int64`, `UnixTimestamp`...) and these names, any case.
+    public init?(name: String) {
+        let lower = name.lowercased()
+        if lower == "unixtimestamp" { self = .timestamp; return }
+        guard let t = CSVColumnType(rawValue: lower) else { return nil }
+        self = t
+    }
+
+    public static var allowedNames: String {
+        "String, Bytes, Int32, Int64, Float32, Float64, Bool, UnixTimestamp (or timestamp), timestamp_naive, date"
+    }
+}
+
 /// Feast's FileSource. `path` is a file, a directory of files, or a glob (`*`, `?`, `[`);
 /// a relative path resolves against the feature repo directory, as in Feast.
 public struct FileSource: Equatable, Codable, Sendable {
@@ -62,10 +81,14 @@ public struct FileSource: Equatable, Codable, Sendable {
     public var description: String
     public var tags: [String: String]
     public var owner: String
+    /// Declared types of CSV columns by source column name (Larder only; nil: all inferred).
+    public var columnTypes: [String: CSVColumnType]?
 
     public init(name: String, path: String, fileFormat: FileFormat? = nil, timestampField: String,
                 createdTimestampColumn: String? = nil, fieldMapping: [String: String] = [:],
-                description: String = "", tags: [String: String] = [:], owner: String = "") {
+                description: String = "", tags: [String: String] = [:], owner: String = "",
+                columnTypes: [String: CSVColumnType]? = nil) {
+        self.columnTypes = columnTypes
         self.name = name
         self.path = path
         self.fileFormat = fileFormat ?? FileFormat.inferred(fromPath: path)

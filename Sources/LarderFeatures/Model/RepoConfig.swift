@@ -16,6 +16,9 @@ public struct RepoConfig: Equatable, Codable, Sendable {
         public var redisType: RedisType
         /// SQLite online store file (Feast's `path`).
         public var path: String?
+        /// The master name the sentinels are asked about (`redis_type: redis_sentinel`);
+        /// nil means Feast's default, `mymaster`.
+        public var sentinelMaster: String?
 
         public init(type: String = "sqlite", connectionString: String? = nil, keyTTLSeconds: Int? = nil,
                     redisType: RedisType = .redis, path: String? = nil) {

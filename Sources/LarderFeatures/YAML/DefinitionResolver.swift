@@ -100,7 +100,7 @@ struct DefinitionResolver {
         var entityColumns = decl.schema.filter { keyNames.contains($0.name) }
         for (key, entity) in joinKeys {
             if let field = decl.schema.first(where: { $0.name == key }) {
-                if let declared = entity.valueType, declared != field.type.valueType {
+                if let declared = entity.valueType, declared != field.type.valueType, !decl.untypedFields.contains(key) {
                     fail("schema", .invalidValue("join key '\(key)' has dtype \(field.type.name) but entity '\(entity.name)' "
                         + "has value_type \(declared.protoName)"))
                 }

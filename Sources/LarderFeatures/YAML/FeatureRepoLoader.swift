@@ -18,11 +18,19 @@ public struct FeatureRepoLoader: Sendable {
         guard fm.fileExists(atPath: configPath) else {
             throw RepoLoadFailure(errors: [RepoLoadError(file: Self.configFileName, kind: .missingFile)])
         }
-        let config: RepoConfig
+        // A broken feature_store.yaml does not hide the definitions' errors: both are reported.
+        var configErrors: [RepoLoadError] = []
+        var config = RepoConfig(project: "")
+        let configText = try? readText(configPath, name: Self.configFileName)
         do {
             config = try parseConfig(yaml: try readText(configPath, name: Self.configFileName), file: Self.configFileName)
         } catch let error as RepoLoadError {
-            throw RepoLoadFailure(errors: [error])
+            configErrors = [error]
+        }
+        func failure(_ errors: [RepoLoadError], _ texts: [String: String] = [:]) -> RepoLoadFailure {
+            var all = texts
+            if let configText { all[Self.configFileName] = configText }
+            return RepoLoadFailure(errors: errors).attachingSources(all)
         }
         let names: [String]
         do {
@@ -43,15 +51,17 @@ public struct FeatureRepoLoader: Sendable {
         // registry is not read; otherwise the Feast registry that feature_store.yaml names is.
         let definitionFiles = names.sorted().filter(Self.isDefinitionFile)
         if definitionFiles.isEmpty {
+            if !configErrors.isEmpty { throw failure(configErrors) }
             return try loadFeastRegistry(directory: directory, config: config)
         }
+        let texts = Dictionary(files.map { ($0.name, $0.yaml) }, uniquingKeysWith: { first, _ in first })
         do {
             let definitions = try parseDefinitions(files: files, project: config.project)
-            if !errors.isEmpty { throw RepoLoadFailure(errors: errors) }
+            if !errors.isEmpty || !configErrors.isEmpty { throw failure(configErrors + errors, texts) }
             return FeatureRepo(directory: directory, config: config, definitions: definitions,
                                origin: .yaml(files: definitionFiles))
-        } catch let failure as RepoLoadFailure {
-            throw RepoLoadFailure(errors: errors + failure.errors)
+        } catch let failed as RepoLoadFailure {
+            throw failure(configErrors + errors + failed.errors, texts)
         }
     }
 
@@ -122,7 +132,10 @@ public struct FeatureRepoLoader: Sendable {
         var resolver = DefinitionResolver()
         let definitions = resolver.resolve(project: project, files: parsed)
         errors += resolver.errors
-        if !errors.isEmpty { throw RepoLoadFailure(errors: errors) }
+        if !errors.isEmpty {
+            throw RepoLoadFailure(errors: errors)
+                .attachingSources(Dictionary(files.map { ($0.name, $0.yaml) }, uniquingKeysWith: { first, _ in first }))
+        }
         return definitions
     }
 

@@ -24,7 +24,7 @@ enum RepoConfigLoader {
         } catch let error as RepoLoadError {
             throw error
         } catch {
-            throw RepoLoadError(file: file, kind: .yamlSyntax("\(error)"))
+            throw RepoLoadError.yamlSyntax(error, file: file)
         }
         let top = try YAMLObject(root, file: file, object: nil)
         try top.checkKeys(knownTopLevelKeys)
@@ -63,13 +63,31 @@ enum RepoConfigLoader {
         return config
     }
 
+    /// Feast's online store type names (`ONLINE_STORE_CLASS_FOR_TYPE`, Feast 0.6x); Feast also
+    /// takes a class path ending in `OnlineStore`.
+    static let feastOnlineStoreTypes = [
+        "sqlite", "redis", "datastore", "dynamodb", "snowflake.online", "bigtable", "postgres", "hbase", "cassandra",
+        "scylladb", "mysql", "hazelcast", "elasticsearch", "remote", "singlestore", "qdrant", "couchbase.online",
+        "milvus", "mongodb", "aerospike", "hybrid", "chronon",
+    ]
+
+    /// A type Feast would refuse (`type: redsi`) is an error here too, naming it.
+    private static func checkOnlineStoreType(_ type: String, in object: YAMLObject, key: String, node: Node?) throws {
+        guard !feastOnlineStoreTypes.contains(type), !type.hasSuffix("OnlineStore") else { return }
+        throw object.error(key, .invalidValue(
+            "unknown online store type '\(type)' (Larder writes to 'redis'; Feast's types: \(feastOnlineStoreTypes.joined(separator: ", ")), or a class path ending in OnlineStore)"),
+            node: node)
+    }
+
     private static func parseOnlineStore(_ node: Node, top: YAMLObject) throws -> RepoConfig.OnlineStore {
         if case .scalar = node, let type = node.string {
+            try checkOnlineStoreType(type, in: top, key: "online_store", node: node)
             return RepoConfig.OnlineStore(type: type)
         }
-        // Other keys (sentinel_master, skip_dedup, ...) belong to Feast's client and are ignored.
+        // Other keys (skip_dedup, full_scan_for_deletion, ...) belong to Feast's client and are ignored.
         guard let section = try top.object("online_store") else { return RepoConfig.OnlineStore() }
         var store = RepoConfig.OnlineStore(type: try section.string("type") ?? "sqlite")
+        try checkOnlineStoreType(store.type, in: section, key: "type", node: section.node("type"))
         store.connectionString = try section.string("connection_string")
         store.keyTTLSeconds = try section.int("key_ttl_seconds")
         if let ttl = store.keyTTLSeconds, ttl <= 0 {
@@ -85,6 +103,7 @@ enum RepoConfigLoader {
             store.redisType = t
         }
         store.path = try section.string("path")
+        if let master = try section.string("sentinel_master") { store.sentinelMaster = master }
         return store
     }
 
