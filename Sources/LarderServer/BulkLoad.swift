@@ -17,6 +17,9 @@ extension LarderServer {
     /// alone and reported. An internal load is not a client command: it is not shown to
     /// MONITOR nor counted in INFO commandstats.
     public func bulkLoad(db: Int = 0, _ batch: HashWriteBatch) throws {
+        if state.memoryLimit.full.load(ordering: .relaxed) {
+            throw BulkLoadError(message: "\(MemoryLimit.oomError) (\(ProcessMemory.residentBytes()) bytes used, maxmemory \(state.settings.maxMemory.load(ordering: .relaxed)))")
+        }
         let n = state.workers.count
         var hashes = [UInt64](repeating: 0, count: batch.count)
         var byShard = [[Int]](repeating: [], count: n)

@@ -55,6 +55,9 @@ public final class LarderServer: @unchecked Sendable {
         let state = self.state
         // Redis' serverCron checks its save points every tick; once a second is enough here.
         let first = state.workers[0]
+        first.loop.scheduleRepeatedTask(initialDelay: .milliseconds(MemoryLimit.checkInterval), delay: .milliseconds(MemoryLimit.checkInterval)) { _ in
+            state.memoryLimit.check(limit: state.settings.maxMemory.load(ordering: .relaxed))
+        }
         first.loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
             state.checkSavePoints(home: first)
         }

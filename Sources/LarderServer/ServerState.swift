@@ -21,6 +21,8 @@ public final class ServerState: @unchecked Sendable {
     public internal(set) var boundPort = 0
     /// Snapshots: LASTSAVE, INFO persistence, save points, -MISCONF.
     let snapshots = SnapshotState()
+    /// maxmemory reached (-OOM for denyoom commands).
+    let memoryLimit = MemoryLimit()
     /// A start-up load in progress (-LOADING, INFO loading:1).
     public let loading = LoadingState()
 

@@ -24,6 +24,8 @@ public final class ServerSettings: @unchecked Sendable {
     /// Redis' `stop-writes-on-bgsave-error`: while save points are set and the last snapshot
     /// failed, write commands (and PING) get -MISCONF instead of changes that would not persist.
     public let stopWritesOnSaveError: ManagedAtomic<Bool>
+    /// Redis' `maxmemory` in bytes (0 = no limit); the only policy is `noeviction` (MemoryLimit).
+    public let maxMemory: ManagedAtomic<Int>
     private let lock = NIOLock()
     private var _savePoints: [SavePoint]
     private var _requirePass: String?
@@ -37,7 +39,8 @@ public final class ServerSettings: @unchecked Sendable {
                 clientQueryBufferLimit: Int = 1024 * 1024 * 1024,
                 maxClients: Int = 10000, idleTimeout: Int = 0, tcpKeepalive: Int = 300,
                 protectedMode: Bool = true, dir: String = ".", dbFilename: String = "dump.rdb",
-                savePoints: [SavePoint] = [], stopWritesOnSaveError: Bool = true) {
+                savePoints: [SavePoint] = [], stopWritesOnSaveError: Bool = true, maxMemory: Int = 0) {
+        self.maxMemory = ManagedAtomic(maxMemory)
         self._dir = dir; self._dbFilename = dbFilename; self._savePoints = savePoints
         self.stopWritesOnSaveError = ManagedAtomic(stopWritesOnSaveError)
         self.port = port; self.bind = bind; self.threads = max(1, threads); self.pinThreads = pinThreads

@@ -79,6 +79,19 @@ enum Snapshot {
     static let batchSize = 2048
     static let batchesInFlight = 4
 
+    /// Inserted batches go back to the reading thread to be freed there: the entries' arrays were
+    /// allocated by that thread, and glibc frees a block from another thread under its arena's
+    /// lock (perf of a 300k-key load: malloc_consolidate / unlink_chunk on the shard threads).
+    final class DoneBatches: @unchecked Sendable {
+        private let lock = NSLock()
+        private var batches: [[RDBEntry]] = []
+        func put(_ b: [RDBEntry]) { lock.lock(); batches.append(b); lock.unlock() }
+        func drain() {
+            lock.lock(); let b = batches; batches = []; lock.unlock()
+            _ = b  // released here, on the reading thread
+        }
+    }
+
     /// What one shard's inserts found; written only on that shard's loop, read after all ended.
     final class ShardLoadCounts: @unchecked Sendable {
         var keys = 0, expired = 0
@@ -93,11 +106,13 @@ enum Snapshot {
         let permits = (0..<n).map { _ in DispatchSemaphore(value: batchesInFlight) }
         let inFlight = DispatchGroup()
         var pending = [[RDBEntry]](repeating: [], count: n)
+        let done = DoneBatches()
         func send(_ s: Int) {
             let batch = pending[s]
             pending[s] = []
             pending[s].reserveCapacity(batchSize)
             permits[s].wait()
+            done.drain()
             inFlight.enter()
             let worker = workers[s], c = counts[s]
             worker.loop.execute {
@@ -109,6 +124,7 @@ enum Snapshot {
                         case .duplicate: if c.duplicates.count < 3 { c.duplicates.append(String(decoding: entry.key, as: UTF8.self)) }
                         }
                     }
+                    done.put(batch)
                     permits[s].signal()
                     inFlight.leave()
                 }

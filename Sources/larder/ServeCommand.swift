@@ -37,6 +37,10 @@ struct ServeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Save points, as Redis' `save`: \"3600 1 300 100\" snapshots after 3600 s if 1 write, after 300 s if 100; repeatable (they add up), \"\" clears. Default: none (no automatic snapshot, none at shutdown).",
                                valueName: "seconds changes ..."))
     var save: [String] = []
+    @Option(help: "Largest memory the process may use (Redis units: 4gb, 512mb); over it, writes that add data get -OOM (policy noeviction). 0 = no limit.")
+    var maxmemory = MemorySize(0)
+    @Option(name: .customLong("maxmemory-policy"), help: "Only noeviction (the eviction policies are not built yet).")
+    var maxmemoryPolicy: String = "noeviction"
     @Option(name: .customLong("stop-writes-on-bgsave-error"),
             help: "yes: while save points are set and the last background snapshot failed, writes get -MISCONF (as Redis).")
     var stopWritesOnBgsaveError: YesNo = .yes
@@ -61,6 +65,9 @@ struct ServeCommand: ParsableCommand {
     }
 
     func validate() throws {
+        if maxmemoryPolicy.lowercased() != "noeviction" {
+            throw ValidationError("--maxmemory-policy '\(maxmemoryPolicy)': only noeviction is supported (no eviction policies yet)")
+        }
         for value in save where SavePoint.parse(value) == nil {
             throw ValidationError("--save takes pairs of whole numbers, seconds then changes (\"3600 1 300 100\"), or \"\": got '\(value)'")
         }
@@ -108,7 +115,7 @@ struct ServeCommand: ParsableCommand {
             clientQueryBufferLimit: clientQueryBufferLimit.bytes, maxClients: maxclients,
             idleTimeout: timeout, tcpKeepalive: tcpKeepalive, protectedMode: protectedMode == .yes,
             dir: dir, dbFilename: dbfilename, savePoints: savePoints,
-            stopWritesOnSaveError: stopWritesOnBgsaveError == .yes)
+            stopWritesOnSaveError: stopWritesOnBgsaveError == .yes, maxMemory: maxmemory.bytes)
         logging.bootstrap()
         LarderLog.server.notice("larder starting", metadata: LogOptions.buildMetadata.merging(["event": "starting"]) { $1 })
         LarderLog.server.info("configuration", metadata: settings.logMetadata.merging(

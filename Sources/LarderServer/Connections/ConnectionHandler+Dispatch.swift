@@ -50,6 +50,11 @@ extension ConnectionHandler {
             if session.inMulti { session.multiFailed = true }
             return
         }
+        if server.memoryLimit.full.load(ordering: .relaxed) && spec.flags.contains(.denyoom) {
+            emit { $0.error(MemoryLimit.oomError) }
+            if session.inMulti { session.multiFailed = true }
+            return
+        }
         // Redis' stop-writes-on-bgsave-error: one atomic load; PING is refused too, as in Redis.
         if server.snapshots.refusingWrites.load(ordering: .relaxed) && (spec.flags.contains(.write) || spec.name == "ping") {
             emit { $0.error(Self.misconfError) }

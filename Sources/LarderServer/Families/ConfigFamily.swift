@@ -106,6 +106,14 @@ enum ConfigFamily {
             guard let points = SavePoint.parse(text) else { return .failure(ConfigRefusal(reason: "Invalid save parameters")) }
             return .success { $0.savePoints = points }
         }),
+        memory("maxmemory", min: 0, { $0.maxMemory.load(ordering: .relaxed) }, { $0.maxMemory.store($1, ordering: .relaxed) }),
+        // Only noeviction exists: the eviction policies are refused by name, not accepted and ignored.
+        Parameter(name: "maxmemory-policy", get: { _ in "noeviction" }, check: { text in
+            let known = ["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru", "allkeys-lfu", "allkeys-random"]
+            if text.lowercased() == "noeviction" { return .success { _ in } }
+            if known.contains(text.lowercased()) { return .failure(ConfigRefusal(reason: "policy '\(text)' is not supported by Larder yet (only noeviction)")) }
+            return .failure(ConfigRefusal(reason: "argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction"))
+        }),
         yesNo("stop-writes-on-bgsave-error", { $0.stopWritesOnSaveError.load(ordering: .relaxed) },
               { $0.stopWritesOnSaveError.store($1, ordering: .relaxed) }),
         fixed("appendonly", "no", yesNo: true),

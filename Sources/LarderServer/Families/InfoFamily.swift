@@ -105,7 +105,8 @@ enum InfoFamily {
             ("used_memory", String(used)), ("used_memory_human", human(used)),
             ("used_memory_rss", String(rss)), ("used_memory_rss_human", human(rss)),
             ("total_system_memory", String(total)), ("total_system_memory_human", human(total)),
-            ("maxmemory", "0"), ("maxmemory_human", "0B"), ("maxmemory_policy", "noeviction"),
+            ("maxmemory", String(ctx.server.settings.maxMemory.load(ordering: .relaxed))),
+            ("maxmemory_human", human(ctx.server.settings.maxMemory.load(ordering: .relaxed))), ("maxmemory_policy", "noeviction"),
             ("mem_fragmentation_ratio", String(format: "%.2f", ratio)),
             ("mem_allocator", "libc"),
         ]

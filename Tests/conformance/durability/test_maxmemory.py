@@ -1,0 +1,74 @@
+"""maxmemory with noeviction, as Redis: over the limit, writes that add data get the same -OOM
+error as redis-server's, reads and DEL keep working; a materialization into a full server
+stops with a clear message naming the error, not a hang."""
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "lib"))
+import servers  # noqa: E402
+
+pytestmark = pytest.mark.skipif(servers.larder_is_standin(), reason="larder's maxmemory")
+
+
+def oom_reply(server):
+    c = server.client()
+    c.set("k", "v")
+    c.config_set("maxmemory", "1")  # below what either server uses
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            c.set("k2", "v")
+        except redis.ResponseError as e:
+            return str(e), c.get("k"), c.delete("k")
+        time.sleep(0.02)
+    return None, None, None
+
+
+def test_writes_over_maxmemory_get_redis_oom_error():
+    larder, ref = servers.start_larder(), servers.start_redis()
+    try:
+        got, want = oom_reply(larder), oom_reply(ref)
+        assert want[0] and got == want, (got, want)
+    finally:
+        larder.stop(); ref.stop()
+
+
+def test_materialize_into_a_full_server_stops_with_the_error(tmp_path):
+    server = servers.start_larder(["--maxmemory", "1mb"])
+    try:
+        repo = tmp_path / "repo"
+        (repo / "data").mkdir(parents=True)
+        (repo / "feature_store.yaml").write_text(
+            f"project: full\nregistry: data/registry.db\nprovider: local\n"
+            f"online_store: {{type: redis, connection_string: '127.0.0.1:{server.port}'}}\n")
+        (repo / "definitions.yaml").write_text("""
+entities:
+  - {name: driver, join_keys: [driver_id], value_type: INT64}
+file_sources:
+  - {name: stats, path: data/stats.csv, timestamp_field: event_timestamp}
+feature_views:
+  - name: driver_stats
+    entities: [driver]
+    schema:
+      - {name: driver_id, dtype: Int64}
+      - {name: conv_rate, dtype: Float64}
+    source: stats
+""")
+        rows = ["driver_id,event_timestamp,conv_rate"] + [f"{i},2025-01-01T00:00:00Z,0.5" for i in range(100)]
+        (repo / "data" / "stats.csv").write_text("\n".join(rows) + "\n")
+        time.sleep(0.3)  # the limit is checked every 100 ms
+        done = subprocess.run([str(servers.REPO_ROOT / ".build/release/larder"), "materialize", str(repo),
+                               "2024-12-31T00:00:00", "2025-01-02T00:00:00", "--no-progress"],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode != 0, done.stdout
+        assert "OOM command not allowed when used memory > 'maxmemory'" in done.stderr, done.stderr
+        assert server.client().dbsize() == 0
+    finally:
+        server.stop()
