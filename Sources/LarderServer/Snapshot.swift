@@ -35,15 +35,22 @@ enum Snapshot {
                 enc.selectDB(db)
                 enc.resizeDB(keys: count, expires: spaces.reduce(0) { $0 + $1.expiresCount })
                 var writeError: Error?
-                for space in spaces {
-                    space.forEachLive(now: now) { slot in
-                        guard writeError == nil else { return }
-                        StoreSnapshot.encodeSlot(space, slot, into: &enc)
-                        keys += 1
-                        if enc.bytes.count >= 1 << 20 {
-                            // The walk cannot throw: a failed write is rethrown after it.
-                            do { try writer.write(enc.bytes) } catch { writeError = error }
-                            enc.bytes.removeAll(keepingCapacity: true)
+                // The shards' tables in turns, 4096 slots each: a loader sending each key to its
+                // shard then keeps every shard busy, instead of one after the other (measured:
+                // 1M Feast entities loaded with one shard thread busy at a time, 8.9 s).
+                let turn = 4096
+                let widest = spaces.map(\.slotCount).max() ?? 0
+                for start in stride(from: 0, to: widest, by: turn) {
+                    for space in spaces {
+                        space.forEachLive(slots: start..<start + turn, now: now) { slot in
+                            guard writeError == nil else { return }
+                            StoreSnapshot.encodeSlot(space, slot, into: &enc)
+                            keys += 1
+                            if enc.bytes.count >= 1 << 20 {
+                                // The walk cannot throw: a failed write is rethrown after it.
+                                do { try writer.write(enc.bytes) } catch { writeError = error }
+                                enc.bytes.removeAll(keepingCapacity: true)
+                            }
                         }
                     }
                 }
