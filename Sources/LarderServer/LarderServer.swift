@@ -42,7 +42,8 @@ public final class LarderServer: @unchecked Sendable {
     public func start(keepLoading: Bool = false) throws -> Int {
         let settings = state.settings
         self.keepLoading = keepLoading
-        if keepLoading { state.loading.begin() }
+        // Loading from before the port opens: no client may see the store before the load.
+        if keepLoading || FileManager.default.fileExists(atPath: settings.snapshotPath) { state.loading.begin() }
         let cores = System.coreCount
         for w in state.workers {
             if settings.pinThreads { w.loop.execute { ThreadAffinity.pin(core: w.index % cores) } }
@@ -110,7 +111,10 @@ public final class LarderServer: @unchecked Sendable {
     /// logging what and how fast.
     private func loadSnapshot() throws {
         let path = state.settings.snapshotPath
-        guard let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int else { return }
+        guard let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int else {
+            if !keepLoading { state.loading.end() }
+            return
+        }
         LarderLog.server.notice("loading the snapshot \(path) (\(size) bytes); clients get -LOADING until it is loaded",
                                 metadata: ["event": "rdb_loading", "path": .string(path), "bytes": .stringConvertible(size)])
         state.loading.begin(totalBytes: size)
