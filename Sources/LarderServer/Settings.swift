@@ -21,6 +21,8 @@ public final class ServerSettings: @unchecked Sendable {
     /// Redis' `protected-mode`: while on and the default user has no password, only clients
     /// from loopback addresses are served (see `ConnectionHandler.channelActive`).
     public let protectedMode: ManagedAtomic<Bool>
+    /// SLOWLOG / LATENCY settings (Stats/Slowlog.swift).
+    public let monitoring = MonitoringSettings()
     private let lock = NIOLock()
     private var _requirePass: String?
     private var _dir: String

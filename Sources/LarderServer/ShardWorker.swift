@@ -1,3 +1,4 @@
+import LarderRESP
 import LarderStore
 import NIOCore
 
@@ -29,6 +30,13 @@ public final class ShardWorker {
     var netInputBytes = 0
     var netOutputBytes = 0
 
+    // MARK: operator statistics (errorstats, SLOWLOG; Stats/ErrorStats.swift, Stats/Slowlog.swift)
+    let errorStats: ErrorStats
+    let slowlog = Slowlog()
+    /// The server's SLOWLOG/LATENCY settings (set by `ServerState.workers`).
+    var monitoring = MonitoringSettings()
+    // MARK: -
+
     init(index: Int, loop: EventLoop, commandCount: Int) {
         self.index = index
         self.loop = loop
@@ -40,6 +48,7 @@ public final class ShardWorker {
         self.commandNanos.initialize(repeating: 0, count: commandSlots)
         self.commandTimedCalls = .allocate(capacity: commandSlots)
         self.commandTimedCalls.initialize(repeating: 0, count: commandSlots)
+        self.errorStats = ErrorStats(commandSlots: commandSlots)
     }
 
     deinit {
@@ -56,18 +65,34 @@ public final class ShardWorker {
     static let fastCommandSampleInterval = 16
 
     /// Runs a command's handler on this thread, timing it (Redis times call(), the execution
-    /// without I/O; so does this, on the thread that runs the command).
+    /// without I/O; so does this, on the thread that runs the command). `out` is where the
+    /// handler writes its reply: an error reply in it makes the call a failed one (INFO
+    /// commandstats failed_calls, errorstats). A timed call at least `slowlog-log-slower-than`
+    /// long is logged with `args` and `client` (SLOWLOG); with the threshold at 0 every call is
+    /// timed, otherwise `.fast` commands are sampled and only a sampled slow call is logged.
     @inline(__always)
-    func runTimed(_ spec: CommandSpec, _ body: () -> Void) {
-        if spec.flags.contains(.fast) {
+    func runTimed(_ spec: CommandSpec, _ out: ReplyWriter, _ args: Arguments, client: ClientSession?,
+                  _ body: () -> Void) {
+        let errors = out.errorCount
+        let slowNanos = monitoring.slowlogThresholdNanos
+        if spec.flags.contains(.fast) && slowNanos != 0 {
             fastCommandsUntilSample &-= 1
-            if fastCommandsUntilSample > 0 { body(); return }
+            if fastCommandsUntilSample > 0 {
+                body()
+                if out.errorCount != errors { errorStats.failed(spec.id, out, before: errors) }
+                return
+            }
             fastCommandsUntilSample = Self.fastCommandSampleInterval
         }
         let start = Clock.monotonicNanoseconds()
         body()
-        commandNanos[spec.id] &+= Int(truncatingIfNeeded: Clock.monotonicNanoseconds() &- start)
+        let nanos = Int(truncatingIfNeeded: Clock.monotonicNanoseconds() &- start)
+        commandNanos[spec.id] &+= nanos
         commandTimedCalls[spec.id] &+= 1
+        if out.errorCount != errors { errorStats.failed(spec.id, out, before: errors) }
+        if nanos >= slowNanos && !spec.flags.contains(.skipSlowlog) {
+            slowlog.record(spec, args, micros: nanos / 1000, client: client, settings: monitoring)
+        }
     }
 
     /// True when work for this shard can run right now on this thread, in order.

@@ -21,6 +21,9 @@ public final class Keyspace {
 
     public init() {}
 
+    /// CONFIG RESETSTAT: forgets the hit and miss counts.
+    public func resetStats() { hits = 0; misses = 0 }
+
     public var count: Int { table.count }
 
     // MARK: lookup

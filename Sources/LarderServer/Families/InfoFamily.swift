@@ -50,7 +50,8 @@ enum InfoFamily {
         case "commandstats": fields = commandstats(ctx)
         case "cluster": fields = [("cluster_enabled", "0")]
         case "keyspace": fields = keyspace(ctx)
-        default: fields = []  // modules, errorstats, latencystats: nothing to report
+        case "errorstats": fields = errorstats(ctx)
+        default: fields = []  // modules, latencystats: nothing to report
         }
         var s = "# \(name == "cpu" ? "CPU" : name.prefix(1).uppercased() + name.dropFirst())\r\n"
         for (k, v) in fields { s += "\(k):\(v)\r\n" }
@@ -135,6 +136,7 @@ enum InfoFamily {
             ("keyspace_hits", String(ctx.heldShards.reduce(0) { t, s in t + s.databases.reduce(0) { $0 + $1.hits } })),
             ("keyspace_misses", String(ctx.heldShards.reduce(0) { t, s in t + s.databases.reduce(0) { $0 + $1.misses } })),
             ("pubsub_channels", "0"), ("pubsub_patterns", "0"),
+            ("total_error_replies", String(ServerStats.totalErrorReplies(ctx.server))),
         ]
     }
 
@@ -165,11 +167,17 @@ enum InfoFamily {
         var rows: [(String, String)] = []
         for spec in ctx.server.commands.specs {
             let (calls, usec) = ServerStats.commandTime(ctx.server, spec.id)
-            guard calls > 0 else { continue }
-            let perCall = String(format: "%.2f", Double(usec) / Double(calls))
-            rows.append(("cmdstat_\(spec.name)", "calls=\(calls),usec=\(usec),usec_per_call=\(perCall),rejected_calls=0,failed_calls=0"))
+            let (rejected, failed) = ServerStats.commandErrors(ctx.server, spec.id)
+            guard calls > 0 || rejected > 0 || failed > 0 else { continue }
+            let perCall = String(format: "%.2f", calls > 0 ? Double(usec) / Double(calls) : 0)
+            rows.append(("cmdstat_\(spec.name)", "calls=\(calls),usec=\(usec),usec_per_call=\(perCall),rejected_calls=\(rejected),failed_calls=\(failed)"))
         }
         return rows
+    }
+
+    /// One line per error code replied since start or RESETSTAT (Redis 7's errorstats).
+    static func errorstats(_ ctx: CommandContext) -> [(String, String)] {
+        ServerStats.errorCodes(ctx.server).map { ("errorstat_\($0.code)", "count=\($0.count)") }
     }
 
     static func keyspace(_ ctx: CommandContext) -> [(String, String)] {

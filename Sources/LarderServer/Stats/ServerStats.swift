@@ -34,6 +34,26 @@ enum ServerStats {
         return (calls, Int(Double(nanos) / 1000 * Double(calls) / Double(timed)))
     }
 
+    /// Error replies over every thread (INFO total_error_replies).
+    static func totalErrorReplies(_ server: ServerState) -> Int { server.workers.reduce(0) { $0 &+ $1.errorStats.total } }
+
+    /// Error replies per code over every thread, sorted by code as Redis lists them (INFO errorstats).
+    static func errorCodes(_ server: ServerState) -> [(code: String, count: Int)] {
+        var merged: [String: Int] = [:]
+        for w in server.workers { merged.merge(w.errorStats.codes, uniquingKeysWith: +) }
+        return merged.sorted { Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }.map { ($0.key, $0.value) }
+    }
+
+    /// A command's rejected and failed calls over every thread (INFO commandstats).
+    static func commandErrors(_ server: ServerState, _ specID: Int) -> (rejected: Int, failed: Int) {
+        var rejected = 0, failed = 0
+        for w in server.workers {
+            rejected &+= w.errorStats.rejectedCalls[specID]
+            failed &+= w.errorStats.failedCalls[specID]
+        }
+        return (rejected, failed)
+    }
+
     /// Clears the counters. Per-thread counters are cleared on their own thread, once the
     /// shard is not lent (the expired-key count lives in the shard).
     static func reset(_ server: ServerState) {
@@ -48,6 +68,8 @@ enum ServerStats {
                     w.netInputBytes = 0
                     w.netOutputBytes = 0
                     w.shard.expiredKeys = 0
+                    w.errorStats.reset()
+                    for db in w.shard.databases { db.resetStats() }
                 }
             }
             if w.loop.inEventLoop { clear() } else { w.loop.execute(clear) }
