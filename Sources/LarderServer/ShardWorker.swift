@@ -74,8 +74,7 @@ public final class ShardWorker {
     func runTimed(_ spec: CommandSpec, _ out: ReplyWriter, _ args: Arguments, client: ClientSession?,
                   _ body: () -> Void) {
         let errors = out.errorCount
-        let slowNanos = monitoring.slowlogThresholdNanos
-        if spec.flags.contains(.fast) && slowNanos != 0 {
+        if spec.flags.contains(.fast) && monitoring.slowlogThresholdNanos != 0 {
             fastCommandsUntilSample &-= 1
             if fastCommandsUntilSample > 0 {
                 body()
@@ -90,7 +89,8 @@ public final class ShardWorker {
         commandNanos[spec.id] &+= nanos
         commandTimedCalls[spec.id] &+= 1
         if out.errorCount != errors { errorStats.failed(spec.id, out, before: errors) }
-        if nanos >= slowNanos && !spec.flags.contains(.skipSlowlog) {
+        // The threshold as it is after the call, as Redis reads it (CONFIG SET ... 0 logs itself).
+        if nanos >= monitoring.slowlogThresholdNanos && !spec.flags.contains(.skipSlowlog) {
             slowlog.record(spec, args, micros: nanos / 1000, client: client, settings: monitoring)
         }
     }

@@ -184,11 +184,16 @@ enum InfoFamily {
         var rows: [(String, String)] = []
         for db in 0..<Shard.databaseCount {
             var keys = 0, expires = 0
+            // Each shard's sweep estimate, weighted by that shard's keys with a TTL.
+            var ttlWeighted = 0.0, ttlWeight = 0
             for shard in ctx.heldShards {
-                keys += shard.databases[db].count
-                expires += shard.databases[db].expiresCount
+                let ks = shard.databases[db]
+                keys += ks.count
+                expires += ks.expiresCount
+                if ks.averageTTL > 0 { ttlWeighted += Double(ks.averageTTL) * Double(ks.expiresCount); ttlWeight += ks.expiresCount }
             }
-            if keys > 0 { rows.append(("db\(db)", "keys=\(keys),expires=\(expires),avg_ttl=0")) }
+            let avgTTL = ttlWeight > 0 ? Int(ttlWeighted / Double(ttlWeight)) : 0
+            if keys > 0 { rows.append(("db\(db)", "keys=\(keys),expires=\(expires),avg_ttl=\(avgTTL)")) }
         }
         return rows
     }
