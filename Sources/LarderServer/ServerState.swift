@@ -8,8 +8,13 @@ import NIOCore
 public final class ServerState: @unchecked Sendable {
     public let settings: ServerSettings
     public internal(set) var workers: [ShardWorker] = [] {
-        didSet { for w in workers { w.monitoring = monitoring } }
+        didSet {
+            for w in workers { w.monitoring = monitoring }
+            workers.first?.cron = { [unowned self] now in self.opsSampler.tick(self, nowMilliseconds: now) }
+        }
     }
+    /// INFO instantaneous_ops_per_sec.
+    let opsSampler = OpsPerSecondSampler()
     /// SLOWLOG / LATENCY settings (CONFIG slowlog-*), read by every worker's `runTimed`.
     public var monitoring: MonitoringSettings { settings.monitoring }
     public let commands: CommandTable

@@ -35,6 +35,8 @@ public final class ShardWorker {
     let slowlog = Slowlog()
     /// The server's SLOWLOG/LATENCY settings (set by `ServerState.workers`).
     var monitoring = MonitoringSettings()
+    /// Periodic statistics work run by this worker's expiry timer (shard 0: ops per second).
+    var cron: ((Int64) -> Void)? = nil
     // MARK: -
 
     init(index: Int, loop: EventLoop, commandCount: Int) {
@@ -132,6 +134,7 @@ public final class ShardWorker {
 
     /// One step of active expiry; skipped while the shard is lent.
     func expiryCycle() {
+        cron?(Clock.nowMilliseconds())
         guard isAvailable else { return }
         shard.sweepExpired(now: Clock.nowMilliseconds(), budget: 2000)
     }

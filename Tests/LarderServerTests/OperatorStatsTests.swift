@@ -129,6 +129,20 @@ final class OperatorStatsTests: XCTestCase {
         XCTAssertEqual(try info(c, "keyspace")["db0"], "keys=51,expires=0,avg_ttl=0", "no key with a TTL: 0")
     }
 
+    /// instantaneous_ops_per_sec: commands per second over the last 1.6 s, sampled every 100 ms.
+    func testInstantaneousOpsPerSecondIsMeasured() throws {
+        let server = try TestServer(threads: 2)
+        let c = try server.client()
+        XCTAssertEqual(try info(c, "stats")["instantaneous_ops_per_sec"], "0")
+        let start = Date()
+        var sent = 0
+        while Date().timeIntervalSince(start) < 1.7 { _ = try c.call("SET", "k\(sent % 100)", "v"); sent += 1 }
+        let rate = Double(sent) / Date().timeIntervalSince(start)
+        let ops = Double(try info(c, "stats")["instantaneous_ops_per_sec"] ?? "") ?? -1
+        XCTAssertGreaterThan(ops, rate * 0.5, "measured \(ops)/s, sent \(rate)/s")
+        XCTAssertLessThan(ops, rate * 1.5, "measured \(ops)/s, sent \(rate)/s")
+    }
+
     // MARK: SLOWLOG
 
     func entries(_ c: TestClient, _ args: [String]) throws -> [[Reply]] {

@@ -126,7 +126,7 @@ enum InfoFamily {
         return [
             ("total_connections_received", String(c.totalConnections.load(ordering: .relaxed))),
             ("total_commands_processed", String(ServerStats.totalCommands(ctx.server))),
-            ("instantaneous_ops_per_sec", "0"),
+            ("instantaneous_ops_per_sec", String(ctx.server.opsSampler.opsPerSecond)),
             ("total_net_input_bytes", String(ServerStats.netInputBytes(ctx.server))),
             ("total_net_output_bytes", String(ServerStats.netOutputBytes(ctx.server))),
             ("rejected_connections", String(c.rejectedConnections.load(ordering: .relaxed))),

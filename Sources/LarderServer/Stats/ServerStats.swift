@@ -1,5 +1,6 @@
 import Foundation
 import LarderStore
+import NIOConcurrencyHelpers
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -59,6 +60,7 @@ enum ServerStats {
     static func reset(_ server: ServerState) {
         server.clients.totalConnections.store(0, ordering: .relaxed)
         server.clients.rejectedConnections.store(0, ordering: .relaxed)
+        server.opsSampler.reset()
         for w in server.workers {
             let clear = {
                 w.submit {
@@ -75,4 +77,36 @@ enum ServerStats {
             if w.loop.inEventLoop { clear() } else { w.loop.execute(clear) }
         }
     }
+}
+
+/// INFO instantaneous_ops_per_sec as Redis computes it (trackInstantaneousMetric): every 100 ms
+/// the commands processed since the previous sample, per second; the figure is the mean of the
+/// last 16 samples. Ticked by shard 0's expiry timer (`ShardWorker.cron`); read by INFO from
+/// any thread (a stale mean is acceptable, the samples are plain Ints).
+final class OpsPerSecondSampler {
+    static let samples = 16
+    private var ring = [Int](repeating: 0, count: OpsPerSecondSampler.samples)
+    private var next = 0
+    private var lastCount = 0
+    private var lastTime: Int64 = 0
+    private let lock = NIOLock()
+
+    func tick(_ server: ServerState, nowMilliseconds now: Int64) {
+        guard now - lastTime >= 100 else { return }
+        let count = ServerStats.totalCommands(server)
+        lock.withLock {
+            if lastTime > 0 {
+                let elapsed = now - lastTime
+                ring[next] = max(0, count - lastCount) * 1000 / Int(elapsed)
+                next = (next + 1) % Self.samples
+            }
+            lastCount = count
+            lastTime = now
+        }
+    }
+
+    var opsPerSecond: Int { lock.withLock { ring.reduce(0, +) / Self.samples } }
+
+    /// CONFIG RESETSTAT: the command counts restart at 0.
+    func reset() { lock.withLock { ring = [Int](repeating: 0, count: Self.samples); lastCount = 0 } }
 }

@@ -1,0 +1,112 @@
+"""INFO errorstats, total_error_replies, commandstats rejected_calls/failed_calls and SLOWLOG,
+against redis-server: the same commands on both, the same counts and entries.
+Both servers are dedicated (fresh_servers): the counts start from a known zero."""
+import time
+
+import pytest
+
+from resp import Err, RespConn
+
+
+def info(conn, section):
+    text = conn.call("INFO", section).value.decode()
+    out = {}
+    for line in text.split("\r\n"):
+        if line and not line.startswith("#") and ":" in line:
+            k, v = line.split(":", 1)
+            out[k] = v
+    return out
+
+
+def commandstat(conn, name):
+    """cmdstat_<name>'s calls, rejected_calls, failed_calls (usec differs between servers)."""
+    line = info(conn, "commandstats").get(f"cmdstat_{name}")
+    if line is None:
+        return None
+    fields = dict(p.split("=") for p in line.split(","))
+    return {k: fields[k] for k in ("calls", "rejected_calls", "failed_calls")}
+
+
+ERRORING = [
+    ("NOSUCHCOMMAND", "x"),          # rejected before any command: ERR
+    ("GET",),                        # arity: rejected
+    ("SET", "s", "text"),
+    ("HGET", "s", "f"),              # ran, failed: WRONGTYPE
+    ("INCR", "s"),                   # ran, failed: ERR
+    ("EXPIRE", "s", "notanumber"),   # ran, failed: ERR
+    ("EXEC",),                       # EXEC without MULTI: failed
+    ("GET", "s"),
+    ("CONFIG", "SET", "nosuchparam", "1"),
+]
+
+
+@pytest.fixture
+def both(fresh_servers):
+    return [fresh_servers("redis"), fresh_servers("larder")]
+
+
+def test_errorstats_and_rejected_failed_calls_as_redis(both):
+    results = []
+    for server in both:
+        with RespConn(server.port) as c:
+            replies = [c.call(*cmd).value for cmd in ERRORING]
+            # A transaction discarded by a rejected command: EXECABORT.
+            c.call("MULTI")
+            c.call("INCR")
+            replies.append(c.call("EXEC").value)
+            errors = {k: v for k, v in info(c, "errorstats").items()}
+            total = info(c, "stats")["total_error_replies"]
+            stats = {n: commandstat(c, n) for n in ("get", "set", "hget", "incr", "expire", "exec")}
+            c.call("CONFIG", "RESETSTAT")
+            after = (info(c, "errorstats"), info(c, "stats")["total_error_replies"], commandstat(c, "incr"))
+            results.append((replies, errors, total, stats, after))
+    ref, lar = results
+    assert [type(r) for r in lar[0]] == [type(r) for r in ref[0]]
+    assert lar[1] == ref[1], "INFO errorstats"
+    assert lar[2] == ref[2], "total_error_replies"
+    assert lar[3] == ref[3], "commandstats calls / rejected_calls / failed_calls"
+    assert lar[4] == ref[4] == ({}, "0", None), "after CONFIG RESETSTAT"
+
+
+def slowlog_args(conn, count="-1"):
+    """SLOWLOG GET's entries without id, time and duration (they differ by nature)."""
+    entries = conn.call("SLOWLOG", "GET", count).value
+    for e in entries:
+        assert len(e) == 6 and all(isinstance(x, int) for x in e[:3]), e
+        assert e[4].startswith(b"127.0.0.1:"), e
+    return [(e[3], e[5]) for e in entries]
+
+
+def test_slowlog_entries_as_redis(both):
+    results = []
+    for server in both:
+        with RespConn(server.port) as c:
+            r = {"config": c.call("CONFIG", "GET", "slowlog-*").value,
+                 "help": c.call("SLOWLOG", "HELP").value,
+                 "bad": c.call("SLOWLOG", "GET", "-2").value,
+                 "badnum": c.call("SLOWLOG", "GET", "x").value,
+                 "len0": c.call("SLOWLOG", "LEN").value}
+            c.call("CONFIG", "SET", "slowlog-log-slower-than", "0")
+            c.call("CLIENT", "SETNAME", "operator")
+            c.call("SET", "k", "x" * 300)
+            c.call("HSET", "h", *[f"f{i}" for i in range(50)])
+            c.call("GET", "k")
+            c.call("AUTH", "secret")
+            r["entries"] = slowlog_args(c)
+            r["len"] = c.call("SLOWLOG", "LEN").value
+            r["two"] = slowlog_args(c, "2")
+            r["reset"] = c.call("SLOWLOG", "RESET").value
+            r["after_reset"] = slowlog_args(c)
+            c.call("CONFIG", "SET", "slowlog-max-len", "2")
+            for i in range(5):
+                c.call("GET", f"k{i}")
+            r["trimmed"] = slowlog_args(c)
+            c.call("CONFIG", "SET", "slowlog-log-slower-than", "-1")
+            c.call("SLOWLOG", "RESET")
+            c.call("GET", "k")
+            r["off"] = c.call("SLOWLOG", "LEN").value
+            r["range"] = c.call("CONFIG", "SET", "slowlog-log-slower-than", "-2").value
+            results.append(r)
+    ref, lar = results
+    for key in ref:
+        assert lar[key] == ref[key], key
