@@ -33,6 +33,7 @@ public final class ShardWorker {
     // MARK: operator statistics (errorstats, SLOWLOG; Stats/ErrorStats.swift, Stats/Slowlog.swift)
     let errorStats: ErrorStats
     let slowlog = Slowlog()
+    let latency = LatencyMonitor()
     /// The server's SLOWLOG/LATENCY settings (set by `ServerState.workers`).
     var monitoring = MonitoringSettings()
     /// Periodic statistics work run by this worker's expiry timer (shard 0: ops per second).
@@ -94,6 +95,10 @@ public final class ShardWorker {
         // The threshold as it is after the call, as Redis reads it (CONFIG SET ... 0 logs itself).
         if nanos >= monitoring.slowlogThresholdNanos && !spec.flags.contains(.skipSlowlog) {
             slowlog.record(spec, args, micros: nanos / 1000, client: client, settings: monitoring)
+        }
+        // Redis' latency monitor: events "command" and "fast-command", in whole milliseconds.
+        if nanos >= monitoring.latencyThresholdNanos {
+            latency.record(spec.flags.contains(.fast) ? "fast-command" : "command", milliseconds: nanos / 1_000_000)
         }
     }
 

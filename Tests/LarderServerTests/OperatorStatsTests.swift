@@ -218,4 +218,40 @@ final class OperatorStatsTests: XCTestCase {
         XCTAssertEqual(try c.call("CONFIG", "SET", "slowlog-log-slower-than", "-2"),
                        .error("ERR CONFIG SET failed (possibly related to argument 'slowlog-log-slower-than') - argument must be between -1 and 9223372036854775807 inclusive"))
     }
+
+    // MARK: LATENCY
+
+    func testLatencyMonitorRecordsCommandsOverTheThreshold() throws {
+        let server = try TestServer(threads: 2)
+        let c = try server.client()
+        XCTAssertEqual(try c.call("CONFIG", "GET", "latency-monitor-threshold"),
+                       .array([.bulk("latency-monitor-threshold"), .bulk("0")]))
+        // 50,000 keys over both shards: KEYS * (borrowing both) takes well over 1 ms.
+        for i in 0..<500 {
+            var mset = ["MSET"]
+            for j in 0..<100 { mset += ["key:\(i * 100 + j)", "v"] }
+            c.send(mset)
+        }
+        for _ in 0..<500 { XCTAssertEqual(try c.read(), .simple("OK")) }
+        _ = try c.call("KEYS", "*")
+        XCTAssertEqual(try c.call("LATENCY", "LATEST"), .array([]), "the monitor is off at 0")
+        XCTAssertEqual(try c.call("CONFIG", "SET", "latency-monitor-threshold", "1"), .simple("OK"))
+        _ = try c.call("KEYS", "*")
+        _ = try c.call("KEYS", "*")
+        guard case .array(let latest) = try c.call("LATENCY", "LATEST"), latest.count == 1,
+              case .array(let row) = latest[0], row.count == 4,
+              case .integer(let time) = row[1], case .integer(let ms) = row[2], case .integer(let max) = row[3] else {
+            return XCTFail("LATENCY LATEST: \(try c.call("LATENCY", "LATEST"))")
+        }
+        XCTAssertEqual(row[0], .bulk("command"))
+        XCTAssertLessThan(abs(time - Int(Date().timeIntervalSince1970)), 5)
+        XCTAssertGreaterThanOrEqual(ms, 1)
+        XCTAssertGreaterThanOrEqual(max, ms)
+        guard case .array(let history) = try c.call("LATENCY", "HISTORY", "command") else { return XCTFail("HISTORY") }
+        XCTAssertTrue((1...2).contains(history.count), "one sample per second: \(history)")
+        XCTAssertEqual(try c.call("LATENCY", "HISTORY", "nosuchevent"), .array([]))
+        XCTAssertEqual(try c.call("LATENCY", "RESET", "nosuchevent"), .integer(0))
+        XCTAssertEqual(try c.call("LATENCY", "RESET"), .integer(1))
+        XCTAssertEqual(try c.call("LATENCY", "LATEST"), .array([]))
+    }
 }

@@ -111,3 +111,43 @@ def test_slowlog_entries_as_redis(both):
     ref, lar = results
     differing = {k: (ref[k], lar[k]) for k in ref if lar[k] != ref[k]}
     assert not differing, differing
+
+
+def test_latency_monitor_as_redis(both):
+    results = []
+    for server in both:
+        with RespConn(server.port) as c:
+            r = {"threshold": c.call("CONFIG", "GET", "latency-monitor-threshold").value,
+                 "latest_empty": c.call("LATENCY", "LATEST").value,
+                 "history_none": c.call("LATENCY", "HISTORY", "command").value,
+                 "reset_none": c.call("LATENCY", "RESET").value}
+            # 200,000 keys: KEYS * takes several milliseconds on either server.
+            for i in range(200):
+                c.send_raw(b"".join(encode_mset(i)))
+            for _ in range(200):
+                c.read_reply()
+            c.call("CONFIG", "SET", "latency-monitor-threshold", "1")
+            c.call("KEYS", "*")
+            latest = c.call("LATENCY", "LATEST").value
+            assert len(latest) == 1, f"{server.name}: {latest}"
+            event, at, ms, top = latest[0]
+            assert abs(at - time.time()) < 5 and 1 <= ms <= top, f"{server.name}: {latest[0]}"
+            r["event"] = event
+            history = c.call("LATENCY", "HISTORY", "command").value
+            assert len(history) == 1 and history[0][0] == at and history[0][1] == ms, f"{server.name}: {history}"
+            r["reset_unknown"] = c.call("LATENCY", "RESET", "nosuchevent").value
+            r["reset_one"] = c.call("LATENCY", "RESET", "command").value
+            r["latest_after"] = c.call("LATENCY", "LATEST").value
+            r["range"] = c.call("CONFIG", "SET", "latency-monitor-threshold", "-1").value
+            results.append(r)
+    ref, lar = results
+    differing = {k: (ref[k], lar[k]) for k in ref if lar[k] != ref[k]}
+    assert not differing, differing
+
+
+def encode_mset(i):
+    from resp import encode
+    args = ["MSET"]
+    for j in range(1000):
+        args += [f"key:{i}:{j}", "v"]
+    return [encode(*args)]

@@ -31,6 +31,7 @@ enum Subcommands {
         "config": ConfigFamily.subcommands,
         "memory": MemoryFamily.subcommands,
         "slowlog": SlowlogFamily.subcommands,
+        "latency": LatencyFamily.subcommands,
     ]
 
     /// Runs `args[1]` of container `parent` with Redis' errors for an unknown subcommand and

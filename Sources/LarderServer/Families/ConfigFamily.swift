@@ -104,7 +104,7 @@ enum ConfigFamily {
         Parameter(name: "dbfilename", get: { $0.settings.dbFilename }, check: nil),
         fixed("save", ""),
         fixed("appendonly", "no", yesNo: true),
-    ] + monitoringParameters  // SLOWLOG / LATENCY: Families/SlowlogFamily.swift
+    ] + monitoringParameters + latencyParameters  // SLOWLOG / LATENCY: Families/SlowlogFamily.swift, LatencyFamily.swift
 
     /// Redis reports `dir` as the absolute working directory.
     static func absolutePath(_ dir: String) -> String {

@@ -10,6 +10,8 @@ public final class MonitoringSettings: @unchecked Sendable {
     public let slowlogSlowerThan = ManagedAtomic<Int>(10_000)
     /// Redis' `slowlog-max-len`.
     public let slowlogMaxLen = ManagedAtomic<Int>(128)
+    /// Redis' `latency-monitor-threshold`, milliseconds: 0 is off.
+    public let latencyThreshold = ManagedAtomic<Int>(0)
     /// Slowlog ids are unique over all shards (GET merges the shards' logs by id).
     let nextSlowlogID = ManagedAtomic<Int>(0)
 
@@ -19,6 +21,12 @@ public final class MonitoringSettings: @unchecked Sendable {
     @inline(__always) var slowlogThresholdNanos: Int {
         let us = slowlogSlowerThan.load(ordering: .relaxed)
         return us < 0 ? Int.max : us &* 1000
+    }
+
+    /// The duration from which a call is a latency sample, in nanoseconds (Int.max: off).
+    @inline(__always) var latencyThresholdNanos: Int {
+        let ms = latencyThreshold.load(ordering: .relaxed)
+        return ms <= 0 ? Int.max : ms &* 1_000_000
     }
 }
 
