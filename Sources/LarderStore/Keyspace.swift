@@ -24,8 +24,8 @@ public final class Keyspace {
 
     public init() {}
 
-    /// CONFIG RESETSTAT: forgets the hit and miss counts.
-    public func resetStats() { hits = 0; misses = 0 }
+    /// CONFIG RESETSTAT: forgets the hit, miss and lazily-expired counts.
+    public func resetStats() { hits = 0; misses = 0; lazilyExpiredKeys = 0 }
 
     public var count: Int { table.count }
 

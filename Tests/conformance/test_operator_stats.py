@@ -151,3 +151,39 @@ def encode_mset(i):
     for j in range(1000):
         args += [f"key:{i}:{j}", "v"]
     return [encode(*args)]
+
+
+def test_keyspace_hits_and_misses_of_reads_as_redis(both):
+    """Read commands count one hit or miss per key looked up; SET and HSET (writes) count none."""
+    results = []
+    for server in both:
+        with RespConn(server.port) as c:
+            for cmd in [("SET", "s", "v"), ("HSET", "h", "f", "v"), ("HSET", "h", "g", "w"),
+                        ("GET", "s"), ("GET", "nope"), ("HGET", "h", "f"), ("HGET", "nope", "f"),
+                        ("HMGET", "h", "f", "x"), ("HGETALL", "h"), ("MGET", "s", "nope", "h"),
+                        ("EXISTS", "s", "nope"), ("TYPE", "h"), ("TTL", "nope"), ("STRLEN", "s"),
+                        ("HLEN", "h"), ("HEXISTS", "h", "f")]:
+                c.call(*cmd)
+            stats = info(c, "stats")
+            results.append((stats["keyspace_hits"], stats["keyspace_misses"]))
+    assert results[1] == results[0], f"(hits, misses): redis {results[0]}, larder {results[1]}"
+
+
+def test_avg_ttl_as_redis(both):
+    """avg_ttl is estimated by the active expiry sweep: ~100000 ms for keys with 100 s left."""
+    for server in both:
+        with RespConn(server.port) as c:
+            for i in range(300):
+                c.call("SET", f"k{i}", "v", "EX", "100")
+            c.call("SET", "persistent", "v")
+            avg = 0
+            deadline = time.time() + 5
+            while time.time() < deadline:
+                line = info(c, "keyspace")["db0"]
+                fields = dict(p.split("=") for p in line.split(","))
+                assert (fields["keys"], fields["expires"]) == ("301", "300"), f"{server.name}: {line}"
+                avg = int(fields["avg_ttl"])
+                if avg:
+                    break
+                time.sleep(0.05)
+            assert 90_000 < avg <= 100_000, f"{server.name}: avg_ttl {avg}"
