@@ -16,8 +16,9 @@ public final class Keyspace {
     /// The running average of the remaining TTLs the active sweep sampled (see `averageTTL`).
     var sampledAverageTTL: Int64 = 0
     /// Lookups that found / did not find a live key (INFO keyspace_hits / keyspace_misses).
-    /// Unlike Redis, which counts the lookups of read commands only, every command's lookup
-    /// counts (a write's too); the server's own reads (`lookupInternal`) never do.
+    /// As in Redis, a read command's lookups count and a write command's do not, except where a
+    /// write reads the value for the client (GETDEL, GETEX, GETSET, SET GET, COPY's source:
+    /// `CommandContext.lookup(_:read:)`); the server's own reads (`lookupInternal`) never do.
     public internal(set) var hits = 0, misses = 0
     /// Hashes that have fields with a TTL (see Keyspace+HashFieldExpiry.swift).
     var fieldExpiryIndex = HashFieldExpiryIndex()
@@ -48,8 +49,9 @@ public final class Keyspace {
         lookup(key, hash: ByteHash.hash(key), now: now, counted: false)
     }
 
+    /// `counted`: whether the lookup is a keyspace hit or miss (a read command's; see `hits`).
     @inline(__always)
-    func lookup(_ key: UnsafeRawBufferPointer, hash: UInt64, now: Int64, counted: Bool) -> Int? {
+    public func lookup(_ key: UnsafeRawBufferPointer, hash: UInt64, now: Int64, counted: Bool) -> Int? {
         guard let i = table.find(key, hash: hash) else { if counted { misses &+= 1 }; return nil }
         if table.hasExpiry(i), table.expireAt(i) <= now {
             removeSlot(i)

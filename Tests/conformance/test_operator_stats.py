@@ -154,7 +154,8 @@ def encode_mset(i):
 
 
 def test_keyspace_hits_and_misses_of_reads_as_redis(both):
-    """Read commands count one hit or miss per key looked up; SET and HSET (writes) count none."""
+    """Read commands count one hit or miss per key looked up; write commands none, except those
+    that read the value for the client (GETSET, SET GET, GETDEL, GETEX, COPY's source)."""
     results = []
     for server in both:
         with RespConn(server.port) as c:
@@ -162,7 +163,15 @@ def test_keyspace_hits_and_misses_of_reads_as_redis(both):
                         ("GET", "s"), ("GET", "nope"), ("HGET", "h", "f"), ("HGET", "nope", "f"),
                         ("HMGET", "h", "f", "x"), ("HGETALL", "h"), ("MGET", "s", "nope", "h"),
                         ("EXISTS", "s", "nope"), ("TYPE", "h"), ("TTL", "nope"), ("STRLEN", "s"),
-                        ("HLEN", "h"), ("HEXISTS", "h", "f")]:
+                        ("HLEN", "h"), ("HEXISTS", "h", "f"),
+                        # Writes: no hit or miss, except where they read the value for the client.
+                        ("INCR", "n"), ("INCR", "n"), ("APPEND", "s", "x"), ("SETNX", "s", "y"),
+                        ("SET", "s", "z", "NX"), ("SET", "s", "w", "XX"), ("EXPIRE", "s", "100"),
+                        ("PERSIST", "s"), ("HINCRBY", "h", "c", "1"), ("HDEL", "h", "c"),
+                        ("HSETNX", "h", "f", "x"), ("MSETNX", "a", "1", "b", "2"), ("DEL", "a", "nope"),
+                        ("RENAME", "b", "b2"), ("COPY", "s", "s2"), ("COPY", "nope", "s3"),
+                        ("GETSET", "s", "v2"), ("SET", "s", "v3", "GET"), ("GETDEL", "s2"), ("GETDEL", "nope"),
+                        ("GETEX", "s", "EX", "100"), ("GETEX", "nope")]:
                 c.call(*cmd)
             stats = info(c, "stats")
             results.append((stats["keyspace_hits"], stats["keyspace_misses"]))

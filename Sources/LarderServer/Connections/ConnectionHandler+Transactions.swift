@@ -131,7 +131,7 @@ enum TransactionFamily {
         for i in 1..<args.count {
             let key = args.bytes(i)
             let (db, hash) = ctx.db(for: args[i])
-            _ = db.lookup(args[i], hash: hash, now: ctx.now)  // an already-expired key counts as absent
+            _ = db.lookup(args[i], hash: hash, now: ctx.now, counted: false)  // an already-expired key counts as absent; no hit or miss
             db.watch(key, flag: flag)
             session.watchedKeys.append((ServerState.shardIndex(hash: hash, count: ctx.shardCount), ctx.dbIndex, key))
         }
