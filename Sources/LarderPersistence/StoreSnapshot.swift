@@ -39,7 +39,7 @@ public enum StoreSnapshot {
     /// Redis master loading its RDB does); a key already present is reported, not replaced.
     public static func insert(_ e: RDBEntry, into keyspace: Keyspace, now: Int64) -> InsertResult {
         if e.expireAt != 0 && e.expireAt <= now { return .expired }
-        if e.key.withUnsafeBytes({ keyspace.lookup($0, now: now) }) != nil { return .duplicate }
+        if e.key.withUnsafeBytes({ keyspace.lookupInternal($0, now: now) }) != nil { return .duplicate }
         switch e.value {
         case .string(let s):
             e.key.withUnsafeBytes { k in

@@ -15,6 +15,11 @@ public final class ReplyWriter {
     public private(set) var count = 0
     public private(set) var capacity: Int
     public var version: RESPVersion
+    /// Error replies written so far, and where the last one starts (its `-`): the server counts
+    /// failed calls and INFO errorstats from these, comparing before and after a command, so
+    /// the path without errors costs nothing here.
+    public private(set) var errorCount = 0
+    public private(set) var lastErrorOffset = 0
 
     public init(capacity: Int = 16 * 1024, version: RESPVersion = .resp2) {
         self.capacity = max(capacity, 64)
@@ -34,6 +39,19 @@ public final class ReplyWriter {
             capacity = 16 * 1024
             storage = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
         }
+    }
+
+    /// The code of the last error reply (its first word, e.g. `ERR`, `WRONGTYPE`), as Redis
+    /// names INFO errorstats' lines; nil when no error was written or it was truncated away.
+    public var lastErrorCode: String? {
+        guard errorCount > 0, lastErrorOffset < count else { return nil }
+        var end = lastErrorOffset + 1
+        while end < count {
+            let c = storage.load(fromByteOffset: end, as: UInt8.self)
+            if c == 0x20 || c == 0x0D { break }
+            end += 1
+        }
+        return String(decoding: UnsafeRawBufferPointer(start: storage + lastErrorOffset + 1, count: end - lastErrorOffset - 1), as: UTF8.self)
     }
 
     /// Truncates back to `mark` (used to replace a partially written reply).
@@ -116,6 +134,8 @@ public final class ReplyWriter {
     /// An error reply. `message` starts with its code (`ERR`, `WRONGTYPE`, ...); CR and LF in it
     /// are replaced by spaces, as Redis does, so a reply can never break the framing.
     public func error(_ message: String) {
+        errorCount &+= 1
+        lastErrorOffset = count
         appendByte(UInt8(ascii: "-"))
         var m = message
         m.withUTF8 { u in
@@ -125,6 +145,8 @@ public final class ReplyWriter {
         crlf()
     }
     public func error(_ message: StaticString) {
+        errorCount &+= 1
+        lastErrorOffset = count
         appendByte(UInt8(ascii: "-")); append(message); crlf()
     }
 

@@ -59,7 +59,7 @@ extension LarderServer {
             let now = Clock.nowMilliseconds()
             var found: [(Int, [UInt8])] = []
             for r in indices {
-                guard let slot = keys[r].withUnsafeBytes({ keyspace.lookup($0, now: now) }),
+                guard let slot = keys[r].withUnsafeBytes({ keyspace.lookupInternal($0, now: now) }),
                       case .hash(let h) = keyspace.value(at: slot),
                       let value = field.withUnsafeBytes({ h.value($0) }) else { continue }
                 found.append((r, value))

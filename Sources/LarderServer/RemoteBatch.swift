@@ -20,8 +20,12 @@ final class RemoteBatch {
     var replyEnds: [Int] = []
     var isDone = false
 
-    init(shardIndex: Int) {
+    /// The client that sent these commands (SLOWLOG's client address and name).
+    let client: ClientSession?
+
+    init(shardIndex: Int, client: ClientSession? = nil) {
         self.shardIndex = shardIndex
+        self.client = client
         argumentBytes.reserveCapacity(4096)
     }
 
@@ -53,7 +57,7 @@ final class RemoteBatch {
                     let args = Arguments(base: raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, spans: sp.baseAddress! + e.firstSpan, count: e.count)
                     ctx.routedKey = args[e.spec.keys.first]
                     ctx.routedKeyHash = e.firstKeyHash
-                    worker.runTimed(e.spec) { e.spec.handler(&ctx, args) }
+                    worker.runTimed(e.spec, out, args, client: client) { e.spec.handler(&ctx, args) }
                     replyEnds.append(out.count)
                 }
             }

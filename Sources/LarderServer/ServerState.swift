@@ -7,7 +7,16 @@ import NIOCore
 /// the clients. Nothing here is touched per command except through atomics.
 public final class ServerState: @unchecked Sendable {
     public let settings: ServerSettings
-    public internal(set) var workers: [ShardWorker] = []
+    public internal(set) var workers: [ShardWorker] = [] {
+        didSet {
+            for w in workers { w.monitoring = monitoring }
+            workers.first?.cron = { [unowned self] now in self.opsSampler.tick(self, nowMilliseconds: now) }
+        }
+    }
+    /// INFO instantaneous_ops_per_sec.
+    let opsSampler = OpsPerSecondSampler()
+    /// SLOWLOG / LATENCY settings (CONFIG slowlog-*), read by every worker's `runTimed`.
+    public var monitoring: MonitoringSettings { settings.monitoring }
     public let commands: CommandTable
     public let clients = ClientRegistry()
     public let startedAt = Date()

@@ -26,6 +26,8 @@ public final class ServerSettings: @unchecked Sendable {
     public let stopWritesOnSaveError: ManagedAtomic<Bool>
     /// Redis' `maxmemory` in bytes (0 = no limit); the only policy is `noeviction` (MemoryLimit).
     public let maxMemory: ManagedAtomic<Int>
+    /// SLOWLOG / LATENCY settings (Stats/Slowlog.swift).
+    public let monitoring = MonitoringSettings()
     private let lock = NIOLock()
     private var _savePoints: [SavePoint]
     private var _requirePass: String?

@@ -1,3 +1,4 @@
+import LarderRESP
 import LarderStore
 import NIOCore
 
@@ -34,6 +35,16 @@ public final class ShardWorker {
     /// save point come sooner.
     var writeCommands = 0
 
+    // MARK: operator statistics (errorstats, SLOWLOG; Stats/ErrorStats.swift, Stats/Slowlog.swift)
+    let errorStats: ErrorStats
+    let slowlog = Slowlog()
+    let latency = LatencyMonitor()
+    /// The server's SLOWLOG/LATENCY settings (set by `ServerState.workers`).
+    var monitoring = MonitoringSettings()
+    /// Periodic statistics work run by this worker's expiry timer (shard 0: ops per second).
+    var cron: ((Int64) -> Void)? = nil
+    // MARK: -
+
     init(index: Int, loop: EventLoop, commandCount: Int) {
         self.index = index
         self.loop = loop
@@ -45,6 +56,7 @@ public final class ShardWorker {
         self.commandNanos.initialize(repeating: 0, count: commandSlots)
         self.commandTimedCalls = .allocate(capacity: commandSlots)
         self.commandTimedCalls.initialize(repeating: 0, count: commandSlots)
+        self.errorStats = ErrorStats(commandSlots: commandSlots)
     }
 
     deinit {
@@ -61,19 +73,39 @@ public final class ShardWorker {
     static let fastCommandSampleInterval = 16
 
     /// Runs a command's handler on this thread, timing it (Redis times call(), the execution
-    /// without I/O; so does this, on the thread that runs the command).
+    /// without I/O; so does this, on the thread that runs the command). `out` is where the
+    /// handler writes its reply: an error reply in it makes the call a failed one (INFO
+    /// commandstats failed_calls, errorstats). A timed call at least `slowlog-log-slower-than`
+    /// long is logged with `args` and `client` (SLOWLOG); with the threshold at 0 every call is
+    /// timed, otherwise `.fast` commands are sampled and only a sampled slow call is logged.
     @inline(__always)
-    func runTimed(_ spec: CommandSpec, _ body: () -> Void) {
+    func runTimed(_ spec: CommandSpec, _ out: ReplyWriter, _ args: Arguments, client: ClientSession?,
+                  _ body: () -> Void) {
+        let errors = out.errorCount
         if spec.flags.contains(.write) { writeCommands &+= 1 }
-        if spec.flags.contains(.fast) {
+        if spec.flags.contains(.fast) && monitoring.slowlogThresholdNanos != 0 {
             fastCommandsUntilSample &-= 1
-            if fastCommandsUntilSample > 0 { body(); return }
+            if fastCommandsUntilSample > 0 {
+                body()
+                if out.errorCount != errors { errorStats.failed(spec.id, out, before: errors) }
+                return
+            }
             fastCommandsUntilSample = Self.fastCommandSampleInterval
         }
         let start = Clock.monotonicNanoseconds()
         body()
-        commandNanos[spec.id] &+= Int(truncatingIfNeeded: Clock.monotonicNanoseconds() &- start)
+        let nanos = Int(truncatingIfNeeded: Clock.monotonicNanoseconds() &- start)
+        commandNanos[spec.id] &+= nanos
         commandTimedCalls[spec.id] &+= 1
+        if out.errorCount != errors { errorStats.failed(spec.id, out, before: errors) }
+        // The threshold as it is after the call, as Redis reads it (CONFIG SET ... 0 logs itself).
+        if nanos >= monitoring.slowlogThresholdNanos && !spec.flags.contains(.skipSlowlog) {
+            slowlog.record(spec, args, micros: nanos / 1000, client: client, settings: monitoring)
+        }
+        // Redis' latency monitor: events "command" and "fast-command", in whole milliseconds.
+        if nanos >= monitoring.latencyThresholdNanos {
+            latency.record(spec.flags.contains(.fast) ? "fast-command" : "command", milliseconds: nanos / 1_000_000)
+        }
     }
 
     /// True when work for this shard can run right now on this thread, in order.
@@ -113,6 +145,7 @@ public final class ShardWorker {
 
     /// One step of active expiry; skipped while the shard is lent.
     func expiryCycle() {
+        cron?(Clock.nowMilliseconds())
         guard isAvailable else { return }
         shard.sweepExpired(now: Clock.nowMilliseconds(), budget: 2000)
     }

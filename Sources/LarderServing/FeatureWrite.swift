@@ -19,7 +19,7 @@ public enum FeatureWrite {
                              keyspace: Keyspace, nowMilliseconds now: Int64) -> WriteOutcome {
         let layout = view.layout
         let hash: HashObject
-        let slot = row.key.withUnsafeBytes { keyspace.lookup($0, now: now) }
+        let slot = row.key.withUnsafeBytes { keyspace.lookupInternal($0, now: now) }
         if let slot {
             guard case .hash(let h) = keyspace.value(at: slot) else { return .wrongType }
             if let stored = layout.timestampField.withUnsafeBytes({ h.value($0) }), !stored.isEmpty,
@@ -34,7 +34,7 @@ public enum FeatureWrite {
         }
         _ = hash.set(layout.timestampField, row.eventTime.encoded())
         for (i, field) in layout.featureFields.enumerated() { _ = hash.set(field, row.values[i]) }
-        if let ttl = keyTTLSeconds, let s = row.key.withUnsafeBytes({ keyspace.lookup($0, now: now) }) {
+        if let ttl = keyTTLSeconds, let s = row.key.withUnsafeBytes({ keyspace.lookupInternal($0, now: now) }) {
             keyspace.setExpire(slot: s, now + Int64(ttl) * 1000)
         }
         return .written

@@ -208,7 +208,7 @@ public final class HTTPFeatureAPI: @unchecked Sendable {
             do {
                 for t in list {
                     let hash: HashObject? = t.key.withUnsafeBytes { kb in
-                        guard let slot = db.lookup(kb, now: now), case .hash(let h) = db.value(at: slot) else { return nil }
+                        guard let slot = db.lookupInternal(kb, now: now), case .hash(let h) = db.value(at: slot) else { return nil }
                         return h
                     }
                     var cells: [FeatureCell] = []

@@ -35,7 +35,9 @@ extension Keyspace {
     /// field TTL, as HSET does), and marks watchers of the key dirty.
     public func setHashFields(_ key: UnsafeRawBufferPointer, hash: UInt64, fields: ByteSpans, values: ByteSpans,
                               now: Int64) -> HashWriteResult {
-        if let slot = lookup(key, hash: hash, now: now) {
+        // A write's lookup: no keyspace hit or miss (Redis' lookupKeyWrite), and the bulk load's
+        // are not a client's at all.
+        if let slot = lookup(key, hash: hash, now: now, counted: false) {
             guard case .hash(let h) = value(at: slot) else { return .wrongType }
             var added = 0
             for i in 0..<fields.count where h.set(fields[i], values[i]) { added += 1 }

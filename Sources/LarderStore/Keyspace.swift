@@ -13,13 +13,20 @@ public final class Keyspace {
     /// The active sweep's deletions are counted by `Shard.expiredKeys` instead; INFO's
     /// expired_keys is the sum of both.
     public private(set) var lazilyExpiredKeys = 0
+    /// The running average of the remaining TTLs the active sweep sampled (see `averageTTL`).
+    var sampledAverageTTL: Int64 = 0
     /// Lookups that found / did not find a live key (INFO keyspace_hits / keyspace_misses).
-    /// Unlike Redis, which counts read commands only, every lookup counts.
+    /// As in Redis, a read command's lookups count and a write command's do not, except where a
+    /// write reads the value for the client (GETDEL, GETEX, GETSET, SET GET, COPY's source:
+    /// `CommandContext.lookup(_:read:)`); the server's own reads (`lookupInternal`) never do.
     public internal(set) var hits = 0, misses = 0
     /// Hashes that have fields with a TTL (see Keyspace+HashFieldExpiry.swift).
     var fieldExpiryIndex = HashFieldExpiryIndex()
 
     public init() {}
+
+    /// CONFIG RESETSTAT: forgets the hit, miss and lazily-expired counts.
+    public func resetStats() { hits = 0; misses = 0; lazilyExpiredKeys = 0 }
 
     public var count: Int { table.count }
     /// Slots of the key table (live, empty and deleted), for walks by slot range.
@@ -33,23 +40,37 @@ public final class Keyspace {
 
     // MARK: lookup
 
-    /// The live slot of `key`, deleting it first if it has expired (lazy expiry).
+    /// The live slot of `key`, deleting it first if it has expired (lazy expiry). A client's
+    /// lookup: it counts as a keyspace hit or miss.
     public func lookup(_ key: UnsafeRawBufferPointer, hash: UInt64, now: Int64) -> Int? {
-        guard let i = table.find(key, hash: hash) else { misses &+= 1; return nil }
-        if table.hasExpiry(i), table.expireAt(i) <= now {
-            removeSlot(i)
-            lazilyExpiredKeys += 1
-            misses &+= 1
-            return nil
-        }
-        // Lazy expiry of hash fields; one comparison when no hash here has field TTLs.
-        if fieldExpiryIndex.count > 0 && expireHashFields(slot: i, now: now) { misses &+= 1; return nil }
-        hits &+= 1
-        return i
+        lookup(key, hash: hash, now: now, counted: true)
     }
 
     public func lookup(_ key: UnsafeRawBufferPointer, now: Int64) -> Int? {
-        lookup(key, hash: ByteHash.hash(key), now: now)
+        lookup(key, hash: ByteHash.hash(key), now: now, counted: true)
+    }
+
+    /// The same lookup (with lazy expiry) for the server's own reads, which are not a client's
+    /// and count as no hit or miss: the embedded materialization's reads of `_ts:<view>`, a
+    /// snapshot load's duplicate check, the feature writer, the HTTP feature server.
+    public func lookupInternal(_ key: UnsafeRawBufferPointer, now: Int64) -> Int? {
+        lookup(key, hash: ByteHash.hash(key), now: now, counted: false)
+    }
+
+    /// `counted`: whether the lookup is a keyspace hit or miss (a read command's; see `hits`).
+    @inline(__always)
+    public func lookup(_ key: UnsafeRawBufferPointer, hash: UInt64, now: Int64, counted: Bool) -> Int? {
+        guard let i = table.find(key, hash: hash) else { if counted { misses &+= 1 }; return nil }
+        if table.hasExpiry(i), table.expireAt(i) <= now {
+            removeSlot(i)
+            lazilyExpiredKeys += 1
+            if counted { misses &+= 1 }
+            return nil
+        }
+        // Lazy expiry of hash fields; one comparison when no hash here has field TTLs.
+        if fieldExpiryIndex.count > 0 && expireHashFields(slot: i, now: now) { if counted { misses &+= 1 }; return nil }
+        if counted { hits &+= 1 }
+        return i
     }
 
     public func value(at slot: Int) -> StoredValue { table.value(at: slot) }
@@ -190,7 +211,7 @@ public final class Keyspace {
             }
             body(i)
         }
-        for k in expired { k.withUnsafeBytes { _ = lookup($0, now: now) } }
+        for k in expired { k.withUnsafeBytes { _ = lookupInternal($0, now: now) } }  // deletes; no client miss
         for k in emptied { k.withUnsafeBytes { if let slot = table.find($0, hash: ByteHash.hash($0)) { remove(at: slot) } } }
         return table.nextCursor(after: cursor)
     }
@@ -236,23 +257,41 @@ public final class Keyspace {
     /// Returns how many keys it deleted.
     @discardableResult
     public func sweepExpired(now: Int64, budget: Int) -> Int {
-        guard expiresCount > 0 else { return 0 }
+        guard expiresCount > 0 else { sampledAverageTTL = 0; return 0 }
         let capacity = table.capacity
         let steps = min(capacity, max(budget, capacity / 50))
         var removed = 0
+        var ttlSum: Int64 = 0, ttlSamples: Int64 = 0
         var i = sweepCursor < capacity ? sweepCursor : 0
         for _ in 0..<steps {
-            if table.hasExpiry(i) && table.expireAt(i) <= now {
-                removeSlot(i)
-                removed += 1
-                if expiresCount == 0 { i += 1; break }
+            if table.hasExpiry(i) {
+                let at = table.expireAt(i)
+                if at <= now {
+                    removeSlot(i)
+                    removed += 1
+                    if expiresCount == 0 { i += 1; break }
+                } else {
+                    ttlSum &+= at &- now
+                    ttlSamples &+= 1
+                }
             }
             i += 1
             if i == capacity { i = 0 }
         }
         sweepCursor = i
+        // Redis' activeExpireCycle: the sampled keys' mean remaining TTL, folded into a running
+        // average (2% weight to the new sample, 98% to the previous estimate).
+        if ttlSamples > 0 {
+            let sample = ttlSum / ttlSamples
+            sampledAverageTTL = sampledAverageTTL == 0 ? sample : (sampledAverageTTL / 50) * 49 + sample / 50
+        }
+        if expiresCount == 0 { sampledAverageTTL = 0 }
         return removed
     }
+
+    /// INFO keyspace avg_ttl: milliseconds, estimated by the active expiry sweep as Redis does
+    /// (0 until a sweep has sampled a key with a TTL, and when no key has one).
+    public var averageTTL: Int64 { expiresCount > 0 ? sampledAverageTTL : 0 }
 
     /// Approximate bytes held by keys and values (MEMORY USAGE / INFO).
     public func memoryUsage(at slot: Int) -> Int {

@@ -18,6 +18,9 @@ public struct CommandContext {
     /// `db(for:)` reuses it for that very argument (same bytes: same start and length).
     var routedKey: UnsafeRawBufferPointer? = nil
     var routedKeyHash: UInt64 = 0
+    /// Whether lookups count as keyspace hits/misses: false while a `.write` command runs
+    /// (Redis' lookupKeyWrite), set by the command's handler wrapper (`CommandSpec.init`).
+    public var countsLookups = true
 
     init(out: ReplyWriter, dbIndex: Int, now: Int64, shards: [Shard?], session: ClientSession?, server: ServerState) {
         self.out = out; self.dbIndex = dbIndex; self.now = now; self.shards = shards
@@ -35,11 +38,13 @@ public struct CommandContext {
         return (shards[s]!.databases[dbIndex], h)
     }
 
-    /// Looks a key up (with lazy expiry) in its keyspace.
+    /// Looks a key up (with lazy expiry) in its keyspace. `read`: the command reads the value
+    /// for the client even though it writes (GETDEL, SET GET...), so the lookup counts as a
+    /// keyspace hit or miss as in a read command.
     @inline(__always)
-    public func lookup(_ key: UnsafeRawBufferPointer) -> (db: Keyspace, hash: UInt64, slot: Int?) {
+    public func lookup(_ key: UnsafeRawBufferPointer, read: Bool = false) -> (db: Keyspace, hash: UInt64, slot: Int?) {
         let (db, h) = db(for: key)
-        return (db, h, db.lookup(key, hash: h, now: now))
+        return (db, h, db.lookup(key, hash: h, now: now, counted: read || countsLookups))
     }
 
     /// Every held shard (all of them for `.allShards` commands).

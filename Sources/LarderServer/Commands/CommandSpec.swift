@@ -96,7 +96,8 @@ public final class CommandSpec {
         self.route = route ?? (keys.first > 0 ? .keys : .connection)
         self.group = group; self.ownSummary = summary; self.ownSince = since
         self.subcommands = subcommands
-        self.handler = handler
+        // A write command's lookups are not keyspace hits or misses (CommandContext.countsLookups).
+        self.handler = flags.contains(.write) ? { ctx, args in ctx.countsLookups = false; handler(&ctx, args) } : handler
     }
 
     @inline(__always) public func arityOK(_ argc: Int) -> Bool {

@@ -62,7 +62,8 @@ public final class CommandTable: @unchecked Sendable {
 
     public static let standard = CommandTable(
         ConnectionFamily.commands + ServerFamily.commands + TransactionFamily.commands +
-        KeyFamily.commands + StringFamily.commands + HashFamily.commands + ClusterFamily.commands
+        KeyFamily.commands + StringFamily.commands + HashFamily.commands + ClusterFamily.commands +
+        [SlowlogFamily.spec, LatencyFamily.spec]
     )
 
     public var count: Int { specs.count }

@@ -30,6 +30,8 @@ enum Subcommands {
         "command": CommandFamily.subcommands,
         "config": ConfigFamily.subcommands,
         "memory": MemoryFamily.subcommands,
+        "slowlog": SlowlogFamily.subcommands,
+        "latency": LatencyFamily.subcommands,
     ]
 
     /// Runs `args[1]` of container `parent` with Redis' errors for an unknown subcommand and

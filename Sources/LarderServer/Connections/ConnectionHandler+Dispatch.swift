@@ -21,6 +21,7 @@ extension ConnectionHandler {
                 return
             }
             emit { $0.error(Self.unknownCommandMessage(args)) }
+            worker.errorStats.rejected(nil, code: "ERR")
             if session.inMulti { session.multiFailed = true }
             return
         }
@@ -29,10 +30,11 @@ extension ConnectionHandler {
             session.lastSubcommandIndex.store(Self.subcommandIndex(spec, args), ordering: .relaxed)
         }
         session.commandCount.wrappingIncrement(ordering: .relaxed)
-        worker.commandCalls[spec.id] &+= 1
 
+        // A refused command is a rejected call (INFO commandstats), not a call (Redis 7).
         if !spec.arityOK(args.count) {
             emit { $0.error("ERR wrong number of arguments for '\(spec.name)' command") }
+            worker.errorStats.rejected(spec.id, code: "ERR")
             if session.inMulti { session.multiFailed = true }
             return
         }
@@ -40,6 +42,7 @@ extension ConnectionHandler {
         // clearing it lets unauthenticated clients in (Redis checks the default user each time).
         if !session.authenticated && !spec.flags.contains(.noAuth) && server.settings.requirePass != nil {
             emit { $0.error("NOAUTH Authentication required." as StaticString) }
+            worker.errorStats.rejected(spec.id, code: "NOAUTH")
             if session.inMulti { session.multiFailed = true }
             return
         }
@@ -47,17 +50,20 @@ extension ConnectionHandler {
         // subcommands pass here (Redis decides per subcommand: CONFIG GET, CLIENT LIST run).
         if server.loading.active.load(ordering: .relaxed) && !spec.flags.contains(.loading) && spec.subcommands.isEmpty {
             emit { $0.error("LOADING Redis is loading the dataset in memory" as StaticString) }
+            worker.errorStats.rejected(spec.id, code: "LOADING")
             if session.inMulti { session.multiFailed = true }
             return
         }
         if server.memoryLimit.full.load(ordering: .relaxed) && spec.flags.contains(.denyoom) {
             emit { $0.error(MemoryLimit.oomError) }
+            worker.errorStats.rejected(spec.id, code: "OOM")
             if session.inMulti { session.multiFailed = true }
             return
         }
         // Redis' stop-writes-on-bgsave-error: one atomic load; PING is refused too, as in Redis.
         if server.snapshots.refusingWrites.load(ordering: .relaxed) && (spec.flags.contains(.write) || spec.name == "ping") {
             emit { $0.error(Self.misconfError) }
+            worker.errorStats.rejected(spec.id, code: "MISCONF")
             if session.inMulti { session.multiFailed = true }
             return
         }
@@ -74,12 +80,15 @@ extension ConnectionHandler {
             && spec.name != "quit" && spec.name != "reset" {
             if spec.flags.contains(.noMulti) {
                 emit { $0.error("ERR Command not allowed inside a transaction" as StaticString) }
+                worker.errorStats.rejected(spec.id, code: "ERR")
                 session.multiFailed = true
                 return
             }
+            worker.commandCalls[spec.id] &+= 1
             queueInMulti(spec, args)
             return
         }
+        worker.commandCalls[spec.id] &+= 1
         route(spec, args, now: now)
     }
 
@@ -118,7 +127,7 @@ extension ConnectionHandler {
             } else {
                 let batch: RemoteBatch
                 if let b = openBatches[target] { batch = b } else {
-                    batch = RemoteBatch(shardIndex: target)
+                    batch = RemoteBatch(shardIndex: target, client: session)
                     openBatches[target] = batch
                 }
                 let i = batch.add(spec, args, db: session.db, version: session.version, firstKeyHash: firstKeyHash)
@@ -137,7 +146,7 @@ extension ConnectionHandler {
                 ctx.routedKey = args[spec.keys.first]
                 ctx.routedKeyHash = firstKeyHash
             }
-            worker.runTimed(spec) { spec.handler(&ctx, args) }
+            worker.runTimed(spec, out, args, client: session) { spec.handler(&ctx, args) }
         }
         // Commands that change how this connection reads or lives (AUTH, HELLO, QUIT, RESET).
         parser.authenticated = session.authenticated
@@ -154,7 +163,7 @@ extension ConnectionHandler {
         let copied = (0..<args.count).map { args.bytes($0) }
         borrow(shards) { [self] held, out in
             var ctx = CommandContext(out: out, dbIndex: session.db, now: Clock.nowMilliseconds(), shards: held, session: session, server: server)
-            worker.runTimed(spec) { Self.withArguments(copied) { spec.handler(&ctx, $0) } }
+            Self.withArguments(copied) { a in worker.runTimed(spec, out, a, client: session) { spec.handler(&ctx, a) } }
         }
     }
 

@@ -9,6 +9,7 @@ extension ConnectionHandler {
     func queueInMulti(_ spec: CommandSpec, _ args: Arguments) {
         if spec.name == "watch" {
             emit { $0.error("ERR WATCH inside MULTI is not allowed" as StaticString) }
+            worker.errorStats.rejected(spec.id, code: "ERR")
             session.multiFailed = true
             return
         }
@@ -19,24 +20,25 @@ extension ConnectionHandler {
     func runTransactionCommand(_ spec: CommandSpec, _ args: Arguments, now: Int64) {
         switch spec.name {
         case "multi":
-            if session.inMulti { emit { $0.error("ERR MULTI calls can not be nested" as StaticString) }; return }
+            if session.inMulti { emit { $0.error("ERR MULTI calls can not be nested" as StaticString) }; worker.errorStats.failed(spec.id, code: "ERR"); return }
             session.inMulti = true
             session.multiQueue = []
             session.multiFailed = false
             emit { $0.ok() }
         case "discard":
-            guard session.inMulti else { emit { $0.error("ERR DISCARD without MULTI" as StaticString) }; return }
+            guard session.inMulti else { emit { $0.error("ERR DISCARD without MULTI" as StaticString) }; worker.errorStats.failed(spec.id, code: "ERR"); return }
             endMulti()
             releaseWatches()
             emit { $0.ok() }
         case "exec":
-            guard session.inMulti else { emit { $0.error("ERR EXEC without MULTI" as StaticString) }; return }
+            guard session.inMulti else { emit { $0.error("ERR EXEC without MULTI" as StaticString) }; worker.errorStats.failed(spec.id, code: "ERR"); return }
             let queue = session.multiQueue
             let failed = session.multiFailed
             endMulti()
             if failed {
                 releaseWatches()
                 emit { $0.error("EXECABORT Transaction discarded because of previous errors." as StaticString) }
+                worker.errorStats.failed(spec.id, code: "EXECABORT")
                 return
             }
             exec(queue)
@@ -45,6 +47,7 @@ extension ConnectionHandler {
             emit { $0.ok() }
         default:
             emit { $0.error("ERR unknown transaction command" as StaticString) }
+            worker.errorStats.failed(spec.id, code: "ERR")
         }
     }
 
@@ -79,7 +82,7 @@ extension ConnectionHandler {
             for q in queue {
                 out.version = session.version
                 var ctx = CommandContext(out: out, dbIndex: session.db, now: now, shards: held, session: session, server: server)
-                worker.runTimed(q.spec) { Self.withArguments(q.arguments) { q.spec.handler(&ctx, $0) } }
+                Self.withArguments(q.arguments) { a in worker.runTimed(q.spec, out, a, client: session) { q.spec.handler(&ctx, a) } }
             }
         }
     }
@@ -128,7 +131,7 @@ enum TransactionFamily {
         for i in 1..<args.count {
             let key = args.bytes(i)
             let (db, hash) = ctx.db(for: args[i])
-            _ = db.lookup(args[i], hash: hash, now: ctx.now)  // an already-expired key counts as absent
+            _ = db.lookup(args[i], hash: hash, now: ctx.now, counted: false)  // an already-expired key counts as absent; no hit or miss
             db.watch(key, flag: flag)
             session.watchedKeys.append((ServerState.shardIndex(hash: hash, count: ctx.shardCount), ctx.dbIndex, key))
         }

@@ -230,6 +230,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         } else if let e = protocolError {
             ServerLog.protocolError(e.message, peer: session.address)
             emit { $0.error("ERR \(e.message)") }
+            worker.errorStats.count("ERR")
             closeWhenFlushed = true
             parser.reset()
         } else if consumed < buffer.readableBytes && !closeWhenFlushed {

@@ -117,7 +117,7 @@ enum ConfigFamily {
         yesNo("stop-writes-on-bgsave-error", { $0.stopWritesOnSaveError.load(ordering: .relaxed) },
               { $0.stopWritesOnSaveError.store($1, ordering: .relaxed) }),
         fixed("appendonly", "no", yesNo: true),
-    ]
+    ] + monitoringParameters + latencyParameters  // SLOWLOG / LATENCY: Families/SlowlogFamily.swift, LatencyFamily.swift
 
     /// Redis reports `dir` as the absolute working directory.
     static func absolutePath(_ dir: String) -> String {

@@ -50,7 +50,8 @@ enum InfoFamily {
         case "commandstats": fields = commandstats(ctx)
         case "cluster": fields = [("cluster_enabled", "0")]
         case "keyspace": fields = keyspace(ctx)
-        default: fields = []  // modules, errorstats, latencystats: nothing to report
+        case "errorstats": fields = errorstats(ctx)
+        default: fields = []  // modules, latencystats: nothing to report
         }
         var s = "# \(name == "cpu" ? "CPU" : name.prefix(1).uppercased() + name.dropFirst())\r\n"
         for (k, v) in fields { s += "\(k):\(v)\r\n" }
@@ -138,7 +139,7 @@ enum InfoFamily {
         return [
             ("total_connections_received", String(c.totalConnections.load(ordering: .relaxed))),
             ("total_commands_processed", String(ServerStats.totalCommands(ctx.server))),
-            ("instantaneous_ops_per_sec", "0"),
+            ("instantaneous_ops_per_sec", String(ctx.server.opsSampler.opsPerSecond)),
             ("total_net_input_bytes", String(ServerStats.netInputBytes(ctx.server))),
             ("total_net_output_bytes", String(ServerStats.netOutputBytes(ctx.server))),
             ("rejected_connections", String(c.rejectedConnections.load(ordering: .relaxed))),
@@ -148,6 +149,7 @@ enum InfoFamily {
             ("keyspace_hits", String(ctx.heldShards.reduce(0) { t, s in t + s.databases.reduce(0) { $0 + $1.hits } })),
             ("keyspace_misses", String(ctx.heldShards.reduce(0) { t, s in t + s.databases.reduce(0) { $0 + $1.misses } })),
             ("pubsub_channels", "0"), ("pubsub_patterns", "0"),
+            ("total_error_replies", String(ServerStats.totalErrorReplies(ctx.server))),
         ]
     }
 
@@ -178,22 +180,33 @@ enum InfoFamily {
         var rows: [(String, String)] = []
         for spec in ctx.server.commands.specs {
             let (calls, usec) = ServerStats.commandTime(ctx.server, spec.id)
-            guard calls > 0 else { continue }
-            let perCall = String(format: "%.2f", Double(usec) / Double(calls))
-            rows.append(("cmdstat_\(spec.name)", "calls=\(calls),usec=\(usec),usec_per_call=\(perCall),rejected_calls=0,failed_calls=0"))
+            let (rejected, failed) = ServerStats.commandErrors(ctx.server, spec.id)
+            guard calls > 0 || rejected > 0 || failed > 0 else { continue }
+            let perCall = String(format: "%.2f", calls > 0 ? Double(usec) / Double(calls) : 0)
+            rows.append(("cmdstat_\(spec.name)", "calls=\(calls),usec=\(usec),usec_per_call=\(perCall),rejected_calls=\(rejected),failed_calls=\(failed)"))
         }
         return rows
+    }
+
+    /// One line per error code replied since start or RESETSTAT (Redis 7's errorstats).
+    static func errorstats(_ ctx: CommandContext) -> [(String, String)] {
+        ServerStats.errorCodes(ctx.server).map { ("errorstat_\($0.code)", "count=\($0.count)") }
     }
 
     static func keyspace(_ ctx: CommandContext) -> [(String, String)] {
         var rows: [(String, String)] = []
         for db in 0..<Shard.databaseCount {
             var keys = 0, expires = 0
+            // Each shard's sweep estimate, weighted by that shard's keys with a TTL.
+            var ttlWeighted = 0.0, ttlWeight = 0
             for shard in ctx.heldShards {
-                keys += shard.databases[db].count
-                expires += shard.databases[db].expiresCount
+                let ks = shard.databases[db]
+                keys += ks.count
+                expires += ks.expiresCount
+                if ks.averageTTL > 0 { ttlWeighted += Double(ks.averageTTL) * Double(ks.expiresCount); ttlWeight += ks.expiresCount }
             }
-            if keys > 0 { rows.append(("db\(db)", "keys=\(keys),expires=\(expires),avg_ttl=0")) }
+            let avgTTL = ttlWeight > 0 ? Int(ttlWeighted / Double(ttlWeight)) : 0
+            if keys > 0 { rows.append(("db\(db)", "keys=\(keys),expires=\(expires),avg_ttl=\(avgTTL)")) }
         }
         return rows
     }

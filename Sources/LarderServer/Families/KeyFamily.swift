@@ -71,7 +71,7 @@ enum KeyFamily {
         if targetSlot != nil && onlyIfNew { ctx.out.integer(0); return }
         // Look the source up again: the destination lookup may have deleted an expired key
         // in the same keyspace, and slots are not held across removals.
-        if let slot = source.lookup(args[1], hash: sourceHash, now: ctx.now) { source.remove(at: slot) }
+        if let slot = source.lookup(args[1], hash: sourceHash, now: ctx.now, counted: false) { source.remove(at: slot) }
         target.set(args[2], hash: targetHash, value: value, expireAt: expireAt, now: ctx.now)
         if onlyIfNew { ctx.out.integer(1) } else { ctx.out.ok() }
     }
@@ -98,7 +98,7 @@ enum KeyFamily {
         if targetDb == ctx.dbIndex && args[1].elementsEqual(args[2]) {
             ctx.out.error("ERR source and destination objects are the same" as StaticString); return
         }
-        let (source, _, sourceSlot) = ctx.lookup(args[1])
+        let (source, _, sourceSlot) = ctx.lookup(args[1], read: true)  // Redis' lookupKeyRead
         guard let sourceSlot else { ctx.out.integer(0); return }
         var value = source.value(at: sourceSlot)
         let expireAt = source.expireAt(sourceSlot)

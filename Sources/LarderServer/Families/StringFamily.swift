@@ -47,8 +47,8 @@ enum StringFamily {
     enum StringLookup { case missing, wrongType, found(Keyspace, Int) }
 
     @inline(__always)
-    static func stringAt(_ ctx: inout CommandContext, _ key: UnsafeRawBufferPointer) -> StringLookup {
-        let (db, _, slot) = ctx.lookup(key)
+    static func stringAt(_ ctx: inout CommandContext, _ key: UnsafeRawBufferPointer, read: Bool = false) -> StringLookup {
+        let (db, _, slot) = ctx.lookup(key, read: read)
         guard let slot else { return .missing }
         guard db.isString(at: slot) else { ctx.wrongType(); return .wrongType }
         return .found(db, slot)
@@ -56,7 +56,7 @@ enum StringFamily {
 
     /// Redis' getGenericCommand: replies the value (or null); false after WRONGTYPE.
     static func replyValue(_ ctx: inout CommandContext, _ key: UnsafeRawBufferPointer) -> Bool {
-        let (db, _, slot) = ctx.lookup(key)
+        let (db, _, slot) = ctx.lookup(key, read: true)
         guard let slot else { ctx.out.null(); return true }
         let out = ctx.out
         guard db.withString(at: slot, { out.bulk($0) }) != nil else { ctx.wrongType(); return false }
@@ -128,7 +128,7 @@ enum StringFamily {
     }
 
     static func getdel(_ ctx: inout CommandContext, _ args: Arguments) {
-        switch stringAt(&ctx, args[1]) {
+        switch stringAt(&ctx, args[1], read: true) {
         case .missing: ctx.out.null()
         case .wrongType: return
         case .found(let db, let slot):
@@ -143,7 +143,7 @@ enum StringFamily {
     static func getex(_ ctx: inout CommandContext, _ args: Arguments) {
         guard let opts = SetOptions.parse(&ctx, args, from: 2, forGetex: true) else { return }
         let db: Keyspace, slot: Int
-        switch stringAt(&ctx, args[1]) {
+        switch stringAt(&ctx, args[1], read: true) {
         case .missing: ctx.out.null(); return
         case .wrongType: return
         case .found(let d, let s): db = d; slot = s
