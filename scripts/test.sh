@@ -91,8 +91,9 @@ echo
 echo "=== test.sh summary (LARDER_SERVER_CMD=$LARDER_SERVER_CMD, total $((SECONDS - T_START))s)"
 printf '  %s\n' "${RESULTS[@]}"
 echo "stages: $passed passed, $failed failed, $skipped skipped"
-if [[ -s "$SWIFT_TEST_LOG" ]] && grep -qE '(error:|failed|recorded an issue)' "$SWIFT_TEST_LOG"; then
+swift_failures=$(grep -E '(: error:|failed \(|recorded an issue|Test .* failed)' "$SWIFT_TEST_LOG" 2>/dev/null | grep -v ' passed' | head -40)
+if [[ -n "$swift_failures" ]]; then
   echo "swift test failures (from $SWIFT_TEST_LOG):"
-  grep -E '(: error:|failed \(|recorded an issue|Test .* failed)' "$SWIFT_TEST_LOG" | grep -v ' passed' | head -40 | sed 's/^/  /'
+  sed 's/^/  /' <<< "$swift_failures"
 fi
 ((failed == 0))
