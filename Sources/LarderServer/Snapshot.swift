@@ -6,19 +6,43 @@ import LarderStore
 /// SAVE: writes every database of every shard as one Redis RDB file at `dir/dbfilename`,
 /// crash-safely (temporary file, fsync, rename, fsync of the directory; see RDBFileWriter).
 ///
-/// It runs on the calling connection's thread while that execution holds every shard (route
-/// `.allShards`), so the image is a consistent point in time across shards and the server does
-/// not change while it is written, as Redis' SAVE. Shards are encoded one after the other on
-/// that thread (not yet in parallel on their own threads).
+/// It runs while the calling execution holds every shard (route `.allShards`, or a borrow of
+/// all shards), so the image is a consistent point in time across shards and the server does
+/// not change while it is written, as Redis' SAVE. The shards are encoded in parallel, one task
+/// each (DispatchQueue.concurrentPerform: nobody else touches a held shard), into 1 MiB chunks
+/// that each start with SELECTDB, written in the order they complete under one lock. The file
+/// therefore interleaves the shards' keys, which also lets the start-up load keep every shard
+/// thread busy (measured: one shard at a time when the keys came shard by shard, 8.9 s vs 5.0 s
+/// for 1M Feast entities). Every non-empty database is announced first with its total size
+/// (RESIZEDB), so a loader sizes its tables once; RDB allows a database to be selected again.
 enum Snapshot {
     struct Outcome { var keys: Int; var bytes: Int; var seconds: Double; var version: Int }
+
+    /// Where the shards' chunks go: one writer, the first error kept, the keys counted.
+    final class ChunkSink: @unchecked Sendable {
+        let writer: RDBFileWriter
+        private let lock = NSLock()
+        private(set) var error: Error?
+        private(set) var keys = 0
+        init(_ writer: RDBFileWriter) { self.writer = writer }
+        var failed: Bool { lock.withLock { error != nil } }
+        func write(_ bytes: [UInt8]) {
+            lock.withLock {
+                guard error == nil else { return }
+                do { try writer.write(bytes) } catch { self.error = error }
+            }
+        }
+        func add(keys n: Int) { lock.withLock { keys += n } }
+    }
+
+    static let chunkBytes = 1 << 20
 
     static func save(shards: [Shard], path: String, now: Int64) throws -> Outcome {
         let started = Date()
         let all = shards.flatMap { $0.databases }
         let version = StoreSnapshot.requiredVersion(all)
         let writer = try RDBFileWriter(path: path)
-        var keys = 0
+        let sink = ChunkSink(writer)
         do {
             var enc = RDBEncoder(reservingCapacity: 1 << 16)
             enc.header(version: version)
@@ -26,37 +50,40 @@ enum Snapshot {
             enc.aux("redis-bits", String(MemoryLayout<Int>.size * 8))
             enc.aux("ctime", String(Int(Date().timeIntervalSince1970)))
             enc.aux("aof-base", "0")
-            try writer.write(enc.bytes)
             for db in 0..<Shard.databaseCount {
                 let spaces = shards.map { $0.databases[db] }
                 let count = spaces.reduce(0) { $0 + $1.count }
                 guard count > 0 else { continue }
-                enc = RDBEncoder(reservingCapacity: 1 << 16)
                 enc.selectDB(db)
                 enc.resizeDB(keys: count, expires: spaces.reduce(0) { $0 + $1.expiresCount })
-                var writeError: Error?
-                // The shards' tables in turns, 4096 slots each: a loader sending each key to its
-                // shard then keeps every shard busy, instead of one after the other (measured:
-                // 1M Feast entities loaded with one shard thread busy at a time, 8.9 s).
-                let turn = 4096
-                let widest = spaces.map(\.slotCount).max() ?? 0
-                for start in stride(from: 0, to: widest, by: turn) {
-                    for space in spaces {
-                        space.forEachLive(slots: start..<start + turn, now: now) { slot in
-                            guard writeError == nil else { return }
-                            StoreSnapshot.encodeSlot(space, slot, into: &enc)
-                            keys += 1
-                            if enc.bytes.count >= 1 << 20 {
-                                // The walk cannot throw: a failed write is rethrown after it.
-                                do { try writer.write(enc.bytes) } catch { writeError = error }
-                                enc.bytes.removeAll(keepingCapacity: true)
-                            }
+            }
+            try writer.write(enc.bytes)
+            DispatchQueue.concurrentPerform(iterations: shards.count) { s in
+                var chunk = RDBEncoder(reservingCapacity: chunkBytes + (1 << 16))
+                var keys = 0
+                var stop = false  // another shard's write failed: the snapshot is lost anyway
+                for db in 0..<Shard.databaseCount where !stop {
+                    let space = shards[s].databases[db]
+                    guard space.count > 0 else { continue }
+                    chunk.bytes.removeAll(keepingCapacity: true)
+                    chunk.selectDB(db)
+                    let header = chunk.bytes.count
+                    space.forEachLive(now: now) { slot in
+                        guard !stop else { return }
+                        StoreSnapshot.encodeSlot(space, slot, into: &chunk)
+                        keys += 1
+                        if chunk.bytes.count >= chunkBytes {
+                            sink.write(chunk.bytes)
+                            stop = sink.failed
+                            chunk.bytes.removeAll(keepingCapacity: true)
+                            chunk.selectDB(db)
                         }
                     }
+                    if chunk.bytes.count > header { sink.write(chunk.bytes) }
                 }
-                if let writeError { throw writeError }
-                try writer.write(enc.bytes)
+                sink.add(keys: keys)
             }
+            if let error = sink.error { throw error }
             enc = RDBEncoder()
             enc.eof()
             try writer.write(enc.bytes)
@@ -65,7 +92,7 @@ enum Snapshot {
             writer.abort()
             throw error
         }
-        return Outcome(keys: keys, bytes: writer.bytesWritten, seconds: Date().timeIntervalSince(started), version: version)
+        return Outcome(keys: sink.keys, bytes: writer.bytesWritten, seconds: Date().timeIntervalSince(started), version: version)
     }
 
     struct LoadOutcome { var keys: Int; var expired: Int; var bytes: Int; var seconds: Double; var version: Int }

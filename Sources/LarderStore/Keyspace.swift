@@ -29,8 +29,6 @@ public final class Keyspace {
     public func resetStats() { hits = 0; misses = 0; lazilyExpiredKeys = 0 }
 
     public var count: Int { table.count }
-    /// Slots of the key table (live, empty and deleted), for walks by slot range.
-    public var slotCount: Int { table.capacity }
 
     /// Sizes the key table for `keys` keys at once. A bulk load must call it first when its keys
     /// arrive in another table's slot order (a snapshot written by Larder): inserted into a
@@ -218,14 +216,8 @@ public final class Keyspace {
 
     /// All live slots (KEYS, FLUSH bookkeeping). Expired keys met on the way are removed.
     public func forEachLive(now: Int64, _ body: (Int) -> Void) {
-        forEachLive(slots: 0..<table.capacity, now: now, body)
-    }
-
-    /// The same over a range of slots (clamped to the table), so a writer can take the tables
-    /// of several shards in turns.
-    public func forEachLive(slots: Range<Int>, now: Int64, _ body: (Int) -> Void) {
-        var i = slots.lowerBound
-        while i < min(slots.upperBound, table.capacity) {
+        var i = 0
+        while i < table.capacity {
             if table.isOccupied(i) {
                 if table.hasExpiry(i) && table.expireAt(i) <= now { removeSlot(i); lazilyExpiredKeys += 1 }
                 else if !(fieldExpiryIndex.count > 0 && expireHashFields(slot: i, now: now)) { body(i) }
