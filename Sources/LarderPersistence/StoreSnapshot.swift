@@ -37,13 +37,16 @@ public enum StoreSnapshot {
 
     /// Stores one loaded key. Keys and hash fields already expired at `now` are skipped (as a
     /// Redis master loading its RDB does); a key already present is reported, not replaced.
-    public static func insert(_ e: RDBEntry, into keyspace: Keyspace, now: Int64) -> InsertResult {
+    /// `hash`: the key's ByteHash when the caller has it (the loader routes by it), so the key
+    /// is hashed once for the lookup and the insert.
+    public static func insert(_ e: RDBEntry, hash given: UInt64? = nil, into keyspace: Keyspace, now: Int64) -> InsertResult {
         if e.expireAt != 0 && e.expireAt <= now { return .expired }
-        if e.key.withUnsafeBytes({ keyspace.lookupInternal($0, now: now) }) != nil { return .duplicate }
+        let hash = given ?? e.key.withUnsafeBytes { ByteHash.hash($0) }
+        if e.key.withUnsafeBytes({ keyspace.lookup($0, hash: hash, now: now, counted: false) }) != nil { return .duplicate }
         switch e.value {
         case .string(let s):
             e.key.withUnsafeBytes { k in
-                s.withUnsafeBytes { _ = keyspace.setString(k, hash: ByteHash.hash(k), bytes: $0, expireAt: e.expireAt, now: now) }
+                s.withUnsafeBytes { _ = keyspace.setString(k, hash: hash, bytes: $0, expireAt: e.expireAt, now: now) }
             }
         case .hash(let fields):
             let h = HashObject()
@@ -56,7 +59,7 @@ public enum StoreSnapshot {
                 live += 1
             }
             if live == 0 { return .expired }
-            keyspace.set(e.key, value: .hash(h), expireAt: e.expireAt, now: now)
+            _ = e.key.withUnsafeBytes { keyspace.set($0, hash: hash, value: .hash(h), expireAt: e.expireAt, now: now) }
         }
         return .inserted
     }

@@ -113,13 +113,16 @@ enum Snapshot {
     static let batchSize = 2048
     static let batchesInFlight = 4
 
+    /// A key read from the file with the hash that routed it to its shard.
+    typealias RoutedEntry = (entry: RDBEntry, hash: UInt64)
+
     /// Inserted batches go back to the reading thread to be freed there: the entries' arrays were
     /// allocated by that thread, and glibc frees a block from another thread under its arena's
     /// lock (perf of a 300k-key load: malloc_consolidate / unlink_chunk on the shard threads).
     final class DoneBatches: @unchecked Sendable {
         private let lock = NSLock()
-        private var batches: [[RDBEntry]] = []
-        func put(_ b: [RDBEntry]) { lock.lock(); batches.append(b); lock.unlock() }
+        private var batches: [[RoutedEntry]] = []
+        func put(_ b: [RoutedEntry]) { lock.lock(); batches.append(b); lock.unlock() }
         func drain() {
             lock.lock(); let b = batches; batches = []; lock.unlock()
             _ = b  // released here, on the reading thread
@@ -139,7 +142,7 @@ enum Snapshot {
         let counts = (0..<n).map { _ in ShardLoadCounts() }
         let permits = (0..<n).map { _ in DispatchSemaphore(value: batchesInFlight) }
         let inFlight = DispatchGroup()
-        var pending = [[RDBEntry]](repeating: [], count: n)
+        var pending = [[RoutedEntry]](repeating: [], count: n)
         let done = DoneBatches()
         func send(_ s: Int) {
             let batch = pending[s]
@@ -151,8 +154,8 @@ enum Snapshot {
             let worker = workers[s], c = counts[s]
             worker.loop.execute {
                 worker.submit {
-                    for entry in batch {
-                        switch StoreSnapshot.insert(entry, into: worker.shard.databases[entry.db], now: now) {
+                    for (entry, hash) in batch {
+                        switch StoreSnapshot.insert(entry, hash: hash, into: worker.shard.databases[entry.db], now: now) {
                         case .inserted: c.keys += 1
                         case .expired: c.expired += 1
                         case .duplicate: if c.duplicates.count < 3 { c.duplicates.append(String(decoding: entry.key, as: UTF8.self)) }
@@ -177,7 +180,7 @@ enum Snapshot {
                 }
                 let hash = entry.key.withUnsafeBytes { ByteHash.hash($0) }
                 let s = ServerState.shardIndex(hash: hash, count: n)
-                pending[s].append(entry)
+                pending[s].append((entry, hash))
                 if pending[s].count >= batchSize {
                     send(s)
                     progress.loadedBytes.store(entry.endOffset, ordering: .relaxed)

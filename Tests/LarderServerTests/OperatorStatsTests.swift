@@ -6,20 +6,10 @@ import XCTest
 /// definitions), keyspace hits and misses counting only clients' reads, avg_ttl sampled by the
 /// expiry sweep, and SLOWLOG.
 final class OperatorStatsTests: XCTestCase {
-    /// `field:value` lines of an INFO section.
-    func info(_ c: TestClient, _ section: String) throws -> [String: String] {
-        var fields: [String: String] = [:]
-        for line in (try c.call("INFO", section).string ?? "").split(separator: "\r\n") where !line.hasPrefix("#") {
-            let kv = line.split(separator: ":", maxSplits: 1)
-            if kv.count == 2 { fields[String(kv[0])] = String(kv[1]) }
-        }
-        return fields
-    }
-
     func testErrorRepliesAreCountedByCodeAndAsRejectedOrFailedCalls() throws {
         let server = try TestServer(threads: 2)
         let c = try server.client()
-        XCTAssertEqual(try info(c, "errorstats"), [:], "no error yet")
+        XCTAssertEqual(try c.infoFields("errorstats"), [:], "no error yet")
         _ = try c.call("NOSUCHCOMMAND")                 // rejected, no command: ERR
         _ = try c.call("GET")                           // rejected (arity): ERR
         _ = try c.call("GET", "a", "b")                 // rejected (arity): ERR
@@ -31,12 +21,12 @@ final class OperatorStatsTests: XCTestCase {
         _ = try c.call("EXEC")                          // EXEC without MULTI: failed
         XCTAssertEqual(try c.call("GET", "s"), .bulk("v"))
 
-        let errors = try info(c, "errorstats")
+        let errors = try c.infoFields("errorstats")
         XCTAssertEqual(errors["errorstat_ERR"], "count=15")
         XCTAssertEqual(errors["errorstat_WRONGTYPE"], "count=1")
         XCTAssertEqual(errors.count, 2)
-        XCTAssertEqual(try info(c, "stats")["total_error_replies"], "16")
-        let cmd = try info(c, "commandstats")
+        XCTAssertEqual(try c.infoFields("stats")["total_error_replies"], "16")
+        let cmd = try c.infoFields("commandstats")
         XCTAssertTrue(cmd["cmdstat_get"]!.hasPrefix("calls=1,"), "rejected calls are not calls: \(cmd["cmdstat_get"]!)")
         XCTAssertTrue(cmd["cmdstat_get"]!.hasSuffix(",rejected_calls=2,failed_calls=0"), cmd["cmdstat_get"]!)
         XCTAssertTrue(cmd["cmdstat_incr"]!.hasPrefix("calls=11,"), cmd["cmdstat_incr"]!)
@@ -46,9 +36,9 @@ final class OperatorStatsTests: XCTestCase {
         XCTAssertTrue(cmd["cmdstat_set"]!.hasSuffix(",rejected_calls=0,failed_calls=0"), cmd["cmdstat_set"]!)
 
         XCTAssertEqual(try c.call("CONFIG", "RESETSTAT"), .simple("OK"))
-        XCTAssertEqual(try info(c, "errorstats"), [:])
-        XCTAssertEqual(try info(c, "stats")["total_error_replies"], "0")
-        XCTAssertNil(try info(c, "commandstats")["cmdstat_incr"])
+        XCTAssertEqual(try c.infoFields("errorstats"), [:])
+        XCTAssertEqual(try c.infoFields("stats")["total_error_replies"], "0")
+        XCTAssertNil(try c.infoFields("commandstats")["cmdstat_incr"])
     }
 
     func testNoauthIsARejectedCall() throws {
@@ -56,8 +46,8 @@ final class OperatorStatsTests: XCTestCase {
         let c = try server.client()
         XCTAssertEqual(try c.call("GET", "k"), .error("NOAUTH Authentication required."))
         XCTAssertEqual(try c.call("AUTH", "secret"), .simple("OK"))
-        XCTAssertEqual(try info(c, "errorstats")["errorstat_NOAUTH"], "count=1")
-        XCTAssertEqual(try info(c, "commandstats")["cmdstat_get"], "calls=0,usec=0,usec_per_call=0.00,rejected_calls=1,failed_calls=0")
+        XCTAssertEqual(try c.infoFields("errorstats")["errorstat_NOAUTH"], "count=1")
+        XCTAssertEqual(try c.infoFields("commandstats")["cmdstat_get"], "calls=0,usec=0,usec_per_call=0.00,rejected_calls=1,failed_calls=0")
     }
 
     func testErrorsInsideATransaction() throws {
@@ -72,10 +62,10 @@ final class OperatorStatsTests: XCTestCase {
         XCTAssertEqual(try c.call("MULTI"), .simple("OK"))
         _ = try c.call("GET")                            // rejected: the transaction is discarded
         XCTAssertEqual(try c.call("EXEC"), .error("EXECABORT Transaction discarded because of previous errors."))
-        let errors = try info(c, "errorstats")
+        let errors = try c.infoFields("errorstats")
         XCTAssertEqual(errors["errorstat_ERR"], "count=2")
         XCTAssertEqual(errors["errorstat_EXECABORT"], "count=1")
-        let cmd = try info(c, "commandstats")
+        let cmd = try c.infoFields("commandstats")
         XCTAssertTrue(cmd["cmdstat_incr"]!.hasSuffix("rejected_calls=0,failed_calls=1"), cmd["cmdstat_incr"]!)
         XCTAssertTrue(cmd["cmdstat_get"]!.hasSuffix("rejected_calls=1,failed_calls=0"), cmd["cmdstat_get"]!)
         XCTAssertTrue(cmd["cmdstat_exec"]!.hasSuffix("rejected_calls=0,failed_calls=1"), cmd["cmdstat_exec"]!)
@@ -94,18 +84,18 @@ final class OperatorStatsTests: XCTestCase {
         let after = try server.server.bulkReadField(field: Array("_ts:v".utf8), keys: keys)
         XCTAssertEqual(after.compactMap { $0 }.count, 500)
         let c = try server.client()
-        var stats = try info(c, "stats")
+        var stats = try c.infoFields("stats")
         XCTAssertEqual(stats["keyspace_misses"], "0")
         XCTAssertEqual(stats["keyspace_hits"], "0")
-        XCTAssertEqual(try info(c, "commandstats").keys.sorted(), ["cmdstat_info"])
+        XCTAssertEqual(try c.infoFields("commandstats").keys.sorted(), ["cmdstat_info"])
         // A client's reads do count.
         _ = try c.call("HGET", "entity:1", "_ts:v")
         _ = try c.call("GET", "missing")
-        stats = try info(c, "stats")
+        stats = try c.infoFields("stats")
         XCTAssertEqual(stats["keyspace_hits"], "1")
         XCTAssertEqual(stats["keyspace_misses"], "1")
         XCTAssertEqual(try c.call("CONFIG", "RESETSTAT"), .simple("OK"))
-        XCTAssertEqual(try info(c, "stats")["keyspace_hits"], "0", "RESETSTAT clears hits, as Redis does")
+        XCTAssertEqual(try c.infoFields("stats")["keyspace_hits"], "0", "RESETSTAT clears hits, as Redis does")
     }
 
     /// avg_ttl: the expiry sweep samples keys' remaining TTLs (Redis' activeExpireCycle).
@@ -117,7 +107,7 @@ final class OperatorStatsTests: XCTestCase {
         var avg = 0
         let deadline = Date().addingTimeInterval(5)
         while Date() < deadline {
-            let line = try info(c, "keyspace")["db0"] ?? ""
+            let line = try c.infoFields("keyspace")["db0"] ?? ""
             XCTAssertTrue(line.hasPrefix("keys=250,expires=200,avg_ttl="), line)
             avg = Int(line.split(separator: "=").last ?? "") ?? 0
             if avg > 0 { break }
@@ -126,19 +116,19 @@ final class OperatorStatsTests: XCTestCase {
         XCTAssertTrue(avg > 90_000 && avg <= 100_000, "avg_ttl \(avg) for keys with 100 s left")
         XCTAssertEqual(try c.call("PERSIST", "k0"), .integer(1))
         for i in 1..<200 { _ = try c.call("DEL", "k\(i)") }
-        XCTAssertEqual(try info(c, "keyspace")["db0"], "keys=51,expires=0,avg_ttl=0", "no key with a TTL: 0")
+        XCTAssertEqual(try c.infoFields("keyspace")["db0"], "keys=51,expires=0,avg_ttl=0", "no key with a TTL: 0")
     }
 
     /// instantaneous_ops_per_sec: commands per second over the last 1.6 s, sampled every 100 ms.
     func testInstantaneousOpsPerSecondIsMeasured() throws {
         let server = try TestServer(threads: 2)
         let c = try server.client()
-        XCTAssertEqual(try info(c, "stats")["instantaneous_ops_per_sec"], "0")
+        XCTAssertEqual(try c.infoFields("stats")["instantaneous_ops_per_sec"], "0")
         let start = Date()
         var sent = 0
         while Date().timeIntervalSince(start) < 1.7 { _ = try c.call("SET", "k\(sent % 100)", "v"); sent += 1 }
         let rate = Double(sent) / Date().timeIntervalSince(start)
-        let ops = Double(try info(c, "stats")["instantaneous_ops_per_sec"] ?? "") ?? -1
+        let ops = Double(try c.infoFields("stats")["instantaneous_ops_per_sec"] ?? "") ?? -1
         XCTAssertGreaterThan(ops, rate * 0.5, "measured \(ops)/s, sent \(rate)/s")
         XCTAssertLessThan(ops, rate * 1.5, "measured \(ops)/s, sent \(rate)/s")
     }

@@ -6,15 +6,7 @@ import XCTest
 /// When snapshots are taken without a SAVE: Redis' save points, SHUTDOWN and the stop signal,
 /// and what a failed snapshot does (SHUTDOWN refused, -MISCONF); INFO persistence's numbers.
 final class SnapshotPolicyTests: XCTestCase {
-    func infoField(_ c: TestClient, _ name: String) throws -> String? {
-        let text: String
-        switch try c.call("INFO", "persistence") {
-        case .verbatim(let t): text = t
-        case .bulk(let b): text = String(decoding: b, as: UTF8.self)
-        default: return nil
-        }
-        return text.split(separator: "\r\n").first { $0.hasPrefix("\(name):") }.map { String($0.dropFirst(name.count + 1)) }
-    }
+    func infoField(_ c: TestClient, _ name: String) throws -> String? { try c.infoFields("persistence")[name] }
 
     func snapshotKeys(_ path: String) throws -> Int {
         var n = 0

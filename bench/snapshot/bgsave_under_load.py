@@ -15,29 +15,18 @@ Environment: FEAST_KEYS (1000000), RATE (20000), DURATION (8), LARDER_BIN, LARDE
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-LARDER = os.environ.get("LARDER_BIN", os.path.join(ROOT, ".build/release/larder"))
-BENCH = os.environ.get("LARDER_BENCH_BIN", os.path.join(ROOT, ".build/release/larder-bench"))
+from common import BENCH, LARDER, cli, free_port, report
 KEYS = int(os.environ.get("FEAST_KEYS", "1000000"))
 RATE = int(os.environ.get("RATE", "20000"))
 DURATION = int(os.environ.get("DURATION", "8"))
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cli(port, *words):
-    return subprocess.run(["redis-cli", "-p", str(port), *words], capture_output=True, text=True, timeout=600).stdout.strip()
 
 
 def rss_kb(pid):
@@ -120,11 +109,7 @@ def main():
               "own figure). Larder has no background snapshot yet: BGSAVE holds every shard until the file is written, "
               "so the read load stalls for the save's duration (the max latency); its extra memory is the "
               "encoder's 1 MiB buffer plus, not yet analysed, what piles up during the stall (requests, replies)."]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if os.environ.get("OUT"):
-        with open(os.environ["OUT"], "w") as f:
-            f.write(text)
+    report(lines)
 
 
 if __name__ == "__main__":

@@ -18,17 +18,10 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-LARDER = os.environ.get("LARDER_BIN", os.path.join(ROOT, ".build/release/larder"))
-BENCH = os.environ.get("LARDER_BENCH_BIN", os.path.join(ROOT, ".build/release/larder-bench"))
+from common import BENCH, LARDER, cli, free_port, report
 KEYS = int(os.environ.get("FEAST_KEYS", "1000000"))
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def argv(kind, port, directory):
@@ -36,9 +29,6 @@ def argv(kind, port, directory):
         return [LARDER, "serve", "--port", str(port), "--threads", "2", "--no-pin", "--dir", directory]
     return ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", directory]
 
-
-def cli(port, *words, timeout=600):
-    return subprocess.run(["redis-cli", "-p", str(port), *words], capture_output=True, text=True, timeout=timeout).stdout.strip()
 
 
 def start_and_wait(kind, port, directory):
@@ -100,11 +90,7 @@ def main():
     save = statistics.median(g["redis"]["save"] / g["larder"]["save"] for g in rows)
     load = statistics.median(g["redis"]["load"] / g["larder"]["load"] for g in rows)
     lines += ["", f"Median ratios (redis/larder): save {save:.2f}, load {load:.2f}."]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if os.environ.get("OUT"):
-        with open(os.environ["OUT"], "w") as f:
-            f.write(text)
+    report(lines)
 
 
 if __name__ == "__main__":

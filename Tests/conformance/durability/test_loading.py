@@ -3,6 +3,7 @@
 progress; afterwards every key is there. Checked on redis-server with the same file."""
 import os
 import socket
+import subprocess
 import sys
 import time
 
@@ -60,7 +61,6 @@ def watch_start(kind, directory):
                 "--threads", "2", "--no-pin", "--dir", str(directory)]
     else:
         argv = ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", str(directory)]
-    import subprocess
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=servers._die_with_parent)
     seen, info_while_loading = set(), None
     deadline = time.monotonic() + 60

@@ -1,7 +1,6 @@
 """maxmemory with noeviction, as Redis: over the limit, writes that add data get the same -OOM
 error as redis-server's, reads and DEL keep working; a materialization into a full server
 stops with a clear message naming the error, not a hang."""
-import os
 import subprocess
 import sys
 import time
@@ -12,7 +11,9 @@ import redis
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "lib"))
+sys.path.insert(0, str(HERE.parent / "cli"))
 import servers  # noqa: E402
+from test_materialize_client import make_repo  # noqa: E402
 
 pytestmark = pytest.mark.skipif(servers.larder_is_standin(), reason="larder's maxmemory")
 
@@ -43,26 +44,7 @@ def test_writes_over_maxmemory_get_redis_oom_error():
 def test_materialize_into_a_full_server_stops_with_the_error(tmp_path):
     server = servers.start_larder(["--maxmemory", "1mb"])
     try:
-        repo = tmp_path / "repo"
-        (repo / "data").mkdir(parents=True)
-        (repo / "feature_store.yaml").write_text(
-            f"project: full\nregistry: data/registry.db\nprovider: local\n"
-            f"online_store: {{type: redis, connection_string: '127.0.0.1:{server.port}'}}\n")
-        (repo / "definitions.yaml").write_text("""
-entities:
-  - {name: driver, join_keys: [driver_id], value_type: INT64}
-file_sources:
-  - {name: stats, path: data/stats.csv, timestamp_field: event_timestamp}
-feature_views:
-  - name: driver_stats
-    entities: [driver]
-    schema:
-      - {name: driver_id, dtype: Int64}
-      - {name: conv_rate, dtype: Float64}
-    source: stats
-""")
-        rows = ["driver_id,event_timestamp,conv_rate"] + [f"{i},2025-01-01T00:00:00Z,0.5" for i in range(100)]
-        (repo / "data" / "stats.csv").write_text("\n".join(rows) + "\n")
+        repo = make_repo(tmp_path, f"{{type: redis, connection_string: '127.0.0.1:{server.port}'}}")
         time.sleep(0.3)  # the limit is checked every 100 ms
         done = subprocess.run([str(servers.REPO_ROOT / ".build/release/larder"), "materialize", str(repo),
                                "2024-12-31T00:00:00", "2025-01-02T00:00:00", "--no-progress"],
