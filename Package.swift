@@ -52,7 +52,7 @@ let package = Package(
         // so the fuzzer can compile it with plain swiftc.
         .target(name: "LarderRESP", swiftSettings: swift5),
         // Data structures: keyspace tables, compact values, expiry. Knows nothing of sockets.
-        .target(name: "LarderStore", swiftSettings: swift5),
+        .target(name: "LarderStore", dependencies: ["CLarderSupport"], swiftSettings: swift5),
         // Snapshots (Redis RDB) and their loading, over the store. No sockets, no commands.
         .target(name: "LarderPersistence", dependencies: ["LarderStore"], swiftSettings: swift5),
         // NIO bootstrap, per-core loops, connection handler, command table and families.
@@ -69,7 +69,7 @@ let package = Package(
         ], swiftSettings: swift5),
         // Online serving: the FEATURES.* command family, the HTTP feature server, metrics.
         .target(name: "LarderServing", dependencies: [
-            "LarderServer", "LarderFeatures", "LarderRESP", "LarderStore",
+            "LarderServer", "LarderFeatures", "LarderRESP", "LarderStore", "LarderLog",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

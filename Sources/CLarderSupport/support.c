@@ -2,6 +2,7 @@
 #include <sched.h>
 #include <pthread.h>
 #include <sys/resource.h>
+#include <malloc.h>
 #include "larder_support.h"
 
 int larder_pin_current_thread(int core) {
@@ -15,4 +16,9 @@ long long larder_process_cpu_micros(void) {
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
     return (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000LL + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+}
+
+size_t larder_malloc_in_use(void) {
+    struct mallinfo2 m = mallinfo2();
+    return m.uordblks + m.hblkhd;
 }

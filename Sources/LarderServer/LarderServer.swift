@@ -130,20 +130,51 @@ public final class LarderServer: @unchecked Sendable {
                        "bytes": .stringConvertible(o.bytes), "seconds": .stringConvertible(o.seconds)])
     }
 
+    /// Called first when the server stops, before the RESP listener closes (on the stopping
+    /// thread): `serve` closes its HTTP port here, so no HTTP request waits on a shard that is
+    /// going away. Must return within a second or so: the stop logs how long it took.
+    public var onStopping: (() -> Void)?
+
     /// Stops accepting, closes every client and the loops. Safe to call more than once.
     /// `finalSnapshot`: once nothing runs any more, write one more snapshot if any write ran
     /// since the last one (SHUTDOWN snapshots while serving; this catches what came in between,
     /// so nothing acknowledged is lost). If that fails, `exitStatus` is 1.
+    ///
+    /// Every stage is bounded and logged with what it waits for: the clients' closes are started
+    /// together and given `ShutdownStages.clientCloseGrace`; a stage over its bound names what is
+    /// still open instead of waiting silently (issue 15: one stop of the demo once took 32 s with
+    /// nothing in the log to say why).
     public func stop(finalSnapshot: Bool = false) {
         let shouldStop: Bool = stopLock.withLock {
             if isStopping { return false }; isStopping = true; return true }
         guard shouldStop else { return }
         DispatchQueue.global().async { [self] in
-            LarderLog.server.notice("shutting down: closing the listener and \(state.clients.all.count) client(s)",
-                                    metadata: ["event": "shutdown"])
-            try? serverChannel?.close().wait()
-            for c in state.clients.all { try? c.channel?.close().wait() }
-            try? group.syncShutdownGracefully()
+            var stages = ShutdownStages()
+            if let onStopping {
+                onStopping()
+                stages.done("http")
+            }
+            let clients = state.clients.all
+            LarderLog.server.notice("shutting down: closing the listener and \(clients.count) client(s)",
+                                    metadata: ["event": "shutdown", "clients": .stringConvertible(clients.count)])
+            if let serverChannel { _ = ShutdownStages.waitAll([serverChannel.close()], upTo: ShutdownStages.clientCloseGrace) }
+            stages.done("listener")
+            let closes = clients.compactMap { c in c.channel.map { (c.id, $0.close()) } }
+            let open = ShutdownStages.waitAll(closes.map(\.1), upTo: ShutdownStages.clientCloseGrace)
+            if !open.isEmpty {
+                let ids = open.prefix(10).map { String(closes[$0].0) }.joined(separator: ",")
+                LarderLog.server.warning("\(open.count) client connection(s) not closed after \(ShutdownStages.clientCloseGrace) s (ids \(ids)): their threads are busy; stopping the threads anyway",
+                    metadata: ["event": "shutdown_waiting", "clients": .stringConvertible(open.count)])
+            }
+            stages.done("clients")
+            let loopsDown = DispatchSemaphore(value: 0)
+            group.shutdownGracefully(queue: .global()) { _ in loopsDown.signal() }
+            if loopsDown.wait(timeout: .now() + ShutdownStages.loopGrace) == .timedOut {
+                LarderLog.server.warning("the shard threads are still running after \(ShutdownStages.loopGrace) s: waiting for the task they run to end (a long command, a snapshot or a load holds them)",
+                    metadata: ["event": "shutdown_waiting"])
+                loopsDown.wait()
+            }
+            stages.done("threads")
             if finalSnapshot && state.changesSinceLastSave > 0 {
                 LarderLog.server.notice("\(state.changesSinceLastSave) write(s) since the shutdown snapshot: saving again",
                                         metadata: ["event": "shutdown_snapshot"])
@@ -151,8 +182,9 @@ public final class LarderServer: @unchecked Sendable {
                 if state.takeSnapshot(of: state.workers.map(\.shard), trigger: .shutdown, now: Clock.nowMilliseconds()) != nil {
                     exitStatus = 1
                 }
+                stages.done("snapshot")
             }
-            LarderLog.server.notice("stopped", metadata: ["event": "stopped"])
+            LarderLog.server.notice("stopped in \(stages.summary)", metadata: ["event": "stopped", "seconds": .string(stages.totalText)])
             stopped.signal()
         }
     }

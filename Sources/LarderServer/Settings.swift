@@ -28,6 +28,12 @@ public final class ServerSettings: @unchecked Sendable {
     public let maxMemory: ManagedAtomic<Int>
     /// SLOWLOG / LATENCY settings (Stats/Slowlog.swift).
     public let monitoring = MonitoringSettings()
+    /// The absolute path of the configuration file the server was started with, "" without
+    /// one (INFO server's config_file). Set once before the server starts.
+    public var configFile = ""
+    /// What was built (`larder --version`'s version and commit), for INFO server. Set once before
+    /// the server starts, by the CLI, which knows the build (LarderBuildInfo).
+    public var build = (version: "", commit: "")
     private let lock = NIOLock()
     private var _savePoints: [SavePoint]
     private var _requirePass: String?

@@ -1,3 +1,5 @@
+import Foundation
+import LarderLog
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -34,9 +36,17 @@ public final class HTTPFeatureServer: @unchecked Sendable {
         return ch.localAddress?.port ?? port
     }
 
+    /// Closes the port and every HTTP connection. Bounded: a request still waiting for a shard
+    /// after a second is abandoned with its connection (the server is stopping). Idempotent.
     public func stop() {
-        try? channel?.close().wait()
-        try? group.syncShutdownGracefully()
+        guard let ch = channel else { return }
+        channel = nil
+        try? ch.close().wait()
+        let down = DispatchSemaphore(value: 0)
+        group.shutdownGracefully(queue: .global()) { _ in down.signal() }
+        if down.wait(timeout: .now() + 1) == .timedOut {
+            LarderLog.server.warning("HTTP connections still open after 1 s; stopping without them", metadata: ["event": "shutdown_waiting"])
+        }
     }
 }
 

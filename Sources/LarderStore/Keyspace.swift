@@ -156,8 +156,12 @@ public final class Keyspace {
         table.remove(at: slot)
     }
 
+    /// FLUSHDB / FLUSHALL. As Redis 7.0's touchAllWatchedKeysInDb, only the watches of keys that
+    /// existed are marked dirty: a transaction that watched a missing key still runs.
     public func removeAll() {
-        for flags in watchers.values { for f in flags { f.dirty = true } }
+        for (key, flags) in watchers where key.withUnsafeBytes({ table.find($0, hash: ByteHash.hash($0)) }) != nil {
+            for f in flags { f.dirty = true }
+        }
         table.removeAll()
         expiresCount = 0
         sweepCursor = 0

@@ -1,3 +1,4 @@
+import CLarderSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -6,9 +7,13 @@ import Synchronization
 /// What the process uses, the one place it is read: INFO memory, MEMORY STATS, memory limits,
 /// and the peak a materialization or historical run reports (and records for `--plan`).
 public enum ProcessMemory {
-    /// Redis' used_memory is its allocator's count; glibc's mallinfo2 is not visible from
-    /// Swift, so the resident size stands in for it.
-    public static func allocatedBytes() -> Int { residentBytes() }
+    /// Redis' used_memory: what the allocator has handed out (glibc's mallinfo2, through
+    /// CLarderSupport: Swift's Glibc module does not export it). Walks malloc's arenas, so it is
+    /// for INFO and MEMORY STATS, not for a per-command check. The resident size where it is 0.
+    public static func allocatedBytes() -> Int {
+        let inUse = Int(larder_malloc_in_use())
+        return inUse > 0 ? inUse : residentBytes()
+    }
 
     /// Resident set size now, from /proc/self/statm (pages); 0 where it cannot be read.
     public static func residentBytes() -> Int {

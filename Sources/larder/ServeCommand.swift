@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LarderBuildInfo
 import LarderLog
 import LarderServer
 import LarderServing
@@ -116,6 +117,8 @@ struct ServeCommand: ParsableCommand {
             idleTimeout: timeout, tcpKeepalive: tcpKeepalive, protectedMode: protectedMode == .yes,
             dir: dir, dbFilename: dbfilename, savePoints: savePoints,
             stopWritesOnSaveError: stopWritesOnBgsaveError == .yes, maxMemory: maxmemory.bytes)
+        settings.build = (BuildInfo.version, BuildInfo.commit)
+        if let configFile { settings.configFile = URL(fileURLWithPath: configFile).standardizedFileURL.path }
         logging.bootstrap()
         LarderLog.server.notice("larder starting", metadata: LogOptions.buildMetadata.merging(["event": "starting"]) { $1 })
         LarderLog.server.info("configuration", metadata: settings.logMetadata.merging(

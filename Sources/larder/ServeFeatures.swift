@@ -40,6 +40,8 @@ struct ServeFeatures {
             let bound = try h.start(host: host, port: httpPort)
             print("larder: serving HTTP features on \(host):\(bound)")
             http = h
+            // The HTTP port closes first when the server stops: its requests read the shards.
+            server.onStopping = { h.stop() }
         }
         signal(SIGHUP, SIG_IGN)
         let src = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())

@@ -1,4 +1,4 @@
-import LarderServer
+@testable import LarderServer
 import LarderStore
 import XCTest
 
@@ -241,7 +241,32 @@ final class OperatorStatsTests: XCTestCase {
         XCTAssertTrue((1...2).contains(history.count), "one sample per second: \(history)")
         XCTAssertEqual(try c.call("LATENCY", "HISTORY", "nosuchevent"), .array([]))
         XCTAssertEqual(try c.call("LATENCY", "RESET", "nosuchevent"), .integer(0))
+        guard case .bulk(let report) = try c.call("LATENCY", "DOCTOR") else { return XCTFail("DOCTOR") }
+        XCTAssertTrue(report.contains("1. command: \(history.count) latency spikes"), report)
+        XCTAssertTrue(report.contains("Worst all time event \(max)ms."), report)
+        XCTAssertTrue(report.contains("SLOWLOG GET"), report)
         XCTAssertEqual(try c.call("LATENCY", "RESET"), .integer(1))
         XCTAssertEqual(try c.call("LATENCY", "LATEST"), .array([]))
+        guard case .bulk(let quiet) = try c.call("LATENCY", "DOCTOR") else { return XCTFail("DOCTOR") }
+        XCTAssertTrue(quiet.hasPrefix("No latency spike of 1 ms or more"), quiet)
+        XCTAssertEqual(try c.call("CONFIG", "SET", "latency-monitor-threshold", "0"), .simple("OK"))
+        guard case .bulk(let off) = try c.call("LATENCY", "DOCTOR") else { return XCTFail("DOCTOR") }
+        XCTAssertTrue(off.hasPrefix("Latency monitoring is disabled"), off)
+    }
+
+    func testLatencyDoctorStatisticsAndAdvice() {
+        // Spikes of 10, 20 and 30 ms, the oldest 60 s ago: average 20, mean deviation 20/3 -> 6,
+        // one spike every 20 s.
+        let s = LatencyDoctor.stats(latencies: [10, 20, 30], oldest: 1_000, worst: 45, now: 1_060)
+        XCTAssertEqual(s, LatencyDoctor.Stats(samples: 3, average: 20, meanDeviation: 6, period: 60, worst: 45))
+        XCTAssertEqual(LatencyDoctor.stats(latencies: [5], oldest: 7, worst: 5, now: 7).period, 1, "never 0 s")
+        let report = LatencyDoctor.report(events: [("command", [10, 20, 30], 1_000, 45), ("fast-command", [3], 1_050, 3)],
+                                          threshold: 2, slowlogSlowerThan: 10_000, now: 1_060)
+        XCTAssertTrue(report.contains("1. command: 3 latency spikes (average 20ms, mean deviation 6ms, period 20.00 sec). Worst all time event 45ms.\n"), report)
+        XCTAssertTrue(report.contains("2. fast-command: 1 latency spikes (average 3ms, mean deviation 0ms, period 10.00 sec)."), report)
+        XCTAssertTrue(report.contains("CONFIG SET slowlog-log-slower-than 2000"), "the slow log's threshold is above the monitor's: \(report)")
+        XCTAssertTrue(report.contains("intrinsic latency"), report)
+        let slowlogOff = LatencyDoctor.report(events: [("command", [4], 1_000, 4)], threshold: 1, slowlogSlowerThan: -1, now: 1_001)
+        XCTAssertTrue(slowlogOff.contains("The slow log is off"), slowlogOff)
     }
 }

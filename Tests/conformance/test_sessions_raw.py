@@ -93,6 +93,21 @@ TRANSACTIONS = [
     ("a", ["PING"]),
     ("a", ["EXEC"]),
     ("a", ["MULTI"]),
+    ("a", ["WATCH", "w"]),                        # WATCH inside MULTI: an error; EXEC still runs
+    ("a", ["SET", "w", "in-multi"]),
+    ("a", ["EXEC"]),
+    ("a", ["GET", "w"]),
+    ("a", ["WATCH", "never-existed"]),            # FLUSHALL touches only watched keys that existed
+    ("b", ["FLUSHALL"]),
+    ("a", ["MULTI"]),
+    ("a", ["SET", "after-flush", "1"]),
+    ("a", ["EXEC"]),
+    ("a", ["WATCH", "after-flush"]),              # ... and those abort the transaction
+    ("b", ["FLUSHDB"]),
+    ("a", ["MULTI"]),
+    ("a", ["PING"]),
+    ("a", ["EXEC"]),
+    ("a", ["MULTI"]),
     ("a", ["HSET", "th", "a", "1", "b", "2"]),
     ("a", ["HMGET", "th", "b", "zz", "a"]),
     ("a", ["EXPIRE", "th", "100"]),
@@ -180,6 +195,56 @@ SERVER = [
     ("a", ["FLUSHALL", "SYNC"]),
     ("a", ["FLUSHALL", "BOGUS"]),
 ]
+
+
+# MOVE, TOUCH and LCS (issue 16's missing generic commands), with their errors. Keys on both
+# shards; LCS's two keys on different shards in some pairs.
+GENERIC = [
+    ("a", ["SET", "m1", "v1"]),
+    ("a", ["PEXPIRE", "m1", "100000"]),
+    ("a", ["MOVE", "m1", "3"]),
+    ("a", ["EXISTS", "m1"]),
+    ("a", ["SELECT", "3"]),
+    ("a", ["GET", "m1"]),
+    ("a", ["PTTL", "m1"], "int"),
+    ("a", ["MOVE", "m1", "3"]),                   # same database
+    ("a", ["SET", "m2", "here"]),
+    ("a", ["SELECT", "0"]),
+    ("a", ["SET", "m2", "there"]),
+    ("a", ["MOVE", "m2", "3"]),                   # exists in the target: 0
+    ("a", ["MOVE", "missing", "3"]),
+    ("a", ["MOVE", "m2", "16"]),
+    ("a", ["MOVE", "m2", "-1"]),
+    ("a", ["MOVE", "m2", "x"]),
+    ("a", ["HSET", "mh", "f", "v"]),
+    ("a", ["MOVE", "mh", "5"]),
+    ("a", ["SELECT", "5"]),
+    ("a", ["HGETALL", "mh"]),
+    ("a", ["SELECT", "0"]),
+    ("a", ["TOUCH", "m2", "m2", "missing", "mh"]),
+    ("a", ["TOUCH"]),
+    ("a", ["MSET", "s1", "ohmytext", "s2", "mynewtext", "s3", "abcdefghijklmnop", "s4", "xbcdxxfghxjklxx"]),
+    ("a", ["LCS", "s1", "s2"]),
+    ("a", ["LCS", "s1", "s2", "LEN"]),
+    ("a", ["LCS", "s1", "s2", "IDX"]),
+    ("a", ["LCS", "s1", "s2", "IDX", "MINMATCHLEN", "4", "WITHMATCHLEN"]),
+    ("a", ["LCS", "s3", "s4", "IDX", "WITHMATCHLEN"]),
+    ("a", ["LCS", "s4", "s3", "IDX", "MINMATCHLEN", "-3"]),
+    ("a", ["LCS", "s1", "nothing"]),
+    ("a", ["LCS", "nothing", "nothing", "IDX"]),
+    ("a", ["LCS", "s1", "s2", "LEN", "IDX"]),
+    ("a", ["LCS", "s1", "s2", "BOGUS"]),
+    ("a", ["LCS", "s1", "s2", "MINMATCHLEN"]),
+    ("a", ["LCS", "s1", "s2", "MINMATCHLEN", "x"]),
+    ("a", ["HSET", "wt", "f", "v"]),
+    ("a", ["LCS", "s1", "wt"]),
+    ("a", ["LCS", "s1"]),
+]
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_generic_commands(pair, protocol):
+    assert_same_session(*pair, GENERIC, protocol)
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)

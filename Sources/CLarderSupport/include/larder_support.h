@@ -4,4 +4,8 @@
 int larder_pin_current_thread(int core);
 /// CPU time (user+system) of the calling process in microseconds.
 long long larder_process_cpu_micros(void);
+/// Bytes the C allocator (glibc malloc) has handed out and not freed: mallinfo2's in-use
+/// chunks of every arena plus mmapped chunks. Walks the arenas' free lists: not for hot paths.
+#include <stddef.h>
+size_t larder_malloc_in_use(void);
 #endif

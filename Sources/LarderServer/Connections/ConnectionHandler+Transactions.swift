@@ -7,10 +7,11 @@ import NIOCore
 /// them, so the transaction is atomic across shards.
 extension ConnectionHandler {
     func queueInMulti(_ spec: CommandSpec, _ args: Arguments) {
+        // As Redis 7.0's watchCommand: WATCH is not queued, it runs, fails, and the transaction
+        // goes on (EXEC still runs it): a failed call, not a rejected one.
         if spec.name == "watch" {
             emit { $0.error("ERR WATCH inside MULTI is not allowed" as StaticString) }
-            worker.errorStats.rejected(spec.id, code: "ERR")
-            session.multiFailed = true
+            worker.errorStats.failed(spec.id, code: "ERR")
             return
         }
         session.multiQueue.append(QueuedCommand(spec: spec, arguments: (0..<args.count).map { args.bytes($0) }))

@@ -66,23 +66,30 @@ enum InfoFamily {
         let release = withUnsafeBytes(of: uts.release) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
         let machine = withUnsafeBytes(of: uts.machine) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
         let hz = ctx.server.settings.hz.load(ordering: .relaxed)
+        // Redis' build fields (redis_git_sha1, redis_build_id, gcc_version, atomicvar_api) describe
+        // a Redis build and are left out: larder_version / larder_git_sha1 say what was built.
         return [
-            ("redis_version", ConnectionFamily.redisVersion), ("redis_git_sha1", "00000000"),
-            ("redis_git_dirty", "0"), ("redis_build_id", "0"), ("redis_mode", "standalone"),
+            ("redis_version", ConnectionFamily.redisVersion),
+            ("larder_version", ctx.server.settings.build.version), ("larder_git_sha1", ctx.server.settings.build.commit),
+            ("redis_mode", "standalone"),
             ("os", "\(sysname) \(release) \(machine)"), ("arch_bits", String(MemoryLayout<Int>.size * 8)),
             ("monotonic_clock", "POSIX clock_gettime"), ("multiplexing_api", "epoll"),
-            ("atomicvar_api", "c11-builtin"), ("gcc_version", "0.0.0"),
             ("process_id", String(getpid())), ("process_supervised", "no"), ("run_id", ctx.server.runId),
             ("tcp_port", String(ctx.server.boundPort)), ("server_time_usec", String(Clock.nowMicroseconds())),
             ("uptime_in_seconds", String(uptime)), ("uptime_in_days", String(uptime / 86400)),
             ("hz", String(hz)), ("configured_hz", String(hz)),
             ("lru_clock", String((Clock.nowMilliseconds() / 1000) & ((1 << 24) - 1))),
-            ("executable", CommandLine.arguments.first ?? ""), ("config_file", ""),
+            ("executable", executablePath), ("config_file", ctx.server.settings.configFile),
             ("io_threads_active", "0"),
             // Not in Redis: how many shard threads serve this instance.
             ("larder_shards", String(ctx.server.shardCount)),
         ]
     }
+
+    /// The running binary's absolute path, as Redis reports it (argv[0] can be relative).
+    static let executablePath: String = {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments.first ?? ""
+    }()
 
     static func clients(_ ctx: CommandContext) -> [(String, String)] {
         let clients = ctx.server.clients.all
@@ -92,7 +99,7 @@ enum InfoFamily {
             ("cluster_connections", "0"),
             ("maxclients", String(ctx.server.settings.maxClients.load(ordering: .relaxed))),
             ("client_recent_max_input_buffer", String(maxInput)),
-            ("client_recent_max_output_buffer", "0"), ("blocked_clients", "0"),
+            ("blocked_clients", "0"),
             ("tracking_clients", "0"), ("clients_in_timeout_table", "0"),
         ]
     }
@@ -158,8 +165,7 @@ enum InfoFamily {
             ("role", "master"), ("connected_slaves", "0"), ("master_failover_state", "no-failover"),
             ("master_replid", ctx.server.runId),
             ("master_replid2", String(repeating: "0", count: 40)), ("master_repl_offset", "0"),
-            ("second_repl_offset", "-1"), ("repl_backlog_active", "0"), ("repl_backlog_size", "1048576"),
-            ("repl_backlog_first_byte_offset", "0"), ("repl_backlog_histlen", "0"),
+            ("second_repl_offset", "-1"), ("repl_backlog_active", "0"),
         ]
     }
 

@@ -20,6 +20,10 @@ enum KeyFamily {
                     handler: copy),
         CommandSpec("renamenx", arity: 3, flags: [.write, .fast], keys: .range(1, 2, 1), group: "generic",
                     handler: { rename(&$0, $1, onlyIfNew: true) }),
+        CommandSpec("move", arity: 3, flags: [.write, .fast], keys: .one, group: "generic",
+                    handler: move),
+        CommandSpec("touch", arity: -2, flags: [.readonly, .fast], keys: .range(1, -1, 1), group: "generic",
+                    handler: touch),
         CommandSpec("keys", arity: 2, flags: [.readonly], route: .allShards, group: "generic",
                     handler: keys),
         CommandSpec("randomkey", arity: 1, flags: [.readonly], route: .allShards, group: "generic",
@@ -113,6 +117,40 @@ enum KeyFamily {
         }
         target.set(args[2], hash: targetHash, value: value, expireAt: expireAt, now: ctx.now)
         ctx.out.integer(1)
+    }
+
+    /// MOVE key db: the key, value and TTL move to another database of the same shard (every
+    /// shard holds all 16), so it never leaves its thread. 0 when the key is missing or already
+    /// in the target database. Errors in Redis 7.0's order.
+    static func move(_ ctx: inout CommandContext, _ args: Arguments) {
+        guard let target = RESPParser.parseInteger(args[2], from: 0, to: args[2].count),
+              target >= Int(Int32.min) && target <= Int(Int32.max) else { ctx.notInteger(); return }
+        guard target >= 0 && target < Shard.databaseCount else {
+            ctx.out.error("ERR DB index is out of range" as StaticString); return
+        }
+        if target == ctx.dbIndex { ctx.out.error("ERR source and destination objects are the same" as StaticString); return }
+        let (source, hash, slot) = ctx.lookup(args[1])
+        guard let slot else { ctx.out.integer(0); return }
+        let value = source.value(at: slot)
+        let expireAt = source.expireAt(slot)
+        let sourceDb = ctx.dbIndex
+        ctx.dbIndex = target
+        let (destination, _, existing) = ctx.lookup(args[1])
+        ctx.dbIndex = sourceDb
+        if existing != nil { ctx.out.integer(0); return }
+        // Look the source up again: slots are not held across the destination's lookup.
+        if let s = source.lookup(args[1], hash: hash, now: ctx.now, counted: false) { source.remove(at: s) }
+        destination.set(args[1], hash: hash, value: value, expireAt: expireAt, now: ctx.now)
+        ctx.out.integer(1)
+    }
+
+    /// TOUCH key [key ...]: how many of the keys exist (a repeated key counts each time). Redis
+    /// also refreshes each key's access time for LRU eviction; Larder keeps none (no eviction
+    /// policy but noeviction), so counting is all there is to do.
+    static func touch(_ ctx: inout CommandContext, _ args: Arguments) {
+        var n = 0
+        for i in 1..<args.count where ctx.lookup(args[i], read: true).slot != nil { n += 1 }
+        ctx.out.integer(n)
     }
 
     /// KEYS pattern over every shard of the selected database; "*" skips matching.

@@ -1,10 +1,11 @@
 import LarderRESP
+import LarderStore
 
 /// LATENCY LATEST / HISTORY / RESET / HELP (Redis 7.0's latency monitor) for the events
 /// "command" and "fast-command": calls of at least `latency-monitor-threshold` ms (0: off).
 /// Each shard thread keeps its own series (`ShardWorker.latency`); LATENCY merges them per
-/// second (the largest latency of each second over all threads). DOCTOR, GRAPH and HISTOGRAM
-/// are not implemented (unknown subcommands).
+/// second (the largest latency of each second over all threads). DOCTOR reads the merged
+/// series; GRAPH and HISTOGRAM are not implemented (unknown subcommands).
 enum LatencyFamily {
     static let spec = CommandSpec(
         "latency", arity: -2, flags: [], group: "server",
@@ -15,6 +16,7 @@ enum LatencyFamily {
     static let subcommands: [Subcommand] = [
         Subcommand("latest", arity: 2, flags: [.admin, .noscript, .loading, .stale], handler: latest),
         Subcommand("history", arity: 3, flags: [.admin, .noscript, .loading, .stale], handler: history),
+        Subcommand("doctor", arity: 2, flags: [.admin, .noscript, .loading, .stale], handler: doctor),
         Subcommand("reset", arity: -2, flags: [.admin, .noscript, .loading, .stale], handler: reset),
         Subcommand("help", arity: 2, flags: [.loading, .stale], handler: help),
     ]
@@ -72,8 +74,22 @@ enum LatencyFamily {
         ctx.out.integer(had.count)
     }
 
+    /// LATENCY DOCTOR: a report an operator reads (Redis' is the model): each event's spikes
+    /// with average, mean absolute deviation, period and worst, then what to look at. A verbatim
+    /// string in RESP3, a bulk string in RESP2, as Redis.
+    static func doctor(_ ctx: inout CommandContext, _ args: Arguments) {
+        let report = LatencyDoctor.report(events: merged(ctx.server).map { ($0.event, $0.history.map(\.latency),
+                                                                           $0.history.first?.time ?? 0, $0.max) },
+                                          threshold: ctx.server.monitoring.latencyThreshold.load(ordering: .relaxed),
+                                          slowlogSlowerThan: ctx.server.monitoring.slowlogSlowerThan.load(ordering: .relaxed),
+                                          now: Int(Clock.nowMilliseconds() / 1000))
+        ctx.out.verbatim(report)
+    }
+
     static func help(_ ctx: inout CommandContext, _ args: Arguments) {
         Subcommands.help(&ctx, "LATENCY", [
+            "DOCTOR",
+            "    Return a human readable latency analysis report.",
             "HISTORY <event>",
             "    Return time-latency samples for the <event> class.",
             "LATEST",

@@ -195,3 +195,65 @@ def test_materialize_progress_shows_no_rate_before_one_is_measured(tmp_path):
     finally:
         redis.terminate()
         redis.wait(timeout=10)
+
+
+def test_sigint_stops_the_loaded_demo_within_2s_under_every_kind_of_client(tmp_path):
+    """The demo (`serve --repo feature_repo --materialize`, HTTP on) stops on SIGINT within 2 s
+    while it has: an idle client, a MONITOR client, clients pipelining writes and cross-shard
+    KEYS, an HTTP keep-alive connection and an HTTP request whose body never ends. The log says
+    what each stage took (`stopped in ... s: http ..., listener ..., clients ..., threads ...`)."""
+    import shutil
+    import signal
+    import socket
+    import threading
+    import time
+    repo = tmp_path / "repo"
+    shutil.copytree(ROOT / "feature_repo", repo)
+    port, http_port = free_port(), free_port()
+    proc, log = serve_until_ready(["--port", port, "--http-port", http_port, "--threads", "2", "--no-pin",
+                                   "--repo", repo, "--materialize"], tmp_path, timeout=60)
+    stop_flag = threading.Event()
+    socks = []
+    try:
+        assert "serving RESP on" in log.read_text(), log.read_text()
+
+        def connect(p):
+            s = socket.create_connection(("127.0.0.1", p), timeout=5)
+            socks.append(s)
+            return s
+
+        connect(port)                                           # idle
+        connect(port).sendall(b"MONITOR\r\n")
+        keep_alive = connect(http_port)
+        keep_alive.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert keep_alive.recv(100).startswith(b"HTTP/1.1 200"), "the HTTP server answers"
+        connect(http_port).sendall(b"POST /get-online-features HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{")
+
+        def load(payload):
+            try:
+                s = connect(port)
+                while not stop_flag.is_set():
+                    s.sendall(payload)
+                    s.recv(1 << 16)
+            except OSError:
+                pass                                            # the server closed it: expected
+        writes = b"".join(b"*3\r\n$3\r\nSET\r\n$4\r\nk%03d\r\n$1\r\nv\r\n" % i for i in range(200))
+        threads = [threading.Thread(target=load, args=(p,), daemon=True)
+                   for p in (writes, writes, b"KEYS *\r\nDBSIZE\r\n")]
+        for t in threads:
+            t.start()
+        time.sleep(1.0)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=30)
+        took = time.monotonic() - started
+        text = log.read_text()
+        assert code == 0, text
+        assert took < 2.0, f"the stop took {took:.2f} s\n{text}"
+        stopped = [line for line in text.splitlines() if "stopped in " in line]
+        assert stopped and all(stage in stopped[0] for stage in ("http ", "listener ", "clients ", "threads ")), text
+    finally:
+        stop_flag.set()
+        for s in socks:
+            s.close()
+        stop(proc)
