@@ -47,13 +47,42 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(try c.call("CONFIG", "SET", "proto-max-bulk-len", "abc"), failed("proto-max-bulk-len", "argument must be a memory value"))
         XCTAssertEqual(try c.call("CONFIG", "SET", "maxclients", "100", "maxclients", "200"), failed("maxclients", "duplicate parameter"))
         XCTAssertEqual(try c.call("CONFIG", "SET", "databases", "4"), failed("databases", "can't set immutable config"))
-        XCTAssertEqual(try c.call("CONFIG", "SET", "port", "1"), failed("port", "can't set immutable config"))
+        XCTAssertEqual(try c.call("CONFIG", "SET", "port", "1"), failed("port", "Larder cannot change 'port' while it runs: restart with the new value"))
+        XCTAssertEqual(try c.call("CONFIG", "SET", "daemonize", "no"), failed("daemonize", "can't set immutable config"))
+        XCTAssertEqual(try c.call("CONFIG", "SET", "dbfilename", "x.rdb"), failed("dbfilename", "can't set protected config"))
+        XCTAssertEqual(try c.call("CONFIG", "SET", "hash-max-listpack-entries", "512"),
+                       failed("hash-max-listpack-entries", "Larder's packed hashes hold at most 128 entries; this limit is fixed"))
         XCTAssertEqual(try c.call("CONFIG", "SET", "appendonly", "maybe"), failed("appendonly", "argument must be 'yes' or 'no'"))
         XCTAssertEqual(try c.call("CONFIG", "SET", "appendonly", "yes"), failed("appendonly", "can't set immutable config"))
         XCTAssertEqual(try c.call("CONFIG", "SET", "nosuch", "1"), .error("ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'"))
         XCTAssertEqual(try c.call("CONFIG", "SET", "maxclients"), .error("ERR wrong number of arguments for 'config|set' command"))
         XCTAssertEqual(try c.call("CONFIG", "SET", "a", "b", "c"), .error("ERR wrong number of arguments for 'config|set' command"))
         XCTAssertEqual(try c.call("CONFIG", "FOO"), .error("ERR unknown subcommand 'FOO'. Try CONFIG HELP."))
+    }
+
+    /// Redis' test suite (introspection.tcl, "CONFIG sanity") sets every setting CONFIG GET *
+    /// lists to its own value, skipping Redis' immutable and protected ones: Larder accepts
+    /// that for the settings Redis can change at run time and Larder cannot (port, bind, dir).
+    func testEverySettingCanBeSetToItsOwnValueUnlessRedisRefusesIt() throws {
+        let c = try server.client()
+        guard case .array(let all) = try c.call("CONFIG", "GET", "*") else { return XCTFail("CONFIG GET *") }
+        var names: [String] = []
+        for i in stride(from: 0, to: all.count, by: 2) {
+            guard case .bulk(let nameBytes) = all[i], case .bulk(let valueBytes) = all[i + 1] else { return XCTFail("\(all[i])") }
+            let name = String(decoding: nameBytes, as: UTF8.self), value = String(decoding: valueBytes, as: UTF8.self)
+            names.append(name)
+            let reply = try c.call("CONFIG", "SET", name, value)
+            switch name {
+            case "databases", "daemonize": XCTAssertEqual(reply, failed(name, "can't set immutable config"))
+            case "dbfilename": XCTAssertEqual(reply, failed(name, "can't set protected config"))
+            default: XCTAssertEqual(reply, .simple("OK"), "\(name) \(value)")
+            }
+        }
+        for name in ["port", "bind", "dir", "hash-max-listpack-entries", "hash-max-ziplist-value", "daemonize"] {
+            XCTAssertTrue(names.contains(name), name)
+        }
+        XCTAssertEqual(try c.call("CONFIG", "GET", "hash-max-ziplist-entries", "hash-max-listpack-value"),
+                       .array([.bulk("hash-max-ziplist-entries"), .bulk("128"), .bulk("hash-max-listpack-value"), .bulk("64")]))
     }
 
     func testPersistenceProbesSucceed() throws {

@@ -241,16 +241,19 @@ final class OperatorStatsTests: XCTestCase {
         XCTAssertTrue((1...2).contains(history.count), "one sample per second: \(history)")
         XCTAssertEqual(try c.call("LATENCY", "HISTORY", "nosuchevent"), .array([]))
         XCTAssertEqual(try c.call("LATENCY", "RESET", "nosuchevent"), .integer(0))
-        guard case .bulk(let report) = try c.call("LATENCY", "DOCTOR") else { return XCTFail("DOCTOR") }
+        guard case .bulk(let reportBytes) = try c.call("LATENCY", "DOCTOR") else { return XCTFail("DOCTOR") }
+        let report = String(decoding: reportBytes, as: UTF8.self)
         XCTAssertTrue(report.contains("1. command: \(history.count) latency spikes"), report)
         XCTAssertTrue(report.contains("Worst all time event \(max)ms."), report)
         XCTAssertTrue(report.contains("SLOWLOG GET"), report)
         XCTAssertEqual(try c.call("LATENCY", "RESET"), .integer(1))
         XCTAssertEqual(try c.call("LATENCY", "LATEST"), .array([]))
-        guard case .bulk(let quiet) = try c.call("LATENCY", "DOCTOR") else { return XCTFail("DOCTOR") }
+        guard case .bulk(let quietBytes) = try c.call("LATENCY", "DOCTOR") else { return XCTFail("DOCTOR") }
+        let quiet = String(decoding: quietBytes, as: UTF8.self)
         XCTAssertTrue(quiet.hasPrefix("No latency spike of 1 ms or more"), quiet)
         XCTAssertEqual(try c.call("CONFIG", "SET", "latency-monitor-threshold", "0"), .simple("OK"))
-        guard case .bulk(let off) = try c.call("LATENCY", "DOCTOR") else { return XCTFail("DOCTOR") }
+        guard case .bulk(let offBytes) = try c.call("LATENCY", "DOCTOR") else { return XCTFail("DOCTOR") }
+        let off = String(decoding: offBytes, as: UTF8.self)
         XCTAssertTrue(off.hasPrefix("Latency monitoring is disabled"), off)
     }
 

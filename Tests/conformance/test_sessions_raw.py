@@ -239,7 +239,39 @@ GENERIC = [
     ("a", ["HSET", "wt", "f", "v"]),
     ("a", ["LCS", "s1", "wt"]),
     ("a", ["LCS", "s1"]),
+    ("a", ["FUNCTION", "FLUSH"]),                 # the (always empty) function library
+    ("a", ["FUNCTION", "FLUSH", "ASYNC"]),
+    ("a", ["FUNCTION", "FLUSH", "sync"]),
+    ("a", ["FUNCTION", "FLUSH", "BOGUS"]),
+    ("a", ["FUNCTION", "FLUSH", "SYNC", "x"]),
+    ("a", ["FUNCTION", "LIST"]),
+    ("a", ["FUNCTION", "LIST", "WITHCODE", "LIBRARYNAME", "lib*"]),
+    ("a", ["FUNCTION", "LIST", "LIBRARYNAME"]),
+    ("a", ["FUNCTION", "LIST", "BOGUS"]),
 ]
+
+
+# COMMAND GETKEYS / GETKEYSANDFLAGS read Redis' key specs (index, keyword and keynum searches).
+GETKEYS_CALLS = [
+    ["GET", "k"], ["SET", "k", "v", "EX", "10"], ["MSET", "a", "1", "b", "2", "c", "3"], ["MGET", "a", "b"],
+    ["RENAME", "a", "b"], ["RENAMENX", "a", "b"], ["COPY", "a", "b", "DB", "2"], ["DEL", "a", "b", "c"],
+    ["HSET", "h", "f", "v"], ["HMGET", "h", "f", "g"], ["HGETALL", "h"], ["EXPIRE", "k", "10"],
+    ["GETDEL", "k"], ["GETEX", "k", "PERSIST"], ["MSETNX", "a", "1", "b", "2"], ["LCS", "a", "b", "IDX"],
+    ["MOVE", "k", "2"], ["TOUCH", "a", "b"], ["EXISTS", "a", "a"], ["INCRBYFLOAT", "n", "1.5"],
+    ["WATCH", "a", "b"], ["OBJECT", "ENCODING", "k"], ["MEMORY", "USAGE", "k"], ["SETRANGE", "k", "0", "x"],
+]
+GETKEYS = [("a", ["COMMAND", "GETKEYS", *c]) for c in GETKEYS_CALLS] + \
+          [("a", ["COMMAND", "GETKEYSANDFLAGS", *c]) for c in GETKEYS_CALLS] + [
+    ("a", ["COMMAND", "GETKEYSANDFLAGS", "PING"]),
+    ("a", ["COMMAND", "GETKEYSANDFLAGS", "NOSUCH", "x"]),
+    ("a", ["COMMAND", "GETKEYSANDFLAGS", "GET"]),
+    ("a", ["COMMAND", "GETKEYSANDFLAGS"]),
+]
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_command_getkeys_and_flags(pair, protocol):
+    assert_same_session(*pair, GETKEYS, protocol)
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)

@@ -32,6 +32,8 @@ enum Subcommands {
         "memory": MemoryFamily.subcommands,
         "slowlog": SlowlogFamily.subcommands,
         "latency": LatencyFamily.subcommands,
+        "function": FunctionFamily.subcommands,
+        "object": KeyFamily.objectSubcommands,
     ]
 
     /// Runs `args[1]` of container `parent` with Redis' errors for an unknown subcommand and

@@ -20,6 +20,8 @@ enum CommandFamily {
                    handler: docs),
         Subcommand("getkeys", arity: -4, flags: [.loading, .stale],
                    handler: getkeys),
+        Subcommand("getkeysandflags", arity: -4, flags: [.loading, .stale],
+                   handler: getkeysandflags),
         Subcommand("help", arity: 2, flags: [.loading, .stale],
                    handler: help),
     ]
@@ -98,19 +100,58 @@ enum CommandFamily {
     }
 
     /// COMMAND GETKEYS command arg...: the key arguments, from the command's key positions.
+    /// COMMAND GETKEYS: the keys of a full call.
     static func getkeys(_ ctx: inout CommandContext, _ args: Arguments) {
+        guard let (call, found) = keysOfCall(&ctx, args) else { return }
+        ctx.out.arrayHeader(found.count)
+        for k in found { ctx.out.bulk(call[k.position]) }
+    }
+
+    /// COMMAND GETKEYSANDFLAGS: each key with its key spec's flags.
+    static func getkeysandflags(_ ctx: inout CommandContext, _ args: Arguments) {
+        guard let (call, found) = keysOfCall(&ctx, args) else { return }
+        ctx.out.arrayHeader(found.count)
+        for k in found {
+            ctx.out.arrayHeader(2)
+            ctx.out.bulk(call[k.position])
+            ctx.out.setHeader(k.flags.count)
+            for f in k.flags { ctx.out.simple(f) }
+        }
+    }
+
+    /// The keys of the call in `args[2...]`, as Redis finds them: by its key specs (KeySpecSearch)
+    /// where Redis documents the command or subcommand; otherwise (HEXPIRE...) by the family
+    /// table's positions, flagged RW or RO from the command's flags. nil after replying Redis'
+    /// error (unknown command, wrong arity, no keys).
+    static func keysOfCall(_ ctx: inout CommandContext, _ args: Arguments) -> ([[UInt8]], [KeySpecSearch.Found])? {
         guard let spec = ctx.server.commands.lookup(args[2]) else {
-            ctx.out.error("ERR Invalid command specified" as StaticString); return
+            ctx.out.error("ERR Invalid command specified" as StaticString); return nil
         }
         let argc = args.count - 2
-        guard spec.arityOK(argc) else {
-            ctx.out.error("ERR Invalid number of arguments specified for command" as StaticString); return
+        let call = (2..<args.count).map { args.bytes($0) }
+        var docName = spec.name, keys = spec.keys, arityOK = spec.arityOK(argc), isWrite = spec.flags.contains(.write)
+        if let subs = Subcommands.byContainer[spec.name], call.count > 1,
+           let sub = subs.first(where: { $0.name == String(decoding: call[1], as: UTF8.self).lowercased() }) {
+            docName += "|" + sub.name
+            keys = sub.keys
+            arityOK = sub.arityOK(argc)
+            isWrite = sub.flags.contains(.write)
         }
-        var keys: [Int] = []
-        spec.keys.forEach(argc: argc) { keys.append($0 + 2) }
-        guard !keys.isEmpty else { ctx.out.error("ERR The command has no key arguments" as StaticString); return }
-        ctx.out.arrayHeader(keys.count)
-        for k in keys { ctx.out.bulk(args[k]) }
+        guard arityOK else {
+            ctx.out.error("ERR Invalid number of arguments specified for command" as StaticString); return nil
+        }
+        var found: [KeySpecSearch.Found] = []
+        if let doc = RedisCommandDocs.byName[docName], !doc.keySpecs.isEmpty {
+            guard let f = KeySpecSearch.keys(command: docName, specs: doc.keySpecs, args: call) else {
+                ctx.out.error("ERR Invalid arguments specified for command" as StaticString); return nil
+            }
+            found = f
+        } else {
+            let flags = isWrite ? ["RW", "access", "update"] : ["RO", "access"]
+            keys.forEach(argc: argc) { found.append(KeySpecSearch.Found(position: $0, flags: flags)) }
+        }
+        guard !found.isEmpty else { ctx.out.error("ERR The command has no key arguments" as StaticString); return nil }
+        return (call, found)
     }
 
     static func help(_ ctx: inout CommandContext, _ args: Arguments) {
@@ -131,6 +172,8 @@ enum CommandFamily {
             "    commands are returned.",
             "GETKEYS <full-command>",
             "    Return the keys from a full Redis command.",
+            "GETKEYSANDFLAGS <full-command>",
+            "    Return the keys and the access flags from a full Redis command.",
         ])
     }
 }

@@ -29,8 +29,15 @@ enum ConfigFamily {
         let name: String
         let get: (ServerState) -> String
         /// Validates a value and returns how to apply it, or Redis' reason for refusing it.
-        /// nil for parameters that cannot change while the server runs.
+        /// nil for parameters that cannot change while the server runs (see `unchangeable`).
         let check: ((String) -> Result<Apply, ConfigRefusal>)?
+        /// How a setting without `check` refuses. `.whileRunning`: Redis can change it at run
+        /// time (port, bind, dir), Larder cannot, so setting it to its current value is accepted,
+        /// as Redis accepts it (its test suite sets every setting to its own value); `.immutable`
+        /// and `.protected` refuse even that, with Redis' texts.
+        var unchangeable: Unchangeable = .immutable
+
+        enum Unchangeable { case whileRunning, immutable, `protected` }
     }
 
     struct ConfigRefusal: Error { let reason: String }
@@ -97,11 +104,12 @@ enum ConfigFamily {
         Parameter(name: "requirepass", get: { $0.settings.requirePass ?? "" },
                   check: { text in .success { $0.requirePass = text } }),
         yesNo("protected-mode", { $0.protectedMode.load(ordering: .relaxed) }, { $0.protectedMode.store($1, ordering: .relaxed) }),
-        Parameter(name: "port", get: { String($0.boundPort) }, check: nil),
-        Parameter(name: "bind", get: { $0.settings.bind }, check: nil),
+        Parameter(name: "port", get: { String($0.boundPort) }, check: nil, unchangeable: .whileRunning),
+        Parameter(name: "bind", get: { $0.settings.bind }, check: nil, unchangeable: .whileRunning),
         Parameter(name: "databases", get: { _ in String(Shard.databaseCount) }, check: nil),
-        Parameter(name: "dir", get: { absolutePath($0.settings.dir) }, check: nil),
-        Parameter(name: "dbfilename", get: { $0.settings.dbFilename }, check: nil),
+        Parameter(name: "dir", get: { absolutePath($0.settings.dir) }, check: nil, unchangeable: .whileRunning),
+        Parameter(name: "dbfilename", get: { $0.settings.dbFilename }, check: nil, unchangeable: .protected),
+        Parameter(name: "daemonize", get: { _ in "no" }, check: nil),
         Parameter(name: "save", get: { SavePoint.format($0.settings.savePoints) }, check: { text in
             guard let points = SavePoint.parse(text) else { return .failure(ConfigRefusal(reason: "Invalid save parameters")) }
             return .success { $0.savePoints = points }
@@ -118,6 +126,22 @@ enum ConfigFamily {
               { $0.stopWritesOnSaveError.store($1, ordering: .relaxed) }),
         fixed("appendonly", "no", yesNo: true),
     ] + monitoringParameters + latencyParameters  // SLOWLOG / LATENCY: Families/SlowlogFamily.swift, LatencyFamily.swift
+        + packedEncodingParameters
+
+    /// The packed-hash limits (Redis' hash-max-listpack-*, and the -ziplist-* names Redis 7.0
+    /// still answers to): fixed in Larder (HashObject's packed form), so they read their real
+    /// values and refuse any other.
+    static let packedEncodingParameters: [Parameter] = [
+        ("hash-max-listpack-entries", HashObject.maxPackedEntries, "entries"),
+        ("hash-max-ziplist-entries", HashObject.maxPackedEntries, "entries"),
+        ("hash-max-listpack-value", HashObject.maxPackedValueLength, "bytes per field or value"),
+        ("hash-max-ziplist-value", HashObject.maxPackedValueLength, "bytes per field or value"),
+    ].map { name, limit, unit in
+        Parameter(name: name, get: { _ in String(limit) }, check: { text in
+            parseInteger(text) == limit ? .success { _ in }
+                : .failure(ConfigRefusal(reason: "Larder's packed hashes hold at most \(limit) \(unit); this limit is fixed"))
+        })
+    }
 
     /// Redis reports `dir` as the absolute working directory.
     static func absolutePath(_ dir: String) -> String {
@@ -187,7 +211,18 @@ enum ConfigFamily {
             }
             if seen.contains(p.name) { refuse("duplicate parameter"); return }
             seen.insert(p.name)
-            guard let check = p.check else { refuse(immutable.reason); return }
+            guard let check = p.check else {
+                switch p.unchangeable {
+                case .immutable: refuse(immutable.reason); return
+                case .protected: refuse("can't set protected config"); return
+                case .whileRunning:
+                    guard args.string(i + 1) == p.get(ctx.server) else {
+                        refuse("Larder cannot change '\(p.name)' while it runs: restart with the new value"); return
+                    }
+                    i += 2
+                    continue
+                }
+            }
             switch check(args.string(i + 1)) {
             case .success(let apply): changes.append(apply)
             case .failure(let refusal): refuse(refusal.reason); return

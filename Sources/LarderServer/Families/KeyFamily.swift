@@ -34,8 +34,20 @@ enum KeyFamily {
         // COMMAND shows none here either; OBJECT is a rare debugging command, so it simply
         // holds every shard rather than routing by its subcommand's key.
         CommandSpec("object", arity: -2, flags: [], route: .allShards, group: "generic",
-                    subcommands: ["encoding", "freq", "help", "refcount"], handler: object),
+                    subcommands: objectSubcommands.map { $0.name }) { ctx, args in
+            Subcommands.dispatch("object", objectSubcommands, &ctx, args)
+        },
     ] + expiryCommands
+
+    static let objectSubcommands: [Subcommand] = [
+        Subcommand("encoding", arity: 3, flags: [.readonly], keys: .range(2, 2, 1), handler: objectEncoding),
+        Subcommand("freq", arity: 3, flags: [.readonly], keys: .range(2, 2, 1), handler: objectFreq),
+        Subcommand("refcount", arity: 3, flags: [.readonly], keys: .range(2, 2, 1), handler: objectRefcount),
+        Subcommand("help", arity: 2, flags: [.loading, .stale], handler: { ctx, _ in
+            ctx.out.arrayHeader(objectHelp.count)
+            for line in objectHelp { ctx.out.simple(line) }
+        }),
+    ]
 
     /// DEL and UNLINK (values are freed on the spot either way); a repeated key counts once.
     static func del(_ ctx: inout CommandContext, _ args: Arguments) {
@@ -188,38 +200,27 @@ enum KeyFamily {
 
     // MARK: OBJECT
 
-    static func object(_ ctx: inout CommandContext, _ args: Arguments) {
-        let sub = args[1]
-        let isHelp = args.equalsKeyword(1, "HELP")
-        let known = isHelp || args.equalsKeyword(1, "ENCODING") || args.equalsKeyword(1, "REFCOUNT") ||
-            args.equalsKeyword(1, "FREQ")
-        guard known else {
-            ctx.out.error("ERR unknown subcommand '\(String(decoding: sub.prefix(128), as: UTF8.self))'. Try OBJECT HELP.")
-            return
-        }
-        let name = String(decoding: sub, as: UTF8.self).lowercased()
-        guard args.count == (isHelp ? 2 : 3) else { ctx.wrongArity("object|\(name)"); return }
-        if isHelp {
-            ctx.out.arrayHeader(objectHelp.count)
-            for line in objectHelp { ctx.out.simple(line) }
-            return
-        }
+    static func objectEncoding(_ ctx: inout CommandContext, _ args: Arguments) {
         let (db, _, slot) = ctx.lookup(args[2])
         guard let slot else { ctx.out.null(); return }
-        let value = db.value(at: slot)
-        if args.equalsKeyword(1, "ENCODING") {
-            ctx.out.bulk(encodingName(value))
-        } else if args.equalsKeyword(1, "REFCOUNT") {
-            // Redis shares the objects of small integers (0...9999) and reports them so.
-            if case .string(let s) = value, let v = s.withUnsafeBytes({ RESPParser.parseInteger($0, from: 0, to: $0.count) }),
-               v >= 0 && v < 10000 {
-                ctx.out.integer(Int(Int32.max))
-            } else {
-                ctx.out.integer(1)
-            }
+        ctx.out.bulk(encodingName(db.value(at: slot)))
+    }
+
+    static func objectRefcount(_ ctx: inout CommandContext, _ args: Arguments) {
+        let (db, _, slot) = ctx.lookup(args[2])
+        guard let slot else { ctx.out.null(); return }
+        // Redis shares the objects of small integers (0...9999) and reports them so.
+        if case .string(let s) = db.value(at: slot), let v = s.withUnsafeBytes({ RESPParser.parseInteger($0, from: 0, to: $0.count) }),
+           v >= 0 && v < 10000 {
+            ctx.out.integer(Int(Int32.max))
         } else {
-            ctx.out.error("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust." as StaticString)
+            ctx.out.integer(1)
         }
+    }
+
+    static func objectFreq(_ ctx: inout CommandContext, _ args: Arguments) {
+        guard ctx.lookup(args[2]).slot != nil else { ctx.out.null(); return }
+        ctx.out.error("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust." as StaticString)
     }
 
     /// What Redis would report for this value, judged from the bytes as SET's
