@@ -1,3 +1,4 @@
+import Synchronization
 /// A hash value. Small hashes (the feature-store case: ~10 short fields) are packed into one
 /// contiguous byte buffer like Redis' listpack: `[varint len][field][varint len][value]...`.
 /// Past `maxPackedEntries` entries, or a field or value longer than `maxPackedValueLength`, it
@@ -12,9 +13,14 @@
 /// and HashObject+TableForm.swift (conversion, bucket scans); field TTLs in
 /// HashObject+FieldExpiry.swift.
 public final class HashObject {
-    /// Same thresholds as Redis' hash-max-listpack-entries / hash-max-listpack-value.
+    /// The packed form's ceiling: at most this many entries, of fields and values of at most
+    /// this many bytes (Redis' default hash-max-listpack-value is 64 too).
     public static let maxPackedEntries = 128
     public static let maxPackedValueLength = 64
+    /// The thresholds in force (CONFIG SET hash-max-listpack-entries / -value, which may lower
+    /// them below the ceiling, as tests do to force the table form): one relaxed load per write.
+    public static let packedEntriesLimit = Atomic<Int>(maxPackedEntries)
+    public static let packedValueLimit = Atomic<Int>(maxPackedValueLength)
     /// The packed buffer's 16-bit length limit (far above the default thresholds' 16 KB).
     static let maxPackedBytes = 0xFFFF
 
@@ -158,7 +164,8 @@ public final class HashObject {
     /// Sets a field; `keepTTL` keeps an existing field's expiry (HINCRBY semantics).
     @discardableResult
     public func set(_ field: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, keepTTL: Bool) -> Bool {
-        if table == nil && (field.count > Self.maxPackedValueLength || value.count > Self.maxPackedValueLength) {
+        let valueLimit = Self.packedValueLimit.load(ordering: .relaxed)
+        if table == nil && (field.count > valueLimit || value.count > valueLimit) {
             convertToTable()
         }
         let isNew: Bool
@@ -179,7 +186,7 @@ public final class HashObject {
                 replacePackedValue(hit, field: field, value: value)
             }
             isNew = false
-        } else if packedCount >= Self.maxPackedEntries
+        } else if packedCount >= Self.packedEntriesLimit.load(ordering: .relaxed)
                     || packedUsed + Self.packedEntrySize(fieldCount: field.count, valueCount: value.count) > Self.maxPackedBytes {
             convertToTable()
             table!.insert(Array(field), hash: ByteHash.hash(field), value: Array(value))

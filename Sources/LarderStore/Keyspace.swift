@@ -3,7 +3,8 @@
 ///
 /// Slots returned by `lookup` stay valid until the next insert or remove.
 public final class Keyspace {
-    let table = KeyTable()
+    /// A var only for SWAPDB (`swapContents`), which exchanges two databases' tables.
+    private(set) var table = KeyTable()
     public private(set) var expiresCount = 0
     /// Keys under WATCH -> flags of the watching transactions (empty almost always).
     var watchers: [[UInt8]: [WatchFlag]] = [:]
@@ -166,6 +167,31 @@ public final class Keyspace {
         expiresCount = 0
         sweepCursor = 0
         fieldExpiryIndex = HashFieldExpiryIndex()
+    }
+
+    /// SWAPDB: exchanges this database's data with `other`'s (keys, values, expiry bookkeeping)
+    /// while what belongs to the database number stays: its watchers and its hit/miss counts.
+    /// As Redis 7.0's swapdb, a watched key that exists in either database makes its watchers
+    /// dirty first (its value may change; a key missing from both stays missing).
+    public func swapContents(with other: Keyspace) {
+        guard other !== self else { return }
+        touchWatchedKeys(existingIn: other)
+        other.touchWatchedKeys(existingIn: self)
+        swap(&table, &other.table)
+        swap(&expiresCount, &other.expiresCount)
+        swap(&sweepCursor, &other.sweepCursor)
+        swap(&sampledAverageTTL, &other.sampledAverageTTL)
+        swap(&fieldExpiryIndex, &other.fieldExpiryIndex)
+    }
+
+    private func touchWatchedKeys(existingIn other: Keyspace) {
+        for (key, flags) in watchers {
+            let exists = key.withUnsafeBytes { k in
+                let h = ByteHash.hash(k)
+                return table.find(k, hash: h) != nil || other.table.find(k, hash: h) != nil
+            }
+            if exists { for f in flags { f.dirty = true } }
+        }
     }
 
     // MARK: WATCH support

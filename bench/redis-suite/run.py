@@ -76,8 +76,11 @@ def run_unit(suite, unit, kind, workdir):
     try:
         with open(out, "w") as f:
             try:
+                # A base port of its own: the suite's coordinator listens just below it, and
+                # another run of the suite on this machine would collide on the default.
+                base = 30000 + (port % 20000)
                 subprocess.run(["./runtest", "--host", "127.0.0.1", "--port", str(port), "--single", unit, "--durable",
-                                "--clients", "1", *TAGS], cwd=suite, stdout=f, stderr=subprocess.STDOUT,
+                                "--clients", "1", "--baseport", str(base), *TAGS], cwd=suite, stdout=f, stderr=subprocess.STDOUT,
                                timeout=UNIT_SECONDS, stdin=subprocess.DEVNULL)
             except subprocess.TimeoutExpired:
                 status = f"timed out after {UNIT_SECONDS} s"

@@ -128,22 +128,32 @@ enum ConfigFamily {
     ] + monitoringParameters + latencyParameters  // SLOWLOG / LATENCY: Families/SlowlogFamily.swift, LatencyFamily.swift
         + packedEncodingParameters
 
-    /// The packed-hash limits (Redis' hash-max-listpack-*, and the -ziplist-* names Redis 7.0
-    /// still answers to): fixed in Larder (HashObject's packed form), so they read their real
-    /// values and refuse any other.
-    static let packedEncodingParameters: [Parameter] = [
-        ("hash-max-listpack-entries", HashObject.maxPackedEntries, "entries"),
-        ("hash-max-ziplist-entries", HashObject.maxPackedEntries, "entries"),
-        ("hash-max-listpack-value", HashObject.maxPackedValueLength, "bytes per field or value"),
-        ("hash-max-ziplist-value", HashObject.maxPackedValueLength, "bytes per field or value"),
-    ].map { name, limit, unit in
-        Parameter(name: name, get: { _ in String(limit) }, check: { text in
-            parseInteger(text) == limit ? .success { _ in }
-                : .failure(ConfigRefusal(reason: "Larder's packed hashes hold at most \(limit) \(unit); this limit is fixed"))
-        })
-    }
+    /// The packed-hash thresholds (Redis' hash-max-listpack-*, and the -ziplist-* names Redis
+    /// 7.0 still answers to). Lowering works as in Redis (hashes written from then on convert
+    /// past it); the packed form cannot hold more than its ceiling, so a higher value is refused.
+    static let packedEncodingParameters: [Parameter] = {
+        let entries: (get: () -> Int, set: (Int) -> Void) = (
+            { HashObject.packedEntriesLimit.load(ordering: .relaxed) }, { HashObject.packedEntriesLimit.store($0, ordering: .relaxed) })
+        let value: (get: () -> Int, set: (Int) -> Void) = (
+            { HashObject.packedValueLimit.load(ordering: .relaxed) }, { HashObject.packedValueLimit.store($0, ordering: .relaxed) })
+        return [
+            ("hash-max-listpack-entries", entries, HashObject.maxPackedEntries, "entries"),
+            ("hash-max-ziplist-entries", entries, HashObject.maxPackedEntries, "entries"),
+            ("hash-max-listpack-value", value, HashObject.maxPackedValueLength, "bytes per field or value"),
+            ("hash-max-ziplist-value", value, HashObject.maxPackedValueLength, "bytes per field or value"),
+        ].map { name, limit, ceiling, unit in
+            Parameter(name: name, get: { _ in String(limit.get()) }, check: { text in
+                guard let v = parseInteger(text), v >= 0 else {
+                    return .failure(ConfigRefusal(reason: "argument couldn't be parsed into an integer"))
+                }
+                guard v <= ceiling else {
+                    return .failure(ConfigRefusal(reason: "Larder's packed hashes hold at most \(ceiling) \(unit)"))
+                }
+                return .success { _ in limit.set(v) }
+            })
+        }
+    }()
 
-    /// Redis reports `dir` as the absolute working directory.
     static func absolutePath(_ dir: String) -> String {
         if dir.hasPrefix("/") { return dir }
         let cwd = FileManager.default.currentDirectoryPath

@@ -24,6 +24,8 @@ enum KeyFamily {
                     handler: move),
         CommandSpec("touch", arity: -2, flags: [.readonly, .fast], keys: .range(1, -1, 1), group: "generic",
                     handler: touch),
+        CommandSpec("swapdb", arity: 3, flags: [.write, .fast], route: .allShards, group: "server",
+                    handler: swapdb),
         CommandSpec("keys", arity: 2, flags: [.readonly], route: .allShards, group: "generic",
                     handler: keys),
         CommandSpec("randomkey", arity: 1, flags: [.readonly], route: .allShards, group: "generic",
@@ -154,6 +156,24 @@ enum KeyFamily {
         if let s = source.lookup(args[1], hash: hash, now: ctx.now, counted: false) { source.remove(at: s) }
         destination.set(args[1], hash: hash, value: value, expireAt: expireAt, now: ctx.now)
         ctx.out.integer(1)
+    }
+
+    /// SWAPDB index1 index2: every shard exchanges the two databases' data (all shards are held,
+    /// so clients see the swap at once). Watches stay with the database numbers (Keyspace.swapContents).
+    static func swapdb(_ ctx: inout CommandContext, _ args: Arguments) {
+        func index(_ i: Int, _ which: String) -> Int? {
+            guard let n = RESPParser.parseInteger(args[i], from: 0, to: args[i].count),
+                  n >= Int(Int32.min) && n <= Int(Int32.max) else {
+                ctx.out.error("ERR invalid \(which) DB index"); return nil
+            }
+            return n
+        }
+        guard let a = index(1, "first"), let b = index(2, "second") else { return }
+        guard a >= 0 && a < Shard.databaseCount && b >= 0 && b < Shard.databaseCount else {
+            ctx.out.error("ERR DB index is out of range" as StaticString); return
+        }
+        for shard in ctx.heldShards { shard.databases[a].swapContents(with: shard.databases[b]) }
+        ctx.out.ok()
     }
 
     /// TOUCH key [key ...]: how many of the keys exist (a repeated key counts each time). Redis

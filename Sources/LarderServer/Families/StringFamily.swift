@@ -39,7 +39,7 @@ enum StringFamily {
                     handler: getrange),
         CommandSpec("setrange", arity: 4, flags: [.write, .denyoom], keys: .one, group: "string",
                     handler: setrange),
-    ] + counterCommands + lcsCommands
+    ] + counterCommands + lcsCommands + bitCommands
 
     // MARK: helpers
 

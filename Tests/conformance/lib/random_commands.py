@@ -62,6 +62,8 @@ class Generator:
     def command(self):
         """Returns (args, mode)."""
         family = self.rng.random()
+        if family < 0.06:
+            return self.bit_command()
         if family < 0.38:
             return self.string_command()
         if family < 0.75:
@@ -136,6 +138,43 @@ class Generator:
         if c == 20:
             return ["SET", k, v, "EX", self.pick(["0", "-1", "abc"])], "exact"
         return ["SET", k, v, "NX", "XX"], "exact"  # syntax error
+
+    def bit_command(self):
+        """Bitmap commands over the string keys (and sometimes a hash: WRONGTYPE)."""
+        r, k = self.rng, self.skey()
+        c = r.randrange(9)
+        if c == 0:
+            return ["SETBIT", k, str(r.randrange(0, 90)), self.pick(["0", "1", "1", "2"])], "exact"
+        if c == 1:
+            return ["GETBIT", k, str(r.randrange(0, 100))], "exact"
+        if c == 2:
+            args = ["BITCOUNT", k]
+            if self.maybe(0.7):
+                args += [str(r.randrange(-12, 12)), str(r.randrange(-12, 20))]
+                if self.maybe(0.5):
+                    args.append(self.pick(["BIT", "BYTE", "bit", "WORD"]))
+            return args, "exact"
+        if c == 3:
+            args = ["BITPOS", k, self.pick(["0", "1", "1", "3"])]
+            for _ in range(r.randrange(0, 4)):
+                args.append(str(r.randrange(-20, 40)) if len(args) < 5 else self.pick(["BIT", "BYTE"]))
+            return args, "exact"
+        if c == 4:
+            op = self.pick(["AND", "OR", "XOR", "NOT", "NAND"])
+            n = 1 if op == "NOT" and self.maybe(0.8) else r.randrange(1, 4)
+            return ["BITOP", op, self.skey()] + [self.skey() for _ in range(n)], "exact"
+        ops = []
+        for _ in range(r.randrange(1, 4)):
+            t = self.pick(["u1", "u8", "i8", "u16", "i5", "i64", "u63", "u64", "x8"])
+            off = self.pick([str(r.randrange(0, 40)), "#" + str(r.randrange(0, 4))])
+            kind = self.pick(["GET", "SET", "INCRBY", "OVERFLOW"]) if c != 8 else "GET"
+            if kind == "OVERFLOW":
+                ops += ["OVERFLOW", self.pick(["WRAP", "SAT", "FAIL", "BOGUS"])]
+            elif kind == "GET":
+                ops += ["GET", t, off]
+            else:
+                ops += [kind, t, off, self.pick(["1", "-1", "100", "-300", "255", "9223372036854775807", "x"])]
+        return (["BITFIELD_RO" if c == 8 else "BITFIELD", k] + ops), "exact"
 
     def hash_command(self):
         r, k, f, v = self.rng, self.hkey(), self.field(), self.value()
