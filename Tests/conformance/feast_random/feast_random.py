@@ -539,7 +539,7 @@ def normalize(value):
         value = float(value)
         if math.isnan(value):
             return None  # Feast's type mapper and Larder both return NaN as null
-        if value.is_integer() and abs(value) < 2**53:
+        if value.is_integer() and abs(value) <= 2**53:
             return int(value)  # an int column with nulls is float64 in Feast's DataFrame
         return value
     if isinstance(value, (np.integer, int)) and not isinstance(value, bool):
@@ -552,9 +552,11 @@ def normalize(value):
 
 
 def table_rows(path: Path):
-    import pandas as pd
-    df = pd.read_parquet(path)
-    return list(df.columns), [tuple(normalize(v) for v in row) for row in df.itertuples(index=False, name=None)]
+    """Columns and normalized rows, read with pyarrow (pandas would turn Larder's int64
+    columns with nulls into float64 as Feast's DataFrame does)."""
+    table = pq.read_table(path)
+    columns = [table.column(i).to_pylist() for i in range(table.num_columns)]
+    return table.column_names, [tuple(normalize(c[i]) for c in columns) for i in range(table.num_rows)]
 
 
 def same_cell(feast, larder, in_list=False) -> bool:
@@ -621,7 +623,7 @@ def compare_rows(case, oracle, cols, feast_row, larder_row, entity_row):
             continue
         _, options = oracle.candidates(view, entity_row)
         allowed = [[o[f] for f in names] for o in options]
-        ok_f = any(all(same_cell(a, b) for a, b in zip(opt, got_f)) for opt in allowed)
+        ok_f = any(all(same_cell(b, a) for a, b in zip(opt, got_f)) for opt in allowed)
         ok_l = any(all(same_cell(a, b) for a, b in zip(opt, got_l)) for opt in allowed)
         if not (len(allowed) > 1 and ok_f and ok_l):
             bad.append(f"{view_name} {names}: feast {got_f} larder {got_l} (candidates {len(allowed)})")
@@ -629,6 +631,15 @@ def compare_rows(case, oracle, cols, feast_row, larder_row, entity_row):
 
 
 def compare_historical(case: Case, root: Path, larder_repo: Path, entities: Path, feast_hist: Path, out: Outcome):
+    error = feast_hist.with_suffix(".error.txt")
+    if error.exists():
+        text = error.read_text()
+        # Feast's dask store cannot sort a multi-file (directory) source once the join has
+        # put nulls in its time columns: get_historical_features fails, nothing to compare.
+        if "Divisions calculation failed" in text and any(s.kind == "dir" for s in case.sources.values()):
+            out.stats["feast_historical_failed"] = True
+            return
+        raise RuntimeError(f"feast get_historical_features failed:\n{text[-3000:]}")
     exact, default = root / "larder_exact.parquet", root / "larder_default.parquet"
     for path, flags in ((exact, ["--feast-compatible"]), (default, [])):
         run([larder_bin(), "historical", ".", "--entities", str(entities), "--features", "svc", "--out", str(path),
@@ -660,14 +671,16 @@ def compare_historical(case: Case, root: Path, larder_repo: Path, entities: Path
         if bad:
             out.divergences.append(f"historical --feast-compatible label {row[label]}: " + "; ".join(bad))
             break
-    # Order: Feast sorts by the last view's matched event time, rows without a match first;
-    # rows tied there come in an arbitrary order (unstable sort). Both must follow it.
+    # Order: Feast sorts by the last view's matched event time, rows without a match first,
+    # but its sorts and drop_duplicates run in dask and do not always leave that order
+    # (docs/historical.md); --feast-compatible must follow the rule. How often Feast does is counted.
     last = case.view(case.service[1][-1][0])
     for side, rows in (("feast", feast_rows), ("larder", exact_rows)):
         keys = [oracle.candidates(last, entity_by_label[r[label]])[0] for r in rows]
         ranks = [(0, EPOCH) if k is None else (1, k) for k in keys]
-        if ranks != sorted(ranks):
-            out.divergences.append(f"historical {side} rows are not ordered by the last view's matched event time")
+        out.stats[f"{side}_sorted"] = ranks == sorted(ranks)
+    if not out.stats["larder_sorted"]:
+        out.divergences.append("historical --feast-compatible rows are not ordered by the last view's matched event time")
     out.stats["same_order"] = [r[label] for r in feast_rows] == [r[label] for r in exact_rows]
     # The default: every entity row in the entity file's order, Feast's rows among them with the same values.
     dl = default_cols.index("label")

@@ -38,8 +38,13 @@ def run_task(task):
             import pandas as pd
             entities, service, out = task["historical"]
             entity_df = pd.read_parquet(entities)
-            df = store.get_historical_features(entity_df=entity_df, features=store.get_feature_service(service),
-                                               full_feature_names=True).to_df()
+            try:
+                df = store.get_historical_features(entity_df=entity_df, features=store.get_feature_service(service),
+                                                   full_feature_names=True).to_df()
+            except Exception:
+                # Kept apart from apply/materialize failures: the caller decides which are Feast's own.
+                Path(out).with_suffix(".error.txt").write_text(traceback.format_exc())
+                return
             df.to_parquet(out)
     finally:
         sys.path.remove(str(repo))

@@ -47,7 +47,8 @@ def main():
                 print(f"seed {o.seed}: {len(o.divergences)} divergences; {s.get('views')} views, "
                       f"{s.get('source_rows')} source rows, {s.get('keys')} keys ({s.get('tied_entities')} tied), csv={s.get('csv')}, "
                       f"{s.get('entity_rows')} entity rows -> {s.get('feast_rows')} Feast rows, "
-                      f"same order={s.get('same_order')}", flush=True)
+                      f"same order={s.get('same_order')}, Feast's sorted={s.get('feast_sorted')}"
+                      + (", Feast's historical failed (dask)" if s.get("feast_historical_failed") else ""), flush=True)
                 for d in o.divergences[:5]:
                     print("   ", d.replace("\n", "\n    "), flush=True)
                 failed += bool(o.divergences)
