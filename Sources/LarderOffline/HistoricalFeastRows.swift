@@ -96,7 +96,8 @@ extension ColumnData {
                 offsets.append(Int32(truncatingIfNeeded: elementPicks.count))
             }
             values = .list(ListColumn(offsets: offsets, elements: gather(elementColumns, elementPicks)))
-        default: values = .int64(pick(0) { if case .int64(let a) = $0 { return a }; return nil })
+        case .null: return ColumnData(type: .null, values: .null(count: picks.count))
+        case .int64, .timestamp: values = .int64(pick(0) { if case .int64(let a) = $0 { return a }; return nil })
         }
         return ColumnData(type: type, values: values, validity: validity)
     }

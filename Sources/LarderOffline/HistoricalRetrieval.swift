@@ -117,13 +117,12 @@ public struct HistoricalRetriever {
 
         if feastCompatible {
             let rows = FeastRowSelection.rows(times: table.times, views: feastViews)
-            var picks: [(batch: Int, row: Int)] = []
-            picks.reserveCapacity(rows.count)
-            for row in rows {
-                var b = 0
-                while b + 1 < table.batchStart.count && table.batchStart[b + 1] <= row { b += 1 }
-                picks.append((b, row - table.batchStart[b]))
+            var batchOfRow: [Int] = []
+            batchOfRow.reserveCapacity(table.rowCount)
+            for (b, batch) in entityBatches.enumerated() {
+                batchOfRow.append(contentsOf: repeatElement(b, count: batch.rowCount))
             }
+            let picks = rows.map { (batch: batchOfRow[$0], row: $0 - table.batchStart[batchOfRow[$0]]) }
             guard let first = entityBatches.first else { return }
             var fields = first.fields
             var columns = fields.indices.map { c in ColumnData.gather(entityBatches.map { $0.columns[c] }, picks) }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Runs the random differential test (feast_random.py) over many seeds, for local use:
+"""Runs the random differential test (random_repos.py) over many seeds, for local use:
 
   ~/.cache/larder/venv-r7/bin/python Tests/conformance/feast_random/run.py --seeds 0-199
 
@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import feast_random  # noqa: E402
+import random_repos  # noqa: E402
 
 
 def seed_list(text):
@@ -40,7 +40,7 @@ def main():
     failed = 0
     total = 0
     with ThreadPoolExecutor(a.jobs) as pool:
-        for outcomes in pool.map(lambda b: feast_random.run_cases(b, root, historical=not a.no_historical), batches):
+        for outcomes in pool.map(lambda b: random_repos.run_cases(b, root, historical=not a.no_historical), batches):
             for o in outcomes:
                 total += 1
                 s = o.stats
