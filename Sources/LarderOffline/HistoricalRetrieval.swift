@@ -29,7 +29,8 @@ public struct HistoricalError: Error, CustomStringConvertible, Sendable {
 /// Differences from Feast's file offline store, on purpose (docs/historical.md):
 /// every entity row is returned, in the entity file's order, with nulls where nothing
 /// matched; Feast drops an entity row whose key has source rows but none inside the ttl
-/// window, collapses identical entity rows, and returns rows sorted by timestamp.
+/// window, collapses identical entity rows, and returns rows sorted by timestamp
+/// (`feastCompatible` reproduces that: `FeastRowSelection`).
 ///
 /// Memory is the entity file plus, per entity row, the encoded values of the requested
 /// features: each view's source is read once, in any order. Source rows are matched to

@@ -30,7 +30,7 @@ struct HistoricalCommand: ParsableCommand {
     var fullFeatureNames = false
 
     @Flag(name: .customLong("feast-compatible"), help: ArgumentHelp(
-        "Return exactly the rows Feast's get_historical_features returns, in its order: drop entity rows whose key has source rows but none in the ttl window, collapse rows equal on join keys and time, sort by the matched event time; features grouped by view (docs/historical.md)."))
+        "Return the rows Feast's get_historical_features returns: drop entity rows whose key has source rows but none in the ttl window, collapse rows equal on join keys and time, order by the matched event time (no match first) as Feast does; features grouped by view (docs/historical.md)."))
     var feastCompatible = false
 
     @Flag(name: .long, help: "Print what the retrieval would read and its predicted peak memory; do nothing else.")
