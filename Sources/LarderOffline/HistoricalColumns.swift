@@ -42,7 +42,9 @@ struct FeatureColumnBuilder {
     }
 
     mutating func append(_ value: FeastValue) {
-        let present = !value.isNull
+        var present = !value.isNull
+        // A NaT (scalar, or inside a list) is a null timestamp, as in Feast's DataFrame.
+        if case .unixTimestamp(Int64.min) = value { present = false }
         validity.append(present)
         if !present { hasNull = true }
         switch type {
@@ -59,7 +61,8 @@ struct FeatureColumnBuilder {
         case .int64:
             if case .int64(let v)? = value { ints.append(v) } else { ints.append(0) }
         case .unixTimestamp:
-            if case .unixTimestamp(let v)? = value { ints.append(v &* 1_000_000_000) } else { ints.append(0) }
+            // Nanoseconds as read from the source (ColumnValueEncoder.keepsNanoseconds).
+            if case .unixTimestamp(let v)? = value { ints.append(v) } else { ints.append(0) }
         case .int32:
             if case .int32(let v)? = value { int32s.append(v) } else { int32s.append(0) }
         case .float64:

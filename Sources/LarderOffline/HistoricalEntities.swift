@@ -120,6 +120,17 @@ struct EntityGroups {
 
     func end(of group: Int) -> Int { starts[group + 1] }
 
+    var groupCount: Int { starts.count - 1 }
+
+    /// Each entity row's group; -1 for a row with a null join key (in no group).
+    func groupOfRows(rowCount: Int) -> [Int] {
+        var out = [Int](repeating: -1, count: rowCount)
+        for g in 0 ..< groupCount {
+            for i in starts[g] ..< starts[g + 1] { out[rows[i]] = g }
+        }
+        return out
+    }
+
     /// Position of the first row of `group` whose time is >= `time` (binary search).
     func firstRow(in group: Int, atOrAfter time: Int64) -> Int {
         var lo = starts[group], hi = starts[group + 1]
@@ -158,6 +169,10 @@ struct JoinedValues {
         event[r] = e
         created[r] = c
     }
+
+    func isMatched(_ r: Int) -> Bool { matched[r] }
+    func eventTime(_ r: Int) -> Int64 { event[r] }
+    func createdTime(_ r: Int) -> Int64 { created[r] }
 
     mutating func setPayload(entityRow r: Int, _ payload: [UInt8]) {
         payloads[r] = payload

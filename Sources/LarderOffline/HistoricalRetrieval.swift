@@ -29,7 +29,8 @@ public struct HistoricalError: Error, CustomStringConvertible, Sendable {
 /// Differences from Feast's file offline store, on purpose (docs/historical.md):
 /// every entity row is returned, in the entity file's order, with nulls where nothing
 /// matched; Feast drops an entity row whose key has source rows but none inside the ttl
-/// window, collapses identical entity rows, and returns rows sorted by timestamp.
+/// window, collapses identical entity rows, and returns rows sorted by timestamp
+/// (`feastCompatible` reproduces that: `FeastRowSelection`).
 ///
 /// Memory is the entity file plus, per entity row, the encoded values of the requested
 /// features: each view's source is read once, in any order. Source rows are matched to
@@ -80,8 +81,18 @@ public struct HistoricalRetriever {
 
     /// Joins the features onto the entity rows and calls `emit` with one output batch per
     /// entity batch: the entity columns as read, then the features.
-    public func retrieve(entities: TabularSource, features refs: [FeatureReference], fullFeatureNames: Bool,
-                         emit: (ColumnBatch) throws -> Void) throws {
+    ///
+    /// `feastCompatible` reproduces Feast's result instead (`FeastRowSelection`): its rows, in
+    /// its order, as one batch, with the features grouped by view as Feast orders its columns.
+    public func retrieve(entities: TabularSource, features requested: [FeatureReference], fullFeatureNames: Bool,
+                         feastCompatible: Bool = false, emit: (ColumnBatch) throws -> Void) throws {
+        var refs = requested
+        if feastCompatible {
+            // Feast's columns: the features of each view together, views in first-reference order.
+            var views: [String] = []
+            for ref in requested where !views.contains(ref.view) { views.append(ref.view) }
+            refs = views.flatMap { view in requested.filter { $0.view == view } }
+        }
         let names = try outputNames(refs, fullFeatureNames: fullFeatureNames)
         let entityBatches = try entities.readAll()
         let timeColumn = try HistoricalRetriever.entityTimestampColumn(of: entities)
@@ -91,13 +102,40 @@ public struct HistoricalRetriever {
         var viewOrder: [String] = []
         for ref in refs where !viewOrder.contains(ref.view) { viewOrder.append(ref.view) }
         var joined: [String: (features: [String], values: JoinedValues)] = [:]
+        var feastViews: [FeastRowSelection.ViewRows] = []
         for viewName in viewOrder {
             guard let view = repo.definitions.featureView(named: viewName) else {
                 throw HistoricalError("unknown feature view \"\(viewName)\"")
             }
             let wanted = refs.filter { $0.view == viewName }.map(\.feature)
-            let values = try join(view: view, features: wanted, table: table)
-            joined[viewName] = (wanted, values)
+            let result = try join(view: view, features: wanted, table: table, feastCompatible: feastCompatible)
+            joined[viewName] = (wanted, result.values)
+            if feastCompatible {
+                feastViews.append(.init(values: result.values, groupOfRow: result.groupOfRow,
+                                        groupHasSourceRows: result.groupHasSourceRows))
+            }
+        }
+
+        if feastCompatible {
+            let rows = FeastRowSelection.rows(times: table.times, views: feastViews)
+            var batchOfRow: [Int] = []
+            batchOfRow.reserveCapacity(table.rowCount)
+            for (b, batch) in entityBatches.enumerated() {
+                batchOfRow.append(contentsOf: repeatElement(b, count: batch.rowCount))
+            }
+            let picks = rows.map { (batch: batchOfRow[$0], row: $0 - table.batchStart[batchOfRow[$0]]) }
+            guard let first = entityBatches.first else { return }
+            var fields = first.fields
+            var columns = fields.indices.map { c in ColumnData.gather(entityBatches.map { $0.columns[c] }, picks) }
+            for (i, ref) in refs.enumerated() {
+                guard let view = repo.definitions.featureView(named: ref.view), let feature = view.feature(named: ref.feature),
+                      let entry = joined[ref.view], let position = entry.features.firstIndex(of: ref.feature) else { continue }
+                var builder = FeatureColumnBuilder(type: feature.type)
+                for row in rows { builder.append(try entry.values.value(entityRow: row, feature: position)) }
+                fields.append(LarderParquet.Field(name: names[i], type: FeatureColumnBuilder.columnType(feature.type)))
+                columns.append(builder.build())
+            }
+            return try emit(ColumnBatch(fields: fields, columns: columns, rowCount: rows.count))
         }
 
         for (b, batch) in entityBatches.enumerated() {
@@ -169,11 +207,23 @@ public struct HistoricalRetriever {
     }
 
     /// One view's point-in-time join over every entity row.
-    func join(view: FeatureView, features: [String], table: EntityRowTable) throws -> JoinedValues {
+    /// `groupHasSourceRows` (whether each key group has any source row, at any time) is
+    /// only collected with `feastCompatible`, which then reads the whole source.
+    func join(view: FeatureView, features: [String], table: EntityRowTable, feastCompatible: Bool = false) throws
+        -> (values: JoinedValues, groupOfRow: [Int], groupHasSourceRows: [Bool]) {
         let source = try ViewSource(view: view, definitions: repo.definitions, repoDirectory: repo.directory)
         let groups = try table.groups(joinKeys: source.joinKeys, types: source.keyTypes)
+        var groupHasSourceRows = [Bool](repeating: false, count: feastCompatible ? groups.groupCount : 0)
+        let values = try join(view: view, source: source, groups: groups, features: features, table: table,
+                              groupHasSourceRows: &groupHasSourceRows)
+        return (values, feastCompatible ? groups.groupOfRows(rowCount: table.rowCount) : [], groupHasSourceRows)
+    }
+
+    private func join(view: FeatureView, source: ViewSource, groups: EntityGroups, features: [String], table: EntityRowTable,
+                      groupHasSourceRows: inout [Bool]) throws -> JoinedValues {
         var result = JoinedValues(rowCount: table.rowCount, featureCount: features.count)
         guard let earliest = table.earliest, let latest = table.latest else { return result }
+        let feastCompatible = !groupHasSourceRows.isEmpty
         let ttl = view.ttlSeconds > 0 ? view.ttlSeconds * 1_000_000_000 : Int64.max
         let lower = ttl == Int64.max ? Int64.min : earliest &- ttl
         let keyWriter = EntityKeyWriter(joinKeys: source.joinKeys, types: source.keyTypes, version: .v3)
@@ -191,12 +241,14 @@ public struct HistoricalRetriever {
         /// Per entity row: the row of the current source batch holding its best values, or -1.
         var pendingRow = [Int](repeating: -1, count: table.rowCount)
         var touched: [Int] = []
-        var batches = try source.tabular.batches(columns: columns,
-                                                 timeFilter: TimeFilter(column: source.timestampColumn, range: lower ... latest))
+        // Feast drops an entity row whose key has source rows outside its window only: every
+        // row group must be read to know which keys have rows.
+        var batches = try source.tabular.batches(columns: columns, timeFilter: feastCompatible ? nil
+            : TimeFilter(column: source.timestampColumn, range: lower ... latest))
         while let batch = try batches.next() {
             let keyColumns = keyIdx.map { batch.columns[$0] }
             let encoders = try zip(featureIdx, zip(features, featureTypes)).map { index, feature in
-                try ColumnValueEncoder(column: batch.columns[index], type: feature.1, name: feature.0)
+                try ColumnValueEncoder(column: batch.columns[index], type: feature.1, name: feature.0, keepsNanoseconds: true)
             }
             guard case .int64(let times) = batch.columns[timeIdx].values else { continue }
             let createdColumn = createdIdx.map { batch.columns[$0] }
@@ -210,8 +262,10 @@ public struct HistoricalRetriever {
                 default: break
                 }
             }
+            let timeColumn = batch.columns[timeIdx]
             for row in 0 ..< batch.rowCount {
-                if keyColumns.contains(where: { $0.isNull(row) }) { continue }
+                // A row without a key or an event time matches no entity row.
+                if keyColumns.contains(where: { $0.isNull(row) }) || timeColumn.isNull(row) { continue }
                 let found: Int?
                 if let ids {
                     found = groups.group(ofId: ids[row])
@@ -225,6 +279,7 @@ public struct HistoricalRetriever {
                     found = groups.group(of: key)
                 }
                 guard let group = found else { continue }
+                if feastCompatible { groupHasSourceRows[group] = true }
                 let eventTime = times[row]
                 var createdTime = Int64.min
                 if let created, let createdColumn, !createdColumn.isNull(row) { createdTime = created[row] }

@@ -28,14 +28,19 @@ struct ColumnValueEncoder {
     let column: ColumnData
     let type: FeastType
     let name: String
+    /// Historical retrieval returns the source's timestamps as they are, as Feast's offline
+    /// store does: nanoseconds instead of the online store's epoch seconds, and a NaT (scalar
+    /// or list element) as null (Int64.min) instead of INT64_MIN seconds.
+    let keepsNanoseconds: Bool
 
-    init(column: ColumnData, type: FeastType, name: String) throws {
+    init(column: ColumnData, type: FeastType, name: String, keepsNanoseconds: Bool = false) throws {
         guard ColumnValueEncoder.canConvert(column.type, to: type) else {
             throw MaterializeValueError("column \"\(name)\" is \(column.type), which cannot hold Feast type \(type.name)")
         }
         self.column = column
         self.type = type
         self.name = name
+        self.keepsNanoseconds = keepsNanoseconds
     }
 
     /// Whether values of a column type can be stored as a Feast type (the table above).
@@ -75,7 +80,7 @@ struct ColumnValueEncoder {
     /// Appends the Value bytes of `row` (nothing for null, INT64_MIN for a NaT timestamp).
     func encode(row: Int, into out: inout [UInt8]) throws {
         if column.isNull(row) {
-            if isNullTimestamp { FeastValue.unixTimestamp(Int64.min).encode(into: &out) }
+            if isNullTimestamp && !keepsNanoseconds { FeastValue.unixTimestamp(Int64.min).encode(into: &out) }
             return
         }
         switch type {
@@ -90,19 +95,23 @@ struct ColumnValueEncoder {
 
     /// The row's value as a FeastValue (lists, and tests).
     func value(row: Int) throws -> FeastValue {
-        if column.isNull(row) { return isNullTimestamp ? .unixTimestamp(Int64.min) : .null }
+        if column.isNull(row) { return isNullTimestamp && !keepsNanoseconds ? .unixTimestamp(Int64.min) : .null }
         switch type {
         case .scalar(let scalar):
             let value = try ColumnValueEncoder.scalarValue(column.values, row: row, as: scalar, name: name)
-            // A timestamp column holds nanoseconds; Feast stores epoch seconds.
-            if case .timestamp = column.type, case .unixTimestamp(let ns) = value {
-                return .unixTimestamp(ColumnValueEncoder.floorSeconds(ns))
+            if case .unixTimestamp(let raw) = value {
+                let isTimestampColumn: Bool
+                if case .timestamp = column.type { isTimestampColumn = true } else { isTimestampColumn = false }
+                if keepsNanoseconds { return .unixTimestamp(isTimestampColumn ? raw : raw &* 1_000_000_000) }
+                // A timestamp column holds nanoseconds; Feast stores epoch seconds.
+                if isTimestampColumn { return .unixTimestamp(ColumnValueEncoder.floorSeconds(raw)) }
             }
             return value
         case .array(let scalar):
             guard case .list(let list) = column.values else { return .null }
             let range = Int(list.offsets[row]) ..< Int(list.offsets[row + 1])
-            return try ColumnValueEncoder.listValue(list.elements, range: range, as: scalar, name: name, row: row)
+            return try ColumnValueEncoder.listValue(list.elements, range: range, as: scalar, name: name, row: row,
+                                                    keepsNanoseconds: keepsNanoseconds)
         }
     }
 
@@ -160,7 +169,7 @@ struct ColumnValueEncoder {
     }
 
     static func listValue(_ elements: ColumnData, range: Range<Int>, as scalar: FeastScalarType, name: String,
-                          row: Int) throws -> FeastValue {
+                          row: Int, keepsNanoseconds: Bool = false) throws -> FeastValue {
         let isTimestamp: Bool
         if case .timestamp = elements.type { isTimestamp = true } else { isTimestamp = false }
         func items<T>(_ convert: (FeastValue) -> T?) throws -> [T] {
@@ -184,7 +193,11 @@ struct ColumnValueEncoder {
                     element = try scalarValue(elements.values, row: i, as: scalar, name: name)
                     // Feast converts list timestamps with int(datetime.timestamp()): truncation
                     // toward zero, unlike scalars (numpy's floor).
-                    if isTimestamp, case .unixTimestamp(let ns) = element { element = .unixTimestamp(ns / 1_000_000_000) }
+                    if isTimestamp, case .unixTimestamp(let ns) = element {
+                        element = .unixTimestamp(keepsNanoseconds ? ns : ns / 1_000_000_000)
+                    } else if keepsNanoseconds, case .unixTimestamp(let seconds) = element {
+                        element = .unixTimestamp(seconds &* 1_000_000_000)
+                    }
                 }
                 guard let item = convert(element) else {
                     throw MaterializeValueError("column \"\(name)\": list element cannot be read as \(scalar.rawValue)")

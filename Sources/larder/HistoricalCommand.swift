@@ -29,6 +29,10 @@ struct HistoricalCommand: ParsableCommand {
     @Flag(name: .customLong("full-feature-names"), help: "Name output columns view__feature.")
     var fullFeatureNames = false
 
+    @Flag(name: .customLong("feast-compatible"), help: ArgumentHelp(
+        "Return the rows Feast's get_historical_features returns: drop entity rows whose key has source rows but none in the ttl window, collapse rows equal on join keys and time, order by the matched event time (no match first) as Feast does; features grouped by view (docs/historical.md)."))
+    var feastCompatible = false
+
     @Flag(name: .long, help: "Print what the retrieval would read and its predicted peak memory; do nothing else.")
     var plan = false
 
@@ -49,7 +53,8 @@ struct HistoricalCommand: ParsableCommand {
             }
             var writer: HistoricalOutput? = nil
             var rows = 0
-            try retriever.retrieve(entities: entitySource, features: refs, fullFeatureNames: fullFeatureNames) { batch in
+            try retriever.retrieve(entities: entitySource, features: refs, fullFeatureNames: fullFeatureNames,
+                                   feastCompatible: feastCompatible) { batch in
                 if writer == nil { writer = try HistoricalOutput(path: out, fields: batch.fields) }
                 try writer?.write(batch)
                 rows += batch.rowCount
