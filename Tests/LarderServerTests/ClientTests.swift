@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 
 /// CLIENT ID / SETNAME / GETNAME / LIST / INFO / SETINFO / KILL / NO-EVICT / NO-TOUCH.
@@ -73,6 +74,31 @@ final class ClientTests: XCTestCase {
         XCTAssertEqual(try c.call("CLIENT", "LIST", "ID", "1", "abc"), .error("ERR Invalid client ID"))
         XCTAssertEqual(try c.call("CLIENT", "LIST", "ID"), .error("ERR syntax error"))
         XCTAssertEqual(try c.call("CLIENT", "LIST", "FOO"), .error("ERR syntax error"))
+    }
+
+    /// `fd=` is the server's descriptor of the connection (the server runs in this process, so
+    /// the descriptor can be checked: it is a socket whose peer is this client's socket).
+    func testFdIsTheConnectionsDescriptor() throws {
+        let c = try server.client(), other = try server.client()
+        func fd(_ line: String) -> Int32? {
+            line.split(separator: " ").first { $0.hasPrefix("fd=") }.flatMap { Int32($0.dropFirst(3)) }
+        }
+        func port(_ fd: Int32, peer: Bool) -> UInt16 {
+            var a = sockaddr_in(), n = socklen_t(MemoryLayout<sockaddr_in>.size)
+            _ = withUnsafeMutablePointer(to: &a) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { peer ? getpeername(fd, $0, &n) : getsockname(fd, $0, &n) }
+            }
+            return UInt16(bigEndian: a.sin_port)
+        }
+        guard let mine = fd(text(try c.call("CLIENT", "INFO"))) else { return XCTFail("no fd") }
+        XCTAssertGreaterThan(mine, 2)
+        XCTAssertEqual(port(mine, peer: true), port(c.fd, peer: false), "the server's socket \(mine) is connected to this client")
+        let list = text(try c.call("CLIENT", "LIST")).split(separator: "\n").map(String.init)
+        let fds = list.compactMap(fd)
+        XCTAssertEqual(fds.count, 2)
+        XCTAssertEqual(Set(fds).count, 2, "each connection has its own descriptor: \(list)")
+        XCTAssertTrue(fds.contains(mine))
+        _ = other
     }
 
     func testClientInfoIsVerbatimInResp3() throws {

@@ -82,7 +82,8 @@ public final class ClientSession {
     /// One CLIENT LIST / CLIENT INFO line, with Redis' field names and order.
     /// `own` is true when the client describes itself: only then is its MULTI queue (owned by
     /// its thread) read; other clients in MULTI show `multi=0`.
-    func describeLine(now: Int64, own: Bool = true, commandName: (Int) -> String) -> String {
+    /// `fd`: the connection's descriptor (SocketDescriptors), -1 when unknown.
+    func describeLine(now: Int64, own: Bool = true, fd: Int = -1, commandName: (Int) -> String) -> String {
         let age = (now - createdAt) / 1000
         let idle = (now - Int64(lastInteraction.load(ordering: .relaxed))) / 1000
         var flags = ""
@@ -91,7 +92,7 @@ public final class ClientSession {
         if flags.isEmpty { flags = "N" }
         let lastId = lastCommandId.load(ordering: .relaxed)
         let cmd = lastId >= 0 ? commandName(lastId) : "NULL"
-        return "id=\(id) addr=\(address) laddr=\(localAddress) fd=0 name=\(name) age=\(age) idle=\(idle) flags=\(flags) db=\(db) sub=0 psub=0 ssub=0 multi=\(inMulti ? (own ? multiQueue.count : 0) : -1) qbuf=\(queryBufferBytes.load(ordering: .relaxed)) qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=\(cmd) user=default redir=-1 resp=\(version.rawValue) lib-name=\(libName) lib-ver=\(libVersion)"
+        return "id=\(id) addr=\(address) laddr=\(localAddress) fd=\(fd) name=\(name) age=\(age) idle=\(idle) flags=\(flags) db=\(db) sub=0 psub=0 ssub=0 multi=\(inMulti ? (own ? multiQueue.count : 0) : -1) qbuf=\(queryBufferBytes.load(ordering: .relaxed)) qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=\(cmd) user=default redir=-1 resp=\(version.rawValue) lib-name=\(libName) lib-ver=\(libVersion)"
     }
 }
 

@@ -106,10 +106,12 @@ enum ClientFamily {
         c.isMonitor.load(ordering: .relaxed) ? .replica : .normal
     }
 
-    static func line(_ ctx: CommandContext, _ c: ClientSession) -> String {
+    /// `fds`: SocketDescriptors.byConnection(), read once per CLIENT LIST / CLIENT INFO.
+    static func line(_ ctx: CommandContext, _ c: ClientSession, fds: [SocketDescriptors.Connection: Int]) -> String {
         let specs = ctx.server.commands.specs
         let sub = c.lastSubcommandIndex.load(ordering: .relaxed)
-        let line = c.describeLine(now: Clock.nowMilliseconds(), own: c === ctx.session) { i in
+        let fd = fds[SocketDescriptors.Connection(local: c.localAddress, remote: c.address)] ?? -1
+        let line = c.describeLine(now: Clock.nowMilliseconds(), own: c === ctx.session, fd: fd) { i in
             guard i < specs.count else { return "NULL" }
             // Container commands show as "client|list", as in Redis 7.
             let subs = specs[i].subcommands
@@ -120,19 +122,20 @@ enum ClientFamily {
 
     static func info(_ ctx: inout CommandContext, _ args: Arguments) {
         guard let session = ctx.session else { return }
-        ctx.out.verbatim(line(ctx, session))
+        ctx.out.verbatim(line(ctx, session, fds: SocketDescriptors.byConnection()))
     }
 
     /// CLIENT LIST [TYPE NORMAL|MASTER|REPLICA|PUBSUB] [ID id [id ...]]
     static func list(_ ctx: inout CommandContext, _ args: Arguments) {
         var text = ""
+        let fds = SocketDescriptors.byConnection()
         if args.count == 2 {
-            for c in ctx.server.clients.all { text += line(ctx, c) }
+            for c in ctx.server.clients.all { text += line(ctx, c, fds: fds) }
         } else if args.count == 4 && args.equalsKeyword(2, "TYPE") {
             guard let t = clientType(named: args.string(3)) else {
                 ctx.out.error("ERR Unknown client type '\(args.string(3))'"); return
             }
-            for c in ctx.server.clients.all where type(of: c) == t { text += line(ctx, c) }
+            for c in ctx.server.clients.all where type(of: c) == t { text += line(ctx, c, fds: fds) }
         } else if args.count > 3 && args.equalsKeyword(2, "ID") {
             var ids: [Int] = []
             for i in 3..<args.count {
@@ -141,7 +144,7 @@ enum ClientFamily {
                 }
                 ids.append(id)
             }
-            for id in ids { if let c = ctx.server.clients.client(id: id) { text += line(ctx, c) } }
+            for id in ids { if let c = ctx.server.clients.client(id: id) { text += line(ctx, c, fds: fds) } }
         } else {
             ctx.syntaxError(); return
         }

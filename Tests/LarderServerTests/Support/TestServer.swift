@@ -66,7 +66,7 @@ indirect enum Reply: Equatable, CustomStringConvertible {
 
 /// A blocking RESP client over a plain socket.
 final class TestClient {
-    private let fd: Int32
+    let fd: Int32
     private var buffer: [UInt8] = []
     private var pos = 0
 
