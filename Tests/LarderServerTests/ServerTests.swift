@@ -110,7 +110,7 @@ final class ServerTests: XCTestCase {
         XCTAssertEqual(try c.infoFields("persistence")["rdb_last_bgsave_status"], "ok")
         var keys = 0
         _ = try RDBReader.read(path: server.dir + "/dump.rdb") { _ in keys += 1 }
-        XCTAssertEqual(keys, 204)
+        XCTAssertEqual(keys, 203)
         XCTAssertEqual(try c.call("MULTI"), .simple("OK"))
         XCTAssertEqual(try c.call("SAVE"), .error("ERR Command not allowed inside a transaction"))
         XCTAssertEqual(try c.call("EXEC"), .error("EXECABORT Transaction discarded because of previous errors."))
