@@ -15,6 +15,7 @@ Environment: FEAST_KEYS (1000000), RATE (20000), DURATION (8), LOADS (feast-read
 LARDER_BIN, LARDER_BENCH_BIN, OUT.
 """
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -56,7 +57,9 @@ def run(kind, workload):
     port = free_port()
     argv = ([LARDER, "serve", "--port", str(port), "--threads", "2", "--no-pin", "--dir", directory] if kind == "larder"
             else ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", directory])
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log_path = os.path.join(directory, "server.log")
+    log = open(log_path, "w")
+    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
     try:
         for _ in range(300):
             if cli(port, "PING") == "PONG":
@@ -91,12 +94,15 @@ def run(kind, workload):
         stop.set(); sampler.join()
         result = json.loads(out.strip().splitlines()[-1])
         cow = next((int(l.split(":")[1]) for l in cli(port, "INFO", "persistence").splitlines() if l.startswith("rdb_last_cow_size:")), None)
+        # larder logs the largest backlog of chunks waiting for its writer thread.
+        log.flush()
+        backlog = re.findall(r"peak_backlog_bytes=(\d+)", open(log_path).read())
         return {"reply": reply, "save_s": save_s, "p50": result["p50_us"], "p99": result["p99_us"], "p999": result["p999_us"],
                 "max": result["max_us"], "rps": result["rps"], "base_mb": before_save / 1024,
                 "peak_extra_mb": (save_peak - before_save) / 1024,
-                "cow_mb": None if cow is None else cow / 1e6}
+                "cow_mb": None if cow is None else cow / 1e6, "backlog_mb": int(backlog[-1]) / 1e6 if backlog else None}
     finally:
-        proc.kill(); proc.wait()
+        proc.kill(); proc.wait(); log.close()
         shutil.rmtree(directory, ignore_errors=True)
 
 
@@ -104,14 +110,15 @@ def main():
     lines = [f"# BGSAVE during an open-loop load: {KEYS} Feast entities, {RATE} req/s, 20 connections", "",
              f"`FEAST_KEYS={KEYS} RATE={RATE} DURATION={DURATION} bench/snapshot/bgsave_under_load.py`, "
              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores; larder `--threads 2`.", "",
-             "| load | server | BGSAVE done after s | load p50 us | p99 us | p99.9 us | max us | resident before BGSAVE MB | peak extra resident during BGSAVE MB (parent+child) | copy-on-write MB (redis INFO) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| load | server | BGSAVE done after s | load p50 us | p99 us | p99.9 us | max us | resident before BGSAVE MB | peak extra resident during BGSAVE MB (parent+child) | copy-on-write MB (redis INFO) | peak chunks waiting for the disk MB (larder log) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for workload in LOADS:
         for k in ("redis", "larder"):
             r = run(k, workload)
             cow = "-" if r["cow_mb"] is None else f"{r['cow_mb']:.1f}"
             lines.append(f"| {workload} | {k} | {r['save_s']:.2f} | {r['p50']:.0f} | {r['p99']:.0f} | {r['p999']:.0f} | {r['max']:.0f} | "
-                         f"{r['base_mb']:.0f} | {r['peak_extra_mb']:.0f} | {cow} |")
+                         f"{r['base_mb']:.0f} | {r['peak_extra_mb']:.0f} | {cow} | "
+                         f"{'-' if r['backlog_mb'] is None else format(r['backlog_mb'], '.1f')} |")
     lines += ["", "redis-server forks: the parent keeps serving and the child's pages are shared until written "
               "(the child's RSS counts the shared pages too, so parent+child overstates the real cost; copy-on-write "
               "is Redis' own figure of the pages copied). Larder has no fork: each shard writes its own keys on its "
