@@ -4,7 +4,8 @@ import LarderLog
 import LarderStore
 
 /// What LASTSAVE, INFO persistence, the save points and -MISCONF know about snapshots. Written
-/// by whoever takes a snapshot (while it holds every shard), read from any thread.
+/// by whoever takes a snapshot (a foreground one while it holds every shard, a background one
+/// from its writer thread when the file is in place), read from any thread.
 final class SnapshotState: @unchecked Sendable {
     /// Unix seconds of the last snapshot written (the start time until one is), for LASTSAVE.
     let lastSave = ManagedAtomic<Int>(Int(Date().timeIntervalSince1970))
@@ -178,8 +179,8 @@ extension ServerState {
 
     /// Borrows every shard from `home`'s loop (waiting for commands in flight, as a multi-shard
     /// command does), writes the snapshot there while serving stops for its duration, and
-    /// reports on `home`'s loop. Used where no command holds the shards: save points and
-    /// the signal-driven shutdown.
+    /// reports on `home`'s loop. Used where no command holds the shards and the snapshot must
+    /// be complete before going on: the signal-driven shutdown.
     func snapshotHoldingEveryShard(home: ShardWorker, trigger: SnapshotTrigger, done: @escaping (Error?) -> Void) {
         let workers = self.workers
         let borrow = ShardBorrow(shards: Array(0..<workers.count), home: home.loop, workers: workers) { [self] held in
