@@ -175,6 +175,9 @@ public final class LarderServer: @unchecked Sendable {
                 loopsDown.wait()
             }
             stages.done("threads")
+            // The loops have stopped: a background snapshot still running can never finish; drop
+            // its temporary file (Redis kills its child and removes the file on shutdown).
+            state.cancelBackgroundSnapshot(holding: state.workers.map(\.shard))
             if finalSnapshot && state.changesSinceLastSave > 0 {
                 LarderLog.server.notice("\(state.changesSinceLastSave) write(s) since the shutdown snapshot: saving again",
                                         metadata: ["event": "shutdown_snapshot"])

@@ -4,7 +4,8 @@ import LarderLog
 import LarderStore
 
 /// What LASTSAVE, INFO persistence, the save points and -MISCONF know about snapshots. Written
-/// by whoever takes a snapshot (while it holds every shard), read from any thread.
+/// by whoever takes a snapshot (a foreground one while it holds every shard, a background one
+/// from its writer thread when the file is in place), read from any thread.
 final class SnapshotState: @unchecked Sendable {
     /// Unix seconds of the last snapshot written (the start time until one is), for LASTSAVE.
     let lastSave = ManagedAtomic<Int>(Int(Date().timeIntervalSince1970))
@@ -25,6 +26,47 @@ final class SnapshotState: @unchecked Sendable {
     /// True while `stop-writes-on-bgsave-error` refuses writes (kept as one flag so the write
     /// path reads one atomic, not the settings' lock).
     let refusingWrites = ManagedAtomic<Bool>(false)
+    /// A background snapshot is running (INFO rdb_bgsave_in_progress; BGSAVE and SAVE refuse).
+    let backgroundRunning = ManagedAtomic<Bool>(false)
+    /// Unix seconds when it started (INFO rdb_current_bgsave_time_sec).
+    let backgroundStartedAt = ManagedAtomic<Int>(0)
+    private let backgroundLock = NSLock()
+    private var background: BackgroundSnapshot?
+    /// BGSAVE SCHEDULE arrived while one ran: start another when it ends (Redis'
+    /// rdb_bgsave_scheduled).
+    private var scheduledRequest = false
+
+    /// Claims the right to run a background snapshot; false when one runs.
+    func beginBackground() -> Bool {
+        backgroundLock.withLock {
+            guard !backgroundRunning.load(ordering: .relaxed) else { return false }
+            backgroundRunning.store(true, ordering: .relaxed)
+            backgroundStartedAt.store(Int(Date().timeIntervalSince1970), ordering: .relaxed)
+            return true
+        }
+    }
+
+    func setBackground(_ bg: BackgroundSnapshot) { backgroundLock.withLock { background = bg } }
+
+    func endBackground(_: Void?) {
+        backgroundLock.withLock { background = nil; backgroundRunning.store(false, ordering: .relaxed) }
+    }
+
+    var runningBackground: BackgroundSnapshot? { backgroundLock.withLock { background } }
+
+    /// BGSAVE SCHEDULE: true when it will start after the running one (false: none runs).
+    func requestScheduled() -> Bool {
+        backgroundLock.withLock {
+            guard backgroundRunning.load(ordering: .relaxed) else { return false }
+            scheduledRequest = true
+            return true
+        }
+    }
+
+    func takeScheduledRequest() -> Bool {
+        backgroundLock.withLock { defer { scheduledRequest = false }; return scheduledRequest }
+    }
+
     /// The start-up load: keys loaded and keys skipped as already expired.
     let loadedKeys = ManagedAtomic<Int>(0)
     let loadedExpiredKeys = ManagedAtomic<Int>(0)
@@ -75,16 +117,34 @@ enum SnapshotTrigger: String {
 }
 
 extension ServerState {
-    /// Writes the snapshot of `shards` (every shard, held by the caller so nothing changes
-    /// while it is written) and records the outcome. nil on success, else the error (logged).
+    /// The snapshot entry point. In the foreground (SAVE, SHUTDOWN, and whatever needs the
+    /// file written before it goes on): writes the snapshot of `shards` (every shard, held by
+    /// the caller so nothing changes while it is written; all shards encode in parallel) and
+    /// records the outcome; nil on success, else the error (logged). A SAVE while a background
+    /// snapshot runs is refused as Redis refuses it; SHUTDOWN cancels that one first (Redis
+    /// kills its child). The background form is `startBackgroundSnapshot` (BackgroundSnapshot.swift).
     func takeSnapshot(of shards: [Shard], trigger: SnapshotTrigger, now: Int64) -> Error? {
         let path = settings.snapshotPath
+        if snapshots.backgroundRunning.load(ordering: .relaxed) {
+            guard trigger == .shutdown else { return BackgroundSaveInProgress() }
+            cancelBackgroundSnapshot(holding: shards)
+        }
         let writes = ServerStats.writeCommands(self)
         snapshots.lastAttempt.store(Int(Date().timeIntervalSince1970), ordering: .relaxed)
-        do {
-            let o = try Snapshot.save(shards: shards, path: path, now: now)
+        let result = Result { try Snapshot.save(shards: shards, path: path, now: now) }
+        record(result, trigger: trigger, path: path, writesAtStart: writes)
+        if case .failure(let error) = result { return error }
+        return nil
+    }
+
+    /// Records a snapshot's outcome (LASTSAVE, INFO persistence, -MISCONF) and logs it.
+    /// `writesAtStart`: the write count at the instant the image was taken.
+    func record(_ result: Result<Snapshot.Outcome, Error>, trigger: SnapshotTrigger, path: String, writesAtStart: Int,
+                peakBacklogBytes: Int? = nil) {
+        switch result {
+        case .success(let o):
             snapshots.lastSave.store(Int(Date().timeIntervalSince1970), ordering: .relaxed)
-            snapshots.writesAtLastSave.store(writes, ordering: .relaxed)
+            snapshots.writesAtLastSave.store(writesAtStart, ordering: .relaxed)
             snapshots.saves.wrappingIncrement(ordering: .relaxed)
             snapshots.lastSaveMilliseconds.store(Int(o.seconds * 1000), ordering: .relaxed)
             snapshots.lastBackgroundFailed.store(false, ordering: .relaxed)
@@ -92,16 +152,16 @@ extension ServerState {
             LarderLog.server.notice("DB saved on disk (\(trigger.rawValue)): \(o.keys) key(s), \(o.bytes) bytes in \(String(format: "%.3f", o.seconds)) s",
                                     metadata: ["event": "rdb_saved", "trigger": .string(trigger.rawValue), "path": .string(path),
                                                "keys": .stringConvertible(o.keys), "bytes": .stringConvertible(o.bytes),
+                                               "seconds": .string(String(format: "%.3f", o.seconds)),
+                                               "peak_backlog_bytes": .stringConvertible(peakBacklogBytes ?? 0),
                                                "rdb_version": .stringConvertible(o.version)])
-            return nil
-        } catch {
+        case .failure(let error):
             if trigger.isBackground {
                 snapshots.lastBackgroundFailed.store(true, ordering: .relaxed)
                 updateWriteRefusal()
             }
             LarderLog.server.error("snapshot (\(trigger.rawValue)) failed: \(error)",
                                    metadata: ["event": "rdb_save_failed", "trigger": .string(trigger.rawValue), "path": .string(path)])
-            return error
         }
     }
 
@@ -119,8 +179,8 @@ extension ServerState {
 
     /// Borrows every shard from `home`'s loop (waiting for commands in flight, as a multi-shard
     /// command does), writes the snapshot there while serving stops for its duration, and
-    /// reports on `home`'s loop. Used where no command holds the shards: save points and
-    /// the signal-driven shutdown.
+    /// reports on `home`'s loop. Used where no command holds the shards and the snapshot must
+    /// be complete before going on: the signal-driven shutdown.
     func snapshotHoldingEveryShard(home: ShardWorker, trigger: SnapshotTrigger, done: @escaping (Error?) -> Void) {
         let workers = self.workers
         let borrow = ShardBorrow(shards: Array(0..<workers.count), home: home.loop, workers: workers) { [self] held in
@@ -129,11 +189,12 @@ extension ServerState {
         if home.loop.inEventLoop { borrow.start() } else { home.loop.execute { borrow.start() } }
     }
 
-    /// Once a second (Redis' serverCron): a snapshot when a save point is reached. After a
-    /// failure, the next try waits `retryDelaySeconds`.
+    /// Once a second (Redis' serverCron): a background snapshot when a save point is reached.
+    /// After a failure, the next try waits `retryDelaySeconds`.
     func checkSavePoints(home: ShardWorker) {
         let points = settings.savePoints
-        guard !points.isEmpty, !snapshots.scheduledRunning.load(ordering: .relaxed) else { return }
+        guard !points.isEmpty, !snapshots.scheduledRunning.load(ordering: .relaxed),
+              !snapshots.backgroundRunning.load(ordering: .relaxed) else { return }
         let now = Int(Date().timeIntervalSince1970)
         let changes = changesSinceLastSave
         let elapsed = now - snapshots.lastSave.load(ordering: .relaxed)
@@ -144,8 +205,14 @@ extension ServerState {
                                 metadata: ["event": "rdb_save_point", "changes": .stringConvertible(changes),
                                            "seconds": .stringConvertible(point.seconds)])
         snapshots.scheduledRunning.store(true, ordering: .relaxed)
-        snapshotHoldingEveryShard(home: home, trigger: .savePoint) { [self] _ in
-            snapshots.scheduledRunning.store(false, ordering: .relaxed)
+        let workers = self.workers
+        let borrow = ShardBorrow(shards: Array(0..<workers.count), home: home.loop, workers: workers) { [self] held in
+            // Held only for the cut; the shards write their parts while serving.
+            let error = startBackgroundSnapshot(holding: held.compactMap { $0 }, trigger: .savePoint, now: Clock.nowMilliseconds()) { [self] _ in
+                snapshots.scheduledRunning.store(false, ordering: .relaxed)
+            }
+            if error != nil { snapshots.scheduledRunning.store(false, ordering: .relaxed) }
         }
+        if home.loop.inEventLoop { borrow.start() } else { home.loop.execute { borrow.start() } }
     }
 }

@@ -36,6 +36,7 @@ final class KeyTable {
     var count: Int { probe.count }
 
     deinit {
+        endSnapshot()
         freeAllEntries()
         entries.deallocate()
     }
@@ -184,6 +185,7 @@ final class KeyTable {
 
     /// Replaces the value of a live slot (keeping key and expiry).
     func setValue(at i: Int, _ value: StoredValue) {
+        willChange(i)
         materialize(i)
         let e = entries[i]!
         let h = Self.header(e)
@@ -203,6 +205,7 @@ final class KeyTable {
 
     /// Replaces the value of a live slot with a string (inline when short enough).
     func setString(at i: Int, _ bytes: UnsafeRawBufferPointer) {
+        willChange(i)
         materialize(i)
         let e = entries[i]!
         let h = Self.header(e)
@@ -223,6 +226,7 @@ final class KeyTable {
     /// (so a uniquely referenced string can grow without a copy); an inline string is copied
     /// out and stored back.
     func updateValue<R>(at i: Int, _ body: (inout StoredValue) -> R) -> R {
+        willChange(i)
         materialize(i)
         let e = entries[i]!
         if !Self.header(e).isInline { return body(&e.assumingMemoryBound(to: StoredValue.self).pointee) }
@@ -243,6 +247,7 @@ final class KeyTable {
     /// Sets or clears (0) the expiry of a live slot.
     func setExpire(_ i: Int, _ expireAt: Int64) {
         if expireAt == 0 && !hasExpiry(i) { return }
+        willChange(i)
         materialize(i)
         let e = entries[i]!
         let h = Self.header(e)
@@ -298,16 +303,21 @@ final class KeyTable {
         if probe.isFull { resize(probe.grownCapacity) }
         let i = probe.claim(hash: hash, ownerBit: hasExpiry)
         entries[i] = entry
+        if i >= snapshotCursor { markHandled(i) }   // born after the snapshot began: not in it
         return i
     }
 
     func remove(at i: Int) {
+        willChange(i)
         Self.freeEntry(entries[i]!)
         entries[i] = nil
         probe.release(i)
     }
 
     func removeAll() {
+        // A running snapshot writes what it still owes from this table first (a pause as long
+        // as encoding the rest of this database; FLUSHDB/FLUSHALL only).
+        if snapshotHandled != nil { while !snapshotStep(maxKeys: .max) {} }
         freeAllEntries()
         entries.deallocate()
         probe = ProbeControl(capacity: 16)
@@ -321,12 +331,104 @@ final class KeyTable {
         probe = ProbeControl(capacity: newCapacity)
         entries = .allocate(capacity: newCapacity)
         entries.initialize(repeating: nil, count: newCapacity)
+        // During a snapshot the keys it still owes move with their entries: the new table
+        // starts with every slot handled except theirs, and the walk starts over at slot 0.
+        let oldCursor = snapshotCursor, oldHandled = snapshotHandled
+        let newHandled = oldHandled.map { _ in Self.allocateBits(newCapacity, set: true) }
         for i in 0..<old.capacity where old.isOccupied(i) {
             let e = oldEntries[i]!
             let j = probe.claim(hash: ByteHash.hash(Self.keyBytes(e)), ownerBit: old.ownerBit(i))
             entries[j] = e
+            if let oldHandled, let newHandled, i >= oldCursor && !Self.bit(oldHandled, i) {
+                newHandled[j >> 6] &= ~(1 << UInt64(j & 63))
+            }
         }
         oldEntries.deallocate()
+        if let oldHandled {
+            oldHandled.deallocate()
+            snapshotHandled = newHandled
+            snapshotCursor = 0
+        }
+    }
+
+    // MARK: point-in-time snapshot
+
+    // A snapshot writes every key as it was when the snapshot began, while the table keeps
+    // changing: a walk visits the slots in order from `snapshotCursor`, and any change to a
+    // key the walk has not reached yet writes that key first (`willChange`). A key is owed
+    // when its slot is at or after the cursor and not marked in `snapshotHandled` (a bit per
+    // slot: written before a change, or filled after the snapshot began). Deleting a key never
+    // moves another (linear probing with tombstones), an insert lands in a free slot and is
+    // marked, and a resize carries the owed marks to the new slots (`resize`). Memory: one bit
+    // per slot, 256 KiB for a 2M-slot table, whatever the write load.
+
+    /// The first slot a running snapshot may still owe; Int.max while none runs, so a change
+    /// pays one compare of its slot against it.
+    private(set) var snapshotCursor = Int.max
+    private var snapshotHandled: UnsafeMutablePointer<UInt64>? = nil
+    /// Writes the key at a live slot into the snapshot (must not change the table).
+    private var snapshotWrite: ((Int) -> Void)? = nil
+
+    var isSnapshotting: Bool { snapshotHandled != nil }
+
+    private static func allocateBits(_ slots: Int, set: Bool) -> UnsafeMutablePointer<UInt64> {
+        let words = (slots + 63) / 64
+        let p = UnsafeMutablePointer<UInt64>.allocate(capacity: words)
+        p.initialize(repeating: set ? ~0 : 0, count: words)
+        return p
+    }
+
+    @inline(__always) private static func bit(_ bits: UnsafeMutablePointer<UInt64>, _ i: Int) -> Bool {
+        bits[i >> 6] & (1 << UInt64(i & 63)) != 0
+    }
+
+    @inline(__always) private func markHandled(_ i: Int) {
+        snapshotHandled?[i >> 6] |= 1 << UInt64(i & 63)
+    }
+
+    /// Called before any change to the key at slot `i` (value, TTL, hash fields, removal).
+    @inline(__always) func willChange(_ i: Int) {
+        if i >= snapshotCursor { writeBeforeChange(i) }
+    }
+
+    @inline(never) private func writeBeforeChange(_ i: Int) {
+        guard let bits = snapshotHandled, !Self.bit(bits, i) else { return }
+        markHandled(i)
+        if probe.isOccupied(i) { snapshotWrite!(i) }
+    }
+
+    /// Starts a snapshot of the table as it is now; `write` gets each key's slot once, before
+    /// the key changes or when the walk reaches it.
+    func beginSnapshot(_ write: @escaping (Int) -> Void) {
+        endSnapshot()
+        snapshotHandled = Self.allocateBits(capacity, set: false)
+        snapshotWrite = write
+        snapshotCursor = 0
+    }
+
+    /// Walks on from the cursor, writing at most `maxKeys` owed keys (and scanning at most
+    /// 64 slots per key allowed). True when the whole table is written (the snapshot is over).
+    func snapshotStep(maxKeys: Int) -> Bool {
+        guard let bits = snapshotHandled else { return true }
+        let cap = capacity
+        let slotBudget = maxKeys > cap ? cap : maxKeys * 64
+        var i = snapshotCursor, written = 0, scanned = 0
+        while i < cap && written < maxKeys && scanned < slotBudget {
+            if probe.isOccupied(i) && !Self.bit(bits, i) { snapshotWrite!(i); written += 1 }
+            i += 1
+            scanned += 1
+        }
+        snapshotCursor = i
+        if i >= cap { endSnapshot(); return true }
+        return false
+    }
+
+    /// Stops a snapshot (finished or abandoned).
+    func endSnapshot() {
+        snapshotHandled?.deallocate()
+        snapshotHandled = nil
+        snapshotWrite = nil
+        snapshotCursor = .max
     }
 
     /// Occupied slot at or after `from`, if any.

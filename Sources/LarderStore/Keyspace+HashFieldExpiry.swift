@@ -79,6 +79,7 @@ extension Keyspace {
     /// is left. Returns true when the key was removed.
     func expireHashFields(slot: Int, now: Int64) -> Bool {
         guard let h = table.hash(at: slot), h.earliestFieldExpiry <= now else { return false }
+        willChange(slot)
         guard h.removeExpiredFields(now: now) > 0 else { return false }
         if h.count == 0 { remove(at: slot); return true }
         touch(slot)
@@ -98,6 +99,7 @@ extension Keyspace {
             h.sweepToken = 0
             let slot = e.key.withUnsafeBytes { table.find($0, hash: ByteHash.hash($0)) }
             guard let slot, let current = table.hash(at: slot), current === h else { continue }
+            willChange(slot)
             let removed = h.removeExpiredFields(now: now)
             deleted += removed
             if h.count == 0 { remove(at: slot); continue }

@@ -39,6 +39,7 @@ extension Keyspace {
         // are not a client's at all.
         if let slot = lookup(key, hash: hash, now: now, counted: false) {
             guard case .hash(let h) = value(at: slot) else { return .wrongType }
+            willChange(slot)
             var added = 0
             for i in 0..<fields.count where h.set(fields[i], values[i]) { added += 1 }
             touch(slot)

@@ -175,6 +175,9 @@ public final class Keyspace {
     /// dirty first (its value may change; a key missing from both stays missing).
     public func swapContents(with other: Keyspace) {
         guard other !== self else { return }
+        // A running point-in-time snapshot writes both databases' owed keys first: its writers
+        // read each key through its database, which is about to hold the other table.
+        for db in [self, other] where db.isSnapshotting { while !db.snapshotStep(maxKeys: .max) {} }
         touchWatchedKeys(existingIn: other)
         other.touchWatchedKeys(existingIn: self)
         swap(&table, &other.table)
@@ -232,10 +235,12 @@ public final class Keyspace {
             if table.hasExpiry(i), table.expireAt(i) <= now { expired.append(table.key(at: i)); return }
             // Expired hash fields go now; a hash left empty is deleted after the walk, since
             // removing a slot mid-walk could end the probe run early.
-            if fieldExpiryIndex.count > 0, let h = table.hash(at: i), h.earliestFieldExpiry <= now,
-               h.removeExpiredFields(now: now) > 0 {
-                touch(i)
-                if h.count == 0 { emptied.append(table.key(at: i)); return }
+            if fieldExpiryIndex.count > 0, let h = table.hash(at: i), h.earliestFieldExpiry <= now {
+                willChange(i)
+                if h.removeExpiredFields(now: now) > 0 {
+                    touch(i)
+                    if h.count == 0 { emptied.append(table.key(at: i)); return }
+                }
             }
             body(i)
         }
@@ -321,4 +326,25 @@ public final class Keyspace {
     }
 
     public var tableBytes: Int { table.slotBytes }
+}
+
+// MARK: point-in-time snapshot (see KeyTable's "point-in-time snapshot")
+
+extension Keyspace {
+    /// Called before a change the key table cannot see: a hash's fields changed in place.
+    /// While no snapshot runs this is one compare.
+    @inline(__always) public func willChange(_ slot: Int) { table.willChange(slot) }
+
+    /// Starts a snapshot of this database as it is now: `write` gets the slot of every key
+    /// present now exactly once, before the key's first change or when `snapshotStep` reaches
+    /// it, and must only read (never change) the keyspace. Keys added later are not passed.
+    public func beginSnapshot(_ write: @escaping (Int) -> Void) { table.beginSnapshot(write) }
+
+    /// Writes at most `maxKeys` more keys; true when the database is written.
+    public func snapshotStep(maxKeys: Int) -> Bool { table.snapshotStep(maxKeys: maxKeys) }
+
+    public var isSnapshotting: Bool { table.isSnapshotting }
+
+    /// Abandons a running snapshot (nothing more is written).
+    public func cancelSnapshot() { table.endSnapshot() }
 }

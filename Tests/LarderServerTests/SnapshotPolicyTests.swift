@@ -48,6 +48,7 @@ final class SnapshotPolicyTests: XCTestCase {
         _ = try c.call("HSET", "h", "f", "v")
         let deadline = Date().addingTimeInterval(5)
         while !FileManager.default.fileExists(atPath: path) && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        try c.waitForBackgroundSave()
         XCTAssertEqual(try snapshotKeys(path), 100)
         XCTAssertEqual(try infoField(c, "rdb_changes_since_last_save"), "0")
         XCTAssertEqual(try infoField(c, "rdb_saves"), "1")
@@ -151,6 +152,7 @@ final class SnapshotPolicyTests: XCTestCase {
         XCTAssertEqual(try c.call("CONFIG", "SET", "save", "3600 1000"), .simple("OK"))
         try FileManager.default.createDirectory(atPath: server.dir, withIntermediateDirectories: true)
         XCTAssertEqual(try c.call("BGSAVE"), .simple("Background saving started"))
+        try c.waitForBackgroundSave()
         XCTAssertEqual(try c.call("SET", "k", "y"), .simple("OK"))
         XCTAssertEqual(try infoField(c, "rdb_last_bgsave_status"), "ok")
     }

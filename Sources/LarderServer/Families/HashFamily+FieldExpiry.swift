@@ -87,6 +87,7 @@ extension HashFamily {
             replyForEachField(&ctx, args, from: first, noField); return
         }
         let expireAt = Int64(at)
+        db.willChange(slot)
         var changed = false, anySet = false
         ctx.out.arrayHeader(args.count - first)
         for i in first..<args.count {
@@ -150,6 +151,7 @@ extension HashFamily {
                                       numFieldsError: "ERR Number of fields must be a positive integer") else { return }
         guard case .hash(let h, let db, let slot) = found else { replyForEachField(&ctx, args, from: first, noField); return }
         var changed = false
+        db.willChange(slot)
         ctx.out.arrayHeader(args.count - first)
         for i in first..<args.count {
             guard h.contains(args[i]) else { ctx.out.integer(noField); continue }

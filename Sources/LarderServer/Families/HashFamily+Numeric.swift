@@ -70,6 +70,7 @@ extension HashFamily {
         switch found {
         case .wrongType: return
         case .hash(let h, let db, let slot):
+            db.willChange(slot)
             h.set(args[2], value, keepTTL: true)
             db.touch(slot)
         case .missing(let db, let keyHash):

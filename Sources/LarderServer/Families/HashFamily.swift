@@ -85,6 +85,7 @@ enum HashFamily {
         case .wrongType: return
         case .hash(let h, let db, let slot):
             if h.contains(args[2]) { ctx.out.integer(0); return }
+            db.willChange(slot)
             h.set(args[2], args[3])
             db.touch(slot)
         case .missing(let db, let keyHash):
@@ -152,6 +153,7 @@ enum HashFamily {
         case .missing: ctx.out.integer(0)
         case .hash(let h, let db, let slot):
             var removed = 0
+            db.willChange(slot)
             for i in 2..<args.count where h.remove(args[i]) { removed += 1 }
             if h.count == 0 { db.remove(at: slot) } else if removed > 0 { db.touch(slot) }
             ctx.out.integer(removed)

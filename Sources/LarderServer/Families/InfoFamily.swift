@@ -121,19 +121,19 @@ enum InfoFamily {
     }
 
     static func persistence(_ ctx: CommandContext) -> [(String, String)] {
-        // Only what Larder has: no fork, so no copy-on-write fields. bgsave_in_progress is 0 because BGSAVE
-        // runs in the foreground (docs/persistence.md).
+        // Only what Larder has: no fork, so no copy-on-write fields.
         let s = ctx.server.snapshots
+        let bgsave = s.backgroundRunning.load(ordering: .relaxed)
         let lastSeconds = s.lastSaveMilliseconds.load(ordering: .relaxed)
         let loading = ctx.server.loading.isActive
         return [("loading", loading ? "1" : "0"), ("async_loading", "0")]
             + (loading ? ctx.server.loading.infoFields() : []) + [
             ("rdb_changes_since_last_save", String(ctx.server.changesSinceLastSave)),
-            ("rdb_bgsave_in_progress", "0"),
+            ("rdb_bgsave_in_progress", bgsave ? "1" : "0"),
             ("rdb_last_save_time", String(s.lastSave.load(ordering: .relaxed))),
             ("rdb_last_bgsave_status", s.lastBackgroundFailed.load(ordering: .relaxed) ? "err" : "ok"),
             ("rdb_last_bgsave_time_sec", lastSeconds < 0 ? "-1" : String(lastSeconds / 1000)),
-            ("rdb_current_bgsave_time_sec", "-1"),
+            ("rdb_current_bgsave_time_sec", bgsave ? String(max(0, Int(Date().timeIntervalSince1970) - s.backgroundStartedAt.load(ordering: .relaxed))) : "-1"),
             ("rdb_saves", String(s.saves.load(ordering: .relaxed))),
             ("rdb_last_load_keys_expired", String(s.loadedExpiredKeys.load(ordering: .relaxed))),
             ("rdb_last_load_keys_loaded", String(s.loadedKeys.load(ordering: .relaxed))),

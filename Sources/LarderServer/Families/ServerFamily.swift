@@ -65,19 +65,28 @@ enum ServerFamily {
 
     /// SAVE: writes the snapshot (Snapshot.save) while holding every shard; OK once the file
     /// is durable and in place. LASTSAVE moves only on success; a failure is `-ERR` + reason.
+    /// Refused while a background snapshot runs, with Redis' error.
     static func save(_ ctx: inout CommandContext, _ args: Arguments) {
         if let error = ctx.server.takeSnapshot(of: ctx.heldShards, trigger: .save, now: ctx.now) {
+            if error is BackgroundSaveInProgress { ctx.out.error("ERR Background save already in progress" as StaticString); return }
             ctx.out.error("ERR snapshot \(ctx.server.settings.snapshotPath) not written: \(error)"); return
         }
         ctx.out.ok()
     }
 
-    /// BGSAVE [SCHEDULE]: there is no background (fork-less) snapshot yet, so it saves in the
-    /// foreground exactly as SAVE does, and replies Redis' text only after the file is written.
-    /// A failure counts as a failed background save (rdb_last_bgsave_status, -MISCONF).
+    /// BGSAVE [SCHEDULE]: a background snapshot (BackgroundSnapshot.swift). This command holds
+    /// every shard (route `.allShards`) only for the cut: the image is the keyspace as it is
+    /// now, and it is written while the shards keep serving. Replies at once, as Redis; the
+    /// outcome shows in LASTSAVE, INFO rdb_last_bgsave_status and the log. While one runs:
+    /// Redis' error, or with SCHEDULE, another starts when it ends.
     static func bgsave(_ ctx: inout CommandContext, _ args: Arguments) {
-        guard args.count == 1 || (args.count == 2 && args.equalsKeyword(1, "SCHEDULE")) else { ctx.syntaxError(); return }
-        if let error = ctx.server.takeSnapshot(of: ctx.heldShards, trigger: .bgsave, now: ctx.now) {
+        let schedule = args.count == 2 && args.equalsKeyword(1, "SCHEDULE")
+        guard args.count == 1 || schedule else { ctx.syntaxError(); return }
+        if schedule && ctx.server.snapshots.requestScheduled() {
+            ctx.out.simple("Background saving scheduled" as StaticString); return
+        }
+        if let error = ctx.server.startBackgroundSnapshot(holding: ctx.heldShards, trigger: .bgsave, now: ctx.now) {
+            if error is BackgroundSaveInProgress { ctx.out.error("ERR Background save already in progress" as StaticString); return }
             ctx.out.error("ERR snapshot \(ctx.server.settings.snapshotPath) not written: \(error)"); return
         }
         ctx.out.simple("Background saving started" as StaticString)
