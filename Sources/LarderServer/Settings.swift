@@ -28,6 +28,8 @@ public final class ServerSettings: @unchecked Sendable {
     public let maxMemory: ManagedAtomic<Int>
     /// SLOWLOG / LATENCY settings (Stats/Slowlog.swift).
     public let monitoring = MonitoringSettings()
+    /// appendonly, appendfsync, appenddirname, ... (AppendOnlyFile.swift).
+    public let aof = AOFSettings()
     private let lock = NIOLock()
     private var _savePoints: [SavePoint]
     private var _requirePass: String?

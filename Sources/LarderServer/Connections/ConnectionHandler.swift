@@ -279,6 +279,8 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     /// Moves every finished piece at the head into `out`, then writes `out` with one flush.
     func flush() {
+        // A write is acknowledged only once its AOF record is written (and fsynced, `always`).
+        worker.flushAOF()
         drain: while piecesHead < pieces.count {
             switch pieces[piecesHead] {
             case .ready(let bytes):
