@@ -204,6 +204,7 @@ extension ConnectionHandler {
                 target.loop.execute {
                     target.submit {
                         batch.run(on: target, server: server)
+                        target.flushAOF()  // a write is logged before its reply goes back
                         home.execute { [self] in
                             batch.isDone = true
                             flush()
