@@ -73,7 +73,7 @@ public struct AOFError: Error, CustomStringConvertible {
 public enum AOFEncoder {
     @inline(__always)
     static func appendDecimal(_ v: Int, to out: inout [UInt8]) {
-        if v < 10 { out.append(UInt8(48 + v)); return }
+        if v >= 0 && v < 10 { out.append(UInt8(48 + v)); return }
         var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
                      UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
             (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)

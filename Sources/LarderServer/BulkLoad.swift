@@ -98,7 +98,7 @@ extension LarderServer {
             worker.loop.execute {
                 worker.submit {
                     body(worker, indices)
-                    worker.flushAOF()  // the load's HSETs are in the file before it returns
+                    worker.flushAOF(sync: true)  // the load's HSETs are in the file before it returns
                     group.leave()
                 }
             }

@@ -165,6 +165,7 @@ public final class ShardWorker {
         guard isAvailable, loading?.isActive != true else { return }
         shard.sweepExpired(now: Clock.nowMilliseconds(), budget: 2000)
         flushAOF()  // the sweep's DELs, and anything no reply has flushed
+        _ = afterSync {}  // `always`: their fsync too, even with no reply waiting
     }
 }
 

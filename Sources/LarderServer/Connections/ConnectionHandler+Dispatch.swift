@@ -204,11 +204,13 @@ extension ConnectionHandler {
                 target.loop.execute {
                     target.submit {
                         batch.run(on: target, server: server)
-                        target.flushAOF()  // a write is logged before its reply goes back
-                        home.execute { [self] in
+                        // A write is logged (and with `always` fsynced) before its reply goes back.
+                        target.flushAOF()
+                        let reply = { home.execute { [self] in
                             batch.isDone = true
                             flush()
-                        }
+                        } }
+                        if !target.afterSync(reply) { reply() }
                     }
                 }
             }

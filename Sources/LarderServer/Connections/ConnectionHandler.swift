@@ -279,8 +279,10 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     /// Moves every finished piece at the head into `out`, then writes `out` with one flush.
     func flush() {
-        // A write is acknowledged only once its AOF record is written (and fsynced, `always`).
+        // A write is acknowledged only once its AOF record is written (and fsynced, `always`:
+        // the replies then wait for this loop turn's fsync).
         worker.flushAOF()
+        if worker.afterSync({ [self] in flush() }) { return }
         drain: while piecesHead < pieces.count {
             switch pieces[piecesHead] {
             case .ready(let bytes):

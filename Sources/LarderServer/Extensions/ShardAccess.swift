@@ -13,7 +13,7 @@ extension ServerState {
     public func runOnShard(_ index: Int, _ body: @escaping (Shard) -> Void) {
         let worker = workers[index]
         // What `body` logged to the append-only file is written before its caller is told.
-        worker.loop.execute { worker.submit { body(worker.shard); worker.flushAOF() } }
+        worker.loop.execute { worker.submit { body(worker.shard); worker.flushAOF(sync: true) } }
     }
 }
 
