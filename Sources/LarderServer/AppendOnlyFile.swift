@@ -56,7 +56,7 @@ final class AOFBuffer {
     /// Inside EXEC: the first record opens MULTI, `endTransaction` closes it with EXEC.
     var inTransaction = false
     var multiWritten = false
-    /// `always`: written since the last fsync; replies wait (ShardWorker.afterSync).
+    /// `always`: written since the last fsync; replies wait (ShardWorker.afterAOFWrite).
     var fsyncOwed = false
     /// Work waiting for that fsync (replies), and whether the fsync task is queued.
     var waitingForSync: [() -> Void] = []
@@ -158,8 +158,8 @@ final class AppendOnlyFile: @unchecked Sendable {
     // MARK: writing (shard threads)
 
     /// Writes `b` to the current incr file (one write() call; the kernel appends it whole); with
-    /// `always` the buffer then owes an fsync, which the thread's replies wait for (ShardWorker.
-    /// afterSync: one fsync per loop turn for all its clients, Redis' beforeSleep). On failure the records stay in the buffer and
+    /// `always` the buffer then owes an fsync (`sync`), which the thread's replies wait for
+    /// (ShardWorker.afterAOFWrite: one write and one fsync per loop turn, Redis' beforeSleep). On failure the records stay in the buffer and
     /// are retried at the next flush; writes are refused meanwhile (-MISCONF, as Redis), and
     /// with `always` the process exits, as Redis does ("Can't recover from AOF write error").
     func write(_ b: AOFBuffer) {
@@ -407,26 +407,29 @@ final class AppendOnlyFile: @unchecked Sendable {
 
 extension ShardWorker {
     /// Writes this thread's AOF records, if any (see AOFBuffer for when). `sync`: with
-    /// `always`, fsync now too (for acknowledgements that do not go through afterSync).
+    /// `always`, fsync now too (for acknowledgements that do not go through afterAOFWrite).
     @inline(__always) func flushAOF(sync: Bool = false) {
         if !aofBuffer.bytes.isEmpty, let aof { aof.write(aofBuffer) }
         if sync && aofBuffer.fsyncOwed { aof?.sync(aofBuffer) }
     }
 
-    /// With `always`, after `flushAOF`: if this thread owes an fsync, `work` (sending replies)
-    /// waits for it and true is returned. The fsync is one task queued on this loop, which NIO
-    /// runs after the I/O events of the current turn: every client served in this turn shares one
-    /// fsync, as Redis fsyncs once in beforeSleep. Measured before this: one fsync per client
-    /// read, 156 us of server CPU per SET at 50 clients against redis' 24 (bench/aof/run.py).
-    @inline(__always) func afterSync(_ work: @escaping () -> Void) -> Bool {
-        guard aofBuffer.fsyncOwed else { return false }
+    /// Replies wait for this loop turn's AOF write: when this thread has records not yet written
+    /// (or, with `always`, written but not fsynced), `work` (sending replies) is queued and true
+    /// is returned. One task queued on this loop, which NIO runs after the I/O events of the
+    /// current turn, writes the buffer once (and fsyncs once with `always`), then runs what
+    /// waited: every client served in the turn shares one write() and one fsync, as Redis
+    /// writes and fsyncs once in beforeSleep. Measured before this, with one write (and with
+    /// `always` one fsync) per client read: 156 us of server CPU per SET at 50 clients with
+    /// `always`, against redis' 24 (bench/aof/run.py).
+    @inline(__always) func afterAOFWrite(_ work: @escaping () -> Void) -> Bool {
         let b = aofBuffer
+        guard !b.bytes.isEmpty || b.fsyncOwed else { return false }
         b.waitingForSync.append(work)
         if !b.syncScheduled {
             b.syncScheduled = true
             loop.execute { [self] in
                 b.syncScheduled = false
-                if b.fsyncOwed { aof?.sync(b) }
+                flushAOF(sync: true)
                 let waiting = b.waitingForSync
                 b.waitingForSync.removeAll(keepingCapacity: true)
                 for w in waiting { w() }

@@ -164,8 +164,7 @@ public final class ShardWorker {
         // Not while the dataset loads: the AOF replay suspends expiry (AppendOnlyFile+Load.swift).
         guard isAvailable, loading?.isActive != true else { return }
         shard.sweepExpired(now: Clock.nowMilliseconds(), budget: 2000)
-        flushAOF()  // the sweep's DELs, and anything no reply has flushed
-        _ = afterSync {}  // `always`: their fsync too, even with no reply waiting
+        flushAOF(sync: true)  // the sweep's DELs, and anything no reply has written
     }
 }
 

@@ -205,12 +205,11 @@ extension ConnectionHandler {
                     target.submit {
                         batch.run(on: target, server: server)
                         // A write is logged (and with `always` fsynced) before its reply goes back.
-                        target.flushAOF()
                         let reply = { home.execute { [self] in
                             batch.isDone = true
                             flush()
                         } }
-                        if !target.afterSync(reply) { reply() }
+                        if !target.afterAOFWrite(reply) { reply() }
                     }
                 }
             }

@@ -354,3 +354,28 @@ def test_appendonly_options_as_redis(tmp_path):
     finally:
         server.stop()
     assert sorted(os.listdir(tmp_path / "aofs")) == ["x.aof.1.base.rdb", "x.aof.1.incr.aof", "x.aof.manifest"]
+
+
+def test_the_embedded_materialization_and_features_push_are_logged(tmp_path):
+    """`serve --materialize` (the embedded bulk load) and FEATURES.PUSH write hashes outside the
+    command path: their AOF records (HSET + PEXPIREAT) must restore the same hashes without the
+    repo."""
+    repo = tmp_path / "repo"
+    shutil.copytree(servers.REPO_ROOT / "feature_repo", repo, ignore=shutil.ignore_patterns("registry.db", "*.db", "online*"))
+    data = tmp_path / "data"
+    data.mkdir()
+    server = start("larder", data, "--repo", str(repo), "--materialize", "--no-http")
+    try:
+        c = server.client()
+        now = int(time.time())
+        assert c.execute_command("FEATURES.PUSH", "driver_hourly_stats", "COLUMNS", 3, "driver_id", "event_timestamp",
+                                 "conv_rate", "VALUES", 1020, now, "0.75", 1021, now, "0.5") == 2
+        expected = dump(c)
+    finally:
+        server.stop()
+    assert len(expected) > 5
+    restarted = start("larder", data)
+    try:
+        assert dump(restarted.client()) == expected
+    finally:
+        restarted.stop()
