@@ -330,12 +330,20 @@ def test_config_set_appendonly_yes_writes_a_base_then_logs(tmp_path):
         assert c.info("persistence")["aof_enabled"] == 1
         c.set("after", "1")
         c.expire("before1", 3000)
+        # And off again: writes from then on are not logged.
+        assert c.config_set("appendonly", "no")
+        deadline = time.monotonic() + 10
+        while c.info("persistence").get("aof_current_size") is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert c.info("persistence")["aof_enabled"] == 0
+        c.set("unlogged", "1")
     finally:
         server.stop()
     restarted = start("larder", tmp_path)
     try:
         c = restarted.client()
         assert c.dbsize() == 501 and c.get("before499") == b"499" and c.get("after") == b"1"
+        assert c.get("unlogged") is None
         assert 2900 < c.ttl("before1") <= 3000
     finally:
         restarted.stop()
