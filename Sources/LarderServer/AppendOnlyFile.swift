@@ -451,6 +451,15 @@ extension ServerState {
         w.aofBuffer.arg("DEL"); w.aofBuffer.arg(key)
     }
 
+    /// Hash fields deleted because their TTL passed, logged as HDEL (Redis 7.4 propagates the
+    /// same), so the replay meets the hash as it was.
+    func logFieldExpiry(db: Int, key: UnsafeRawBufferPointer, fields: [[UInt8]]) {
+        guard aof.active.load(ordering: .relaxed), let w = currentWorker() else { return }
+        w.aofBuffer.startRecord(db: db, argc: 2 + fields.count)
+        w.aofBuffer.arg("HDEL"); w.aofBuffer.arg(key)
+        for f in fields { w.aofBuffer.arg(f) }
+    }
+
     /// Writes the current loop thread's AOF records (work run through `runOnShard` that replies
     /// from elsewhere calls it before handing its result over).
     public func flushAppendOnlyHere() { currentWorker()?.flushAOF(sync: true) }

@@ -37,6 +37,7 @@ public final class LarderServer: @unchecked Sendable {
         for w in workers {
             for (db, space) in w.shard.databases.enumerated() {
                 space.onKeyExpired = { [unowned state] key in state.logExpiry(db: db, key: key) }
+                space.onHashFieldsExpired = { [unowned state] key, fields in state.logFieldExpiry(db: db, key: key, fields: fields) }
             }
         }
     }

@@ -26,6 +26,8 @@ public final class Keyspace {
     /// it goes: the append-only file logs it as DEL, as Redis propagates expiries, so a replay
     /// that does not expire keys itself meets the same keyspace at every command.
     public var onKeyExpired: ((UnsafeRawBufferPointer) -> Void)? = nil
+    /// The same for hash fields whose TTL passed (key, fields), before they go: logged as HDEL.
+    public var onHashFieldsExpired: ((UnsafeRawBufferPointer, [[UInt8]]) -> Void)? = nil
 
     public init() {}
 
@@ -213,7 +215,7 @@ public final class Keyspace {
             // Expired hash fields go now; a hash left empty is deleted after the walk, since
             // removing a slot mid-walk could end the probe run early.
             if fieldExpiryIndex.count > 0, let h = table.hash(at: i), h.earliestFieldExpiry <= now,
-               h.removeExpiredFields(now: now) > 0 {
+               h.removeExpiredFields(now: now, report: fieldExpiryReport(slot: i)) > 0 {
                 touch(i)
                 if h.count == 0 { emptied.append(table.key(at: i)); return }
             }

@@ -91,6 +91,20 @@ final class AppendOnlyFileTests: XCTestCase {
         XCTAssertEqual(try restarted.client().call("HGET", "k", "f"), .bulk("v"))
     }
 
+    /// The same for a hash field: its expiry is logged as HDEL, or the replay would increment
+    /// the old value.
+    func testAnExpiredHashFieldIsLoggedAsHDEL() throws {
+        let first = try TestServer(threads: 2, appendOnly: .always)
+        let c = try first.client()
+        _ = try c.call("HSET", "h", "n", "5", "keep", "x")
+        XCTAssertEqual(try c.call("HPEXPIRE", "h", "30", "FIELDS", "1", "n"), .array([.integer(1)]))
+        usleep(80_000)
+        XCTAssertEqual(try c.call("HINCRBY", "h", "n", "1"), .integer(1))
+        XCTAssertTrue(try incrText(first).contains("*3\r\n$4\r\nHDEL\r\n$1\r\nh\r\n$1\r\nn\r\n"))
+        let restarted = try TestServer(threads: 2, dir: first.dir, appendOnly: .always)
+        XCTAssertEqual(try restarted.client().call("HMGET", "h", "n", "keep"), .array([.bulk("1"), .bulk("x")]))
+    }
+
     func testTheEmbeddedBulkLoadIsLoggedAsHSETAndPEXPIREAT() throws {
         let first = try TestServer(threads: 2, appendOnly: .always)
         var b = HashWriteBatch(fields: [Array("_ts:v".utf8), Array("f1".utf8)], ttlSeconds: 500)
