@@ -32,13 +32,18 @@ extension LarderServer {
         try runOnShards(byShard) { [hashes] worker, indices in
             let keyspace = worker.shard.db(db)
             let now = Clock.nowMilliseconds()
+            let logging = self.state.aof.active.load(ordering: .relaxed)
             var skipped = 0
             batch.forEachRecord(indices) { r, key, fields, values in
                 switch keyspace.setHashFields(key, hash: hashes[r], fields: fields, values: values, now: now) {
                 case .wrongType:
                     skipped += 1
                 case .written(_, let slot):
-                    if let ttl = batch.ttlSeconds { keyspace.setExpire(slot: slot, now + Int64(ttl) * 1000) }
+                    let expireAt = batch.ttlSeconds.map { now + Int64($0) * 1000 }
+                    if let expireAt { keyspace.setExpire(slot: slot, expireAt) }
+                    if logging {
+                        worker.aofBuffer.hashWrite(db: db, key: key, count: fields.count, field: { fields[$0] }, value: { values[$0] }, expireAt: expireAt)
+                    }
                 }
             }
             lock.lock(); wrongType[worker.index] = skipped; lock.unlock()
@@ -93,6 +98,7 @@ extension LarderServer {
             worker.loop.execute {
                 worker.submit {
                     body(worker, indices)
+                    worker.flushAOF(sync: true)  // the load's HSETs are in the file before it returns
                     group.leave()
                 }
             }

@@ -14,7 +14,7 @@ public final class LarderServer: @unchecked Sendable {
     private let stopped = DispatchSemaphore(value: 0)
     private var isStopping = false
     private var signalShutdownPending = false
-    private var keepLoading = false
+    private(set) var keepLoading = false
     private let stopLock = NSLock()
     /// The process's exit status once stopped: 1 when the last snapshot at shutdown failed.
     public private(set) var exitStatus: Int32 = 0
@@ -32,6 +32,14 @@ public final class LarderServer: @unchecked Sendable {
             loopWorkers[ObjectIdentifier(loop)] = w
         }
         state.workers = workers
+        // Expiries are logged to the append-only file as DEL (Keyspace.onKeyExpired).
+        let state = self.state
+        for w in workers {
+            for (db, space) in w.shard.databases.enumerated() {
+                space.onKeyExpired = { [unowned state] key in state.logExpiry(db: db, key: key) }
+                space.onHashFieldsExpired = { [unowned state] key, fields in state.logFieldExpiry(db: db, key: key, fields: fields) }
+            }
+        }
     }
 
     /// Binds and starts serving; returns the bound port (useful with port 0). The snapshot is
@@ -43,7 +51,10 @@ public final class LarderServer: @unchecked Sendable {
         let settings = state.settings
         self.keepLoading = keepLoading
         // Loading from before the port opens: no client may see the store before the load.
-        if keepLoading || FileManager.default.fileExists(atPath: settings.snapshotPath) { state.loading.begin() }
+        if keepLoading || FileManager.default.fileExists(atPath: settings.snapshotPath)
+            || (settings.aof.enabled.load(ordering: .relaxed) && FileManager.default.fileExists(atPath: state.aof.manifestPath)) {
+            state.loading.begin()
+        }
         let cores = System.coreCount
         for w in state.workers {
             if settings.pinThreads { w.loop.execute { ThreadAffinity.pin(core: w.index % cores) } }
@@ -61,6 +72,7 @@ public final class LarderServer: @unchecked Sendable {
         }
         first.loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
             state.checkSavePoints(home: first)
+            state.reconcileAppendOnly(home: first)
         }
         let loopWorkers = self.loopWorkers
         // Redis' `timeout`: one sweep a second over all clients (CONFIG SET timeout applies).
@@ -94,7 +106,7 @@ public final class LarderServer: @unchecked Sendable {
         // The port is open while the snapshot loads: clients get -LOADING (INFO shows the
         // progress), as from Redis, rather than a connection that hangs in the backlog.
         do {
-            try loadSnapshot()
+            if settings.aof.enabled.load(ordering: .relaxed) { try loadAppendOnly() } else { try loadSnapshot() }
         } catch {
             try? ch.close().wait()
             try? group.syncShutdownGracefully()
@@ -109,16 +121,17 @@ public final class LarderServer: @unchecked Sendable {
 
     /// Loads `dir/dbfilename` if it exists (Snapshot.load), with `loading` on meanwhile,
     /// logging what and how fast.
-    private func loadSnapshot() throws {
+    /// `keepLoadingState`: the caller ends the loading state (the AOF start-up opens its files first).
+    func loadSnapshot(keepLoadingState: Bool = false) throws {
         let path = state.settings.snapshotPath
         guard let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int else {
-            if !keepLoading { state.loading.end() }
+            if !keepLoading && !keepLoadingState { state.loading.end() }
             return
         }
         LarderLog.server.notice("loading the snapshot \(path) (\(size) bytes); clients get -LOADING until it is loaded",
                                 metadata: ["event": "rdb_loading", "path": .string(path), "bytes": .stringConvertible(size)])
         state.loading.begin(totalBytes: size)
-        defer { if !keepLoading { state.loading.end() } }
+        defer { if !keepLoading && !keepLoadingState { state.loading.end() } }
         guard let o = try Snapshot.load(path: path, into: state.workers, progress: state.loading, now: Clock.nowMilliseconds()) else { return }
         state.snapshots.loadedKeys.store(o.keys, ordering: .relaxed)
         state.snapshots.loadedExpiredKeys.store(o.expired, ordering: .relaxed)
@@ -187,6 +200,7 @@ public final class LarderServer: @unchecked Sendable {
                 }
                 stages.done("snapshot")
             }
+            state.aof.close(workers: state.workers)
             LarderLog.server.notice("stopped in \(stages.summary)", metadata: ["event": "stopped", "seconds": .string(stages.totalText)])
             stopped.signal()
         }

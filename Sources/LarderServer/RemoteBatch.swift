@@ -57,7 +57,7 @@ final class RemoteBatch {
                     let args = Arguments(base: raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, spans: sp.baseAddress! + e.firstSpan, count: e.count)
                     ctx.routedKey = args[e.spec.keys.first]
                     ctx.routedKeyHash = e.firstKeyHash
-                    worker.runTimed(e.spec, out, args, client: client) { e.spec.handler(&ctx, args) }
+                    worker.runTimed(e.spec, out, args, db: e.db, now: now, client: client) { e.spec.handler(&ctx, args) }
                     replyEnds.append(out.count)
                 }
             }

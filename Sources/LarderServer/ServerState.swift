@@ -9,7 +9,7 @@ public final class ServerState: @unchecked Sendable {
     public let settings: ServerSettings
     public internal(set) var workers: [ShardWorker] = [] {
         didSet {
-            for w in workers { w.monitoring = monitoring }
+            for w in workers { w.monitoring = monitoring; w.aof = aof; w.loading = loading }
             workers.first?.cron = { [unowned self] now in self.opsSampler.tick(self, nowMilliseconds: now) }
         }
     }
@@ -34,10 +34,13 @@ public final class ServerState: @unchecked Sendable {
     let memoryLimit = MemoryLimit()
     /// A start-up load in progress (-LOADING, INFO loading:1).
     public let loading = LoadingState()
+    /// The append-only file (AppendOnlyFile.swift); logs nothing while `aof.active` is off.
+    let aof: AppendOnlyFile
 
     init(settings: ServerSettings, commands: CommandTable = .standard) {
         self.settings = settings
         self.commands = commands
+        self.aof = AppendOnlyFile(settings: settings, commands: commands)
     }
 
     public var shardCount: Int { workers.count }

@@ -34,6 +34,8 @@ public final class ServerSettings: @unchecked Sendable {
     /// What was built (`larder --version`'s version and commit), for INFO server. Set once before
     /// the server starts, by the CLI, which knows the build (LarderBuildInfo).
     public var build = (version: "", commit: "")
+    /// appendonly, appendfsync, appenddirname, ... (AppendOnlyFile.swift).
+    public let aof = AOFSettings()
     private let lock = NIOLock()
     private var _savePoints: [SavePoint]
     private var _requirePass: String?

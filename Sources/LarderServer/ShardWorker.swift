@@ -34,6 +34,10 @@ public final class ShardWorker {
     /// changed nothing (a failed or no-op one) counts here too, which can only make a
     /// save point come sooner.
     var writeCommands = 0
+    /// This thread's append-only-file records not yet written (AOFBuffer), and the file.
+    let aofBuffer = AOFBuffer()
+    var aof: AppendOnlyFile?
+    var loading: LoadingState?
 
     // MARK: operator statistics (errorstats, SLOWLOG; Stats/ErrorStats.swift, Stats/Slowlog.swift)
     let errorStats: ErrorStats
@@ -78,11 +82,20 @@ public final class ShardWorker {
     /// commandstats failed_calls, errorstats). A timed call at least `slowlog-log-slower-than`
     /// long is logged with `args` and `client` (SLOWLOG); with the threshold at 0 every call is
     /// timed, otherwise `.fast` commands are sampled and only a sampled slow call is logged.
+    /// `db` and `now`: the database and time the handler runs with, for the append-only file's
+    /// record of a write (AOFPropagation), appended after the handler when it did not fail.
     @inline(__always)
-    func runTimed(_ spec: CommandSpec, _ out: ReplyWriter, _ args: Arguments, client: ClientSession?,
-                  _ body: () -> Void) {
+    func runTimed(_ spec: CommandSpec, _ out: ReplyWriter, _ args: Arguments, db: Int, now: Int64,
+                  client: ClientSession?, _ body: () -> Void) {
         let errors = out.errorCount
+        let replyStart = out.count
         if spec.flags.contains(.write) { writeCommands &+= 1 }
+        defer {
+            if spec.flags.contains(.write), let aof, aof.active.load(ordering: .relaxed), out.errorCount == errors {
+                AOFPropagation.log(aof.rules[spec.id], args, db: db, now: now,
+                                   reply: UnsafeRawBufferPointer(rebasing: out.bytes[replyStart...]), into: aofBuffer)
+            }
+        }
         if spec.flags.contains(.fast) && monitoring.slowlogThresholdNanos != 0 {
             fastCommandsUntilSample &-= 1
             if fastCommandsUntilSample > 0 {
@@ -118,6 +131,8 @@ public final class ShardWorker {
 
     /// Hands the shard to `borrow` as soon as it is free; `borrow.granted` is told on its loop.
     func lend(_ borrow: ShardBorrow) {
+        // This thread's records go out first: the borrower's records for this shard follow them.
+        flushAOF()
         if isAvailable {
             lentTo = borrow
             borrow.granted()
@@ -146,8 +161,10 @@ public final class ShardWorker {
     /// One step of active expiry; skipped while the shard is lent.
     func expiryCycle() {
         cron?(Clock.nowMilliseconds())
-        guard isAvailable else { return }
+        // Not while the dataset loads: the AOF replay suspends expiry (AppendOnlyFile+Load.swift).
+        guard isAvailable, loading?.isActive != true else { return }
         shard.sweepExpired(now: Clock.nowMilliseconds(), budget: 2000)
+        flushAOF(sync: true)  // the sweep's DELs, and anything no reply has written
     }
 }
 
@@ -176,6 +193,8 @@ final class ShardBorrow {
             var held = [Shard?](repeating: nil, count: workers.count)
             for i in shardIndexes { held[i] = workers[i].shard }
             body(held)
+            // What the borrower logged goes out before the owners run anything more on these shards.
+            workers.first { $0.loop === home }?.flushAOF()
             for i in shardIndexes {
                 let w = workers[i]
                 if w.loop.inEventLoop { w.release() } else { w.loop.execute { w.release() } }

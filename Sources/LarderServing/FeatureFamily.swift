@@ -180,7 +180,10 @@ public enum FeatureFamily {
                 for row in rowsOfView {
                     let keyspace = row.key.withUnsafeBytes { ctx.db(for: $0).db }
                     switch FeatureWrite.write(row, view: v, keyTTLSeconds: catalog.keyTTLSeconds, keyspace: keyspace, nowMilliseconds: ctx.now) {
-                    case .written: written += 1; writtenHere += 1
+                    case .written:
+                        written += 1; writtenHere += 1
+                        FeatureWrite.propagate(row, view: v, keyTTLSeconds: catalog.keyTTLSeconds, nowMilliseconds: ctx.now,
+                                               db: ctx.dbIndex, server: ctx.server)
                     case .olderSkipped: break
                     case .wrongType: ctx.wrongType(); return
                     }

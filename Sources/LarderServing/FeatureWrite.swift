@@ -1,4 +1,5 @@
 import LarderFeatures
+import LarderServer
 import LarderStore
 
 /// One row to write into one view: its Redis key, event time and encoded feature values
@@ -38,5 +39,19 @@ public enum FeatureWrite {
             keyspace.setExpire(slot: s, now + Int64(ttl) * 1000)
         }
         return .written
+    }
+}
+
+extension FeatureWrite {
+    /// The append-only file's record of a written row (`write` returned `.written`), on the
+    /// thread that wrote it: HSET of the timestamp and every feature, PEXPIREAT with a key TTL.
+    public static func propagate(_ row: EncodedRow, view: ServingView, keyTTLSeconds: Int?, nowMilliseconds now: Int64,
+                                 db: Int, server: ServerState) {
+        let layout = view.layout
+        row.key.withUnsafeBytes { key in
+            server.propagateHashWrite(db: db, key: key, fields: [layout.timestampField] + layout.featureFields,
+                                      values: [row.eventTime.encoded()] + row.values,
+                                      expireAt: keyTTLSeconds.map { now + Int64($0) * 1000 })
+        }
     }
 }

@@ -302,6 +302,7 @@ public final class HTTPFeatureAPI: @unchecked Sendable {
         }
         let ttl = catalog.keyTTLSeconds
         let metrics = serving.metrics
+        let state = self.server
         ShardGather.run(server: server, items: items, on: loop, work: { shard, list -> (wrongType: Int, written: [String: (Int, Int)]) in
             let db = shard.db(0)
             let now = Clock.nowMilliseconds()
@@ -311,7 +312,9 @@ public final class HTTPFeatureAPI: @unchecked Sendable {
                 let outcome = FeatureWrite.write(row, view: v, keyTTLSeconds: ttl, keyspace: db, nowMilliseconds: now)
                 let c = counts[v.name] ?? (0, 0)
                 switch outcome {
-                case .written: counts[v.name] = (c.0 + 1, c.1)
+                case .written:
+                    counts[v.name] = (c.0 + 1, c.1)
+                    FeatureWrite.propagate(row, view: v, keyTTLSeconds: ttl, nowMilliseconds: now, db: 0, server: state)
                 case .olderSkipped: counts[v.name] = (c.0, c.1 + 1)
                 case .wrongType: wrongType += 1
                 }

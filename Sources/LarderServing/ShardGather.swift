@@ -16,6 +16,7 @@ enum ShardGather {
         for (index, list) in byShard {
             server.runOnShard(index) { shard in
                 let r = work(shard, list)
+                server.flushAppendOnlyHere()  // a write's AOF record is out before it is acknowledged
                 // Back on the caller's loop: `results` and `pending` are only touched there.
                 loop.execute {
                     results.append((index, r))

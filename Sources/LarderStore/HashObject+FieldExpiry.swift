@@ -43,13 +43,15 @@ extension HashObject {
 
     /// Deletes every field whose expiry is at or before `now`; returns how many it deleted.
     @discardableResult
-    public func removeExpiredFields(now: Int64) -> Int {
+    /// `report`: told the expired fields before they go (the append-only file logs them as HDEL).
+    public func removeExpiredFields(now: Int64, report: (([[UInt8]]) -> Void)? = nil) -> Int {
         guard earliestFieldExpiry <= now, let e = fieldExpiry else { return 0 }
         var expired: [[UInt8]] = []
         var earliest = Int64.max
         for (f, at) in e {
             if at <= now { expired.append(f) } else if at < earliest { earliest = at }
         }
+        if let report, !expired.isEmpty { report(expired) }
         for f in expired { remove(f) }  // also drops the TTL entry
         earliestFieldExpiry = fieldExpiry == nil ? .max : earliest
         return expired.count

@@ -80,7 +80,7 @@ extension Keyspace {
     func expireHashFields(slot: Int, now: Int64) -> Bool {
         guard let h = table.hash(at: slot), h.earliestFieldExpiry <= now else { return false }
         willChange(slot)
-        guard h.removeExpiredFields(now: now) > 0 else { return false }
+        guard h.removeExpiredFields(now: now, report: fieldExpiryReport(slot: slot)) > 0 else { return false }
         if h.count == 0 { remove(at: slot); return true }
         touch(slot)
         return false
@@ -100,12 +100,18 @@ extension Keyspace {
             let slot = e.key.withUnsafeBytes { table.find($0, hash: ByteHash.hash($0)) }
             guard let slot, let current = table.hash(at: slot), current === h else { continue }
             willChange(slot)
-            let removed = h.removeExpiredFields(now: now)
+            let removed = h.removeExpiredFields(now: now, report: fieldExpiryReport(slot: slot))
             deleted += removed
             if h.count == 0 { remove(at: slot); continue }
             if removed > 0 { touch(slot) }
             fieldExpiryIndex.schedule(e.key, h)   // its next field to expire, if any
         }
         return deleted
+    }
+
+    /// Tells `onHashFieldsExpired` (when set) which fields of the hash at `slot` expire.
+    func fieldExpiryReport(slot: Int) -> (([[UInt8]]) -> Void)? {
+        guard let onHashFieldsExpired else { return nil }
+        return { [table] fields in onHashFieldsExpired(table.keyBytes(at: slot), fields) }
     }
 }

@@ -23,6 +23,12 @@ public final class Keyspace {
     public internal(set) var hits = 0, misses = 0
     /// Hashes that have fields with a TTL (see Keyspace+HashFieldExpiry.swift).
     var fieldExpiryIndex = HashFieldExpiryIndex()
+    /// Told the key of every key deleted because its TTL passed (lazily or by the sweep), before
+    /// it goes: the append-only file logs it as DEL, as Redis propagates expiries, so a replay
+    /// that does not expire keys itself meets the same keyspace at every command.
+    public var onKeyExpired: ((UnsafeRawBufferPointer) -> Void)? = nil
+    /// The same for hash fields whose TTL passed (key, fields), before they go: logged as HDEL.
+    public var onHashFieldsExpired: ((UnsafeRawBufferPointer, [[UInt8]]) -> Void)? = nil
 
     public init() {}
 
@@ -61,7 +67,7 @@ public final class Keyspace {
     public func lookup(_ key: UnsafeRawBufferPointer, hash: UInt64, now: Int64, counted: Bool) -> Int? {
         guard let i = table.find(key, hash: hash) else { if counted { misses &+= 1 }; return nil }
         if table.hasExpiry(i), table.expireAt(i) <= now {
-            removeSlot(i)
+            expireSlot(i)
             lazilyExpiredKeys += 1
             if counted { misses &+= 1 }
             return nil
@@ -151,6 +157,12 @@ public final class Keyspace {
         removeSlot(slot)
     }
 
+    /// Removes a key whose TTL passed, telling `onKeyExpired` first.
+    private func expireSlot(_ slot: Int) {
+        if let onKeyExpired { onKeyExpired(table.keyBytes(at: slot)) }
+        removeSlot(slot)
+    }
+
     private func removeSlot(_ slot: Int) {
         if table.hasExpiry(slot) { expiresCount -= 1 }
         if !watchers.isEmpty { touch(slot) }
@@ -237,7 +249,7 @@ public final class Keyspace {
             // removing a slot mid-walk could end the probe run early.
             if fieldExpiryIndex.count > 0, let h = table.hash(at: i), h.earliestFieldExpiry <= now {
                 willChange(i)
-                if h.removeExpiredFields(now: now) > 0 {
+                if h.removeExpiredFields(now: now, report: fieldExpiryReport(slot: i)) > 0 {
                     touch(i)
                     if h.count == 0 { emptied.append(table.key(at: i)); return }
                 }
@@ -254,7 +266,7 @@ public final class Keyspace {
         var i = 0
         while i < table.capacity {
             if table.isOccupied(i) {
-                if table.hasExpiry(i) && table.expireAt(i) <= now { removeSlot(i); lazilyExpiredKeys += 1 }
+                if table.hasExpiry(i) && table.expireAt(i) <= now { expireSlot(i); lazilyExpiredKeys += 1 }
                 else if !(fieldExpiryIndex.count > 0 && expireHashFields(slot: i, now: now)) { body(i) }
             }
             i += 1
@@ -267,7 +279,7 @@ public final class Keyspace {
         while table.count > 0 && tries < 100 {
             let i = Int.random(in: 0..<table.capacity)
             if let s = table.nextOccupied(from: i) ?? table.nextOccupied(from: 0) {
-                if table.hasExpiry(s) && table.expireAt(s) <= now { removeSlot(s); lazilyExpiredKeys += 1; tries += 1; continue }
+                if table.hasExpiry(s) && table.expireAt(s) <= now { expireSlot(s); lazilyExpiredKeys += 1; tries += 1; continue }
                 return s
             }
             return nil
@@ -294,7 +306,7 @@ public final class Keyspace {
             if table.hasExpiry(i) {
                 let at = table.expireAt(i)
                 if at <= now {
-                    removeSlot(i)
+                    expireSlot(i)
                     removed += 1
                     if expiresCount == 0 { i += 1; break }
                 } else {

@@ -45,6 +45,17 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("stop-writes-on-bgsave-error"),
             help: "yes: while save points are set and the last background snapshot failed, writes get -MISCONF (as Redis).")
     var stopWritesOnBgsaveError: YesNo = .yes
+    @Option(help: "yes: log every write to the append-only file (Redis 7's multi-part layout in --dir/--appenddirname) and replay it at start-up.")
+    var appendonly: YesNo = .no
+    @Option(help: "When the append-only file is fsynced: always (before each reply), everysec, no (left to the kernel).")
+    var appendfsync: String = "everysec"
+    @Option(help: "Directory of the append-only file's parts, inside --dir.") var appenddirname: String = "appendonlydir"
+    @Option(help: "Base name of the append-only file's parts.") var appendfilename: String = "appendonly.aof"
+    @Option(name: .customLong("aof-load-truncated"),
+            help: "yes: a last incr file cut off mid-command is truncated to its last complete command with a warning; no: the start is refused.")
+    var aofLoadTruncated: YesNo = .yes
+    @Option(name: .customLong("aof-use-rdb-preamble"), help: "yes only: the base file is an RDB snapshot (Redis 7's default).")
+    var aofUseRdbPreamble: YesNo = .yes
     @Option(help: "Feature repo whose definitions FEATURES.* and the HTTP feature server serve (and --materialize loads).")
     var repo: String?
     @Option(name: .customLong("http-port"), help: "HTTP feature server port (Feast's `feast serve` API), with --repo.")
@@ -74,6 +85,16 @@ struct ServeCommand: ParsableCommand {
         }
         if dbfilename.isEmpty || dbfilename.contains("/") {
             throw ValidationError("--dbfilename must be a file name, not a path: '\(dbfilename)'")
+        }
+        if AppendFsync(name: appendfsync) == nil {
+            throw ValidationError("--appendfsync must be always, everysec or no: got '\(appendfsync)'")
+        }
+        for (option, value) in [("--appenddirname", appenddirname), ("--appendfilename", appendfilename)]
+        where value.isEmpty || value.contains("/") || value == "." || value == ".." {
+            throw ValidationError("\(option) must be a file name, not a path: '\(value)'")
+        }
+        if aofUseRdbPreamble == .no {
+            throw ValidationError("--aof-use-rdb-preamble no is not supported: Larder writes the base of the append-only file as an RDB snapshot (Redis 7's default); it loads a command base written by Redis")
         }
     }
 
@@ -119,6 +140,11 @@ struct ServeCommand: ParsableCommand {
             stopWritesOnSaveError: stopWritesOnBgsaveError == .yes, maxMemory: maxmemory.bytes)
         settings.build = (BuildInfo.version, BuildInfo.commit)
         if let configFile { settings.configFile = URL(fileURLWithPath: configFile).standardizedFileURL.path }
+        settings.aof.isEnabled = appendonly == .yes
+        settings.aof.fsync = AppendFsync(name: appendfsync)!
+        settings.aof.dirname = appenddirname
+        settings.aof.filename = appendfilename
+        settings.aof.loadsTruncated = aofLoadTruncated == .yes
         logging.bootstrap()
         LarderLog.server.notice("larder starting", metadata: LogOptions.buildMetadata.merging(["event": "starting"]) { $1 })
         LarderLog.server.info("configuration", metadata: settings.logMetadata.merging(

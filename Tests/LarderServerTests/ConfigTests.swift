@@ -53,7 +53,6 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(try c.call("CONFIG", "SET", "hash-max-listpack-entries", "512"),
                        failed("hash-max-listpack-entries", "Larder's packed hashes hold at most 128 entries"))
         XCTAssertEqual(try c.call("CONFIG", "SET", "appendonly", "maybe"), failed("appendonly", "argument must be 'yes' or 'no'"))
-        XCTAssertEqual(try c.call("CONFIG", "SET", "appendonly", "yes"), failed("appendonly", "can't set immutable config"))
         XCTAssertEqual(try c.call("CONFIG", "SET", "nosuch", "1"), .error("ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'"))
         XCTAssertEqual(try c.call("CONFIG", "SET", "maxclients"), .error("ERR wrong number of arguments for 'config|set' command"))
         XCTAssertEqual(try c.call("CONFIG", "SET", "a", "b", "c"), .error("ERR wrong number of arguments for 'config|set' command"))

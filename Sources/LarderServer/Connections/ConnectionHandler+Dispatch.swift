@@ -146,7 +146,7 @@ extension ConnectionHandler {
                 ctx.routedKey = args[spec.keys.first]
                 ctx.routedKeyHash = firstKeyHash
             }
-            worker.runTimed(spec, out, args, client: session) { spec.handler(&ctx, args) }
+            worker.runTimed(spec, out, args, db: ctx.dbIndex, now: now, client: session) { spec.handler(&ctx, args) }
         }
         // Commands that change how this connection reads or lives (AUTH, HELLO, QUIT, RESET).
         parser.authenticated = session.authenticated
@@ -163,7 +163,7 @@ extension ConnectionHandler {
         let copied = (0..<args.count).map { args.bytes($0) }
         borrow(shards) { [self] held, out in
             var ctx = CommandContext(out: out, dbIndex: session.db, now: Clock.nowMilliseconds(), shards: held, session: session, server: server)
-            Self.withArguments(copied) { a in worker.runTimed(spec, out, a, client: session) { spec.handler(&ctx, a) } }
+            Self.withArguments(copied) { a in worker.runTimed(spec, out, a, db: ctx.dbIndex, now: ctx.now, client: session) { spec.handler(&ctx, a) } }
         }
     }
 
@@ -204,10 +204,12 @@ extension ConnectionHandler {
                 target.loop.execute {
                     target.submit {
                         batch.run(on: target, server: server)
-                        home.execute { [self] in
+                        // A write is logged (and with `always` fsynced) before its reply goes back.
+                        let reply = { home.execute { [self] in
                             batch.isDone = true
                             flush()
-                        }
+                        } }
+                        if !target.afterAOFWrite(reply) { reply() }
                     }
                 }
             }

@@ -80,11 +80,14 @@ extension ConnectionHandler {
             if aborted { out.nullArray(); return }
             out.arrayHeader(queue.count)
             let now = Clock.nowMilliseconds()
+            // Logged between MULTI and EXEC (when it wrote anything), so a replay applies it whole.
+            worker.aofBuffer.beginTransaction()
             for q in queue {
                 out.version = session.version
                 var ctx = CommandContext(out: out, dbIndex: session.db, now: now, shards: held, session: session, server: server)
-                Self.withArguments(q.arguments) { a in worker.runTimed(q.spec, out, a, client: session) { q.spec.handler(&ctx, a) } }
+                Self.withArguments(q.arguments) { a in worker.runTimed(q.spec, out, a, db: ctx.dbIndex, now: now, client: session) { q.spec.handler(&ctx, a) } }
             }
+            worker.aofBuffer.endTransaction()
         }
     }
 

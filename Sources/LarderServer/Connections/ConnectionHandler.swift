@@ -279,6 +279,9 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     /// Moves every finished piece at the head into `out`, then writes `out` with one flush.
     func flush() {
+        // A write is acknowledged only once its AOF record is written (and fsynced, `always`):
+        // the replies wait for this loop turn's write (ShardWorker.afterAOFWrite).
+        if worker.afterAOFWrite({ [self] in flush() }) { return }
         drain: while piecesHead < pieces.count {
             switch pieces[piecesHead] {
             case .ready(let bytes):

@@ -12,7 +12,8 @@ extension ServerState {
     /// Runs `body` with shard `index` on that shard's own loop, after any borrower returns it.
     public func runOnShard(_ index: Int, _ body: @escaping (Shard) -> Void) {
         let worker = workers[index]
-        worker.loop.execute { worker.submit { body(worker.shard) } }
+        // What `body` logged to the append-only file is written before its caller is told.
+        worker.loop.execute { worker.submit { body(worker.shard); worker.flushAOF(sync: true) } }
     }
 }
 

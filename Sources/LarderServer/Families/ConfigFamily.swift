@@ -124,7 +124,19 @@ enum ConfigFamily {
         }),
         yesNo("stop-writes-on-bgsave-error", { $0.stopWritesOnSaveError.load(ordering: .relaxed) },
               { $0.stopWritesOnSaveError.store($1, ordering: .relaxed) }),
-        fixed("appendonly", "no", yesNo: true),
+        // The switch happens within a second, holding every shard (ServerState.reconcileAppendOnly),
+        // as Redis' CONFIG SET appendonly yes replies at once and rewrites in the background.
+        yesNo("appendonly", { $0.aof.enabled.load(ordering: .relaxed) }, { $0.aof.enabled.store($1, ordering: .relaxed) }),
+        Parameter(name: "appendfsync", get: { $0.settings.aof.fsync.name }, check: { text in
+            guard let f = AppendFsync(name: text) else {
+                return .failure(ConfigRefusal(reason: "argument(s) must be one of the following: always, everysec, no"))
+            }
+            return .success { $0.aof.fsync = f }
+        }),
+        Parameter(name: "appenddirname", get: { $0.settings.aof.dirname }, check: nil),
+        Parameter(name: "appendfilename", get: { $0.settings.aof.filename }, check: nil),
+        yesNo("aof-load-truncated", { $0.aof.loadTruncated.load(ordering: .relaxed) }, { $0.aof.loadTruncated.store($1, ordering: .relaxed) }),
+        fixed("aof-use-rdb-preamble", "yes", yesNo: true),
     ] + monitoringParameters + latencyParameters  // SLOWLOG / LATENCY: Families/SlowlogFamily.swift, LatencyFamily.swift
         + packedEncodingParameters
 

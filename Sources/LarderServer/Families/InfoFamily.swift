@@ -137,8 +137,7 @@ enum InfoFamily {
             ("rdb_saves", String(s.saves.load(ordering: .relaxed))),
             ("rdb_last_load_keys_expired", String(s.loadedExpiredKeys.load(ordering: .relaxed))),
             ("rdb_last_load_keys_loaded", String(s.loadedKeys.load(ordering: .relaxed))),
-            ("aof_enabled", "0"), ("aof_rewrite_in_progress", "0"),
-        ]
+        ] + ctx.server.aof.infoFields()
     }
 
     static func stats(_ ctx: CommandContext) -> [(String, String)] {

@@ -21,6 +21,10 @@ enum ServerFamily {
                     group: "server", handler: save),
         CommandSpec("bgsave", arity: -1, flags: [.admin, .noscript, .noAsyncLoading], route: .allShards,
                     group: "server", handler: bgsave),
+        // Every shard: the new base is a consistent image, and the incr file switches between two
+        // commands. Not in MULTI: a transaction's records must stay in one incr file.
+        CommandSpec("bgrewriteaof", arity: 1, flags: [.admin, .noscript, .noAsyncLoading, .noMulti], route: .allShards,
+                    group: "server", handler: bgrewriteaof),
         CommandSpec("role", arity: 1, flags: [.noscript, .loading, .stale, .fast], group: "server",
                     handler: role),
         CommandSpec("monitor", arity: 1, flags: [.admin, .noscript, .loading, .stale], group: "server",
@@ -90,6 +94,20 @@ enum ServerFamily {
             ctx.out.error("ERR snapshot \(ctx.server.settings.snapshotPath) not written: \(error)"); return
         }
         ctx.out.simple("Background saving started" as StaticString)
+    }
+
+    /// BGREWRITEAOF: a new base (an RDB snapshot of the held shards) and a new incr file, the
+    /// manifest swapped crash-safely, the old parts deleted (AppendOnlyFile.rewrite). Like BGSAVE
+    /// it runs in the foreground and replies Redis' text once the files are in place.
+    static func bgrewriteaof(_ ctx: inout CommandContext, _ args: Arguments) {
+        guard let home = ctx.server.currentWorker() else { ctx.out.error("ERR no loop thread to rewrite from" as StaticString); return }
+        if ctx.server.aof.switching.load(ordering: .relaxed) {
+            ctx.out.error("ERR Background append only file rewriting already in progress" as StaticString); return
+        }
+        if let error = ctx.server.aof.rewrite(shards: ctx.heldShards, home: home, now: ctx.now) {
+            ctx.out.error("ERR append only file rewrite in \(ctx.server.aof.directory) failed: \(error)"); return
+        }
+        ctx.out.simple("Background append only file rewriting started" as StaticString)
     }
 
     /// READONLY / READWRITE answer as a standalone Redis does.

@@ -16,12 +16,16 @@ final class TestServer {
     private let ownsDir: Bool
 
     init(threads: Int = 2, requirePass: String? = nil, dir given: String? = nil, savePoints: [SavePoint] = [],
-         keepLoading: Bool = false) throws {
+         keepLoading: Bool = false, appendOnly: AppendFsync? = nil) throws {
         ownsDir = given == nil
         dir = given ?? NSTemporaryDirectory() + "larder-test-\(getpid())-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let settings = ServerSettings(port: 0, bind: "127.0.0.1", threads: threads, pinThreads: false, requirePass: requirePass,
                                       dir: dir, savePoints: savePoints)
+        if let appendOnly {
+            settings.aof.isEnabled = true
+            settings.aof.fsync = appendOnly
+        }
         server = LarderServer(settings: settings)
         port = try server.start(keepLoading: keepLoading)
     }
