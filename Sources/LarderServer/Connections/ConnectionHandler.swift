@@ -53,8 +53,11 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         self.context = context
-        let needsAuth = server.settings.requirePass != nil
-        session = ClientSession(id: server.clients.makeId(), channel: context.channel, authenticated: !needsAuth)
+        // Redis' createClient: the default user, authenticated when it needs no password.
+        let needsAuth = server.acl.defaultNeedsAuth.load(ordering: .relaxed)
+        let epoch = server.acl.epoch.load(ordering: .acquiring)
+        session = ClientSession(id: server.clients.makeId(), channel: context.channel, authenticated: !needsAuth,
+                                acl: server.acl.defaultPermissions, aclEpoch: epoch)
         parser.authenticated = !needsAuth
         if server.clients.connectedCount.load(ordering: .relaxed) >= server.settings.maxClients.load(ordering: .relaxed) {
             server.clients.rejectedConnections.wrappingIncrement(ordering: .relaxed)
@@ -65,7 +68,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             session = nil
             return
         }
-        if server.settings.protectedMode.load(ordering: .relaxed) && server.settings.requirePass == nil,
+        if server.settings.protectedMode.load(ordering: .relaxed) && !needsAuth,
            let peer = context.channel.remoteAddress, !Self.isLoopback(peer) {
             server.clients.rejectedConnections.wrappingIncrement(ordering: .relaxed)
             var b = context.channel.allocator.buffer(capacity: Self.protectedModeDenied.utf8CodeUnitCount)
