@@ -146,7 +146,7 @@ final class ACLTests: XCTestCase {
         try "user ok on\nusr typo\nuser bad +nosuch\nuser ok off\n".write(toFile: file, atomically: true, encoding: .utf8)
         guard case .failure(let e) = state.parseFile(file) else { return XCTFail("bad file accepted") }
         XCTAssertEqual(e.description, "\(file):2 should start with user keyword followed by the username. "
-                       + "\(file):3: Unknown command or category name in ACL. "
+                       + "\(file):3: Error in applying operation '+nosuch': Unknown command or category name in ACL. "
                        + "WARNING: Duplicate user 'ok' found on line 4. "
                        + "WARNING: ACL errors detected, no change to the previously active ACL rules was performed")
     }

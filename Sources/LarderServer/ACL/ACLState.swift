@@ -168,8 +168,9 @@ public final class ACLState: @unchecked Sendable {
             }
             var u = ACLUser(name: name, index: index)
             for rule in argv.dropFirst(2) {
-                do { try u.apply(Self.trim(rule, "\t\r\n"), index: index) } catch let e as ACLRuleError {
-                    errors += "\(path):\(lineNumber): \(e.message). "
+                let op = Self.trim(rule, "\t\r\n")
+                do { try u.apply(op, index: index) } catch let e as ACLRuleError {
+                    errors += "\(path):\(lineNumber): Error in applying operation '\(String(decoding: op.prefix { $0 != 0 }, as: UTF8.self))': \(e.message). "
                 } catch {}
             }
             loaded[name] = u

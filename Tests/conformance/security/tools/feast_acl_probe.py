@@ -16,6 +16,7 @@ from pathlib import Path
 from feast import Entity, FeatureService, FeatureStore, FeatureView, FileSource, PushSource
 
 START, END = datetime(2025, 1, 1, tzinfo=timezone.utc), datetime(2025, 1, 3, tzinfo=timezone.utc)
+LATER = datetime(2025, 1, 5, tzinfo=timezone.utc)
 FEATURES = ["customer_profile:age", "customer_profile:segment"]
 ROWS = [{"customer_id": c} for c in ["c1", "c2", "nobody"]]
 
@@ -48,7 +49,8 @@ def scenario(repo: Path, port: str) -> dict:
     mat.materialize(START, END)
     serving = store_as(repo, port, "serving", "serve-pw-2")
     values = serving.get_online_features(features=FEATURES, entity_rows=ROWS).to_dict()
-    denied = attempt(lambda: serving.materialize(START, END))
+    # A later window: newer rows, which Feast writes (it skips rows not newer than stored ones).
+    denied = attempt(lambda: serving.materialize(END, LATER))
     wrong = store_as(repo, port, "serving", "wrong")
     refused = attempt(lambda: wrong.get_online_features(features=FEATURES, entity_rows=ROWS))
     return {"values": values, "serving_materialize": denied, "wrong_password": refused}
