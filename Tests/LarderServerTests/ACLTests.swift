@@ -124,7 +124,10 @@ final class ACLTests: XCTestCase {
         XCTAssertEqual(describeDenial(check(ro, "client", "list")), "ok")
         XCTAssertEqual(describeDenial(check(ro, "client", "kill", "1")), "command")
         XCTAssertEqual(describeDenial(check(ro, "auth", "x", "y")), "ok")  // no_auth commands always pass
-        XCTAssertEqual(describeDenial(check(ro, "exists", "anything")), "ok")  // EXISTS neither reads nor writes values
+        // EXISTS neither reads nor writes the value (no ACCESS/UPDATE flag): any pattern that
+        // matches will do, a %W~ one too; a key no pattern matches is still refused.
+        XCTAssertEqual(describeDenial(check(ro, "exists", "wo:1")), "ok")
+        XCTAssertEqual(describeDenial(check(ro, "exists", "anything")), "key 1")
         XCTAssertFalse(ACLPermissions(ro).unrestricted)
         XCTAssertTrue(ACLPermissions(ACLUser.makeDefault(index: index)).unrestricted)
 
@@ -153,13 +156,21 @@ final class ACLTests: XCTestCase {
 
     func testTheLogGroupsRepeatsAndIsCapped() {
         let state = ACLState(index: index, aclFile: nil, logMaxLength: .init(3))
+        // Five users in turn over a log of three: each entry is evicted before it repeats.
         for i in 0..<100 {
             state.addLogEntry(reason: .auth, context: .toplevel, object: "AUTH", username: "u\(i % 5)", clientInfo: "", now: 1000)
         }
+        XCTAssertEqual(state.logEntries.map { $0.username }, ["u4", "u3", "u2"])
+        XCTAssertEqual(state.logEntries.map { $0.count }, [1, 1, 1])
+        state.resetLog()
+        // Three users in turn: every repeat is counted in its entry, which moves to the front.
+        for i in 0..<100 {
+            state.addLogEntry(reason: .auth, context: .toplevel, object: "AUTH", username: "u\(i % 3)", clientInfo: "", now: 1000)
+        }
         let log = state.logEntries
         XCTAssertEqual(log.count, 3)
-        XCTAssertEqual(log.map { $0.username }, ["u4", "u3", "u2"])
-        XCTAssertEqual(log.map { $0.count }, [20, 20, 20])
+        XCTAssertEqual(log.map { $0.username }, ["u0", "u2", "u1"])
+        XCTAssertEqual(log.map { $0.count }, [34, 33, 33])
         // Over 60 s apart: a new entry.
         state.addLogEntry(reason: .auth, context: .toplevel, object: "AUTH", username: "u4", clientInfo: "", now: 70_000)
         XCTAssertEqual(state.logEntries.first?.count, 1)
