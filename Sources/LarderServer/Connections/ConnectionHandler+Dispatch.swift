@@ -48,7 +48,7 @@ extension ConnectionHandler {
         }
         // ACL: one relaxed load to see whether any user changed, and for a user allowed every
         // command and key (the default user unless configured otherwise) nothing more.
-        if session.aclEpoch != server.acl.epoch.load(ordering: .relaxed) { refreshPermissions() }
+        if session.aclEpoch != aclEpoch.load(ordering: .relaxed) { refreshPermissions() }
         if !session.aclUnrestricted, let denial = aclDenial(spec, args) {
             rejectForACL(spec, args, denial)
             return
@@ -101,6 +101,7 @@ extension ConnectionHandler {
 
     /// Redis feeds monitors unless the command run (the subcommand, for a container such as
     /// ACL or CLIENT) is admin or skip_monitor: ACL SETUSER never reaches MONITOR.
+    @inline(never)
     static func monitorSkips(_ spec: CommandSpec, _ args: Arguments) -> Bool {
         var flags = spec.flags
         if !spec.subcommands.isEmpty, let subs = Subcommands.byContainer[spec.name] {
@@ -112,6 +113,9 @@ extension ConnectionHandler {
 
     /// The user's permissions changed (or the user was deleted: Redis closes such clients,
     /// see ACLFamily.closeClients; until then it runs as nobody).
+    /// Out of line, as the two below: only after a change, or for restricted users, and
+    /// dispatch stays as small as it was for everyone else.
+    @inline(never)
     func refreshPermissions() {
         let epoch = server.acl.epoch.load(ordering: .acquiring)
         if let p = server.acl.permissions(for: session.userName) {
@@ -125,6 +129,7 @@ extension ConnectionHandler {
 
     /// Redis' ACLCheckAllPerm for this call; nil when allowed. A container whose subcommand is
     /// unknown is left to its handler, which answers with Redis' unknown-subcommand error.
+    @inline(never)
     func aclDenial(_ spec: CommandSpec, _ args: Arguments) -> ACLDenial? {
         let index = server.acl.index
         var sub = -1
@@ -137,6 +142,7 @@ extension ConnectionHandler {
     }
 
     /// -NOPERM with Redis 7.0's texts, an ACL LOG entry, and a rejected call.
+    @inline(never)
     func rejectForACL(_ spec: CommandSpec, _ args: Arguments, _ denial: ACLDenial) {
         let index = server.acl.index
         let sub = spec.subcommands.isEmpty ? -1 : Self.subcommandIndex(spec, args)
