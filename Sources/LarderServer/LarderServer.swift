@@ -49,6 +49,8 @@ public final class LarderServer: @unchecked Sendable {
     @discardableResult
     public func start(keepLoading: Bool = false) throws -> Int {
         let settings = state.settings
+        // Users first, as Redis: an invalid ACL file or `user` line refuses to start.
+        try state.loadUsersAtStartup()
         self.keepLoading = keepLoading
         // Loading from before the port opens: no client may see the store before the load.
         if keepLoading || FileManager.default.fileExists(atPath: settings.snapshotPath)

@@ -37,10 +37,49 @@ public final class ServerState: @unchecked Sendable {
     /// The append-only file (AppendOnlyFile.swift); logs nothing while `aof.active` is off.
     let aof: AppendOnlyFile
 
+    /// Users, permissions, ACL LOG (ACL/ACLState.swift).
+    public let acl: ACLState
+
     init(settings: ServerSettings, commands: CommandTable = .standard) {
         self.settings = settings
         self.commands = commands
         self.aof = AppendOnlyFile(settings: settings, commands: commands)
+        acl = ACLState(index: ACLCommandIndex(commands), aclFile: settings.aclFile, logMaxLength: settings.aclLogMaxLength)
+        acl.setDefaultPassword(settings.requirePass)
+        settings.requirePassChanged = { [unowned acl] in acl.setDefaultPassword($0) }
+    }
+
+    /// Redis' ACLLoadUsersAtStartup: the config file's `user` lines, or the ACL file (never
+    /// both); any error stops the start with its file and line.
+    func loadUsersAtStartup() throws {
+        if settings.aclFile != nil && !settings.configUsers.isEmpty {
+            throw ACLFileError(description: "Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid. This setup is very likely to lead to configuration errors and security holes, please define either an ACL file or declare users directly in your redis.conf, but not both.")
+        }
+        if !settings.configUsers.isEmpty {
+            var users: [String: ACLUser] = [:]
+            if let d = acl.user("default") { users["default"] = d }
+            for line in settings.configUsers {
+                let words = line.split(separator: " ").map { Array($0.utf8) }
+                guard let first = words.first else { continue }
+                let name = String(decoding: first, as: UTF8.self)
+                // Redis: a user defined twice in the config file is an error; `default` is reset first.
+                var u = name == "default" ? (users["default"] ?? ACLUser.makeDefault(index: acl.index)) : ACLUser(name: name, index: acl.index)
+                if name == "default" { try! u.apply(Array("reset".utf8), index: acl.index) }
+                for rule in words.dropFirst() {
+                    do { try u.apply(rule, index: acl.index) } catch let e as ACLRuleError {
+                        throw ACLFileError(description: "Error loading ACL rule '\(String(decoding: rule, as: UTF8.self))' for the user named '\(name)': \(e.message)")
+                    }
+                }
+                users[name] = u
+            }
+            acl.replaceUsers(users)
+        }
+        if let file = settings.aclFile {
+            switch acl.parseFile(file) {
+            case .success(let users): acl.replaceUsers(users)
+            case .failure(let e): throw e
+            }
+        }
     }
 
     public var shardCount: Int { workers.count }

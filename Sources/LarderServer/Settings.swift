@@ -41,6 +41,12 @@ public final class ServerSettings: @unchecked Sendable {
     private var _requirePass: String?
     private var _dir: String
     private var _dbFilename: String
+    /// Redis' `aclfile` (fixed after start) and the config file's `user` lines, each the
+    /// user name then its rules separated by spaces; Redis refuses both at once, so does Larder.
+    public let aclFile: String?
+    public let configUsers: [String]
+    /// Called after `requirepass` changes: the default user's password follows it (ACLState).
+    var requirePassChanged: ((String?) -> Void)? = nil
 
     public init(port: Int = 6379, bind: String = "127.0.0.1", threads: Int = System.coreCount,
                 pinThreads: Bool = true, requirePass: String? = nil,
@@ -49,7 +55,11 @@ public final class ServerSettings: @unchecked Sendable {
                 clientQueryBufferLimit: Int = 1024 * 1024 * 1024,
                 maxClients: Int = 10000, idleTimeout: Int = 0, tcpKeepalive: Int = 300,
                 protectedMode: Bool = true, dir: String = ".", dbFilename: String = "dump.rdb",
-                savePoints: [SavePoint] = [], stopWritesOnSaveError: Bool = true, maxMemory: Int = 0) {
+                savePoints: [SavePoint] = [], stopWritesOnSaveError: Bool = true, maxMemory: Int = 0,
+                aclFile: String? = nil, configUsers: [String] = [], aclLogMaxLength: Int = 128) {
+        self.aclFile = (aclFile?.isEmpty ?? true) ? nil : aclFile
+        self.configUsers = configUsers
+        self.aclLogMaxLength = ManagedAtomic(aclLogMaxLength)
         self.maxMemory = ManagedAtomic(maxMemory)
         self._dir = dir; self._dbFilename = dbFilename; self._savePoints = savePoints
         self.stopWritesOnSaveError = ManagedAtomic(stopWritesOnSaveError)
@@ -67,8 +77,14 @@ public final class ServerSettings: @unchecked Sendable {
 
     public var requirePass: String? {
         get { lock.withLock { _requirePass } }
-        set { lock.withLock { _requirePass = (newValue?.isEmpty ?? true) ? nil : newValue } }
+        set {
+            let value = (newValue?.isEmpty ?? true) ? nil : newValue
+            lock.withLock { _requirePass = value }
+            requirePassChanged?(value)
+        }
     }
+    /// Redis' `acllog-max-len`: entries ACL LOG keeps.
+    public let aclLogMaxLength: ManagedAtomic<Int>
 
     /// Where SAVE writes its snapshot (Redis' `dir` and `dbfilename`).
     public var dir: String { lock.withLock { _dir } }

@@ -21,6 +21,11 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Worker threads, one shard each (default: number of cores).") var threads: Int = System.coreCount
     @Flag(inversion: .prefixedNo, help: "Pin each worker thread to a core.") var pin: Bool = true
     @Option(help: "Require clients to AUTH with this password.") var requirepass: String?
+    @Option(help: ArgumentHelp("ACL users file (Redis' `aclfile`): `user NAME rules...` lines; ACL LOAD / ACL SAVE read and write it. Not together with --user.", valueName: "path"))
+    var aclfile: String?
+    @Option(help: ArgumentHelp("An ACL user, as a Redis config file `user` line without the keyword: \"NAME on #<sha256> ~feast:* +@read\"; repeatable. Prefer --aclfile (a flag shows in ps).", valueName: "name rules"))
+    var user: [String] = []
+    @Option(name: .customLong("acllog-max-len"), help: "Entries kept by ACL LOG.") var acllogMaxLen: Int = 128
     @Option(name: .customLong("protected-mode"),
             help: "yes: without a password, only clients from loopback addresses are served (as Redis).")
     var protectedMode: YesNo = .yes
@@ -137,7 +142,8 @@ struct ServeCommand: ParsableCommand {
             clientQueryBufferLimit: clientQueryBufferLimit.bytes, maxClients: maxclients,
             idleTimeout: timeout, tcpKeepalive: tcpKeepalive, protectedMode: protectedMode == .yes,
             dir: dir, dbFilename: dbfilename, savePoints: savePoints,
-            stopWritesOnSaveError: stopWritesOnBgsaveError == .yes, maxMemory: maxmemory.bytes)
+            stopWritesOnSaveError: stopWritesOnBgsaveError == .yes, maxMemory: maxmemory.bytes,
+            aclFile: aclfile, configUsers: user, aclLogMaxLength: acllogMaxLen)
         settings.build = (BuildInfo.version, BuildInfo.commit)
         if let configFile { settings.configFile = URL(fileURLWithPath: configFile).standardizedFileURL.path }
         settings.aof.isEnabled = appendonly == .yes
@@ -164,6 +170,11 @@ struct ServeCommand: ParsableCommand {
         let bound: Int
         do {
             bound = try server.start(keepLoading: materialize)
+        } catch let error as ACLFileError {
+            // Redis: "Aborting Redis startup because of ACL errors: ..."
+            LarderLog.server.error("Aborting startup because of ACL errors: \(error)", metadata: ["event": "acl_load_failed"])
+            FileHandle.standardError.write("larder serve: \(error)\n".data(using: .utf8)!)
+            throw ExitCode(1)
         } catch let error as SnapshotLoadError {
             LarderLog.server.error("\(error)", metadata: ["event": "rdb_load_failed"])
             throw ExitCode(1)

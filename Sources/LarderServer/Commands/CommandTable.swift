@@ -63,7 +63,7 @@ public final class CommandTable: @unchecked Sendable {
     public static let standard = CommandTable(
         ConnectionFamily.commands + ServerFamily.commands + TransactionFamily.commands +
         KeyFamily.commands + StringFamily.commands + HashFamily.commands + ClusterFamily.commands +
-        [SlowlogFamily.spec, LatencyFamily.spec, FunctionFamily.spec]
+        [SlowlogFamily.spec, LatencyFamily.spec, FunctionFamily.spec, ACLFamily.spec]
     )
 
     public var count: Int { specs.count }

@@ -25,6 +25,7 @@ struct Subcommand {
 /// The subcommands of every container command, for dispatch and for COMMAND INFO / DOCS / LIST.
 enum Subcommands {
     static let byContainer: [String: [Subcommand]] = [
+        "acl": ACLFamily.subcommands,
         "client": ClientFamily.subcommands,
         "cluster": ClusterFamily.subcommands,
         "command": CommandFamily.subcommands,

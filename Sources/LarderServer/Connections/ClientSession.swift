@@ -33,6 +33,12 @@ public final class ClientSession {
     /// Set by RESET: the handler drops watches (they live in shards).
     var resetRequested = false
     var noEvict = false, noTouch = false
+    /// The user's permissions as of `aclEpoch` (ACLState.epoch); refreshed by dispatch after a
+    /// change, so the per-command check reads no lock.
+    var acl: ACLPermissions
+    var aclEpoch: Int
+    /// `acl.unrestricted`, copied so the common case reads one Bool of the session.
+    var aclUnrestricted: Bool
 
     // Read by other threads.
     let dbIndex = ManagedAtomic<Int>(0)
@@ -44,9 +50,12 @@ public final class ClientSession {
     let isMonitor = ManagedAtomic<Bool>(false)
     let queryBufferBytes = ManagedAtomic<Int>(0)
     private let lock = NIOLock()
-    private var _name = "", _libName = "", _libVersion = ""
+    private var _name = "", _libName = "", _libVersion = "", _userName = "default"
 
-    init(id: Int, channel: Channel, authenticated: Bool) {
+    init(id: Int, channel: Channel, authenticated: Bool, acl: ACLPermissions, aclEpoch: Int) {
+        self.acl = acl
+        self.aclEpoch = aclEpoch
+        self.aclUnrestricted = acl.unrestricted
         self.id = id
         self.channel = channel
         self.address = channel.remoteAddress.map(Self.describe) ?? "?:0"
@@ -64,6 +73,18 @@ public final class ClientSession {
     public var name: String {
         get { lock.withLock { _name } }
         set { lock.withLock { _name = newValue } }
+    }
+    /// The ACL user this client runs as (CLIENT LIST's `user=`, ACL WHOAMI).
+    public var userName: String {
+        get { lock.withLock { _userName } }
+        set { lock.withLock { _userName = newValue } }
+    }
+    /// Runs as `permissions`' user from now on (AUTH, HELLO AUTH, RESET).
+    func become(_ permissions: ACLPermissions, epoch: Int) {
+        acl = permissions
+        aclEpoch = epoch
+        aclUnrestricted = permissions.unrestricted
+        userName = permissions.userName
     }
     public var libName: String {
         get { lock.withLock { _libName } }
@@ -92,7 +113,7 @@ public final class ClientSession {
         if flags.isEmpty { flags = "N" }
         let lastId = lastCommandId.load(ordering: .relaxed)
         let cmd = lastId >= 0 ? commandName(lastId) : "NULL"
-        return "id=\(id) addr=\(address) laddr=\(localAddress) fd=\(fd) name=\(name) age=\(age) idle=\(idle) flags=\(flags) db=\(db) sub=0 psub=0 ssub=0 multi=\(inMulti ? (own ? multiQueue.count : 0) : -1) qbuf=\(queryBufferBytes.load(ordering: .relaxed)) qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=\(cmd) user=default redir=-1 resp=\(version.rawValue) lib-name=\(libName) lib-ver=\(libVersion)"
+        return "id=\(id) addr=\(address) laddr=\(localAddress) fd=\(fd) name=\(name) age=\(age) idle=\(idle) flags=\(flags) db=\(db) sub=0 psub=0 ssub=0 multi=\(inMulti ? (own ? multiQueue.count : 0) : -1) qbuf=\(queryBufferBytes.load(ordering: .relaxed)) qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=\(cmd) user=\(userName) redir=-1 resp=\(version.rawValue) lib-name=\(libName) lib-ver=\(libVersion)"
     }
 }
 

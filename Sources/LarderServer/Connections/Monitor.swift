@@ -4,12 +4,14 @@ import NIOCore
 
 /// MONITOR: every command, as Redis prints it, sent to each monitoring client.
 enum Monitor {
-    static func feed(_ args: Arguments, session: ClientSession, clients: ClientRegistry) {
+    static func feed(_ spec: CommandSpec, _ args: Arguments, session: ClientSession, clients: ClientRegistry) {
         let us = Clock.nowMicroseconds()
         var line = "+\(us / 1_000_000).\(String(format6(us % 1_000_000))) [\(session.db) \(session.address)]"
+        // The secrets Redis redacts (AUTH, HELLO AUTH, CONFIG SET requirepass), as in SLOWLOG.
+        let redacted = Slowlog.redactedArguments(spec, args)
         for i in 0..<args.count {
             line += " "
-            line += represent(args[i])
+            line += redacted.contains(i) ? "\"(redacted)\"" : represent(args[i])
         }
         line += "\r\n"
         for m in clients.currentMonitors where m !== session {

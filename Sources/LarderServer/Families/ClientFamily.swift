@@ -108,16 +108,21 @@ enum ClientFamily {
 
     /// `fds`: SocketDescriptors.byConnection(), read once per CLIENT LIST / CLIENT INFO.
     static func line(_ ctx: CommandContext, _ c: ClientSession, fds: [SocketDescriptors.Connection: Int]) -> String {
-        let specs = ctx.server.commands.specs
+        line(server: ctx.server, c, own: c === ctx.session, fds: fds) + "\n"
+    }
+
+    /// One CLIENT LIST line without its newline (also ACL LOG's client-info, which does not
+    /// read the descriptor tables: fd=-1 there).
+    static func line(server: ServerState, _ c: ClientSession, own: Bool, fds: [SocketDescriptors.Connection: Int] = [:]) -> String {
+        let specs = server.commands.specs
         let sub = c.lastSubcommandIndex.load(ordering: .relaxed)
         let fd = fds[SocketDescriptors.Connection(local: c.localAddress, remote: c.address)] ?? -1
-        let line = c.describeLine(now: Clock.nowMilliseconds(), own: c === ctx.session, fd: fd) { i in
+        return c.describeLine(now: Clock.nowMilliseconds(), own: own, fd: fd) { i in
             guard i < specs.count else { return "NULL" }
             // Container commands show as "client|list", as in Redis 7.
             let subs = specs[i].subcommands
             return sub >= 0 && sub < subs.count ? "\(specs[i].name)|\(subs[sub])" : specs[i].name
         }
-        return line + "\n"
     }
 
     static func info(_ ctx: inout CommandContext, _ args: Arguments) {
@@ -186,10 +191,10 @@ enum ClientFamily {
                 } else if args.equalsKeyword(i, "LADDR") && hasValue {
                     laddr = args.string(i + 1)
                 } else if args.equalsKeyword(i, "USER") && hasValue {
-                    guard args.string(i + 1) == "default" else {
+                    guard ctx.server.acl.user(args.string(i + 1)) != nil else {
                         ctx.out.error("ERR No such user '\(args.string(i + 1))'"); return
                     }
-                    userFilter = "default"
+                    userFilter = args.string(i + 1)
                 } else if args.equalsKeyword(i, "SKIPME") && hasValue {
                     if args.equalsKeyword(i + 1, "YES") { skipMe = true }
                     else if args.equalsKeyword(i + 1, "NO") { skipMe = false }
@@ -200,13 +205,13 @@ enum ClientFamily {
                 i += 2
             }
         }
-        _ = userFilter  // every client is the default user
         var killed = 0
         for c in ctx.server.clients.all {
             if let addr, c.address != addr { continue }
             if let laddr, c.localAddress != laddr { continue }
             if let wantedType, type(of: c) != wantedType { continue }
             if id != 0 && c.id != id { continue }
+            if let userFilter, c.userName != userFilter { continue }
             if c === me && skipMe { continue }
             if c === me {
                 me.closeAfterReply = true

@@ -52,28 +52,24 @@ enum ConnectionFamily {
 
     // MARK: authentication
 
-    /// The outcome of checking a user name and password against the one (default) user.
-    enum AuthResult { case ok, wrongPass }
-
-    static func authenticate(_ ctx: CommandContext, user: String, password: [UInt8]) -> AuthResult {
-        // Only the default user exists. Without requirepass it accepts any password (nopass).
-        guard user == "default" else { return .wrongPass }
-        guard let required = ctx.server.settings.requirePass else { return .ok }
-        return constantTimeEqual(Array(required.utf8), password) ? .ok : .wrongPass
-    }
-
-    /// Compares without an early exit, so timing does not reveal how much of a guess matched.
-    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        var diff = UInt8(a.count == b.count ? 0 : 1)
-        let n = max(a.count, b.count)
-        for i in 0..<n {
-            let x = i < a.count ? a[i] : 0, y = i < b.count ? b[i] : 0
-            diff |= x ^ y
-        }
-        return diff == 0
-    }
-
     static let wrongPass: StaticString = "WRONGPASS invalid username-password pair or user is disabled."
+
+    /// Redis' ACLAuthenticateUser: on success the client runs as `user` from now on; a failure
+    /// is logged in ACL LOG (reason auth, object the command name as sent, the user tried).
+    static func authenticate(_ ctx: CommandContext, _ session: ClientSession, user: String, password: [UInt8],
+                             commandName: String) -> Bool {
+        let acl = ctx.server.acl
+        let epoch = acl.epoch.load(ordering: .acquiring)
+        if acl.checkCredentials(user: user, password: password), let p = acl.permissions(for: user) {
+            session.authenticated = true
+            session.become(p, epoch: epoch)
+            return true
+        }
+        let now = Clock.nowMilliseconds()
+        acl.addLogEntry(reason: .auth, context: session.inMulti ? .multi : .toplevel, object: commandName,
+                        username: user, clientInfo: ClientFamily.line(server: ctx.server, session, own: true), now: now)
+        return false
+    }
 
     /// AUTH [username] password
     static func auth(_ ctx: inout CommandContext, _ args: Arguments) {
@@ -82,7 +78,7 @@ enum ConnectionFamily {
         let user: String
         let password: [UInt8]
         if args.count == 2 {
-            guard ctx.server.settings.requirePass != nil else {
+            guard ctx.server.acl.defaultNeedsPassword else {
                 ctx.out.error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?" as StaticString)
                 return
             }
@@ -90,10 +86,8 @@ enum ConnectionFamily {
         } else {
             user = args.string(1); password = args.bytes(2)
         }
-        switch authenticate(ctx, user: user, password: password) {
-        case .ok: session.authenticated = true; ctx.out.ok()
-        case .wrongPass: ctx.out.error(wrongPass)
-        }
+        if authenticate(ctx, session, user: user, password: password, commandName: args.string(0)) { ctx.out.ok() }
+        else { ctx.out.error(wrongPass) }
     }
 
     /// HELLO [protover [AUTH username password] [SETNAME clientname]]
@@ -121,10 +115,11 @@ enum ConnectionFamily {
             }
         }
         if let c = credentials {
-            guard authenticate(ctx, user: c.user, password: c.password) == .ok else { ctx.out.error(wrongPass); return }
-            session.authenticated = true
+            guard authenticate(ctx, session, user: c.user, password: c.password, commandName: args.string(0)) else {
+                ctx.out.error(wrongPass); return
+            }
         }
-        if !session.authenticated && ctx.server.settings.requirePass != nil {
+        if !session.authenticated && ctx.server.acl.defaultNeedsAuth.load(ordering: .relaxed) {
             ctx.out.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time" as StaticString)
             return
         }
@@ -162,7 +157,10 @@ enum ConnectionFamily {
         session.noEvict = false
         session.noTouch = false
         if session.isMonitor.load(ordering: .relaxed) { ctx.server.clients.removeMonitor(session) }
-        session.authenticated = ctx.server.settings.requirePass == nil
+        // Redis' clientSetDefaultAuth: back to the default user.
+        session.authenticated = !ctx.server.acl.defaultNeedsAuth.load(ordering: .relaxed)
+        let epoch = ctx.server.acl.epoch.load(ordering: .acquiring)
+        session.become(ctx.server.acl.defaultPermissions, epoch: epoch)
         ctx.out.simple("RESET" as StaticString)
     }
 }

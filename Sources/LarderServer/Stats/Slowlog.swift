@@ -53,7 +53,7 @@ final class Slowlog {
 
     /// Records one slow call. Arguments are truncated as Redis does: at most 32, the last saying
     /// how many more there were; strings longer than 128 bytes cut with how many bytes more.
-    /// The secrets of AUTH, HELLO ... AUTH and CONFIG SET requirepass are replaced by
+    /// The secrets of AUTH, HELLO ... AUTH, ACL SETUSER and CONFIG SET requirepass are replaced by
     /// "(redacted)", as Redis 7 does.
     @inline(never)
     func record(_ spec: CommandSpec, _ args: Arguments, micros: Int, client: ClientSession?,
@@ -101,6 +101,10 @@ final class Slowlog {
                 i += 1
             }
             return []
+        case "acl":
+            // Redis redacts everything after ACL SETUSER, the user name included.
+            guard args.count > 2, args.string(1).lowercased() == "setuser" else { return [] }
+            return Set(2..<args.count)
         case "config":
             guard args.count > 3, args.string(1).lowercased() == "set" else { return [] }
             var out = Set<Int>()

@@ -1,0 +1,70 @@
+import LarderRESP
+import LarderStore
+
+/// What a command was refused for (Redis' ACL_DENIED_*), with the argument at fault.
+enum ACLDenial {
+    case command
+    case key(Int)
+    case channel(Int)
+}
+
+/// An immutable snapshot of one user's permissions, held by each connection authenticated as
+/// that user and replaced when the ACL changes (`ACLState.epoch`). The dispatch path reads it
+/// without a lock: `unrestricted` (every command, every key) skips everything else, otherwise
+/// one bit test per command and, only for users with key patterns, one glob per key.
+final class ACLPermissions {
+    let userName: String
+    let unrestricted: Bool
+    private let allCommands: Bool
+    private let commands: [UInt64]
+    private let firstArgs: [Int: [String]]
+    private let allKeys: Bool
+    private let keyPatterns: [ACLKeyPattern]
+
+    init(_ user: ACLUser) {
+        userName = user.name
+        allCommands = user.allCommands
+        commands = user.commands
+        firstArgs = user.firstArgs
+        allKeys = user.allKeys
+        keyPatterns = user.keyPatterns
+        unrestricted = user.allCommands && user.allKeys
+    }
+
+    /// Redis' ACLSelectorCheckCmd for a call of ACL id `id` (no-auth commands always pass).
+    func check(id: Int, noAuth: Bool, args: Arguments, index: ACLCommandIndex) -> ACLDenial? {
+        if !allCommands && !noAuth && commands[id >> 6] & (1 << UInt64(id & 63)) == 0 {
+            guard args.count >= 2, let allowed = firstArgs[id] else { return .command }
+            let at = index.entries[id].parent >= 0 ? 2 : 1
+            guard at < args.count else { return .command }
+            let given = args.string(at).lowercased()
+            if !allowed.contains(where: { $0.lowercased() == given }) { return .command }
+        }
+        if !allKeys {
+            for ks in index.entries[id].keySpecs {
+                var read = ks.read
+                if ks.readsOnlyWithGet {
+                    read = false
+                    for i in 3..<max(3, args.count) where args.equalsKeyword(i, "GET") { read = true }
+                }
+                let last = ks.lastKey >= 0 ? ks.begin + ks.lastKey : args.count + ks.lastKey
+                var i = ks.begin
+                while i <= last && i < args.count {
+                    if !keyAllowed(args[i], read: read, write: ks.write) { return .key(i) }
+                    i += ks.step
+                }
+            }
+        }
+        return nil
+    }
+
+    /// ACLSelectorCheckKey: a pattern must allow everything the command does with the key.
+    func keyAllowed(_ key: UnsafeRawBufferPointer, read: Bool, write: Bool) -> Bool {
+        if allKeys { return true }
+        for p in keyPatterns {
+            if (read && !p.read) || (write && !p.write) { continue }
+            if p.pattern.withUnsafeBytes({ Glob.match($0, key) }) { return true }
+        }
+        return false
+    }
+}
