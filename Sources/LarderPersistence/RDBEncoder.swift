@@ -61,6 +61,21 @@ public struct RDBEncoder {
         }
     }
 
+    /// A list as Redis 7.0 writes it, RDB_TYPE_LIST_QUICKLIST_2: the node count, then per node
+    /// its container (2 = packed) and a listpack of its elements.
+    public mutating func listEntry(key: UnsafeRawBufferPointer, nodes: [[[UInt8]]], expireAt: Int64) {
+        expireTime(expireAt)
+        bytes.append(RDB.TypeCode.listQuicklist2)
+        string(key)
+        length(UInt64(nodes.count))
+        for n in nodes {
+            length(RDB.quicklistPacked)
+            let lp = Listpack.encode(n)
+            length(UInt64(lp.count))
+            bytes += lp
+        }
+    }
+
     // MARK: primitives
 
     public mutating func length(_ v: UInt64) {

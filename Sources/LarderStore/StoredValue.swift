@@ -1,13 +1,15 @@
 /// A value in the keyspace. Strings are byte arrays; hashes are `HashObject`s (a reference, so
-/// a hash is changed in place without copying the table slot).
+/// a hash is changed in place without copying the table slot); lists are `ListObject`s.
 public enum StoredValue {
     case string([UInt8])
     case hash(HashObject)
+    case list(ListObject)
 
     public var typeName: StaticString {
         switch self {
         case .string: return "string"
         case .hash: return "hash"
+        case .list: return "list"
         }
     }
 
@@ -15,6 +17,7 @@ public enum StoredValue {
         switch self {
         case .string(let s): return 16 + s.capacity + 32
         case .hash(let h): return h.memoryUsage
+        case .list(let l): return l.memoryUsage
         }
     }
 }

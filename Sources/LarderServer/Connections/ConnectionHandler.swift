@@ -34,6 +34,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     var closeWhenFlushed = false
     /// Borrows started by this connection and not yet finished (see `process`).
     var borrowsInFlight = 0
+    /// Set while this client is blocked (BLPOP...), for its timeout and disconnect.
+    var blockedClient: BlockedClient? = nil
     /// Shard sets for commands run on this thread, built once per connection (not per command).
     let localShardHeld: [Shard?]
     let noShardHeld: [Shard?]
@@ -99,6 +101,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         if let s = session {
             server.clients.remove(s)
             releaseWatches()
+            cancelBlocked()
         }
         pending = nil
         parsedAhead = nil

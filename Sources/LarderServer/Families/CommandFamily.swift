@@ -107,7 +107,7 @@ enum CommandFamily {
             ctx.out.error("ERR Invalid number of arguments specified for command" as StaticString); return
         }
         var keys: [Int] = []
-        spec.keys.forEach(argc: argc) { keys.append($0 + 2) }
+        spec.keys.forEach(argc: argc, argument: { args[$0 + 2] }) { keys.append($0 + 2) }
         guard !keys.isEmpty else { ctx.out.error("ERR The command has no key arguments" as StaticString); return }
         ctx.out.arrayHeader(keys.count)
         for k in keys { ctx.out.bulk(args[k]) }

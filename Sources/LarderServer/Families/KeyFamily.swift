@@ -103,6 +103,7 @@ enum KeyFamily {
         var value = source.value(at: sourceSlot)
         let expireAt = source.expireAt(sourceSlot)
         if case .hash(let h) = value { value = .hash(h.copy()) }
+        if case .list(let l) = value { value = .list(l.copy()) }
         let sourceDb = ctx.dbIndex
         ctx.dbIndex = targetDb
         defer { ctx.dbIndex = sourceDb }
@@ -195,6 +196,8 @@ enum KeyFamily {
             return s.count <= 44 ? "embstr" : "raw"
         case .hash(let h):
             return h.isPacked ? "listpack" : "hashtable"
+        case .list:
+            return "quicklist"   // Redis 7.0 reports every list so (its listpack lists are 7.2's)
         }
     }
 
