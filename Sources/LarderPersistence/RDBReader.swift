@@ -16,6 +16,8 @@ public enum RDBValue: Equatable {
     case hash([RDBHashField])
     /// A list's elements, head first.
     case list([[UInt8]])
+    /// A set's members.
+    case set([[UInt8]])
 }
 
 public struct RDBHashField: Equatable {
@@ -43,8 +45,8 @@ public struct RDBReadSummary {
 /// Reads Redis RDB files, versions 1 to 12, holding strings (raw, integer-encoded,
 /// LZF-compressed) and hashes (plain, ziplist, listpack, and Redis 7.4's hashes with field
 /// TTLs). lists (plain, ziplist, quicklist with
-/// ziplist or listpack nodes). Any other type is refused naming the key and its type: Larder
-/// has no sets, sorted sets or streams, and skipping them would silently lose data.
+/// ziplist or listpack nodes). Any other type is refused naming the key and its type: sets (plain, intset, listpack). Larder
+/// has no sorted sets or streams, and skipping them would silently lose data.
 ///
 /// The whole file's CRC64 is checked before any key is handed out, so a corrupt file is never
 /// half loaded; a truncated one fails at the offset where its data ran out.
@@ -343,10 +345,36 @@ public struct RDBReader {
                 }
             }
             return .list(elements)
+        case RDB.TypeCode.set:
+            let n = try plainLength("the member count of set \(printable(key))")
+            var members: [[UInt8]] = []
+            members.reserveCapacity(min(n, 1 << 16))
+            for _ in 0..<n { members.append(try string("a member of set \(printable(key))")) }
+            return .set(members)
+        case RDB.TypeCode.setListpack:
+            return .set(try packed("set", key, ziplist: false))
+        case RDB.TypeCode.setIntset:
+            let blobStart = pos
+            let blob = try string("the intset of set \(printable(key))")
+            return .set(try blob.withUnsafeBytes { b -> [[UInt8]] in
+                guard b.count >= 8 else { throw fail("intset of set \(printable(key)) is shorter than its header", at: blobStart) }
+                let width = Int(UInt32(littleEndian: b.loadUnaligned(as: UInt32.self)))
+                let count = Int(UInt32(littleEndian: b.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
+                guard width == 2 || width == 4 || width == 8, b.count == 8 + width * count else {
+                    throw fail("intset of set \(printable(key)) is corrupt: width \(width), \(count) members in \(b.count) bytes", at: blobStart)
+                }
+                return (0..<count).map { i -> [UInt8] in
+                    let o = 8 + i * width
+                    let v: Int64 = width == 2 ? Int64(Int16(littleEndian: b.loadUnaligned(fromByteOffset: o, as: Int16.self)))
+                        : width == 4 ? Int64(Int32(littleEndian: b.loadUnaligned(fromByteOffset: o, as: Int32.self)))
+                        : Int64(littleEndian: b.loadUnaligned(fromByteOffset: o, as: Int64.self))
+                    return Array(String(v).utf8)
+                }
+            })
         case RDB.TypeCode.hashZipmap:
             throw fail("key \(printable(key)) is a hash in zipmap encoding (Redis 2.4): not supported; load and re-save it with a newer Redis", at: typeOffset)
         default:
-            throw fail("key \(printable(key)) has type \(RDB.typeName(type)) (RDB type \(type)): Larder stores strings and hashes only; refusing to load rather than dropping it", at: typeOffset)
+            throw fail("key \(printable(key)) has type \(RDB.typeName(type)) (RDB type \(type)): Larder stores strings, hashes, lists and sets only; refusing to load rather than dropping it", at: typeOffset)
         }
     }
 }

@@ -30,6 +30,11 @@ public enum StoreSnapshot {
             enc.listEntry(key: key, nodes: l.nodeElements, expireAt: expireAt)
             return
         }
+        if case .set(let s) = value {
+            if s.isIntset { enc.intsetEntry(key: key, width: s.intsetWidth, values: s.intsetValues, expireAt: expireAt) }
+            else { enc.setEntry(key: key, members: s.members, expireAt: expireAt) }
+            return
+        }
         guard case .hash(let h) = value else { return }
         var fields: [(UnsafeRawBufferPointer, UnsafeRawBufferPointer, Int64)] = []
         fields.reserveCapacity(h.count)
@@ -65,6 +70,11 @@ public enum StoreSnapshot {
             }
             if live == 0 { return .expired }
             _ = e.key.withUnsafeBytes { keyspace.set($0, hash: hash, value: .hash(h), expireAt: e.expireAt, now: now) }
+        case .set(let members):
+            if members.isEmpty { return .expired }
+            let s = SetObject()
+            for m in members { _ = s.add(m) }
+            _ = e.key.withUnsafeBytes { keyspace.set($0, hash: hash, value: .set(s), expireAt: e.expireAt, now: now) }
         case .list(let elements):
             // Redis drops empty lists on load (an empty quicklist node set) rather than keep one.
             if elements.isEmpty { return .expired }

@@ -4,12 +4,14 @@ public enum StoredValue {
     case string([UInt8])
     case hash(HashObject)
     case list(ListObject)
+    case set(SetObject)
 
     public var typeName: StaticString {
         switch self {
         case .string: return "string"
         case .hash: return "hash"
         case .list: return "list"
+        case .set: return "set"
         }
     }
 
@@ -18,6 +20,7 @@ public enum StoredValue {
         case .string(let s): return 16 + s.capacity + 32
         case .hash(let h): return h.memoryUsage
         case .list(let l): return l.memoryUsage
+        case .set(let s): return s.memoryUsage
         }
     }
 }

@@ -125,7 +125,7 @@ public final class CommandSpec {
                 route: CommandRoute? = nil, group: String, summary: String? = nil, since: String? = nil,
                 subcommands: [String] = [], handler: @escaping DataHandler) {
         self.name = name; self.arity = arity; self.flags = flags; self.keys = keys
-        self.route = route ?? (keys.first > 0 ? .keys : .connection)
+        self.route = route ?? (keys.firstKeyIndex > 0 ? .keys : .connection)
         self.group = group; self.ownSummary = summary; self.ownSince = since
         self.subcommands = subcommands
         // A write command's lookups are not keyspace hits or misses (CommandContext.countsLookups).

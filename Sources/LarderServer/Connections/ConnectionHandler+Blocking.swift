@@ -73,8 +73,9 @@ extension ConnectionHandler {
             c.timeoutTask = worker.loop.scheduleTask(in: .milliseconds(wait)) { [server] in
                 guard c.claim() else { return }
                 c.unregister(server: server, heldShards: nil)
+                // Redis 7.0 answers every timed-out list wait with a null array, BLMOVE's too.
                 let out = ReplyWriter(capacity: 8, version: c.version)
-                if case .move = c.operation { out.null() } else { out.nullArray() }
+                out.nullArray()
                 c.finish(Array(out.bytes))
             }
         }

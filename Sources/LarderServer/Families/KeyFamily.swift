@@ -104,6 +104,7 @@ enum KeyFamily {
         let expireAt = source.expireAt(sourceSlot)
         if case .hash(let h) = value { value = .hash(h.copy()) }
         if case .list(let l) = value { value = .list(l.copy()) }
+        if case .set(let s) = value { value = .set(s.copy()) }
         let sourceDb = ctx.dbIndex
         ctx.dbIndex = targetDb
         defer { ctx.dbIndex = sourceDb }
@@ -198,6 +199,8 @@ enum KeyFamily {
             return h.isPacked ? "listpack" : "hashtable"
         case .list:
             return "quicklist"   // Redis 7.0 reports every list so (its listpack lists are 7.2's)
+        case .set(let s):
+            return s.isIntset ? "intset" : "hashtable"
         }
     }
 

@@ -253,10 +253,13 @@ enum ListFamily {
     static func lpos(_ ctx: inout CommandContext, _ args: Arguments) {
         var rank = 1, count: Int? = nil, maxLength = 0
         var i = 3
+        // Redis' lposCommand: the option name first (syntax error), then its value; COUNT and
+        // MAXLEN answer a non-integer with their own "can't be negative" text.
         while i < args.count {
             guard i + 1 < args.count else { ctx.syntaxError(); return }
-            guard let v = RESPParser.parseInteger(args[i + 1], from: 0, to: args[i + 1].count) else { ctx.notInteger(); return }
+            let v = RESPParser.parseInteger(args[i + 1], from: 0, to: args[i + 1].count)
             if args.equalsKeyword(i, "RANK") {
+                guard let v else { ctx.notInteger(); return }
                 guard v != Int.min else {
                     ctx.out.error("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807" as StaticString); return
                 }
@@ -265,10 +268,10 @@ enum ListFamily {
                 }
                 rank = v
             } else if args.equalsKeyword(i, "COUNT") {
-                guard v >= 0 else { ctx.out.error("ERR COUNT can't be negative" as StaticString); return }
+                guard let v, v >= 0 else { ctx.out.error("ERR COUNT can't be negative" as StaticString); return }
                 count = v
             } else if args.equalsKeyword(i, "MAXLEN") {
-                guard v >= 0 else { ctx.out.error("ERR MAXLEN can't be negative" as StaticString); return }
+                guard let v, v >= 0 else { ctx.out.error("ERR MAXLEN can't be negative" as StaticString); return }
                 maxLength = v
             } else { ctx.syntaxError(); return }
             i += 2
@@ -378,8 +381,8 @@ enum ListFamily {
     /// LMPOP numkeys key... LEFT|RIGHT [COUNT count] and BLMPOP timeout numkeys ...: the
     /// arguments after the timeout (`first` is the numkeys index). nil when an error was replied.
     static func parseMultiPop(_ ctx: inout CommandContext, _ args: Arguments, first: Int) -> (keys: Range<Int>, left: Bool, count: Int)? {
-        guard let n = RESPParser.parseInteger(args[first], from: 0, to: args[first].count) else { ctx.notInteger(); return nil }
-        guard n > 0 else { ctx.out.error("ERR numkeys should be greater than 0" as StaticString); return nil }
+        // Redis' getRangeLongFromObjectOrReply: a non-integer gets the range message too.
+        guard let n = RESPParser.parseInteger(args[first], from: 0, to: args[first].count), n > 0 else { ctx.out.error("ERR numkeys should be greater than 0" as StaticString); return nil }
         let sideIndex = first + 1 + n
         guard n <= args.count - first - 1, sideIndex < args.count else { ctx.syntaxError(); return nil }
         guard let left = side(args, sideIndex) else { ctx.syntaxError(); return nil }
