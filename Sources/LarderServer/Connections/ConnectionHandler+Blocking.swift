@@ -33,7 +33,7 @@ extension ConnectionHandler {
             ctx.mayBlock = true
             Self.withArguments(copied) { a in worker.runTimed(spec, out, a, client: session) { spec.handler(&ctx, a) } }
             server.serveBlockedClients(held: held)
-            if let request = ctx.blockRequest, session != nil, !closeWhenFlushed {
+            if let request = ctx.blockRequest, session != nil, !closeWhenFlushed, !channelClosed {
                 block(request, spec: spec, copied: copied, reply: reply, held: held, deadline: deadline ?? request.deadline)
                 return
             }
@@ -59,7 +59,7 @@ extension ConnectionHandler {
         c.complete = { [self] bytes in
             blockedClient = nil
             session?.blocked = false
-            guard session != nil else { return }
+            guard session != nil, !channelClosed else { return }
             if let bytes {
                 reply.bytes = bytes
                 flush()

@@ -36,6 +36,9 @@ final class ConnectionHandler: ChannelInboundHandler {
     var borrowsInFlight = 0
     /// Set while this client is blocked (BLPOP...), for its timeout and disconnect.
     var blockedClient: BlockedClient? = nil
+    /// The channel went inactive: a blocking command whose borrow finishes later must not
+    /// register (nobody would cancel it, and a push would be served to no one).
+    var channelClosed = false
     /// Shard sets for commands run on this thread, built once per connection (not per command).
     let localShardHeld: [Shard?]
     let noShardHeld: [Shard?]
@@ -101,6 +104,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         if let s = session {
             server.clients.remove(s)
             releaseWatches()
+            channelClosed = true
             cancelBlocked()
         }
         pending = nil

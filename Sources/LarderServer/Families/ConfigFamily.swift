@@ -118,6 +118,7 @@ enum ConfigFamily {
               { $0.stopWritesOnSaveError.store($1, ordering: .relaxed) }),
         fixed("appendonly", "no", yesNo: true),
     ] + monitoringParameters + latencyParameters  // SLOWLOG / LATENCY: Families/SlowlogFamily.swift, LatencyFamily.swift
+        + ListFamily.configParameters + SetFamily.configParameters
 
     /// Redis reports `dir` as the absolute working directory.
     static func absolutePath(_ dir: String) -> String {

@@ -36,6 +36,25 @@ enum ListFamily {
                     handler: blmpop),
     ]
 
+    /// `list-max-listpack-size` (and its 6.2 name) sizes the packed nodes of lists built from now
+    /// on; `list-compress-depth` only takes 0: nodes are never LZF-compressed here, so any other
+    /// value is refused rather than accepted and ignored.
+    static let configParameters: [ConfigFamily.Parameter] = {
+        let size = { (name: String) in
+            ConfigFamily.integer(name, min: Int(Int32.min), max: Int(Int32.max), { _ in ListObject.fill }, { _, v in ListObject.fill = v })
+        }
+        return [
+            size("list-max-listpack-size"), size("list-max-ziplist-size"),
+            ConfigFamily.Parameter(name: "list-compress-depth", get: { _ in "0" }, check: { text in
+                guard let v = ConfigFamily.parseInteger(text) else {
+                    return .failure(ConfigFamily.ConfigRefusal(reason: "argument couldn't be parsed into an integer"))
+                }
+                return v == 0 ? .success { _ in }
+                    : .failure(ConfigFamily.ConfigRefusal(reason: "list compression is not supported by Larder (only 0)"))
+            }),
+        ]
+    }()
+
     /// What a list command finds at its key.
     enum Found {
         case list(ListObject, db: Keyspace, slot: Int, keyHash: UInt64)

@@ -30,6 +30,12 @@ enum SetFamily {
         CommandSpec("sscan", arity: -3, flags: [.readonly, .random], keys: .one, group: "set", handler: sscan),
     ]
 
+    /// `set-max-intset-entries`: how many integers a set keeps packed before it becomes a table.
+    static let configParameters: [ConfigFamily.Parameter] = [
+        ConfigFamily.integer("set-max-intset-entries", min: 0, max: Int.max, { _ in SetObject.maxIntsetEntries },
+                             { _, v in SetObject.maxIntsetEntries = v }),
+    ]
+
     enum Found {
         case set(SetObject, db: Keyspace, slot: Int)
         case missing(db: Keyspace, keyHash: UInt64)
