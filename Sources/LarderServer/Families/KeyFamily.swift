@@ -73,6 +73,7 @@ enum KeyFamily {
         // in the same keyspace, and slots are not held across removals.
         if let slot = source.lookup(args[1], hash: sourceHash, now: ctx.now, counted: false) { source.remove(at: slot) }
         target.set(args[2], hash: targetHash, value: value, expireAt: expireAt, now: ctx.now)
+        if case .list = value { ctx.signalListReady(args[2], hash: targetHash) }  // wakes BLPOP & co., as Redis' dbAdd
         if onlyIfNew { ctx.out.integer(1) } else { ctx.out.ok() }
     }
 
@@ -114,6 +115,7 @@ enum KeyFamily {
             target.remove(at: targetSlot)
         }
         target.set(args[2], hash: targetHash, value: value, expireAt: expireAt, now: ctx.now)
+        if case .list = value { ctx.signalListReady(args[2], hash: targetHash) }  // wakes BLPOP & co., as Redis' dbAdd
         ctx.out.integer(1)
     }
 

@@ -111,7 +111,7 @@ enum ListFamily {
     /// LPOP/RPOP key [count]: one element as a bulk, or with a count an array (nil for a
     /// missing key, as Redis 7.0).
     static func pop(_ ctx: inout CommandContext, _ args: Arguments, left: Bool) {
-        guard args.count <= 3 else { ctx.syntaxError(); return }
+        guard args.count <= 3 else { ctx.wrongArity(left ? "lpop" : "rpop"); return }
         var count: Int? = nil
         if args.count == 3 {
             guard let n = RESPParser.parseInteger(args[2], from: 0, to: args[2].count), n >= 0 else {

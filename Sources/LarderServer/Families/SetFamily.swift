@@ -202,9 +202,9 @@ enum SetFamily {
         guard s.remove(args[3]) else { ctx.out.integer(0); return }
         changed(s, db: sdb, slot: sslot)
         if let d {
-            d.add(args[3])
+            // Only an actual addition changes the destination (WATCH sees it), as in Redis.
             // Removing the source may free a slot but never moves one.
-            ddb.touch(dslot!)
+            if d.add(args[3]) { ddb.touch(dslot!) }
         } else {
             let n = SetObject()
             n.add(args[3])
