@@ -166,6 +166,28 @@ final class BlockingRegistry {
     }
 }
 
+extension ClientFamily {
+    /// CLIENT UNBLOCK id [TIMEOUT|ERROR]: ends another client's wait as if it timed out, or
+    /// with an -UNBLOCKED error; 1 when that client was blocked, else 0.
+    static func unblock(_ ctx: inout CommandContext, _ args: Arguments) {
+        guard let id = RESPParser.parseInteger(args[2], from: 0, to: args[2].count) else { ctx.notInteger(); return }
+        var asError = false
+        if args.count == 4 {
+            if args.equalsKeyword(3, "ERROR") { asError = true }
+            else if !args.equalsKeyword(3, "TIMEOUT") {
+                ctx.out.error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR" as StaticString); return
+            }
+        } else if args.count > 4 { ctx.syntaxError(); return }
+        guard let target = ctx.server.clients.all.first(where: { $0.id == id }), let c = target.blockedClient,
+              c.claim() else { ctx.out.integer(0); return }
+        c.unregister(server: ctx.server, heldShards: nil)
+        let out = ReplyWriter(capacity: 64, version: c.version)
+        if asError { out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK" as StaticString) } else { out.nullArray() }
+        c.finish(Array(out.bytes))
+        ctx.out.integer(1)
+    }
+}
+
 extension ServerState {
     /// Serves the clients blocked on keys that the commands just run made ready, on every shard
     /// the caller holds. Cheap when nobody is blocked: one check per held shard.

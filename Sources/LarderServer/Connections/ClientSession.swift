@@ -51,6 +51,13 @@ public final class ClientSession {
     }
     private let lock = NIOLock()
     private var _name = "", _libName = "", _libVersion = ""
+    private var _blockedClient: BlockedClient? = nil
+
+    /// The wait of this client while it is blocked (BLPOP...), for CLIENT UNBLOCK from any thread.
+    var blockedClient: BlockedClient? {
+        get { lock.withLock { _blockedClient } }
+        set { lock.withLock { _blockedClient = newValue } }
+    }
 
     init(id: Int, channel: Channel, authenticated: Bool) {
         self.id = id

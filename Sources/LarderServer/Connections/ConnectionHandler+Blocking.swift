@@ -56,9 +56,11 @@ extension ConnectionHandler {
         }
         blockedClient = c
         session.blocked = true
+        session.blockedClient = c
         c.complete = { [self] bytes in
             blockedClient = nil
             session?.blocked = false
+            session?.blockedClient = nil
             guard session != nil, !channelClosed else { return }
             if let bytes {
                 reply.bytes = bytes

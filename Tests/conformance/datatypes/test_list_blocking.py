@@ -176,3 +176,21 @@ def test_concurrent_producers_and_consumers_lose_and_duplicate_nothing(lar):
         t.join(60)
     assert len(consumed) == produced
     assert len(set(consumed)) == produced
+
+
+def test_client_unblock_ends_a_wait_with_nil_or_an_error(lar):
+    waiter = RespConn(lar.port)
+    my_id = waiter.call("CLIENT", "ID").value
+    waiter.send_raw(b"*3\r\n$5\r\nBLPOP\r\n$4\r\nnone\r\n$1\r\n0\r\n")
+    wait_blocked(lar.port, 1)
+    with RespConn(lar.port) as c:
+        assert c.call("CLIENT", "UNBLOCK", str(my_id), "MAYBE").raw == b"-ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR\r\n"
+        assert c.call("CLIENT", "UNBLOCK", str(my_id)).value == 1
+        assert waiter.read_reply().raw == b"*-1\r\n"
+        waiter.send_raw(b"*3\r\n$5\r\nBRPOP\r\n$4\r\nnone\r\n$1\r\n0\r\n")
+        wait_blocked(lar.port, 1)
+        assert c.call("CLIENT", "UNBLOCK", str(my_id), "ERROR").value == 1
+        assert waiter.read_reply().raw == b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"
+        assert c.call("CLIENT", "UNBLOCK", str(my_id)).value == 0, "not blocked any more"
+        assert c.call("RPUSH", "none", "x").value == 1, "the unblocked waits took nothing"
+    waiter.close()
