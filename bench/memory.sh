@@ -9,6 +9,10 @@
 #   hashes  --workload hmget10     h:%012d, 10 fields f1..f10, values 8-32 B
 #   feast   --workload feast-write Feast entity keys (47 B), 9 features + _ts (Value protobufs)
 #   strings --workload get         k:%012d = 16-byte values
+#   lists   bench/gen_types.py     MEM_KEYS elements: 1000 16-byte elements per list (RPUSH)
+#   intsets bench/gen_types.py     MEM_KEYS members: 100 integers per set (intset, 4 bytes wide)
+#   sets    bench/gen_types.py     MEM_KEYS members: 100 16-byte strings per set (hashtable)
+# For lists/intsets/sets the per-key columns are per *element* (MEM_KEYS counts elements).
 #
 # Environment (defaults):
 #   LARDER_BIN, LARDER_BENCH_BIN   .build/release/larder, .build/release/larder-bench
@@ -29,7 +33,10 @@ lib_need redis-server redis-cli taskset python3 timeout
 read -ra CFGS <<<"$CONFIGS"
 read -ra DSS <<<"$DATASETS"
 workload_of() { case "$1" in hashes) echo hmget10 ;; feast) echo feast-write ;; strings) echo get ;;
+  lists|intsets|sets) echo "types:$1" ;;
   *) echo "unknown dataset $1" >&2; return 1 ;; esac; }
+# Keys a dataset of MEM_KEYS elements makes (the DBSIZE check).
+keys_of() { case "$1" in lists) echo $((MEM_KEYS / 1000)) ;; intsets|sets) echo $((MEM_KEYS / 100)) ;; *) echo "$MEM_KEYS" ;; esac; }
 used_memory() { timeout 10 redis-cli -h $HOST -p "$1" INFO memory | tr -d '\r' | awk -F: '$1=="used_memory"{print $2}'; }
 
 t0=$SECONDS
@@ -62,11 +69,15 @@ for d in "${DSS[@]}"; do
     pid=${PID[$c]} port=${PORT[$c]}
     sleep 0.5
     r0=$(rss_kb "$pid"); u0=$(used_memory "$port"); u0=${u0:-0}
-    msg=$(bench --port "$port" --workload "$w" --keyspace "$MEM_KEYS" --preload-only --timeout 60)
+    if [[ "$w" == types:* ]]; then
+      msg=$(python3 bench/gen_types.py "${w#types:}" "$MEM_KEYS" | timeout 300 redis-cli -h $HOST -p "$port" --pipe | tail -1)
+    else
+      msg=$(bench --port "$port" --workload "$w" --keyspace "$MEM_KEYS" --preload-only --timeout 60)
+    fi
     sleep "$SETTLE_S"
     r1=$(rss_kb "$pid"); h1=$(hwm_kb "$pid"); u1=$(used_memory "$port"); u1=${u1:-0}
     n=$(timeout 10 redis-cli -h $HOST -p "$port" DBSIZE)
-    [[ "$n" == "$MEM_KEYS" ]] || { echo "$c $d: DBSIZE $n, expected $MEM_KEYS" >&2; exit 1; }
+    [[ "$n" == "$(keys_of "$d")" ]] || { echo "$c $d: DBSIZE $n, expected $(keys_of "$d")" >&2; exit 1; }
     echo "$c $d $r0 $r1 $h1 $u0 $u1" >>"$RAW"
     echo >&2 "# $c $d: $msg; RSS $((r0 / 1024)) -> $((r1 / 1024)) MiB (peak $((h1 / 1024)) MiB)"
     stop_server "$c"

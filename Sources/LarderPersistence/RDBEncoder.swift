@@ -61,6 +61,51 @@ public struct RDBEncoder {
         }
     }
 
+    /// A list as Redis 7.0 writes it, RDB_TYPE_LIST_QUICKLIST_2: the node count, then per node
+    /// its container (2 = packed) and a listpack of its elements.
+    public mutating func listEntry(key: UnsafeRawBufferPointer, nodes: [[[UInt8]]], expireAt: Int64) {
+        expireTime(expireAt)
+        bytes.append(RDB.TypeCode.listQuicklist2)
+        string(key)
+        length(UInt64(nodes.count))
+        for n in nodes {
+            length(RDB.quicklistPacked)
+            let lp = Listpack.encode(n)
+            length(UInt64(lp.count))
+            bytes += lp
+        }
+    }
+
+    /// A set of integers as Redis 7.0 keeps it, RDB_TYPE_SET_INTSET: one blob of
+    /// [UInt32 width][UInt32 count][count little-endian integers of `width` bytes], ascending.
+    public mutating func intsetEntry(key: UnsafeRawBufferPointer, width: Int, values: [Int64], expireAt: Int64) {
+        expireTime(expireAt)
+        bytes.append(RDB.TypeCode.setIntset)
+        string(key)
+        var blob: [UInt8] = []
+        blob.reserveCapacity(8 + width * values.count)
+        withUnsafeBytes(of: UInt32(width).littleEndian) { blob += $0 }
+        withUnsafeBytes(of: UInt32(values.count).littleEndian) { blob += $0 }
+        for v in values {
+            switch width {
+            case 2: withUnsafeBytes(of: Int16(v).littleEndian) { blob += $0 }
+            case 4: withUnsafeBytes(of: Int32(v).littleEndian) { blob += $0 }
+            default: withUnsafeBytes(of: v.littleEndian) { blob += $0 }
+            }
+        }
+        length(UInt64(blob.count))
+        bytes += blob
+    }
+
+    /// Any other set as RDB_TYPE_SET: the member count, then the members.
+    public mutating func setEntry(key: UnsafeRawBufferPointer, members: [[UInt8]], expireAt: Int64) {
+        expireTime(expireAt)
+        bytes.append(RDB.TypeCode.set)
+        string(key)
+        length(UInt64(members.count))
+        for m in members { string(m) }
+    }
+
     // MARK: primitives
 
     public mutating func length(_ v: UInt64) {

@@ -14,6 +14,9 @@ public enum RDB {
         static let selectDB: UInt8 = 254, eof: UInt8 = 255
     }
 
+    /// Quicklist node containers (quicklist.h): one element as a plain string, or a listpack.
+    static let quicklistPlain: UInt64 = 1, quicklistPacked: UInt64 = 2
+
     enum TypeCode {
         static let string: UInt8 = 0, list: UInt8 = 1, set: UInt8 = 2, zset: UInt8 = 3, hash: UInt8 = 4
         static let zset2: UInt8 = 5, modulePreGA: UInt8 = 6, module2: UInt8 = 7

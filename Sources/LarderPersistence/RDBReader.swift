@@ -14,6 +14,10 @@ public struct RDBEntry {
 public enum RDBValue: Equatable {
     case string([UInt8])
     case hash([RDBHashField])
+    /// A list's elements, head first.
+    case list([[UInt8]])
+    /// A set's members.
+    case set([[UInt8]])
 }
 
 public struct RDBHashField: Equatable {
@@ -40,8 +44,9 @@ public struct RDBReadSummary {
 
 /// Reads Redis RDB files, versions 1 to 12, holding strings (raw, integer-encoded,
 /// LZF-compressed) and hashes (plain, ziplist, listpack, and Redis 7.4's hashes with field
-/// TTLs). Any other type is refused naming the key and its type: Larder has no lists, sets,
-/// sorted sets or streams, and skipping them would silently lose data.
+/// TTLs). lists (plain, ziplist, quicklist with
+/// ziplist or listpack nodes). Any other type is refused naming the key and its type: sets (plain, intset, listpack). Larder
+/// has no sorted sets or streams, and skipping them would silently lose data.
 ///
 /// The whole file's CRC64 is checked before any key is handed out, so a corrupt file is never
 /// half loaded; a truncated one fails at the offset where its data ran out.
@@ -313,10 +318,76 @@ public struct RDBReader {
                 i += stride
             }
             return .hash(fields)
+        case RDB.TypeCode.list:
+            let n = try plainLength("the length of list \(printable(key))")
+            var elements: [[UInt8]] = []
+            elements.reserveCapacity(min(n, 1 << 16))
+            for _ in 0..<n { elements.append(try string("an element of list \(printable(key))")) }
+            return .list(elements)
+        case RDB.TypeCode.listZiplist:
+            return .list(try packed("list", key, ziplist: true))
+        case RDB.TypeCode.listQuicklist, RDB.TypeCode.listQuicklist2:
+            let nodes = try plainLength("the node count of list \(printable(key))")
+            var elements: [[UInt8]] = []
+            for _ in 0..<nodes {
+                var container = RDB.quicklistPacked
+                if type == RDB.TypeCode.listQuicklist2 {
+                    let (c, enc) = try length("a node container of list \(printable(key))")
+                    guard !enc, c == RDB.quicklistPlain || c == RDB.quicklistPacked else {
+                        throw fail("unknown quicklist node container \(c) in list \(printable(key))")
+                    }
+                    container = c
+                }
+                if container == RDB.quicklistPlain {
+                    elements.append(try string("an element of list \(printable(key))"))
+                } else {
+                    elements += try packed("list", key, ziplist: type == RDB.TypeCode.listQuicklist)
+                }
+            }
+            return .list(elements)
+        case RDB.TypeCode.set:
+            let n = try plainLength("the member count of set \(printable(key))")
+            var members: [[UInt8]] = []
+            members.reserveCapacity(min(n, 1 << 16))
+            for _ in 0..<n { members.append(try string("a member of set \(printable(key))")) }
+            return .set(members)
+        case RDB.TypeCode.setListpack:
+            return .set(try packed("set", key, ziplist: false))
+        case RDB.TypeCode.setIntset:
+            let blobStart = pos
+            let blob = try string("the intset of set \(printable(key))")
+            return .set(try blob.withUnsafeBytes { b -> [[UInt8]] in
+                guard b.count >= 8 else { throw fail("intset of set \(printable(key)) is shorter than its header", at: blobStart) }
+                let width = Int(UInt32(littleEndian: b.loadUnaligned(as: UInt32.self)))
+                let count = Int(UInt32(littleEndian: b.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
+                guard width == 2 || width == 4 || width == 8, b.count == 8 + width * count else {
+                    throw fail("intset of set \(printable(key)) is corrupt: width \(width), \(count) members in \(b.count) bytes", at: blobStart)
+                }
+                return (0..<count).map { i -> [UInt8] in
+                    let o = 8 + i * width
+                    let v: Int64 = width == 2 ? Int64(Int16(littleEndian: b.loadUnaligned(fromByteOffset: o, as: Int16.self)))
+                        : width == 4 ? Int64(Int32(littleEndian: b.loadUnaligned(fromByteOffset: o, as: Int32.self)))
+                        : Int64(littleEndian: b.loadUnaligned(fromByteOffset: o, as: Int64.self))
+                    return Array(String(v).utf8)
+                }
+            })
         case RDB.TypeCode.hashZipmap:
             throw fail("key \(printable(key)) is a hash in zipmap encoding (Redis 2.4): not supported; load and re-save it with a newer Redis", at: typeOffset)
         default:
-            throw fail("key \(printable(key)) has type \(RDB.typeName(type)) (RDB type \(type)): Larder stores strings and hashes only; refusing to load rather than dropping it", at: typeOffset)
+            throw fail("key \(printable(key)) has type \(RDB.typeName(type)) (RDB type \(type)): Larder stores strings, hashes, lists and sets only; refusing to load rather than dropping it", at: typeOffset)
+        }
+    }
+}
+
+extension RDBReader {
+    /// One encoded blob (listpack, or ziplist for Redis <= 6.2 files) of a `type` value.
+    mutating func packed(_ type: String, _ key: [UInt8], ziplist: Bool) throws -> [[UInt8]] {
+        let blobStart = pos
+        let blob = try string("the encoded value of \(type) \(printable(key))")
+        do {
+            return try blob.withUnsafeBytes { ziplist ? try Ziplist.elements($0) : try Listpack.elements($0) }
+        } catch let e as EncodingError {
+            throw fail("\(ziplist ? "ziplist" : "listpack") of \(type) \(printable(key)) is corrupt: \(e.message) (at byte \(e.offset) of it)", at: blobStart)
         }
     }
 }

@@ -25,7 +25,17 @@ public enum StoreSnapshot {
         let key = keyspace.keyBytes(at: slot)
         let expireAt = keyspace.expireAt(slot)
         if keyspace.withString(at: slot, { enc.stringEntry(key: key, value: $0, expireAt: expireAt) }) != nil { return }
-        guard case .hash(let h) = keyspace.value(at: slot) else { return }
+        let value = keyspace.value(at: slot)
+        if case .list(let l) = value {
+            enc.listEntry(key: key, nodes: l.nodeElements, expireAt: expireAt)
+            return
+        }
+        if case .set(let s) = value {
+            if s.isIntset { enc.intsetEntry(key: key, width: s.intsetWidth, values: s.intsetValues, expireAt: expireAt) }
+            else { enc.setEntry(key: key, members: s.members, expireAt: expireAt) }
+            return
+        }
+        guard case .hash(let h) = value else { return }
         var fields: [(UnsafeRawBufferPointer, UnsafeRawBufferPointer, Int64)] = []
         fields.reserveCapacity(h.count)
         let withTTL = h.hasFieldExpiry
@@ -60,6 +70,15 @@ public enum StoreSnapshot {
             }
             if live == 0 { return .expired }
             _ = e.key.withUnsafeBytes { keyspace.set($0, hash: hash, value: .hash(h), expireAt: e.expireAt, now: now) }
+        case .set(let members):
+            if members.isEmpty { return .expired }
+            let s = SetObject()
+            for m in members { _ = s.add(m) }
+            _ = e.key.withUnsafeBytes { keyspace.set($0, hash: hash, value: .set(s), expireAt: e.expireAt, now: now) }
+        case .list(let elements):
+            // Redis drops empty lists on load (an empty quicklist node set) rather than keep one.
+            if elements.isEmpty { return .expired }
+            _ = e.key.withUnsafeBytes { keyspace.set($0, hash: hash, value: .list(ListObject(elements: elements)), expireAt: e.expireAt, now: now) }
         }
         return .inserted
     }

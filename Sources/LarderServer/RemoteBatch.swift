@@ -55,9 +55,10 @@ final class RemoteBatch {
                     out.version = e.version
                     var ctx = CommandContext(out: out, dbIndex: e.db, now: now, shards: held, session: nil, server: server)
                     let args = Arguments(base: raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, spans: sp.baseAddress! + e.firstSpan, count: e.count)
-                    ctx.routedKey = args[e.spec.keys.first]
+                    ctx.routedKey = args[e.spec.keys.firstKeyIndex]
                     ctx.routedKeyHash = e.firstKeyHash
                     worker.runTimed(e.spec, out, args, db: e.db, now: now, client: client) { e.spec.handler(&ctx, args) }
+                    server.serveBlockedClients(held: held)
                     replyEnds.append(out.count)
                 }
             }

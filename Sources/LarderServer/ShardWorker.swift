@@ -43,6 +43,8 @@ public final class ShardWorker {
     let errorStats: ErrorStats
     let slowlog = Slowlog()
     let latency = LatencyMonitor()
+    /// Clients blocked on this shard's keys (BLPOP...; Blocking.swift).
+    let blocking = BlockingRegistry()
     /// The server's SLOWLOG/LATENCY settings (set by `ServerState.workers`).
     var monitoring = MonitoringSettings()
     /// Periodic statistics work run by this worker's expiry timer (shard 0: ops per second).

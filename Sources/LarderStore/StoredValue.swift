@@ -1,13 +1,17 @@
 /// A value in the keyspace. Strings are byte arrays; hashes are `HashObject`s (a reference, so
-/// a hash is changed in place without copying the table slot).
+/// a hash is changed in place without copying the table slot); lists are `ListObject`s.
 public enum StoredValue {
     case string([UInt8])
     case hash(HashObject)
+    case list(ListObject)
+    case set(SetObject)
 
     public var typeName: StaticString {
         switch self {
         case .string: return "string"
         case .hash: return "hash"
+        case .list: return "list"
+        case .set: return "set"
         }
     }
 
@@ -15,6 +19,8 @@ public enum StoredValue {
         switch self {
         case .string(let s): return 16 + s.capacity + 32
         case .hash(let h): return h.memoryUsage
+        case .list(let l): return l.memoryUsage
+        case .set(let s): return s.memoryUsage
         }
     }
 }

@@ -93,14 +93,66 @@ final class RDBReaderTests: XCTestCase {
         var enc = RDBEncoder()
         enc.header(version: 10)
         enc.selectDB(0)
-        enc.bytes.append(RDB.TypeCode.setListpack)
-        enc.string(b("myset"))
-        enc.string(Listpack.encode([b("a")]))
+        enc.bytes.append(RDB.TypeCode.zsetListpack)
+        enc.string(b("myzset"))
+        enc.string(Listpack.encode([b("a"), b("1")]))
         XCTAssertThrowsError(try readAll(bytes: sealed(enc))) { e in
             let err = e as! RDBError
-            XCTAssertTrue(err.message.contains("'myset'") && err.message.contains("type set"), err.description)
+            XCTAssertTrue(err.message.contains("'myzset'") && err.message.contains("type zset"), err.description)
             XCTAssertEqual(err.offset, 11)
         }
+    }
+
+    /// Sets in all three encodings Redis writes: plain (2), intset (11, here 4-byte wide) and
+    /// Redis 7.2's listpack (20).
+    func testReadsSetsInEveryEncoding() throws {
+        var enc = RDBEncoder()
+        enc.header(version: 11)
+        enc.selectDB(0)
+        enc.setEntry(key: UnsafeRawBufferPointer(start: nil, count: 0), members: [b("x"), b("y")], expireAt: 0)
+        enc.intsetEntry(key: UnsafeRawBufferPointer(start: nil, count: 0), width: 4, values: [-70000, 3, 70000], expireAt: 0)
+        enc.bytes.append(RDB.TypeCode.setListpack)
+        enc.string(b("lp"))
+        enc.string(Listpack.encode([b("a"), b("12")]))
+        let entries = try readAll(bytes: sealed(enc))
+        XCTAssertEqual(entries.map(\.value), [.set([b("x"), b("y")]), .set([b("-70000"), b("3"), b("70000")]),
+                                               .set([b("a"), b("12")])])
+    }
+
+    /// Lists: Redis 7's quicklist of listpacks (18, one plain node), Redis 6's quicklist of
+    /// ziplists (14) in an RDB 9 file, and the plain form (1).
+    func testReadsListsInEveryEncoding() throws {
+        var enc = RDBEncoder()
+        enc.header(version: 10)
+        enc.selectDB(0)
+        enc.listEntry(key: UnsafeRawBufferPointer(start: nil, count: 0), nodes: [[b("a"), b("-5")], [b("b")]], expireAt: 0)
+        enc.bytes.append(RDB.TypeCode.listQuicklist2)
+        enc.string(b("plain"))
+        enc.length(2)
+        enc.length(1); enc.string(b("one big element"))
+        enc.length(2); enc.string(Listpack.encode([b("tail")]))
+        enc.bytes.append(RDB.TypeCode.list)
+        enc.string(b("old"))
+        enc.length(2); enc.string(b("p")); enc.string(b("q"))
+        var entries = try readAll(bytes: sealed(enc))
+        XCTAssertEqual(entries.map(\.value), [.list([b("a"), b("-5"), b("b")]), .list([b("one big element"), b("tail")]),
+                                               .list([b("p"), b("q")])])
+
+        // Ziplist node: [zlbytes][zltail][zllen] entries [0xFF]; entries [prevlen][encoding][data].
+        let body: [UInt8] = [0x00, 0x02] + b("hi") + [0x04, 0xFE, 0x85]   // "hi", int8 -123
+        var z: [UInt8] = withUnsafeBytes(of: UInt32(11 + body.count).littleEndian) { Array($0) }
+        z += withUnsafeBytes(of: UInt32(0).littleEndian) { Array($0) }
+        z += withUnsafeBytes(of: UInt16(2).littleEndian) { Array($0) }
+        z += body + [0xFF]
+        var v9 = RDBEncoder()
+        v9.header(version: 9)
+        v9.selectDB(0)
+        v9.bytes.append(RDB.TypeCode.listQuicklist)
+        v9.string(b("zl"))
+        v9.length(1)
+        v9.length(UInt64(z.count)); v9.bytes += z
+        entries = try readAll(bytes: sealed(v9))
+        XCTAssertEqual(entries.first?.value, .list([b("hi"), b("-123")]))
     }
 
     /// A ziplist-encoded hash (RDB type 13, Redis <= 6.2) in an RDB 9 file, built by hand:

@@ -46,6 +46,10 @@ final class SnapshotRoundTripTests: XCTestCase {
                 var fs: [String] = []
                 h.forEach { f, val in fs.append("\(Array(f)):\(Array(val)):\(h.fieldExpireAt(f) ?? 0)") }
                 v += "h:" + fs.sorted().joined(separator: ";")
+            case .list(let l):
+                v += "l:" + l.elements.map { "\($0)" }.joined(separator: ";")
+            case .set(let s):
+                v += (s.isIntset ? "intset:" : "set:") + s.members.map { "\($0)" }.sorted().joined(separator: ";")
             }
             out[k] = v
         }
@@ -60,7 +64,21 @@ final class SnapshotRoundTripTests: XCTestCase {
             let key = (0..<Int.random(in: 0...20, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) } + Array("k\(i)".utf8)
             let db = dbs[i % 3 == 0 ? 0 : (i % 3 == 1 ? 5 : 15)]
             let ttl: Int64 = i % 4 == 0 ? now + Int64(i) * 1000 : 0
-            if i % 2 == 0 {
+            if i % 5 == 1 {
+                // Lists of 1 to ~3000 elements (several 8 KB nodes), and sets: intsets of each
+                // width and hash tables.
+                if i % 10 == 1 {
+                    let l = ListObject(elements: (0..<(i % 3000)).map { Array("e\($0)-\(i)".utf8) } + [[], Array(String(i).utf8)])
+                    db.set(key, value: .list(l), expireAt: ttl, now: now)
+                } else {
+                    let s = SetObject()
+                    let scale: Int64 = [100, 100_000, 10_000_000_000][i % 3]
+                    for m in 0..<(i % 700) { _ = s.add(Array(String(Int64(m) * scale - 3 * scale).utf8)) }
+                    if i % 7 == 0 { _ = s.add(Array("str".utf8)) }
+                    if s.count == 0 { _ = s.add(Array("only".utf8)) }
+                    db.set(key, value: .set(s), expireAt: ttl, now: now)
+                }
+            } else if i % 2 == 0 {
                 let value: [UInt8] = i % 10 == 0 ? Array(String(i * 7919 - 500_000).utf8) : (0..<Int.random(in: 0...300, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
                 db.set(key, value: .string(value), expireAt: ttl, now: now)
             } else {

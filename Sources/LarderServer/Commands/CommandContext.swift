@@ -21,6 +21,10 @@ public struct CommandContext {
     /// Whether lookups count as keyspace hits/misses: false while a `.write` command runs
     /// (Redis' lookupKeyWrite), set by the command's handler wrapper (`CommandSpec.init`).
     public var countsLookups = true
+    /// Set for a blocking command run outside MULTI: when it finds nothing, it fills
+    /// `blockRequest` instead of replying, and the connection blocks (Blocking.swift).
+    var mayBlock = false
+    var blockRequest: BlockRequest? = nil
 
     init(out: ReplyWriter, dbIndex: Int, now: Int64, shards: [Shard?], session: ClientSession?, server: ServerState) {
         self.out = out; self.dbIndex = dbIndex; self.now = now; self.shards = shards

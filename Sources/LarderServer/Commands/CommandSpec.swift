@@ -21,14 +21,18 @@ public struct CommandFlags: OptionSet, Sendable {
     public static let allowBusy = CommandFlags(rawValue: 1 << 12)
     public static let noAsyncLoading = CommandFlags(rawValue: 1 << 13)
     public static let skipSlowlog = CommandFlags(rawValue: 1 << 14)
+    /// May block the client (BLPOP...): it waits on its keys' shards (Families/Blocking.swift).
+    public static let blocking = CommandFlags(rawValue: 1 << 15)
+    /// Its keys are found from a count argument (LMPOP numkeys key...), see `KeyPositions.keyCountIndex`.
+    public static let movableKeys = CommandFlags(rawValue: 1 << 16)
 
     /// In the order Redis prints them in COMMAND INFO.
     static let names: [(CommandFlags, String)] = [
         (.write, "write"), (.readonly, "readonly"), (.denyoom, "denyoom"), (.admin, "admin"),
-        (.noscript, "noscript"), (.random, "random"), (.loading, "loading"), (.stale, "stale"),
+        (.noscript, "noscript"), (.blocking, "blocking"), (.random, "random"), (.loading, "loading"), (.stale, "stale"),
         (.skipMonitor, "skip_monitor"), (.skipSlowlog, "skip_slowlog"), (.fast, "fast"),
         (.noAuth, "no_auth"), (.noAsyncLoading, "no_async_loading"), (.noMulti, "no_multi"),
-        (.allowBusy, "allow_busy"),
+        (.movableKeys, "movablekeys"), (.allowBusy, "allow_busy"),
     ]
     public var names: [String] { Self.names.filter { contains($0.0) }.map { $0.1 } }
 }
@@ -37,9 +41,37 @@ public struct CommandFlags: OptionSet, Sendable {
 /// argument, -2 the one before it. A command with no keys has first = 0.
 public struct KeyPositions: Sendable {
     public let first: Int, last: Int, step: Int
+    /// Movable keys (LMPOP numkeys key...): the index of the count argument, the keys follow it;
+    /// 0 when the keys are at fixed positions. Such a command reports (0, 0, 0) in COMMAND INFO,
+    /// as Redis does, and its keys are read from the arguments (`forEach(_:count:_:)`).
+    public var keyCountIndex = 0
     public static let none = KeyPositions(first: 0, last: 0, step: 0)
     public static let one = KeyPositions(first: 1, last: 1, step: 1)
     public static func range(_ f: Int, _ l: Int, _ s: Int) -> KeyPositions { KeyPositions(first: f, last: l, step: s) }
+    public static func counted(at index: Int) -> KeyPositions {
+        var k = KeyPositions(first: 0, last: 0, step: 0)
+        k.keyCountIndex = index
+        return k
+    }
+
+    /// The index of the first key, the routed one (0 when there is none).
+    @inline(__always) public var firstKeyIndex: Int { keyCountIndex > 0 ? keyCountIndex + 1 : first }
+
+    /// The argument indexes of the keys of one call, movable keys included: `argument(i)` gives
+    /// the bytes of argument i. A count that is not a positive integer, or names more keys than
+    /// there are arguments, gives no keys (the command then replies its error without touching
+    /// any key).
+    @inline(__always) public func forEach(argc: Int, argument: (Int) -> UnsafeRawBufferPointer, _ body: (Int) -> Void) {
+        guard keyCountIndex > 0 else { forEach(argc: argc, body); return }
+        guard keyCountIndex < argc else { return }
+        let a = argument(keyCountIndex)
+        guard let n = RESPParser.parseInteger(a, from: 0, to: a.count), n > 0, n <= argc - keyCountIndex - 1 else { return }
+        for i in keyCountIndex + 1...keyCountIndex + n { body(i) }
+    }
+
+    public func forEach(_ args: Arguments, _ body: (Int) -> Void) {
+        forEach(argc: args.count, argument: { args[$0] }, body)
+    }
 
     /// The argument indexes of the keys in a call with `argc` arguments.
     @inline(__always) public func forEach(argc: Int, _ body: (Int) -> Void) {
@@ -93,7 +125,7 @@ public final class CommandSpec {
                 route: CommandRoute? = nil, group: String, summary: String? = nil, since: String? = nil,
                 subcommands: [String] = [], handler: @escaping DataHandler) {
         self.name = name; self.arity = arity; self.flags = flags; self.keys = keys
-        self.route = route ?? (keys.first > 0 ? .keys : .connection)
+        self.route = route ?? (keys.firstKeyIndex > 0 ? .keys : .connection)
         self.group = group; self.ownSummary = summary; self.ownSince = since
         self.subcommands = subcommands
         // A write command's lookups are not keyspace hits or misses (CommandContext.countsLookups).

@@ -49,8 +49,21 @@ public final class ClientSession {
     let commandCount = ManagedAtomic<Int>(0)
     let isMonitor = ManagedAtomic<Bool>(false)
     let queryBufferBytes = ManagedAtomic<Int>(0)
+    /// Blocked in BLPOP & co. (CLIENT LIST flag b, INFO blocked_clients).
+    let isBlocked = ManagedAtomic<Bool>(false)
+    var blocked: Bool {
+        get { isBlocked.load(ordering: .relaxed) }
+        set { isBlocked.store(newValue, ordering: .relaxed) }
+    }
     private let lock = NIOLock()
     private var _name = "", _libName = "", _libVersion = "", _userName = "default"
+    private var _blockedClient: BlockedClient? = nil
+
+    /// The wait of this client while it is blocked (BLPOP...), for CLIENT UNBLOCK from any thread.
+    var blockedClient: BlockedClient? {
+        get { lock.withLock { _blockedClient } }
+        set { lock.withLock { _blockedClient = newValue } }
+    }
 
     init(id: Int, channel: Channel, authenticated: Bool, acl: ACLPermissions, aclEpoch: Int) {
         self.acl = acl
@@ -109,6 +122,7 @@ public final class ClientSession {
         let idle = (now - Int64(lastInteraction.load(ordering: .relaxed))) / 1000
         var flags = ""
         if isMonitor.load(ordering: .relaxed) { flags += "O" }
+        if blocked { flags += "b" }
         if inMulti { flags += "x" }
         if flags.isEmpty { flags = "N" }
         let lastId = lastCommandId.load(ordering: .relaxed)

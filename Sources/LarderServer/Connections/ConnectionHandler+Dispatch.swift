@@ -180,11 +180,12 @@ extension ConnectionHandler {
             if n == 1 && worker.isAvailable { runHere(spec, args, now: now) }
             else { borrow(Array(0..<n), spec: spec, args: args, now: now) }
         case .keys, .keysWithSession:
+            if spec.flags.contains(.blocking) { runBlocking(spec, args); return }
             var target = -1
             var multi = false
             var firstKeyHash: UInt64 = 0
             if n > 1 {
-                spec.keys.forEach(argc: args.count) { i in
+                spec.keys.forEach(args) { i in
                     let h = ByteHash.hash(args[i])
                     let s = ServerState.shardIndex(hash: h, count: n)
                     if target < 0 { target = s; firstKeyHash = h } else if s != target { multi = true }
@@ -195,7 +196,7 @@ extension ConnectionHandler {
             if target < 0 { runHere(spec, args, now: now); return }  // no key given: nothing to route
             if multi {
                 var set = Set<Int>()
-                spec.keys.forEach(argc: args.count) { set.insert(ServerState.shardIndex(hash: ByteHash.hash(args[$0]), count: n)) }
+                spec.keys.forEach(args) { set.insert(ServerState.shardIndex(hash: ByteHash.hash(args[$0]), count: n)) }
                 borrow(Array(set), spec: spec, args: args, now: now)
             } else if target == worker.index && worker.isAvailable {
                 runHere(spec, args, now: now, firstKeyHash: n > 1 ? firstKeyHash : nil)
@@ -220,10 +221,11 @@ extension ConnectionHandler {
         emit { out in
             var ctx = CommandContext(out: out, dbIndex: session.db, now: now, shards: held, session: session, server: server)
             if let firstKeyHash {
-                ctx.routedKey = args[spec.keys.first]
+                ctx.routedKey = args[spec.keys.firstKeyIndex]
                 ctx.routedKeyHash = firstKeyHash
             }
             worker.runTimed(spec, out, args, db: ctx.dbIndex, now: now, client: session) { spec.handler(&ctx, args) }
+            server.serveBlockedClients(held: held)
         }
         // Commands that change how this connection reads or lives (AUTH, HELLO, QUIT, RESET).
         parser.authenticated = session.authenticated
@@ -254,6 +256,7 @@ extension ConnectionHandler {
         let b = ShardBorrow(shards: shards, home: worker.loop, workers: server.workers) { [self] held in
             let out = ReplyWriter(capacity: 256, version: version)
             body(held, out)
+            server.serveBlockedClients(held: held)
             reply.bytes = Array(out.bytes)
             flush()
             // Resume after the shards are given back (ShardBorrow releases right after `body`).

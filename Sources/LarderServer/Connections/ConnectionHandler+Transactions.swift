@@ -65,8 +65,8 @@ extension ConnectionHandler {
             switch q.spec.route {
             case .allShards: for i in 0..<n { shards.insert(i) }
             case .keys, .keysWithSession:
-                q.spec.keys.forEach(argc: q.arguments.count) { i in
-                    shards.insert(ServerState.shardIndex(hash: ByteHash.hash(q.arguments[i]), count: n))
+                Self.withArguments(q.arguments) { a in
+                    q.spec.keys.forEach(a) { i in shards.insert(ServerState.shardIndex(hash: ByteHash.hash(a[i]), count: n)) }
                 }
             case .connection, .transaction: break
             }

@@ -35,6 +35,11 @@ final class ConnectionHandler: ChannelInboundHandler {
     var closeWhenFlushed = false
     /// Borrows started by this connection and not yet finished (see `process`).
     var borrowsInFlight = 0
+    /// Set while this client is blocked (BLPOP...), for its timeout and disconnect.
+    var blockedClient: BlockedClient? = nil
+    /// The channel went inactive: a blocking command whose borrow finishes later must not
+    /// register (nobody would cancel it, and a push would be served to no one).
+    var channelClosed = false
     /// Shard sets for commands run on this thread, built once per connection (not per command).
     let localShardHeld: [Shard?]
     let noShardHeld: [Shard?]
@@ -107,6 +112,8 @@ final class ConnectionHandler: ChannelInboundHandler {
         if let s = session {
             server.clients.remove(s)
             releaseWatches()
+            channelClosed = true
+            cancelBlocked()
         }
         pending = nil
         parsedAhead = nil

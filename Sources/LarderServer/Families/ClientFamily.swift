@@ -19,6 +19,8 @@ enum ClientFamily {
                    summary: "Set client or connection specific info", since: "7.2.0", handler: setinfo),
         Subcommand("kill", arity: -3, flags: [.admin, .noscript, .loading, .stale],
                    handler: kill),
+        Subcommand("unblock", arity: -3, flags: [.admin, .noscript, .loading, .stale],
+                   handler: unblock),
         Subcommand("no-evict", arity: 3, flags: [.admin, .noscript, .loading, .stale],
                    handler: noEvict),
         Subcommand("no-touch", arity: 3, flags: [.noscript, .loading, .stale],

@@ -148,7 +148,7 @@ enum CommandFamily {
             found = f
         } else {
             let flags = isWrite ? ["RW", "access", "update"] : ["RO", "access"]
-            keys.forEach(argc: argc) { found.append(KeySpecSearch.Found(position: $0, flags: flags)) }
+            keys.forEach(argc: argc, argument: { args[$0 + 2] }) { found.append(KeySpecSearch.Found(position: $0, flags: flags)) }
         }
         guard !found.isEmpty else { ctx.out.error("ERR The command has no key arguments" as StaticString); return nil }
         return (call, found)

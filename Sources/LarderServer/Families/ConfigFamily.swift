@@ -141,7 +141,7 @@ enum ConfigFamily {
         yesNo("aof-load-truncated", { $0.aof.loadTruncated.load(ordering: .relaxed) }, { $0.aof.loadTruncated.store($1, ordering: .relaxed) }),
         fixed("aof-use-rdb-preamble", "yes", yesNo: true),
     ] + monitoringParameters + latencyParameters  // SLOWLOG / LATENCY: Families/SlowlogFamily.swift, LatencyFamily.swift
-        + packedEncodingParameters
+        + packedEncodingParameters + ListFamily.configParameters + SetFamily.configParameters
 
     /// The packed-hash thresholds (Redis' hash-max-listpack-*, and the -ziplist-* names Redis
     /// 7.0 still answers to). Lowering works as in Redis (hashes written from then on convert

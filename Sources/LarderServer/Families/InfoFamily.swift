@@ -94,13 +94,14 @@ enum InfoFamily {
     static func clients(_ ctx: CommandContext) -> [(String, String)] {
         let clients = ctx.server.clients.all
         let maxInput = clients.map { $0.queryBufferBytes.load(ordering: .relaxed) }.max() ?? 0
+        let blocked = clients.filter { $0.blocked }.count
         return [
             ("connected_clients", String(ctx.server.clients.connectedCount.load(ordering: .relaxed))),
             ("cluster_connections", "0"),
             ("maxclients", String(ctx.server.settings.maxClients.load(ordering: .relaxed))),
             ("client_recent_max_input_buffer", String(maxInput)),
-            ("blocked_clients", "0"),
-            ("tracking_clients", "0"), ("clients_in_timeout_table", "0"),
+            ("blocked_clients", String(blocked)),
+            ("tracking_clients", "0"), ("clients_in_timeout_table", String(blocked)),
         ]
     }
 

@@ -91,6 +91,7 @@ enum KeyFamily {
         // in the same keyspace, and slots are not held across removals.
         if let slot = source.lookup(args[1], hash: sourceHash, now: ctx.now, counted: false) { source.remove(at: slot) }
         target.set(args[2], hash: targetHash, value: value, expireAt: expireAt, now: ctx.now)
+        if case .list = value { ctx.signalListReady(args[2], hash: targetHash) }  // wakes BLPOP & co., as Redis' dbAdd
         if onlyIfNew { ctx.out.integer(1) } else { ctx.out.ok() }
     }
 
@@ -121,6 +122,8 @@ enum KeyFamily {
         var value = source.value(at: sourceSlot)
         let expireAt = source.expireAt(sourceSlot)
         if case .hash(let h) = value { value = .hash(h.copy()) }
+        if case .list(let l) = value { value = .list(l.copy()) }
+        if case .set(let s) = value { value = .set(s.copy()) }
         let sourceDb = ctx.dbIndex
         ctx.dbIndex = targetDb
         defer { ctx.dbIndex = sourceDb }
@@ -130,6 +133,7 @@ enum KeyFamily {
             target.remove(at: targetSlot)
         }
         target.set(args[2], hash: targetHash, value: value, expireAt: expireAt, now: ctx.now)
+        if case .list = value { ctx.signalListReady(args[2], hash: targetHash) }  // wakes BLPOP & co., as Redis' dbAdd
         ctx.out.integer(1)
     }
 
@@ -254,6 +258,10 @@ enum KeyFamily {
             return s.count <= 44 ? "embstr" : "raw"
         case .hash(let h):
             return h.isPacked ? "listpack" : "hashtable"
+        case .list:
+            return "quicklist"   // Redis 7.0 reports every list so (its listpack lists are 7.2's)
+        case .set(let s):
+            return s.isIntset ? "intset" : "hashtable"
         }
     }
 

@@ -18,13 +18,14 @@ pytestmark = pytest.mark.skipif(servers.larder_is_standin(), reason="larder's ow
 
 def fill(r, seed):
     """Strings (raw, integer, long and compressible for LZF), hashes small (listpack) and large
-    (hashtable, > 128 fields or a value > 64 bytes), TTLs, binary keys, databases 0, 1 and 9."""
+    (hashtable, > 128 fields or a value > 64 bytes), lists (one node and many), sets (intsets of
+    each width, hashtables), TTLs, binary keys, databases 0, 1 and 9."""
     rnd = random.Random(seed)
     for db in (0, 1, 9):
         r.execute_command("SELECT", db)
         for i in range(300):
             key = b"k:%d:" % i + bytes(rnd.randrange(256) for _ in range(rnd.randrange(4)))
-            kind = rnd.randrange(6)
+            kind = rnd.randrange(10)
             if kind == 0:
                 r.set(key, str(rnd.randrange(-10**12, 10**12)))
             elif kind == 1:
@@ -35,8 +36,20 @@ def fill(r, seed):
                 r.hset(key, mapping={b"f%d" % j: b"v%d" % rnd.randrange(10**6) for j in range(rnd.randrange(1, 12))})
             elif kind == 4:
                 r.hset(key, mapping={b"f%d" % j: str(j) for j in range(rnd.randrange(129, 300))})
-            else:
+            elif kind == 5:
                 r.hset(key, mapping={b"big": b"y" * 200, b"n": b"12345"})
+            elif kind == 6:
+                # Lists: small, integer elements, and long ones spanning several 8 KB quicklist nodes.
+                r.rpush(key, *[str(rnd.randrange(-10**9, 10**9)) for _ in range(rnd.randrange(1, 20))])
+                r.lpush(key, b"", b"z" * rnd.randrange(1, 200))
+            elif kind == 7:
+                r.rpush(key, *[b"e%d:" % j + b"x" * rnd.randrange(0, 60) for j in range(rnd.randrange(100, 900))])
+            elif kind == 8:
+                # Sets of integers: intset (2-, 4- or 8-byte wide), or past 512 members a hashtable.
+                width = rnd.choice([100, 100000, 10**12])
+                r.sadd(key, *[str(rnd.randrange(-width, width)) for _ in range(rnd.choice([3, 40, 600]))])
+            else:
+                r.sadd(key, *[b"m%d" % rnd.randrange(10**6) for _ in range(rnd.randrange(1, 50))])
             if rnd.random() < 0.3:
                 r.expire(key, rnd.randrange(1000, 100000))
     r.execute_command("SELECT", 0)
@@ -52,7 +65,14 @@ def dump(r):
             for k in keys:
                 t = r.type(k)
                 ttl = r.ttl(k)
-                value = r.get(k) if t == b"string" else sorted(r.hgetall(k).items())
+                if t == b"string":
+                    value = r.get(k)
+                elif t == b"list":
+                    value = r.lrange(k, 0, -1)
+                elif t == b"set":
+                    value = (sorted(r.smembers(k)), r.object("encoding", k))
+                else:
+                    value = sorted(r.hgetall(k).items())
                 out[(db, k)] = (t, value, ttl > 0)
             if int(cursor) == 0:
                 break

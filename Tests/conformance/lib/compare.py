@@ -3,7 +3,8 @@
 The only normalizations applied to raw replies (see random_commands.py for the modes):
   * ttl mode: a non-negative integer reply (remaining or absolute expiry) becomes ":<ttl>";
     -1 (no expiry) and -2 (no key) are compared exactly.
-  * unordered / pairs / scan modes: element order is ignored (hash-table order is not a contract).
+  * unordered / pairs / scan / sscan modes: element order is ignored (hash-table order is not a
+    contract); sscan compares the cursor and the members of a one-call SSCAN with a large COUNT.
 Everything else, including every error message, is compared byte for byte.
 """
 from resp import Err, RespConn
@@ -21,6 +22,10 @@ def normalize(reply, mode):
     if mode == "unordered":
         assert isinstance(reply.value, list), f"expected an array, got {reply.raw!r}"
         return (reply.raw[:1], sorted(reply.value))
+    if mode == "sscan":
+        v = reply.value
+        assert isinstance(v, list) and len(v) == 2, f"expected [cursor, members], got {reply.raw!r}"
+        return (v[0], sorted(v[1]))
     if mode == "pairs":
         v = reply.value
         if isinstance(v, tuple) and v[0] == "map":

@@ -7,6 +7,7 @@ Each command carries a compare mode:
   unordered  array replies compared as sorted multisets (KEYS, HKEYS, HVALS)
   pairs      HGETALL: compared as a sorted list of (field, value) pairs (RESP2 array or RESP3 map)
   scan       SCAN: the caller iterates to cursor 0 and compares the sorted key sets
+  sscan      SSCAN with COUNT 1000 over a small set: cursor and sorted members
 Expiry values are all >= 100 s, so nothing expires while a test runs; conditional expiry (GT/LT)
 only uses absolute timestamps from four far-apart buckets, so no comparison is a near-tie that
 the few milliseconds between the two servers could flip.
@@ -16,7 +17,11 @@ import time
 
 STRING_KEYS = [f"k{i}" for i in range(9)] + ["bin\x00key"]
 HASH_KEYS = [f"k{i}" for i in range(9, 18)] + ["sp ace"]
-KEYS = STRING_KEYS + HASH_KEYS
+LIST_KEYS = [f"l{i}" for i in range(8)] + ["{l}\x00q"]
+SET_KEYS = [f"s{i}" for i in range(8)] + ["set key"]
+KEYS = STRING_KEYS + HASH_KEYS + LIST_KEYS + SET_KEYS
+# Integers (intset while all members are), strings (hashtable), and non-canonical integers.
+MEMBERS = ["1", "2", "3", "-1", "100", "70000", "-9000000000", "a", "b", "hello", "", "007", " 5", "m\x00"]
 FIELDS = [f"f{i}" for i in range(9)] + ["f\x00bin"]
 VALUES = ["v", "hello", "", "12", "-7", "3.5", "0", "a b c", "\x00\x01\xff", "9223372036854775807",
           "x" * 40, "1e3", " 5", "007"]
@@ -64,11 +69,133 @@ class Generator:
         family = self.rng.random()
         if family < 0.06:
             return self.bit_command()
-        if family < 0.38:
+        if family < 0.25:
             return self.string_command()
-        if family < 0.75:
+        if family < 0.48:
             return self.hash_command()
+        if family < 0.66:
+            return self.list_command()
+        if family < 0.84:
+            return self.set_command()
         return self.key_command()
+
+    def setkey(self):
+        return self.rng.choice(SET_KEYS if self.maybe(0.9) else KEYS)
+
+    def member(self):
+        return self.rng.choice(MEMBERS)
+
+    def set_command(self):
+        """Sets; replies whose order or choice is Redis' hash-table order or random are compared
+        as multisets, or only by size (SPOP, SRANDMEMBER)."""
+        r, k = self.rng, self.setkey()
+        c = r.randrange(19 if self.maybe(0.1) else 16)  # 16..18 are error cases
+        if c in (0, 1, 2):
+            return ["SADD", k] + [self.member() for _ in range(r.randrange(1, 6))], "exact"
+        if c == 3:
+            return ["SREM", k] + [self.member() for _ in range(r.randrange(1, 4))], "exact"
+        if c == 4:
+            return ["SMEMBERS", k], "unordered"
+        if c == 5:
+            return ["SISMEMBER", k, self.member()], "exact"
+        if c == 6:
+            return ["SMISMEMBER", k] + [self.member() for _ in range(r.randrange(1, 4))], "exact"
+        if c == 7:
+            return ["SCARD", k], "exact"
+        if c == 8:
+            return ["SMOVE", k, self.setkey(), self.member()], "exact"
+        if c in (9, 10):
+            cmd = self.pick(["SINTER", "SUNION", "SDIFF"])
+            return [cmd] + [self.setkey() for _ in range(r.randrange(1, 4))], "unordered"
+        if c == 11:
+            cmd = self.pick(["SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"])
+            return [cmd, self.setkey()] + [self.setkey() for _ in range(r.randrange(1, 4))], "exact"
+        if c == 12:
+            keys = [self.setkey() for _ in range(r.randrange(1, 4))]
+            args = ["SINTERCARD", str(len(keys))] + keys
+            if self.maybe():
+                args += ["LIMIT", str(r.randrange(0, 3))]
+            return args, "exact"
+        if c == 13:
+            # Whole-set picks are deterministic up to order: count >= the set's size.
+            return ["SRANDMEMBER", k, "100"], "unordered"
+        if c == 14:
+            return ["SPOP", k, "100"], "unordered"
+        if c == 15:
+            return ["SSCAN", k, "0", "MATCH", self.pick(["*", "1*", "?", "*e*"]), "COUNT", "1000"], "sscan"
+        if c == 16:
+            return ["SPOP", k, self.pick(["-1", "x"])], "exact"
+        if c == 17:
+            return ["SINTERCARD", self.pick(["0", "-1", "x", "9"]), k], "exact"
+        return ["SADD", k], "exact"  # wrong arity
+
+    def lkey(self):
+        return self.rng.choice(LIST_KEYS if self.maybe(0.9) else KEYS)
+
+    def index(self):
+        return str(self.rng.choice([0, 1, 2, 3, -1, -2, -3, 5, 10, -10, 100]))
+
+    def list_command(self):
+        """Lists; blocking forms only with keys that have elements or a 10 ms timeout."""
+        r, k, v = self.rng, self.lkey(), self.value()
+        c = r.randrange(24 if self.maybe(0.1) else 20)  # 20..23 are error cases
+        if c in (0, 1, 2):
+            return [self.pick(["LPUSH", "RPUSH"]), k] + [self.value() for _ in range(r.randrange(1, 5))], "exact"
+        if c == 3:
+            return [self.pick(["LPUSHX", "RPUSHX"]), k, v], "exact"
+        if c == 4:
+            args = [self.pick(["LPOP", "RPOP"]), k]
+            if self.maybe(0.4):
+                args.append(str(r.randrange(0, 4)))
+            return args, "exact"
+        if c == 5:
+            return ["LLEN", k], "exact"
+        if c in (6, 7):
+            return ["LRANGE", k, self.index(), self.index()], "exact"
+        if c == 8:
+            return ["LINDEX", k, self.index()], "exact"
+        if c == 9:
+            return ["LSET", k, self.index(), v], "exact"
+        if c == 10:
+            return ["LINSERT", k, self.pick(["BEFORE", "AFTER"]), self.value(), v], "exact"
+        if c == 11:
+            return ["LREM", k, str(r.randrange(-2, 3)), v], "exact"
+        if c == 12:
+            return ["LTRIM", k, self.index(), self.index()], "exact"
+        if c == 13:
+            args = ["LPOS", k, v]
+            if self.maybe():
+                args += ["RANK", self.pick(["1", "2", "-1", "-2"])]
+            if self.maybe():
+                args += ["COUNT", self.pick(["0", "1", "2"])]
+            if self.maybe(0.3):
+                args += ["MAXLEN", self.pick(["0", "1", "3"])]
+            return args, "exact"
+        if c == 14:
+            return ["LMOVE", k, self.lkey(), self.pick(["LEFT", "RIGHT"]), self.pick(["LEFT", "RIGHT"])], "exact"
+        if c == 15:
+            return ["RPOPLPUSH", k, self.lkey()], "exact"
+        if c == 16:
+            keys = [self.lkey() for _ in range(r.randrange(1, 4))]
+            args = ["LMPOP", str(len(keys))] + keys + [self.pick(["LEFT", "RIGHT"])]
+            if self.maybe():
+                args += ["COUNT", str(r.randrange(1, 4))]
+            return args, "exact"
+        if c == 17:
+            keys = [self.lkey() for _ in range(r.randrange(1, 3))]
+            return [self.pick(["BLPOP", "BRPOP"])] + keys + ["0.01"], "exact"
+        if c == 18:
+            return ["BLMOVE", k, self.lkey(), self.pick(["LEFT", "RIGHT"]), self.pick(["LEFT", "RIGHT"]), "0.01"], "exact"
+        if c == 19:
+            keys = [self.lkey() for _ in range(r.randrange(1, 3))]
+            return ["BLMPOP", "0.01", str(len(keys))] + keys + [self.pick(["LEFT", "RIGHT"]), "COUNT", "2"], "exact"
+        if c == 20:
+            return ["LPOP", k, self.pick(["-1", "x"])], "exact"
+        if c == 21:
+            return ["LPOS", k, v, self.pick(["RANK", "COUNT", "MAXLEN"]), self.pick(["0", "-1", "x"])], "exact"
+        if c == 22:
+            return ["LMPOP", self.pick(["0", "-1", "x", "5"]), k, "LEFT"], "exact"
+        return ["BLPOP", k, self.pick(["-1", "x"])], "exact"
 
     def string_command(self):
         r, k, v = self.rng, self.skey(), self.value()

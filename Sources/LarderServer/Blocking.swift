@@ -1,0 +1,232 @@
+import Atomics
+import LarderRESP
+import LarderStore
+import NIOCore
+
+/// Blocking list commands (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP), Redis' blocked.c.
+///
+/// A blocking command first runs like any multi-key command: its connection borrows the shards
+/// of its keys and runs the handler with `CommandContext.mayBlock` set. When every key is empty
+/// the handler asks to block (`CommandContext.blockRequest`) instead of replying; while the
+/// shards are still held, the connection registers one `BlockedClient` in each key's owning
+/// shard (`BlockingRegistry`, per shard worker), so no push can slip between the check and the
+/// registration. The connection then keeps its place in the reply stream open and runs nothing
+/// more (as Redis' blocked client), without blocking its loop.
+///
+/// A push to a key (LPUSH, RPUSH, LMOVE's destination...) marks it ready in its shard's registry
+/// (one emptiness check when nobody waits). Whoever holds the shard serves the ready keys right
+/// after the command (or the whole EXEC, or the remote batch entry) that pushed: the waiters of
+/// a key in the order they blocked, while the list has elements, as Redis'
+/// handleClientsBlockedOnKeys. A client blocked on keys of several shards is served by the
+/// first shard that claims it (`BlockedClient.claim`, one atomic exchange); its registrations
+/// elsewhere are removed by message. The reply goes to the client's loop by `execute`.
+///
+/// BLMOVE whose destination lives on another shard cannot be finished by the source shard
+/// alone: that shard claims the client and hands it back to its connection, which runs the
+/// command again with both shards borrowed (and blocks again, last in line, if another client
+/// took the element meanwhile).
+final class BlockedClient {
+    enum Operation {
+        /// BLPOP / BRPOP: replies [key, element].
+        case pop(left: Bool)
+        /// BLMPOP: replies [key, [elements]].
+        case popMany(left: Bool, count: Int)
+        /// BLMOVE / BRPOPLPUSH: replies the moved element.
+        case move(fromLeft: Bool, toLeft: Bool, destination: [UInt8])
+    }
+
+    struct Key: Hashable {
+        let db: Int
+        let key: [UInt8]
+    }
+
+    let db: Int
+    let keys: [[UInt8]]
+    let operation: Operation
+    let version: RESPVersion
+    let home: EventLoop
+    /// Absolute deadline in ms, 0 = forever.
+    let deadline: Int64
+    private let served = ManagedAtomic<Bool>(false)
+    /// Runs on `home`: the reply bytes, or nil when the command must run again (BLMOVE across
+    /// shards).
+    var complete: (([UInt8]?) -> Void)? = nil
+    var timeoutTask: Scheduled<Void>? = nil
+
+    init(db: Int, keys: [[UInt8]], operation: Operation, version: RESPVersion, home: EventLoop, deadline: Int64) {
+        self.db = db; self.keys = keys; self.operation = operation; self.version = version
+        self.home = home; self.deadline = deadline
+    }
+
+    /// True for exactly one caller: the shard that serves it, its timeout, or its disconnect.
+    func claim() -> Bool {
+        served.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+    }
+
+    var isClaimed: Bool { served.load(ordering: .acquiring) }
+
+    /// Hands the outcome to the connection, on its loop.
+    func finish(_ bytes: [UInt8]?) {
+        home.execute { [self] in
+            timeoutTask?.cancel()
+            timeoutTask = nil
+            let c = complete
+            complete = nil
+            c?(bytes)
+        }
+    }
+
+    /// Removes this client from every shard it waits on (after a claim). `heldShards`: shards
+    /// the caller holds right now, changed directly; the others get a message.
+    func unregister(server: ServerState, heldShards: [Shard?]?) {
+        let n = server.shardCount
+        for k in keys {
+            let s = n == 1 ? 0 : ServerState.shardIndex(hash: ByteHash.hash(k), count: n)
+            let w = server.workers[s]
+            let key = Key(db: db, key: k)
+            if let held = heldShards, held[s] != nil {
+                w.blocking.remove(self, key)
+            } else {
+                w.loop.execute { w.submit { w.blocking.remove(self, key) } }
+            }
+        }
+    }
+}
+
+/// One shard's blocked clients, by key, and the keys that received data since the last serve.
+/// Touched only by whoever holds the shard.
+final class BlockingRegistry {
+    private(set) var waiters: [BlockedClient.Key: [BlockedClient]] = [:]
+    private var ready: [BlockedClient.Key] = []
+
+    var isEmpty: Bool { waiters.isEmpty }
+    var blockedCount: Int { waiters.values.reduce(0) { $0 + $1.count } }
+
+    func add(_ c: BlockedClient, _ key: BlockedClient.Key) { waiters[key, default: []].append(c) }
+
+    func remove(_ c: BlockedClient, _ key: BlockedClient.Key) {
+        guard var q = waiters[key] else { return }
+        q.removeAll { $0 === c }
+        waiters[key] = q.isEmpty ? nil : q
+    }
+
+    /// A list at `key` got elements; a no-op unless someone waits on it.
+    @inline(__always) func signal(db: Int, key: UnsafeRawBufferPointer) {
+        if waiters.isEmpty { return }
+        let k = BlockedClient.Key(db: db, key: Array(key))
+        if waiters[k] != nil && !ready.contains(k) { ready.append(k) }
+    }
+
+    var hasReady: Bool { !ready.isEmpty }
+
+    /// Serves the waiters of every ready key (Redis' order: key by key as they became ready,
+    /// clients in the order they blocked) while the list has elements.
+    func serveReady(shardIndex: Int, shard: Shard, held: [Shard?], server: ServerState) {
+        var i = 0
+        while i < ready.count {
+            let k = ready[i]
+            i += 1
+            serve(k, shardIndex: shardIndex, shard: shard, held: held, server: server)
+        }
+        ready.removeAll(keepingCapacity: true)
+    }
+
+    private func serve(_ k: BlockedClient.Key, shardIndex: Int, shard: Shard, held: [Shard?], server: ServerState) {
+        let db = shard.databases[k.db]
+        let now = Clock.nowMilliseconds()
+        while var queue = waiters[k], !queue.isEmpty {
+            let found: ListObject? = k.key.withUnsafeBytes { kb in
+                guard let slot = db.lookupInternal(kb, now: now), case .list(let l) = db.value(at: slot), l.count > 0 else { return nil }
+                return l
+            }
+            guard let list = found else { return }
+            let c = queue.removeFirst()
+            waiters[k] = queue.isEmpty ? nil : queue
+            guard !c.isClaimed else { continue }
+            // BLMOVE to another shard: the connection finishes it with both shards borrowed.
+            if case .move(_, _, let destination) = c.operation {
+                let n = server.shardCount
+                let ds = n == 1 ? 0 : ServerState.shardIndex(hash: ByteHash.hash(destination), count: n)
+                if ds != shardIndex {
+                    guard c.claim() else { continue }
+                    c.unregister(server: server, heldShards: held)
+                    c.finish(nil)
+                    continue
+                }
+            }
+            guard c.claim() else { continue }
+            c.unregister(server: server, heldShards: held)
+            let out = ReplyWriter(capacity: 64, version: c.version)
+            k.key.withUnsafeBytes { kb in
+                ListFamily.serveBlocked(c.operation, key: kb, list: list, db: db, dbIndex: k.db, now: now, out: out,
+                                        registry: self)
+            }
+            c.finish(Array(out.bytes))
+        }
+    }
+}
+
+extension ClientFamily {
+    /// CLIENT UNBLOCK id [TIMEOUT|ERROR]: ends another client's wait as if it timed out, or
+    /// with an -UNBLOCKED error; 1 when that client was blocked, else 0.
+    static func unblock(_ ctx: inout CommandContext, _ args: Arguments) {
+        guard let id = RESPParser.parseInteger(args[2], from: 0, to: args[2].count) else { ctx.notInteger(); return }
+        var asError = false
+        if args.count == 4 {
+            if args.equalsKeyword(3, "ERROR") { asError = true }
+            else if !args.equalsKeyword(3, "TIMEOUT") {
+                ctx.out.error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR" as StaticString); return
+            }
+        } else if args.count > 4 { ctx.syntaxError(); return }
+        guard let target = ctx.server.clients.all.first(where: { $0.id == id }), let c = target.blockedClient,
+              c.claim() else { ctx.out.integer(0); return }
+        c.unregister(server: ctx.server, heldShards: nil)
+        let out = ReplyWriter(capacity: 64, version: c.version)
+        if asError { out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK" as StaticString) } else { out.nullArray() }
+        c.finish(Array(out.bytes))
+        ctx.out.integer(1)
+    }
+}
+
+extension ServerState {
+    /// Serves the clients blocked on keys that the commands just run made ready, on every shard
+    /// the caller holds. Cheap when nobody is blocked: one check per held shard.
+    @inline(__always) func serveBlockedClients(held: [Shard?]) {
+        for (s, shard) in held.enumerated() {
+            guard let shard else { continue }
+            let r = workers[s].blocking
+            if r.hasReady { r.serveReady(shardIndex: s, shard: shard, held: held, server: self) }
+        }
+    }
+}
+
+/// What a blocking handler asks for when it found nothing to pop (see `CommandContext.mayBlock`).
+public struct BlockRequest {
+    let keys: [[UInt8]]
+    let operation: BlockedClient.Operation
+    /// Absolute deadline in ms, 0 = forever.
+    let deadline: Int64
+}
+
+extension CommandContext {
+    /// A list at `key` (in the selected database) got elements: clients blocked on it are served
+    /// after the running command. `hash`: the key's hash.
+    @inline(__always) func signalListReady(_ key: UnsafeRawBufferPointer, hash: UInt64) {
+        let s = shardCount == 1 ? 0 : ServerState.shardIndex(hash: hash, count: shardCount)
+        server.workers[s].blocking.signal(db: dbIndex, key: key)
+    }
+
+    /// Parses a blocking command's timeout (seconds, fractions allowed) into an absolute
+    /// deadline in ms (0 = forever); replies Redis' error and returns nil when invalid.
+    func blockDeadline(_ arg: UnsafeRawBufferPointer) -> Int64? {
+        guard let v = LongDoubleText.parse(arg), v.isFinite else {
+            out.error("ERR timeout is not a float or out of range" as StaticString); return nil
+        }
+        if v < 0 { out.error("ERR timeout is negative" as StaticString); return nil }
+        let ms = Double(v) * 1000
+        guard ms < 9.2e15 else { out.error("ERR timeout is out of range" as StaticString); return nil }
+        // Redis rounds a positive timeout below 1 ms up to 1 ms (it would otherwise mean "forever").
+        let whole = Int64(ms.rounded(.up))
+        return whole == 0 ? 0 : now + whole
+    }
+}

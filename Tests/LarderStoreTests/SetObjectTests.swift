@@ -1,0 +1,76 @@
+import XCTest
+@testable import LarderStore
+
+/// Sets: the intset form (sorted, narrowest width, widened on demand) and its conversion to a
+/// table on a non-integer member or past `maxIntsetEntries`, checked against Swift's Set.
+final class SetObjectTests: XCTestCase {
+    func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
+
+    func testIntsetWidensAndStaysSorted() {
+        let s = SetObject()
+        for v in ["5", "-3", "100"] { XCTAssertTrue(s.add(bytes(v))) }
+        XCTAssertFalse(s.add(bytes("5")), "already there")
+        XCTAssertTrue(s.isIntset)
+        XCTAssertEqual(s.intsetWidth, 2)
+        XCTAssertTrue(s.add(bytes("70000")))
+        XCTAssertEqual(s.intsetWidth, 4)
+        XCTAssertTrue(s.add(bytes("-9000000000")))
+        XCTAssertEqual(s.intsetWidth, 8)
+        XCTAssertEqual(s.intsetValues, [-9_000_000_000, -3, 5, 100, 70000])
+        XCTAssertTrue(s.contains(bytes("70000")))
+        XCTAssertFalse(s.contains(bytes("007")), "not canonical: never an intset member")
+        XCTAssertTrue(bytes("-3").withUnsafeBytes { s.remove($0) })
+        XCTAssertEqual(s.count, 4)
+    }
+
+    func testNonCanonicalIntegersAndStringsConvertToATable() {
+        for member in ["007", " 5", "+1", "a", "-0", "99999999999999999999"] {
+            let s = SetObject()
+            _ = s.add(bytes("1"))
+            XCTAssertTrue(s.add(bytes(member)), member)
+            XCTAssertFalse(s.isIntset, "\(member) cannot live in an intset")
+            XCTAssertTrue(s.contains(bytes("1")) && s.contains(bytes(member)))
+        }
+    }
+
+    func testConversionPastMaxIntsetEntries() {
+        let s = SetObject()
+        for i in 0..<SetObject.maxIntsetEntries { _ = s.add(bytes(String(i * 3))) }
+        XCTAssertTrue(s.isIntset)
+        _ = s.add(bytes("-1"))
+        XCTAssertFalse(s.isIntset)
+        XCTAssertEqual(s.count, SetObject.maxIntsetEntries + 1)
+        XCTAssertTrue(s.contains(bytes("0")) && s.contains(bytes("-1")))
+    }
+
+    func testRandomOperationsAgreeWithSwiftSet() {
+        var rng = SystemRandomNumberGenerator()
+        for stringsToo in [false, true] {
+            let s = SetObject()
+            var model = Set<[UInt8]>()
+            for _ in 0..<5000 {
+                let m = stringsToo && Bool.random(using: &rng) ? bytes("m\(Int.random(in: 0..<300, using: &rng))")
+                    : bytes(String(Int.random(in: -70000...70000, using: &rng) / 233))
+                if Int.random(in: 0..<3, using: &rng) == 0 {
+                    XCTAssertEqual(m.withUnsafeBytes { s.remove($0) }, model.remove(m) != nil)
+                } else {
+                    XCTAssertEqual(s.add(m), model.insert(m).inserted)
+                }
+                XCTAssertEqual(s.count, model.count)
+            }
+            XCTAssertEqual(Set(s.members), model)
+            if let popped = s.popRandom() { XCTAssertNotNil(model.remove(popped)) }
+            XCTAssertEqual(Set(s.members), model)
+            if stringsToo { XCTAssertFalse(s.isIntset) }
+        }
+    }
+
+    func testIntsetMemoryIsPacked() {
+        let s = SetObject()
+        for i in 0..<100 { _ = s.add(bytes(String(1_000_000 + i))) }
+        XCTAssertEqual(s.intsetWidth, 4)
+        // 4 bytes a member, in an array grown by doubling (at most 2x the 400 bytes), plus headers;
+        // a table would cost ~50 bytes a member.
+        XCTAssertLessThanOrEqual(s.memoryUsage, 48 + 32 + 2 * 100 * 4, "packed at 4 bytes a member")
+    }
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env python3
+"""Writes RESP commands that load N elements of one data type, for `redis-cli --pipe`
+(bench/memory.sh's list/set datasets). Deterministic: the same N gives the same data.
+  lists    N/1000 keys l:%08d, RPUSH of 1000 16-byte elements each (a job queue)
+  intsets  N/100 keys s:%08d, SADD of 100 integers < 2^31 each (ids: intset, 4-byte wide)
+  sets     N/100 keys s:%08d, SADD of 100 16-byte strings each (hashtable)"""
+import random
+import sys
+
+kind, n = sys.argv[1], int(sys.argv[2])
+per = {"lists": 1000, "intsets": 100, "sets": 100}[kind]
+rnd = random.Random(7)
+out = sys.stdout.buffer
+
+
+def cmd(*args):
+    parts = [b"*%d\r\n" % len(args)]
+    for a in args:
+        parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    out.write(b"".join(parts))
+
+
+for k in range(n // per):
+    if kind == "lists":
+        cmd(b"RPUSH", b"l:%08d" % k, *[b"job-%012d" % (k * per + i) for i in range(per)])
+    elif kind == "intsets":
+        cmd(b"SADD", b"s:%08d" % k, *[b"%d" % rnd.randrange(1 << 31) for _ in range(per)])
+    else:
+        cmd(b"SADD", b"s:%08d" % k, *[b"m-%014d" % rnd.randrange(10**14) for _ in range(per)])
