@@ -24,6 +24,9 @@ enum AOFPropagation {
         case expire(seconds: Bool, relative: Bool)
         case getex, getdel, getset, incrbyfloat, hincrbyfloat
         case hashFieldExpire(seconds: Bool, relative: Bool)
+        /// BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP that found an element at once: logged as the
+        /// non-blocking pop (a blocked one is logged when served: `servedBlock`).
+        case blocking(name: StaticString)
     }
 
     static func rule(for name: String) -> Rule {
@@ -46,6 +49,11 @@ enum AOFPropagation {
         case "hpexpireat": return .hashFieldExpire(seconds: false, relative: false)
         case "del", "unlink", "hdel", "persist", "setnx", "hsetnx", "msetnx", "renamenx", "copy", "move": return .ifChanged
         case "features.push": return .skip
+        case "blpop": return .blocking(name: "LPOP")
+        case "brpop": return .blocking(name: "RPOP")
+        case "blmove": return .blocking(name: "LMOVE")
+        case "brpoplpush": return .blocking(name: "RPOPLPUSH")
+        case "blmpop": return .blocking(name: "LMPOP")
         default: return .asIs
         }
     }
@@ -56,6 +64,8 @@ enum AOFPropagation {
         switch rule {
         case .skip:
             return
+        case .blocking(let name):
+            blocking(name, args, db: db, reply: reply, into: b)
         case .asIs:
             asIs(args, db: db, into: b)
         case .ifChanged:
@@ -132,6 +142,68 @@ enum AOFPropagation {
                 for i in deleted { b.arg(args[first + i]) }
             }
         }
+    }
+
+    /// A blocking pop that found its element at once (its reply is not null): the non-blocking
+    /// command Redis propagates in its place. Replaying the blocking form could wait, or pop an
+    /// element that a later record pops.
+    static func blocking(_ name: StaticString, _ args: Arguments, db: Int, reply: UnsafeRawBufferPointer, into b: AOFBuffer) {
+        guard let first = reply.first, first == UInt8(ascii: "*") || first == UInt8(ascii: "$") else { return }
+        if reply.starts(with: "*-1".utf8) || reply.starts(with: "$-1".utf8) || first == UInt8(ascii: "_") { return }
+        switch name.description {
+        case "LMOVE":         // BLMOVE src dst from to timeout
+            b.startRecord(db: db, argc: 5); b.arg(name); for i in 1...4 { b.arg(args[i]) }
+        case "RPOPLPUSH":     // BRPOPLPUSH src dst timeout
+            b.startRecord(db: db, argc: 3); b.arg(name); b.arg(args[1]); b.arg(args[2])
+        default:
+            // [key, element] (BLPOP/BRPOP) or [key, [elements]] (BLMPOP): the key, and the count.
+            guard let (key, rest) = bulk(after: reply, skipping: 1) else { return }
+            if name.description == "LMPOP" {
+                guard let count = arrayLength(rest) else { return }
+                // BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT n]
+                guard args.count > 3, let n = integer(args[2]), 3 + Int(n) < args.count else { return }
+                let left = args.equalsKeyword(3 + Int(n), "LEFT")
+                b.startRecord(db: db, argc: 3); b.arg(left ? "LPOP" : "RPOP"); b.arg(key); b.arg(count)
+            } else {
+                b.startRecord(db: db, argc: 2); b.arg(name); b.arg(key)
+            }
+        }
+    }
+
+    /// A blocked list command served by a push: the pop it made, as Redis propagates it.
+    static func servedBlock(_ op: BlockedClient.Operation, key: UnsafeRawBufferPointer, db: Int, popped: Int, into b: AOFBuffer) {
+        switch op {
+        case .pop(let left):
+            b.startRecord(db: db, argc: 2); b.arg(left ? "LPOP" : "RPOP"); b.arg(key)
+        case .popMany(let left, _):
+            guard popped > 0 else { return }
+            b.startRecord(db: db, argc: 3); b.arg(left ? "LPOP" : "RPOP"); b.arg(key); b.arg(popped)
+        case .move(let fromLeft, let toLeft, let destination):
+            b.startRecord(db: db, argc: 5); b.arg("LMOVE"); b.arg(key); b.arg(destination)
+            b.arg(fromLeft ? "LEFT" : "RIGHT"); b.arg(toLeft ? "LEFT" : "RIGHT")
+        }
+    }
+
+    /// The bytes of the first bulk string after an array header (`*N\r\n$L\r\n<bytes>\r\n`), and
+    /// what follows it.
+    private static func bulk(after reply: UnsafeRawBufferPointer, skipping: Int) -> ([UInt8], UnsafeRawBufferPointer)? {
+        guard let headerEnd = lineEnd(reply, from: 0), headerEnd + 2 < reply.count, reply[headerEnd + 2] == UInt8(ascii: "$"),
+              let lengthEnd = lineEnd(reply, from: headerEnd + 2),
+              let length = RESPParser.parseInteger(reply, from: headerEnd + 3, to: lengthEnd), length >= 0,
+              lengthEnd + 2 + length + 2 <= reply.count else { return nil }
+        let start = lengthEnd + 2
+        return (Array(reply[start..<start + length]), UnsafeRawBufferPointer(rebasing: reply[(start + length + 2)...]))
+    }
+
+    private static func arrayLength(_ r: UnsafeRawBufferPointer) -> Int? {
+        guard r.first == UInt8(ascii: "*"), let end = lineEnd(r, from: 0) else { return nil }
+        return RESPParser.parseInteger(r, from: 1, to: end)
+    }
+
+    private static func lineEnd(_ r: UnsafeRawBufferPointer, from: Int) -> Int? {
+        var i = from
+        while i + 1 < r.count { if r[i] == 13 && r[i + 1] == 10 { return i }; i += 1 }
+        return nil
     }
 
     static func asIs(_ args: Arguments, db: Int, into b: AOFBuffer) {

@@ -121,17 +121,18 @@ final class BlockingRegistry {
 
     /// Serves the waiters of every ready key (Redis' order: key by key as they became ready,
     /// clients in the order they blocked) while the list has elements.
-    func serveReady(shardIndex: Int, shard: Shard, held: [Shard?], server: ServerState) {
+    func serveReady(shardIndex: Int, shard: Shard, held: [Shard?], server: ServerState, by worker: ShardWorker) {
         var i = 0
         while i < ready.count {
             let k = ready[i]
             i += 1
-            serve(k, shardIndex: shardIndex, shard: shard, held: held, server: server)
+            serve(k, shardIndex: shardIndex, shard: shard, held: held, server: server, by: worker)
         }
         ready.removeAll(keepingCapacity: true)
     }
 
-    private func serve(_ k: BlockedClient.Key, shardIndex: Int, shard: Shard, held: [Shard?], server: ServerState) {
+    private func serve(_ k: BlockedClient.Key, shardIndex: Int, shard: Shard, held: [Shard?], server: ServerState,
+                       by worker: ShardWorker) {
         let db = shard.databases[k.db]
         let now = Clock.nowMilliseconds()
         while var queue = waiters[k], !queue.isEmpty {
@@ -157,9 +158,13 @@ final class BlockingRegistry {
             guard c.claim() else { continue }
             c.unregister(server: server, heldShards: held)
             let out = ReplyWriter(capacity: 64, version: c.version)
+            let before = list.count
             k.key.withUnsafeBytes { kb in
                 ListFamily.serveBlocked(c.operation, key: kb, list: list, db: db, dbIndex: k.db, now: now, out: out,
                                         registry: self)
+                if let aof = worker.aof, aof.active.load(ordering: .relaxed) {
+                    AOFPropagation.servedBlock(c.operation, key: kb, db: k.db, popped: before - list.count, into: worker.aofBuffer)
+                }
             }
             c.finish(Array(out.bytes))
         }
@@ -191,11 +196,13 @@ extension ClientFamily {
 extension ServerState {
     /// Serves the clients blocked on keys that the commands just run made ready, on every shard
     /// the caller holds. Cheap when nobody is blocked: one check per held shard.
-    @inline(__always) func serveBlockedClients(held: [Shard?]) {
+    /// `worker`: the thread running this (owner or borrower), whose append-only buffer gets the
+    /// pops the served clients make.
+    @inline(__always) func serveBlockedClients(held: [Shard?], by worker: ShardWorker) {
         for (s, shard) in held.enumerated() {
             guard let shard else { continue }
             let r = workers[s].blocking
-            if r.hasReady { r.serveReady(shardIndex: s, shard: shard, held: held, server: self) }
+            if r.hasReady { r.serveReady(shardIndex: s, shard: shard, held: held, server: self, by: worker) }
         }
     }
 }

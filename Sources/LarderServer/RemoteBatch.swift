@@ -58,7 +58,7 @@ final class RemoteBatch {
                     ctx.routedKey = args[e.spec.keys.firstKeyIndex]
                     ctx.routedKeyHash = e.firstKeyHash
                     worker.runTimed(e.spec, out, args, db: e.db, now: now, client: client) { e.spec.handler(&ctx, args) }
-                    server.serveBlockedClients(held: held)
+                    server.serveBlockedClients(held: held, by: worker)
                     replyEnds.append(out.count)
                 }
             }

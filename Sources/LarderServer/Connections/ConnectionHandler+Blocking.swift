@@ -31,8 +31,10 @@ extension ConnectionHandler {
             var ctx = CommandContext(out: out, dbIndex: session.db, now: Clock.nowMilliseconds(), shards: held,
                                      session: session, server: server)
             ctx.mayBlock = true
-            Self.withArguments(copied) { a in worker.runTimed(spec, out, a, client: session) { spec.handler(&ctx, a) } }
-            server.serveBlockedClients(held: held)
+            Self.withArguments(copied) { a in
+                worker.runTimed(spec, out, a, db: ctx.dbIndex, now: ctx.now, client: session) { spec.handler(&ctx, a) }
+            }
+            server.serveBlockedClients(held: held, by: worker)
             if let request = ctx.blockRequest, session != nil, !closeWhenFlushed, !channelClosed {
                 block(request, spec: spec, copied: copied, reply: reply, held: held, deadline: deadline ?? request.deadline)
                 return

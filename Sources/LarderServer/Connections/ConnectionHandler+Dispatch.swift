@@ -225,7 +225,7 @@ extension ConnectionHandler {
                 ctx.routedKeyHash = firstKeyHash
             }
             worker.runTimed(spec, out, args, db: ctx.dbIndex, now: now, client: session) { spec.handler(&ctx, args) }
-            server.serveBlockedClients(held: held)
+            server.serveBlockedClients(held: held, by: worker)
         }
         // Commands that change how this connection reads or lives (AUTH, HELLO, QUIT, RESET).
         parser.authenticated = session.authenticated
@@ -256,7 +256,7 @@ extension ConnectionHandler {
         let b = ShardBorrow(shards: shards, home: worker.loop, workers: server.workers) { [self] held in
             let out = ReplyWriter(capacity: 256, version: version)
             body(held, out)
-            server.serveBlockedClients(held: held)
+            server.serveBlockedClients(held: held, by: worker)
             reply.bytes = Array(out.bytes)
             flush()
             // Resume after the shards are given back (ShardBorrow releases right after `body`).
