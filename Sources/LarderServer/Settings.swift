@@ -1,5 +1,6 @@
 import Atomics
 import LarderRESP
+import LarderTLS
 import NIOConcurrencyHelpers
 
 /// Server-wide settings that CONFIG GET/SET reads and changes at run time. Numbers are atomics
@@ -9,6 +10,13 @@ public final class ServerSettings: @unchecked Sendable {
     public let bind: String
     public let threads: Int
     public let pinThreads: Bool
+    /// false: no plaintext listener (`--port 0` beside `--tls-port`, as Redis).
+    public let listenPlain: Bool
+    /// The TLS listener's port (`tls-port`); nil: no TLS listener.
+    public let tlsPort: Int?
+    /// Milliseconds a client may take to finish its TLS handshake before it is closed
+    /// (`tls-handshake-timeout`, Larder's addition: Redis has none).
+    public let tlsHandshakeTimeout: ManagedAtomic<Int>
 
     public let protoMaxBulkLength: ManagedAtomic<Int>
     public let protoMaxMultibulkLength: ManagedAtomic<Int>
@@ -33,6 +41,7 @@ public final class ServerSettings: @unchecked Sendable {
     private var _requirePass: String?
     private var _dir: String
     private var _dbFilename: String
+    private var _tls: TLSConfiguration
 
     public init(port: Int = 6379, bind: String = "127.0.0.1", threads: Int = System.coreCount,
                 pinThreads: Bool = true, requirePass: String? = nil,
@@ -41,7 +50,11 @@ public final class ServerSettings: @unchecked Sendable {
                 clientQueryBufferLimit: Int = 1024 * 1024 * 1024,
                 maxClients: Int = 10000, idleTimeout: Int = 0, tcpKeepalive: Int = 300,
                 protectedMode: Bool = true, dir: String = ".", dbFilename: String = "dump.rdb",
-                savePoints: [SavePoint] = [], stopWritesOnSaveError: Bool = true, maxMemory: Int = 0) {
+                savePoints: [SavePoint] = [], stopWritesOnSaveError: Bool = true, maxMemory: Int = 0,
+                listenPlain: Bool = true, tlsPort: Int? = nil, tls: TLSConfiguration = TLSConfiguration(),
+                tlsHandshakeTimeout: Int = 10_000) {
+        self.listenPlain = listenPlain; self.tlsPort = tlsPort; self._tls = tls
+        self.tlsHandshakeTimeout = ManagedAtomic(tlsHandshakeTimeout)
         self.maxMemory = ManagedAtomic(maxMemory)
         self._dir = dir; self._dbFilename = dbFilename; self._savePoints = savePoints
         self.stopWritesOnSaveError = ManagedAtomic(stopWritesOnSaveError)
@@ -72,6 +85,13 @@ public final class ServerSettings: @unchecked Sendable {
     public var savePoints: [SavePoint] {
         get { lock.withLock { _savePoints } }
         set { lock.withLock { _savePoints = newValue } }
+    }
+
+    /// The `tls-*` settings the current TLS context was made from (CONFIG GET); changed only
+    /// through `ServerState.configureTLS`, which makes the new context first.
+    public internal(set) var tls: TLSConfiguration {
+        get { lock.withLock { _tls } }
+        set { lock.withLock { _tls = newValue } }
     }
 
     public var limits: RESPLimits {

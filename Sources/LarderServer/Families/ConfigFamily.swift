@@ -1,6 +1,7 @@
 import Foundation
 import LarderRESP
 import LarderStore
+import LarderTLS
 
 /// CONFIG GET / SET / RESETSTAT over the settings this server has (ServerSettings), with the
 /// names, value formats, bounds and error texts of Redis 7.0.
@@ -31,6 +32,9 @@ enum ConfigFamily {
         /// Validates a value and returns how to apply it, or Redis' reason for refusing it.
         /// nil for parameters that cannot change while the server runs.
         let check: ((String) -> Result<Apply, ConfigRefusal>)?
+        /// For `tls-*`: changes the pending TLS configuration; CONFIG SET makes a new TLS
+        /// context from it (files read again) before anything is applied.
+        var tls: ((inout TLSConfiguration, String) -> ConfigRefusal?)? = nil
     }
 
     struct ConfigRefusal: Error { let reason: String }
@@ -118,6 +122,7 @@ enum ConfigFamily {
               { $0.stopWritesOnSaveError.store($1, ordering: .relaxed) }),
         fixed("appendonly", "no", yesNo: true),
     ] + monitoringParameters + latencyParameters  // SLOWLOG / LATENCY: Families/SlowlogFamily.swift, LatencyFamily.swift
+      + tlsParameters  // ConfigFamily+TLS.swift
 
     /// Redis reports `dir` as the absolute working directory.
     static func absolutePath(_ dir: String) -> String {
@@ -176,6 +181,8 @@ enum ConfigFamily {
         guard args.count % 2 == 0 else { ctx.out.error("ERR wrong number of arguments for 'config|set' command" as StaticString); return }
         var changes: [Apply] = []
         var seen = Set<String>()
+        var tls = ctx.server.settings.tls
+        var tlsChanged: String? = nil
         var i = 2
         while i < args.count {
             let given = args.string(i)
@@ -187,12 +194,22 @@ enum ConfigFamily {
             }
             if seen.contains(p.name) { refuse("duplicate parameter"); return }
             seen.insert(p.name)
+            if let change = p.tls {
+                if let refusal = change(&tls, args.string(i + 1)) { refuse(refusal.reason); return }
+                tlsChanged = tlsChanged ?? given
+                i += 2
+                continue
+            }
             guard let check = p.check else { refuse(immutable.reason); return }
             switch check(args.string(i + 1)) {
             case .success(let apply): changes.append(apply)
             case .failure(let refusal): refuse(refusal.reason); return
             }
             i += 2
+        }
+        if let name = tlsChanged, let refusal = applyTLS(ctx.server, tls) {
+            ctx.out.error("ERR CONFIG SET failed (possibly related to argument '\(name)') - \(refusal.reason)")
+            return
         }
         for apply in changes { apply(ctx.server.settings) }
         ctx.server.updateWriteRefusal()
