@@ -48,7 +48,7 @@ final class TLSHandler: ChannelDuplexHandler {
         }
         timeout = context.eventLoop.scheduleTask(in: handshakeTimeout) { [weak self] in
             guard let self, let tls = self.tls, !tls.isHandshakeDone else { return }
-            self.fail(context, "TLS handshake timed out after \(self.handshakeTimeout.nanoseconds / 1_000_000) ms")
+            self.fail(context, "TLS handshake timed out after \(self.handshakeTimeout.nanoseconds / 1_000_000) ms", timedOut: true)
         }
     }
 
@@ -199,10 +199,10 @@ final class TLSHandler: ChannelDuplexHandler {
     }
 
     /// A handshake or record failure: logged (rate limited), the alert sent, then closed.
-    private func fail(_ context: ChannelHandlerContext, _ reason: String) {
+    private func fail(_ context: ChannelHandlerContext, _ reason: String, timedOut: Bool = false) {
         guard !closing else { return }
         let peer = context.channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
-        ServerLog.tlsFailure(reason, peer: peer)
+        ServerLog.tlsFailure(reason, peer: peer, timedOut: timedOut)
         sendOutput(context)
         closeTransport(context, mode: .all)
     }

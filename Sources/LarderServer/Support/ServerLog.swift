@@ -61,11 +61,13 @@ extension ServerSettings {
 }
 
 extension ServerLog {
-    static let tlsFailures = LogRateLimit(seconds: 1)
+    /// One limit per kind, so a flood of one (garbage) does not hide the other (stalled clients).
+    static let tlsFailureLimits = [LogRateLimit(seconds: 1), LogRateLimit(seconds: 1)]
 
-    /// A TLS client that failed its handshake (garbage, wrong certificate, timeout) or a record.
-    static func tlsFailure(_ reason: String, peer: String) {
-        guard let left = tlsFailures.allow() else { return }
+    /// A TLS client that failed its handshake (garbage, wrong certificate), stalled in it
+    /// (`timedOut`), or sent a bad record.
+    static func tlsFailure(_ reason: String, peer: String, timedOut: Bool = false) {
+        guard let left = tlsFailureLimits[timedOut ? 1 : 0].allow() else { return }
         LarderLog.server.info("closing TLS client: \(reason)",
                               metadata: ["event": "tls_error", "error": .string(reason), "peer": .string(peer),
                                          "suppressed": .stringConvertible(left)])
