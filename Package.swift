@@ -113,7 +113,7 @@ let package = Package(
                     swiftSettings: swift5),
         .testTarget(name: "LarderParquetTests", dependencies: ["LarderParquet"],
                     resources: [.copy("Fixtures")], swiftSettings: swift5),
-        .testTarget(name: "LarderOfflineTests", dependencies: ["LarderOffline", "LarderStore"],
+        .testTarget(name: "LarderOfflineTests", dependencies: ["LarderOffline", "LarderStore", "LarderTLS"],
                     resources: [.copy("Fixtures")], swiftSettings: swift5),
     ]
 )

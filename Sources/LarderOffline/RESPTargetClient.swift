@@ -260,14 +260,15 @@ public final class RESPClient {
             case .failed(let reason):
                 throw RESPClientError("\(endpoint): TLS handshake failed: \(reason)", kind: .cannotConnect)
             case .wantRead:
-                let n = try buffer.withUnsafeMutableBytes { try receive(into: $0, doing: "the TLS handshake") }
+                let n = try buffer.withUnsafeMutableBytes { try receive(into: $0, during: "the TLS handshake") }
                 buffer.withUnsafeBytes { session.receive(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
             }
         }
     }
 
-    /// One recv: the bytes read (at least 1), or the error that ends the connection.
-    private func receive(into raw: UnsafeMutableRawBufferPointer, doing what: String) throws -> Int {
+    /// One recv: the bytes read (at least 1), or the error that ends the connection; `during`
+    /// names what was going on when that is not a command's reply.
+    private func receive(into raw: UnsafeMutableRawBufferPointer, during what: String? = nil) throws -> Int {
         guard let base = raw.baseAddress else { return 0 }
         var n: Int
         var code: Int32 = 0
@@ -275,7 +276,9 @@ public final class RESPClient {
             n = recv(fd, base, raw.count, 0)
             code = n < 0 ? errno : 0
         } while n < 0 && code == EINTR
-        if n == 0 { throw RESPClientError("\(endpoint): connection closed by the server during \(what)", kind: .connectionLost) }
+        if n == 0 {
+            throw RESPClientError("\(endpoint): connection closed by the server\(what.map { " during \($0)" } ?? "")", kind: .connectionLost)
+        }
         if n < 0 && (code == EAGAIN || code == EWOULDBLOCK) {
             throw RESPClientError("\(endpoint): no reply within \(RESPClientOptions.seconds(timeoutSeconds)) (read timeout)",
                                   kind: .timeout)
@@ -328,7 +331,7 @@ public final class RESPClient {
         defer { input.removeLast(chunk - n) }
         n = try input.withUnsafeMutableBytes { raw -> Int in
             let space = UnsafeMutableRawBufferPointer(rebasing: raw[old...])
-            guard let tls else { return try receive(into: space, doing: "a read") }
+            guard let tls else { return try receive(into: space) }
             // Decrypt what was received; receive more ciphertext until a record completes.
             var cipher = [UInt8](repeating: 0, count: 1 << 16)
             while true {
@@ -340,7 +343,7 @@ public final class RESPClient {
                     throw RESPClientError("\(endpoint): TLS read failed: \(reason)", kind: .connectionLost)
                 case .wantRead:
                     try sendTLSOutput(tls)  // a post-handshake message may want an answer
-                    let got = try cipher.withUnsafeMutableBytes { try receive(into: $0, doing: "a read") }
+                    let got = try cipher.withUnsafeMutableBytes { try receive(into: $0) }
                     cipher.withUnsafeBytes { tls.receive(UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
                 }
             }
