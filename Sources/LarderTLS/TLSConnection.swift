@@ -68,6 +68,11 @@ public final class TLSConnection {
     /// Ciphertext received and not consumed yet.
     public var pendingInput: Int { larder_bio_pending(input) }
 
+    /// Whether a `read` could give more now: decrypted bytes OpenSSL holds, or ciphertext not
+    /// yet looked at. When false, the caller skips the `read` that would only say `.wantRead`
+    /// (a failing SSL_read sets and clears OpenSSL's error state: one call fewer per request).
+    public var hasBufferedInput: Bool { SSL_has_pending(ssl) == 1 || larder_bio_pending(input) > 0 }
+
     /// Advances the handshake with what was received; `takeOutput` then has what to send.
     public func handshake() -> HandshakeStatus {
         if isHandshakeDone { return .done }

@@ -18,7 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-LARDER_BIN=${LARDER_BIN:-.build/release/larder}
+LARDER_BIN=$(realpath "${LARDER_BIN:-.build/release/larder}")  # servers start in a scratch directory
 SERVER_CPUS=${SERVER_CPUS:-0}
 BENCH_CPUS=${BENCH_CPUS:-1}
 CLIENTS=${CLIENTS:-50}

@@ -107,7 +107,10 @@ final class TLSHandler: ChannelDuplexHandler {
                 if case .bytes(let n) = status { return n }
                 return 0
             }
-            if case .bytes = status { continue }
+            if case .bytes = status {
+                if tls.hasBufferedInput { continue }
+                break
+            }
             end = status
             break
         }
