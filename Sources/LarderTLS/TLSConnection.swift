@@ -73,6 +73,10 @@ public final class TLSConnection {
     /// (a failing SSL_read sets and clears OpenSSL's error state: one call fewer per request).
     public var hasBufferedInput: Bool { SSL_has_pending(ssl) == 1 || larder_bio_pending(input) > 0 }
 
+    /// An upper bound of the plaintext the next reads can give: decrypted bytes held plus the
+    /// ciphertext not looked at (records only shrink when decrypted).
+    public var bufferedInputBytes: Int { Int(SSL_pending(ssl)) + larder_bio_pending(input) }
+
     /// Advances the handshake with what was received; `takeOutput` then has what to send.
     public func handshake() -> HandshakeStatus {
         if isHandshakeDone { return .done }

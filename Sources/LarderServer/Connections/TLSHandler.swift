@@ -19,8 +19,10 @@ final class TLSHandler: ChannelDuplexHandler {
     /// A ClientHello with many extensions and certificates is a few KB; a record is at most
     /// 16 KB + 2 KB: more pending ciphertext than this before the handshake ends is not TLS.
     static let maxHandshakeBytes = 64 * 1024
-    /// Plaintext decrypted per SSL_read call (one TLS record is at most 16 KB).
+    /// Plaintext decrypted per SSL_read call at most (one TLS record is at most 16 KB).
     static let readChunk = 16 * 1024
+
+    static func plainBufferSize(_ tls: TLSConnection) -> Int { max(256, min(readChunk, tls.bufferedInputBytes)) }
 
     private let tlsContext: TLSContext
     private let handshakeTimeout: TimeAmount
@@ -96,18 +98,24 @@ final class TLSHandler: ChannelDuplexHandler {
     /// Every complete record received becomes plaintext in one buffer, passed on with one
     /// channelRead, so ConnectionHandler still runs a whole pipelined read and flushes once.
     private func decrypt(_ context: ChannelHandlerContext, _ tls: TLSConnection) {
-        var plain = plainIn ?? context.channel.allocator.buffer(capacity: Self.readChunk)
+        // Sized by the ciphertext received, not by the largest record: the buffer is kept for
+        // the next read, and a 16 KB one per idle client added 16 KB of resident memory each
+        // (bench/tls/idle_memory.py); small requests now keep a small one.
+        var plain = plainIn ?? context.channel.allocator.buffer(capacity: Self.plainBufferSize(tls))
         plainIn = nil
         plain.clear()
         var end: TLSConnection.ReadStatus = .wantRead
         while true {
             var status: TLSConnection.ReadStatus = .wantRead
-            plain.writeWithUnsafeMutableBytes(minimumWritableBytes: Self.readChunk) { space in
+            plain.writeWithUnsafeMutableBytes(minimumWritableBytes: Self.plainBufferSize(tls)) { space in
                 status = tls.read(into: space)
                 if case .bytes(let n) = status { return n }
                 return 0
             }
             if case .bytes = status {
+                // One SSL_read fewer per request than reading until .wantRead (a failing read
+                // sets and clears OpenSSL's error state); below this machine's noise in
+                // bench/tls/tls_cost.sh, kept because it is free.
                 if tls.hasBufferedInput { continue }
                 break
             }

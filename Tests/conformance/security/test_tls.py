@@ -322,7 +322,7 @@ def test_config_file_tls_only_and_encrypted_key(certs, tmp_path):
 
 
 def test_garbage_and_stalled_handshakes_are_bounded_and_block_no_one(certs):
-    s = TLSServer("larder", certs, extra=["--tls-handshake-timeout", "700"])
+    s = TLSServer("larder", certs, extra=["--tls-handshake-timeout", "2000"])
     try:
         ok = s.client()
         ok.set("k", "v")
@@ -355,7 +355,7 @@ def test_garbage_and_stalled_handshakes_are_bounded_and_block_no_one(certs):
         assert s.plain().ping()
         grown = s.server.rss_kb() - rss_before
         assert grown < 32 * 1024, f"RSS grew by {grown} KB for 100 stalled handshakes"
-        time.sleep(1.2)  # past --tls-handshake-timeout 700 ms: every stalled client is closed
+        time.sleep(2.5)  # past --tls-handshake-timeout 2000 ms: every stalled client is closed
         for raw in stalled:
             raw.settimeout(2)
             try:
@@ -365,7 +365,7 @@ def test_garbage_and_stalled_handshakes_are_bounded_and_block_no_one(certs):
             raw.close()
         assert ok.get("k") == b"v"
         log = s.server.log_tail(300)
-        assert "TLS handshake failed" in log and "TLS handshake timed out after 700 ms" in log, log
+        assert "TLS handshake failed" in log and "TLS handshake timed out after 2000 ms" in log, log
     finally:
         s.stop()
 
@@ -413,7 +413,7 @@ def test_monitor_client_kill_and_idle_timeout_over_tls(certs):
         assert idle.recv(16) == b"+PONG\r\n"
         t0 = time.monotonic()
         assert read_to_end(idle) == b""
-        assert 0.9 < time.monotonic() - t0 < 4
+        assert 0.5 < time.monotonic() - t0 < 6  # timeout 1 s, swept once a second
         admin.config_set("timeout", 0)
     finally:
         s.stop()
