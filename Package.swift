@@ -36,6 +36,9 @@ let package = Package(
         .systemLibrary(name: "CLZ4", path: "Sources/CLZ4", pkgConfig: "liblz4"),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3"),
         .systemLibrary(name: "CHiredis", path: "Sources/CHiredis", pkgConfig: "hiredis"),
+        // TLS (libssl-dev): Debian's OpenSSL, not swift-nio-ssl, so no BoringSSL is compiled on
+        // every build and TLS is not tied to NIO (LarderTLS works over memory BIOs).
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "openssl"),
         // epoll, timerfd, TCP_NODELAY and prctl for larder-bench (Swift's Glibc module leaves them out).
         .systemLibrary(name: "CBenchSys", path: "Sources/CBenchSys"),
         // Thread pinning and process CPU time (needs _GNU_SOURCE, which Swift cannot set).
@@ -53,11 +56,13 @@ let package = Package(
         .target(name: "LarderRESP", swiftSettings: swift5),
         // Data structures: keyspace tables, compact values, expiry. Knows nothing of sockets.
         .target(name: "LarderStore", dependencies: ["CLarderSupport"], swiftSettings: swift5),
+        // TLS over OpenSSL memory BIOs: ciphertext in, plaintext out, no sockets (docs/security.md).
+        .target(name: "LarderTLS", dependencies: ["COpenSSL"], swiftSettings: swift5),
         // Snapshots (Redis RDB) and their loading, over the store. No sockets, no commands.
         .target(name: "LarderPersistence", dependencies: ["LarderStore"], swiftSettings: swift5),
         // NIO bootstrap, per-core loops, connection handler, command table and families.
         .target(name: "LarderServer", dependencies: [
-            "LarderRESP", "LarderStore", "LarderPersistence", "CLarderSupport", "LarderLog",
+            "LarderRESP", "LarderStore", "LarderPersistence", "CLarderSupport", "LarderLog", "LarderTLS",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Atomics", package: "swift-atomics"),
@@ -78,7 +83,7 @@ let package = Package(
         .target(name: "LarderParquet", dependencies: ["CZstd", "CSnappy", "CZlib", "CLZ4"],
                 swiftSettings: swift5),
         // Offline sources (Parquet, CSV), materialization, point-in-time join.
-        .target(name: "LarderOffline", dependencies: ["LarderParquet", "LarderFeatures", "LarderStore", "LarderRESP"],
+        .target(name: "LarderOffline", dependencies: ["LarderParquet", "LarderFeatures", "LarderStore", "LarderRESP", "LarderTLS"],
                 swiftSettings: swift5),
         // Parquet decode benchmark (bench/parquet/bench.py drives it).
         .executableTarget(name: "larder-parquet-bench", dependencies: ["LarderParquet"],
@@ -91,12 +96,13 @@ let package = Package(
         ], path: "Sources/larder-bench", swiftSettings: swift5),
         .executableTarget(name: "larder", dependencies: [
             "LarderServer", "LarderOffline", "LarderParquet", "LarderFeatures", "LarderStore", "LarderServing",
-            "LarderLog", "LarderBuildInfo",
+            "LarderLog", "LarderBuildInfo", "LarderTLS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swift5),
 
         .testTarget(name: "LarderRESPTests", dependencies: ["LarderRESP"], swiftSettings: swift5),
         .testTarget(name: "LarderLogTests", dependencies: ["LarderLog", "LarderBuildInfo"], swiftSettings: swift5),
+        .testTarget(name: "LarderTLSTests", dependencies: ["LarderTLS"], swiftSettings: swift5),
         .testTarget(name: "LarderStoreTests", dependencies: ["LarderStore"], swiftSettings: swift5),
         .testTarget(name: "LarderPersistenceTests", dependencies: ["LarderPersistence", "LarderStore"],
                     resources: [.copy("Fixtures")], swiftSettings: swift5),
@@ -107,7 +113,7 @@ let package = Package(
                     swiftSettings: swift5),
         .testTarget(name: "LarderParquetTests", dependencies: ["LarderParquet"],
                     resources: [.copy("Fixtures")], swiftSettings: swift5),
-        .testTarget(name: "LarderOfflineTests", dependencies: ["LarderOffline", "LarderStore"],
+        .testTarget(name: "LarderOfflineTests", dependencies: ["LarderOffline", "LarderStore", "LarderTLS"],
                     resources: [.copy("Fixtures")], swiftSettings: swift5),
     ]
 )

@@ -1,8 +1,10 @@
 import LarderRESP
+import LarderTLS
 import Glibc
 
 /// Where a RESP server is and how to log in: from `redis://[[user]:password@]host:port[/db]`
-/// or from Feast's `connection_string` (`host:port[,db=N][,password=..][,username=..]`).
+/// (`rediss://` for TLS, with redis-py's `ssl_*` options as query parameters) or from Feast's
+/// `connection_string` (`host:port[,db=N][,password=..][,username=..][,ssl=true,ssl_ca_certs=..]`).
 public struct RESPEndpoint: Equatable, Sendable, CustomStringConvertible {
     public var host: String
     public var port: Int
@@ -15,6 +17,8 @@ public struct RESPEndpoint: Equatable, Sendable, CustomStringConvertible {
     /// redis-py's `socket_timeout` / `socket_connect_timeout` from a connection string, in seconds.
     public var socketTimeout: Double?
     public var socketConnectTimeout: Double?
+    /// TLS (`rediss://`, `ssl=true`); nil: plaintext.
+    public var tls: TLSConfiguration?
 
     public struct HostPort: Equatable, Sendable, CustomStringConvertible {
         public var host: String
@@ -40,9 +44,26 @@ public struct RESPEndpoint: Equatable, Sendable, CustomStringConvertible {
 
     /// Parses `redis://...`; nil with a reason thrown as RESPClientError.
     public init(url: String) throws {
-        guard url.hasPrefix("redis://") else { throw RESPClientError("target \"\(url)\" must start with redis://") }
-        var rest = Substring(url.dropFirst("redis://".count))
+        let secure = url.hasPrefix("rediss://")
+        guard secure || url.hasPrefix("redis://") else {
+            throw RESPClientError("target \"\(url)\" must start with redis:// or rediss:// (TLS)")
+        }
+        var rest = Substring(url.dropFirst(secure ? "rediss://".count : "redis://".count))
         self.init()
+        // redis-py's from_url reads the ssl_* options from the query string.
+        var sslOptions = TLSOptions()
+        if let q = rest.firstIndex(of: "?") {
+            for item in rest[rest.index(after: q)...].split(separator: "&") {
+                let pair = item.split(separator: "=", maxSplits: 1)
+                let name = String(pair[0]), value = try RESPEndpoint.percentDecoded(pair.count > 1 ? pair[1] : "", in: url)
+                guard try sslOptions.take(name, value, in: url) else {
+                    throw RESPClientError("unknown parameter '\(name)' in \"\(url)\" (ssl_ca_certs, ssl_ca_path, ssl_certfile, ssl_keyfile, ssl_password, ssl_cert_reqs, ssl_check_hostname)")
+                }
+            }
+            rest = rest[..<q]
+        }
+        if secure { sslOptions.enabled = true }
+        tls = sslOptions.configuration
         if let at = rest.lastIndex(of: "@") {
             let credentials = rest[..<at]
             rest = rest[rest.index(after: at)...]
@@ -99,6 +120,8 @@ public struct RESPEndpoint: Equatable, Sendable, CustomStringConvertible {
     public init(connectionString: String) throws {
         self.init()
         hosts = []
+        var sslOptions = TLSOptions()
+        defer { tls = sslOptions.configuration }
         let parts = connectionString.split(separator: ",").map { $0.trimmingCharacters(in: " ") }
         for part in parts where !part.isEmpty {
             if let eq = part.firstIndex(of: "=") {
@@ -114,7 +137,9 @@ public struct RESPEndpoint: Equatable, Sendable, CustomStringConvertible {
                         throw RESPClientError("bad \(name) in connection_string \"\(connectionString)\" (seconds, greater than 0)")
                     }
                     if name == "socket_timeout" { socketTimeout = seconds } else { socketConnectTimeout = seconds }
-                default: continue  // ssl, skip_full_coverage_check...: not used by Larder's client
+                default:
+                    // ssl, ssl_ca_certs...: TLS; skip_full_coverage_check...: not used by Larder's client.
+                    _ = try sslOptions.take(String(name), value, in: connectionString)
                 }
             } else {
                 var node = RESPEndpoint()
@@ -178,7 +203,48 @@ public struct RESPEndpoint: Equatable, Sendable, CustomStringConvertible {
         }
     }
 
-    public var description: String { "redis://\(address)/\(db)" }
+    public var description: String { "\(tls == nil ? "redis" : "rediss")://\(address)/\(db)" }
+}
+
+/// redis-py's `ssl` keyword arguments, as Feast passes them from its connection string.
+struct TLSOptions {
+    var enabled = false
+    var config = TLSConfiguration()
+
+    /// The configuration when `ssl` is on; as redis-py, the ssl_* options alone do nothing.
+    var configuration: TLSConfiguration? { enabled ? config : nil }
+
+    /// Takes `name=value` if it is a TLS option; false if it is not one.
+    mutating func take(_ name: String, _ value: String, in whole: String) throws -> Bool {
+        func flag() throws -> Bool {
+            switch value.lowercased() {
+            case "true", "1", "yes": return true
+            case "false", "0", "no": return false
+            default: throw RESPClientError("bad \(name) '\(value)' in \"\(whole)\" (true or false)")
+            }
+        }
+        switch name {
+        case "ssl": enabled = try flag()
+        case "ssl_ca_certs": config.caCertFile = value
+        case "ssl_ca_path": config.caCertDir = value
+        case "ssl_certfile": config.certFile = value
+        case "ssl_keyfile": config.keyFile = value
+        case "ssl_password": config.keyFilePass = value
+        case "ssl_check_hostname": config.verifyHostname = try flag()
+        case "ssl_cert_reqs":
+            // Python's ssl.CERT_NONE / CERT_OPTIONAL / CERT_REQUIRED, by name as redis-py takes them.
+            switch value.lowercased() {
+            case "none", "cert_none": config.verifyPeer = .no
+            case "optional", "cert_optional": config.verifyPeer = .optional
+            case "required", "cert_required": config.verifyPeer = .yes
+            default: throw RESPClientError("bad ssl_cert_reqs '\(value)' in \"\(whole)\" (none, optional or required)")
+            }
+        case "ssl_min_version", "ssl_ciphers":
+            throw RESPClientError("\(name) in \"\(whole)\" is not supported by Larder's client yet")
+        default: return false
+        }
+        return true
+    }
 }
 
 private extension Substring {

@@ -1,4 +1,5 @@
 import LarderRESP
+import LarderTLS
 import Glibc
 
 /// How long the target client waits and how it recovers from a dropped connection.
@@ -48,6 +49,10 @@ public final class RESPClient {
     public let endpoint: RESPEndpoint
     public let options: RESPClientOptions
     private var fd: Int32 = -1
+    /// The TLS session over `fd` for `rediss://` / `ssl=true` (LarderTLS: the same OpenSSL
+    /// memory-BIO layer as the server's, driven here by blocking send/recv).
+    private var tls: TLSConnection?
+    private var tlsContext: TLSContext?
     private var output: [UInt8] = []
     private var input: [UInt8] = []
     private var inputStart = 0
@@ -61,6 +66,11 @@ public final class RESPClient {
     public init(endpoint: RESPEndpoint, options: RESPClientOptions = .fromEnvironment()) throws {
         self.endpoint = endpoint
         self.options = options
+        if let config = endpoint.tls {
+            do { tlsContext = try TLSContext.client(config) } catch {
+                throw RESPClientError("\(endpoint): TLS: \(error)")
+            }
+        }
         try open()
     }
 
@@ -71,6 +81,7 @@ public final class RESPClient {
     public func reconnect() throws {
         if fd >= 0 { close(fd) }
         fd = -1
+        tls = nil
         output.removeAll(keepingCapacity: true)
         input.removeAll(keepingCapacity: true)
         inputStart = 0
@@ -79,6 +90,7 @@ public final class RESPClient {
 
     private func open() throws {
         try connect()
+        if let tlsContext { try handshake(tlsContext) }
         if let password = endpoint.password {
             var args: [[UInt8]] = [Array("AUTH".utf8)]
             if let user = endpoint.username { args.append(Array(user.utf8)) }
@@ -185,28 +197,97 @@ public final class RESPClient {
         output.append(contentsOf: digits.reversed())
     }
 
-    /// Sends everything queued.
+    /// Sends everything queued (encrypted first over TLS).
     public func flush() throws {
+        let count = output.count
+        if let tls {
+            do { try output.withUnsafeBytes { try tls.write($0) } } catch {
+                throw RESPClientError("\(endpoint): \(error)")
+            }
+            try sendTLSOutput(tls)
+        } else {
+            try output.withUnsafeBytes { try sendAll($0) }
+        }
+        bytesSent += count
+        output.removeAll(keepingCapacity: true)
+    }
+
+    private func sendAll(_ raw: UnsafeRawBufferPointer) throws {
+        guard let base = raw.baseAddress else { return }
         var written = 0
-        try output.withUnsafeBytes { raw in
-            guard let base = raw.baseAddress else { return }
-            while written < raw.count {
-                let n = send(fd, base + written, raw.count - written, Int32(MSG_NOSIGNAL))
-                if n < 0 && errno == EINTR { continue }
-                if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
-                    throw RESPClientError("\(endpoint): send timed out after \(RESPClientOptions.seconds(timeoutSeconds)) (target not reading)",
-                                          kind: .timeout)
-                }
-                if n <= 0 {
-                    let code = errno
-                    throw RESPClientError("\(endpoint): connection lost while sending: \(String(cString: strerror(code)))",
-                                          kind: RESPClient.isConnectionLost(code) ? .connectionLost : .other)
-                }
-                written += n
+        while written < raw.count {
+            let n = send(fd, base + written, raw.count - written, Int32(MSG_NOSIGNAL))
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                throw RESPClientError("\(endpoint): send timed out after \(RESPClientOptions.seconds(timeoutSeconds)) (target not reading)",
+                                      kind: .timeout)
+            }
+            if n <= 0 {
+                let code = errno
+                throw RESPClientError("\(endpoint): connection lost while sending: \(String(cString: strerror(code)))",
+                                      kind: RESPClient.isConnectionLost(code) ? .connectionLost : .other)
+            }
+            written += n
+        }
+    }
+
+    /// Sends the ciphertext the TLS session has produced.
+    private func sendTLSOutput(_ tls: TLSConnection) throws {
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while tls.pendingOutput > 0 {
+            let n = buffer.withUnsafeMutableBytes { tls.takeOutput(into: $0) }
+            try buffer.withUnsafeBytes { try sendAll(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+        }
+    }
+
+    /// The client's handshake, blocking, bounded by the read timeout of each receive. A server
+    /// certificate that does not verify (unknown CA, wrong host name) fails here, saying why.
+    private func handshake(_ context: TLSContext) throws {
+        let session: TLSConnection
+        do {
+            session = try TLSConnection(context: context, serverName: context.configuration.verifyHostname ? endpoint.host : nil)
+        } catch {
+            throw RESPClientError("\(endpoint): TLS: \(error)")
+        }
+        var buffer = [UInt8](repeating: 0, count: 1 << 14)
+        while true {
+            let status = session.handshake()
+            try sendTLSOutput(session)
+            switch status {
+            case .done:
+                tls = session
+                return
+            case .failed(let reason):
+                throw RESPClientError("\(endpoint): TLS handshake failed: \(reason)", kind: .cannotConnect)
+            case .wantRead:
+                let n = try buffer.withUnsafeMutableBytes { try receive(into: $0, during: "the TLS handshake") }
+                buffer.withUnsafeBytes { session.receive(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
             }
         }
-        bytesSent += written
-        output.removeAll(keepingCapacity: true)
+    }
+
+    /// One recv: the bytes read (at least 1), or the error that ends the connection; `during`
+    /// names what was going on when that is not a command's reply.
+    private func receive(into raw: UnsafeMutableRawBufferPointer, during what: String? = nil) throws -> Int {
+        guard let base = raw.baseAddress else { return 0 }
+        var n: Int
+        var code: Int32 = 0
+        repeat {
+            n = recv(fd, base, raw.count, 0)
+            code = n < 0 ? errno : 0
+        } while n < 0 && code == EINTR
+        if n == 0 {
+            throw RESPClientError("\(endpoint): connection closed by the server\(what.map { " during \($0)" } ?? "")", kind: .connectionLost)
+        }
+        if n < 0 && (code == EAGAIN || code == EWOULDBLOCK) {
+            throw RESPClientError("\(endpoint): no reply within \(RESPClientOptions.seconds(timeoutSeconds)) (read timeout)",
+                                  kind: .timeout)
+        }
+        if n < 0 {
+            throw RESPClientError("\(endpoint): connection lost while reading: \(String(cString: strerror(code)))",
+                                  kind: RESPClient.isConnectionLost(code) ? .connectionLost : .other)
+        }
+        return n
     }
 
     /// Sends one command and returns its reply.
@@ -246,23 +327,26 @@ public final class RESPClient {
         let chunk = 1 << 16
         let old = input.count
         input.append(contentsOf: repeatElement(0, count: chunk))
-        let (n, code) = input.withUnsafeMutableBytes { raw -> (Int, Int32) in
-            guard let base = raw.baseAddress else { return (-1, EINVAL) }
+        var n = 0
+        defer { input.removeLast(chunk - n) }
+        n = try input.withUnsafeMutableBytes { raw -> Int in
+            let space = UnsafeMutableRawBufferPointer(rebasing: raw[old...])
+            guard let tls else { return try receive(into: space) }
+            // Decrypt what was received; receive more ciphertext until a record completes.
+            var cipher = [UInt8](repeating: 0, count: 1 << 16)
             while true {
-                let r = recv(fd, base + old, chunk, 0)
-                if r < 0 && errno == EINTR { continue }
-                return (r, r < 0 ? errno : 0)
+                switch tls.read(into: space) {
+                case .bytes(let got): return got
+                case .closed:
+                    throw RESPClientError("\(endpoint): connection closed by the server (TLS close_notify)", kind: .connectionLost)
+                case .failed(let reason):
+                    throw RESPClientError("\(endpoint): TLS read failed: \(reason)", kind: .connectionLost)
+                case .wantRead:
+                    try sendTLSOutput(tls)  // a post-handshake message may want an answer
+                    let got = try cipher.withUnsafeMutableBytes { try receive(into: $0) }
+                    cipher.withUnsafeBytes { tls.receive(UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
+                }
             }
-        }
-        input.removeLast(chunk - max(n, 0))
-        if n == 0 { throw RESPClientError("\(endpoint): connection closed by the server", kind: .connectionLost) }
-        if n < 0 && (code == EAGAIN || code == EWOULDBLOCK) {
-            throw RESPClientError("\(endpoint): no reply within \(RESPClientOptions.seconds(timeoutSeconds)) (read timeout)",
-                                  kind: .timeout)
-        }
-        if n < 0 {
-            throw RESPClientError("\(endpoint): connection lost while reading: \(String(cString: strerror(code)))",
-                                  kind: RESPClient.isConnectionLost(code) ? .connectionLost : .other)
         }
     }
 }

@@ -9,7 +9,7 @@ import NIOPosix
 public final class LarderServer: @unchecked Sendable {
     public let state: ServerState
     private let group: MultiThreadedEventLoopGroup
-    private var serverChannel: Channel?
+    private var serverChannels: [Channel] = []
     private var loopWorkers: [ObjectIdentifier: ShardWorker] = [:]
     private let stopped = DispatchSemaphore(value: 0)
     private var isStopping = false
@@ -76,49 +76,77 @@ public final class LarderServer: @unchecked Sendable {
             state.checkSavePoints(home: first)
             state.reconcileAppendOnly(home: first)
         }
-        let loopWorkers = self.loopWorkers
         // Redis' `timeout`: one sweep a second over all clients (CONFIG SET timeout applies).
         group.next().scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
             IdleClients.closeIdle(state)
         }
-        var bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(ChannelOptions.backlog, value: 511)
-            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 4)
-            .childChannelOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 16384, maximum: 1024 * 1024))
-        bootstrap = bootstrap.childChannelInitializer { channel in
-            guard let worker = loopWorkers[ObjectIdentifier(channel.eventLoop)] else {
-                return channel.eventLoop.makeFailedFuture(ChannelError.badInterfaceAddressFamily)
+        // A bad certificate, key or CA refuses to start, naming the file (before any port opens).
+        if settings.tlsPort != nil { try state.configureTLS(settings.tls, reason: "start") }
+        var listeners: [Channel] = []
+        do {
+            if settings.listenPlain {
+                let ch = try bootstrap(tls: false).bind(host: settings.bind, port: settings.port).wait()
+                listeners.append(ch)
+                state.boundPort = ch.localAddress?.port ?? settings.port
             }
-            // Half-open connections (a peer that vanished) are found by TCP keepalive, as in
-            // Redis; read per connection so CONFIG SET tcp-keepalive applies to new clients.
-            let keepalive = state.settings.tcpKeepalive.load(ordering: .relaxed)
-            if keepalive > 0 {
-                _ = channel.setOption(ChannelOptions.socketOption(.so_keepalive), value: 1)
-                TCPKeepalive.configure(channel, idleSeconds: keepalive)
+            if let tlsPort = settings.tlsPort {
+                let ch = try bootstrap(tls: true).bind(host: settings.bind, port: tlsPort).wait()
+                listeners.append(ch)
+                state.boundTLSPort = ch.localAddress?.port ?? tlsPort
             }
-            return channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(ConnectionHandler(server: state, worker: worker))
-            }
+        } catch {
+            for ch in listeners { try? ch.close().wait() }
+            throw error
         }
-        let ch = try bootstrap.bind(host: settings.bind, port: settings.port).wait()
-        serverChannel = ch
-        state.boundPort = ch.localAddress?.port ?? settings.port
+        serverChannels = listeners
         // The port is open while the snapshot loads: clients get -LOADING (INFO shows the
         // progress), as from Redis, rather than a connection that hangs in the backlog.
         do {
             if settings.aof.enabled.load(ordering: .relaxed) { try loadAppendOnly() } else { try loadSnapshot() }
         } catch {
-            try? ch.close().wait()
+            for ch in listeners { try? ch.close().wait() }
             try? group.syncShutdownGracefully()
             stopLock.withLock { isStopping = true }
             stopped.signal()
             throw error
         }
         LarderLog.server.notice("ready to accept connections",
-                                metadata: ["event": "listening", "bind": .string(settings.bind), "port": .stringConvertible(state.boundPort)])
+                                metadata: ["event": "listening", "bind": .string(settings.bind), "port": .stringConvertible(state.boundPort),
+                                           "tls_port": .stringConvertible(state.boundTLSPort)])
         return state.boundPort
+    }
+
+    /// A listener's bootstrap; `tls`: each connection gets a `TLSHandler` (from the context
+    /// current when it connects) in front of its `ConnectionHandler`.
+    private func bootstrap(tls: Bool) -> ServerBootstrap {
+        let state = self.state
+        let loopWorkers = self.loopWorkers
+        return ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: 511)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 4)
+            .childChannelOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 16384, maximum: 1024 * 1024))
+            .childChannelInitializer { channel in
+                guard let worker = loopWorkers[ObjectIdentifier(channel.eventLoop)] else {
+                    return channel.eventLoop.makeFailedFuture(ChannelError.badInterfaceAddressFamily)
+                }
+                // Half-open connections (a peer that vanished) are found by TCP keepalive, as in
+                // Redis; read per connection so CONFIG SET tcp-keepalive applies to new clients.
+                let keepalive = state.settings.tcpKeepalive.load(ordering: .relaxed)
+                if keepalive > 0 {
+                    _ = channel.setOption(ChannelOptions.socketOption(.so_keepalive), value: 1)
+                    TCPKeepalive.configure(channel, idleSeconds: keepalive)
+                }
+                return channel.eventLoop.makeCompletedFuture {
+                    if tls {
+                        guard let context = state.tlsContexts.current else { throw ChannelError.inappropriateOperationForState }
+                        let timeout = TimeAmount.milliseconds(Int64(state.settings.tlsHandshakeTimeout.load(ordering: .relaxed)))
+                        try channel.pipeline.syncOperations.addHandler(TLSHandler(context: context, handshakeTimeout: timeout))
+                    }
+                    try channel.pipeline.syncOperations.addHandler(ConnectionHandler(server: state, worker: worker))
+                }
+            }
     }
 
     /// Loads `dir/dbfilename` if it exists (Snapshot.load), with `loading` on meanwhile,
@@ -172,7 +200,7 @@ public final class LarderServer: @unchecked Sendable {
             let clients = state.clients.all
             LarderLog.server.notice("shutting down: closing the listener and \(clients.count) client(s)",
                                     metadata: ["event": "shutdown", "clients": .stringConvertible(clients.count)])
-            if let serverChannel { _ = ShutdownStages.waitAll([serverChannel.close()], upTo: ShutdownStages.clientCloseGrace) }
+            _ = ShutdownStages.waitAll(serverChannels.map { $0.close() }, upTo: ShutdownStages.clientCloseGrace)
             stages.done("listener")
             let closes = clients.compactMap { c in c.channel.map { (c.id, $0.close()) } }
             let open = ShutdownStages.waitAll(closes.map(\.1), upTo: ShutdownStages.clientCloseGrace)

@@ -28,6 +28,10 @@ public final class ServerState: @unchecked Sendable {
     var requestShutdown: (_ finalSnapshot: Bool) -> Void = { _ in }
     /// The port actually listened on (settings.port may be 0 = ephemeral); CONFIG GET port, INFO.
     public internal(set) var boundPort = 0
+    /// The TLS port actually listened on (0: none); CONFIG GET tls-port, INFO.
+    public internal(set) var boundTLSPort = 0
+    /// The context new TLS connections are made from; CONFIG SET tls-* and SIGHUP replace it.
+    let tlsContexts = TLSContextStore()
     /// Snapshots: LASTSAVE, INFO persistence, save points, -MISCONF.
     let snapshots = SnapshotState()
     /// maxmemory reached (-OOM for denyoom commands).

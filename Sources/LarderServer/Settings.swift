@@ -1,5 +1,6 @@
 import Atomics
 import LarderRESP
+import LarderTLS
 import NIOConcurrencyHelpers
 
 /// Server-wide settings that CONFIG GET/SET reads and changes at run time. Numbers are atomics
@@ -9,6 +10,13 @@ public final class ServerSettings: @unchecked Sendable {
     public let bind: String
     public let threads: Int
     public let pinThreads: Bool
+    /// false: no plaintext listener (`--port 0` beside `--tls-port`, as Redis).
+    public let listenPlain: Bool
+    /// The TLS listener's port (`tls-port`); nil: no TLS listener.
+    public let tlsPort: Int?
+    /// Milliseconds a client may take to finish its TLS handshake before it is closed
+    /// (`tls-handshake-timeout`, Larder's addition: Redis has none).
+    public let tlsHandshakeTimeout: ManagedAtomic<Int>
 
     public let protoMaxBulkLength: ManagedAtomic<Int>
     public let protoMaxMultibulkLength: ManagedAtomic<Int>
@@ -47,6 +55,7 @@ public final class ServerSettings: @unchecked Sendable {
     public let configUsers: [String]
     /// Called after `requirepass` changes: the default user's password follows it (ACLState).
     var requirePassChanged: ((String?) -> Void)? = nil
+    private var _tls: TLSConfiguration
 
     public init(port: Int = 6379, bind: String = "127.0.0.1", threads: Int = System.coreCount,
                 pinThreads: Bool = true, requirePass: String? = nil,
@@ -56,10 +65,14 @@ public final class ServerSettings: @unchecked Sendable {
                 maxClients: Int = 10000, idleTimeout: Int = 0, tcpKeepalive: Int = 300,
                 protectedMode: Bool = true, dir: String = ".", dbFilename: String = "dump.rdb",
                 savePoints: [SavePoint] = [], stopWritesOnSaveError: Bool = true, maxMemory: Int = 0,
-                aclFile: String? = nil, configUsers: [String] = [], aclLogMaxLength: Int = 128) {
+                aclFile: String? = nil, configUsers: [String] = [], aclLogMaxLength: Int = 128,
+                listenPlain: Bool = true, tlsPort: Int? = nil, tls: TLSConfiguration = TLSConfiguration(),
+                tlsHandshakeTimeout: Int = 10_000) {
         self.aclFile = (aclFile?.isEmpty ?? true) ? nil : aclFile
         self.configUsers = configUsers
         self.aclLogMaxLength = ManagedAtomic(aclLogMaxLength)
+        self.listenPlain = listenPlain; self.tlsPort = tlsPort; self._tls = tls
+        self.tlsHandshakeTimeout = ManagedAtomic(tlsHandshakeTimeout)
         self.maxMemory = ManagedAtomic(maxMemory)
         self._dir = dir; self._dbFilename = dbFilename; self._savePoints = savePoints
         self.stopWritesOnSaveError = ManagedAtomic(stopWritesOnSaveError)
@@ -96,6 +109,13 @@ public final class ServerSettings: @unchecked Sendable {
     public var savePoints: [SavePoint] {
         get { lock.withLock { _savePoints } }
         set { lock.withLock { _savePoints = newValue } }
+    }
+
+    /// The `tls-*` settings the current TLS context was made from (CONFIG GET); changed only
+    /// through `ServerState.configureTLS`, which makes the new context first.
+    public internal(set) var tls: TLSConfiguration {
+        get { lock.withLock { _tls } }
+        set { lock.withLock { _tls = newValue } }
     }
 
     public var limits: RESPLimits {

@@ -4,6 +4,7 @@ import LarderBuildInfo
 import LarderLog
 import LarderServer
 import LarderServing
+import LarderTLS
 import NIOCore
 
 struct ServeCommand: ParsableCommand {
@@ -16,7 +17,23 @@ struct ServeCommand: ParsableCommand {
     var configFile: String?
     /// Set when the file's settings have been merged into this parse.
     @Flag(name: .customLong("config-file-applied"), help: .hidden) var configFileApplied = false
-    @Option(help: "TCP port.") var port: Int = 6379
+    @Option(help: "TCP port (0 with --tls-port: no plaintext listener, as Redis).") var port: Int = 6379
+    @Option(name: .customLong("tls-port"), help: "TLS port, beside the plaintext one (docs/security.md).") var tlsPort: Int?
+    @Option(name: .customLong("tls-cert-file"), help: "The server's certificate (PEM, chain allowed).") var tlsCertFile: String?
+    @Option(name: .customLong("tls-key-file"), help: "The server's private key (PEM).") var tlsKeyFile: String?
+    @Option(name: .customLong("tls-key-file-pass"), help: "Passphrase of an encrypted --tls-key-file (better in the config file: flags show in ps).")
+    var tlsKeyFilePass: String?
+    @Option(name: .customLong("tls-ca-cert-file"), help: "CA certificates (PEM) that sign client certificates.") var tlsCaCertFile: String?
+    @Option(name: .customLong("tls-ca-cert-dir"), help: "A directory of CA certificates (c_rehash layout).") var tlsCaCertDir: String?
+    @Option(name: .customLong("tls-auth-clients"), help: "yes: clients must present a certificate signed by the CA; optional: verified if presented; no.")
+    var tlsAuthClients: TLSAuthArgument = .yes
+    @Option(name: .customLong("tls-protocols"), help: "Protocols accepted, among TLSv1 TLSv1.1 TLSv1.2 TLSv1.3.") var tlsProtocols = "TLSv1.2 TLSv1.3"
+    @Option(name: .customLong("tls-ciphers"), help: "OpenSSL cipher list for TLSv1.2 and below.") var tlsCiphers: String?
+    @Option(name: .customLong("tls-ciphersuites"), help: "OpenSSL ciphersuites for TLSv1.3.") var tlsCiphersuites: String?
+    @Option(name: .customLong("tls-prefer-server-ciphers"), help: "yes: the server's cipher order wins.")
+    var tlsPreferServerCiphers: YesNo = .no
+    @Option(name: .customLong("tls-handshake-timeout"), help: "Milliseconds a TLS client may take to finish its handshake before it is closed.")
+    var tlsHandshakeTimeout: Int = 10_000
     @Option(help: "Address to listen on.") var bind: String = "127.0.0.1"
     @Option(help: "Worker threads, one shard each (default: number of cores).") var threads: Int = System.coreCount
     @Flag(inversion: .prefixedNo, help: "Pin each worker thread to a core.") var pin: Bool = true
@@ -88,6 +105,7 @@ struct ServeCommand: ParsableCommand {
         for value in save where SavePoint.parse(value) == nil {
             throw ValidationError("--save takes pairs of whole numbers, seconds then changes (\"3600 1 300 100\"), or \"\": got '\(value)'")
         }
+        if tlsHandshakeTimeout < 1 { throw ValidationError("--tls-handshake-timeout must be at least 1 (milliseconds)") }
         if dbfilename.isEmpty || dbfilename.contains("/") {
             throw ValidationError("--dbfilename must be a file name, not a path: '\(dbfilename)'")
         }
@@ -105,7 +123,12 @@ struct ServeCommand: ParsableCommand {
 
     /// Checked once the configuration file and the command line are merged (a file's `dir`
     /// may be overridden by --dir), so not in `validate`, which also checks each file line.
-    func checkDirectory() throws {
+    func checkMerged() throws {
+        // Here, not in `validate`: a config file's `port 0` is checked alone, before its `tls-port`.
+        if port == 0 && tlsPort == nil {
+            FileHandle.standardError.write("larder serve: --port 0 without --tls-port: configured to not listen anywhere\n".data(using: .utf8)!)
+            throw ExitCode(1)
+        }
         var isDir: ObjCBool = false
         if !FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) || !isDir.boolValue {
             FileHandle.standardError.write("larder serve: --dir '\(dir)' is not an existing directory\n".data(using: .utf8)!)
@@ -135,7 +158,7 @@ struct ServeCommand: ParsableCommand {
             try merged.run()
             return
         }
-        try checkDirectory()
+        try checkMerged()
         let settings = ServerSettings(
             port: port, bind: bind, threads: threads, pinThreads: pin, requirePass: requirepass,
             protoMaxBulkLength: protoMaxBulkLen.bytes, protoMaxMultibulkLength: protoMaxMultibulkLen,
@@ -143,7 +166,8 @@ struct ServeCommand: ParsableCommand {
             idleTimeout: timeout, tcpKeepalive: tcpKeepalive, protectedMode: protectedMode == .yes,
             dir: dir, dbFilename: dbfilename, savePoints: savePoints,
             stopWritesOnSaveError: stopWritesOnBgsaveError == .yes, maxMemory: maxmemory.bytes,
-            aclFile: aclfile, configUsers: user, aclLogMaxLength: acllogMaxLen)
+            aclFile: aclfile, configUsers: user, aclLogMaxLength: acllogMaxLen,
+            listenPlain: port != 0, tlsPort: tlsPort, tls: tlsConfiguration, tlsHandshakeTimeout: tlsHandshakeTimeout)
         settings.build = (BuildInfo.version, BuildInfo.commit)
         if let configFile { settings.configFile = URL(fileURLWithPath: configFile).standardizedFileURL.path }
         settings.aof.isEnabled = appendonly == .yes
@@ -174,6 +198,10 @@ struct ServeCommand: ParsableCommand {
             // Redis: "Aborting Redis startup because of ACL errors: ..."
             LarderLog.server.error("Aborting startup because of ACL errors: \(error)", metadata: ["event": "acl_load_failed"])
             FileHandle.standardError.write("larder serve: \(error)\n".data(using: .utf8)!)
+            throw ExitCode(1)
+        } catch let error as TLSError {
+            LarderLog.server.error("TLS: \(error)", metadata: ["event": "tls_config_refused"])
+            FileHandle.standardError.write("larder serve: TLS: \(error)\n".data(using: .utf8)!)
             throw ExitCode(1)
         } catch let error as SnapshotLoadError {
             LarderLog.server.error("\(error)", metadata: ["event": "rdb_load_failed"])
@@ -208,10 +236,21 @@ struct ServeCommand: ParsableCommand {
         }
         if materialize { server.finishLoading() }
         loaded.set()
-        print("larder: serving RESP on \(bind):\(bound) with \(settings.threads) shard thread(s)")
+        let tlsNote = tlsPort == nil ? "" : (port == 0 ? "TLS only, " : "") + "TLS on \(bind):\(server.state.boundTLSPort), "
+        print("larder: serving RESP on \(bind):\(bound) with \(tlsNote)\(settings.threads) shard thread(s)")
         fflush(stdout)
         signal(SIGTERM, SIG_IGN)
         signal(SIGINT, SIG_IGN)
+        // SIGHUP: read the TLS certificate, key and CA files again (rotation without restart).
+        signal(SIGHUP, SIG_IGN)
+        let reload = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        reload.setEventHandler {
+            do { try server.state.reloadTLS() } catch {
+                LarderLog.server.warning("SIGHUP: TLS reload refused, the previous certificates stay: \(error)",
+                                         metadata: ["event": "tls_config_refused"])
+            }
+        }
+        reload.resume()
         let signals = [SIGTERM, SIGINT].map { sig -> DispatchSourceSignal in
             let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             src.setEventHandler {
@@ -224,10 +263,26 @@ struct ServeCommand: ParsableCommand {
         }
         // Keep the signal sources alive until the server stops: an optimized build would
         // otherwise free them right after creation, and SIGTERM would be ignored.
-        withExtendedLifetime((signals, features)) { server.waitUntilStopped() }
+        withExtendedLifetime((signals, reload, features)) { server.waitUntilStopped() }
         features?.http?.stop()
         print("larder: stopped")
         if server.exitStatus != 0 { throw ExitCode(server.exitStatus) }
+    }
+}
+
+/// `--tls-auth-clients yes|no|optional`.
+enum TLSAuthArgument: String, ExpressibleByArgument {
+    case yes, no, optional
+    init?(argument: String) { self.init(rawValue: argument.lowercased()) }
+}
+
+extension ServeCommand {
+    var tlsConfiguration: TLSConfiguration {
+        TLSConfiguration(certFile: tlsCertFile, keyFile: tlsKeyFile, keyFilePass: tlsKeyFilePass,
+                         caCertFile: tlsCaCertFile, caCertDir: tlsCaCertDir,
+                         verifyPeer: TLSClientAuth(rawValue: tlsAuthClients.rawValue) ?? .yes,
+                         protocols: tlsProtocols, ciphers: tlsCiphers, ciphersuites: tlsCiphersuites,
+                         preferServerCiphers: tlsPreferServerCiphers == .yes)
     }
 }
 

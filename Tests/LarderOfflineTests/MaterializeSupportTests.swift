@@ -1,3 +1,4 @@
+import LarderTLS
 import XCTest
 @testable import LarderOffline
 
@@ -44,6 +45,27 @@ final class MaterializeSupportTests: XCTestCase {
         XCTAssertThrowsError(try RESPEndpoint(url: "redis://:100%@h:1"))
         XCTAssertThrowsError(try RESPEndpoint(url: "redis://:%zz@h:1"))
         XCTAssertThrowsError(try RESPEndpoint(url: "redis://h:99999"))
+    }
+
+    func testTLSTargets() throws {
+        // rediss:// turns TLS on with verification; redis-py's ssl_* names come as query parameters.
+        let url = try RESPEndpoint(url: "rediss://:pw@h:6380/2?ssl_ca_certs=/c/ca.pem&ssl_certfile=/c/me.pem&ssl_keyfile=/c/me.key")
+        XCTAssertEqual(url.address, "h:6380")
+        XCTAssertEqual(url.db, 2)
+        XCTAssertEqual(url.password, "pw")
+        XCTAssertEqual(url.tls, TLSConfiguration(certFile: "/c/me.pem", keyFile: "/c/me.key", caCertFile: "/c/ca.pem"))
+        XCTAssertEqual(url.description, "rediss://h:6380/2")
+        XCTAssertEqual(try RESPEndpoint(url: "rediss://h:1?ssl_cert_reqs=none").tls?.verifyPeer, TLSClientAuth.no)
+        XCTAssertEqual(try RESPEndpoint(url: "rediss://h:1?ssl_check_hostname=false").tls?.verifyHostname, false)
+        XCTAssertNil(try RESPEndpoint(url: "redis://h:1").tls)
+        XCTAssertThrowsError(try RESPEndpoint(url: "rediss://h:1?sslcacerts=x"), "a misspelt option is refused, not ignored")
+        XCTAssertThrowsError(try RESPEndpoint(url: "rediss://h:1?ssl_cert_reqs=maybe"))
+        // Feast: ssl=true (JSON true) with the same names; without ssl=true they do nothing, as in redis-py.
+        let feast = try RESPEndpoint(connectionString: "h:6380,ssl=true,ssl_ca_certs=/c/ca.pem,ssl_cert_reqs=required,db=1")
+        XCTAssertEqual(feast.tls, TLSConfiguration(caCertFile: "/c/ca.pem"))
+        XCTAssertEqual(feast.db, 1)
+        XCTAssertNil(try RESPEndpoint(connectionString: "h:1,ssl_ca_certs=/c/ca.pem").tls)
+        XCTAssertThrowsError(try RESPEndpoint(connectionString: "h:1,ssl=maybe"))
     }
 
     func testFeastConnectionStrings() throws {

@@ -1,6 +1,7 @@
 import Foundation
 import LarderRESP
 import LarderStore
+import LarderTLS
 
 /// CONFIG GET / SET / RESETSTAT over the settings this server has (ServerSettings), with the
 /// names, value formats, bounds and error texts of Redis 7.0.
@@ -38,6 +39,9 @@ enum ConfigFamily {
         var unchangeable: Unchangeable = .immutable
 
         enum Unchangeable { case whileRunning, immutable, `protected` }
+        /// For `tls-*`: changes the pending TLS configuration; CONFIG SET makes a new TLS
+        /// context from it (files read again) before anything is applied.
+        var tls: ((inout TLSConfiguration, String) -> ConfigRefusal?)? = nil
     }
 
     struct ConfigRefusal: Error { let reason: String }
@@ -142,6 +146,7 @@ enum ConfigFamily {
         fixed("aof-use-rdb-preamble", "yes", yesNo: true),
     ] + monitoringParameters + latencyParameters  // SLOWLOG / LATENCY: Families/SlowlogFamily.swift, LatencyFamily.swift
         + packedEncodingParameters + ListFamily.configParameters + SetFamily.configParameters
+      + tlsParameters  // ConfigFamily+TLS.swift
 
     /// The packed-hash thresholds (Redis' hash-max-listpack-*, and the -ziplist-* names Redis
     /// 7.0 still answers to). Lowering works as in Redis (hashes written from then on convert
@@ -225,6 +230,8 @@ enum ConfigFamily {
         guard args.count % 2 == 0 else { ctx.out.error("ERR wrong number of arguments for 'config|set' command" as StaticString); return }
         var changes: [Apply] = []
         var seen = Set<String>()
+        var tls = ctx.server.settings.tls
+        var tlsChanged: String? = nil
         var i = 2
         while i < args.count {
             let given = args.string(i)
@@ -236,6 +243,12 @@ enum ConfigFamily {
             }
             if seen.contains(p.name) { refuse("duplicate parameter"); return }
             seen.insert(p.name)
+            if let change = p.tls {
+                if let refusal = change(&tls, args.string(i + 1)) { refuse(refusal.reason); return }
+                tlsChanged = tlsChanged ?? given
+                i += 2
+                continue
+            }
             guard let check = p.check else {
                 switch p.unchangeable {
                 case .immutable: refuse(immutable.reason); return
@@ -253,6 +266,10 @@ enum ConfigFamily {
             case .failure(let refusal): refuse(refusal.reason); return
             }
             i += 2
+        }
+        if let name = tlsChanged, let refusal = applyTLS(ctx.server, tls) {
+            ctx.out.error("ERR CONFIG SET failed (possibly related to argument '\(name)') - \(refusal.reason)")
+            return
         }
         for apply in changes { apply(ctx.server.settings) }
         ctx.server.updateWriteRefusal()

@@ -110,7 +110,8 @@ final class Slowlog {
             var out = Set<Int>()
             var i = 2
             while i + 1 < args.count {
-                if args.string(i).lowercased() == "requirepass" { out.insert(i + 1) }
+                let name = args.string(i).lowercased()
+                if name == "requirepass" || name == "tls-key-file-pass" { out.insert(i + 1) }
                 i += 2
             }
             return out

@@ -45,6 +45,7 @@ extension ServerSettings {
     public var logMetadata: Logger.Metadata {
         [
             "bind": .string(bind), "port": .stringConvertible(port), "threads": .stringConvertible(threads),
+            "tls_port": .stringConvertible(tlsPort ?? 0), "tls_auth_clients": .string(tlsPort == nil ? "none" : tls.verifyPeer.rawValue),
             "pin_threads": .stringConvertible(pinThreads),
             "auth": .string(requirePass == nil ? "none" : "password"),
             "protected_mode": .string(protectedMode.load(ordering: .relaxed) ? "yes" : "no"),
@@ -56,5 +57,26 @@ extension ServerSettings {
             "client_query_buffer_limit": .stringConvertible(clientQueryBufferLimit.load(ordering: .relaxed)),
             "snapshot": .string(snapshotPath), "save": .string(SavePoint.format(savePoints)),
         ]
+    }
+}
+
+extension ServerLog {
+    /// One limit per kind, so a flood of one (garbage) does not hide the other (stalled clients).
+    static let tlsFailureLimits = [LogRateLimit(seconds: 1), LogRateLimit(seconds: 1)]
+
+    /// A TLS client that failed its handshake (garbage, wrong certificate), stalled in it
+    /// (`timedOut`), or sent a bad record.
+    static func tlsFailure(_ reason: String, peer: String, timedOut: Bool = false) {
+        guard let left = tlsFailureLimits[timedOut ? 1 : 0].allow() else { return }
+        LarderLog.server.info("closing TLS client: \(reason)",
+                              metadata: ["event": "tls_error", "error": .string(reason), "peer": .string(peer),
+                                         "suppressed": .stringConvertible(left)])
+    }
+}
+
+extension ServerLog {
+    static func tlsConfigRefused(_ reason: String) {
+        LarderLog.server.warning("TLS configuration refused, the previous one stays: \(reason)",
+                                 metadata: ["event": "tls_config_refused", "error": .string(reason)])
     }
 }
