@@ -37,13 +37,18 @@ public enum FeatureFamily {
         let selection: FeatureSelection
         do {
             if args.equalsKeyword(i, "SERVICE") {
-                selection = try catalog.selection(service: args.string(i + 1))
+                selection = try catalog.selectionCache.selection(kind: 1, args: args, range: (i + 1)..<(i + 2)) {
+                    try catalog.selection(service: args.string(i + 1))
+                }
                 i += 2
             } else if args.equalsKeyword(i, "REFS") {
                 guard let n = Int(args.string(i + 1)), n > 0, i + 2 + n <= args.count else {
                     ctx.out.error("ERR REFS needs a positive count followed by that many view:feature references"); return
                 }
-                selection = try catalog.selection(refs: (0..<n).map { args.string(i + 2 + $0) })
+                let first = i + 2
+                selection = try catalog.selectionCache.selection(kind: 2, args: args, range: first..<(first + n)) {
+                    try catalog.selection(refs: (0..<n).map { args.string(first + $0) })
+                }
                 i += 2 + n
             } else {
                 ctx.out.error("ERR FEATURES.GET expects SERVICE <name> or REFS <n> <view:feature>... first"); return
@@ -73,53 +78,67 @@ public enum FeatureFamily {
             ctx.out.error("ERR join key \(name) is not used by the requested features (used: \(needed.map(\.name).joined(separator: ", ")))"); return
         }
         let rows = valueCount / k
-        // Every view's Redis key of every row, and every cell, before anything is written:
-        // an error in row 7 must not leave a half-written reply.
-        var cells: [FeatureCell] = []
-        cells.reserveCapacity(rows * selection.featureCount)
+        // Per request: where each view's join keys are among the given ones, so a row's key is
+        // built from its arguments without the per-row dictionary of typed values the first
+        // version built (one Dictionary and one String per row and join key under callgrind).
+        let joinTypes = given.map { name in needed.first { $0.name == name }!.type }
+        var positions: [Int] = []
+        for g in selection.groups { for key in g.view.joinKeys { positions.append(given.firstIndex(of: key)!) } }
+        var rowValues: [FeastValue] = []
+        rowValues.reserveCapacity(k)
+        var keyValues: [FeastValue] = []
+        keyValues.reserveCapacity(k)
+        var key: [UInt8] = []
+        key.reserveCapacity(128)
         let c = ctx
-        do {
-            for r in 0..<rows {
-                var typed: [String: FeastValue] = [:]
-                for (j, name) in given.enumerated() {
-                    let type = needed.first { $0.name == name }!.type
-                    typed[name] = try ValueText.entityValue(Array(args[i + r * k + j]), type: type, joinKey: name)
-                }
-                for g in selection.groups {
-                    let key = try FeatureRead.key(view: g.view, values: g.view.joinKeys.map { typed[$0]! }, project: catalog.project)
-                    let hash: HashObject? = key.withUnsafeBytes { kb in
-                        let (db, _, slot) = c.lookup(kb)
-                        guard let slot, case .hash(let h) = db.value(at: slot) else { return nil }
-                        return h
-                    }
-                    try FeatureRead.read(hash: hash, group: g, options: options, into: &cells)
-                }
-            }
-        } catch {
-            ctx.out.error("ERR \(error)"); return
-        }
-        let stride = selection.featureCount
-        var groupStart: [Int] = []
-        var acc = 0
-        for g in selection.groups { groupStart.append(acc); acc += g.features.count }
-        state.metrics.recordRead(selection: selection, rows: rows, cellsByRowAndGroup: { r, g in
-            cells[(r * stride + groupStart[g])..<(r * stride + groupStart[g] + selection.groups[g].features.count)]
-        }, now: options.now)
         let out = ctx.out
-        out.arrayHeader(rows)
-        var cell = 0
-        for _ in 0..<rows {
-            out.mapHeader(selection.featureCount)
-            for g in selection.groups {
-                for f in g.features {
-                    let x = cells[cell]; cell += 1
-                    out.bulk(g.view.name + ":" + g.view.layout.featureNames[f])
-                    out.arrayHeader(3)
-                    writeValue(x.value, out)
-                    out.simple(x.status.name)
-                    out.integer(Int(x.eventTime.seconds) * 1000 + Int(x.eventTime.nanos) / 1_000_000)
+        // The reply is written as the rows are read, straight from the hashes' bytes; an error
+        // in row 7 truncates it back to this mark, so no half-written reply goes out.
+        let mark = out.count
+        let groupCount = selection.groups.count
+        let failure: String? = withUnsafeTemporaryAllocation(of: Int.self, capacity: groupCount * 4) { statusCounts in
+            statusCounts.initialize(repeating: 0)
+            return withUnsafeTemporaryAllocation(of: Double.self, capacity: rows * groupCount) { ages in
+                do {
+                    out.arrayHeader(rows)
+                    for r in 0..<rows {
+                        rowValues.removeAll(keepingCapacity: true)
+                        for j in 0..<k {
+                            rowValues.append(try ValueText.entityValue(Array(args[i + r * k + j]), type: joinTypes[j], joinKey: given[j]))
+                        }
+                        out.mapHeader(selection.featureCount)
+                        var p = 0
+                        for (gi, g) in selection.groups.enumerated() {
+                            keyValues.removeAll(keepingCapacity: true)
+                            for _ in g.view.joinKeys { keyValues.append(rowValues[positions[p]]); p += 1 }
+                            key.removeAll(keepingCapacity: true)
+                            do {
+                                try g.view.layout.keyEncoder.append(values: keyValues, suffix: catalog.project, to: &key)
+                            } catch {
+                                throw ServingError(.badEntity, "entity key of feature view \(g.view.name): \(error)")
+                            }
+                            let hash: HashObject? = key.withUnsafeBytes { kb in
+                                let (db, _, slot) = c.lookup(kb)
+                                guard let slot, case .hash(let h) = db.value(at: slot) else { return nil }
+                                return h
+                            }
+                            let read = try FeatureRead.write(hash: hash, group: g, options: options, out: out,
+                                                             statusCounts: statusCounts.baseAddress! + 4 * gi)
+                            ages[r * groupCount + gi] = read.age ?? .nan
+                        }
+                    }
+                } catch {
+                    return "ERR \(error)"
                 }
+                state.metrics.recordRead(selection: selection, rows: rows,
+                                         statusCounts: UnsafeBufferPointer(statusCounts),
+                                         ages: UnsafeBufferPointer(ages))
+                return nil
             }
+        }
+        if let failure {
+            out.truncate(to: mark)
+            ctx.out.error(failure)
         }
     }
 

@@ -245,7 +245,7 @@ public final class HTTPFeatureAPI: @unchecked Sendable {
             w.raw("],\"statuses\":[")
             for r in 0..<rows { if r > 0 { w.raw(44) }; w.string(status(r).name) }
             w.raw("],\"event_timestamps\":[")
-            for r in 0..<rows { if r > 0 { w.raw(44) }; w.string(RFC3339.format(ts(r))) }
+            for r in 0..<rows { if r > 0 { w.raw(44) }; w.timestamp(ts(r)) }
             w.raw("]}")
         }
         for c in columns { column({ c.values[$0] }, { _ in .present }, { _ in ProtoTimestamp(seconds: 0) }) }

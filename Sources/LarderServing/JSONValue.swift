@@ -179,6 +179,22 @@ public struct JSONWriter {
     public mutating func raw(_ s: String) { bytes.append(contentsOf: s.utf8) }
     public mutating func raw(_ c: UInt8) { bytes.append(c) }
 
+    /// A decimal integer written digit by digit (string interpolation built a String per value).
+    public mutating func integer(_ v: Int64) {
+        if v < 0 { bytes.append(45) }
+        var m = v.magnitude
+        var div: UInt64 = 1
+        while m / div >= 10 { div *= 10 }
+        while div > 0 { bytes.append(UInt8(48 + (m / div) % 10)); m %= div; div /= 10 }
+    }
+
+    /// An RFC 3339 timestamp in quotes, as Feast's feature server writes event times.
+    public mutating func timestamp(_ ts: ProtoTimestamp) {
+        bytes.append(34)
+        RFC3339.append(ts, to: &bytes)
+        bytes.append(34)
+    }
+
     public mutating func string(_ s: String) {
         bytes.append(34)
         for c in s.utf8 {
@@ -229,17 +245,17 @@ public struct JSONWriter {
         case .null: raw("null")
         case .bytes(let b): string(Data(b).base64EncodedString())
         case .string(let s): string(s)
-        case .int32(let x): raw("\(x)")
-        case .int64(let x): raw("\(x)")
-        case .unixTimestamp(let x): raw("\(x)")
+        case .int32(let x): integer(Int64(x))
+        case .int64(let x): integer(x)
+        case .unixTimestamp(let x): integer(x)
         case .double(let x): double(x)
         case .float(let x): double(Double(x))
         case .bool(let b): raw(b ? "true" : "false")
         case .bytesList(let xs): list(xs) { $0.string(Data($1).base64EncodedString()) }
         case .stringList(let xs): list(xs) { $0.string($1) }
-        case .int32List(let xs): list(xs) { $0.raw("\($1)") }
-        case .int64List(let xs): list(xs) { $0.raw("\($1)") }
-        case .unixTimestampList(let xs): list(xs) { $0.raw("\($1)") }
+        case .int32List(let xs): list(xs) { $0.integer(Int64($1)) }
+        case .int64List(let xs): list(xs) { $0.integer($1) }
+        case .unixTimestampList(let xs): list(xs) { $0.integer($1) }
         case .doubleList(let xs): list(xs) { $0.double($1) }
         case .floatList(let xs): list(xs) { $0.double(Double($1)) }
         case .boolList(let xs): list(xs) { $0.raw($1 ? "true" : "false") }

@@ -11,6 +11,9 @@ public final class ServingView: @unchecked Sendable {
     public let ttlSeconds: Int64
     /// Feature view index in the catalog, for per-view counters.
     public let index: Int
+    /// `view:feature` of each feature, in schema order: the keys of FEATURES.GET's reply
+    /// cells, built once per load rather than concatenated per row and feature.
+    public let replyNames: [[UInt8]]
 
     init(view: FeatureView, joinKeys: [String], joinKeyTypes: [FeastValueType], version: EntityKeySerializationVersion, index: Int) {
         self.view = view
@@ -19,6 +22,7 @@ public final class ServingView: @unchecked Sendable {
         self.joinKeyTypes = joinKeyTypes
         self.ttlSeconds = view.ttlSeconds
         self.index = index
+        replyNames = view.features.map { Array("\(view.name):\($0.name)".utf8) }
     }
 
     public var name: String { view.name }
@@ -66,6 +70,8 @@ public final class ServingCatalog: @unchecked Sendable {
     public let views: [ServingView]
     public let keyTTLSeconds: Int?
     private let viewsByName: [String: ServingView]
+    /// FEATURES.GET's resolved SERVICE/REFS arguments; dropped with the catalog on reload.
+    let selectionCache = SelectionCache()
     public let loadedAt: Date
 
     public init(repo: FeatureRepo, loadedAt: Date = Date()) throws {

@@ -76,6 +76,26 @@ public final class ServingMetrics: @unchecked Sendable {
         }
     }
 
+    /// FEATURES.GET's tally: per group the counts of each status (`statusCounts[4 * group +
+    /// status - 1]`), and the age of each (row, group) in row-major order, NaN where no value was served.
+    func recordRead(selection: FeatureSelection, rows: Int, statusCounts: UnsafeBufferPointer<Int>, ages: UnsafeBufferPointer<Double>) {
+        let s = stripe
+        s.lock.lock(); defer { s.lock.unlock() }
+        if let service = selection.service {
+            let c = s.services[service] ?? (0, 0)
+            s.services[service] = (c.requests + 1, c.rows + rows)
+        }
+        for (gi, g) in selection.groups.enumerated() {
+            let v = s.views[g.view.name] ?? { let n = ViewCounters(); s.views[g.view.name] = n; return n }()
+            v.requests += 1
+            v.rows += rows
+            for st in 0..<4 { v.statuses[st + 1] += statusCounts[4 * gi + st] }
+        }
+        for (idx, a) in ages.enumerated() where !a.isNaN {
+            s.views[selection.groups[idx % selection.groups.count].view.name]!.age.observe(a, Self.ageBuckets)
+        }
+    }
+
     func recordWrite(view: String, written: Int, skipped: Int, pushSource: String?) {
         let s = stripe
         s.lock.lock(); defer { s.lock.unlock() }

@@ -68,6 +68,7 @@ struct FeastLayout {
     let project: String
     let view: String
     let fieldNames: [[UInt8]]  // the 4-byte hashes, in schema order
+    let featureNames: [String]
     let kinds: [ValueKind]
     let tsField: [UInt8]
 
@@ -78,15 +79,17 @@ struct FeastLayout {
             ("city", .string), ("is_active", .bool), ("recent_trips", .int64List), ("tags", .stringList),
         ]
         let cycle: [ValueKind] = [.float32, .float64, .int64, .string]
-        var names: [[UInt8]] = [], kinds: [ValueKind] = []
+        var names: [[UInt8]] = [], kinds: [ValueKind] = [], texts: [String] = []
         for f in 0..<fields {
             let (name, kind) = f < known.count ? known[f] : ("feature_\(f + 1)", cycle[f % cycle.count])
+            texts.append(name)
             names.append(le32(murmur3_32(Array("\(view):\(name)".utf8))))
             kinds.append(kind)
         }
         self.project = project
         self.view = view
         fieldNames = names
+        featureNames = texts
         self.kinds = kinds
         tsField = Array("_ts:\(view)".utf8)
     }
@@ -142,6 +145,16 @@ struct FeastLayout {
             args.append(fieldNames[f])
             args.append(value(index: index, field: f, version: version))
         }
+        return formatCommand(args)
+    }
+
+    /// FEATURES.GET REFS n view:f... IGNORETTL ENTITIES 1 driver_id id... (IGNORETTL: the
+    /// preloaded event times are old, and `feast serve` does not enforce ttl either).
+    func featuresGetCommand(_ indexes: [Int]) -> [UInt8] {
+        var args: [[UInt8]] = [Array("FEATURES.GET".utf8), Array("REFS".utf8), Array(String(featureNames.count).utf8)]
+        args += featureNames.map { Array("\(view):\($0)".utf8) }
+        args += [Array("IGNORETTL".utf8), Array("ENTITIES".utf8), Array("1".utf8), Array("driver_id".utf8)]
+        args += indexes.map { Array(String(Self.firstDriverId + Int64($0)).utf8) }
         return formatCommand(args)
     }
 

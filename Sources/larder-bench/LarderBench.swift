@@ -34,6 +34,7 @@ struct LarderBench: ParsableCommand {
     @Option(help: "Random seed (keys, feast-mix choice).") var seed: UInt64 = 1
     @Option(help: "Feast workloads: features per view (plus the _ts field).") var fields = 9
     @Option(help: "feast-mix: fraction of reads.") var readRatio = 0.9
+    @Option(help: "features-get: entity rows per FEATURES.GET.") var entities = 1
     @Option(help: "Pre-formatted requests, cycled through.") var pool = 65_536
     @Flag(help: "Write every key of the workload's family before measuring.") var preload = false
     @Flag(help: "Preload, then exit.") var preloadOnly = false
@@ -56,6 +57,7 @@ struct LarderBench: ParsableCommand {
         guard zipfS > 0 else { throw ValidationError("--zipf-s must be positive") }
         guard (1...1000).contains(fields) else { throw ValidationError("--fields must be 1-1000") }
         guard (0...1).contains(readRatio) else { throw ValidationError("--read-ratio must be in [0, 1]") }
+        guard (1...10_000).contains(entities) else { throw ValidationError("--entities must be 1-10000") }
         guard pool >= 1 else { throw ValidationError("--pool must be at least 1") }
         guard preloadBatch >= 1 else { throw ValidationError("--preload-batch must be at least 1") }
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
@@ -63,8 +65,9 @@ struct LarderBench: ParsableCommand {
 
     func run() throws {
         signal(SIGPIPE, SIG_IGN)
-        let spec = WorkloadSpec(workload: workload, keyspace: keyspace, feast: FeastLayout(fields: fields),
+        var spec = WorkloadSpec(workload: workload, keyspace: keyspace, feast: FeastLayout(fields: fields),
                                 readRatio: readRatio)
+        spec.entities = entities
         do {
             var conns: [Connection] = []
             for i in 0..<connections { conns.append(try Connection(index: i, host: host, port: port)) }

@@ -8,6 +8,8 @@ enum Workload: String, CaseIterable {
     case get, set, hset1, hset10, hmget10, hgetall10
     case feastRead = "feast-read", feastWrite = "feast-write", feastHgetall = "feast-hgetall"
     case feastMix = "feast-mix"
+    /// FEATURES.GET of the feast layout's view for --entities driver ids (Larder's command).
+    case featuresGet = "features-get"
 
     enum Family: String { case strings, hashes, feast }
 
@@ -16,7 +18,7 @@ enum Workload: String, CaseIterable {
         switch self {
         case .get, .set: return .strings
         case .hset1, .hset10, .hmget10, .hgetall10: return .hashes
-        case .feastRead, .feastWrite, .feastHgetall, .feastMix: return .feast
+        case .feastRead, .feastWrite, .feastHgetall, .feastMix, .featuresGet: return .feast
         }
     }
 
@@ -79,6 +81,8 @@ struct WorkloadSpec {
     let keyspace: Int
     let feast: FeastLayout
     let readRatio: Double
+    /// features-get: entity rows per request.
+    var entities = 1
 
     /// `size` requests with keys from `picker`. feast-mix draws read or write per entry.
     func makePool(size: Int, picker: inout KeyPicker) -> CommandPool {
@@ -90,6 +94,10 @@ struct WorkloadSpec {
             case .feastRead: commands.append(feast.readCommand(i))
             case .feastWrite: commands.append(feast.writeCommand(i, version: UInt64(e + 1)))
             case .feastHgetall: commands.append(feast.hgetallCommand(i))
+            case .featuresGet:
+                var rows = [i]
+                for _ in 1..<max(entities, 1) { rows.append(picker.next()) }
+                commands.append(feast.featuresGetCommand(rows))
             case .feastMix:
                 commands.append(picker.nextDouble() < readRatio
                     ? feast.readCommand(i) : feast.writeCommand(i, version: UInt64(e + 1)))

@@ -1,0 +1,261 @@
+"""Side-by-side serving bench (the issue's shape), one run:
+
+  shapes: 1 entity x 10 features, 1 x 50, 100 entities x 50 features, of a generated Feast repo
+  (project driver_e2e, view driver_hourly_stats with 50 features of Feast's real types: the
+  layout larder-bench writes, see Sources/larder-bench/Feast.swift), preloaded with the same
+  hashes into Larder and into redis-server (`larder-bench --preload-only --workload feast-write`);
+  paths: Larder FEATURES.GET, raw pipelined HMGET of the same fields from Larder (one HMGET per
+  entity, all of a request's in flight at once), Larder HTTP /get-online-features, and
+  `feast serve` (Feast 0.67, on redis-server) with the same HTTP request;
+  loads: closed loop (RESP: larder-bench, CONNS connections; HTTP: CONNS Python threads with
+  keep-alive connections) and open loop at a fixed rate (RESP: larder-bench --rate, latency from
+  the intended send time, HdrHistogram; HTTP: a Python sender per connection that sleeps until
+  each request's due time and measures from it, so a slow reply delays no measurement);
+  figures: req/s, p50/p99/p99.9, and the server's CPU per request (utime+stime of the server's
+  process tree from /proc/PID/stat over the measured interval; for feast serve its gunicorn
+  workers, not redis-server).
+
+Usage: ~/.cache/larder/venv-r7/bin/python bench/serving/side_by_side.py [--seconds S] [--rate R] [--keyspace K]
+Needs the release build of larder and larder-bench (LARDER_NO_INSTALL=1 ./scripts/build.sh).
+"""
+import argparse
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+LARDER = ROOT / ".build" / "release" / "larder"
+BENCH = ROOT / ".build" / "release" / "larder-bench"
+FEAST = Path(sys.executable).parent / "feast"
+TICK = os.sysconf("SC_CLK_TCK")
+VIEW, PROJECT, FIELDS = "driver_hourly_stats", "driver_e2e", 50
+# Sources/larder-bench/Feast.swift: the real features first, then feature_9... cycling 4 types.
+KNOWN = [("conv_rate", "Float32"), ("acc_rate", "Float64"), ("avg_daily_trips", "Int64"), ("rating", "Int32"),
+         ("city", "String"), ("is_active", "Bool"), ("recent_trips", "Array(Int64)"), ("tags", "Array(String)")]
+CYCLE = ["Float32", "Float64", "Int64", "String"]
+FEATURES = [KNOWN[f] if f < len(KNOWN) else (f"feature_{f + 1}", CYCLE[f % 4]) for f in range(FIELDS)]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=120):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"nothing on port {port}")
+
+
+def tree_cpu(pid):
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            f = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()
+            total += (int(f[11]) + int(f[12])) / TICK
+            for t in os.listdir(f"/proc/{p}/task"):
+                todo += [int(k) for k in open(f"/proc/{p}/task/{t}/children").read().split()]
+        except OSError:
+            pass
+    return total
+
+
+def write_repos(work, redis_port):
+    store = f"""project: {PROJECT}
+provider: local
+registry: data/registry.db
+offline_store: {{type: file}}
+online_store: {{type: redis, connection_string: "127.0.0.1:{redis_port}"}}
+entity_key_serialization_version: 3
+"""
+    for d in ("larder", "feast"):
+        (work / d / "data").mkdir(parents=True)
+        (work / d / "feature_store.yaml").write_text(store)
+    schema = "\n".join(f"      - {{name: {n}, dtype: {t}}}" for n, t in FEATURES)
+    (work / "larder" / "definitions.yaml").write_text(f"""entities:
+  - {{name: driver, join_keys: [driver_id], value_type: INT64}}
+file_sources:
+  - {{name: stats_source, path: data/stats.parquet, timestamp_field: event_timestamp}}
+feature_views:
+  - name: {VIEW}
+    entities: [driver]
+    ttl: 0s
+    schema:
+      - {{name: driver_id, dtype: Int64}}
+{schema}
+    source: stats_source
+""")
+    py_types = {"Float32": "Float32", "Float64": "Float64", "Int64": "Int64", "Int32": "Int32", "String": "String",
+                "Bool": "Bool", "Array(Int64)": "Array(Int64)", "Array(String)": "Array(String)"}
+    fields = ",\n        ".join(f'Field(name="{n}", dtype={py_types[t]})' for n, t in FEATURES)
+    (work / "feast" / "features.py").write_text(f"""from datetime import timedelta
+from feast import Entity, FeatureView, Field, FileSource, ValueType
+from feast.types import Array, Bool, Float32, Float64, Int32, Int64, String
+
+driver = Entity(name="driver", join_keys=["driver_id"], value_type=ValueType.INT64)
+source = FileSource(name="stats_source", path="data/stats.parquet", timestamp_field="event_timestamp")
+{VIEW} = FeatureView(
+    name="{VIEW}", entities=[driver], ttl=timedelta(0), online=True, source=source,
+    schema=[Field(name="driver_id", dtype=Int64),
+        {fields}],
+)
+""")
+
+
+def bench(args, report=True):
+    out = subprocess.run([str(BENCH), *args] + (["--json"] if report else []), capture_output=True, text=True, timeout=900)
+    if out.returncode != 0:
+        raise SystemExit(f"larder-bench {' '.join(args)} failed: {out.stderr} {out.stdout}")
+    return json.loads(out.stdout.strip().splitlines()[-1]) if report else None
+
+
+def percentile(sorted_us, q):
+    if not sorted_us:
+        return float("nan")
+    return sorted_us[min(len(sorted_us) - 1, int(len(sorted_us) * q / 100))]
+
+
+def http_load(port, body, conns, seconds, rate=None):
+    """Closed loop (rate None) or open loop at `rate` req/s over `conns` threads; latencies in us,
+    measured from the intended send time in open loop."""
+    lat, lock, stop = [], threading.Lock(), time.perf_counter() + seconds
+    count = [0]
+
+    def worker(k):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        mine = []
+        interval = conns / rate if rate else 0
+        due = time.perf_counter() + (k * interval / conns if rate else 0)
+        while True:
+            now = time.perf_counter()
+            if now >= stop:
+                break
+            if rate:
+                if due > now:
+                    time.sleep(due - now)
+                start = due
+                due += interval
+            else:
+                start = now
+            c.request("POST", "/get-online-features", body, {"content-type": "application/json"})
+            r = c.getresponse()
+            data = r.read()
+            if r.status != 200:
+                raise SystemExit(f"HTTP {r.status}: {data[:300]!r}")
+            mine.append((time.perf_counter() - start) * 1e6)
+        with lock:
+            lat.extend(mine)
+            count[0] += len(mine)
+
+    ts = [threading.Thread(target=worker, args=(k,)) for k in range(conns)]
+    t0 = time.perf_counter()
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    wall = time.perf_counter() - t0
+    lat.sort()
+    return {"requests": count[0], "rps": count[0] / wall, "p50_us": percentile(lat, 50), "p99_us": percentile(lat, 99),
+            "p999_us": percentile(lat, 99.9)}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=5, help="per measured run")
+    ap.add_argument("--rate", type=float, default=200, help="open loop: requests/s (all paths)")
+    ap.add_argument("--keyspace", type=int, default=10000)
+    ap.add_argument("--conns", type=int, default=4)
+    ap.add_argument("--no-feast", action="store_true")
+    a = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="serving-sbs-"))
+    procs = []
+    try:
+        lp, hp, rp, fp = free_port(), free_port(), free_port(), free_port()
+        write_repos(work, rp)
+        red = subprocess.Popen(["redis-server", "--port", str(rp), "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
+        procs.append(red)
+        larder = subprocess.Popen([str(LARDER), "serve", "--port", str(lp), "--http-port", str(hp), "--threads", "1",
+                                   "--repo", str(work / "larder"), "--no-ttl-enforcement"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(larder)
+        wait_port(rp); wait_port(lp); wait_port(hp)
+        for port in (lp, rp):
+            bench(["--port", str(port), "--workload", "feast-write", "--fields", str(FIELDS), "--keyspace", str(a.keyspace),
+                   "--preload-only", "--connections", "1"], report=False)
+        feast = None
+        if not a.no_feast:
+            subprocess.run([FEAST, "apply"], cwd=work / "feast", check=True, capture_output=True)
+            feast = subprocess.Popen([FEAST, "serve", "-h", "127.0.0.1", "-p", str(fp), "--no-access-log"], cwd=work / "feast",
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            procs.append(feast)
+            wait_port(fp)
+            time.sleep(3)
+        rows = []
+        for entities, fields in ((1, 10), (1, 50), (100, 50)):
+            refs = [f"{VIEW}:{n}" for n, _ in FEATURES[:fields]]
+            ids = [1001 + (i * 37) % a.keyspace for i in range(entities)]
+            body = json.dumps({"features": refs, "entities": {"driver_id": ids}})
+            common = ["--port", str(lp), "--fields", str(fields), "--keyspace", str(a.keyspace), "--duration", str(a.seconds)]
+            for loop in ("closed", "open"):
+                paths = [("larder FEATURES.GET", larder.pid, "resp-get"), ("larder raw pipelined HMGET", larder.pid, "resp-hmget"),
+                         ("larder HTTP", larder.pid, "http-larder")]
+                if feast:
+                    paths.append(("feast serve (redis-server)", feast.pid, "http-feast"))
+                for name, pid, kind in paths:
+                    cpu0 = tree_cpu(pid)
+                    if kind == "resp-get":
+                        extra = ["--rate", str(a.rate)] if loop == "open" else ["--pipeline", "1"]
+                        r = bench(common + ["--workload", "features-get", "--entities", str(entities), "--connections", str(a.conns)] + extra)
+                        n = r["requests"]
+                    elif kind == "resp-hmget":
+                        # one request = `entities` HMGETs in flight on one connection
+                        extra = ["--rate", str(a.rate * entities)] if loop == "open" else ["--pipeline", str(entities)]
+                        r = bench(common + ["--workload", "feast-read", "--connections", str(a.conns)] + extra)
+                        n = r["requests"] / entities
+                        r["rps"] /= entities
+                    else:
+                        port = hp if kind == "http-larder" else fp
+                        r = http_load(port, body, a.conns, a.seconds, a.rate if loop == "open" else None)
+                        n = r["requests"]
+                    cpu = tree_cpu(pid) - cpu0
+                    rows.append((f"{entities} x {fields}", loop, name, r["rps"], r["p50_us"], r["p99_us"], r["p999_us"],
+                                 cpu / max(n, 1) * 1e6))
+                    print(rows[-1], file=sys.stderr, flush=True)
+        print(f"side_by_side.py --seconds {a.seconds} --rate {a.rate} --conns {a.conns} --keyspace {a.keyspace}; "
+              f"larder serve --threads 1; {os.cpu_count()} cores, load {open('/proc/loadavg').read().split()[0]}")
+        print()
+        print("| shape | loop | path | req/s | p50 ms | p99 ms | p99.9 ms | server CPU us/req |")
+        print("|---|---|---|---|---|---|---|---|")
+        for shape, loop, name, rps, p50, p99, p999, cpu in rows:
+            print(f"| {shape} | {loop} | {name} | {rps:.0f} | {p50 / 1000:.2f} | {p99 / 1000:.2f} | {p999 / 1000:.2f} | {cpu:.0f} |")
+    finally:
+        for p in reversed(procs):
+            try:
+                if p is not red and p is not larder:
+                    os.killpg(p.pid, signal.SIGTERM)
+                else:
+                    p.terminate()
+                p.wait(timeout=20)
+            except Exception:
+                p.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
