@@ -35,6 +35,8 @@ final class PointInTimeSnapshotTests: XCTestCase {
                 var fs: [String] = []
                 h.forEach { f, val in fs.append("\(Array(f)):\(Array(val)):\(h.fieldExpireAt(f) ?? 0)") }
                 v += "h:" + fs.sorted().joined(separator: ";")
+            default:
+                XCTFail("the scenario writes strings and hashes only")
             }
             out[k] = v
         }
