@@ -138,6 +138,7 @@ final class BlockingRegistry {
         while var queue = waiters[k], !queue.isEmpty {
             let found: ListObject? = k.key.withUnsafeBytes { kb in
                 guard let slot = db.lookupInternal(kb, now: now), case .list(let l) = db.value(at: slot), l.count > 0 else { return nil }
+                db.willChange(slot)   // the pop changes the list in place
                 return l
             }
             guard let list = found else { return }

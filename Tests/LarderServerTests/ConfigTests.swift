@@ -72,7 +72,9 @@ final class ConfigTests: XCTestCase {
             names.append(name)
             let reply = try c.call("CONFIG", "SET", name, value)
             switch name {
-            case "databases", "daemonize": XCTAssertEqual(reply, failed(name, "can't set immutable config"))
+            // Immutable in Redis 7.0 too (its IMMUTABLE_CONFIG flag).
+            case "databases", "daemonize", "aclfile", "appenddirname", "appendfilename":
+                XCTAssertEqual(reply, failed(name, "can't set immutable config"))
             case "dbfilename": XCTAssertEqual(reply, failed(name, "can't set protected config"))
             default: XCTAssertEqual(reply, .simple("OK"), "\(name) \(value)")
             }

@@ -13,7 +13,7 @@ extension ConfigFamily {
     }
 
     static let tlsParameters: [Parameter] = [
-        Parameter(name: "tls-port", get: { String($0.boundTLSPort) }, check: nil),
+        Parameter(name: "tls-port", get: { String($0.boundTLSPort) }, check: nil, unchangeable: .whileRunning),
         tlsText("tls-cert-file", \.certFile),
         tlsText("tls-key-file", \.keyFile),
         // A secret: CONFIG GET never shows it (MONITOR and SLOWLOG redact CONFIG SET's value).

@@ -68,6 +68,8 @@ enum ListFamily {
         let (db, keyHash, slot) = ctx.lookup(key)
         guard let slot else { return .missing(db: db, keyHash: keyHash) }
         guard case .list(let l) = db.value(at: slot) else { ctx.wrongType(); return .wrongType }
+        // Lists change in place: a running point-in-time snapshot writes this one first.
+        db.willChange(slot)
         return .list(l, db: db, slot: slot, keyHash: keyHash)
     }
 
@@ -377,6 +379,7 @@ enum ListFamily {
         var target: ListObject? = nil
         if let dslot {
             guard case .list(let d) = ddb.value(at: dslot) else { ctx.wrongType(); return nil }
+            ddb.willChange(dslot)
             target = d
         }
         let element = source.pop(left: fromLeft)!
@@ -515,6 +518,7 @@ enum ListFamily {
                     out.error("WRONGTYPE Operation against a key holding the wrong kind of value" as StaticString)
                     return
                 }
+                db.willChange(dslot)
                 target = d
             }
             let element = list.pop(left: fromLeft)!

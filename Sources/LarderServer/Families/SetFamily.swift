@@ -47,6 +47,8 @@ enum SetFamily {
         let (db, keyHash, slot) = ctx.lookup(key)
         guard let slot else { return .missing(db: db, keyHash: keyHash) }
         guard case .set(let s) = db.value(at: slot) else { ctx.wrongType(); return .wrongType }
+        // Sets change in place: a running point-in-time snapshot writes this one first.
+        db.willChange(slot)
         return .set(s, db: db, slot: slot)
     }
 
@@ -196,8 +198,10 @@ enum SetFamily {
         var d: SetObject? = nil
         if let dslot {
             guard case .set(let found) = ddb.value(at: dslot) else { ctx.wrongType(); return }
+            ddb.willChange(dslot)
             d = found
         }
+        sdb.willChange(sslot)
         if d === s { ctx.out.integer(s.contains(args[3]) ? 1 : 0); return }
         guard s.remove(args[3]) else { ctx.out.integer(0); return }
         changed(s, db: sdb, slot: sslot)
