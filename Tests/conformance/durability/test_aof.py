@@ -387,3 +387,39 @@ def test_the_embedded_materialization_and_features_push_are_logged(tmp_path):
         assert dump(restarted.client()) == expected
     finally:
         restarted.stop()
+
+
+@pytest.mark.parametrize("kind", ["larder", "redis"])
+def test_blocking_pops_replay_as_the_pops_they_made(kind, tmp_path):
+    """A BLPOP served later by a push, a BLMPOP and a BLPOP served at once, a BLMOVE across keys:
+    after kill -9 the replay gives the same lists, on larder (which logs each as the
+    non-blocking pop it made, as Redis propagates them) and on redis-server alike."""
+    server = start(kind, tmp_path, "--appendfsync", "always")
+    try:
+        waiter = server.client(socket_timeout=10)
+        got = []
+        t = threading.Thread(target=lambda: got.append(waiter.blpop(["q1"], timeout=5)), daemon=True)
+        t.start()
+        c = server.client()
+        deadline = time.time() + 5
+        while int(c.info("clients")["blocked_clients"]) < 1 and time.time() < deadline:
+            time.sleep(0.01)
+        c.rpush("q1", "a", "b", "c")
+        t.join(timeout=10)
+        assert got and got[0] == (b"q1", b"a"), got
+        c.rpush("q2", "x", "y", "z")
+        assert c.execute_command("BLMPOP", 1, 1, "q2", "RIGHT", "COUNT", 2) == [b"q2", [b"z", b"y"]]
+        assert c.blpop(["q1"], timeout=1) == (b"q1", b"b")
+        assert c.blmove("q2", "q3", 1, "LEFT", "RIGHT") == b"x"
+        before = {k: c.lrange(k, 0, -1) for k in ("q1", "q2", "q3")}
+        server.proc.send_signal(signal.SIGKILL)
+        server.proc.wait(timeout=10)
+    finally:
+        server.stop()
+    assert before == {"q1": [b"c"], "q2": [], "q3": [b"x"]}
+    restarted = start(kind, tmp_path, "--appendfsync", "always")
+    try:
+        c = restarted.client()
+        assert {k: c.lrange(k, 0, -1) for k in ("q1", "q2", "q3")} == before
+    finally:
+        restarted.stop()
