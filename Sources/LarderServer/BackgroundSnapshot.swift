@@ -121,20 +121,7 @@ final class BackgroundSnapshot: @unchecked Sendable {
     /// At the cut, on the thread holding every shard: the file's header and database sizes,
     /// then each non-empty database starts its walk.
     func begin(shards: [Shard]) {
-        var enc = RDBEncoder(reservingCapacity: 1 << 12)
-        enc.header(version: version)
-        enc.aux("redis-ver", "7.0.0")
-        enc.aux("redis-bits", String(MemoryLayout<Int>.size * 8))
-        enc.aux("ctime", String(Int(Date().timeIntervalSince1970)))
-        enc.aux("aof-base", "0")
-        for db in 0..<Shard.databaseCount {
-            let spaces = shards.map { $0.databases[db] }
-            let count = spaces.reduce(0) { $0 + $1.count }
-            guard count > 0 else { continue }
-            enc.selectDB(db)
-            enc.resizeDB(keys: count, expires: spaces.reduce(0) { $0 + $1.expiresCount })
-        }
-        append(enc.bytes)
+        append(Snapshot.preamble(shards: shards, version: version))
         for (s, shard) in shards.enumerated() {
             let part = parts[s]
             for db in 0..<Shard.databaseCount {

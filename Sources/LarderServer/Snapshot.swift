@@ -37,6 +37,26 @@ enum Snapshot {
 
     static let chunkBytes = 1 << 20
 
+    /// What every snapshot (SAVE, BGSAVE, the AOF base) starts with: the header, the AUX fields
+    /// and each non-empty database's SELECTDB + RESIZEDB over all shards, so a loader sizes each
+    /// shard's table once before its keys arrive (see Keyspace.reserve).
+    static func preamble(shards: [Shard], version: Int) -> [UInt8] {
+        var enc = RDBEncoder(reservingCapacity: 1 << 12)
+        enc.header(version: version)
+        enc.aux("redis-ver", "7.0.0")
+        enc.aux("redis-bits", String(MemoryLayout<Int>.size * 8))
+        enc.aux("ctime", String(Int(Date().timeIntervalSince1970)))
+        enc.aux("aof-base", "0")
+        for db in 0..<Shard.databaseCount {
+            let spaces = shards.map { $0.databases[db] }
+            let count = spaces.reduce(0) { $0 + $1.count }
+            guard count > 0 else { continue }
+            enc.selectDB(db)
+            enc.resizeDB(keys: count, expires: spaces.reduce(0) { $0 + $1.expiresCount })
+        }
+        return enc.bytes
+    }
+
     static func save(shards: [Shard], path: String, now: Int64) throws -> Outcome {
         let started = Date()
         let all = shards.flatMap { $0.databases }
@@ -44,20 +64,7 @@ enum Snapshot {
         let writer = try RDBFileWriter(path: path)
         let sink = ChunkSink(writer)
         do {
-            var enc = RDBEncoder(reservingCapacity: 1 << 16)
-            enc.header(version: version)
-            enc.aux("redis-ver", "7.0.0")
-            enc.aux("redis-bits", String(MemoryLayout<Int>.size * 8))
-            enc.aux("ctime", String(Int(Date().timeIntervalSince1970)))
-            enc.aux("aof-base", "0")
-            for db in 0..<Shard.databaseCount {
-                let spaces = shards.map { $0.databases[db] }
-                let count = spaces.reduce(0) { $0 + $1.count }
-                guard count > 0 else { continue }
-                enc.selectDB(db)
-                enc.resizeDB(keys: count, expires: spaces.reduce(0) { $0 + $1.expiresCount })
-            }
-            try writer.write(enc.bytes)
+            try writer.write(preamble(shards: shards, version: version))
             DispatchQueue.concurrentPerform(iterations: shards.count) { s in
                 var chunk = RDBEncoder(reservingCapacity: chunkBytes + (1 << 16))
                 var keys = 0
@@ -84,7 +91,7 @@ enum Snapshot {
                 sink.add(keys: keys)
             }
             if let error = sink.error { throw error }
-            enc = RDBEncoder()
+            var enc = RDBEncoder()
             enc.eof()
             try writer.write(enc.bytes)
             try writer.commit()

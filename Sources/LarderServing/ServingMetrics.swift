@@ -54,10 +54,12 @@ public final class ServingMetrics: @unchecked Sendable {
         return stripes[Int((t >> 12) % 16)]
     }
 
-    /// One read: per view its rows and cell statuses; the age of each present (row, view).
-    func recordRead(selection: FeatureSelection, rows: Int, cellsByRowAndGroup: (Int, Int) -> ArraySlice<FeatureCell>, now: Double) {
-        let s = stripe
-        s.lock.lock(); defer { s.lock.unlock() }
+    /// Counts one request of `rows` rows for its service and each of its views (the stripe's lock
+    /// held), handing `body` each view's counters with its group index (a closure, not an
+    /// array: no allocation per request).
+    @inline(__always)
+    private static func countRequest(_ s: Stripe, _ selection: FeatureSelection, rows: Int,
+                                     _ body: (Int, ViewCounters) -> Void) {
         if let service = selection.service {
             let c = s.services[service] ?? (0, 0)
             s.services[service] = (c.requests + 1, c.rows + rows)
@@ -66,6 +68,15 @@ public final class ServingMetrics: @unchecked Sendable {
             let v = s.views[g.view.name] ?? { let n = ViewCounters(); s.views[g.view.name] = n; return n }()
             v.requests += 1
             v.rows += rows
+            body(gi, v)
+        }
+    }
+
+    /// One read: per view its rows and cell statuses; the age of each present (row, view).
+    func recordRead(selection: FeatureSelection, rows: Int, cellsByRowAndGroup: (Int, Int) -> ArraySlice<FeatureCell>, now: Double) {
+        let s = stripe
+        s.lock.lock(); defer { s.lock.unlock() }
+        Self.countRequest(s, selection, rows: rows) { gi, v in
             for r in 0..<rows {
                 let cells = cellsByRowAndGroup(r, gi)
                 for c in cells { v.statuses[c.status.rawValue] += 1 }
@@ -81,14 +92,7 @@ public final class ServingMetrics: @unchecked Sendable {
     func recordRead(selection: FeatureSelection, rows: Int, statusCounts: UnsafeBufferPointer<Int>, ages: UnsafeBufferPointer<Double>) {
         let s = stripe
         s.lock.lock(); defer { s.lock.unlock() }
-        if let service = selection.service {
-            let c = s.services[service] ?? (0, 0)
-            s.services[service] = (c.requests + 1, c.rows + rows)
-        }
-        for (gi, g) in selection.groups.enumerated() {
-            let v = s.views[g.view.name] ?? { let n = ViewCounters(); s.views[g.view.name] = n; return n }()
-            v.requests += 1
-            v.rows += rows
+        Self.countRequest(s, selection, rows: rows) { gi, v in
             for st in 0..<4 { v.statuses[st + 1] += statusCounts[4 * gi + st] }
         }
         for (idx, a) in ages.enumerated() where !a.isNaN {
