@@ -42,6 +42,17 @@ public final class ServerSettings: @unchecked Sendable {
     /// What was built (`larder --version`'s version and commit), for INFO server. Set once before
     /// the server starts, by the CLI, which knows the build (LarderBuildInfo).
     public var build = (version: "", commit: "")
+    /// The settings given on the command line beside the configuration file, in order, as
+    /// (name, values): CONFIG REWRITE writes the running configuration, flags included, as
+    /// Redis does. Set once before the server starts.
+    public var commandLineSettings: [(name: String, values: [String])] = []
+    /// Names CONFIG SET changed since start (CONFIG REWRITE writes them even when the file has
+    /// no line for them).
+    public var configSetNames: [String] { lock.withLock { _configSetNames } }
+    private var _configSetNames: [String] = []
+    func noteConfigSet(_ names: [String]) {
+        lock.withLock { for n in names where !_configSetNames.contains(n) { _configSetNames.append(n) } }
+    }
     /// appendonly, appendfsync, appenddirname, ... (AppendOnlyFile.swift).
     public let aof = AOFSettings()
     private let lock = NIOLock()

@@ -1,4 +1,5 @@
 import Foundation
+import LarderServer
 
 /// `larder serve CONFIGFILE`: a Redis-style configuration file. Each line is `name value...`
 /// (blank lines and lines starting with `#` are skipped), values may be quoted as Redis'
@@ -59,77 +60,20 @@ enum ConfigFile {
         return entries
     }
 
-    /// Redis' sdssplitargs: nil when quotes are unbalanced or a closing quote is not followed
-    /// by a space.
-    static func splitArguments(_ line: String) -> [String]? {
-        let b = Array(line.utf8)
-        var i = 0
-        var words: [String] = []
-        func isSpace(_ c: UInt8) -> Bool { c == 32 || c == 9 || c == 10 || c == 13 || c == 11 || c == 12 }
-        func hex(_ c: UInt8) -> UInt8? {
-            switch c {
-            case 48...57: return c - 48
-            case 97...102: return c - 87
-            case 65...70: return c - 55
-            default: return nil
-            }
-        }
-        while true {
-            while i < b.count && isSpace(b[i]) { i += 1 }
-            if i >= b.count { return words }
-            var word: [UInt8] = []
-            var inDouble = false, inSingle = false
-            var done = false
-            while !done {
-                if inDouble {
-                    guard i < b.count else { return nil }
-                    if b[i] == 92 && i + 3 < b.count && b[i + 1] == 120, let h = hex(b[i + 2]), let l = hex(b[i + 3]) {
-                        word.append(h * 16 + l); i += 3
-                    } else if b[i] == 92 && i + 1 < b.count {
-                        i += 1
-                        switch b[i] {
-                        case 110: word.append(10)
-                        case 114: word.append(13)
-                        case 116: word.append(9)
-                        case 98: word.append(8)
-                        case 97: word.append(7)
-                        default: word.append(b[i])
-                        }
-                    } else if b[i] == 34 {
-                        if i + 1 < b.count && !isSpace(b[i + 1]) { return nil }
-                        done = true
-                    } else {
-                        word.append(b[i])
-                    }
-                } else if inSingle {
-                    guard i < b.count else { return nil }
-                    if b[i] == 92 && i + 1 < b.count && b[i + 1] == 39 {
-                        i += 1; word.append(39)
-                    } else if b[i] == 39 {
-                        if i + 1 < b.count && !isSpace(b[i + 1]) { return nil }
-                        done = true
-                    } else {
-                        word.append(b[i])
-                    }
-                } else if i >= b.count || isSpace(b[i]) {
-                    done = true
-                } else if b[i] == 34 {
-                    inDouble = true
-                } else if b[i] == 39 {
-                    inSingle = true
-                } else {
-                    word.append(b[i])
-                }
-                if i < b.count { i += 1 }
-            }
-            words.append(String(decoding: word, as: UTF8.self))
-        }
-    }
+    /// Redis' sdssplitargs (ConfigText, shared with CONFIG REWRITE).
+    static func splitArguments(_ line: String) -> [String]? { ConfigText.splitArguments(line) }
 
     /// The command-line form of `entries`. Each entry is checked on its own by `check` (which
     /// parses the `serve` options), so a bad name or value is reported with its file and line.
-    static func arguments(_ entries: [Entry], check: ([String]) -> String?) throws -> [String] {
+    /// A setting with no `serve` option but known to CONFIG SET (`hz`, `slowlog-log-slower-than`,
+    /// `hash-max-listpack-entries`, ...) is checked by `runtime` instead (nil: not a setting;
+    /// a failure: the reason its value is refused) and returned in `runtime`, applied before
+    /// the server starts.
+    static func arguments(_ entries: [Entry], check: ([String]) -> String?,
+                          runtime: (String, String) -> Result<RuntimeSetting, RuntimeSettingRefusal>? = { _, _ in nil })
+    throws -> (argv: [String], runtime: [RuntimeSetting]) {
         var argv: [String] = []
+        var runtimeSettings: [RuntimeSetting] = []
         for e in entries {
             var attempts = [["--\(e.name)"] + e.values]
             // Redis directives whose value is several words (`save 3600 1 300 100`) are one
@@ -149,6 +93,13 @@ enum ConfigFile {
             }
             guard let accepted else {
                 let error = firstError ?? "invalid"
+                if error.contains("Unknown option"), let setting = runtime(e.name, e.values.joined(separator: " ")) {
+                    switch setting {
+                    case .success(let s): runtimeSettings.append(s); continue
+                    case .failure(let refusal):
+                        throw Failure(file: e.file, line: e.line, reason: "invalid value for '\(e.name)': \(refusal.reason)")
+                    }
+                }
                 if error.contains("Unknown option") {
                     throw Failure(file: e.file, line: e.line, reason: "unknown setting '\(e.name)'")
                 }
@@ -156,6 +107,6 @@ enum ConfigFile {
             }
             argv += accepted
         }
-        return argv
+        return (argv, runtimeSettings)
     }
 }

@@ -8,6 +8,10 @@ import LarderTLS
 import NIOCore
 
 struct ServeCommand: ParsableCommand {
+    /// The configuration file's settings that have no option (RuntimeSetting), read by the
+    /// first parse and applied by the merged one.
+    nonisolated(unsafe) static var fileRuntimeSettings: [RuntimeSetting] = []
+
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Serve the Redis protocol (RESP2/RESP3) from an in-memory, per-core sharded store.")
@@ -37,7 +41,12 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Address to listen on.") var bind: String = "127.0.0.1"
     @Option(help: "Worker threads, one shard each (default: number of cores).") var threads: Int = System.coreCount
     @Flag(inversion: .prefixedNo, help: "Pin each worker thread to a core.") var pin: Bool = true
-    @Option(help: "Require clients to AUTH with this password.") var requirepass: String?
+    @Option(help: "Require clients to AUTH with this password (a flag shows in ps: prefer --requirepass-file, $LARDER_REQUIREPASS or the config file).")
+    var requirepass: String?
+    @Option(name: .customLong("requirepass-file"), help: ArgumentHelp("Read `requirepass` from the first line of this file (a mounted Kubernetes Secret).", valueName: "path"))
+    var requirepassFile: String?
+    @Option(name: .customLong("tls-key-file-pass-file"), help: ArgumentHelp("Read `tls-key-file-pass` from the first line of this file.", valueName: "path"))
+    var tlsKeyFilePassFile: String?
     @Option(help: ArgumentHelp("ACL users file (Redis' `aclfile`): `user NAME rules...` lines; ACL LOAD / ACL SAVE read and write it. Not together with --user.", valueName: "path"))
     var aclfile: String?
     @Option(help: ArgumentHelp("An ACL user, as a Redis config file `user` line without the keyword: \"NAME on #<sha256> ~feast:* +@read\"; repeatable. Prefer --aclfile (a flag shows in ps).", valueName: "name rules"))
@@ -141,13 +150,14 @@ struct ServeCommand: ParsableCommand {
             let merged: ServeCommand
             do {
                 let entries = try ConfigFile.read(configFile)
-                let fileArguments = try ConfigFile.arguments(entries) { words in
+                let (fileArguments, runtime) = try ConfigFile.arguments(entries, check: { words in
                     do {
                         // A value the option does not take would be read as the file name.
                         let parsed = try ServeCommand.parse(words)
                         return parsed.configFile == nil ? nil : "Unexpected argument '\(parsed.configFile!)'"
                     } catch { return ServeCommand.message(for: error) }
-                }
+                }, runtime: RuntimeSetting.check)
+                Self.fileRuntimeSettings = runtime
                 // The file first: for an option given twice, the later (command line) value wins.
                 let given = CommandLine.arguments.drop { $0 != "serve" }.dropFirst()
                 merged = try ServeCommand.parse(fileArguments + given + ["--config-file-applied"])
@@ -159,17 +169,26 @@ struct ServeCommand: ParsableCommand {
             return
         }
         try checkMerged()
+        let secrets: Secrets
+        do { secrets = try resolveSecrets() } catch let failure as SecretFailure {
+            FileHandle.standardError.write("larder serve: \(failure.message)\n".data(using: .utf8)!)
+            throw ExitCode(1)
+        }
         let settings = ServerSettings(
-            port: port, bind: bind, threads: threads, pinThreads: pin, requirePass: requirepass,
+            port: port, bind: bind, threads: threads, pinThreads: pin, requirePass: secrets.requirePass,
             protoMaxBulkLength: protoMaxBulkLen.bytes, protoMaxMultibulkLength: protoMaxMultibulkLen,
             clientQueryBufferLimit: clientQueryBufferLimit.bytes, maxClients: maxclients,
             idleTimeout: timeout, tcpKeepalive: tcpKeepalive, protectedMode: protectedMode == .yes,
             dir: dir, dbFilename: dbfilename, savePoints: savePoints,
             stopWritesOnSaveError: stopWritesOnBgsaveError == .yes, maxMemory: maxmemory.bytes,
             aclFile: aclfile, configUsers: user, aclLogMaxLength: acllogMaxLen,
-            listenPlain: port != 0, tlsPort: tlsPort, tls: tlsConfiguration, tlsHandshakeTimeout: tlsHandshakeTimeout)
+            listenPlain: port != 0, tlsPort: tlsPort, tls: secrets.tls, tlsHandshakeTimeout: tlsHandshakeTimeout)
         settings.build = (BuildInfo.version, BuildInfo.commit)
-        if let configFile { settings.configFile = URL(fileURLWithPath: configFile).standardizedFileURL.path }
+        for setting in Self.fileRuntimeSettings { setting.apply(settings) }
+        if let configFile {
+            settings.configFile = URL(fileURLWithPath: configFile).standardizedFileURL.path
+            settings.commandLineSettings = Self.commandLineSettings(Array(CommandLine.arguments.drop { $0 != "serve" }.dropFirst()))
+        }
         settings.aof.isEnabled = appendonly == .yes
         settings.aof.fsync = AppendFsync(name: appendfsync)!
         settings.aof.dirname = appenddirname
@@ -180,6 +199,9 @@ struct ServeCommand: ParsableCommand {
         LarderLog.server.info("configuration", metadata: settings.logMetadata.merging(
             ["config_file": .string(configFile ?? "none"), "event": "configuration", "repo": .string(repo ?? "none"), "materialize": .stringConvertible(materialize),
              "log_format": .string(logging.logFormat), "log_level": .string(logging.logLevel)]) { $1 })
+        for (name, source) in secrets.sources {
+            LarderLog.server.info("\(name) read from \(source)", metadata: ["event": "secret_source", "setting": .string(name), "source": .string(source)])
+        }
         var features: ServeFeatures?
         if let repo {
             do {

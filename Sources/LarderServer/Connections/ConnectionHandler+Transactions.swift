@@ -85,10 +85,46 @@ extension ConnectionHandler {
             for q in queue {
                 out.version = session.version
                 var ctx = CommandContext(out: out, dbIndex: session.db, now: now, shards: held, session: session, server: server)
-                Self.withArguments(q.arguments) { a in worker.runTimed(q.spec, out, a, db: ctx.dbIndex, now: now, client: session) { q.spec.handler(&ctx, a) } }
+                Self.withArguments(q.arguments) { a in
+                    // As Redis 7.0's execCommand: permissions are checked again at EXEC, in case
+                    // the user's rules changed after the command was queued.
+                    if session.aclEpoch != aclEpoch.load(ordering: .relaxed) { refreshPermissions() }
+                    if !session.aclUnrestricted, let denial = aclDenial(q.spec, a) {
+                        refuseQueuedForACL(q.spec, a, denial, out)
+                        return
+                    }
+                    worker.runTimed(q.spec, out, a, db: ctx.dbIndex, now: now, client: session) { q.spec.handler(&ctx, a) }
+                }
             }
             worker.aofBuffer.endTransaction()
         }
+    }
+
+    /// A queued command the user may no longer run: Redis 7.0's EXEC-time text and an ACL LOG
+    /// entry in the `multi` context; the rest of the transaction runs.
+    private func refuseQueuedForACL(_ spec: CommandSpec, _ args: Arguments, _ denial: ACLDenial, _ out: ReplyWriter) {
+        let index = server.acl.index
+        let sub = spec.subcommands.isEmpty ? -1 : Self.subcommandIndex(spec, args)
+        let reasonText: String
+        let reason: ACLLogEntry.Reason
+        let object: String
+        switch denial {
+        case .command:
+            reasonText = "no permission to execute the command or subcommand"
+            reason = .command; object = index.entries[index.id(spec: spec, subcommandIndex: sub)].fullName
+        case .key(let i):
+            reasonText = "no permission to touch the specified keys"
+            reason = .key; object = args.string(i)
+        case .channel(let i):
+            reasonText = "no permission to access one of the channels used as arguments"
+            reason = .channel; object = args.string(i)
+        }
+        out.error("NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: \(reasonText)")
+        server.acl.addLogEntry(reason: reason, context: .multi, object: object, username: session.userName,
+                               clientInfo: ClientFamily.line(server: server, session, own: true),
+                               now: Clock.nowMilliseconds())
+        // Redis counts the error reply only: the command was neither called nor rejected.
+        worker.errorStats.count("NOPERM")
     }
 
     /// Forgets every WATCH of this client. Watches live in shard keyspaces, so they are removed

@@ -19,6 +19,8 @@ enum ConfigFamily {
                    handler: set),
         Subcommand("resetstat", arity: 2, flags: [.admin, .noscript, .loading, .stale],
                    handler: resetstat),
+        Subcommand("rewrite", arity: 2, flags: [.admin, .noscript, .loading, .stale],
+                   handler: rewrite),  // ConfigFamily+Rewrite.swift
         Subcommand("help", arity: 2, flags: [.loading, .stale],
                    handler: help),
     ]
@@ -180,6 +182,17 @@ enum ConfigFamily {
         return dir == "." || dir == "./" ? cwd : cwd + "/" + dir
     }
 
+    /// A configuration file line for a setting CONFIG SET knows (and `serve` has no option
+    /// for): how to apply it, Redis' reason for refusing the value, or nil for a name CONFIG
+    /// does not know. Settings CONFIG cannot change while running have options of their own.
+    static func startupSetting(_ name: String, _ value: String) -> Result<RuntimeSetting, RuntimeSettingRefusal>? {
+        guard let p = parameter(named: name), let check = p.check else { return nil }
+        switch check(value) {
+        case .success(let apply): return .success(RuntimeSetting(name: p.name, apply: apply))
+        case .failure(let refusal): return .failure(RuntimeSettingRefusal(reason: refusal.reason))
+        }
+    }
+
     static func parameter(named name: String) -> Parameter? {
         let lower = name.lowercased()
         return parameters.first { $0.name == lower }
@@ -272,6 +285,7 @@ enum ConfigFamily {
             return
         }
         for apply in changes { apply(ctx.server.settings) }
+        ctx.server.settings.noteConfigSet(Array(seen))
         ctx.server.updateWriteRefusal()
         ctx.out.ok()
     }
@@ -289,6 +303,8 @@ enum ConfigFamily {
             "    Set the configuration <directive> to <value>.",
             "RESETSTAT",
             "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
         ])
     }
 }

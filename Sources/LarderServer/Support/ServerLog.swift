@@ -80,3 +80,15 @@ extension ServerLog {
                                  metadata: ["event": "tls_config_refused", "error": .string(reason)])
     }
 }
+
+extension ServerLog {
+    /// Redis logs "CONFIG REWRITE executed with success." / "CONFIG REWRITE failed: ...".
+    static func configRewritten(_ path: String) {
+        LarderLog.server.notice("CONFIG REWRITE executed with success.", metadata: ["event": "config_rewrite", "file": .string(path)])
+    }
+
+    static func configRewriteFailed(_ path: String, _ reason: String) {
+        LarderLog.server.warning("CONFIG REWRITE failed: \(reason)",
+                                 metadata: ["event": "config_rewrite_failed", "file": .string(path), "error": .string(reason)])
+    }
+}

@@ -268,6 +268,26 @@ def test_changed_rules_apply_to_connected_clients(both):
             assert user.call("GET", "k").value == Err(b"NOPERM this user has no permissions to run the 'get' command"), s.name
 
 
+def test_exec_checks_queued_commands_again_after_a_rule_change(both):
+    """Redis 7.0's execCommand checks permissions again at EXEC: a command queued before the
+    user lost it is refused inside EXEC's reply (command, key), the others run, and ACL LOG
+    records the denials in the multi context."""
+    replies = []
+    for s in both:
+        with RespConn(s.port) as admin, RespConn(s.port) as user:
+            admin.call("ACL", "SETUSER", "tx", "on", ">pw", "~*", "+@all")
+            user.call("AUTH", "tx", "pw")
+            queued = [user.call("MULTI").raw, user.call("SET", "a:1", "x").raw, user.call("GET", "b:1").raw,
+                      user.call("INCR", "a:2").raw]
+            admin.call("ACL", "SETUSER", "tx", "resetkeys", "~a:*", "-incr")
+            replies.append((queued, user.call("EXEC").raw, admin.call("GET", "a:1").raw, admin.call("EXISTS", "a:2").raw))
+    assert replies[1] == replies[0], f"redis {replies[0]!r} larder {replies[1]!r}"
+    assert b"ACLs rules changed between the moment the transaction was accumulated" in replies[1][1]
+    logs = [acl_log(s) for s in both]
+    assert logs[1] == logs[0]
+    assert [(e[b"reason"], e[b"context"]) for e in logs[1]] == [(b"command", b"multi"), (b"key", b"multi")]
+
+
 def test_client_list_and_kill_by_user(both):
     for s in both:
         with RespConn(s.port) as admin, RespConn(s.port) as user:
