@@ -113,8 +113,11 @@ public struct Materializer {
     }
 
     /// Reads the view's window and returns the latest row of every entity in it.
+    /// With a `checkpoint`, a saved read of the same window is resumed after its files, and the
+    /// read is saved at file boundaries (ReadCheckpoint).
     public func latestRows(of source: ViewSource, start: Int64, end: Int64,
-                           progress: ((MaterializeProgress) -> Void)? = nil) throws -> (LatestRows, rowsRead: Int) {
+                           progress: ((MaterializeProgress) -> Void)? = nil,
+                           checkpoint: ReadCheckpoint? = nil) throws -> (LatestRows, rowsRead: Int) {
         let view = source.view
         let suffix = Array(repo.config.project.utf8)
         let keyWriter = EntityKeyWriter(joinKeys: source.joinKeys, types: source.keyTypes,
@@ -134,7 +137,30 @@ public struct Materializer {
         let clock = MonotonicClock()
         var batches = try source.tabular.batches(columns: columns,
                                                  timeFilter: TimeFilter(column: source.timestampColumn, range: start ... end))
-        while let batch = try batches.next() {
+        let fileCount = source.tabular.files.count
+        var savedFiles = 0
+        var lastSave = MonotonicClock.now()
+        if let checkpoint, let restored = checkpoint.load(featureCount: view.features.count) {
+            latest = restored.latest
+            rowsRead = restored.rowsRead
+            savedFiles = restored.filesDone
+            batches.skipFiles(restored.filesDone)
+            pendingRow = [Int](repeating: -1, count: latest.count)
+            checkpoint.log("\(view.name): resuming after \(restored.filesDone) of \(fileCount) file(s) read by an earlier run (\(restored.latest.count) entities, \(restored.rowsRead) rows; \(checkpoint.path))")
+        }
+        /// At a file boundary: save when due or when a stop is asked, then stop if asked.
+        func fileBoundary(_ done: Int) throws {
+            guard let checkpoint, done > savedFiles else { return }
+            let stop = done < fileCount && checkpoint.shouldStop(done)
+            guard stop || done == fileCount || MonotonicClock.now() - lastSave >= checkpoint.intervalSeconds else { return }
+            try checkpoint.save(latest, filesDone: done, rowsRead: rowsRead)
+            savedFiles = done
+            lastSave = MonotonicClock.now()
+            if stop { throw MaterializeStoppedInView(view: view.name, filesDone: done, files: fileCount, checkpoint: checkpoint.path) }
+        }
+        while true {
+            try fileBoundary(batches.filesCompleted)
+            guard let batch = try batches.next() else { break }
             let keyColumns = keyIndices.map { batch.columns[$0] }
             let encoders = try zip(featureIndices, view.features).map { index, feature in
                 try ColumnValueEncoder(column: batch.columns[index], type: feature.type, name: feature.name)
@@ -194,16 +220,23 @@ public struct Materializer {
             progress?(MaterializeProgress(view: view.name, rowsRead: rowsRead, rowsTotal: total, phase: .reading,
                                            seconds: clock.elapsedSeconds))
         }
+        // The whole window read: saved when the read took longer than the interval, so a kill
+        // while writing resumes at the (idempotent) writes.
+        if let checkpoint, savedFiles < fileCount, clock.elapsedSeconds >= checkpoint.intervalSeconds {
+            try checkpoint.save(latest, filesDone: fileCount, rowsRead: rowsRead)
+        }
         return (latest, rowsRead)
     }
 
     /// Materializes one view into `sink`.
     public func materialize(view: FeatureView, start: Int64, end: Int64, into sink: MaterializationSink,
-                            progress: ((MaterializeProgress) -> Void)? = nil) throws -> ViewMaterializeResult {
+                            progress: ((MaterializeProgress) -> Void)? = nil,
+                            checkpoint: ((ViewSource) -> ReadCheckpoint?)? = nil) throws -> ViewMaterializeResult {
         let clock = MonotonicClock()
         var result = ViewMaterializeResult(view: view.name)
         let source = try ViewSource(view: view, definitions: repo.definitions, repoDirectory: repo.directory)
-        let (latest, rowsRead) = try latestRows(of: source, start: start, end: end, progress: progress)
+        let (latest, rowsRead) = try latestRows(of: source, start: start, end: end, progress: progress,
+                                                checkpoint: checkpoint?(source))
         result.rowsRead = rowsRead
         result.entities = latest.count
         result.readSeconds = clock.elapsedSeconds

@@ -13,6 +13,8 @@ public struct LatestRows {
     /// of the two `offer` methods only.
     private var intIndex = Int64KeyIndex()
     private var intKeys: [[UInt8]] = []
+    /// The Int64 join key of each slot (int-keyed tables), so a checkpoint can rebuild `intIndex`.
+    private var intIDs: [Int64] = []
     /// Entity keys, by slot.
     public var keys: [[UInt8]] { intKeys.isEmpty ? index.keys : intKeys }
     public private(set) var eventNanos: [Int64] = []
@@ -56,6 +58,7 @@ public struct LatestRows {
         let (slot, inserted) = intIndex.findOrInsert(id)
         if !inserted { return replaceIfNewer(slot, eventNanos: event, createdNanos: created) }
         intKeys.append(key())
+        intIDs.append(id)
         eventNanos.append(event)
         createdNanos.append(created)
         payloads.append([])
@@ -81,6 +84,31 @@ public struct LatestRows {
         payload[start + 1] = UInt8(truncatingIfNeeded: length >> 8)
         payload[start + 2] = UInt8(truncatingIfNeeded: length >> 16)
         payload[start + 3] = UInt8(truncatingIfNeeded: length >> 24)
+    }
+
+    /// Whether the table is keyed by single Int64 join keys (`offer(int64Key:...)`).
+    var isInt64Keyed: Bool { !intKeys.isEmpty }
+
+    /// Every slot's content, for a checkpoint: (Int64 join key or nil, key, event, created, payload).
+    func forEachSlot(_ body: (Int64?, [UInt8], Int64, Int64, [UInt8]) throws -> Void) rethrows {
+        let keys = self.keys
+        for slot in 0 ..< count {
+            try body(intIDs.isEmpty ? nil : intIDs[slot], keys[slot], eventNanos[slot], createdNanos[slot], payloads[slot])
+        }
+    }
+
+    /// Adds a slot read back from a checkpoint, through the index the table was fed by.
+    mutating func restoreSlot(int64Key id: Int64?, key: [UInt8], eventNanos event: Int64, createdNanos created: Int64, payload: [UInt8]) {
+        if let id {
+            _ = intIndex.findOrInsert(id)
+            intKeys.append(key)
+            intIDs.append(id)
+        } else {
+            _ = index.findOrInsert(key)
+        }
+        eventNanos.append(event)
+        createdNanos.append(created)
+        payloads.append(payload)
     }
 
     /// The Value bytes of each feature of a slot, in feature order.

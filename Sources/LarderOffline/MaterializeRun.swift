@@ -17,6 +17,13 @@ public struct MaterializeRun {
     // stop between views on SIGTERM (what is done stays recorded).
     /// Checked before each view; true makes the run throw `MaterializeStopped`.
     public var shouldStop: () -> Bool = { false }
+    /// File-level checkpoints of each view's read (ReadCheckpoint), next to the state
+    /// database; nil: none. `shouldStop` also stops a read at its next file boundary.
+    public var checkpointSeconds: Double? = nil
+    /// Stops a read after this many finished files as if a signal had come (tests).
+    public var stopAfterFiles: Int? = nil
+    /// Where checkpoint messages go (stderr in the CLI).
+    public var log: (String) -> Void = { _ in }
 
     public init(repo: FeatureRepo, state: RegistryStore?) {
         self.repo = repo
@@ -56,7 +63,12 @@ public struct MaterializeRun {
             let startedAt = Date()
             do {
                 ProcessMemory.resetPeak()
-                let result = try materializer.materialize(view: view, start: start, end: end, into: sink, progress: progress)
+                var checkpoint: ReadCheckpoint? = nil
+                let result = try materializer.materialize(view: view, start: start, end: end, into: sink, progress: progress,
+                                                          checkpoint: { source in
+                    checkpoint = self.checkpoint(view: view, source: source, start: start, end: end)
+                    return checkpoint
+                })
                 results.append(result)
                 if let state {
                     // What this view read and the memory it took, for `--plan`.
@@ -76,6 +88,7 @@ public struct MaterializeRun {
                                                     end: ProtoTimestamp(epochNanoseconds: end),
                                                     rows: Int64(result.rowsRead), runID: runID)
                 }
+                checkpoint?.remove()  // the view is recorded: nothing to resume
             } catch {
                 if let state {
                     _ = try? state.recordRun(RunRecord(
@@ -87,6 +100,15 @@ public struct MaterializeRun {
             }
         }
         return results
+    }
+
+    func checkpoint(view: FeatureView, source: ViewSource, start: Int64, end: Int64) -> ReadCheckpoint? {
+        guard let seconds = checkpointSeconds, state != nil else { return nil }
+        let stop = shouldStop, after = stopAfterFiles
+        return ReadCheckpoint(directory: ReadCheckpoint.directory(forState: MaterializeRun.statePath(repoDirectory: repo.directory)),
+                              project: repo.config.project, view: view.name, start: start, end: end,
+                              files: source.tabular.files, intervalSeconds: seconds,
+                              shouldStop: { done in stop() || after.map { done >= $0 } ?? false }, log: log)
     }
 
     /// Where an incremental run of `view` starts: the end of its last recorded interval;

@@ -175,6 +175,17 @@ public struct TabularBatches {
         }
     }
 
+    /// Files every row of which was in the batches already returned (the file of the last
+    /// batch is counted once the next call moves past it). A checkpoint records this.
+    public var filesCompleted: Int { fileIndex }
+
+    /// Starts at file `n` (a resumed read whose checkpoint holds the first `n` files); only
+    /// before the first `next()`.
+    public mutating func skipFiles(_ n: Int) {
+        precondition(csv == nil && parquet == nil, "skipFiles after reading started")
+        fileIndex = min(n, source.files.count)
+    }
+
     /// The next non-empty batch, or nil when every file is read.
     public mutating func next() throws -> ColumnBatch? {
         while true {

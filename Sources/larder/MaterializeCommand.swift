@@ -30,6 +30,16 @@ struct MaterializeTargetOptions: ParsableArguments {
     @Option(name: .customLong("stop-grace"), help: "Seconds a SIGTERM/SIGINT waits for the current view before exiting.")
     var stopGrace: Double = 5
 
+    @Option(name: .customLong("checkpoint-seconds"), help: ArgumentHelp("Save a view's read at file boundaries at most this often (0: after every file), so a stopped or killed run resumes after the finished files (docs/deployment.md).", valueName: "seconds"))
+    var checkpointSeconds: Double = 60
+
+    @Flag(name: .customLong("no-checkpoints"), help: "Do not save reads at file boundaries.")
+    var noCheckpoints = false
+
+    /// Acts as a SIGTERM arriving once this many files of a view are read (tests).
+    @Option(name: .customLong("stop-after-files"), help: .hidden)
+    var stopAfterFiles: Int?
+
     // password from a file (a mounted Kubernetes Secret), not on the command line.
     @Option(name: .customLong("password-file"), help: "Read the target server's password from this file (first line).")
     var passwordFile: String?
@@ -122,6 +132,9 @@ struct MaterializeTargetOptions: ParsableArguments {
         let reporter = MaterializeReporter(enabled: !noProgress)
         let stop = MaterializeStopSignal(graceSeconds: stopGrace)
         run.shouldStop = stop.requested
+        run.checkpointSeconds = noCheckpoints ? nil : max(0, checkpointSeconds)
+        run.stopAfterFiles = stopAfterFiles
+        run.log = { printErr("larder: \($0)") }
         let results = try withExtendedLifetime(stop) {
             try run.run(views: views, end: end, into: target, kind: kind, progress: reporter.update)
         }
@@ -138,6 +151,9 @@ struct MaterializeTargetOptions: ParsableArguments {
         } catch let error as ExitCode {
             throw error
         } catch let stopped as MaterializeStopped {
+            printErr("larder: \(stopped)")
+            throw ExitCode(143)
+        } catch let stopped as MaterializeStoppedInView {
             printErr("larder: \(stopped)")
             throw ExitCode(143)
         } catch {

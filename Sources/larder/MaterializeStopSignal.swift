@@ -3,8 +3,9 @@ import Foundation
 import LarderOffline
 
 /// SIGTERM (a spot node's notice, `kubectl delete pod`) or SIGINT during `larder materialize`:
-/// no new view starts; the current one may finish within `graceSeconds`, else the process exits
-/// (143) without recording it. Finished views are recorded in the state database as each one
+/// no new view starts; the current one stops at its next file boundary with a checkpoint
+/// (ReadCheckpoint) or may finish within `graceSeconds`, else the process exits (143) without
+/// recording it. Finished views are recorded in the state database as each one
 /// ends, so a retried `materialize-incremental` starts each of them where it ended, and a retried
 /// `materialize --resume` skips views recorded as done over the same window.
 final class MaterializeStopSignal {
@@ -21,7 +22,7 @@ final class MaterializeStopSignal {
                 printErr("larder: \(sig == SIGTERM ? "SIGTERM" : "SIGINT"): no new view starts; exiting in at most "
                     + String(format: "%.0f", graceSeconds) + " s (finished views are recorded)")
                 DispatchQueue.global().asyncAfter(deadline: .now() + graceSeconds) {
-                    printErr("larder: stopped during a view; it is redone by the next run")
+                    printErr("larder: stopped during a view; the next run over the same window resumes after the files of its last checkpoint")
                     exit(143)
                 }
             }
