@@ -11,4 +11,6 @@ LARDER_SERVE_DEFAULT_ARGS=(--repo feature_repo --materialize)
 
 ./scripts/setup.sh
 ./scripts/build.sh
+# Crash output without register memory dumps, where a password may sit (docs/security.md).
+export SWIFT_BACKTRACE="${SWIFT_BACKTRACE:-registers=none,images=none}"
 exec .build/release/larder serve "${LARDER_SERVE_DEFAULT_ARGS[@]}" "$@"

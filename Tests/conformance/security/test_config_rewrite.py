@@ -5,15 +5,18 @@ CONFIG REWRITE" line; ACL users are written back; the server restarted on the fi
 the same values. And the secrets of `larder serve` from a file or the environment, never from
 the command line."""
 import os
+import signal
 import stat
 import subprocess
+import time
 
 import pytest
 
 import servers
 from resp import Err, RespConn
 
-BINARY = servers.REPO_ROOT / ".build/release/larder"
+ROOT = servers.REPO_ROOT
+BINARY = ROOT / ".build/release/larder"
 pytestmark = [pytest.mark.skipif(servers.larder_is_standin(), reason="larder's CLI"),
               pytest.mark.skipif(not BINARY.exists(), reason="needs scripts/build.sh")]
 
@@ -201,3 +204,38 @@ def test_bad_secret_files_refuse_to_start_naming_the_file(tmp_path):
     good.write_text("x\n")
     both = run_serve("--requirepass-file", str(good), "--requirepass", "y")
     assert both.returncode != 0 and "not both" in both.stderr
+
+
+
+def test_crash_output_as_shipped_holds_no_password(tmp_path):
+    """Swift's crash handler dumps 16 bytes at every register by default, where a password may
+    sit after AUTH or CONFIG SET requirepass. The Dockerfile, the StatefulSet and scripts/run.sh
+    run larder with SWIFT_BACKTRACE=registers=none,images=none: the backtrace stays, the memory
+    does not. SIGSEGV here comes from kill(), so the process survives the handler and is killed
+    after the backtrace is written."""
+    shipped = "registers=none,images=none"
+    for where in ("docker/Dockerfile", "docker/k8s/statefulset.yaml", "scripts/run.sh"):
+        assert shipped in (ROOT / where).read_text(), where
+    conf = tmp_path / "larder.conf"
+    conf.write_text('requirepass "crash-secret-1"\n')
+    server = servers.Server("larder", f"{BINARY} serve {conf} --port {{port}} --threads 2")
+    old = os.environ.copy()
+    try:
+        os.environ["SWIFT_BACKTRACE"] = shipped
+        server.start()
+    finally:
+        os.environ.clear(); os.environ.update(old)
+    try:
+        with RespConn(server.port) as c:
+            assert c.call("AUTH", "crash-secret-1").value == b"OK"
+            assert c.call("CONFIG", "SET", "requirepass", "crash-secret-2").value == b"OK"
+        os.kill(server.pid, signal.SIGSEGV)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and b"Backtrace took" not in open(server.log_path, "rb").read():
+            time.sleep(0.2)
+        log = open(server.log_path, "rb").read()
+    finally:
+        server.stop()
+    assert b"Program crashed" in log and b"Backtrace took" in log  # the backtrace is there
+    assert b"Registers:" not in log
+    assert b"crash-secret" not in log
