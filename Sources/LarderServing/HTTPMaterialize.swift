@@ -1,4 +1,5 @@
 import Foundation
+import LarderLog
 
 /// What POST /materialize or /materialize-incremental asks for, its JSON fields checked.
 public struct MaterializeRequest: Sendable {
@@ -58,6 +59,8 @@ final class MaterializeGate: @unchecked Sendable {
         }
     }
 
+    /// The views of the run in progress, once its plan names them.
+    func running(_ views: [String]) { lock.withLock { running = views } }
     func end() { lock.withLock { running = nil } }
     var isRunning: Bool { lock.withLock { running != nil } }
 }
@@ -103,8 +106,9 @@ extension HTTPFeatureAPI {
             }
             request = MaterializeRequest(incremental: false, views: views, start: start, end: end)
         }
-        let plan = try materializer.plan(request)
-        if let running = materializeGate.begin(plan.views) {
+        // The gate first, then everything else on the run's queue: planning reads the repo and
+        // the state database from disk, which the HTTP loop must not wait for either.
+        if let running = materializeGate.begin(request.views ?? []) {
             var w = JSONWriter()
             w.raw("{\"error\":")
             w.string("Cannot start materialization: another one is running (feature views \(running.joined(separator: ", "))); Larder runs one at a time, retry when it has finished.")
@@ -114,8 +118,22 @@ extension HTTPFeatureAPI {
         let asyncMode = Self.queryFlag(query, "async")
         let kind = incremental ? "materialize-incremental" : "materialize"
         let metrics = serving.metrics.materializations, gate = materializeGate
-        metrics.started()
+        // The gate opens before the reply goes: a client's next request right after it must not get 409.
         gate.queue.async {
+            let plan: MaterializationPlan
+            do { plan = try materializer.plan(request) } catch {
+                gate.end()
+                respond((error as? ServingError).map(HTTPReply.feastError) ?? HTTPReply.serverError(error)); return
+            }
+            gate.running(plan.views)
+            if asyncMode {
+                var w = JSONWriter()
+                w.raw("{\"status\":\"accepted\",\"feature_views\":[")
+                for (i, v) in plan.views.enumerated() { if i > 0 { w.raw(44) }; w.string(v) }
+                w.raw("]}")
+                respond(HTTPReply(status: 202, body: w.bytes))
+            }
+            metrics.started()
             var done = Set<String>()
             let reply: HTTPReply
             do {
@@ -123,18 +141,12 @@ extension HTTPFeatureAPI {
                 reply = .json(200, "null")  // Feast's synchronous endpoints return None
             } catch {
                 if let failed = plan.views.first(where: { !done.contains($0) }) { metrics.recordFailure(view: failed, kind: kind) }
+                LarderLog.server.error("\(kind) failed: \(error)", metadata: ["event": "materialize_failed"])
                 reply = (error as? ServingError).map(HTTPReply.feastError) ?? HTTPReply.serverError(error)
             }
             metrics.finished()
             gate.end()
             if !asyncMode { respond(reply) }
-        }
-        if asyncMode {
-            var w = JSONWriter()
-            w.raw("{\"status\":\"accepted\",\"feature_views\":[")
-            for (i, v) in plan.views.enumerated() { if i > 0 { w.raw(44) }; w.string(v) }
-            w.raw("]}")
-            respond(HTTPReply(status: 202, body: w.bytes))
         }
     }
 

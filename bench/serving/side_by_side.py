@@ -196,7 +196,8 @@ def measure(a, kind, loop, pid, common, entities, body, lp, hp, fp):
         r["rps"] /= entities
     else:
         port = hp if kind == "http-larder" else fp
-        r = http_load(port, body, a.conns, seconds, a.rate if loop == "open" else None)
+        rate = (a.rate if kind == "http-larder" else a.feast_rate) if loop == "open" else None
+        r = http_load(port, body, a.conns, seconds, rate)
         n = r["requests"]
     r["cpu_us"] = (tree_cpu(pid) - cpu0) / max(n, 1) * 1e6
     return r
@@ -207,7 +208,9 @@ def main():
     ap.add_argument("--seconds", type=float, default=5, help="per measured closed-loop run")
     ap.add_argument("--open-seconds", type=float, default=20, help="per measured open-loop round")
     ap.add_argument("--rounds", type=int, default=3, help="open-loop rounds per path and shape")
-    ap.add_argument("--rate", type=float, default=200, help="open loop: requests/s (all paths)")
+    ap.add_argument("--rate", type=float, default=200, help="open loop: requests/s (Larder's paths)")
+    ap.add_argument("--feast-rate", type=float, default=10,
+                    help="open loop: requests/s for feast serve (it served 16-600 req/s closed loop; above its capacity open loop measures its queue)")
     ap.add_argument("--keyspace", type=int, default=10000)
     ap.add_argument("--conns", type=int, default=4)
     ap.add_argument("--no-feast", action="store_true")
@@ -258,7 +261,7 @@ def main():
                               if len(rounds) > 1 else "-")
                     rows.append((f"{entities} x {fields}", loop, name, mid["rps"], mid["p50_us"], mid["p99_us"], mid["p999_us"],
                                  mid["cpu_us"], spread))
-        print(f"side_by_side.py --seconds {a.seconds} --open-seconds {a.open_seconds} --rounds {a.rounds} --rate {a.rate} "
+        print(f"side_by_side.py --seconds {a.seconds} --open-seconds {a.open_seconds} --rounds {a.rounds} --rate {a.rate} --feast-rate {a.feast_rate} "
               f"--conns {a.conns} --keyspace {a.keyspace}; "
               f"larder serve --threads 1; {os.cpu_count()} cores, load {open('/proc/loadavg').read().split()[0]}")
         print()
