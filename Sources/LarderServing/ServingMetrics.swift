@@ -10,6 +10,7 @@ import Glibc
 /// definitions and the code, never from request values.
 public final class ServingMetrics: @unchecked Sendable {
     public let reloads = ReloadCounter()
+    public let materializations = MaterializeCounters()
     /// Age of served values, event time to now, in seconds.
     static let ageBuckets: [Double] = [1, 10, 60, 300, 900, 3600, 3 * 3600, 6 * 3600, 86400, 3 * 86400, 7 * 86400, 30 * 86400]
     static let latencyBuckets: [Double] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]
@@ -154,7 +155,7 @@ public final class ServingMetrics: @unchecked Sendable {
             }
         }
         family("larder_feature_value_age_seconds", "histogram", "Age of served values: now minus the row's event time.")
-        for n in names { histogram("larder_feature_value_age_seconds", "feature_view=\"\(n)\"", viewTotals[n]!.age, Self.ageBuckets, &out) }
+        for n in names { Self.histogram("larder_feature_value_age_seconds", "feature_view=\"\(n)\"", viewTotals[n]!.age, Self.ageBuckets, &out) }
         family("larder_feature_view_rows_written_total", "counter", "Rows written by push or write-to-online-store, by outcome.")
         for n in names {
             out += "larder_feature_view_rows_written_total{feature_view=\"\(n)\",outcome=\"written\"} \(viewTotals[n]!.written)\n"
@@ -172,17 +173,20 @@ public final class ServingMetrics: @unchecked Sendable {
             out += "larder_http_requests_total{endpoint=\"\(parts[0])\",code=\"\(parts[1])\"} \(http[k]!)\n"
         }
         family("larder_http_request_duration_seconds", "histogram", "HTTP feature server request latency.")
-        for k in latency.keys.sorted() { histogram("larder_http_request_duration_seconds", "endpoint=\"\(k)\"", latency[k]!, Self.latencyBuckets, &out) }
+        for k in latency.keys.sorted() { Self.histogram("larder_http_request_duration_seconds", "endpoint=\"\(k)\"", latency[k]!, Self.latencyBuckets, &out) }
         family("larder_definitions_reloads_total", "counter", "Definition reloads by result.")
         out += "larder_definitions_reloads_total{result=\"ok\"} \(reloads.succeeded)\n"
         out += "larder_definitions_reloads_total{result=\"failed\"} \(reloads.failed)\n"
+        family("larder_definitions_last_reload_ok", "gauge", "1 if the last reload succeeded (or none was tried), 0 if it failed and the previous definitions serve.")
+        out += "larder_definitions_last_reload_ok \(reloads.snapshot.lastAttempt.map { $0.ok ? 1 : 0 } ?? 1)\n"
+        materializations.exposition(into: &out)
         if let t = reloads.lastSuccess {
             family("larder_definitions_last_reload_success_timestamp_seconds", "gauge", "When the definitions were last reloaded.")
             out += "larder_definitions_last_reload_success_timestamp_seconds \(t.timeIntervalSince1970)\n"
         }
     }
 
-    private func histogram(_ name: String, _ labels: String, _ h: Histogram, _ bounds: [Double], _ out: inout String) {
+    static func histogram(_ name: String, _ labels: String, _ h: Histogram, _ bounds: [Double], _ out: inout String) {
         var cumulative = 0
         for (i, b) in bounds.enumerated() {
             cumulative += h.buckets[i]

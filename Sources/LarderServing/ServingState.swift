@@ -4,7 +4,7 @@ import LarderFeatures
 /// What the feature commands and the HTTP server share: the served definitions (swapped
 /// whole on reload, so a request sees one version from start to end) and the defaults.
 public final class ServingState: @unchecked Sendable {
-    private let lock = NSLock()
+    let lock = NSLock()
     private var current: ServingCatalog
     /// Where the definitions are loaded from (reload reads it again).
     public let repoDirectory: String
@@ -47,9 +47,34 @@ public final class ReloadCounter: @unchecked Sendable {
     public private(set) var succeeded = 0
     public private(set) var failed = 0
     public private(set) var lastSuccess: Date?
+    /// The last reload attempt: when, and whether it succeeded.
+    public private(set) var lastAttempt: (at: Date, ok: Bool)?
     func add(ok: Bool) {
         lock.withLock {
             if ok { succeeded += 1; lastSuccess = Date() } else { failed += 1 }
+            lastAttempt = (Date(), ok)
         }
+    }
+    var snapshot: (succeeded: Int, failed: Int, lastAttempt: (at: Date, ok: Bool)?) { lock.withLock { (succeeded, failed, lastAttempt) } }
+}
+
+extension ServingState {
+    /// INFO features: what is served and from where, and how the last reload went.
+    public func infoFields() -> [(String, String)] {
+        let c = catalog, d = c.definitions
+        let reloads = metrics.reloads.snapshot
+        let error = lock.withLock { lastReloadError }
+        let status = reloads.lastAttempt.map { $0.ok ? "ok" : "failed" } ?? "none"
+        return [
+            ("definitions_source", repoDirectory), ("project", c.project),
+            ("feature_views", String(d.featureViews.count)), ("online_feature_views", String(c.views.count)),
+            ("entities", String(d.entities.count)), ("feature_services", String(d.featureServices.count)),
+            ("reloads_ok", String(reloads.succeeded)), ("reloads_failed", String(reloads.failed)),
+            ("last_reload_status", status),
+            ("last_reload_time", reloads.lastAttempt.map { String(Int64($0.at.timeIntervalSince1970)) } ?? "0"),
+            // One line: INFO fields end at CRLF.
+            ("last_reload_error", (error ?? "").replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: "; ")),
+            ("materializing", metrics.materializations.isRunning ? "1" : "0"),
+        ]
     }
 }

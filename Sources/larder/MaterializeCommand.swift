@@ -4,6 +4,7 @@ import Foundation
 import LarderFeatures
 import LarderOffline
 import LarderServer
+import LarderServing
 import LarderStore
 
 /// Options shared by `materialize` and `materialize-incremental`.
@@ -299,7 +300,7 @@ final class EmbeddedSink: MaterializationSink {
 enum EmbeddedMaterialize {
     /// Materializes every online view of `repo` from the epoch to now into the server's db 0.
     /// Nothing is recorded in the repo's state database: the embedded store is in memory.
-    static func run(repo: String, into server: LarderServer) throws {
+    static func run(repo: String, into server: LarderServer, metrics: MaterializeCounters?) throws {
         let loaded = try FeatureRepoLoader().load(directory: repo)
         var run = MaterializeRun(repo: loaded, state: nil)
         run.materializer.batchSize = 10_000
@@ -308,6 +309,9 @@ enum EmbeddedMaterialize {
         let reporter = MaterializeReporter(enabled: true)
         let results = try run.run(views: views, start: 0, end: now, into: EmbeddedSink(server: server),
                                   kind: "serve-materialize", progress: reporter.update)
+        for r in results {
+            metrics?.record(MaterializedView(view: r.view, rowsRead: r.rowsRead, written: r.written, seconds: r.seconds), kind: "serve-materialize")
+        }
         reporter.summary(results, target: "the embedded store")
     }
 }

@@ -212,6 +212,7 @@ struct ServeCommand: ParsableCommand {
             }
         }
         let server = LarderServer(settings: settings, extraCommands: features.map { FeatureFamily.commands($0.state) } ?? [])
+        if let features { server.state.moduleInfoSections = [("features", features.state.infoFields)] }
         let loaded = ReadyFlag(!materialize)
         let bound: Int
         do {
@@ -249,7 +250,7 @@ struct ServeCommand: ParsableCommand {
                 throw ExitCode(1)
             }
             do {
-                try EmbeddedMaterialize.run(repo: repo, into: server)
+                try EmbeddedMaterialize.run(repo: repo, into: server, metrics: features?.state.metrics.materializations)
             } catch {
                 LarderLog.server.error("serve --materialize failed: \(error)", metadata: ["event": "materialize_failed"])
                 server.stop()

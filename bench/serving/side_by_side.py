@@ -15,7 +15,11 @@
   process tree from /proc/PID/stat over the measured interval; for feast serve its gunicorn
   workers, not redis-server).
 
-Usage: ~/.cache/larder/venv-r7/bin/python bench/serving/side_by_side.py [--seconds S] [--rate R] [--keyspace K]
+Open-loop runs are --open-seconds long (default 20: the 3 s runs were noisy) and repeated
+--rounds times (default 3); the table gives the median round and the spread (min-max over the
+rounds) of p99 and of the CPU per request, so a figure is read with its noise.
+
+Usage: ~/.cache/larder/venv-r7/bin/python bench/serving/side_by_side.py [--seconds S] [--open-seconds S] [--rounds N] [--rate R] [--keyspace K]
 Needs the release build of larder and larder-bench (LARDER_NO_INSTALL=1 ./scripts/build.sh).
 """
 import argparse
@@ -175,10 +179,38 @@ def http_load(port, body, conns, seconds, rate=None):
             "p999_us": percentile(lat, 99.9)}
 
 
+def measure(a, kind, loop, pid, common, entities, body, lp, hp, fp):
+    """One measured run of one path: req/s, latencies (us) and the server's CPU per request (us)."""
+    seconds = a.open_seconds if loop == "open" else a.seconds
+    common = common + ["--duration", str(seconds)]
+    cpu0 = tree_cpu(pid)
+    if kind == "resp-get":
+        extra = ["--rate", str(a.rate)] if loop == "open" else ["--pipeline", "1"]
+        r = bench(common + ["--workload", "features-get", "--entities", str(entities), "--connections", str(a.conns)] + extra)
+        n = r["requests"]
+    elif kind == "resp-hmget":
+        # one request = `entities` HMGETs in flight on one connection
+        extra = ["--rate", str(a.rate * entities)] if loop == "open" else ["--pipeline", str(entities)]
+        r = bench(common + ["--workload", "feast-read", "--connections", str(a.conns)] + extra)
+        n = r["requests"] / entities
+        r["rps"] /= entities
+    else:
+        port = hp if kind == "http-larder" else fp
+        rate = (a.rate if kind == "http-larder" else a.feast_rate) if loop == "open" else None
+        r = http_load(port, body, a.conns, seconds, rate)
+        n = r["requests"]
+    r["cpu_us"] = (tree_cpu(pid) - cpu0) / max(n, 1) * 1e6
+    return r
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=float, default=5, help="per measured run")
-    ap.add_argument("--rate", type=float, default=200, help="open loop: requests/s (all paths)")
+    ap.add_argument("--seconds", type=float, default=5, help="per measured closed-loop run")
+    ap.add_argument("--open-seconds", type=float, default=20, help="per measured open-loop round")
+    ap.add_argument("--rounds", type=int, default=3, help="open-loop rounds per path and shape")
+    ap.add_argument("--rate", type=float, default=200, help="open loop: requests/s (Larder's paths)")
+    ap.add_argument("--feast-rate", type=float, default=10,
+                    help="open loop: requests/s for feast serve (it served 16-600 req/s closed loop; above its capacity open loop measures its queue)")
     ap.add_argument("--keyspace", type=int, default=10000)
     ap.add_argument("--conns", type=int, default=4)
     ap.add_argument("--no-feast", action="store_true")
@@ -211,39 +243,32 @@ def main():
             refs = [f"{VIEW}:{n}" for n, _ in FEATURES[:fields]]
             ids = [1001 + (i * 37) % a.keyspace for i in range(entities)]
             body = json.dumps({"features": refs, "entities": {"driver_id": ids}})
-            common = ["--port", str(lp), "--fields", str(fields), "--keyspace", str(a.keyspace), "--duration", str(a.seconds)]
+            common = ["--port", str(lp), "--fields", str(fields), "--keyspace", str(a.keyspace)]
             for loop in ("closed", "open"):
                 paths = [("larder FEATURES.GET", larder.pid, "resp-get"), ("larder raw pipelined HMGET", larder.pid, "resp-hmget"),
                          ("larder HTTP", larder.pid, "http-larder")]
                 if feast:
                     paths.append(("feast serve (redis-server)", feast.pid, "http-feast"))
                 for name, pid, kind in paths:
-                    cpu0 = tree_cpu(pid)
-                    if kind == "resp-get":
-                        extra = ["--rate", str(a.rate)] if loop == "open" else ["--pipeline", "1"]
-                        r = bench(common + ["--workload", "features-get", "--entities", str(entities), "--connections", str(a.conns)] + extra)
-                        n = r["requests"]
-                    elif kind == "resp-hmget":
-                        # one request = `entities` HMGETs in flight on one connection
-                        extra = ["--rate", str(a.rate * entities)] if loop == "open" else ["--pipeline", str(entities)]
-                        r = bench(common + ["--workload", "feast-read", "--connections", str(a.conns)] + extra)
-                        n = r["requests"] / entities
-                        r["rps"] /= entities
-                    else:
-                        port = hp if kind == "http-larder" else fp
-                        r = http_load(port, body, a.conns, a.seconds, a.rate if loop == "open" else None)
-                        n = r["requests"]
-                    cpu = tree_cpu(pid) - cpu0
-                    rows.append((f"{entities} x {fields}", loop, name, r["rps"], r["p50_us"], r["p99_us"], r["p999_us"],
-                                 cpu / max(n, 1) * 1e6))
-                    print(rows[-1], file=sys.stderr, flush=True)
-        print(f"side_by_side.py --seconds {a.seconds} --rate {a.rate} --conns {a.conns} --keyspace {a.keyspace}; "
+                    rounds = []
+                    for _ in range(a.rounds if loop == "open" else 1):
+                        rounds.append(measure(a, kind, loop, pid, common, entities, body, lp, hp, fp))
+                        print((f"{entities} x {fields}", loop, name, rounds[-1]), file=sys.stderr, flush=True)
+                    rounds.sort(key=lambda r: r["p99_us"])
+                    mid = rounds[len(rounds) // 2]
+                    spread = (f"p99 {rounds[0]['p99_us'] / 1000:.2f}-{rounds[-1]['p99_us'] / 1000:.2f} ms, CPU "
+                              f"{min(r['cpu_us'] for r in rounds):.0f}-{max(r['cpu_us'] for r in rounds):.0f} us"
+                              if len(rounds) > 1 else "-")
+                    rows.append((f"{entities} x {fields}", loop, name, mid["rps"], mid["p50_us"], mid["p99_us"], mid["p999_us"],
+                                 mid["cpu_us"], spread))
+        print(f"side_by_side.py --seconds {a.seconds} --open-seconds {a.open_seconds} --rounds {a.rounds} --rate {a.rate} --feast-rate {a.feast_rate} "
+              f"--conns {a.conns} --keyspace {a.keyspace}; "
               f"larder serve --threads 1; {os.cpu_count()} cores, load {open('/proc/loadavg').read().split()[0]}")
         print()
-        print("| shape | loop | path | req/s | p50 ms | p99 ms | p99.9 ms | server CPU us/req |")
-        print("|---|---|---|---|---|---|---|---|")
-        for shape, loop, name, rps, p50, p99, p999, cpu in rows:
-            print(f"| {shape} | {loop} | {name} | {rps:.0f} | {p50 / 1000:.2f} | {p99 / 1000:.2f} | {p999 / 1000:.2f} | {cpu:.0f} |")
+        print("| shape | loop | path | req/s | p50 ms | p99 ms | p99.9 ms | server CPU us/req | spread over rounds |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for shape, loop, name, rps, p50, p99, p999, cpu, spread in rows:
+            print(f"| {shape} | {loop} | {name} | {rps:.0f} | {p50 / 1000:.2f} | {p99 / 1000:.2f} | {p999 / 1000:.2f} | {cpu:.0f} | {spread} |")
     finally:
         for p in reversed(procs):
             try:

@@ -253,6 +253,7 @@ extension ConnectionHandler {
         pieces.append(.borrowed(reply))
         let version = session.version
         borrowsInFlight += 1
+        for s in shards where server.workers[s] !== worker { worker.hops &+= 1 }
         let b = ShardBorrow(shards: shards, home: worker.loop, workers: server.workers) { [self] held in
             let out = ReplyWriter(capacity: 256, version: version)
             body(held, out)
@@ -281,6 +282,7 @@ extension ConnectionHandler {
                     flush()
                 }
             } else {
+                worker.hops &+= 1
                 target.loop.execute {
                     target.submit {
                         batch.run(on: target, server: server)

@@ -25,6 +25,13 @@ public struct ServerMetricsSnapshot: Sendable {
     public var residentBytes = 0
     public var netInputBytes = 0
     public var netOutputBytes = 0
+    /// Per command with timed calls: counts per latency bucket (`latencyBucketBounds`, then +Inf),
+    /// and the timed calls' total seconds.
+    public var commandLatency: [(name: String, buckets: [Int], seconds: Double)] = []
+    /// Upper bounds in seconds of the latency buckets but the last: 2^(10+i) ns.
+    public static let latencyBucketBounds: [Double] = (0..<(ShardWorker.latencyBucketCount - 1)).map { Double(1 << (10 + $0)) / 1e9 }
+    /// Hops sent by each shard thread's connections, by thread.
+    public var hopsByShard: [Int] = []
 }
 
 extension ServerState {
@@ -34,6 +41,16 @@ extension ServerState {
             let (calls, micros) = ServerStats.commandTime(self, spec.id)
             if calls > 0 { s.commands.append((spec.name, calls, micros)) }
         }
+        let n = ShardWorker.latencyBucketCount
+        for spec in commands.specs {
+            var buckets = [Int](repeating: 0, count: n), nanos = 0
+            for w in workers {
+                for i in 0..<n { buckets[i] &+= w.commandLatencyBuckets[spec.id * n + i] }
+                nanos &+= w.commandNanos[spec.id]
+            }
+            if buckets.contains(where: { $0 > 0 }) { s.commandLatency.append((spec.name, buckets, Double(nanos) / 1e9)) }
+        }
+        s.hopsByShard = workers.map(\.hops)
         s.connectedClients = clients.all.count
         s.residentBytes = ProcessMemory.residentBytes()
         s.netInputBytes = ServerStats.netInputBytes(self)

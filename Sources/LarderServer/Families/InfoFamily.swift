@@ -20,12 +20,14 @@ enum InfoFamily {
 
     static func info(_ ctx: inout CommandContext, _ args: Arguments) {
         var wanted = Set<String>()
+        var everything = false
         if args.count == 1 { wanted = Set(defaultSections) }
         for i in 1..<args.count {
             let s = args.string(i).lowercased()
             switch s {
             case "default": wanted.formUnion(defaultSections)
-            case "all", "everything": wanted.formUnion(allSections)
+            case "all": wanted.formUnion(allSections)
+            case "everything": wanted.formUnion(allSections); everything = true
             default: wanted.insert(s)
             }
         }
@@ -33,6 +35,12 @@ enum InfoFamily {
         for name in allSections where wanted.contains(name) {
             if !text.isEmpty { text += "\r\n" }
             text += section(name, ctx)
+        }
+        // Module sections: as Redis, by name or with `everything`, not in the default or `all`.
+        for (name, fields) in ctx.server.moduleInfoSections where everything || wanted.contains(name) {
+            if !text.isEmpty { text += "\r\n" }
+            text += "# \(name.prefix(1).uppercased() + name.dropFirst())\r\n"
+            for (k, v) in fields() { text += "\(k):\(v)\r\n" }
         }
         ctx.out.verbatim(text)
     }

@@ -69,6 +69,7 @@ enum ServerStats {
                     w.commandCalls.update(repeating: 0, count: w.commandSlots)
                     w.commandNanos.update(repeating: 0, count: w.commandSlots)
                     w.commandTimedCalls.update(repeating: 0, count: w.commandSlots)
+                    w.commandLatencyBuckets.update(repeating: 0, count: w.commandSlots * ShardWorker.latencyBucketCount)
                     w.netInputBytes = 0
                     w.netOutputBytes = 0
                     w.shard.expiredKeys = 0
