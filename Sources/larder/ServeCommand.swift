@@ -46,6 +46,9 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("protected-mode"),
             help: "yes: without a password, only clients from loopback addresses are served (as Redis).")
     var protectedMode: YesNo = .yes
+    @Option(name: .customLong("enable-debug-command"),
+            help: "Who may run DEBUG: no (default, as Redis 7), yes, or local (clients from loopback addresses).")
+    var enableDebugCommand: DebugPermission = .no
     @Option(name: .customLong("proto-max-bulk-len"), help: "Largest bulk string a client may send, in bytes.")
     var protoMaxBulkLen = MemorySize(512 * 1024 * 1024)
     @Option(name: .customLong("proto-max-multibulk-len"), help: "Largest number of arguments in one command.")
@@ -169,6 +172,7 @@ struct ServeCommand: ParsableCommand {
             aclFile: aclfile, configUsers: user, aclLogMaxLength: acllogMaxLen,
             listenPlain: port != 0, tlsPort: tlsPort, tls: tlsConfiguration, tlsHandshakeTimeout: tlsHandshakeTimeout)
         settings.build = (BuildInfo.version, BuildInfo.commit)
+        settings.enableDebugCommand = ServerSettings.ProtectedConfig(rawValue: enableDebugCommand.rawValue)!
         if let configFile { settings.configFile = URL(fileURLWithPath: configFile).standardizedFileURL.path }
         settings.aof.isEnabled = appendonly == .yes
         settings.aof.fsync = AppendFsync(name: appendfsync)!
@@ -287,6 +291,11 @@ extension ServeCommand {
 }
 
 /// A Redis-style boolean option value.
+enum DebugPermission: String, ExpressibleByArgument {
+    case yes, no, local
+    init?(argument: String) { self.init(rawValue: argument.lowercased()) }
+}
+
 enum YesNo: String, ExpressibleByArgument {
     case yes, no
     init?(argument: String) { self.init(rawValue: argument.lowercased()) }
