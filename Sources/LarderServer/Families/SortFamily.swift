@@ -258,8 +258,8 @@ enum SortFamily {
         return a.count == b.count ? 0 : (a.count < b.count ? -1 : 1)
     }
 
-    /// strtod over the whole value, as Redis: nil when bytes remain after the number (or at a
-    /// NUL inside), on overflow, and for NaN. An empty value is 0, as strtod leaves it.
+    /// strtod over the value, as Redis: nil when bytes remain after the number, on overflow,
+    /// and for NaN. An empty value is 0, and a NUL ends the text, as for Redis' strtod.
     static func strtodWhole(_ bytes: [UInt8]) -> Double? {
         var text = bytes
         text.append(0)
