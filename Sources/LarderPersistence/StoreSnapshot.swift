@@ -22,8 +22,25 @@ public enum StoreSnapshot {
 
     /// Encodes the key at a live slot.
     public static func encodeSlot(_ keyspace: Keyspace, _ slot: Int, into enc: inout RDBEncoder) {
-        let key = keyspace.keyBytes(at: slot)
-        let expireAt = keyspace.expireAt(slot)
+        encodeEntry(keyspace, slot, key: keyspace.keyBytes(at: slot), expireAt: keyspace.expireAt(slot), into: &enc)
+    }
+
+    /// The value at a live slot as DUMP serializes it: its RDB type byte and value, without key
+    /// or expiry; and the RDB version a reader needs for it (12 for a hash with field TTLs).
+    /// The snapshot's entry writer makes it (one serializer for both): an entry with an empty
+    /// key is [type][0x00: the empty key's length][value], so the key's byte is left out.
+    public static func dumpValue(_ keyspace: Keyspace, _ slot: Int) -> (bytes: [UInt8], version: Int) {
+        var enc = RDBEncoder()
+        let empty: [UInt8] = []
+        empty.withUnsafeBytes { encodeEntry(keyspace, slot, key: $0, expireAt: 0, into: &enc) }
+        var bytes = enc.bytes
+        bytes.remove(at: 1)
+        var version = RDB.writeVersion
+        if case .hash(let h) = keyspace.value(at: slot), h.hasFieldExpiry { version = RDB.fieldTTLVersion }
+        return (bytes, version)
+    }
+
+    static func encodeEntry(_ keyspace: Keyspace, _ slot: Int, key: UnsafeRawBufferPointer, expireAt: Int64, into enc: inout RDBEncoder) {
         if keyspace.withString(at: slot, { enc.stringEntry(key: key, value: $0, expireAt: expireAt) }) != nil { return }
         let value = keyspace.value(at: slot)
         if case .list(let l) = value {

@@ -27,6 +27,10 @@ enum AOFPropagation {
         /// BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP that found an element at once: logged as the
         /// non-blocking pop (a blocked one is logged when served: `servedBlock`).
         case blocking(name: StaticString)
+        /// SORT: logged only with STORE (an integer reply); without it, it only read.
+        case sortStore
+        /// RESTORE: a relative TTL is logged as an absolute one with ABSTTL, as Redis rewrites it.
+        case restore
     }
 
     static func rule(for name: String) -> Rule {
@@ -54,6 +58,8 @@ enum AOFPropagation {
         case "blmove": return .blocking(name: "LMOVE")
         case "brpoplpush": return .blocking(name: "RPOPLPUSH")
         case "blmpop": return .blocking(name: "LMPOP")
+        case "sort": return .sortStore
+        case "restore": return .restore
         default: return .asIs
         }
     }
@@ -68,6 +74,14 @@ enum AOFPropagation {
             blocking(name, args, db: db, reply: reply, into: b)
         case .asIs:
             asIs(args, db: db, into: b)
+        case .sortStore:
+            if integerReply(reply) == nil { return }
+            asIs(args, db: db, into: b)
+        case .restore:
+            guard let ttl = integer(args[2]), ttl > 0, !hasKeyword(args, from: 4, "ABSTTL") else { asIs(args, db: db, into: b); return }
+            b.startRecord(db: db, argc: args.count + 1)
+            for i in 0..<args.count { if i == 2 { b.arg(Int(now + ttl)) } else { b.arg(args[i]) } }
+            b.arg("ABSTTL")
         case .ifChanged:
             if let n = integerReply(reply), n == 0 { return }
             asIs(args, db: db, into: b)

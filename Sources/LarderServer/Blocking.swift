@@ -117,6 +117,13 @@ final class BlockingRegistry {
         if waiters[k] != nil && !ready.contains(k) { ready.append(k) }
     }
 
+    /// Every waited-on key of databases `a` and `b` is ready again (SWAPDB: Redis'
+    /// scanDatabaseForReadyKeys); serving checks each key's list, so a key without one stays
+    /// blocked.
+    func signalDatabases(_ a: Int, _ b: Int) {
+        for k in waiters.keys where (k.db == a || k.db == b) && !ready.contains(k) { ready.append(k) }
+    }
+
     var hasReady: Bool { !ready.isEmpty }
 
     /// Serves the waiters of every ready key (Redis' order: key by key as they became ready,
@@ -219,9 +226,9 @@ public struct BlockRequest {
 extension CommandContext {
     /// A list at `key` (in the selected database) got elements: clients blocked on it are served
     /// after the running command. `hash`: the key's hash.
-    @inline(__always) func signalListReady(_ key: UnsafeRawBufferPointer, hash: UInt64) {
+    @inline(__always) func signalListReady(_ key: UnsafeRawBufferPointer, hash: UInt64, db: Int? = nil) {
         let s = shardCount == 1 ? 0 : ServerState.shardIndex(hash: hash, count: shardCount)
-        server.workers[s].blocking.signal(db: dbIndex, key: key)
+        server.workers[s].blocking.signal(db: db ?? dbIndex, key: key)
     }
 
     /// Parses a blocking command's timeout (seconds, fractions allowed) into an absolute

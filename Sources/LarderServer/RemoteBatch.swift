@@ -73,10 +73,21 @@ final class RemoteBatch {
 }
 
 /// A reply that is not known yet when later replies are: output waits behind it, in order.
-enum PendingPiece {
+indirect enum PendingPiece {
     case ready([UInt8])
     case remote(RemoteBatch, Int)
     case borrowed(BorrowedReply)
+    /// A reply CLIENT REPLY OFF/SKIP drops: it still waits its turn, then writes nothing.
+    case silenced(PendingPiece)
+
+    var isFinished: Bool {
+        switch self {
+        case .ready: return true
+        case .remote(let batch, _): return batch.isDone
+        case .borrowed(let r): return r.bytes != nil
+        case .silenced(let p): return p.isFinished
+        }
+    }
 }
 
 final class BorrowedReply {

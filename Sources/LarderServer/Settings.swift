@@ -29,6 +29,10 @@ public final class ServerSettings: @unchecked Sendable {
     /// Redis' `protected-mode`: while on and the default user has no password, only clients
     /// from loopback addresses are served (see `ConnectionHandler.channelActive`).
     public let protectedMode: ManagedAtomic<Bool>
+    /// Redis' `enable-debug-command`: who may run DEBUG (no by default, as Redis 7). Set at
+    /// start only (a protected config in Redis).
+    public var enableDebugCommand: ProtectedConfig = .no
+    public enum ProtectedConfig: String, Sendable { case no, yes, local }
     /// Redis' `stop-writes-on-bgsave-error`: while save points are set and the last snapshot
     /// failed, write commands (and PING) get -MISCONF instead of changes that would not persist.
     public let stopWritesOnSaveError: ManagedAtomic<Bool>

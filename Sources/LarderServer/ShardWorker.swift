@@ -185,7 +185,7 @@ public final class ShardWorker {
     func expiryCycle() {
         cron?(Clock.nowMilliseconds())
         // Not while the dataset loads: the AOF replay suspends expiry (AppendOnlyFile+Load.swift).
-        guard isAvailable, loading?.isActive != true else { return }
+        guard isAvailable, loading?.isActive != true, DebugFamily.activeExpire.load(ordering: .relaxed) else { return }
         shard.sweepExpired(now: Clock.nowMilliseconds(), budget: 2000)
         flushAOF(sync: true)  // the sweep's DELs, and anything no reply has written
     }

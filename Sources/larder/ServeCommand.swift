@@ -55,6 +55,9 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("protected-mode"),
             help: "yes: without a password, only clients from loopback addresses are served (as Redis).")
     var protectedMode: YesNo = .yes
+    @Option(name: .customLong("enable-debug-command"),
+            help: "Who may run DEBUG: no (default, as Redis 7), yes, or local (clients from loopback addresses).")
+    var enableDebugCommand: DebugPermission = .no
     @Option(name: .customLong("proto-max-bulk-len"), help: "Largest bulk string a client may send, in bytes.")
     var protoMaxBulkLen = MemorySize(512 * 1024 * 1024)
     @Option(name: .customLong("proto-max-multibulk-len"), help: "Largest number of arguments in one command.")
@@ -189,6 +192,7 @@ struct ServeCommand: ParsableCommand {
             settings.configFile = URL(fileURLWithPath: configFile).standardizedFileURL.path
             settings.commandLineSettings = Self.commandLineSettings(Array(CommandLine.arguments.drop { $0 != "serve" }.dropFirst()))
         }
+        settings.enableDebugCommand = ServerSettings.ProtectedConfig(rawValue: enableDebugCommand.rawValue)!
         settings.aof.isEnabled = appendonly == .yes
         settings.aof.fsync = AppendFsync(name: appendfsync)!
         settings.aof.dirname = appenddirname
@@ -310,6 +314,11 @@ extension ServeCommand {
 }
 
 /// A Redis-style boolean option value.
+enum DebugPermission: String, ExpressibleByArgument {
+    case yes, no, local
+    init?(argument: String) { self.init(rawValue: argument.lowercased()) }
+}
+
 enum YesNo: String, ExpressibleByArgument {
     case yes, no
     init?(argument: String) { self.init(rawValue: argument.lowercased()) }

@@ -73,7 +73,7 @@ final class ConfigTests: XCTestCase {
             let reply = try c.call("CONFIG", "SET", name, value)
             switch name {
             // Immutable in Redis 7.0 too (its IMMUTABLE_CONFIG flag).
-            case "databases", "daemonize", "aclfile", "appenddirname", "appendfilename":
+            case "databases", "daemonize", "aclfile", "appenddirname", "appendfilename", "enable-debug-command":
                 XCTAssertEqual(reply, failed(name, "can't set immutable config"))
             case "dbfilename": XCTAssertEqual(reply, failed(name, "can't set protected config"))
             default: XCTAssertEqual(reply, .simple("OK"), "\(name) \(value)")

@@ -19,6 +19,9 @@ final class ACLPermissions {
     private let commands: [UInt64]
     private let firstArgs: [Int: [String]]
     private let allKeys: Bool
+    /// Every key, read and write (Redis' ACLUserCheckCmdWithUnrestrictedKeyAccess): SORT's
+    /// BY and GET patterns may name any key, so they need it.
+    var hasFullKeyAccess: Bool { allKeys }
     private let keyPatterns: [ACLKeyPattern]
 
     init(_ user: ACLUser) {

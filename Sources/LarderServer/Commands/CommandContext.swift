@@ -25,6 +25,8 @@ public struct CommandContext {
     /// `blockRequest` instead of replying, and the connection blocks (Blocking.swift).
     var mayBlock = false
     var blockRequest: BlockRequest? = nil
+    /// Set where WAIT may block its client (run by the connection itself, not inside EXEC).
+    var mayBlockForReplicas = false
 
     init(out: ReplyWriter, dbIndex: Int, now: Int64, shards: [Shard?], session: ClientSession?, server: ServerState) {
         self.out = out; self.dbIndex = dbIndex; self.now = now; self.shards = shards

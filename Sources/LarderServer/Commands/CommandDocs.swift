@@ -168,7 +168,8 @@ struct CommandDescription {
     /// Summary and since are Redis' own when Redis documents the command, the family table's
     /// otherwise (`CommandDocsTests` checks that exactly one of the two exists).
     init(_ spec: CommandSpec) {
-        name = spec.name; arity = spec.arity; flags = spec.flags; keys = spec.keys
+        name = spec.name; arity = spec.arity; keys = spec.keys
+        flags = Self.withMovableKeys(spec.flags, name: spec.name, keys: spec.keys)
         group = spec.group
         let c = RedisCommandDocs.byName[spec.name]
         summary = c?.summary ?? spec.ownSummary ?? ""; since = c?.since ?? spec.ownSince ?? ""
@@ -176,13 +177,29 @@ struct CommandDescription {
     }
 
     init(parent: CommandSpec, _ sub: Subcommand) {
-        name = "\(parent.name)|\(sub.name)"; arity = sub.arity; flags = sub.flags; keys = sub.keys
+        name = "\(parent.name)|\(sub.name)"; arity = sub.arity; keys = sub.keys
+        flags = Self.withMovableKeys(sub.flags, name: name, keys: sub.keys)
         group = parent.group
         let c = RedisCommandDocs.byName[name]
         summary = c?.summary ?? sub.ownSummary ?? ""; since = c?.since ?? sub.ownSince ?? ""
     }
 
     var catalog: RedisCommandDoc? { RedisCommandDocs.byName[name] }
+
+    /// Redis' populateCommandMovableKeys: a command's keys are movable when one of its key
+    /// specs does not start at a fixed index or does not end at a fixed range (a keyword, a
+    /// key count), or when it finds its keys itself (a row flagged `.movableKeys`: SORT_RO).
+    static func withMovableKeys(_ flags: CommandFlags, name: String, keys: KeyPositions) -> CommandFlags {
+        var movable = flags.contains(.movableKeys) || keys.keyCountIndex > 0 || keys.sortStoreKey
+        if let specs = RedisCommandDocs.byName[name]?.keySpecs, !specs.isEmpty {
+            for spec in specs.split(separator: "|") {
+                let parts = spec.split(separator: " ")
+                guard parts.count >= 3 else { continue }
+                if !parts[1].hasPrefix("index:") || !parts[2].hasPrefix("range:") { movable = true }
+            }
+        }
+        return movable ? flags.union(.movableKeys) : flags
+    }
 
     /// Redis' ACL categories: the catalog's, or the ones Redis derives from the flags and group.
     var aclCategories: [String] {

@@ -23,7 +23,9 @@ public struct CommandFlags: OptionSet, Sendable {
     public static let skipSlowlog = CommandFlags(rawValue: 1 << 14)
     /// May block the client (BLPOP...): it waits on its keys' shards (Families/Blocking.swift).
     public static let blocking = CommandFlags(rawValue: 1 << 15)
-    /// Its keys are found from a count argument (LMPOP numkeys key...), see `KeyPositions.keyCountIndex`.
+    /// The command finds its keys itself (as a Redis command with a getkeys_proc). COMMAND INFO
+    /// also reports it for every command whose key specs are not fixed
+    /// (CommandDescription.withMovableKeys), which is how every row here gets it today.
     public static let movableKeys = CommandFlags(rawValue: 1 << 16)
 
     /// In the order Redis prints them in COMMAND INFO.
@@ -45,6 +47,9 @@ public struct KeyPositions: Sendable {
     /// 0 when the keys are at fixed positions. Such a command reports (0, 0, 0) in COMMAND INFO,
     /// as Redis does, and its keys are read from the arguments (`forEach(_:count:_:)`).
     public var keyCountIndex = 0
+    /// SORT's optional STORE key, found by skipping SORT's options (SortFamily.storeKeyIndex),
+    /// after the fixed positions.
+    public var sortStoreKey = false
     public static let none = KeyPositions(first: 0, last: 0, step: 0)
     public static let one = KeyPositions(first: 1, last: 1, step: 1)
     public static func range(_ f: Int, _ l: Int, _ s: Int) -> KeyPositions { KeyPositions(first: f, last: l, step: s) }
@@ -54,6 +59,13 @@ public struct KeyPositions: Sendable {
         return k
     }
 
+    /// SORT key [... STORE destination].
+    public static let sortKeys: KeyPositions = {
+        var k = KeyPositions.one
+        k.sortStoreKey = true
+        return k
+    }()
+
     /// The index of the first key, the routed one (0 when there is none).
     @inline(__always) public var firstKeyIndex: Int { keyCountIndex > 0 ? keyCountIndex + 1 : first }
 
@@ -62,7 +74,11 @@ public struct KeyPositions: Sendable {
     /// there are arguments, gives no keys (the command then replies its error without touching
     /// any key).
     @inline(__always) public func forEach(argc: Int, argument: (Int) -> UnsafeRawBufferPointer, _ body: (Int) -> Void) {
-        guard keyCountIndex > 0 else { forEach(argc: argc, body); return }
+        guard keyCountIndex > 0 else {
+            forEach(argc: argc, body)
+            if sortStoreKey, let i = SortFamily.storeKeyIndex(argc: argc, argument: argument) { body(i) }
+            return
+        }
         guard keyCountIndex < argc else { return }
         let a = argument(keyCountIndex)
         guard let n = RESPParser.parseInteger(a, from: 0, to: a.count), n > 0, n <= argc - keyCountIndex - 1 else { return }
@@ -117,13 +133,18 @@ public final class CommandSpec {
     public let ownSummary: String?
     public let ownSince: String?
     public let handler: DataHandler
+    /// For a call that reads keys its key positions do not list (SORT's BY/GET patterns):
+    /// routing then borrows every shard for it. nil for every other command.
+    public let namesUnlistedKeys: ((Arguments) -> Bool)?
     public let subcommands: [String]
     /// Index in the table, used by per-command statistics.
     public internal(set) var id: Int = 0
 
     public init(_ name: String, arity: Int, flags: CommandFlags, keys: KeyPositions = .none,
                 route: CommandRoute? = nil, group: String, summary: String? = nil, since: String? = nil,
-                subcommands: [String] = [], handler: @escaping DataHandler) {
+                subcommands: [String] = [], namesUnlistedKeys: ((Arguments) -> Bool)? = nil,
+                handler: @escaping DataHandler) {
+        self.namesUnlistedKeys = namesUnlistedKeys
         self.name = name; self.arity = arity; self.flags = flags; self.keys = keys
         self.route = route ?? (keys.firstKeyIndex > 0 ? .keys : .connection)
         self.group = group; self.ownSummary = summary; self.ownSince = since

@@ -33,6 +33,12 @@ public final class ClientSession {
     /// Set by RESET: the handler drops watches (they live in shards).
     var resetRequested = false
     var noEvict = false, noTouch = false
+    /// CLIENT REPLY: whose replies are dropped (ConnectionHandler.dispatch).
+    var replyMode: ReplyMode = .on
+    /// Set by WAIT when it must block: its deadline in ms (0 = forever); the connection then
+    /// waits (ConnectionHandler.waitForReplicas).
+    var waitDeadline: Int64? = nil
+    enum ReplyMode { case on, off, skipNext, skip }
     /// The user's permissions as of `aclEpoch` (ACLState.epoch); refreshed by dispatch after a
     /// change, so the per-command check reads no lock.
     var acl: ACLPermissions
@@ -48,7 +54,11 @@ public final class ClientSession {
     let lastSubcommandIndex = ManagedAtomic<Int>(-1)
     let commandCount = ManagedAtomic<Int>(0)
     let isMonitor = ManagedAtomic<Bool>(false)
+    /// The connection's query buffer: bytes in it (the whole read while its commands run, as
+    /// Redis' qbuf, then what is kept of a partial command; 0 when nothing is kept) and its
+    /// unused capacity (qbuf-free). Stored once per read.
     let queryBufferBytes = ManagedAtomic<Int>(0)
+    let queryBufferFree = ManagedAtomic<Int>(0)
     /// Blocked in BLPOP & co. (CLIENT LIST flag b, INFO blocked_clients).
     let isBlocked = ManagedAtomic<Bool>(false)
     var blocked: Bool {
@@ -117,7 +127,10 @@ public final class ClientSession {
     /// `own` is true when the client describes itself: only then is its MULTI queue (owned by
     /// its thread) read; other clients in MULTI show `multi=0`.
     /// `fd`: the connection's descriptor (SocketDescriptors), -1 when unknown.
-    func describeLine(now: Int64, own: Bool = true, fd: Int = -1, commandName: (Int) -> String) -> String {
+    /// `argvBytes`: the arguments of the command running for this client (the CLIENT LIST or
+    /// INFO call itself when it describes its own client; 0 for the others, which run nothing
+    /// at that instant), Redis' argv-mem.
+    func describeLine(now: Int64, own: Bool = true, fd: Int = -1, argvBytes: Int = 0, commandName: (Int) -> String) -> String {
         let age = (now - createdAt) / 1000
         let idle = (now - Int64(lastInteraction.load(ordering: .relaxed))) / 1000
         var flags = ""
@@ -127,7 +140,8 @@ public final class ClientSession {
         if flags.isEmpty { flags = "N" }
         let lastId = lastCommandId.load(ordering: .relaxed)
         let cmd = lastId >= 0 ? commandName(lastId) : "NULL"
-        return "id=\(id) addr=\(address) laddr=\(localAddress) fd=\(fd) name=\(name) age=\(age) idle=\(idle) flags=\(flags) db=\(db) sub=0 psub=0 ssub=0 multi=\(inMulti ? (own ? multiQueue.count : 0) : -1) qbuf=\(queryBufferBytes.load(ordering: .relaxed)) qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=\(cmd) user=\(userName) redir=-1 resp=\(version.rawValue) lib-name=\(libName) lib-ver=\(libVersion)"
+        let qbuf = queryBufferBytes.load(ordering: .relaxed), qbufFree = queryBufferFree.load(ordering: .relaxed)
+        return "id=\(id) addr=\(address) laddr=\(localAddress) fd=\(fd) name=\(name) age=\(age) idle=\(idle) flags=\(flags) db=\(db) sub=0 psub=0 ssub=0 multi=\(inMulti ? (own ? multiQueue.count : 0) : -1) qbuf=\(qbuf) qbuf-free=\(qbufFree) argv-mem=\(argvBytes) multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=\(qbuf + qbufFree + argvBytes) events=r cmd=\(cmd) user=\(userName) redir=-1 resp=\(version.rawValue) lib-name=\(libName) lib-ver=\(libVersion)"
     }
 }
 

@@ -8,7 +8,38 @@ import NIOCore
 /// - one whose keys live in one other shard joins that shard's batch for this read (one hop);
 /// - one whose keys span shards, or that needs every shard, borrows the shards it needs.
 extension ConnectionHandler {
-    func dispatch(_ args: Arguments, now: Int64) {
+    /// One command. Under CLIENT REPLY OFF or SKIP its reply is dropped (one compare of the
+    /// session's mode otherwise).
+    @inline(__always) func dispatch(_ args: Arguments, now: Int64) {
+        if session.replyMode == .on {
+            dispatchCommand(args, now: now)
+            if session.replyMode == .skipNext { session.replyMode = .skip }  // it was CLIENT REPLY SKIP
+        } else {
+            dispatchSilenced(args, now: now)
+        }
+    }
+
+    /// Redis' rule: a reply is dropped when, after its command ran, replies are off or this
+    /// command is the one skipped; SKIP then applies to the next command only.
+    @inline(never)
+    func dispatchSilenced(_ args: Arguments, now: Int64) {
+        let outMark = out.count, pieceMark = pieces.count
+        dispatchCommand(args, now: now)
+        if session.replyMode == .off || session.replyMode == .skip {
+            if pieces.count > pieceMark {
+                for i in pieceMark..<pieces.count { pieces[i] = .silenced(pieces[i]) }
+            } else if pieces.count == pieceMark {
+                out.truncate(to: outMark)
+            }
+        }
+        switch session.replyMode {
+        case .skip: session.replyMode = .on
+        case .skipNext: session.replyMode = .skip
+        case .on, .off: break
+        }
+    }
+
+    func dispatchCommand(_ args: Arguments, now: Int64) {
         guard let spec = server.commands.lookup(args[0]) else {
             if Self.looksLikeHTTP(args[0]) {
                 // Redis' securityWarningCommand: no reply, the client is dropped.
@@ -181,6 +212,9 @@ extension ConnectionHandler {
             else { borrow(Array(0..<n), spec: spec, args: args, now: now) }
         case .keys, .keysWithSession:
             if spec.flags.contains(.blocking) { runBlocking(spec, args); return }
+            if n > 1, let unlisted = spec.namesUnlistedKeys, unlisted(args) {
+                borrow(Array(0..<n), spec: spec, args: args, now: now); return
+            }
             var target = -1
             var multi = false
             var firstKeyHash: UInt64 = 0
@@ -220,6 +254,7 @@ extension ConnectionHandler {
         let held = worker.isAvailable ? localShardHeld : noShardHeld
         emit { out in
             var ctx = CommandContext(out: out, dbIndex: session.db, now: now, shards: held, session: session, server: server)
+            ctx.mayBlockForReplicas = true
             if let firstKeyHash {
                 ctx.routedKey = args[spec.keys.firstKeyIndex]
                 ctx.routedKeyHash = firstKeyHash
@@ -233,6 +268,29 @@ extension ConnectionHandler {
         if session.resetRequested {
             session.resetRequested = false
             releaseWatches()
+        }
+        if let deadline = session.waitDeadline {
+            session.waitDeadline = nil
+            waitForReplicas(deadline: deadline)
+        }
+    }
+
+    /// WAIT with no replica to wait for: the client is blocked (its later commands wait, INFO
+    /// counts it) until the deadline, then gets 0; forever when the deadline is 0. Ends early
+    /// only when the client goes away.
+    func waitForReplicas(deadline: Int64) {
+        let reply = BorrowedReply()
+        pieces.append(.borrowed(reply))
+        borrowsInFlight += 1
+        session.blocked = true
+        guard deadline > 0 else { return }
+        let wait = max(deadline - Clock.nowMilliseconds(), 0)
+        worker.loop.scheduleTask(in: .milliseconds(wait)) { [self] in
+            session?.blocked = false
+            guard session != nil, !channelClosed else { return }
+            reply.bytes = Array(":0\r\n".utf8)
+            flush()
+            borrowFinished()
         }
     }
 

@@ -66,6 +66,7 @@ extension ConnectionHandler {
             case .allShards: for i in 0..<n { shards.insert(i) }
             case .keys, .keysWithSession:
                 Self.withArguments(q.arguments) { a in
+                    if let unlisted = q.spec.namesUnlistedKeys, unlisted(a) { for i in 0..<n { shards.insert(i) } }
                     q.spec.keys.forEach(a) { i in shards.insert(ServerState.shardIndex(hash: ByteHash.hash(a[i]), count: n)) }
                 }
             case .connection, .transaction: break

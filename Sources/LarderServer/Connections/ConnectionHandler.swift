@@ -174,6 +174,9 @@ final class ConnectionHandler: ChannelInboundHandler {
         parser.limits.maxBulkLength = server.settings.protoMaxBulkLength.load(ordering: .relaxed)
         parser.limits.maxMultibulkLength = server.settings.protoMaxMultibulkLength.load(ordering: .relaxed)
 
+        // CLIENT LIST's qbuf while these commands run: the whole read, as Redis' query buffer.
+        session.queryBufferBytes.store(buffer.readableBytes, ordering: .relaxed)
+        session.queryBufferFree.store(buffer.capacity - buffer.writerIndex, ordering: .relaxed)
         var protocolError: RESPProtocolError? = nil
         var consumed = 0
         var stopped: ParsedAhead? = nil
@@ -252,6 +255,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             keepPending(buffer, consumed: consumed)
         }
         session.queryBufferBytes.store(pending?.readableBytes ?? 0, ordering: .relaxed)
+        session.queryBufferFree.store(pending.map { $0.capacity - $0.writerIndex } ?? 0, ordering: .relaxed)
         flush()
     }
 
@@ -307,6 +311,8 @@ final class ConnectionHandler: ChannelInboundHandler {
             case .borrowed(let r):
                 guard let bytes = r.bytes else { break drain }
                 out.append(bytes)
+            case .silenced(let p):
+                if !p.isFinished { break drain }
             }
             piecesHead += 1
         }

@@ -21,6 +21,8 @@ enum ClientFamily {
                    handler: kill),
         Subcommand("unblock", arity: -3, flags: [.admin, .noscript, .loading, .stale],
                    handler: unblock),
+        Subcommand("reply", arity: 3, flags: [.noscript, .loading, .stale],
+                   handler: reply),
         Subcommand("no-evict", arity: 3, flags: [.admin, .noscript, .loading, .stale],
                    handler: noEvict),
         Subcommand("no-touch", arity: 3, flags: [.noscript, .loading, .stale],
@@ -82,6 +84,22 @@ enum ClientFamily {
         ctx.out.ok()
     }
 
+    /// CLIENT REPLY ON|OFF|SKIP: OFF and SKIP have no reply of their own; SKIP drops the next
+    /// command's reply and does nothing while replies are off (Redis' clientCommand).
+    static func reply(_ ctx: inout CommandContext, _ args: Arguments) {
+        guard let session = ctx.session else { return }
+        if args.equalsKeyword(2, "ON") {
+            session.replyMode = .on
+            ctx.out.ok()
+        } else if args.equalsKeyword(2, "OFF") {
+            session.replyMode = .off
+        } else if args.equalsKeyword(2, "SKIP") {
+            if session.replyMode != .off { session.replyMode = .skipNext }
+        } else {
+            ctx.syntaxError()
+        }
+    }
+
     static func noTouch(_ ctx: inout CommandContext, _ args: Arguments) {
         guard let on = onOff(args, 2) else { ctx.syntaxError(); return }
         ctx.session?.noTouch = on
@@ -109,17 +127,21 @@ enum ClientFamily {
     }
 
     /// `fds`: SocketDescriptors.byConnection(), read once per CLIENT LIST / CLIENT INFO.
-    static func line(_ ctx: CommandContext, _ c: ClientSession, fds: [SocketDescriptors.Connection: Int]) -> String {
-        line(server: ctx.server, c, own: c === ctx.session, fds: fds) + "\n"
+    static func line(_ ctx: CommandContext, _ c: ClientSession, fds: [SocketDescriptors.Connection: Int], args: Arguments) -> String {
+        let own = c === ctx.session
+        var argvBytes = 0
+        if own { for i in 0..<args.count { argvBytes += args[i].count } }
+        return line(server: ctx.server, c, own: own, fds: fds, argvBytes: argvBytes) + "\n"
     }
 
     /// One CLIENT LIST line without its newline (also ACL LOG's client-info, which does not
     /// read the descriptor tables: fd=-1 there).
-    static func line(server: ServerState, _ c: ClientSession, own: Bool, fds: [SocketDescriptors.Connection: Int] = [:]) -> String {
+    static func line(server: ServerState, _ c: ClientSession, own: Bool, fds: [SocketDescriptors.Connection: Int] = [:],
+                     argvBytes: Int = 0) -> String {
         let specs = server.commands.specs
         let sub = c.lastSubcommandIndex.load(ordering: .relaxed)
         let fd = fds[SocketDescriptors.Connection(local: c.localAddress, remote: c.address)] ?? -1
-        return c.describeLine(now: Clock.nowMilliseconds(), own: own, fd: fd) { i in
+        return c.describeLine(now: Clock.nowMilliseconds(), own: own, fd: fd, argvBytes: argvBytes) { i in
             guard i < specs.count else { return "NULL" }
             // Container commands show as "client|list", as in Redis 7.
             let subs = specs[i].subcommands
@@ -129,7 +151,7 @@ enum ClientFamily {
 
     static func info(_ ctx: inout CommandContext, _ args: Arguments) {
         guard let session = ctx.session else { return }
-        ctx.out.verbatim(line(ctx, session, fds: SocketDescriptors.byConnection()))
+        ctx.out.verbatim(line(ctx, session, fds: SocketDescriptors.byConnection(), args: args))
     }
 
     /// CLIENT LIST [TYPE NORMAL|MASTER|REPLICA|PUBSUB] [ID id [id ...]]
@@ -137,12 +159,12 @@ enum ClientFamily {
         var text = ""
         let fds = SocketDescriptors.byConnection()
         if args.count == 2 {
-            for c in ctx.server.clients.all { text += line(ctx, c, fds: fds) }
+            for c in ctx.server.clients.all { text += line(ctx, c, fds: fds, args: args) }
         } else if args.count == 4 && args.equalsKeyword(2, "TYPE") {
             guard let t = clientType(named: args.string(3)) else {
                 ctx.out.error("ERR Unknown client type '\(args.string(3))'"); return
             }
-            for c in ctx.server.clients.all where type(of: c) == t { text += line(ctx, c, fds: fds) }
+            for c in ctx.server.clients.all where type(of: c) == t { text += line(ctx, c, fds: fds, args: args) }
         } else if args.count > 3 && args.equalsKeyword(2, "ID") {
             var ids: [Int] = []
             for i in 3..<args.count {
@@ -151,7 +173,7 @@ enum ClientFamily {
                 }
                 ids.append(id)
             }
-            for id in ids { if let c = ctx.server.clients.client(id: id) { text += line(ctx, c, fds: fds) } }
+            for id in ids { if let c = ctx.server.clients.client(id: id) { text += line(ctx, c, fds: fds, args: args) } }
         } else {
             ctx.syntaxError(); return
         }
@@ -267,6 +289,8 @@ enum ClientFamily {
             "    Set client meta attr. Options are:",
             "    * LIB-NAME: the client lib name.",
             "    * LIB-VER: the client lib version.",
+            "REPLY (ON|OFF|SKIP)",
+            "    Control the replies sent to the current connection.",
             "NO-EVICT (ON|OFF)",
             "    Protect current client connection from eviction.",
             "NO-TOUCH (ON|OFF)",

@@ -141,7 +141,16 @@ enum CommandFamily {
             ctx.out.error("ERR Invalid number of arguments specified for command" as StaticString); return nil
         }
         var found: [KeySpecSearch.Found] = []
-        if let doc = RedisCommandDocs.byName[docName], !doc.keySpecs.isEmpty {
+        let doc = RedisCommandDocs.byName[docName]
+        if keys.sortStoreKey || (doc?.keySpecs.contains(" unknown ") ?? false) {
+            // A key spec of unknown position (SORT's BY/GET/STORE): Redis asks the command's own
+            // key finder (sortGetKeys), which the row's positions are: the sorted key is read,
+            // the STORE key overwritten.
+            let store = keys.sortStoreKey ? SortFamily.storeKeyIndex(argc: argc, argument: { args[$0 + 2] }) : nil
+            keys.forEach(argc: argc, argument: { args[$0 + 2] }) {
+                found.append(KeySpecSearch.Found(position: $0, flags: $0 == store ? ["OW", "update"] : ["RO", "access"]))
+            }
+        } else if let doc, !doc.keySpecs.isEmpty {
             guard let f = KeySpecSearch.keys(command: docName, specs: doc.keySpecs, args: call) else {
                 ctx.out.error("ERR Invalid arguments specified for command" as StaticString); return nil
             }

@@ -119,6 +119,7 @@ enum ConfigFamily {
         Parameter(name: "dir", get: { absolutePath($0.settings.dir) }, check: nil, unchangeable: .whileRunning),
         Parameter(name: "dbfilename", get: { $0.settings.dbFilename }, check: nil, unchangeable: .protected),
         Parameter(name: "daemonize", get: { _ in "no" }, check: nil),
+        Parameter(name: "enable-debug-command", get: { $0.settings.enableDebugCommand.rawValue }, check: nil),
         Parameter(name: "save", get: { SavePoint.format($0.settings.savePoints) }, check: { text in
             guard let points = SavePoint.parse(text) else { return .failure(ConfigRefusal(reason: "Invalid save parameters")) }
             return .success { $0.savePoints = points }

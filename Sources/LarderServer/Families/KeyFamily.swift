@@ -159,6 +159,7 @@ enum KeyFamily {
         // Look the source up again: slots are not held across the destination's lookup.
         if let s = source.lookup(args[1], hash: hash, now: ctx.now, counted: false) { source.remove(at: s) }
         destination.set(args[1], hash: hash, value: value, expireAt: expireAt, now: ctx.now)
+        if case .list = value { ctx.signalListReady(args[1], hash: hash, db: target) }  // wakes BLPOP & co. there
         ctx.out.integer(1)
     }
 
@@ -177,6 +178,8 @@ enum KeyFamily {
             ctx.out.error("ERR DB index is out of range" as StaticString); return
         }
         for shard in ctx.heldShards { shard.databases[a].swapContents(with: shard.databases[b]) }
+        // Clients blocked in either database may now find a list (served after this command).
+        for w in ctx.server.workers { w.blocking.signalDatabases(a, b) }
         ctx.out.ok()
     }
 

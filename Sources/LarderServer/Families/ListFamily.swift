@@ -23,7 +23,7 @@ enum ListFamily {
         CommandSpec("lmove", arity: 5, flags: [.write, .denyoom], keys: .range(1, 2, 1), group: "list", handler: lmove),
         CommandSpec("rpoplpush", arity: 3, flags: [.write, .denyoom], keys: .range(1, 2, 1), group: "list",
                     handler: rpoplpush),
-        CommandSpec("lmpop", arity: -4, flags: [.write, .movableKeys], keys: .counted(at: 1), group: "list", handler: lmpop),
+        CommandSpec("lmpop", arity: -4, flags: [.write], keys: .counted(at: 1), group: "list", handler: lmpop),
         CommandSpec("blpop", arity: -3, flags: [.write, .noscript, .blocking], keys: .range(1, -2, 1), group: "list",
                     handler: blpop),
         CommandSpec("brpop", arity: -3, flags: [.write, .noscript, .blocking], keys: .range(1, -2, 1), group: "list",
@@ -32,7 +32,7 @@ enum ListFamily {
                     group: "list", handler: blmove),
         CommandSpec("brpoplpush", arity: 4, flags: [.write, .denyoom, .noscript, .blocking], keys: .range(1, 2, 1),
                     group: "list", handler: brpoplpush),
-        CommandSpec("blmpop", arity: -5, flags: [.write, .blocking, .movableKeys], keys: .counted(at: 2), group: "list",
+        CommandSpec("blmpop", arity: -5, flags: [.write, .blocking], keys: .counted(at: 2), group: "list",
                     handler: blmpop),
     ]
 

@@ -32,8 +32,23 @@ enum ServerFamily {
         // Every shard, so the snapshot it may write is a consistent image (as SAVE).
         CommandSpec("shutdown", arity: -1, flags: [.admin, .noscript, .loading, .stale, .noMulti, .allowBusy],
                     route: .allShards, group: "server", handler: shutdown),
-        InfoFamily.spec, ConfigFamily.spec, CommandFamily.spec, MemoryFamily.spec,
+        CommandSpec("wait", arity: 3, flags: [.noscript], group: "generic", handler: wait),
+        InfoFamily.spec, ConfigFamily.spec, CommandFamily.spec, MemoryFamily.spec, DebugFamily.spec,
     ]
+
+    /// WAIT numreplicas timeout (Redis' waitCommand). Larder has no replicas, so 0 replicas
+    /// acknowledge: asking for none (or running inside MULTI) replies 0 at once; asking for more
+    /// blocks the client until the timeout (milliseconds, 0 = forever) and then replies 0, as a
+    /// Redis without replicas does (ConnectionHandler.waitForReplicas).
+    static func wait(_ ctx: inout CommandContext, _ args: Arguments) {
+        guard let wanted = RESPParser.parseInteger(args[1], from: 0, to: args[1].count) else { ctx.notInteger(); return }
+        guard let timeout = RESPParser.parseInteger(args[2], from: 0, to: args[2].count) else {
+            ctx.out.error("ERR timeout is not an integer or out of range" as StaticString); return
+        }
+        guard timeout >= 0 else { ctx.out.error("ERR timeout is negative" as StaticString); return }
+        guard wanted > 0, let session = ctx.session, !session.inMulti, ctx.mayBlockForReplicas else { ctx.out.integer(0); return }
+        session.waitDeadline = timeout == 0 ? 0 : ctx.now + Int64(timeout)
+    }
 
     static func dbsize(_ ctx: inout CommandContext, _ args: Arguments) {
         ctx.out.integer(ctx.heldDatabases.reduce(0) { $0 + $1.count })

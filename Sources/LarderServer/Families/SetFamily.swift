@@ -25,7 +25,7 @@ enum SetFamily {
         CommandSpec("sdiff", arity: -2, flags: [.readonly], keys: .range(1, -1, 1), group: "set", handler: sdiff),
         CommandSpec("sdiffstore", arity: -3, flags: [.write, .denyoom], keys: .range(1, -1, 1), group: "set",
                     handler: sdiffstore),
-        CommandSpec("sintercard", arity: -3, flags: [.readonly, .movableKeys], keys: .counted(at: 1), group: "set",
+        CommandSpec("sintercard", arity: -3, flags: [.readonly], keys: .counted(at: 1), group: "set",
                     handler: sintercard),
         CommandSpec("sscan", arity: -3, flags: [.readonly, .random], keys: .one, group: "set", handler: sscan),
     ]
