@@ -43,12 +43,16 @@ public final class ServerState: @unchecked Sendable {
 
     /// Users, permissions, ACL LOG (ACL/ACLState.swift).
     public let acl: ACLState
+    /// Redis Cluster mode: this node's id and topology (Cluster/).
+    public let cluster: ClusterState
 
     init(settings: ServerSettings, commands: CommandTable = .standard) {
         self.settings = settings
         self.commands = commands
         self.aof = AppendOnlyFile(settings: settings, commands: commands)
         acl = ACLState(index: ACLCommandIndex(commands), aclFile: settings.aclFile, logMaxLength: settings.aclLogMaxLength)
+        let id = settings.clusterNodeId ?? (0..<40).map { _ in String("0123456789abcdef".randomElement()!) }.joined()
+        cluster = ClusterState(enabled: settings.clusterEnabled, myId: id, configFile: settings.clusterConfigFile)
         acl.setDefaultPassword(settings.requirePass)
         settings.requirePassChanged = { [unowned acl] in acl.setDefaultPassword($0) }
     }

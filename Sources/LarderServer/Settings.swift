@@ -42,6 +42,16 @@ public final class ServerSettings: @unchecked Sendable {
     /// What was built (`larder --version`'s version and commit), for INFO server. Set once before
     /// the server starts, by the CLI, which knows the build (LarderBuildInfo).
     public var build = (version: "", commit: "")
+    /// Redis Cluster mode (docs/cluster.md). Off: the emulated single node owning every slot
+    /// (CLUSTER answers for one master, no redirection). On: this node serves the slots a
+    /// topology gives it (`--cluster-config FILE`, CLUSTER LARDER.SETTOPOLOGY) and redirects
+    /// the rest. Set once before the server starts.
+    public var clusterEnabled = false
+    /// This node's id in the topology (`--cluster-node-id`); nil: the run id (random each start,
+    /// so only for topologies pushed after start-up).
+    public var clusterNodeId: String? = nil
+    /// The topology file read at start-up and rewritten by each accepted push.
+    public var clusterConfigFile: String? = nil
     /// appendonly, appendfsync, appenddirname, ... (AppendOnlyFile.swift).
     public let aof = AOFSettings()
     private let lock = NIOLock()
