@@ -4,12 +4,12 @@
 # both driven by redis-benchmark (the cluster with --cluster: it reads CLUSTER NODES and sends
 # each key to its owner). Random keys (-r) so the load spreads over the slots.
 #
-# Environment (defaults): N=300000 CLIENTS=50 PIPES="1 16" TESTS=set,get KEYSPACE=100000
+# Environment (defaults): N=300000 CLIENTS=50 PIPES="1 16" TESTS=set,get KEYSPACE=100000 ROUNDS=2
 #   OUT=  also write the report (markdown) to this file
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LARDER_BIN=${LARDER_BIN:-.build/release/larder}
-N=${N:-300000}; CLIENTS=${CLIENTS:-50}; PIPES=${PIPES:-"1 16"}; TESTS=${TESTS:-set,get}; KEYSPACE=${KEYSPACE:-100000}
+N=${N:-300000}; CLIENTS=${CLIENTS:-50}; PIPES=${PIPES:-"1 16"}; TESTS=${TESTS:-set,get}; KEYSPACE=${KEYSPACE:-100000}; ROUNDS=${ROUNDS:-2}
 OUT=${OUT:-}
 WORK=$(mktemp -d /tmp/larder-cluster-bench.XXXXXX)
 PIDS=()
@@ -35,7 +35,7 @@ for p in "${ports[@]}" "$single"; do wait_pong "$p"; done
 run() { # label, extra args...
   local label=$1; shift
   redis-benchmark -h 127.0.0.1 "$@" -n "$N" -c "$CLIENTS" -r "$KEYSPACE" -t "$TESTS" -P "$P" -q --csv 2>/dev/null \
-    | tr -d '"' | awk -F, -v l="$label" -v p="$P" 'NR>1 && $1!="" {printf "| %s | %s | %s | %.0f | %s |\n", l, $1, p, $2, $5}'
+    | tr -d '"' | awk -F, -v l="$label" -v p="$P" '$1 ~ /^[A-Z][A-Z0-9_ ]*$/ && $2+0 > 0 {printf "| %s | %s | %s | %.0f | %s |\n", l, $1, p, $2, $5}'
 }
 {
   echo "## cluster.sh: 3-node cluster vs one node (redis-benchmark)"
@@ -45,9 +45,12 @@ run() { # label, extra args...
   echo
   echo "| servers | test | pipeline | requests/s | p50 ms |"
   echo "|---|---|---|---|---|"
-  for P in $PIPES; do
-    run "1 node" -p "$single"
-    run "3-node cluster" -p "${ports[0]}" --cluster
+  # Alternated, ROUNDS times: on a shared machine the load drifts between runs.
+  for round in $(seq "$ROUNDS"); do
+    for P in $PIPES; do
+      run "1 node" -p "$single"
+      run "3-node cluster" -p "${ports[0]}" --cluster
+    done
   done
   echo
   echo "keys per node after the run: $(for p in "${ports[@]}"; do redis-cli -p "$p" DBSIZE; done | tr '\n' ' ')"
