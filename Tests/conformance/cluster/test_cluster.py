@@ -321,3 +321,46 @@ def test_node_down_fails_fast_and_restart_keeps_slots():
         rc.close()
     finally:
         c.stop()
+
+
+def test_larder_cluster_cli_make_check_push_status(tmp_path):
+    """`larder cluster make` a topology for three unconfigured nodes, `check` it, `push` it
+    (each node's MYID checked first), `status`; the pushed topology is saved to each node's
+    --cluster-config file, and a file naming a wrong id is refused before any node changes."""
+    import servers
+    binary = servers.REPO_ROOT / ".build/release/larder"
+    nodes = [servers.Server("larder", servers.larder_cmd_template()) for _ in range(3)]
+    try:
+        for i, s in enumerate(nodes):
+            node_id = subprocess.run([binary, "cluster", "id", f"127.0.0.1:{s.port}"], capture_output=True,
+                                     check=True).stdout.decode().strip()
+            s.argv += ["--threads", "1", "--cluster-enabled", "yes", "--cluster-node-id", node_id,
+                       "--cluster-config", str(tmp_path / f"node{i}.json")]
+            s.start()
+        topo = tmp_path / "t.json"
+        made = subprocess.run([binary, "cluster", "make"] + [f"127.0.0.1:{s.port}" for s in nodes],
+                              capture_output=True, check=True).stdout
+        topo.write_bytes(made)
+        assert b"ok, 3 shard(s)" in subprocess.run([binary, "cluster", "check", topo], capture_output=True, check=True).stdout
+        before = subprocess.run([binary, "cluster", "status", topo], capture_output=True)
+        assert before.returncode == 1 and before.stdout.count(b"cluster_state:fail") == 3
+        wrong = json.loads(made)
+        wrong[2]["master"]["id"] = "c" * 40
+        (tmp_path / "wrong.json").write_text(json.dumps(wrong))
+        refused = subprocess.run([binary, "cluster", "push", tmp_path / "wrong.json"], capture_output=True)
+        assert refused.returncode != 0 and b"has node id" in refused.stderr
+        assert call(nodes[0].port, "CLUSTER", "LARDER.TOPOLOGY") is None
+        subprocess.run([binary, "cluster", "push", topo], capture_output=True, check=True)
+        after = subprocess.run([binary, "cluster", "status", topo], capture_output=True, check=True)
+        assert after.stdout.count(b"cluster_state:ok") == 3 and after.stdout.count(b"topology:current") == 3
+        for i in range(3):
+            assert json.loads((tmp_path / f"node{i}.json").read_text()) == json.loads(made)
+        from redis.cluster import ClusterNode
+        rc = PyRedisCluster(startup_nodes=[ClusterNode("127.0.0.1", nodes[0].port)])
+        for k in range(50):
+            rc.set(f"cli-push:{k}", k)
+        assert all(n.client().dbsize() > 0 for n in nodes)
+        rc.close()
+    finally:
+        for s in nodes:
+            s.stop()
