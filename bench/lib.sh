@@ -2,7 +2,8 @@
 #
 # Binaries:   LARDER_BIN (default .build/release/larder), LARDER_BENCH_BIN (.build/release/larder-bench)
 # Pinning:    SERVER_CPUS (0) for every server, BENCH_CPUS (1) for the load generator.
-# Servers:    "configs" named redis, larder (serve --threads 1) and larder-t2 (serve --threads 2), all
+# Servers:    "configs" named redis, larder (serve --threads 1), larder-t2 (serve --threads 2) and
+#             larder-cluster (--threads 1, cluster mode owning every slot), all
 #             pinned to SERVER_CPUS. larder pins its shard threads to cores itself unless --no-pin, which
 #             would move shard 1 of larder-t2 off SERVER_CPUS, so every larder command line has --no-pin
 #             (start_server checks each thread's Cpus_allowed_list afterwards).
@@ -51,6 +52,10 @@ server_cmd() {
     redis)     printf '%s\n' redis-server --port "$2" --bind 127.0.0.1 --save '' --appendonly no --daemonize no ;;
     larder)    printf '%s\n' "$LARDER_BIN" serve --port "$2" --threads 1 --no-pin ;;
     larder-t2) printf '%s\n' "$LARDER_BIN" serve --port "$2" --threads 2 --no-pin ;;
+    # Cluster mode with a one-node topology owning every slot: the cost of the slot check.
+    larder-cluster)
+      printf '[{"slot_ranges": [{"start": 0, "end": 16383}], "master": {"id": "bench", "ip": "127.0.0.1", "port": %s}, "replicas": []}]' "$2" >"$WORK/cluster-$2.json"
+      printf '%s\n' "$LARDER_BIN" serve --port "$2" --threads 1 --no-pin --cluster-config "$WORK/cluster-$2.json" --cluster-node-id bench ;;
     # An earlier build (BASE_BIN) in the same run, for before/after comparisons of a change.
     base)      printf '%s\n' "${BASE_BIN:?set BASE_BIN to the earlier larder binary}" serve --port "$2" --threads 1 --no-pin ;;
     base-t2)   printf '%s\n' "${BASE_BIN:?set BASE_BIN to the earlier larder binary}" serve --port "$2" --threads 2 --no-pin ;;

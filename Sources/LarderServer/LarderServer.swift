@@ -51,6 +51,8 @@ public final class LarderServer: @unchecked Sendable {
         let settings = state.settings
         // Users first, as Redis: an invalid ACL file or `user` line refuses to start.
         try state.loadUsersAtStartup()
+        // A --cluster-config that cannot be read or is refused stops the start, naming why.
+        try state.cluster.start(workers: state.workers)
         self.keepLoading = keepLoading
         // Loading from before the port opens: no client may see the store before the load.
         if keepLoading || FileManager.default.fileExists(atPath: settings.snapshotPath)

@@ -43,6 +43,8 @@ public final class ServerState: @unchecked Sendable {
 
     /// Users, permissions, ACL LOG (ACL/ACLState.swift).
     public let acl: ACLState
+    /// Redis Cluster mode: this node's id and topology (Cluster/).
+    public let cluster: ClusterState
 
     /// INFO sections a module adds after Redis' own (LarderServing's `features`), as Redis
     /// modules add theirs: shown when named and by INFO everything. Set before the server starts.
@@ -53,6 +55,8 @@ public final class ServerState: @unchecked Sendable {
         self.commands = commands
         self.aof = AppendOnlyFile(settings: settings, commands: commands)
         acl = ACLState(index: ACLCommandIndex(commands), aclFile: settings.aclFile, logMaxLength: settings.aclLogMaxLength)
+        let id = settings.clusterNodeId ?? (0..<40).map { _ in String("0123456789abcdef".randomElement()!) }.joined()
+        cluster = ClusterState(enabled: settings.clusterEnabled, myId: id, configFile: settings.clusterConfigFile)
         acl.setDefaultPassword(settings.requirePass)
         settings.requirePassChanged = { [unowned acl] in acl.setDefaultPassword($0) }
     }

@@ -57,6 +57,16 @@ public final class ServerSettings: @unchecked Sendable {
     func noteConfigSet(_ names: [String]) {
         lock.withLock { for n in names where !_configSetNames.contains(n) { _configSetNames.append(n) } }
     }
+    /// Redis Cluster mode (docs/cluster.md). Off: the emulated single node owning every slot
+    /// (CLUSTER answers for one master, no redirection). On: this node serves the slots a
+    /// topology gives it (`--cluster-config FILE`, CLUSTER LARDER.SETTOPOLOGY) and redirects
+    /// the rest. Set once before the server starts.
+    public var clusterEnabled = false
+    /// This node's id in the topology (`--cluster-node-id`); nil: the run id (random each start,
+    /// so only for topologies pushed after start-up).
+    public var clusterNodeId: String? = nil
+    /// The topology file read at start-up and rewritten by each accepted push.
+    public var clusterConfigFile: String? = nil
     /// appendonly, appendfsync, appenddirname, ... (AppendOnlyFile.swift).
     public let aof = AOFSettings()
     private let lock = NIOLock()

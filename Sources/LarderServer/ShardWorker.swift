@@ -59,6 +59,9 @@ public final class ShardWorker {
     var monitoring = MonitoringSettings()
     /// Periodic statistics work run by this worker's expiry timer (shard 0: ops per second).
     var cron: ((Int64) -> Void)? = nil
+    /// The cluster topology as this thread routes by it; nil when cluster mode is off, so
+    /// dispatch pays one branch then (ClusterState.publish sets it on this thread).
+    var cluster: ClusterRouting? = nil
     // MARK: -
 
     init(index: Int, loop: EventLoop, commandCount: Int) {

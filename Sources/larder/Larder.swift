@@ -9,7 +9,7 @@ struct Larder: ParsableCommand {
         version: BuildInfo.versionLine,
         subcommands: [ServeCommand.self, InspectCommand.self, CatCommand.self, MaterializeCommand.self,
                       MaterializeIncrementalCommand.self, HistoricalCommand.self,
-                      PlanCommand.self, ApplyCommand.self],
+                      PlanCommand.self, ApplyCommand.self, ClusterCommand.self],
         defaultSubcommand: nil
     )
 }

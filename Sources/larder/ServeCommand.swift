@@ -90,6 +90,15 @@ struct ServeCommand: ParsableCommand {
     var aofLoadTruncated: YesNo = .yes
     @Option(name: .customLong("aof-use-rdb-preamble"), help: "yes only: the base file is an RDB snapshot (Redis 7's default).")
     var aofUseRdbPreamble: YesNo = .yes
+    @Option(name: .customLong("cluster-enabled"),
+            help: "yes: Redis Cluster mode, this node serves the slots its topology gives it and redirects the rest (docs/cluster.md); no: one node answering for every slot.")
+    var clusterEnabled: YesNo = .no
+    @Option(name: .customLong("cluster-config"),
+            help: ArgumentHelp("The cluster topology (JSON, docs/cluster.md), read at start-up and rewritten by CLUSTER LARDER.SETTOPOLOGY; implies --cluster-enabled yes. A missing file starts the node unconfigured.", valueName: "file"))
+    var clusterConfig: String?
+    @Option(name: .customLong("cluster-node-id"),
+            help: "This node's id in the topology (default: a random id each start, fit only for topologies pushed after start-up).")
+    var clusterNodeId: String?
     @Option(help: "Feature repo whose definitions FEATURES.* and the HTTP feature server serve (and --materialize loads).")
     var repo: String?
     @Option(name: .customLong("http-port"), help: "HTTP feature server port (Feast's `feast serve` API), with --repo.")
@@ -127,6 +136,9 @@ struct ServeCommand: ParsableCommand {
         for (option, value) in [("--appenddirname", appenddirname), ("--appendfilename", appendfilename)]
         where value.isEmpty || value.contains("/") || value == "." || value == ".." {
             throw ValidationError("\(option) must be a file name, not a path: '\(value)'")
+        }
+        if let clusterNodeId, (try? ClusterTopology.check(.init(id: clusterNodeId, ip: "127.0.0.1", port: 1), "--cluster-node-id")) == nil {
+            throw ValidationError("--cluster-node-id '\(clusterNodeId)' must be 1 to 64 letters, digits, '-' or '_'")
         }
         if aofUseRdbPreamble == .no {
             throw ValidationError("--aof-use-rdb-preamble no is not supported: Larder writes the base of the append-only file as an RDB snapshot (Redis 7's default); it loads a command base written by Redis")
@@ -193,6 +205,9 @@ struct ServeCommand: ParsableCommand {
             settings.commandLineSettings = Self.commandLineSettings(Array(CommandLine.arguments.drop { $0 != "serve" }.dropFirst()))
         }
         settings.enableDebugCommand = ServerSettings.ProtectedConfig(rawValue: enableDebugCommand.rawValue)!
+        settings.clusterEnabled = clusterEnabled == .yes || clusterConfig != nil
+        settings.clusterNodeId = clusterNodeId
+        settings.clusterConfigFile = clusterConfig.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         settings.aof.isEnabled = appendonly == .yes
         settings.aof.fsync = AppendFsync(name: appendfsync)!
         settings.aof.dirname = appenddirname
@@ -229,6 +244,10 @@ struct ServeCommand: ParsableCommand {
         } catch let error as TLSError {
             LarderLog.server.error("TLS: \(error)", metadata: ["event": "tls_config_refused"])
             FileHandle.standardError.write("larder serve: TLS: \(error)\n".data(using: .utf8)!)
+            throw ExitCode(1)
+        } catch let error as ClusterTopology.Invalid {
+            LarderLog.server.error("cluster: \(error)", metadata: ["event": "cluster_config_refused"])
+            FileHandle.standardError.write("larder serve: cluster: \(error)\n".data(using: .utf8)!)
             throw ExitCode(1)
         } catch let error as SnapshotLoadError {
             LarderLog.server.error("\(error)", metadata: ["event": "rdb_load_failed"])

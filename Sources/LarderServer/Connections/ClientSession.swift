@@ -27,6 +27,8 @@ public final class ClientSession {
     var inMulti = false
     var multiQueue: [QueuedCommand] = []
     var multiFailed = false
+    /// READONLY was sent (until READWRITE): a replica serves this client's reads of its shard.
+    var clusterReadOnly = false
     var watchFlag: WatchFlag? = nil
     var watchedKeys: [(shard: Int, db: Int, key: [UInt8])] = []
     var closeAfterReply = false

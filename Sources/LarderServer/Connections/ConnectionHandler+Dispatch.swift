@@ -84,6 +84,12 @@ extension ConnectionHandler {
             rejectForACL(spec, args, denial)
             return
         }
+        // Redis Cluster (after ACL, as Redis' processCommand): one nil test when off; when on,
+        // the keys' slot is computed once and compared with the topology's owner.
+        if let cluster = worker.cluster, let refusal = clusterRefusal(cluster, spec, args) {
+            rejectForCluster(spec, refusal)
+            return
+        }
         // While the dataset loads, as Redis: only commands flagged `loading` run. Commands with
         // subcommands pass here (Redis decides per subcommand: CONFIG GET, CLIENT LIST run).
         if server.loading.active.load(ordering: .relaxed) && !spec.flags.contains(.loading) && spec.subcommands.isEmpty {
@@ -140,6 +146,47 @@ extension ConnectionHandler {
             if i >= 0 && i < subs.count { flags = subs[i].flags }
         }
         return flags.contains(.admin) || flags.contains(.skipMonitor)
+    }
+
+    /// Redis' getNodeByQuery: nil when this node serves the command. EXEC inside MULTI is
+    /// checked over every queued command together (keys of one slot, served here), as Redis.
+    @inline(never)
+    func clusterRefusal(_ cluster: ClusterRouting, _ spec: CommandSpec, _ args: Arguments) -> String? {
+        guard spec.route == .transaction else {
+            return cluster.refusal(spec, args, readOnlyClient: session.clusterReadOnly)
+        }
+        guard spec.name == "exec", session.inMulti, !session.multiFailed else { return nil }
+        var slot = -1
+        var crossSlot = false
+        var writes = false
+        for q in session.multiQueue {
+            if q.spec.flags.contains(.write) { writes = true }
+            Self.withArguments(q.arguments) { a in
+                q.spec.keys.forEach(a) { i in
+                    let s = ClusterHashSlot.slot(of: a[i])
+                    if slot < 0 { slot = s } else if s != slot { crossSlot = true }
+                }
+            }
+        }
+        if crossSlot { return String(describing: ClusterRouting.crossSlotError) }
+        if slot < 0 { return nil }
+        return cluster.refusal(slot: slot, writes: writes, readOnlyClient: session.clusterReadOnly)
+    }
+
+    /// -MOVED / -CROSSSLOT / -CLUSTERDOWN: a rejected call. Inside MULTI the transaction is
+    /// flagged (EXEC then answers EXECABORT); a refused EXEC discards it, as Redis.
+    @inline(never)
+    func rejectForCluster(_ spec: CommandSpec, _ refusal: String) {
+        emit { $0.error(refusal) }
+        worker.errorStats.rejected(spec.id, code: String(refusal.prefix { $0 != " " }))
+        if spec.route == .transaction && spec.name == "exec" {
+            session.inMulti = false
+            session.multiQueue = []
+            session.multiFailed = false
+            releaseWatches()
+        } else if session.inMulti {
+            session.multiFailed = true
+        }
     }
 
     /// The user's permissions changed (or the user was deleted: Redis closes such clients,

@@ -56,7 +56,7 @@ enum InfoFamily {
         case "replication": fields = replication(ctx)
         case "cpu": fields = cpu()
         case "commandstats": fields = commandstats(ctx)
-        case "cluster": fields = [("cluster_enabled", "0")]
+        case "cluster": fields = [("cluster_enabled", ctx.server.cluster.enabled ? "1" : "0")]
         case "keyspace": fields = keyspace(ctx)
         case "errorstats": fields = errorstats(ctx)
         default: fields = []  // modules, latencystats: nothing to report

@@ -6,6 +6,7 @@ Environment:
   LARDER_SERVER_CMD  server under test ("{port}" replaced); default .build/release/larder serve --port {port}
   FEAST_CONF_VENVS   which redis-py generations to run, default "r7,r8"
   FEAST_CONF_JOBS    chains run at the same time, default 4 (Feast CLI start-up is CPU-bound)
+  FEAST_CONF_KINDS   which chains, default "main,cluster,cluster3" (cluster3: three larder nodes)
   LARDER_CACHE       where the cached venvs are (default ~/.cache/larder)
 """
 import os
@@ -20,10 +21,15 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "lib"))
 
+sys.path.insert(0, str(HERE.parent / "cluster"))
+
 import feast_harness as fh  # noqa: E402
 import servers  # noqa: E402
+from cluster_nodes import LarderCluster  # noqa: E402
 
 VENV_NAMES = [v for v in os.environ.get("FEAST_CONF_VENVS", "r7,r8").split(",") if v]
+# Which chains: main, cluster (one node), cluster3 (three larder nodes); default all.
+KINDS = [k for k in os.environ.get("FEAST_CONF_KINDS", "main,cluster,cluster3").split(",") if k]
 
 
 def pytest_configure(config):
@@ -112,7 +118,7 @@ def feast_suite():
             continue
         if data is None:
             data = fh.generate_data(suite.workdir, venv)
-        for kind in ("main", "cluster"):
+        for kind in [k for k in ("main", "cluster") if k in KINDS]:
             for role in ("larder", "redis"):
                 probe_cfg = main_config(venv, 0) if kind == "main" else cluster_config(venv)
                 server = start_server(role, kind, probe_cfg)
@@ -121,6 +127,16 @@ def feast_suite():
                 name = f"{kind}-{venv}-{role}"
                 suite.chains[name] = fh.Chain(name, cfg, server, data, suite.workdir)
                 todo.append(suite.chains[name])
+        # redis_type: redis_cluster against three Larder nodes (cluster mode, one topology),
+        # compared with the one-node redis cluster chain above (docs/cluster.md).
+        if "cluster3" in KINDS and not servers.larder_is_standin():
+            nodes = LarderCluster(3).start()
+            nodes.port, nodes.ports = nodes.nodes[0].port, [n.port for n in nodes.nodes]
+            suite.servers.append(nodes)
+            name = f"cluster3-{venv}-larder"
+            cfg = fh.ChainConfig(venv, "cluster3", key_ttl=604800 if venv == "r7" else 0)
+            suite.chains[name] = fh.Chain(name, cfg, nodes, data, suite.workdir)
+            todo.append(suite.chains[name])
     fh.log(f"running {len(todo)} chains in {suite.workdir}")
     jobs = int(os.environ.get("FEAST_CONF_JOBS", "4"))
     try:

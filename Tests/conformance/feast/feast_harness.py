@@ -108,7 +108,7 @@ class Chain:
         lines = [
             f"project: {PROJECT}", "provider: local", "registry: data/registry.db",
             "offline_store:", "  type: file", "online_store:", "  type: redis",
-            f"  redis_type: {'redis_cluster' if c.kind == 'cluster' else 'redis'}",
+            f"  redis_type: {'redis_cluster' if c.kind in ('cluster', 'cluster3') else 'redis'}",
             f'  connection_string: "127.0.0.1:{self.server.port}{c.conn_extra}"',
         ]
         if c.key_ttl:
@@ -145,6 +145,9 @@ class Chain:
         return self.run(name, [self.venv_bin / "python", TOOLS / script, *args])
 
     def dump(self, label):
+        if self.config.kind == "cluster3":
+            self.dump_nodes(label)
+            return
         out = self.dir / f"dump_{label}.json"
         args = [str(self.server.port), str(out)]
         if self.config.password:
@@ -153,6 +156,26 @@ class Chain:
             args += ["--dbs", "0"]         # a cluster has database 0 only
         step = self.python(f"dump_{label}", "keyspace_dump.py", *args)
         self.dumps[label] = json.loads(out.read_text()) if step.rc == 0 else None
+
+    def dump_nodes(self, label):
+        """A multi-node cluster: each node's keyspace (SCAN is node-local), then their union;
+        a key on two nodes fails the step. `node_dumps[label]` keeps the per-node key counts."""
+        union, counts = {}, []
+        for i, port in enumerate(self.server.ports):
+            out = self.dir / f"dump_{label}_node{i}.json"
+            step = self.python(f"dump_{label}_node{i}", "keyspace_dump.py", str(port), str(out), "--dbs", "0")
+            if step.rc != 0:
+                self.dumps[label] = None
+                return
+            keys = json.loads(out.read_text()).get("0", {})
+            twice = set(keys) & set(union)
+            if twice:
+                self.error = f"{label}: keys on two nodes: {sorted(twice)[:3]}"
+            union.update(keys)
+            counts.append(len(keys))
+        self.node_counts = getattr(self, "node_counts", {})
+        self.node_counts[label] = counts
+        self.dumps[label] = {"0": dict(sorted(union.items()))} if union else {}
 
     def read_probe(self, variants=()):
         out = self.dir / "probe.json"

@@ -349,3 +349,32 @@ def test_redis_cluster_keyspace_is_identical_to_redis_cluster(feast_suite, venv)
     require(ref, "dump:after_materialize")
     diff = dict_diff(larder.dumps["after_materialize"], ref.dumps["after_materialize"])
     assert not diff, "\n".join(diff)
+
+
+# ---------------------------------------------------------------------------------------
+# Three Larder nodes as one Redis Cluster
+
+
+@pytest.mark.parametrize("venv", VENVS)
+def test_three_node_larder_cluster_equals_one_redis(feast_suite, venv):
+    """redis_type: redis_cluster against three Larder nodes in cluster mode: apply, materialize,
+    SDK reads, teardown all succeed; the union of the nodes' keyspaces equals the keyspace of
+    the redis-server cluster chain after the same steps, every node holds part of it, and every
+    read equals."""
+    if ("cluster3-%s-larder" % venv) not in feast_suite.chains:
+        pytest.skip("no 3-node larder chain (a redis stand-in runs as larder)")
+    larder = feast_suite.chain(venv, "cluster3", "larder")
+    ref = feast_suite.chain(venv, "cluster", "redis")
+    problems = failed_steps(larder)
+    assert not problems and not larder.error, f"{larder.name}:\n" + "\n".join(problems + [str(larder.error)])
+    for label in ("after_materialize", "after_teardown"):
+        require(larder, "dump:" + label)
+        require(ref, "dump:" + label)
+        diff = dict_diff(larder.dumps[label], ref.dumps[label])
+        assert not diff, f"{label}: " + "\n".join(diff)
+    assert ref.dumps["after_materialize"], "the reference materialized nothing"
+    assert all(n > 0 for n in larder.node_counts["after_materialize"]), larder.node_counts
+    require(larder, "probe")
+    require(ref, "probe")
+    diff = dict_diff(larder.probe["reads"], ref.probe["reads"])
+    assert not diff, "\n".join(diff)

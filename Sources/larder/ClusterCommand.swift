@@ -1,0 +1,163 @@
+import ArgumentParser
+import Foundation
+import LarderOffline
+import LarderServer
+
+/// `larder cluster make|check|push|status`: the operator's side of the managed cluster mode
+/// (docs/cluster.md). Nodes hold no consensus protocol; this tool writes a topology, checks
+/// it, and hands it to every node with CLUSTER LARDER.SETTOPOLOGY.
+struct ClusterCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cluster",
+        abstract: "Make, check, push and show a Larder cluster topology.",
+        subcommands: [Make.self, Check.self, Push.self, Status.self, Id.self])
+
+    struct Make: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a topology of N primaries with the 16384 slots split evenly (as redis-cli --cluster create).")
+        @Argument(help: ArgumentHelp("The nodes' addresses, host:port, one shard each.", valueName: "host:port"))
+        var nodes: [String]
+        @Option(help: ArgumentHelp("Ids from these names instead of from host:port (e.g. StatefulSet pod names), in the same order; comma separated.", valueName: "names"))
+        var idsFrom: String?
+
+        func run() throws {
+            let names = idsFrom.map { $0.split(separator: ",").map(String.init) }
+            if let names, names.count != nodes.count {
+                throw ValidationError("--ids-from names \(names.count) nodes, but \(nodes.count) addresses were given")
+            }
+            var list: [ClusterTopology.Node] = []
+            for (i, a) in nodes.enumerated() {
+                let (host, port) = try ClusterCommand.hostPort(a)
+                list.append(.init(id: ClusterTopology.nodeId(for: names?[i] ?? a), ip: host, port: port))
+            }
+            let t = ClusterTopology.evenlySplit(list)
+            do { try t.validate() } catch { throw CLIOutput.fail("cluster make", error) }
+            print(t.json, terminator: "")
+        }
+    }
+
+    struct Id: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the node id `make` derives from a name (a pod name with --ids-from, or host:port).")
+        @Argument(help: "The name.") var name: String
+        func run() throws { print(ClusterTopology.nodeId(for: name)) }
+    }
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Check a topology file; exit 1 naming the first problem.")
+        @Argument(help: "The topology file (JSON).") var file: String
+        @Option(name: .customLong("node-id"), help: "Also require this node id to be in it.") var nodeId: String?
+
+        func run() throws {
+            let t = try ClusterCommand.load(file)
+            do { try t.validate(myId: nodeId) } catch {
+                FileHandle.standardError.write("larder cluster check: \(file): \(error)\n".data(using: .utf8)!)
+                throw ExitCode(1)
+            }
+            print("\(file): ok, \(t.shards.count) shard(s), \(t.nodes.count) node(s), 16384 slots covered")
+        }
+    }
+
+    struct Push: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Give the topology to every node it names (CLUSTER LARDER.SETTOPOLOGY), after checking each node's CLUSTER MYID is the id the file gives its address.")
+        @Argument(help: "The topology file (JSON).") var file: String
+        @Option(help: "Password for AUTH (the nodes' requirepass or an admin user's).") var password: String?
+        @Option(help: "User for AUTH with --password.") var user: String?
+
+        func run() throws {
+            let t = try ClusterCommand.load(file)
+            do { try t.validate() } catch {
+                FileHandle.standardError.write("larder cluster push: \(file): \(error)\n".data(using: .utf8)!)
+                throw ExitCode(1)
+            }
+            let json = Array(t.json.utf8)
+            // Every id first, so a wrong address refuses the push before any node changes.
+            var clients: [(ClusterTopology.Node, RESPClient)] = []
+            for n in t.nodes {
+                let c = try ClusterCommand.connect(n, user: user, password: password)
+                let reply = try c.call([Array("CLUSTER".utf8), Array("MYID".utf8)])
+                guard case .bulk(let id) = reply else {
+                    throw CLIOutput.fail("cluster push", RESPClientError("\(n.address): CLUSTER MYID answered \(reply)"))
+                }
+                guard String(decoding: id, as: UTF8.self) == n.id else {
+                    throw CLIOutput.fail("cluster push", RESPClientError(
+                        "\(n.address) has node id \(String(decoding: id, as: UTF8.self)), the file names it \(n.id) (start it with --cluster-node-id \(n.id))"))
+                }
+                clients.append((n, c))
+            }
+            var failed = false
+            for (n, c) in clients {
+                let reply = try c.call([Array("CLUSTER".utf8), Array("LARDER.SETTOPOLOGY".utf8), json])
+                if case .error(let e) = reply {
+                    print("\(n.address) \(n.id): refused: \(e)"); failed = true
+                } else {
+                    print("\(n.address) \(n.id): ok")
+                }
+            }
+            if failed { throw ExitCode(1) }
+        }
+    }
+
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Ask each node of a topology for its CLUSTER INFO state and whether it holds this topology.")
+        @Argument(help: "The topology file (JSON).") var file: String
+        @Option(help: "Password for AUTH.") var password: String?
+        @Option(help: "User for AUTH with --password.") var user: String?
+
+        func run() throws {
+            let t = try ClusterCommand.load(file)
+            var bad = false
+            for n in t.nodes {
+                do {
+                    let c = try ClusterCommand.connect(n, user: user, password: password)
+                    let info = try c.call([Array("CLUSTER".utf8), Array("INFO".utf8)])
+                    let keys = try c.call([Array("DBSIZE".utf8)])
+                    let held = try c.call([Array("CLUSTER".utf8), Array("LARDER.TOPOLOGY".utf8)])
+                    var state = "?"
+                    if case .bulk(let b) = info, let line = String(decoding: b, as: UTF8.self).split(separator: "\r\n").first {
+                        state = String(line)
+                    } else if case .verbatim(_, let b) = info, let line = String(decoding: b, as: UTF8.self).split(separator: "\r\n").first {
+                        state = String(line)
+                    }
+                    var same = false
+                    if case .bulk(let j) = held, let theirs = try? ClusterTopology.parse(json: j) { same = theirs == t }
+                    if !same { bad = true }
+                    var count: Int64 = -1
+                    if case .integer(let k) = keys { count = k }
+                    print("\(n.address) \(n.id): \(state) keys:\(count) topology:\(same ? "current" : "differs")")
+                } catch {
+                    bad = true
+                    print("\(n.address) \(n.id): unreachable: \(error)")
+                }
+            }
+            if bad { throw ExitCode(1) }
+        }
+    }
+
+    static func hostPort(_ text: String) throws -> (String, Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]) else {
+            throw ValidationError("'\(text)' is not host:port")
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host, port)
+    }
+
+    static func load(_ file: String) throws -> ClusterTopology {
+        do {
+            return try ClusterTopology.parse(json: Array(try Data(contentsOf: URL(fileURLWithPath: file))))
+        } catch let e as ClusterTopology.Invalid {
+            FileHandle.standardError.write("larder cluster: \(file): \(e)\n".data(using: .utf8)!)
+            throw ExitCode(1)
+        } catch {
+            FileHandle.standardError.write("larder cluster: \(file): \(error.localizedDescription)\n".data(using: .utf8)!)
+            throw ExitCode(1)
+        }
+    }
+
+    static func connect(_ n: ClusterTopology.Node, user: String?, password: String?) throws -> RESPClient {
+        let options = RESPClientOptions(connectTimeoutSeconds: 3, timeoutSeconds: 10, reconnectAttempts: 0)
+        return try RESPClient(endpoint: RESPEndpoint(host: n.ip, port: n.port, username: user, password: password), options: options)
+    }
+}
