@@ -77,6 +77,8 @@ enum PendingPiece {
     case ready([UInt8])
     case remote(RemoteBatch, Int)
     case borrowed(BorrowedReply)
+    /// A PUBLISH whose count waits for the other loops (PubSub.swift).
+    case published(PublishFanout, Int)
 }
 
 final class BorrowedReply {

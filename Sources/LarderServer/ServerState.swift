@@ -43,11 +43,17 @@ public final class ServerState: @unchecked Sendable {
 
     /// Users, permissions, ACL LOG (ACL/ACLState.swift).
     public let acl: ACLState
+    /// Which channels and patterns have subscribers (PUBSUB, INFO); PubSub.swift.
+    let pubsub = PubSubDirectory()
+    /// notify-keyspace-events as Redis' flag bits (KeyspaceEvents.swift); 0 = off, and then
+    /// a write pays one relaxed load of it. The settings' atomic (they outlive this state).
+    public let keyspaceEvents: UnsafeAtomic<Int>
 
     init(settings: ServerSettings, commands: CommandTable = .standard) {
         self.settings = settings
         self.commands = commands
         self.aof = AppendOnlyFile(settings: settings, commands: commands)
+        keyspaceEvents = settings.notifyKeyspaceEvents
         acl = ACLState(index: ACLCommandIndex(commands), aclFile: settings.aclFile, logMaxLength: settings.aclLogMaxLength)
         acl.setDefaultPassword(settings.requirePass)
         settings.requirePassChanged = { [unowned acl] in acl.setDefaultPassword($0) }

@@ -20,6 +20,8 @@ public final class ClientSession {
     /// Weak: the channel's pipeline owns the handler that owns this session; a strong
     /// reference back made every closed connection a retain cycle (~150 KB leaked each).
     weak var channel: Channel?
+    /// The handler serving this client (weak for the same reason), for pub/sub commands.
+    weak var connection: ConnectionHandler?
 
     // Touched only on the connection's loop.
     public var version: RESPVersion = .resp2
@@ -51,6 +53,13 @@ public final class ClientSession {
     let queryBufferBytes = ManagedAtomic<Int>(0)
     /// Blocked in BLPOP & co. (CLIENT LIST flag b, INFO blocked_clients).
     let isBlocked = ManagedAtomic<Bool>(false)
+    /// Channels, patterns and shard channels subscribed (CLIENT LIST sub= psub= ssub=, flag P).
+    let subscribedChannels = ManagedAtomic<Int>(0)
+    let subscribedPatterns = ManagedAtomic<Int>(0)
+    let subscribedShardChannels = ManagedAtomic<Int>(0)
+    /// In Redis' pub/sub mode (any subscription): a RESP2 client may only (un)subscribe, PING,
+    /// QUIT and RESET. Touched only on the connection's loop.
+    var inPubSubMode = false
     var blocked: Bool {
         get { isBlocked.load(ordering: .relaxed) }
         set { isBlocked.store(newValue, ordering: .relaxed) }
@@ -122,12 +131,14 @@ public final class ClientSession {
         let idle = (now - Int64(lastInteraction.load(ordering: .relaxed))) / 1000
         var flags = ""
         if isMonitor.load(ordering: .relaxed) { flags += "O" }
+        if subscribedChannels.load(ordering: .relaxed) + subscribedPatterns.load(ordering: .relaxed)
+            + subscribedShardChannels.load(ordering: .relaxed) > 0 { flags += "P" }
         if blocked { flags += "b" }
         if inMulti { flags += "x" }
         if flags.isEmpty { flags = "N" }
         let lastId = lastCommandId.load(ordering: .relaxed)
         let cmd = lastId >= 0 ? commandName(lastId) : "NULL"
-        return "id=\(id) addr=\(address) laddr=\(localAddress) fd=\(fd) name=\(name) age=\(age) idle=\(idle) flags=\(flags) db=\(db) sub=0 psub=0 ssub=0 multi=\(inMulti ? (own ? multiQueue.count : 0) : -1) qbuf=\(queryBufferBytes.load(ordering: .relaxed)) qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=\(cmd) user=\(userName) redir=-1 resp=\(version.rawValue) lib-name=\(libName) lib-ver=\(libVersion)"
+        return "id=\(id) addr=\(address) laddr=\(localAddress) fd=\(fd) name=\(name) age=\(age) idle=\(idle) flags=\(flags) db=\(db) sub=\(subscribedChannels.load(ordering: .relaxed)) psub=\(subscribedPatterns.load(ordering: .relaxed)) ssub=\(subscribedShardChannels.load(ordering: .relaxed)) multi=\(inMulti ? (own ? multiQueue.count : 0) : -1) qbuf=\(queryBufferBytes.load(ordering: .relaxed)) qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=\(cmd) user=\(userName) redir=-1 resp=\(version.rawValue) lib-name=\(libName) lib-ver=\(libVersion)"
     }
 }
 

@@ -74,6 +74,14 @@ extension ConnectionHandler {
             if session.inMulti { session.multiFailed = true }
             return
         }
+        // Redis 7.0's processCommand: a RESP2 client with subscriptions may only (un)subscribe,
+        // PING, QUIT and RESET (one Bool of the session for everyone else).
+        if session.inPubSubMode && session.version == .resp2 && !spec.flags.contains(.allowedInPubSub) {
+            emit { $0.error("ERR Can't execute '\(Self.fullName(spec, args))': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context") }
+            worker.errorStats.rejected(spec.id, code: "ERR")
+            if session.inMulti { session.multiFailed = true }
+            return
+        }
         // Redis feeds monitors after a command runs, so SELECT shows the new database; a
         // connection command runs right here, the others later on their shards.
         let feedMonitors = server.clients.monitorCount.load(ordering: .relaxed) > 0 &&
@@ -97,6 +105,13 @@ extension ConnectionHandler {
         }
         worker.commandCalls[spec.id] &+= 1
         route(spec, args, now: now)
+    }
+
+    /// `container|subcommand` or the command's name, as Redis' cmd->fullname.
+    static func fullName(_ spec: CommandSpec, _ args: Arguments) -> String {
+        guard !spec.subcommands.isEmpty else { return spec.name }
+        let i = subcommandIndex(spec, args)
+        return i >= 0 ? "\(spec.name)|\(spec.subcommands[i])" : spec.name
     }
 
     /// Redis feeds monitors unless the command run (the subcommand, for a container such as
@@ -233,6 +248,7 @@ extension ConnectionHandler {
         if session.resetRequested {
             session.resetRequested = false
             releaseWatches()
+            if subscriber != nil { unsubscribeAll() }
         }
     }
 
@@ -267,6 +283,7 @@ extension ConnectionHandler {
 
     /// Sends each shard its batch of this read: one message per shard.
     func sendOpenBatches() {
+        if openFanout != nil { sendOpenFanout() }
         for s in 0..<openBatches.count {
             guard let batch = openBatches[s] else { continue }
             openBatches[s] = nil

@@ -105,7 +105,12 @@ enum ClientFamily {
     }
 
     static func type(of c: ClientSession) -> ClientType {
-        c.isMonitor.load(ordering: .relaxed) ? .replica : .normal
+        if c.isMonitor.load(ordering: .relaxed) { return .replica }
+        // Redis' getClientType: pubsub when subscribed to anything (read from another thread:
+        // the counts are atomics).
+        if c.subscribedChannels.load(ordering: .relaxed) + c.subscribedPatterns.load(ordering: .relaxed)
+            + c.subscribedShardChannels.load(ordering: .relaxed) > 0 { return .pubsub }
+        return .normal
     }
 
     /// `fds`: SocketDescriptors.byConnection(), read once per CLIENT LIST / CLIENT INFO.
