@@ -393,19 +393,20 @@ enum ListFamily {
         }
         let element = source.pop(left: fromLeft)!
         // Same key: the element goes back into the same list (a rotation); the slot stays valid.
-        let popEvent: StaticString = fromLeft ? "lpop" : "rpop"
         if let target {
             target.push(element, left: toLeft)
-            if target !== source { changed(ctx, source, db: db, slot: slot, key: key, event: popEvent) }
-            else { ctx.notify(.list, popEvent, key) }
+            if target !== source { if source.count == 0 { db.remove(at: slot) } else { db.touch(slot) } }
             if let s = ddb.lookup(destination, hash: dhash, now: ctx.now, counted: false) { ddb.touch(s) }
         } else {
-            changed(ctx, source, db: db, slot: slot, key: key, event: popEvent)
+            if source.count == 0 { db.remove(at: slot) } else { db.touch(slot) }
             let d = ListObject()
             d.push(element, left: toLeft)
             ddb.set(destination, hash: dhash, value: .list(d), expireAt: 0, now: ctx.now)
         }
+        // Redis' lmoveGenericCommand order: the push's event, then the pop's, then "del".
         ctx.notify(.list, toLeft ? "lpush" : "rpush", destination)
+        ctx.notify(.list, fromLeft ? "lpop" : "rpop", key)
+        if source.count == 0 { ctx.notify(.generic, "del", key) }
         ctx.signalListReady(destination, hash: dhash)
         return element
     }
@@ -501,10 +502,13 @@ enum ListFamily {
     static func serveBlocked(_ op: BlockedClient.Operation, key: UnsafeRawBufferPointer, list: ListObject, db: Keyspace,
                              dbIndex: Int, now: Int64, out: ReplyWriter, registry: BlockingRegistry, server: ServerState) {
         let hash = ByteHash.hash(key)
-        func done(_ event: StaticString) {
+        func done(_ event: StaticString, notify: Bool = true) {
             if let slot = db.lookup(key, hash: hash, now: now, counted: false) {
                 if list.count == 0 { db.remove(at: slot) } else { db.touch(slot) }
             }
+            if notify { popped(event) }
+        }
+        func popped(_ event: StaticString) {
             server.notifyKeyspace(.list, event, key: key, db: dbIndex)
             if list.count == 0 { server.notifyKeyspace(.generic, "del", key: key, db: dbIndex) }
         }
@@ -538,10 +542,10 @@ enum ListFamily {
             let element = list.pop(left: fromLeft)!
             if let target {
                 target.push(element, left: toLeft)
-                if target !== list { done(fromLeft ? "lpop" : "rpop") }
+                if target !== list { done("", notify: false) }
                 if let s = destination.withUnsafeBytes({ db.lookup($0, hash: dhash, now: now, counted: false) }) { db.touch(s) }
             } else {
-                done(fromLeft ? "lpop" : "rpop")
+                done("", notify: false)
                 let d = ListObject()
                 d.push(element, left: toLeft)
                 destination.withUnsafeBytes { _ = db.set($0, hash: dhash, value: .list(d), expireAt: 0, now: now) }
@@ -550,6 +554,7 @@ enum ListFamily {
                 registry.signal(db: dbIndex, key: $0)
                 server.notifyKeyspace(.list, toLeft ? "lpush" : "rpush", key: $0, db: dbIndex)
             }
+            popped(fromLeft ? "lpop" : "rpop")
             out.bulk(element)
         }
     }

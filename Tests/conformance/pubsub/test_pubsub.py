@@ -78,8 +78,9 @@ def test_frames_match_redis(both, proto):
             got += frames(sub, 1)  # pmessage for n*
             got.append(raw(sub, "PING"))
             got.append(raw(sub, "PING", "hi"))
+            # without arguments Redis goes in its dict's order: one channel at a time here
+            got.append(raw(sub, "UNSUBSCRIBE", "sport"))
             got.append(raw(sub, "UNSUBSCRIBE"))
-            got.append(sub.read_reply().raw)
             got.append(raw(sub, "PUNSUBSCRIBE", "n*", "never"))
             got.append(sub.read_reply().raw)
             got.append(raw(sub, "SUNSUBSCRIBE"))
