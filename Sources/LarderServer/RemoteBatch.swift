@@ -79,6 +79,8 @@ enum PendingPiece {
     case borrowed(BorrowedReply)
     /// A PUBLISH whose count waits for the other loops (PubSub.swift).
     case published(PublishFanout, Int)
+    /// A reply CLIENT REPLY OFF/SKIP drops: waited for in order, never written.
+    indirect case silenced(PendingPiece)
 }
 
 final class BorrowedReply {

@@ -35,6 +35,9 @@ public final class ClientSession {
     /// Set by RESET: the handler drops watches (they live in shards).
     var resetRequested = false
     var noEvict = false, noTouch = false
+    /// CLIENT REPLY: `.skipArmed` is set by SKIP and becomes `.skipNext` for the next command.
+    enum ReplyMode { case on, off, skipArmed, skipNext }
+    var replyMode = ReplyMode.on
     /// The user's permissions as of `aclEpoch` (ACLState.epoch); refreshed by dispatch after a
     /// change, so the per-command check reads no lock.
     var acl: ACLPermissions

@@ -377,3 +377,33 @@ extension ConnectionHandler {
         return -1
     }
 }
+
+extension ConnectionHandler {
+    /// A command run while CLIENT REPLY is OFF or SKIP: its reply is dropped (written directly:
+    /// cut off again; waiting behind a hop: its pieces silenced), as Redis' CLIENT_REPLY_OFF.
+    /// (Un)subscribe confirmations are pushes in Redis and go out anyway; CLIENT REPLY ON's +OK too.
+    @inline(never)
+    func dispatchSilenced(_ args: Arguments, now: Int64) {
+        let wasSkipArmed = session.replyMode == .skipArmed
+        if wasSkipArmed { session.replyMode = .skipNext }
+        let direct = piecesHead == pieces.count
+        let mark = out.count
+        let firstPiece = pieces.count
+        let mode = session.replyMode
+        dispatch(args, now: now)
+        if wasSkipArmed && session.replyMode == .skipNext {
+            // SKIP applies to the one command after CLIENT REPLY SKIP.
+            session.replyMode = .on
+        }
+        if let spec = server.commands.lookup(args[0]) {
+            if spec.flags.isSuperset(of: [.pubsub, .allowedInPubSub]) { return }
+            if mode != .on && session.replyMode == .on && spec.name == "client" && session.replyMode != mode
+                && !wasSkipArmed { return }  // CLIENT REPLY ON
+        }
+        if direct { out.truncate(to: mark) }
+        for i in firstPiece..<pieces.count {
+            if case .silenced = pieces[i] { continue }
+            pieces[i] = .silenced(pieces[i])
+        }
+    }
+}

@@ -231,7 +231,7 @@ final class ConnectionHandler: ChannelInboundHandler {
                             let (first, count, end) = commandStarts[next]
                             next += 1
                             let args = Arguments(base: base, spans: sp.baseAddress! + first, count: count)
-                            dispatch(args, now: now)
+                            if session.replyMode == .on { dispatch(args, now: now) } else { dispatchSilenced(args, now: now) }
                             if closeWhenFlushed { break }
                             if borrowsInFlight > 0 && (end < consumed || more) {
                                 stopped = ParsedAhead(nextCommand: next, parseEnd: start, moreToParse: more,
@@ -321,6 +321,13 @@ final class ConnectionHandler: ChannelInboundHandler {
             case .published(let fanout, let i):
                 if !fanout.isDone { break drain }
                 out.integer(fanout.counts[i])
+            case .silenced(let piece):
+                switch piece {
+                case .remote(let batch, _): if !batch.isDone { break drain }
+                case .borrowed(let r): if r.bytes == nil { break drain }
+                case .published(let fanout, _): if !fanout.isDone { break drain }
+                case .ready, .silenced: break
+                }
             }
             piecesHead += 1
         }

@@ -23,6 +23,8 @@ enum ClientFamily {
                    handler: unblock),
         Subcommand("no-evict", arity: 3, flags: [.admin, .noscript, .loading, .stale],
                    handler: noEvict),
+        Subcommand("reply", arity: 3, flags: [.noscript, .loading, .stale],
+                   handler: reply),
         Subcommand("no-touch", arity: 3, flags: [.noscript, .loading, .stale],
                    summary: "Controls whether commands sent by the client will alter the LRU/LFU of the keys they access.",
                    since: "7.2.0", handler: noTouch),
@@ -80,6 +82,17 @@ enum ClientFamily {
         guard let on = onOff(args, 2) else { ctx.syntaxError(); return }
         ctx.session?.noEvict = on
         ctx.out.ok()
+    }
+
+    /// CLIENT REPLY ON|OFF|SKIP: OFF and SKIP reply nothing; the connection drops the replies
+    /// of the commands that follow (OFF) or of the next one (SKIP), pushes excepted
+    /// (`ConnectionHandler.dispatchSilenced`).
+    static func reply(_ ctx: inout CommandContext, _ args: Arguments) {
+        guard let session = ctx.session else { return }
+        if args.equalsKeyword(2, "ON") { session.replyMode = .on; ctx.out.ok() }
+        else if args.equalsKeyword(2, "OFF") { session.replyMode = .off }
+        else if args.equalsKeyword(2, "SKIP") { if session.replyMode != .off { session.replyMode = .skipArmed } }
+        else { ctx.syntaxError() }
     }
 
     static func noTouch(_ ctx: inout CommandContext, _ args: Arguments) {
@@ -266,6 +279,8 @@ enum ClientFamily {
             "    Return information about client connections. Options:",
             "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
             "      Return clients of specified type.",
+            "REPLY (ON|OFF|SKIP)",
+            "    Control the replies sent to the current connection.",
             "SETNAME <name>",
             "    Assign the name <name> to the current connection.",
             "SETINFO <option> <value>",
