@@ -395,3 +395,22 @@ def test_events_reach_subscribers_on_both_threads(larder2):
     finally:
         for c in subs:
             c.close()
+
+
+def test_client_reply_modes(both):
+    """CLIENT REPLY OFF/SKIP drop replies but not pub/sub confirmations and messages (pushes)."""
+    seen = []
+    for s in both:
+        with RespConn(s.port) as c, RespConn(s.port) as pub:
+            c.send_raw(encode("CLIENT", "REPLY", "SKIP") + encode("SET", "a", "1") + encode("GET", "a"))
+            got = [c.read_reply().raw]
+            c.send_raw(encode("CLIENT", "REPLY", "OFF") + encode("SET", "b", "2") + encode("SUBSCRIBE", "r"))
+            got.append(c.read_reply().raw)
+            assert wait_until(lambda: numsub(s.port, "r") == 1)
+            pub.call("PUBLISH", "r", "m")
+            got.append(c.read_reply().raw)
+            c.send_raw(encode("UNSUBSCRIBE") + encode("CLIENT", "REPLY", "ON") + encode("GET", "b"))
+            got += [c.read_reply().raw, c.read_reply().raw, c.read_reply().raw]
+            got.append(raw(c, "CLIENT", "REPLY", "MAYBE"))
+            seen.append(got)
+    assert seen[1] == seen[0]
