@@ -169,7 +169,7 @@ final class BlockingRegistry {
             let before = list.count
             k.key.withUnsafeBytes { kb in
                 ListFamily.serveBlocked(c.operation, key: kb, list: list, db: db, dbIndex: k.db, now: now, out: out,
-                                        registry: self)
+                                        registry: self, server: server)
                 if let aof = worker.aof, aof.active.load(ordering: .relaxed) {
                     AOFPropagation.servedBlock(c.operation, key: kb, db: k.db, popped: before - list.count, into: worker.aofBuffer)
                 }

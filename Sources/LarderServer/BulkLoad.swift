@@ -41,6 +41,7 @@ extension LarderServer {
                 case .written(_, let slot):
                     let expireAt = batch.ttlSeconds.map { now + Int64($0) * 1000 }
                     if let expireAt { keyspace.setExpire(slot: slot, expireAt) }
+                    self.state.notifyHashWritten(key: key, db: db)
                     if logging {
                         worker.aofBuffer.hashWrite(db: db, key: key, count: fields.count, field: { fields[$0] }, value: { values[$0] }, expireAt: expireAt)
                     }

@@ -36,8 +36,15 @@ public final class LarderServer: @unchecked Sendable {
         let state = self.state
         for w in workers {
             for (db, space) in w.shard.databases.enumerated() {
-                space.onKeyExpired = { [unowned state] key in state.logExpiry(db: db, key: key) }
-                space.onHashFieldsExpired = { [unowned state] key, fields in state.logFieldExpiry(db: db, key: key, fields: fields) }
+                space.onKeyExpired = { [unowned state] key in
+                    state.logExpiry(db: db, key: key)
+                    state.notifyKeyspace(.expired, "expired", key: key, db: db)
+                }
+                space.onKeyAdded = { [unowned state] key in state.notifyKeyspace(.newKey, "new", key: key, db: db) }
+                space.onHashFieldsExpired = { [unowned state] key, fields in
+                    state.logFieldExpiry(db: db, key: key, fields: fields)
+                    state.notifyKeyspace(.hash, "hexpired", key: key, db: db)  // Redis 7.4's name
+                }
             }
         }
     }

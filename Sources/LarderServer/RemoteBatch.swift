@@ -77,14 +77,17 @@ indirect enum PendingPiece {
     case ready([UInt8])
     case remote(RemoteBatch, Int)
     case borrowed(BorrowedReply)
-    /// A reply CLIENT REPLY OFF/SKIP drops: it still waits its turn, then writes nothing.
-    case silenced(PendingPiece)
+    /// A PUBLISH whose count waits for the other loops (PubSub.swift).
+    case published(PublishFanout, Int)
+    /// A reply CLIENT REPLY OFF/SKIP drops: waited for in order, never written.
+    indirect case silenced(PendingPiece)
 
     var isFinished: Bool {
         switch self {
         case .ready: return true
         case .remote(let batch, _): return batch.isDone
         case .borrowed(let r): return r.bytes != nil
+        case .published(let fanout, _): return fanout.isDone
         case .silenced(let p): return p.isFinished
         }
     }

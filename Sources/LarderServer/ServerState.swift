@@ -49,11 +49,17 @@ public final class ServerState: @unchecked Sendable {
     /// INFO sections a module adds after Redis' own (LarderServing's `features`), as Redis
     /// modules add theirs: shown when named and by INFO everything. Set before the server starts.
     public var moduleInfoSections: [(name: String, fields: () -> [(String, String)])] = []
+    /// Which channels and patterns have subscribers (PUBSUB, INFO); PubSub.swift.
+    let pubsub = PubSubDirectory()
+    /// notify-keyspace-events as Redis' flag bits (KeyspaceEvents.swift); 0 = off, and then
+    /// a write pays one relaxed load of it. The settings' atomic (they outlive this state).
+    public let keyspaceEvents: UnsafeAtomic<Int>
 
     init(settings: ServerSettings, commands: CommandTable = .standard) {
         self.settings = settings
         self.commands = commands
         self.aof = AppendOnlyFile(settings: settings, commands: commands)
+        keyspaceEvents = settings.notifyKeyspaceEvents
         acl = ACLState(index: ACLCommandIndex(commands), aclFile: settings.aclFile, logMaxLength: settings.aclLogMaxLength)
         let id = settings.clusterNodeId ?? (0..<40).map { _ in String("0123456789abcdef".randomElement()!) }.joined()
         cluster = ClusterState(enabled: settings.clusterEnabled, myId: id, configFile: settings.clusterConfigFile)

@@ -26,6 +26,13 @@ public final class ServerSettings: @unchecked Sendable {
     public let idleTimeout: ManagedAtomic<Int>
     public let tcpKeepalive: ManagedAtomic<Int>
     public let hz: ManagedAtomic<Int>
+    /// notify-keyspace-events as KeyspaceEventFlags bits (--notify-keyspace-events, CONFIG SET);
+    /// ServerState.keyspaceEvents is this same atomic.
+    /// An UnsafeAtomic (a bare pointer): reading it through `server` retains nothing, where a
+    /// ManagedAtomic (a class) would (ACL's epoch measured ~60 instructions a command that way).
+    public let notifyKeyspaceEvents = UnsafeAtomic<Int>.create(0)
+
+    deinit { notifyKeyspaceEvents.destroy() }
     /// Redis' `protected-mode`: while on and the default user has no password, only clients
     /// from loopback addresses are served (see `ConnectionHandler.channelActive`).
     public let protectedMode: ManagedAtomic<Bool>

@@ -55,6 +55,8 @@ public final class ShardWorker {
     let latency = LatencyMonitor()
     /// Clients blocked on this shard's keys (BLPOP...; Blocking.swift).
     let blocking = BlockingRegistry()
+    /// Subscriptions of the connections of this loop (PubSub.swift).
+    let pubsub = PubSubRegistry()
     /// The server's SLOWLOG/LATENCY settings (set by `ServerState.workers`).
     var monitoring = MonitoringSettings()
     /// Periodic statistics work run by this worker's expiry timer (shard 0: ops per second).

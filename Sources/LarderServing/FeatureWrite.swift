@@ -43,12 +43,14 @@ public enum FeatureWrite {
 }
 
 extension FeatureWrite {
-    /// The append-only file's record of a written row (`write` returned `.written`), on the
-    /// thread that wrote it: HSET of the timestamp and every feature, PEXPIREAT with a key TTL.
+    /// What a written row (`write` returned `.written`) tells others, on the thread that wrote
+    /// it: the "hset" keyspace event (feature-cache invalidation, as an HSET would), and the
+    /// append-only file's record, HSET of the timestamp and every feature, PEXPIREAT with a key TTL.
     public static func propagate(_ row: EncodedRow, view: ServingView, keyTTLSeconds: Int?, nowMilliseconds now: Int64,
                                  db: Int, server: ServerState) {
         let layout = view.layout
         row.key.withUnsafeBytes { key in
+            server.notifyHashWritten(key: key, db: db)
             server.propagateHashWrite(db: db, key: key, fields: [layout.timestampField] + layout.featureFields,
                                       values: [row.eventTime.encoded()] + row.values,
                                       expireAt: keyTTLSeconds.map { now + Int64($0) * 1000 })

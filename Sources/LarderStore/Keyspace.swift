@@ -27,6 +27,8 @@ public final class Keyspace {
     /// it goes: the append-only file logs it as DEL, as Redis propagates expiries, so a replay
     /// that does not expire keys itself meets the same keyspace at every command.
     public var onKeyExpired: ((UnsafeRawBufferPointer) -> Void)? = nil
+    /// Called when a key is created (`set`, `setString`): the server's "new" keyspace event.
+    public var onKeyAdded: ((UnsafeRawBufferPointer) -> Void)? = nil
     /// The same for hash fields whose TTL passed (key, fields), before they go: logged as HDEL.
     public var onHashFieldsExpired: ((UnsafeRawBufferPointer, [[UInt8]]) -> Void)? = nil
 
@@ -118,6 +120,7 @@ public final class Keyspace {
             return i
         }
         let i = table.insert(key, hash: hash, value: value, expireAt: expireAt)
+        if let onKeyAdded { onKeyAdded(key) }
         if expireAt != 0 { expiresCount += 1 }
         touchKey(key)
         trackFieldExpiry(key, value)
@@ -135,6 +138,7 @@ public final class Keyspace {
             return i
         }
         let i = table.insertString(key, hash: hash, bytes: bytes, expireAt: expireAt)
+        if let onKeyAdded { onKeyAdded(key) }
         if expireAt != 0 { expiresCount += 1 }
         touchKey(key)
         return i

@@ -65,6 +65,8 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("client-query-buffer-limit"), help: "Largest pending request of one client, in bytes.")
     var clientQueryBufferLimit = MemorySize(1024 * 1024 * 1024)
     @Option(help: "Largest number of connected clients.") var maxclients: Int = 10000
+    @Option(name: .customLong("notify-keyspace-events"), help: "Keyspace notifications published (Redis' classes: K E g $ l s h z x e t m d n A; \"\" = none).")
+    var notifyKeyspaceEvents: String = ""
     @Option(help: "Close clients idle for this many seconds (0 = never).") var timeout: Int = 0
     @Option(name: .customLong("tcp-keepalive"), help: "TCP keepalive idle seconds (0 = off).") var tcpKeepalive: Int = 300
     @Option(help: "Directory SAVE writes its snapshot to (Redis' `dir`).") var dir: String = "."
@@ -125,6 +127,9 @@ struct ServeCommand: ParsableCommand {
         }
         for value in save where SavePoint.parse(value) == nil {
             throw ValidationError("--save takes pairs of whole numbers, seconds then changes (\"3600 1 300 100\"), or \"\": got '\(value)'")
+        }
+        if KeyspaceEventFlags(text: notifyKeyspaceEvents) == nil {
+            throw ValidationError("--notify-keyspace-events '\(notifyKeyspaceEvents)': invalid event class character; use 'Ag$lshzxeKEtmdn'")
         }
         if tlsHandshakeTimeout < 1 { throw ValidationError("--tls-handshake-timeout must be at least 1 (milliseconds)") }
         if dbfilename.isEmpty || dbfilename.contains("/") {
@@ -208,6 +213,7 @@ struct ServeCommand: ParsableCommand {
         settings.clusterEnabled = clusterEnabled == .yes || clusterConfig != nil
         settings.clusterNodeId = clusterNodeId
         settings.clusterConfigFile = clusterConfig.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        settings.notifyKeyspaceEvents.store(KeyspaceEventFlags(text: notifyKeyspaceEvents)?.rawValue ?? 0, ordering: .relaxed)
         settings.aof.isEnabled = appendonly == .yes
         settings.aof.fsync = AppendFsync(name: appendfsync)!
         settings.aof.dirname = appenddirname

@@ -119,6 +119,8 @@ public final class ACLCommandIndex: @unchecked Sendable {
                 let parts = spec.split(separator: " ").map(String.init)
                 guard parts.count >= 3 else { continue }
                 let flags = Set(parts[0].split(separator: ",").map { $0.lowercased() })
+                // SPUBLISH/SSUBSCRIBE's channels: key specs for cluster slots, not keys (Redis' ACL skips them).
+                if flags.contains("not_key") { continue }
                 let read = flags.contains("access")
                 let write = flags.contains("insert") || flags.contains("update") || flags.contains("delete")
                 if parts[1].hasPrefix("index:"), parts[2].hasPrefix("range:"),

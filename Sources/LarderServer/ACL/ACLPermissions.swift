@@ -23,6 +23,8 @@ final class ACLPermissions {
     /// BY and GET patterns may name any key, so they need it.
     var hasFullKeyAccess: Bool { allKeys }
     private let keyPatterns: [ACLKeyPattern]
+    private let allChannels: Bool
+    private let channelPatterns: [[UInt8]]
 
     init(_ user: ACLUser) {
         userName = user.name
@@ -31,7 +33,9 @@ final class ACLPermissions {
         firstArgs = user.firstArgs
         allKeys = user.allKeys
         keyPatterns = user.keyPatterns
-        unrestricted = user.allCommands && user.allKeys
+        allChannels = user.allChannels
+        channelPatterns = user.channels.map { Array($0.utf8) }
+        unrestricted = user.allCommands && user.allKeys && user.allChannels
     }
 
     /// Redis' ACLSelectorCheckCmd for a call of ACL id `id` (no-auth commands always pass).
@@ -57,6 +61,29 @@ final class ACLPermissions {
                     i += ks.step
                 }
             }
+        }
+        if !allChannels, let denied = channelDenial(index.entries[id].fullName, args) { return denied }
+        return nil
+    }
+
+    /// Redis 7.0's channel check (ACLCheckAllUserCommandPerm with getChannelsFromCommand):
+    /// PUBLISH/SPUBLISH's channel and every (S)SUBSCRIBE channel must match one of the user's
+    /// `&` patterns; a PSUBSCRIBE pattern must equal one literally. Unsubscribing is never refused.
+    private func channelDenial(_ name: String, _ args: Arguments) -> ACLDenial? {
+        let range: Range<Int>
+        var literal = false
+        switch name {
+        case "publish", "spublish": range = 1..<min(2, args.count)
+        case "subscribe", "ssubscribe": range = 1..<args.count
+        case "psubscribe": range = 1..<args.count; literal = true
+        default: return nil
+        }
+        for i in range {
+            let channel = args[i]
+            let allowed = channelPatterns.contains { p in
+                literal ? p.elementsEqual(channel) : p.withUnsafeBytes { Glob.match($0, channel) }
+            }
+            if !allowed { return .channel(i) }
         }
         return nil
     }

@@ -54,7 +54,7 @@ struct ACLUser {
     var firstArgs: [Int: [String]] = [:]
     var allKeys = false
     var keyPatterns: [ACLKeyPattern] = []
-    /// Larder has no pub/sub commands: channel rules are kept and shown as Redis does.
+    /// Channel rules (`&pattern`, allchannels, resetchannels): enforced by ACLPermissions on PUBLISH and (P|S)SUBSCRIBE.
     var allChannels = false
     var channels: [String] = []
 

@@ -27,10 +27,14 @@ public struct CommandFlags: OptionSet, Sendable {
     /// also reports it for every command whose key specs are not fixed
     /// (CommandDescription.withMovableKeys), which is how every row here gets it today.
     public static let movableKeys = CommandFlags(rawValue: 1 << 16)
+    /// Larder's own (not in COMMAND INFO): allowed to a RESP2 client in pub/sub mode
+    /// ((P|S)SUBSCRIBE, (P|S)UNSUBSCRIBE, PING, QUIT, RESET), as Redis 7.0's processCommand.
+    public static let allowedInPubSub = CommandFlags(rawValue: 1 << 17)
+    public static let pubsub = CommandFlags(rawValue: 1 << 18)
 
     /// In the order Redis prints them in COMMAND INFO.
     static let names: [(CommandFlags, String)] = [
-        (.write, "write"), (.readonly, "readonly"), (.denyoom, "denyoom"), (.admin, "admin"),
+        (.write, "write"), (.readonly, "readonly"), (.denyoom, "denyoom"), (.admin, "admin"), (.pubsub, "pubsub"),
         (.noscript, "noscript"), (.blocking, "blocking"), (.random, "random"), (.loading, "loading"), (.stale, "stale"),
         (.skipMonitor, "skip_monitor"), (.skipSlowlog, "skip_slowlog"), (.fast, "fast"),
         (.noAuth, "no_auth"), (.noAsyncLoading, "no_async_loading"), (.noMulti, "no_multi"),

@@ -35,6 +35,7 @@ enum Subcommands {
         "latency": LatencyFamily.subcommands,
         "function": FunctionFamily.subcommands,
         "object": KeyFamily.objectSubcommands,
+        "pubsub": PubSubFamily.subcommands,
     ]
 
     /// Runs `args[1]` of container `parent` with Redis' errors for an unknown subcommand and

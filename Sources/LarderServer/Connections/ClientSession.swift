@@ -20,6 +20,8 @@ public final class ClientSession {
     /// Weak: the channel's pipeline owns the handler that owns this session; a strong
     /// reference back made every closed connection a retain cycle (~150 KB leaked each).
     weak var channel: Channel?
+    /// The handler serving this client (weak for the same reason), for pub/sub commands.
+    weak var connection: ConnectionHandler?
 
     // Touched only on the connection's loop.
     public var version: RESPVersion = .resp2
@@ -35,12 +37,12 @@ public final class ClientSession {
     /// Set by RESET: the handler drops watches (they live in shards).
     var resetRequested = false
     var noEvict = false, noTouch = false
-    /// CLIENT REPLY: whose replies are dropped (ConnectionHandler.dispatch).
-    var replyMode: ReplyMode = .on
     /// Set by WAIT when it must block: its deadline in ms (0 = forever); the connection then
     /// waits (ConnectionHandler.waitForReplicas).
     var waitDeadline: Int64? = nil
-    enum ReplyMode { case on, off, skipNext, skip }
+    /// CLIENT REPLY: `.skipArmed` is set by SKIP and becomes `.skipNext` for the next command.
+    enum ReplyMode { case on, off, skipArmed, skipNext }
+    var replyMode = ReplyMode.on
     /// The user's permissions as of `aclEpoch` (ACLState.epoch); refreshed by dispatch after a
     /// change, so the per-command check reads no lock.
     var acl: ACLPermissions
@@ -63,6 +65,13 @@ public final class ClientSession {
     let queryBufferFree = ManagedAtomic<Int>(0)
     /// Blocked in BLPOP & co. (CLIENT LIST flag b, INFO blocked_clients).
     let isBlocked = ManagedAtomic<Bool>(false)
+    /// Channels, patterns and shard channels subscribed (CLIENT LIST sub= psub= ssub=, flag P).
+    let subscribedChannels = ManagedAtomic<Int>(0)
+    let subscribedPatterns = ManagedAtomic<Int>(0)
+    let subscribedShardChannels = ManagedAtomic<Int>(0)
+    /// In Redis' pub/sub mode (any subscription): a RESP2 client may only (un)subscribe, PING,
+    /// QUIT and RESET. Touched only on the connection's loop.
+    var inPubSubMode = false
     var blocked: Bool {
         get { isBlocked.load(ordering: .relaxed) }
         set { isBlocked.store(newValue, ordering: .relaxed) }
@@ -137,13 +146,15 @@ public final class ClientSession {
         let idle = (now - Int64(lastInteraction.load(ordering: .relaxed))) / 1000
         var flags = ""
         if isMonitor.load(ordering: .relaxed) { flags += "O" }
+        if subscribedChannels.load(ordering: .relaxed) + subscribedPatterns.load(ordering: .relaxed)
+            + subscribedShardChannels.load(ordering: .relaxed) > 0 { flags += "P" }
         if blocked { flags += "b" }
         if inMulti { flags += "x" }
         if flags.isEmpty { flags = "N" }
         let lastId = lastCommandId.load(ordering: .relaxed)
         let cmd = lastId >= 0 ? commandName(lastId) : "NULL"
         let qbuf = queryBufferBytes.load(ordering: .relaxed), qbufFree = queryBufferFree.load(ordering: .relaxed)
-        return "id=\(id) addr=\(address) laddr=\(localAddress) fd=\(fd) name=\(name) age=\(age) idle=\(idle) flags=\(flags) db=\(db) sub=0 psub=0 ssub=0 multi=\(inMulti ? (own ? multiQueue.count : 0) : -1) qbuf=\(qbuf) qbuf-free=\(qbufFree) argv-mem=\(argvBytes) multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=\(qbuf + qbufFree + argvBytes) events=r cmd=\(cmd) user=\(userName) redir=-1 resp=\(version.rawValue) lib-name=\(libName) lib-ver=\(libVersion)"
+        return "id=\(id) addr=\(address) laddr=\(localAddress) fd=\(fd) name=\(name) age=\(age) idle=\(idle) flags=\(flags) db=\(db) sub=\(subscribedChannels.load(ordering: .relaxed)) psub=\(subscribedPatterns.load(ordering: .relaxed)) ssub=\(subscribedShardChannels.load(ordering: .relaxed)) multi=\(inMulti ? (own ? multiQueue.count : 0) : -1) qbuf=\(qbuf) qbuf-free=\(qbufFree) argv-mem=\(argvBytes) multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=\(qbuf + qbufFree + argvBytes) events=r cmd=\(cmd) user=\(userName) redir=-1 resp=\(version.rawValue) lib-name=\(libName) lib-ver=\(libVersion)"
     }
 }
 

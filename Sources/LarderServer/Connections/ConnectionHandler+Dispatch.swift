@@ -8,38 +8,7 @@ import NIOCore
 /// - one whose keys live in one other shard joins that shard's batch for this read (one hop);
 /// - one whose keys span shards, or that needs every shard, borrows the shards it needs.
 extension ConnectionHandler {
-    /// One command. Under CLIENT REPLY OFF or SKIP its reply is dropped (one compare of the
-    /// session's mode otherwise).
-    @inline(__always) func dispatch(_ args: Arguments, now: Int64) {
-        if session.replyMode == .on {
-            dispatchCommand(args, now: now)
-            if session.replyMode == .skipNext { session.replyMode = .skip }  // it was CLIENT REPLY SKIP
-        } else {
-            dispatchSilenced(args, now: now)
-        }
-    }
-
-    /// Redis' rule: a reply is dropped when, after its command ran, replies are off or this
-    /// command is the one skipped; SKIP then applies to the next command only.
-    @inline(never)
-    func dispatchSilenced(_ args: Arguments, now: Int64) {
-        let outMark = out.count, pieceMark = pieces.count
-        dispatchCommand(args, now: now)
-        if session.replyMode == .off || session.replyMode == .skip {
-            if pieces.count > pieceMark {
-                for i in pieceMark..<pieces.count { pieces[i] = .silenced(pieces[i]) }
-            } else if pieces.count == pieceMark {
-                out.truncate(to: outMark)
-            }
-        }
-        switch session.replyMode {
-        case .skip: session.replyMode = .on
-        case .skipNext: session.replyMode = .skip
-        case .on, .off: break
-        }
-    }
-
-    func dispatchCommand(_ args: Arguments, now: Int64) {
+    func dispatch(_ args: Arguments, now: Int64) {
         guard let spec = server.commands.lookup(args[0]) else {
             if Self.looksLikeHTTP(args[0]) {
                 // Redis' securityWarningCommand: no reply, the client is dropped.
@@ -111,6 +80,14 @@ extension ConnectionHandler {
             if session.inMulti { session.multiFailed = true }
             return
         }
+        // Redis 7.0's processCommand: a RESP2 client with subscriptions may only (un)subscribe,
+        // PING, QUIT and RESET (one Bool of the session for everyone else).
+        if session.inPubSubMode && session.version == .resp2 && !spec.flags.contains(.allowedInPubSub) {
+            emit { $0.error("ERR Can't execute '\(Self.fullName(spec, args))': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context") }
+            worker.errorStats.rejected(spec.id, code: "ERR")
+            if session.inMulti { session.multiFailed = true }
+            return
+        }
         // Redis feeds monitors after a command runs, so SELECT shows the new database; a
         // connection command runs right here, the others later on their shards.
         let feedMonitors = server.clients.monitorCount.load(ordering: .relaxed) > 0 &&
@@ -134,6 +111,13 @@ extension ConnectionHandler {
         }
         worker.commandCalls[spec.id] &+= 1
         route(spec, args, now: now)
+    }
+
+    /// `container|subcommand` or the command's name, as Redis' cmd->fullname.
+    static func fullName(_ spec: CommandSpec, _ args: Arguments) -> String {
+        guard !spec.subcommands.isEmpty else { return spec.name }
+        let i = subcommandIndex(spec, args)
+        return i >= 0 ? "\(spec.name)|\(spec.subcommands[i])" : spec.name
     }
 
     /// Redis feeds monitors unless the command run (the subcommand, for a container such as
@@ -315,6 +299,7 @@ extension ConnectionHandler {
         if session.resetRequested {
             session.resetRequested = false
             releaseWatches()
+            if subscriber != nil { unsubscribeAll() }
         }
         if let deadline = session.waitDeadline {
             session.waitDeadline = nil
@@ -373,6 +358,7 @@ extension ConnectionHandler {
 
     /// Sends each shard its batch of this read: one message per shard.
     func sendOpenBatches() {
+        if openFanout != nil { sendOpenFanout() }
         for s in 0..<openBatches.count {
             guard let batch = openBatches[s] else { continue }
             openBatches[s] = nil
@@ -465,5 +451,35 @@ extension ConnectionHandler {
             if same { return i }
         }
         return -1
+    }
+}
+
+extension ConnectionHandler {
+    /// A command run while CLIENT REPLY is OFF or SKIP: its reply is dropped (written directly:
+    /// cut off again; waiting behind a hop: its pieces silenced), as Redis' CLIENT_REPLY_OFF.
+    /// (Un)subscribe confirmations are pushes in Redis and go out anyway; CLIENT REPLY ON's +OK too.
+    @inline(never)
+    func dispatchSilenced(_ args: Arguments, now: Int64) {
+        let wasSkipArmed = session.replyMode == .skipArmed
+        if wasSkipArmed { session.replyMode = .skipNext }
+        let direct = piecesHead == pieces.count
+        let mark = out.count
+        let firstPiece = pieces.count
+        let mode = session.replyMode
+        dispatch(args, now: now)
+        if wasSkipArmed && session.replyMode == .skipNext {
+            // SKIP applies to the one command after CLIENT REPLY SKIP.
+            session.replyMode = .on
+        }
+        if let spec = server.commands.lookup(args[0]) {
+            if spec.flags.isSuperset(of: [.pubsub, .allowedInPubSub]) { return }
+            if mode != .on && session.replyMode == .on && spec.name == "client" && session.replyMode != mode
+                && !wasSkipArmed { return }  // CLIENT REPLY ON
+        }
+        if direct { out.truncate(to: mark) }
+        for i in firstPiece..<pieces.count {
+            if case .silenced = pieces[i] { continue }
+            pieces[i] = .silenced(pieces[i])
+        }
     }
 }

@@ -83,6 +83,8 @@ extension ConnectionHandler {
             let now = Clock.nowMilliseconds()
             // Logged between MULTI and EXEC (when it wrote anything), so a replay applies it whole.
             worker.aofBuffer.beginTransaction()
+            inExecBody = true
+            defer { inExecBody = false }
             for q in queue {
                 out.version = session.version
                 var ctx = CommandContext(out: out, dbIndex: session.db, now: now, shards: held, session: session, server: server)

@@ -46,6 +46,15 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// `server.acl.epoch`, held here so dispatch's per-command ACL test is one load off `self`
     /// (through `server.acl` it cost ~60 user instructions per GET under callgrind: retains).
     let aclEpoch: ManagedAtomic<Int>
+    /// This client's channels and patterns (nil until it first subscribes); PubSub.swift.
+    var subscriber: PubSubSubscriber? = nil
+    /// Messages this read published, for the other loops (sent with the remote batches).
+    var openFanout: PublishFanout? = nil
+    /// Reply bytes handed to NIO and not yet written, counted for subscribers only (the
+    /// pub/sub output limit, PubSubRegistry.outputHardLimit).
+    var pubsubBytesInFlight = 0
+    /// True while EXEC runs its queue: a PUBLISH there cannot wait for the other loops' counts.
+    var inExecBody = false
 
     init(server: ServerState, worker: ShardWorker) {
         self.server = server
@@ -68,6 +77,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         let epoch = server.acl.epoch.load(ordering: .acquiring)
         session = ClientSession(id: server.clients.makeId(), channel: context.channel, authenticated: !needsAuth,
                                 acl: server.acl.defaultPermissions, aclEpoch: epoch)
+        session.connection = self
         parser.authenticated = !needsAuth
         if server.clients.connectedCount.load(ordering: .relaxed) >= server.settings.maxClients.load(ordering: .relaxed) {
             server.clients.rejectedConnections.wrappingIncrement(ordering: .relaxed)
@@ -114,6 +124,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             releaseWatches()
             channelClosed = true
             cancelBlocked()
+            if subscriber != nil { unsubscribeAll() }
         }
         pending = nil
         parsedAhead = nil
@@ -223,7 +234,7 @@ final class ConnectionHandler: ChannelInboundHandler {
                             let (first, count, end) = commandStarts[next]
                             next += 1
                             let args = Arguments(base: base, spans: sp.baseAddress! + first, count: count)
-                            dispatch(args, now: now)
+                            if session.replyMode == .on { dispatch(args, now: now) } else { dispatchSilenced(args, now: now) }
                             if closeWhenFlushed { break }
                             if borrowsInFlight > 0 && (end < consumed || more) {
                                 stopped = ParsedAhead(nextCommand: next, parseEnd: start, moreToParse: more,
@@ -311,8 +322,16 @@ final class ConnectionHandler: ChannelInboundHandler {
             case .borrowed(let r):
                 guard let bytes = r.bytes else { break drain }
                 out.append(bytes)
-            case .silenced(let p):
-                if !p.isFinished { break drain }
+            case .published(let fanout, let i):
+                if !fanout.isDone { break drain }
+                out.integer(fanout.counts[i])
+            case .silenced(let piece):
+                switch piece {
+                case .remote(let batch, _): if !batch.isDone { break drain }
+                case .borrowed(let r): if r.bytes == nil { break drain }
+                case .published(let fanout, _): if !fanout.isDone { break drain }
+                case .ready, .silenced: break
+                }
             }
             piecesHead += 1
         }
@@ -335,7 +354,16 @@ final class ConnectionHandler: ChannelInboundHandler {
                 context.writeAndFlush(wrapOutboundOut(b)).whenComplete { _ in Self.closeGracefully(context) }
                 return
             }
-            context.writeAndFlush(wrapOutboundOut(b), promise: nil)
+            if subscriber != nil {
+                // Counted until written, so a subscriber that stops reading is bounded.
+                let n = b.readableBytes
+                pubsubBytesInFlight += n
+                let promise = context.eventLoop.makePromise(of: Void.self)
+                promise.futureResult.whenComplete { [self] _ in pubsubBytesInFlight -= n }
+                context.writeAndFlush(wrapOutboundOut(b), promise: promise)
+            } else {
+                context.writeAndFlush(wrapOutboundOut(b), promise: nil)
+            }
             // Large one-off replies are not kept.
             if b.capacity <= 1 << 20 { outBuffer = b }
         } else if closeWhenFlushed && piecesHead == pieces.count {

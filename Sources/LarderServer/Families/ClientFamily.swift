@@ -84,20 +84,15 @@ enum ClientFamily {
         ctx.out.ok()
     }
 
-    /// CLIENT REPLY ON|OFF|SKIP: OFF and SKIP have no reply of their own; SKIP drops the next
-    /// command's reply and does nothing while replies are off (Redis' clientCommand).
+    /// CLIENT REPLY ON|OFF|SKIP: OFF and SKIP reply nothing; the connection drops the replies
+    /// of the commands that follow (OFF) or of the next one (SKIP), pushes excepted
+    /// (`ConnectionHandler.dispatchSilenced`).
     static func reply(_ ctx: inout CommandContext, _ args: Arguments) {
         guard let session = ctx.session else { return }
-        if args.equalsKeyword(2, "ON") {
-            session.replyMode = .on
-            ctx.out.ok()
-        } else if args.equalsKeyword(2, "OFF") {
-            session.replyMode = .off
-        } else if args.equalsKeyword(2, "SKIP") {
-            if session.replyMode != .off { session.replyMode = .skipNext }
-        } else {
-            ctx.syntaxError()
-        }
+        if args.equalsKeyword(2, "ON") { session.replyMode = .on; ctx.out.ok() }
+        else if args.equalsKeyword(2, "OFF") { session.replyMode = .off }
+        else if args.equalsKeyword(2, "SKIP") { if session.replyMode != .off { session.replyMode = .skipArmed } }
+        else { ctx.syntaxError() }
     }
 
     static func noTouch(_ ctx: inout CommandContext, _ args: Arguments) {
@@ -123,7 +118,12 @@ enum ClientFamily {
     }
 
     static func type(of c: ClientSession) -> ClientType {
-        c.isMonitor.load(ordering: .relaxed) ? .replica : .normal
+        if c.isMonitor.load(ordering: .relaxed) { return .replica }
+        // Redis' getClientType: pubsub when subscribed to anything (read from another thread:
+        // the counts are atomics).
+        if c.subscribedChannels.load(ordering: .relaxed) + c.subscribedPatterns.load(ordering: .relaxed)
+            + c.subscribedShardChannels.load(ordering: .relaxed) > 0 { return .pubsub }
+        return .normal
     }
 
     /// `fds`: SocketDescriptors.byConnection(), read once per CLIENT LIST / CLIENT INFO.
@@ -283,6 +283,8 @@ enum ClientFamily {
             "    Return information about client connections. Options:",
             "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
             "      Return clients of specified type.",
+            "REPLY (ON|OFF|SKIP)",
+            "    Control the replies sent to the current connection.",
             "SETNAME <name>",
             "    Assign the name <name> to the current connection.",
             "SETINFO <option> <value>",

@@ -147,6 +147,13 @@ enum ConfigFamily {
         Parameter(name: "appendfilename", get: { $0.settings.aof.filename }, check: nil),
         yesNo("aof-load-truncated", { $0.aof.loadTruncated.load(ordering: .relaxed) }, { $0.aof.loadTruncated.store($1, ordering: .relaxed) }),
         fixed("aof-use-rdb-preamble", "yes", yesNo: true),
+        Parameter(name: "notify-keyspace-events",
+                  get: { KeyspaceEventFlags(rawValue: $0.keyspaceEvents.load(ordering: .relaxed)).text }, check: { text in
+            guard let f = KeyspaceEventFlags(text: text) else {
+                return .failure(ConfigRefusal(reason: "Invalid event class character. Use 'Ag$lshzxeKEtmdn'."))
+            }
+            return .success { $0.notifyKeyspaceEvents.store(f.rawValue, ordering: .relaxed) }
+        }),
     ] + monitoringParameters + latencyParameters  // SLOWLOG / LATENCY: Families/SlowlogFamily.swift, LatencyFamily.swift
         + packedEncodingParameters + ListFamily.configParameters + SetFamily.configParameters
       + tlsParameters  // ConfigFamily+TLS.swift

@@ -9,19 +9,19 @@ enum ConnectionFamily {
     static let redisVersion = "7.0.15"
 
     static let commands: [CommandSpec] = [
-        CommandSpec("ping", arity: -1, flags: [.fast], group: "connection",
+        CommandSpec("ping", arity: -1, flags: [.fast, .allowedInPubSub], group: "connection",
                     handler: ping),
         CommandSpec("echo", arity: 2, flags: [.loading, .stale, .fast], group: "connection",
                     handler: echo),
         CommandSpec("select", arity: 2, flags: [.loading, .stale, .fast], group: "connection",
                     handler: select),
-        CommandSpec("quit", arity: -1, flags: [.noscript, .loading, .stale, .fast, .noAuth, .allowBusy], group: "connection",
+        CommandSpec("quit", arity: -1, flags: [.noscript, .loading, .stale, .fast, .noAuth, .allowBusy, .allowedInPubSub], group: "connection",
                     handler: quit),
         CommandSpec("hello", arity: -1, flags: [.noscript, .loading, .stale, .fast, .noAuth, .allowBusy], group: "connection",
                     handler: hello),
         CommandSpec("auth", arity: -2, flags: [.noscript, .loading, .stale, .fast, .noAuth, .allowBusy], group: "connection",
                     handler: auth),
-        CommandSpec("reset", arity: 1, flags: [.noscript, .loading, .stale, .fast, .noAuth, .allowBusy], group: "connection",
+        CommandSpec("reset", arity: 1, flags: [.noscript, .loading, .stale, .fast, .noAuth, .allowBusy, .allowedInPubSub], group: "connection",
                     handler: reset),
         CommandSpec("client", arity: -2, flags: [], group: "connection",
                     subcommands: ClientFamily.subcommands.map { $0.name }) { ctx, args in
@@ -31,6 +31,13 @@ enum ConnectionFamily {
 
     static func ping(_ ctx: inout CommandContext, _ args: Arguments) {
         if args.count > 2 { ctx.wrongArity("ping"); return }
+        if let s = ctx.session, s.inPubSubMode && s.version == .resp2 {
+            // Redis: in pub/sub mode a RESP2 PING replies ["pong", argument or ""].
+            ctx.out.arrayHeader(2)
+            ctx.out.bulk("pong" as StaticString)
+            if args.count == 2 { ctx.out.bulk(args[1]) } else { ctx.out.bulk("" as StaticString) }
+            return
+        }
         if args.count == 2 { ctx.out.bulk(args[1]) } else { ctx.out.simple("PONG" as StaticString) }
     }
 

@@ -88,7 +88,7 @@ extension HashFamily {
         }
         let expireAt = Int64(at)
         db.willChange(slot)
-        var changed = false, anySet = false
+        var changed = false, anySet = false, anyDeleted = false
         ctx.out.arrayHeader(args.count - first)
         for i in first..<args.count {
             let field = args[i]
@@ -98,6 +98,7 @@ extension HashFamily {
             changed = true
             if expireAt <= ctx.now {
                 h.remove(field)
+                anyDeleted = true
                 ctx.out.integer(deletedInPast)
             } else {
                 h.setFieldExpiry(field, at: expireAt)
@@ -106,7 +107,10 @@ extension HashFamily {
             }
         }
         guard changed else { return }
-        if h.count == 0 { db.remove(at: slot); return }
+        // Redis 7.4's events: "hexpire" for TTLs set, "hdel" for fields a past time deleted.
+        if anySet { ctx.notify(.hash, "hexpire", args[1]) }
+        if anyDeleted { ctx.notify(.hash, "hdel", args[1]) }
+        if h.count == 0 { db.remove(at: slot); ctx.notify(.generic, "del", args[1]); return }
         db.touch(slot)
         if anySet { db.trackFieldExpiry(args[1], h) }
     }
@@ -157,6 +161,6 @@ extension HashFamily {
             guard h.contains(args[i]) else { ctx.out.integer(noField); continue }
             if h.persistField(args[i]) { changed = true; ctx.out.integer(persisted) } else { ctx.out.integer(noTTL) }
         }
-        if changed { db.touch(slot) }
+        if changed { db.touch(slot); ctx.notify(.hash, "hpersist", args[1]) }
     }
 }

@@ -38,6 +38,7 @@ extension HashFamily {
             store(&ctx, found, args, UnsafeRawBufferPointer(rebasing: buf[0..<n]))
         }
         ctx.out.integer(sum)
+        ctx.notify(.hash, "hincrby", args[1])
     }
 
     static func hincrbyfloat(_ ctx: inout CommandContext, _ args: Arguments) {
@@ -62,6 +63,7 @@ extension HashFamily {
         let text = LongDoubleText.format(sum)
         text.withUnsafeBytes { store(&ctx, found, args, $0) }
         ctx.out.bulk(text)
+        ctx.notify(.hash, "hincrbyfloat", args[1])
     }
 
     /// Writes the new value of field args[2], creating the hash when missing.

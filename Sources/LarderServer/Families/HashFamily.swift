@@ -66,7 +66,9 @@ enum HashFamily {
         let values = ByteSpans(base: args.base, spans: spans + 3 * stride, count: pairs, spanStride: 2)
         switch db.setHashFields(key, hash: keyHash, fields: fields, values: values, now: ctx.now) {
         case .wrongType: ctx.wrongType(); return nil
-        case .written(let added, _): return added
+        case .written(let added, _):
+            ctx.notify(.hash, "hset", key)
+            return added
         }
     }
 
@@ -94,6 +96,7 @@ enum HashFamily {
             insert(&ctx, h, at: args[1], db: db, keyHash: keyHash)
         }
         ctx.out.integer(1)
+        ctx.notify(.hash, "hset", args[1])
     }
 
     static func hget(_ ctx: inout CommandContext, _ args: Arguments) {
@@ -157,6 +160,10 @@ enum HashFamily {
             for i in 2..<args.count where h.remove(args[i]) { removed += 1 }
             if h.count == 0 { db.remove(at: slot) } else if removed > 0 { db.touch(slot) }
             ctx.out.integer(removed)
+            if removed > 0 {
+                ctx.notify(.hash, "hdel", args[1])
+                if h.count == 0 { ctx.notify(.generic, "del", args[1]) }
+            }
         }
     }
 

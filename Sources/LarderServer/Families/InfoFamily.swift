@@ -163,7 +163,9 @@ enum InfoFamily {
             ("evicted_keys", "0"),
             ("keyspace_hits", String(ctx.heldShards.reduce(0) { t, s in t + s.databases.reduce(0) { $0 + $1.hits } })),
             ("keyspace_misses", String(ctx.heldShards.reduce(0) { t, s in t + s.databases.reduce(0) { $0 + $1.misses } })),
-            ("pubsub_channels", "0"), ("pubsub_patterns", "0"),
+            ("pubsub_channels", String(ctx.server.pubsub.count(.channel))),
+            ("pubsub_patterns", String(ctx.server.pubsub.count(.pattern))),
+            ("pubsubshard_channels", String(ctx.server.pubsub.count(.shard))),
             ("total_error_replies", String(ServerStats.totalErrorReplies(ctx.server))),
         ]
     }

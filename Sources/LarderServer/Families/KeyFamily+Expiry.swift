@@ -83,9 +83,11 @@ extension KeyFamily {
         }
         if when <= ctx.now {
             db.remove(at: slot)
+            ctx.notify(.generic, "del", args[1])
         } else {
             db.setExpire(slot: slot, Int64(when))
             db.touch(slot)
+            ctx.notify(.generic, "expire", args[1])
         }
         ctx.out.integer(1)
     }
@@ -108,5 +110,6 @@ extension KeyFamily {
         db.setExpire(slot: slot, 0)
         db.touch(slot)
         ctx.out.integer(1)
+        ctx.notify(.generic, "persist", args[1])
     }
 }

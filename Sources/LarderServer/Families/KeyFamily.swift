@@ -56,7 +56,7 @@ enum KeyFamily {
         var n = 0
         for i in 1..<args.count {
             let (db, _, slot) = ctx.lookup(args[i])
-            if let slot { db.remove(at: slot); n += 1 }
+            if let slot { db.remove(at: slot); n += 1; ctx.notify(.generic, "del", args[i]) }
         }
         ctx.out.integer(n)
     }
@@ -93,6 +93,8 @@ enum KeyFamily {
         target.set(args[2], hash: targetHash, value: value, expireAt: expireAt, now: ctx.now)
         if case .list = value { ctx.signalListReady(args[2], hash: targetHash) }  // wakes BLPOP & co., as Redis' dbAdd
         if onlyIfNew { ctx.out.integer(1) } else { ctx.out.ok() }
+        ctx.notify(.generic, "rename_from", args[1])
+        ctx.notify(.generic, "rename_to", args[2])
     }
 
     /// COPY source destination [DB destination-db] [REPLACE]: a deep copy, TTL included.
@@ -135,6 +137,7 @@ enum KeyFamily {
         target.set(args[2], hash: targetHash, value: value, expireAt: expireAt, now: ctx.now)
         if case .list = value { ctx.signalListReady(args[2], hash: targetHash) }  // wakes BLPOP & co., as Redis' dbAdd
         ctx.out.integer(1)
+        ctx.notify(.generic, "copy_to", args[2])
     }
 
     /// MOVE key db: the key, value and TTL move to another database of the same shard (every
@@ -161,6 +164,10 @@ enum KeyFamily {
         destination.set(args[1], hash: hash, value: value, expireAt: expireAt, now: ctx.now)
         if case .list = value { ctx.signalListReady(args[1], hash: hash, db: target) }  // wakes BLPOP & co. there
         ctx.out.integer(1)
+        ctx.notify(.generic, "move_from", args[1])
+        ctx.dbIndex = target
+        ctx.notify(.generic, "move_to", args[1])
+        ctx.dbIndex = sourceDb
     }
 
     /// SWAPDB index1 index2: every shard exchanges the two databases' data (all shards are held,

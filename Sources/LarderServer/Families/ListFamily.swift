@@ -75,8 +75,13 @@ enum ListFamily {
 
     /// Deletes the key when its list became empty (Redis never keeps an empty list), else
     /// marks watchers dirty.
-    @inline(__always) static func changed(_ l: ListObject, db: Keyspace, slot: Int) {
+    /// After elements were removed: deletes the emptied list, and publishes `event` (and "del"
+    /// when emptied) as Redis' list commands do.
+    @inline(__always) static func changed(_ ctx: CommandContext, _ l: ListObject, db: Keyspace, slot: Int,
+                                          key: UnsafeRawBufferPointer, event: StaticString) {
         if l.count == 0 { db.remove(at: slot) } else { db.touch(slot) }
+        ctx.notify(.list, event, key)
+        if l.count == 0 { ctx.notify(.generic, "del", key) }
     }
 
     // MARK: push
@@ -97,11 +102,13 @@ enum ListFamily {
             db.set(key, hash: keyHash, value: .list(l), expireAt: 0, now: ctx.now)
             ctx.out.integer(l.count)
             ctx.signalListReady(key, hash: keyHash)
+            ctx.notify(.list, left ? "lpush" : "rpush", key)
         case .list(let l, let db, let slot, let keyHash):
             for i in 2..<args.count { l.push(args[i], left: left) }
             db.touch(slot)
             ctx.out.integer(l.count)
             ctx.signalListReady(key, hash: keyHash)
+            ctx.notify(.list, left ? "lpush" : "rpush", key)
         }
     }
 
@@ -128,13 +135,13 @@ enum ListFamily {
         case .list(let l, let db, let slot, _):
             guard let count else {
                 ctx.out.bulk(l.pop(left: left)!)
-                changed(l, db: db, slot: slot)
+                changed(ctx, l, db: db, slot: slot, key: args[1], event: left ? "lpop" : "rpop")
                 return
             }
             let n = min(count, l.count)
             ctx.out.arrayHeader(n)
             for _ in 0..<n { ctx.out.bulk(l.pop(left: left)!) }
-            if n > 0 { changed(l, db: db, slot: slot) }
+            if n > 0 { changed(ctx, l, db: db, slot: slot, key: args[1], event: left ? "lpop" : "rpop") }
         }
     }
 
@@ -200,6 +207,7 @@ enum ListFamily {
             l.set(args.bytes(3), at: i)
             db.touch(slot)
             ctx.out.ok()
+            ctx.notify(.list, "lset", args[1])
         }
     }
 
@@ -217,6 +225,7 @@ enum ListFamily {
             l.replaceAll(all)
             db.touch(slot)
             ctx.out.integer(l.count)
+            ctx.notify(.list, "linsert", args[1])
         }
     }
 
@@ -246,7 +255,7 @@ enum ListFamily {
             }
             if removed > 0 {
                 l.replaceAll(all)
-                changed(l, db: db, slot: slot)
+                changed(ctx, l, db: db, slot: slot, key: args[1], event: "lrem")
             }
             ctx.out.integer(removed)
         }
@@ -265,7 +274,7 @@ enum ListFamily {
             } else {
                 l.remove(l.count, left: true)
             }
-            changed(l, db: db, slot: slot)
+            changed(ctx, l, db: db, slot: slot, key: args[1], event: "ltrim")
             ctx.out.ok()
         }
     }
@@ -366,7 +375,7 @@ enum ListFamily {
             ctx.out.null()
         case .list(let l, let db, let slot, _):
             guard let element = moveElement(&ctx, from: l, db: db, slot: slot, fromLeft: from,
-                                            to: args[2], toLeft: to) else { return }
+                                            key: args[1], to: args[2], toLeft: to) else { return }
             ctx.out.bulk(element)
         }
     }
@@ -374,7 +383,7 @@ enum ListFamily {
     /// Moves one element from the non-empty `source` to the list at `destination` (created
     /// when missing). nil, with WRONGTYPE replied, when the destination holds another type.
     static func moveElement(_ ctx: inout CommandContext, from source: ListObject, db: Keyspace, slot: Int, fromLeft: Bool,
-                            to destination: UnsafeRawBufferPointer, toLeft: Bool) -> [UInt8]? {
+                            key: UnsafeRawBufferPointer, to destination: UnsafeRawBufferPointer, toLeft: Bool) -> [UInt8]? {
         let (ddb, dhash, dslot) = ctx.lookup(destination)
         var target: ListObject? = nil
         if let dslot {
@@ -386,14 +395,18 @@ enum ListFamily {
         // Same key: the element goes back into the same list (a rotation); the slot stays valid.
         if let target {
             target.push(element, left: toLeft)
-            if target !== source { changed(source, db: db, slot: slot) }
+            if target !== source { if source.count == 0 { db.remove(at: slot) } else { db.touch(slot) } }
             if let s = ddb.lookup(destination, hash: dhash, now: ctx.now, counted: false) { ddb.touch(s) }
         } else {
-            changed(source, db: db, slot: slot)
+            if source.count == 0 { db.remove(at: slot) } else { db.touch(slot) }
             let d = ListObject()
             d.push(element, left: toLeft)
             ddb.set(destination, hash: dhash, value: .list(d), expireAt: 0, now: ctx.now)
         }
+        // Redis' lmoveGenericCommand order: the push's event, then the pop's, then "del".
+        ctx.notify(.list, toLeft ? "lpush" : "rpush", destination)
+        ctx.notify(.list, fromLeft ? "lpop" : "rpop", key)
+        if source.count == 0 { ctx.notify(.generic, "del", key) }
         ctx.signalListReady(destination, hash: dhash)
         return element
     }
@@ -445,7 +458,7 @@ enum ListFamily {
                 ctx.out.bulk(args[k])
                 ctx.out.arrayHeader(n)
                 for _ in 0..<n { ctx.out.bulk(l.pop(left: left)!) }
-                changed(l, db: db, slot: slot)
+                changed(ctx, l, db: db, slot: slot, key: args[k], event: left ? "lpop" : "rpop")
                 return
             }
         }
@@ -471,7 +484,7 @@ enum ListFamily {
                 ctx.out.arrayHeader(2)
                 ctx.out.bulk(args[k])
                 ctx.out.bulk(l.pop(left: left)!)
-                changed(l, db: db, slot: slot)
+                changed(ctx, l, db: db, slot: slot, key: args[k], event: left ? "lpop" : "rpop")
                 return
             }
         }
@@ -487,26 +500,31 @@ enum ListFamily {
 
     /// Serves one blocked client from the non-empty `list` at `key`; writes its reply to `out`.
     static func serveBlocked(_ op: BlockedClient.Operation, key: UnsafeRawBufferPointer, list: ListObject, db: Keyspace,
-                             dbIndex: Int, now: Int64, out: ReplyWriter, registry: BlockingRegistry) {
+                             dbIndex: Int, now: Int64, out: ReplyWriter, registry: BlockingRegistry, server: ServerState) {
         let hash = ByteHash.hash(key)
-        func done() {
+        func done(_ event: StaticString, notify: Bool = true) {
             if let slot = db.lookup(key, hash: hash, now: now, counted: false) {
                 if list.count == 0 { db.remove(at: slot) } else { db.touch(slot) }
             }
+            if notify { popped(event) }
+        }
+        func popped(_ event: StaticString) {
+            server.notifyKeyspace(.list, event, key: key, db: dbIndex)
+            if list.count == 0 { server.notifyKeyspace(.generic, "del", key: key, db: dbIndex) }
         }
         switch op {
         case .pop(let left):
             out.arrayHeader(2)
             out.bulk(key)
             out.bulk(list.pop(left: left)!)
-            done()
+            done(left ? "lpop" : "rpop")
         case .popMany(let left, let count):
             let n = min(count, list.count)
             out.arrayHeader(2)
             out.bulk(key)
             out.arrayHeader(n)
             for _ in 0..<n { out.bulk(list.pop(left: left)!) }
-            done()
+            done(left ? "lpop" : "rpop")
         case .move(let fromLeft, let toLeft, let destination):
             // The destination is on this shard (Blocking.swift checked); a wrong type there is
             // the client's WRONGTYPE error and nothing moves, as in Redis.
@@ -524,15 +542,19 @@ enum ListFamily {
             let element = list.pop(left: fromLeft)!
             if let target {
                 target.push(element, left: toLeft)
-                if target !== list { done() }
+                if target !== list { done("", notify: false) }
                 if let s = destination.withUnsafeBytes({ db.lookup($0, hash: dhash, now: now, counted: false) }) { db.touch(s) }
             } else {
-                done()
+                done("", notify: false)
                 let d = ListObject()
                 d.push(element, left: toLeft)
                 destination.withUnsafeBytes { _ = db.set($0, hash: dhash, value: .list(d), expireAt: 0, now: now) }
             }
-            destination.withUnsafeBytes { registry.signal(db: dbIndex, key: $0) }
+            destination.withUnsafeBytes {
+                registry.signal(db: dbIndex, key: $0)
+                server.notifyKeyspace(.list, toLeft ? "lpush" : "rpush", key: $0, db: dbIndex)
+            }
+            popped(fromLeft ? "lpop" : "rpop")
             out.bulk(element)
         }
     }

@@ -52,8 +52,13 @@ enum SetFamily {
         return .set(s, db: db, slot: slot)
     }
 
-    @inline(__always) static func changed(_ s: SetObject, db: Keyspace, slot: Int) {
+    /// After members were removed: deletes the emptied set, and publishes `event` (and "del"
+    /// when emptied) as Redis' set commands do.
+    @inline(__always) static func changed(_ ctx: CommandContext, _ s: SetObject, db: Keyspace, slot: Int,
+                                          key: UnsafeRawBufferPointer, event: StaticString) {
         if s.count == 0 { db.remove(at: slot) } else { db.touch(slot) }
+        ctx.notify(.set, event, key)
+        if s.count == 0 { ctx.notify(.generic, "del", key) }
     }
 
     static func sadd(_ ctx: inout CommandContext, _ args: Arguments) {
@@ -65,11 +70,13 @@ enum SetFamily {
             for i in 2..<args.count where s.add(args[i]) { added += 1 }
             db.set(args[1], hash: keyHash, value: .set(s), expireAt: 0, now: ctx.now)
             ctx.out.integer(added)
+            ctx.notify(.set, "sadd", args[1])
         case .set(let s, let db, let slot):
             var added = 0
             for i in 2..<args.count where s.add(args[i]) { added += 1 }
             if added > 0 { db.touch(slot) }
             ctx.out.integer(added)
+            if added > 0 { ctx.notify(.set, "sadd", args[1]) }
         }
     }
 
@@ -80,7 +87,7 @@ enum SetFamily {
         case .set(let s, let db, let slot):
             var removed = 0
             for i in 2..<args.count where s.remove(args[i]) { removed += 1 }
-            if removed > 0 { changed(s, db: db, slot: slot) }
+            if removed > 0 { changed(ctx, s, db: db, slot: slot, key: args[1], event: "srem") }
             ctx.out.integer(removed)
         }
     }
@@ -130,7 +137,7 @@ enum SetFamily {
             case .missing: ctx.out.null()
             case .set(let s, let db, let slot):
                 ctx.out.bulk(s.popRandom()!)
-                changed(s, db: db, slot: slot)
+                changed(ctx, s, db: db, slot: slot, key: args[1], event: "spop")
             }
             return
         }
@@ -144,7 +151,7 @@ enum SetFamily {
             let k = min(n, s.count)
             ctx.out.setHeader(k)
             for _ in 0..<k { ctx.out.bulk(s.popRandom()!) }
-            if k > 0 { changed(s, db: db, slot: slot) }
+            if k > 0 { changed(ctx, s, db: db, slot: slot, key: args[1], event: "spop") }
         }
     }
 
@@ -204,15 +211,16 @@ enum SetFamily {
         sdb.willChange(sslot)
         if d === s { ctx.out.integer(s.contains(args[3]) ? 1 : 0); return }
         guard s.remove(args[3]) else { ctx.out.integer(0); return }
-        changed(s, db: sdb, slot: sslot)
+        changed(ctx, s, db: sdb, slot: sslot, key: args[1], event: "srem")
         if let d {
             // Only an actual addition changes the destination (WATCH sees it), as in Redis.
             // Removing the source may free a slot but never moves one.
-            if d.add(args[3]) { ddb.touch(dslot!) }
+            if d.add(args[3]) { ddb.touch(dslot!); ctx.notify(.set, "sadd", args[2]) }
         } else {
             let n = SetObject()
             n.add(args[3])
             ddb.set(args[2], hash: dhash, value: .set(n), expireAt: 0, now: ctx.now)
+            ctx.notify(.set, "sadd", args[2])
         }
         ctx.out.integer(1)
     }
@@ -269,7 +277,7 @@ enum SetFamily {
         let result = compute(op, sets)
         let (db, hash, slot) = ctx.lookup(args[1])
         if result.isEmpty {
-            if let slot { db.remove(at: slot) }
+            if let slot { db.remove(at: slot); ctx.notify(.generic, "del", args[1]) }
             ctx.out.integer(0)
             return
         }
@@ -277,6 +285,11 @@ enum SetFamily {
         for m in result { _ = s.add(m) }
         db.set(args[1], hash: hash, value: .set(s), expireAt: 0, now: ctx.now)
         ctx.out.integer(s.count)
+        switch op {
+        case .inter: ctx.notify(.set, "sinterstore", args[1])
+        case .union: ctx.notify(.set, "sunionstore", args[1])
+        case .diff: ctx.notify(.set, "sdiffstore", args[1])
+        }
     }
 
     static func sinter(_ ctx: inout CommandContext, _ args: Arguments) { algebra(&ctx, args, .inter) }

@@ -81,7 +81,7 @@ extension StringFamily {
             if on == 1 { s[offset >> 3] |= mask } else { s[offset >> 3] &= ~mask }
             return was
         }
-        if let old { ctx.out.integer(old) }
+        if let old { ctx.out.integer(old); ctx.notify(.string, "setbit", args[1]) }
     }
 
     static func getbit(_ ctx: inout CommandContext, _ args: Arguments) {
@@ -228,8 +228,10 @@ extension StringFamily {
         let (db, hash, slot) = ctx.lookup(args[2])
         if length > 0 {
             db.set(args[2], hash: hash, value: .string(result), expireAt: 0, now: ctx.now)
+            ctx.notify(.string, "set", args[2])
         } else if let slot {
             db.remove(at: slot)
+            ctx.notify(.generic, "del", args[2])
         }
         ctx.out.integer(length)
     }
@@ -303,6 +305,7 @@ extension StringFamily {
         if readOnlyCommand { ctx.out.error("ERR BITFIELD_RO only supports the GET subcommand" as StaticString); return }
         let replies: [Int64?]? = withBitString(&ctx, args[1], maxBit: highestWrite) { s, _ in ops.map { apply($0, to: &s) } }
         guard let replies else { return }
+        ctx.notify(.string, "setbit", args[1])
         ctx.out.arrayHeader(replies.count)
         for r in replies { if let r { ctx.out.integer(Int(r)) } else { ctx.out.null() } }
     }

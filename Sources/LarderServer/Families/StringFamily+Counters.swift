@@ -53,6 +53,7 @@ extension StringFamily {
         if let slot { db.replaceValue(at: slot, with: .string(text)) }
         else { db.set(key, hash: ByteHash.hash(key), value: .string(text), expireAt: 0, now: ctx.now) }
         ctx.out.integer(next)
+        ctx.notify(.string, "incrby", key)
     }
 
     static func incrbyfloat(_ ctx: inout CommandContext, _ args: Arguments) {
@@ -77,6 +78,7 @@ extension StringFamily {
         if let slot { db.replaceValue(at: slot, with: .string(text)) }
         else { db.set(args[1], hash: ByteHash.hash(args[1]), value: .string(text), expireAt: 0, now: ctx.now) }
         ctx.out.bulk(text)
+        ctx.notify(.string, "incrbyfloat", args[1])
     }
 }
 

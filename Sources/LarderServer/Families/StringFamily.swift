@@ -94,6 +94,7 @@ enum StringFamily {
             let (db, hash) = ctx.db(for: args[1])
             db.setString(args[1], hash: hash, bytes: args[2], expireAt: expireAt, now: ctx.now)
             if !opts.get { ctx.out.ok() }
+            notifySet(ctx, args[1], expires: expireAt != 0)
             return
         }
         let (db, hash, slot) = ctx.lookup(args[1])
@@ -104,6 +105,7 @@ enum StringFamily {
         if opts.keepTTL, let slot { expireAt = db.expireAt(slot) }
         db.setString(args[1], hash: hash, bytes: args[2], expireAt: expireAt, now: ctx.now)
         if !opts.get { ctx.out.ok() }
+        notifySet(ctx, args[1], expires: opts.expiry != nil)
     }
 
     static func setnx(_ ctx: inout CommandContext, _ args: Arguments) {
@@ -111,6 +113,14 @@ enum StringFamily {
         if slot != nil { ctx.out.integer(0); return }
         db.setString(args[1], hash: hash, bytes: args[2], expireAt: 0, now: ctx.now)
         ctx.out.integer(1)
+        ctx.notify(.string, "set", args[1])
+    }
+
+    /// Redis' setGenericCommand events: "set", then "expire" when it gave a TTL.
+    @inline(__always)
+    static func notifySet(_ ctx: CommandContext, _ key: UnsafeRawBufferPointer, expires: Bool) {
+        ctx.notify(.string, "set", key)
+        if expires { ctx.notify(.generic, "expire", key) }
     }
 
     /// SETEX key seconds value / PSETEX key milliseconds value.
@@ -119,12 +129,14 @@ enum StringFamily {
         let (db, hash) = ctx.db(for: args[1])
         db.setString(args[1], hash: hash, bytes: args[3], expireAt: at, now: ctx.now)
         ctx.out.ok()
+        notifySet(ctx, args[1], expires: true)
     }
 
     static func getset(_ ctx: inout CommandContext, _ args: Arguments) {
         guard replyValue(&ctx, args[1]) else { return }
         let (db, hash) = ctx.db(for: args[1])
         db.setString(args[1], hash: hash, bytes: args[2], expireAt: 0, now: ctx.now)
+        ctx.notify(.string, "set", args[1])
     }
 
     static func getdel(_ ctx: inout CommandContext, _ args: Arguments) {
@@ -135,6 +147,7 @@ enum StringFamily {
             let out = ctx.out
             _ = db.withString(at: slot) { out.bulk($0) }
             db.remove(at: slot)
+            ctx.notify(.generic, "del", args[1])
         }
     }
 
@@ -158,13 +171,16 @@ enum StringFamily {
         if let unit = opts.expiry {
             if (unit == .exat || unit == .pxat) && deadline <= ctx.now {
                 db.remove(at: slot)
+                ctx.notify(.generic, "del", args[1])
             } else {
                 db.setExpire(slot: slot, deadline)
                 db.touch(slot)
+                ctx.notify(.generic, "expire", args[1])
             }
         } else if opts.persist && db.expireAt(slot) != 0 {
             db.setExpire(slot: slot, 0)
             db.touch(slot)
+            ctx.notify(.generic, "persist", args[1])
         }
     }
 
@@ -201,6 +217,7 @@ enum StringFamily {
         while i < args.count {
             let (db, hash) = ctx.db(for: args[i])
             db.setString(args[i], hash: hash, bytes: args[i + 1], expireAt: 0, now: ctx.now)
+            ctx.notify(.string, "set", args[i])
             i += 2
         }
     }
@@ -214,6 +231,7 @@ enum StringFamily {
             let (db, hash) = ctx.db(for: args[1])
             db.set(args[1], hash: hash, value: .string(args.bytes(2)), expireAt: 0, now: ctx.now)
             ctx.out.integer(args[2].count)
+            ctx.notify(.string, "append", args[1])
         case .found(let db, let slot):
             guard case .string(let old) = db.value(at: slot), checkLength(&ctx, old.count, args[2].count) else { return }
             let length = db.updateValue(at: slot) { v -> Int in
@@ -224,6 +242,7 @@ enum StringFamily {
                 return s.count
             }
             ctx.out.integer(length)
+            ctx.notify(.string, "append", args[1])
         }
     }
 
@@ -274,6 +293,7 @@ enum StringFamily {
             let (db, hash) = ctx.db(for: args[1])
             db.set(args[1], hash: hash, value: .string(s), expireAt: 0, now: ctx.now)
             ctx.out.integer(s.count)
+            ctx.notify(.string, "setrange", args[1])
         case .found(let db, let slot):
             guard case .string(let old) = db.value(at: slot) else { return }
             if value.count == 0 { ctx.out.integer(old.count); return }
@@ -287,6 +307,7 @@ enum StringFamily {
                 return s.count
             }
             ctx.out.integer(length)
+            ctx.notify(.string, "setrange", args[1])
         }
     }
 }

@@ -23,6 +23,17 @@ enum ServerLog {
                                             "peer": .string(peer), "suppressed": .stringConvertible(left)])
     }
 
+    static let outputLimit = LogRateLimit(seconds: 1)
+
+    /// Redis' "Client ... scheduled to be closed ASAP for overcoming of output buffer limits."
+    static func pubsubOutputLimit(peer: String, bytes: Int) {
+        guard let left = outputLimit.allow() else { return }
+        LarderLog.server.warning("closing pub/sub client that reached the output buffer limit",
+                                 metadata: ["event": "client_limit", "limit_name": "client-output-buffer-limit pubsub",
+                                            "bytes": .stringConvertible(bytes), "peer": .string(peer),
+                                            "suppressed": .stringConvertible(left)])
+    }
+
     /// Redis logs this once a minute at most.
     static let securityAttacks = LogRateLimit(seconds: 60)
 

@@ -23,6 +23,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 sys.path.insert(0, str(HERE.parent / "lib"))
 import servers  # noqa: E402
+from resp import RespConn  # noqa: E402
 
 pytestmark = [pytest.mark.larder_only,
               pytest.mark.skipif(servers.larder_is_standin(), reason="FEATURES.* and the HTTP server are Larder's")]
@@ -457,3 +458,36 @@ def test_apply_with_server_reloads_and_a_refused_reload_fails_the_cli_while_read
             t.join()
     assert counts["errors"] == []
     assert counts["resp"] > 0 and counts["http"] > 0
+def test_pushes_publish_hset_keyspace_events(stack):
+    """FEATURES.PUSH and the HTTP write publish "hset" for each entity hash written, as the
+    HSETs Feast sends to redis-server do (feature-cache invalidation; docs/serving.md)."""
+    now = int(time.time()) + 5
+    port = stack["larder"].port
+    ref_port = stack["redis"].port
+    seen = {}
+    for name, p in (("larder", port), ("redis", ref_port)):
+        c = RespConn(p)
+        c.call("CONFIG", "SET", "notify-keyspace-events", "Eh")
+        c.call("SUBSCRIBE", "__keyevent@0__:hset")
+        seen[name] = c
+    try:
+        larder = stack["larder"].client()
+        assert larder.execute_command("FEATURES.PUSH", "driver_hourly_stats", "COLUMNS", 3, "driver_id",
+                                      "event_timestamp", "conv_rate", "VALUES", 1030, now, "0.5") == 1
+        rows = {"driver_id": [1031], "event_timestamp": [datetime.fromtimestamp(now, timezone.utc).isoformat()],
+                "created": [now], "conv_rate": [0.25], "acc_rate": [0.5], "avg_daily_trips": [1], "city": ["Oslo"],
+                "is_active": [True], "recent_trips": [[1]]}
+        assert http(stack["larder_http"], "/write-to-online-store", {"feature_view_name": "driver_hourly_stats", "df": rows})[0] == 200
+        rows["driver_id"] = [1030]
+        assert http(stack["feast_http"], "/write-to-online-store", {"feature_view_name": "driver_hourly_stats", "df": rows})[0] == 200
+        rows["driver_id"] = [1031]
+        assert http(stack["feast_http"], "/write-to-online-store", {"feature_view_name": "driver_hourly_stats", "df": rows})[0] == 200
+        got = {name: [c.read_reply().value[2] for _ in range(2)] for name, c in seen.items()}
+        assert got["larder"] == got["redis"]
+        assert (1030).to_bytes(8, "little") in got["larder"][0]
+    finally:
+        for p in (port, ref_port):
+            with RespConn(p) as c:
+                c.call("CONFIG", "SET", "notify-keyspace-events", "")
+        for c in seen.values():
+            c.close()
