@@ -33,6 +33,15 @@ final class BlockedClient {
         case popMany(left: Bool, count: Int)
         /// BLMOVE / BRPOPLPUSH: replies the moved element.
         case move(fromLeft: Bool, toLeft: Bool, destination: [UInt8])
+        /// BZPOPMIN / BZPOPMAX: replies [key, member, score].
+        case zpop(max: Bool)
+        /// BZMPOP: replies [key, [[member, score]...]].
+        case zpopMany(max: Bool, count: Int)
+
+        /// Whether it pops a sorted set (else a list).
+        var popsSortedSet: Bool {
+            switch self { case .zpop, .zpopMany: return true; default: return false }
+        }
     }
 
     struct Key: Hashable {
@@ -136,15 +145,40 @@ final class BlockingRegistry {
         let db = shard.databases[k.db]
         let now = Clock.nowMilliseconds()
         while var queue = waiters[k], !queue.isEmpty {
-            let found: ListObject? = k.key.withUnsafeBytes { kb in
-                guard let slot = db.lookupInternal(kb, now: now), case .list(let l) = db.value(at: slot), l.count > 0 else { return nil }
-                db.willChange(slot)   // the pop changes the list in place
-                return l
+            let found: StoredValue? = k.key.withUnsafeBytes { kb in
+                guard let slot = db.lookupInternal(kb, now: now) else { return nil }
+                let v = db.value(at: slot)
+                switch v {
+                case .list(let l) where l.count > 0: break
+                case .zset(let z) where z.count > 0: break
+                default: return nil
+                }
+                db.willChange(slot)   // the pop changes the value in place
+                return v
             }
-            guard let list = found else { return }
-            let c = queue.removeFirst()
+            guard let value = found else { return }
+            // The first waiter whose command pops this type (Redis serves a list's waiters from
+            // a list and a sorted set's from a sorted set; the others keep waiting).
+            var isZSet = false
+            if case .zset = value { isZSet = true }
+            guard let at = queue.firstIndex(where: { $0.operation.popsSortedSet == isZSet }) else { return }
+            let c = queue.remove(at: at)
             waiters[k] = queue.isEmpty ? nil : queue
             guard !c.isClaimed else { continue }
+            if case .zset(let z) = value {
+                guard c.claim() else { continue }
+                c.unregister(server: server, heldShards: held)
+                let out = ReplyWriter(capacity: 64, version: c.version)
+                k.key.withUnsafeBytes { kb in
+                    let popped = ZSetFamily.serveBlocked(c.operation, key: kb, zset: z, db: db, now: now, out: out)
+                    if let aof = worker.aof, aof.active.load(ordering: .relaxed) {
+                        AOFPropagation.servedBlock(c.operation, key: kb, db: k.db, popped: popped, into: worker.aofBuffer)
+                    }
+                }
+                c.finish(Array(out.bytes))
+                continue
+            }
+            guard case .list(let list) = value else { return }
             // BLMOVE to another shard: the connection finishes it with both shards borrowed.
             if case .move(_, _, let destination) = c.operation {
                 let n = server.shardCount

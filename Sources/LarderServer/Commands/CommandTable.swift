@@ -62,7 +62,7 @@ public final class CommandTable: @unchecked Sendable {
 
     public static let standard = CommandTable(
         ConnectionFamily.commands + ServerFamily.commands + TransactionFamily.commands +
-        KeyFamily.commands + StringFamily.commands + HashFamily.commands + ListFamily.commands + SetFamily.commands +
+        KeyFamily.commands + StringFamily.commands + HashFamily.commands + ListFamily.commands + SetFamily.commands + ZSetFamily.commands +
         ClusterFamily.commands + [SlowlogFamily.spec, LatencyFamily.spec, FunctionFamily.spec, ACLFamily.spec]
     )
 

@@ -145,7 +145,7 @@ enum ConfigFamily {
         yesNo("aof-load-truncated", { $0.aof.loadTruncated.load(ordering: .relaxed) }, { $0.aof.loadTruncated.store($1, ordering: .relaxed) }),
         fixed("aof-use-rdb-preamble", "yes", yesNo: true),
     ] + monitoringParameters + latencyParameters  // SLOWLOG / LATENCY: Families/SlowlogFamily.swift, LatencyFamily.swift
-        + packedEncodingParameters + ListFamily.configParameters + SetFamily.configParameters
+        + packedEncodingParameters + ListFamily.configParameters + SetFamily.configParameters + ZSetFamily.configParameters
       + tlsParameters  // ConfigFamily+TLS.swift
 
     /// The packed-hash thresholds (Redis' hash-max-listpack-*, and the -ziplist-* names Redis

@@ -534,6 +534,8 @@ enum ListFamily {
             }
             destination.withUnsafeBytes { registry.signal(db: dbIndex, key: $0) }
             out.bulk(element)
+        case .zpop, .zpopMany:
+            break   // sorted-set waiters are served by ZSetFamily.serveBlocked
         }
     }
 }
