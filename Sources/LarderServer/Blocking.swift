@@ -106,7 +106,13 @@ final class BlockedClient {
 /// Touched only by whoever holds the shard.
 final class BlockingRegistry {
     private(set) var waiters: [BlockedClient.Key: [BlockedClient]] = [:]
-    private var ready: [BlockedClient.Key] = []
+    /// Keys that got data, each with its place in the server-wide order of signals, so keys of
+    /// several shards made ready by one command (EXEC, a multi-key write) are served in the
+    /// order they became ready, as Redis does.
+    private var ready: [(key: BlockedClient.Key, sequence: Int)] = []
+    private var readyCursor = 0
+    /// The server-wide signal order; touched only when someone waits on the signalled key.
+    static let signalSequence = ManagedAtomic<Int>(0)
 
     var isEmpty: Bool { waiters.isEmpty }
     var blockedCount: Int { waiters.values.reduce(0) { $0 + $1.count } }
@@ -123,21 +129,24 @@ final class BlockingRegistry {
     @inline(__always) func signal(db: Int, key: UnsafeRawBufferPointer) {
         if waiters.isEmpty { return }
         let k = BlockedClient.Key(db: db, key: Array(key))
-        if waiters[k] != nil && !ready.contains(k) { ready.append(k) }
+        if waiters[k] != nil && !ready.contains(where: { $0.key == k }) {
+            ready.append((k, Self.signalSequence.loadThenWrappingIncrement(ordering: .relaxed)))
+        }
     }
 
-    var hasReady: Bool { !ready.isEmpty }
+    /// The signal order of the next ready key to serve, nil when none.
+    var nextReadySequence: Int? { readyCursor < ready.count ? ready[readyCursor].sequence : nil }
 
-    /// Serves the waiters of every ready key (Redis' order: key by key as they became ready,
-    /// clients in the order they blocked) while the list has elements.
-    func serveReady(shardIndex: Int, shard: Shard, held: [Shard?], server: ServerState, by worker: ShardWorker) {
-        var i = 0
-        while i < ready.count {
-            let k = ready[i]
-            i += 1
-            serve(k, shardIndex: shardIndex, shard: shard, held: held, server: server, by: worker)
+    /// Serves the waiters of the next ready key (clients in the order they blocked) while its
+    /// value has elements.
+    func serveNext(shardIndex: Int, shard: Shard, held: [Shard?], server: ServerState, by worker: ShardWorker) {
+        let k = ready[readyCursor].key
+        readyCursor += 1
+        serve(k, shardIndex: shardIndex, shard: shard, held: held, server: server, by: worker)
+        if readyCursor == ready.count {
+            ready.removeAll(keepingCapacity: true)
+            readyCursor = 0
         }
-        ready.removeAll(keepingCapacity: true)
     }
 
     private func serve(_ k: BlockedClient.Key, shardIndex: Int, shard: Shard, held: [Shard?], server: ServerState,
@@ -234,10 +243,14 @@ extension ServerState {
     /// `worker`: the thread running this (owner or borrower), whose append-only buffer gets the
     /// pops the served clients make.
     @inline(__always) func serveBlockedClients(held: [Shard?], by worker: ShardWorker) {
-        for (s, shard) in held.enumerated() {
-            guard let shard else { continue }
-            let r = workers[s].blocking
-            if r.hasReady { r.serveReady(shardIndex: s, shard: shard, held: held, server: self, by: worker) }
+        // Key by key in the order they became ready, across the held shards (Redis' order).
+        while true {
+            var next = -1, nextSequence = Int.max
+            for s in 0..<held.count where held[s] != nil {
+                if let q = workers[s].blocking.nextReadySequence, q < nextSequence { next = s; nextSequence = q }
+            }
+            if next < 0 { return }
+            workers[next].blocking.serveNext(shardIndex: next, shard: held[next]!, held: held, server: self, by: worker)
         }
     }
 }
