@@ -12,7 +12,9 @@
 #   lists   bench/gen_types.py     MEM_KEYS elements: 1000 16-byte elements per list (RPUSH)
 #   intsets bench/gen_types.py     MEM_KEYS members: 100 integers per set (intset, 4 bytes wide)
 #   sets    bench/gen_types.py     MEM_KEYS members: 100 16-byte strings per set (hashtable)
-# For lists/intsets/sets the per-key columns are per *element* (MEM_KEYS counts elements).
+#   zsets   bench/gen_types.py     MEM_KEYS members: 100 16-byte members per sorted set (listpack)
+#   bigzsets bench/gen_types.py    MEM_KEYS members: 1000 16-byte members per sorted set (skiplist)
+# For lists/intsets/sets/zsets the per-key columns are per *element* (MEM_KEYS counts elements).
 #
 # Environment (defaults):
 #   LARDER_BIN, LARDER_BENCH_BIN   .build/release/larder, .build/release/larder-bench
@@ -33,10 +35,10 @@ lib_need redis-server redis-cli taskset python3 timeout
 read -ra CFGS <<<"$CONFIGS"
 read -ra DSS <<<"$DATASETS"
 workload_of() { case "$1" in hashes) echo hmget10 ;; feast) echo feast-write ;; strings) echo get ;;
-  lists|intsets|sets) echo "types:$1" ;;
+  lists|intsets|sets|zsets|bigzsets) echo "types:$1" ;;
   *) echo "unknown dataset $1" >&2; return 1 ;; esac; }
 # Keys a dataset of MEM_KEYS elements makes (the DBSIZE check).
-keys_of() { case "$1" in lists) echo $((MEM_KEYS / 1000)) ;; intsets|sets) echo $((MEM_KEYS / 100)) ;; *) echo "$MEM_KEYS" ;; esac; }
+keys_of() { case "$1" in lists|bigzsets) echo $((MEM_KEYS / 1000)) ;; intsets|sets|zsets) echo $((MEM_KEYS / 100)) ;; *) echo "$MEM_KEYS" ;; esac; }
 used_memory() { timeout 10 redis-cli -h $HOST -p "$1" INFO memory | tr -d '\r' | awk -F: '$1=="used_memory"{print $2}'; }
 
 t0=$SECONDS

@@ -106,6 +106,34 @@ public struct RDBEncoder {
         for m in members { string(m) }
     }
 
+    /// A small sorted set as Redis 7.0 writes it, RDB_TYPE_ZSET_LISTPACK: one listpack of
+    /// member, score, member, score... in ascending order, each score as Redis' d2string text
+    /// (an integer entry when it is one).
+    public mutating func zsetListpackEntry(key: UnsafeRawBufferPointer, entries: [([UInt8], Double)], expireAt: Int64) {
+        expireTime(expireAt)
+        bytes.append(RDB.TypeCode.zsetListpack)
+        string(key)
+        var elements: [[UInt8]] = []
+        elements.reserveCapacity(2 * entries.count)
+        for (m, s) in entries { elements.append(m); elements.append(Array(RDB.scoreText(s).utf8)) }
+        let lp = Listpack.encode(elements)
+        length(UInt64(lp.count))
+        bytes += lp
+    }
+
+    /// A big sorted set as RDB_TYPE_ZSET_2: the count, then member and binary little-endian
+    /// double score, greatest first as Redis 7.0 writes them (its load then appends at the head).
+    public mutating func zsetEntry(key: UnsafeRawBufferPointer, entries: [([UInt8], Double)], expireAt: Int64) {
+        expireTime(expireAt)
+        bytes.append(RDB.TypeCode.zset2)
+        string(key)
+        length(UInt64(entries.count))
+        for (m, s) in entries.reversed() {
+            string(m)
+            withUnsafeBytes(of: s.bitPattern.littleEndian) { bytes += $0 }
+        }
+    }
+
     // MARK: primitives
 
     public mutating func length(_ v: UInt64) {

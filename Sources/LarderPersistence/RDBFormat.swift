@@ -1,3 +1,5 @@
+import Foundation
+
 /// Constants of Redis' RDB format (src/rdb.h) that Larder reads or writes.
 public enum RDB {
     /// The version Larder writes: Redis 7.0's, so Debian's redis-server 7.0 loads the file.
@@ -26,6 +28,15 @@ public enum RDB {
         static let listQuicklist2: UInt8 = 18, streamListpacks2: UInt8 = 19, setListpack: UInt8 = 20
         static let streamListpacks3: UInt8 = 21, hashMetadataPreGA: UInt8 = 22, hashListpackExPreGA: UInt8 = 23
         static let hashMetadata: UInt8 = 24, hashListpackEx: UInt8 = 25
+    }
+
+    /// A score as Redis' d2string writes it into a listpack: "%.17g", "inf", "-inf", "nan".
+    static func scoreText(_ v: Double) -> String {
+        if v.isNaN { return "nan" }
+        if v.isInfinite { return v > 0 ? "inf" : "-inf" }
+        var buf = [CChar](repeating: 0, count: 64)
+        _ = withVaList([v]) { vsnprintf(&buf, 64, "%.17g", $0) }
+        return buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     }
 
     /// The Redis type an RDB value type code stands for, for error messages.

@@ -18,6 +18,8 @@ public enum RDBValue: Equatable {
     case list([[UInt8]])
     /// A set's members.
     case set([[UInt8]])
+    /// A sorted set's members and their scores (in no particular order).
+    case zset(members: [[UInt8]], scores: [Double])
 }
 
 public struct RDBHashField: Equatable {
@@ -45,8 +47,9 @@ public struct RDBReadSummary {
 /// Reads Redis RDB files, versions 1 to 12, holding strings (raw, integer-encoded,
 /// LZF-compressed) and hashes (plain, ziplist, listpack, and Redis 7.4's hashes with field
 /// TTLs). lists (plain, ziplist, quicklist with
-/// ziplist or listpack nodes). Any other type is refused naming the key and its type: sets (plain, intset, listpack). Larder
-/// has no sorted sets or streams, and skipping them would silently lose data.
+/// ziplist or listpack nodes). sets (plain, intset, listpack), sorted sets (plain, ZSET_2,
+/// ziplist, listpack). Any other type is refused naming the key and its type: Larder has no
+/// streams or modules, and skipping them would silently lose data.
 ///
 /// The whole file's CRC64 is checked before any key is handed out, so a corrupt file is never
 /// half loaded; a truncated one fails at the offset where its data ran out.
@@ -353,6 +356,47 @@ public struct RDBReader {
             return .set(members)
         case RDB.TypeCode.setListpack:
             return .set(try packed("set", key, ziplist: false))
+        case RDB.TypeCode.zset, RDB.TypeCode.zset2:
+            let n = try plainLength("the member count of zset \(printable(key))")
+            var members: [[UInt8]] = [], scores: [Double] = []
+            members.reserveCapacity(n); scores.reserveCapacity(n)
+            for _ in 0..<n {
+                let m = try string("a member of zset \(printable(key))")
+                let s: Double
+                if type == RDB.TypeCode.zset2 {
+                    s = Double(bitPattern: try littleEndian(UInt64.self, "a score of zset \(printable(key))"))
+                } else {
+                    // RDB_TYPE_ZSET: a length byte (253 nan, 254 +inf, 255 -inf) then the text.
+                    let at = pos
+                    let len = try byte("a score of zset \(printable(key))")
+                    switch len {
+                    case 253: s = .nan
+                    case 254: s = .infinity
+                    case 255: s = -.infinity
+                    default:
+                        guard pos + Int(len) <= bytes.count else { throw fail("score of zset \(printable(key)) runs past the end", at: at) }
+                        let text = String(decoding: bytes[pos..<pos + Int(len)], as: UTF8.self)
+                        pos += Int(len)
+                        guard let v = Double(text) else { throw fail("score \"\(text)\" of zset \(printable(key)) is not a number", at: at) }
+                        s = v
+                    }
+                }
+                if s.isNaN { throw fail("zset \(printable(key)) has a NaN score", at: pos) }
+                members.append(m); scores.append(s)
+            }
+            return .zset(members: members, scores: scores)
+        case RDB.TypeCode.zsetZiplist, RDB.TypeCode.zsetListpack:
+            let at = pos
+            let elements = try packed("zset", key, ziplist: type == RDB.TypeCode.zsetZiplist)
+            guard elements.count % 2 == 0 else { throw fail("\(type == RDB.TypeCode.zsetZiplist ? "ziplist" : "listpack") of zset \(printable(key)) has an odd number of entries", at: at) }
+            var members: [[UInt8]] = [], scores: [Double] = []
+            members.reserveCapacity(elements.count / 2); scores.reserveCapacity(elements.count / 2)
+            for i in stride(from: 0, to: elements.count, by: 2) {
+                let text = String(decoding: elements[i + 1], as: UTF8.self)
+                guard let v = Double(text), !v.isNaN else { throw fail("score \"\(text)\" of zset \(printable(key)) is not a number", at: at) }
+                members.append(elements[i]); scores.append(v)
+            }
+            return .zset(members: members, scores: scores)
         case RDB.TypeCode.setIntset:
             let blobStart = pos
             let blob = try string("the intset of set \(printable(key))")
@@ -374,7 +418,7 @@ public struct RDBReader {
         case RDB.TypeCode.hashZipmap:
             throw fail("key \(printable(key)) is a hash in zipmap encoding (Redis 2.4): not supported; load and re-save it with a newer Redis", at: typeOffset)
         default:
-            throw fail("key \(printable(key)) has type \(RDB.typeName(type)) (RDB type \(type)): Larder stores strings, hashes, lists and sets only; refusing to load rather than dropping it", at: typeOffset)
+            throw fail("key \(printable(key)) has type \(RDB.typeName(type)) (RDB type \(type)): Larder stores strings, hashes, lists, sets and sorted sets only; refusing to load rather than dropping it", at: typeOffset)
         }
     }
 }

@@ -52,6 +52,12 @@ public enum StoreSnapshot {
             else { enc.setEntry(key: key, members: s.members, expireAt: expireAt) }
             return
         }
+        if case .zset(let z) = value {
+            let entries = z.entries(ranks: 0..<z.count)
+            if z.isPacked { enc.zsetListpackEntry(key: key, entries: entries, expireAt: expireAt) }
+            else { enc.zsetEntry(key: key, entries: entries, expireAt: expireAt) }
+            return
+        }
         guard case .hash(let h) = value else { return }
         var fields: [(UnsafeRawBufferPointer, UnsafeRawBufferPointer, Int64)] = []
         fields.reserveCapacity(h.count)
@@ -92,6 +98,12 @@ public enum StoreSnapshot {
             let s = SetObject()
             for m in members { _ = s.add(m) }
             _ = e.key.withUnsafeBytes { keyspace.set($0, hash: hash, value: .set(s), expireAt: e.expireAt, now: now) }
+        case .zset(let members, let scores):
+            if members.isEmpty { return .expired }
+            let longest = members.reduce(0) { max($0, $1.count) }
+            let z = ZSetObject(expecting: members.count, longestMember: longest)
+            for (m, s) in zip(members, scores) { z.set(m, score: s) }
+            _ = e.key.withUnsafeBytes { keyspace.set($0, hash: hash, value: .zset(z), expireAt: e.expireAt, now: now) }
         case .list(let elements):
             // Redis drops empty lists on load (an empty quicklist node set) rather than keep one.
             if elements.isEmpty { return .expired }

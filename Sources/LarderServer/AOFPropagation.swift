@@ -60,6 +60,9 @@ enum AOFPropagation {
         case "blmpop": return .blocking(name: "LMPOP")
         case "sort": return .sortStore
         case "restore": return .restore
+        case "bzpopmin": return .blocking(name: "ZPOPMIN")
+        case "bzpopmax": return .blocking(name: "ZPOPMAX")
+        case "bzmpop": return .blocking(name: "ZMPOP")
         default: return .asIs
         }
     }
@@ -172,7 +175,13 @@ enum AOFPropagation {
         default:
             // [key, element] (BLPOP/BRPOP) or [key, [elements]] (BLMPOP): the key, and the count.
             guard let (key, rest) = bulk(after: reply, skipping: 1) else { return }
-            if name.description == "LMPOP" {
+            if name.description == "ZMPOP" {
+                guard let count = arrayLength(rest) else { return }
+                // BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT n]: Redis 7.0 logs ZPOPMIN/ZPOPMAX key n.
+                guard args.count > 3, let n = integer(args[2]), 3 + Int(n) < args.count else { return }
+                let min = args.equalsKeyword(3 + Int(n), "MIN")
+                b.startRecord(db: db, argc: 3); b.arg(min ? "ZPOPMIN" : "ZPOPMAX"); b.arg(key); b.arg(count)
+            } else if name.description == "LMPOP" {
                 guard let count = arrayLength(rest) else { return }
                 // BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT n]
                 guard args.count > 3, let n = integer(args[2]), 3 + Int(n) < args.count else { return }
@@ -195,6 +204,11 @@ enum AOFPropagation {
         case .move(let fromLeft, let toLeft, let destination):
             b.startRecord(db: db, argc: 5); b.arg("LMOVE"); b.arg(key); b.arg(destination)
             b.arg(fromLeft ? "LEFT" : "RIGHT"); b.arg(toLeft ? "LEFT" : "RIGHT")
+        case .zpop(let max):
+            b.startRecord(db: db, argc: 2); b.arg(max ? "ZPOPMAX" : "ZPOPMIN"); b.arg(key)
+        case .zpopMany(let max, _):
+            guard popped > 0 else { return }
+            b.startRecord(db: db, argc: 3); b.arg(max ? "ZPOPMAX" : "ZPOPMIN"); b.arg(key); b.arg(popped)
         }
     }
 

@@ -33,6 +33,15 @@ final class BlockedClient {
         case popMany(left: Bool, count: Int)
         /// BLMOVE / BRPOPLPUSH: replies the moved element.
         case move(fromLeft: Bool, toLeft: Bool, destination: [UInt8])
+        /// BZPOPMIN / BZPOPMAX: replies [key, member, score].
+        case zpop(max: Bool)
+        /// BZMPOP: replies [key, [[member, score]...]].
+        case zpopMany(max: Bool, count: Int)
+
+        /// Whether it pops a sorted set (else a list).
+        var popsSortedSet: Bool {
+            switch self { case .zpop, .zpopMany: return true; default: return false }
+        }
     }
 
     struct Key: Hashable {
@@ -97,7 +106,13 @@ final class BlockedClient {
 /// Touched only by whoever holds the shard.
 final class BlockingRegistry {
     private(set) var waiters: [BlockedClient.Key: [BlockedClient]] = [:]
-    private var ready: [BlockedClient.Key] = []
+    /// Keys that got data, each with its place in the server-wide order of signals, so keys of
+    /// several shards made ready by one command (EXEC, a multi-key write) are served in the
+    /// order they became ready, as Redis does.
+    private var ready: [(key: BlockedClient.Key, sequence: Int)] = []
+    private var readyCursor = 0
+    /// The server-wide signal order; touched only when someone waits on the signalled key.
+    static let signalSequence = ManagedAtomic<Int>(0)
 
     var isEmpty: Bool { waiters.isEmpty }
     var blockedCount: Int { waiters.values.reduce(0) { $0 + $1.count } }
@@ -114,28 +129,35 @@ final class BlockingRegistry {
     @inline(__always) func signal(db: Int, key: UnsafeRawBufferPointer) {
         if waiters.isEmpty { return }
         let k = BlockedClient.Key(db: db, key: Array(key))
-        if waiters[k] != nil && !ready.contains(k) { ready.append(k) }
+        if waiters[k] != nil && !ready.contains(where: { $0.key == k }) {
+            ready.append((k, Self.signalSequence.loadThenWrappingIncrement(ordering: .relaxed)))
+        }
     }
 
     /// Every waited-on key of databases `a` and `b` is ready again (SWAPDB: Redis'
-    /// scanDatabaseForReadyKeys); serving checks each key's list, so a key without one stays
+    /// scanDatabaseForReadyKeys); serving checks each key's value, so a key without one stays
     /// blocked.
     func signalDatabases(_ a: Int, _ b: Int) {
-        for k in waiters.keys where (k.db == a || k.db == b) && !ready.contains(k) { ready.append(k) }
+        for k in waiters.keys where (k.db == a || k.db == b) && !ready.contains(where: { $0.key == k }) {
+            ready.append((k, Self.signalSequence.loadThenWrappingIncrement(ordering: .relaxed)))
+        }
     }
 
-    var hasReady: Bool { !ready.isEmpty }
+    var hasReady: Bool { readyCursor < ready.count }
 
-    /// Serves the waiters of every ready key (Redis' order: key by key as they became ready,
-    /// clients in the order they blocked) while the list has elements.
-    func serveReady(shardIndex: Int, shard: Shard, held: [Shard?], server: ServerState, by worker: ShardWorker) {
-        var i = 0
-        while i < ready.count {
-            let k = ready[i]
-            i += 1
-            serve(k, shardIndex: shardIndex, shard: shard, held: held, server: server, by: worker)
+    /// The signal order of the next ready key to serve, nil when none.
+    var nextReadySequence: Int? { readyCursor < ready.count ? ready[readyCursor].sequence : nil }
+
+    /// Serves the waiters of the next ready key (clients in the order they blocked) while its
+    /// value has elements.
+    func serveNext(shardIndex: Int, shard: Shard, held: [Shard?], server: ServerState, by worker: ShardWorker) {
+        let k = ready[readyCursor].key
+        readyCursor += 1
+        serve(k, shardIndex: shardIndex, shard: shard, held: held, server: server, by: worker)
+        if readyCursor == ready.count {
+            ready.removeAll(keepingCapacity: true)
+            readyCursor = 0
         }
-        ready.removeAll(keepingCapacity: true)
     }
 
     private func serve(_ k: BlockedClient.Key, shardIndex: Int, shard: Shard, held: [Shard?], server: ServerState,
@@ -143,15 +165,40 @@ final class BlockingRegistry {
         let db = shard.databases[k.db]
         let now = Clock.nowMilliseconds()
         while var queue = waiters[k], !queue.isEmpty {
-            let found: ListObject? = k.key.withUnsafeBytes { kb in
-                guard let slot = db.lookupInternal(kb, now: now), case .list(let l) = db.value(at: slot), l.count > 0 else { return nil }
-                db.willChange(slot)   // the pop changes the list in place
-                return l
+            let found: StoredValue? = k.key.withUnsafeBytes { kb in
+                guard let slot = db.lookupInternal(kb, now: now) else { return nil }
+                let v = db.value(at: slot)
+                switch v {
+                case .list(let l) where l.count > 0: break
+                case .zset(let z) where z.count > 0: break
+                default: return nil
+                }
+                db.willChange(slot)   // the pop changes the value in place
+                return v
             }
-            guard let list = found else { return }
-            let c = queue.removeFirst()
+            guard let value = found else { return }
+            // The first waiter whose command pops this type (Redis serves a list's waiters from
+            // a list and a sorted set's from a sorted set; the others keep waiting).
+            var isZSet = false
+            if case .zset = value { isZSet = true }
+            guard let at = queue.firstIndex(where: { $0.operation.popsSortedSet == isZSet }) else { return }
+            let c = queue.remove(at: at)
             waiters[k] = queue.isEmpty ? nil : queue
             guard !c.isClaimed else { continue }
+            if case .zset(let z) = value {
+                guard c.claim() else { continue }
+                c.unregister(server: server, heldShards: held)
+                let out = ReplyWriter(capacity: 64, version: c.version)
+                k.key.withUnsafeBytes { kb in
+                    let popped = ZSetFamily.serveBlocked(c.operation, key: kb, zset: z, db: db, now: now, out: out)
+                    if let aof = worker.aof, aof.active.load(ordering: .relaxed) {
+                        AOFPropagation.servedBlock(c.operation, key: kb, db: k.db, popped: popped, into: worker.aofBuffer)
+                    }
+                }
+                c.finish(Array(out.bytes))
+                continue
+            }
+            guard case .list(let list) = value else { return }
             // BLMOVE to another shard: the connection finishes it with both shards borrowed.
             if case .move(_, _, let destination) = c.operation {
                 let n = server.shardCount
@@ -207,10 +254,14 @@ extension ServerState {
     /// `worker`: the thread running this (owner or borrower), whose append-only buffer gets the
     /// pops the served clients make.
     @inline(__always) func serveBlockedClients(held: [Shard?], by worker: ShardWorker) {
-        for (s, shard) in held.enumerated() {
-            guard let shard else { continue }
-            let r = workers[s].blocking
-            if r.hasReady { r.serveReady(shardIndex: s, shard: shard, held: held, server: self, by: worker) }
+        // Key by key in the order they became ready, across the held shards (Redis' order).
+        while true {
+            var next = -1, nextSequence = Int.max
+            for s in 0..<held.count where held[s] != nil {
+                if let q = workers[s].blocking.nextReadySequence, q < nextSequence { next = s; nextSequence = q }
+            }
+            if next < 0 { return }
+            workers[next].blocking.serveNext(shardIndex: next, shard: held[next]!, held: held, server: self, by: worker)
         }
     }
 }

@@ -1,10 +1,12 @@
 /// A value in the keyspace. Strings are byte arrays; hashes are `HashObject`s (a reference, so
-/// a hash is changed in place without copying the table slot); lists are `ListObject`s.
+/// a hash is changed in place without copying the table slot); lists are `ListObject`s, sets
+/// `SetObject`s, sorted sets `ZSetObject`s.
 public enum StoredValue {
     case string([UInt8])
     case hash(HashObject)
     case list(ListObject)
     case set(SetObject)
+    case zset(ZSetObject)
 
     public var typeName: StaticString {
         switch self {
@@ -12,6 +14,7 @@ public enum StoredValue {
         case .hash: return "hash"
         case .list: return "list"
         case .set: return "set"
+        case .zset: return "zset"
         }
     }
 
@@ -21,6 +24,7 @@ public enum StoredValue {
         case .hash(let h): return h.memoryUsage
         case .list(let l): return l.memoryUsage
         case .set(let s): return s.memoryUsage
+        case .zset(let z): return z.memoryUsage
         }
     }
 }

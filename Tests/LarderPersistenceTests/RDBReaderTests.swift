@@ -93,12 +93,12 @@ final class RDBReaderTests: XCTestCase {
         var enc = RDBEncoder()
         enc.header(version: 10)
         enc.selectDB(0)
-        enc.bytes.append(RDB.TypeCode.zsetListpack)
-        enc.string(b("myzset"))
+        enc.bytes.append(RDB.TypeCode.streamListpacks)
+        enc.string(b("mystream"))
         enc.string(Listpack.encode([b("a"), b("1")]))
         XCTAssertThrowsError(try readAll(bytes: sealed(enc))) { e in
             let err = e as! RDBError
-            XCTAssertTrue(err.message.contains("'myzset'") && err.message.contains("type zset"), err.description)
+            XCTAssertTrue(err.message.contains("'mystream'") && err.message.contains("type stream"), err.description)
             XCTAssertEqual(err.offset, 11)
         }
     }
@@ -117,6 +117,58 @@ final class RDBReaderTests: XCTestCase {
         let entries = try readAll(bytes: sealed(enc))
         XCTAssertEqual(entries.map(\.value), [.set([b("x"), b("y")]), .set([b("-70000"), b("3"), b("70000")]),
                                                .set([b("a"), b("12")])])
+    }
+
+    /// Sorted sets in the four encodings: Redis 7.0's listpack (17) and ZSET_2 (5, binary
+    /// scores) as larder writes them, the text-score ZSET (3, with its 253/254/255 bytes for
+    /// nan/+inf/-inf) and Redis <= 6.2's ziplist (12), built by hand.
+    func testReadsSortedSetsInEveryEncoding() throws {
+        let none = UnsafeRawBufferPointer(start: nil, count: 0)
+        var enc = RDBEncoder()
+        enc.header(version: 10)
+        enc.selectDB(0)
+        enc.zsetListpackEntry(key: none, entries: [(b("a"), -1.5), (b("b"), 7), (b("c"), .infinity)], expireAt: 0)
+        enc.zsetEntry(key: none, entries: [(b("x"), 0.1), (b("y"), 1e300)], expireAt: 0)
+        enc.bytes.append(RDB.TypeCode.zset)
+        enc.string(b("text"))
+        enc.length(3)
+        enc.string(b("p")); enc.bytes.append(4); enc.bytes += b("2.25")
+        enc.string(b("q")); enc.bytes.append(254)
+        enc.string(b("r")); enc.bytes.append(255)
+        var entries = try readAll(bytes: sealed(enc))
+        XCTAssertEqual(entries.map(\.value), [
+            .zset(members: [b("a"), b("b"), b("c")], scores: [-1.5, 7, .infinity]),
+            .zset(members: [b("y"), b("x")], scores: [1e300, 0.1]),     // ZSET_2: greatest first
+            .zset(members: [b("p"), b("q"), b("r")], scores: [2.25, .infinity, -.infinity]),
+        ])
+
+        // Ziplist: member "m" (6-bit string), score "3.5" (string), member "n", score 12 (int8).
+        var zl: [UInt8] = []
+        var prev = 0
+        func entry(_ body: [UInt8]) { let e: [UInt8] = [UInt8(prev)] + body; zl += e; prev = e.count }
+        entry([0x01] + b("m")); entry([0x03] + b("3.5")); entry([0x01] + b("n")); entry([0xFE, 12])
+        var z: [UInt8] = withUnsafeBytes(of: UInt32(11 + zl.count).littleEndian) { Array($0) }
+        z += withUnsafeBytes(of: UInt32(0).littleEndian) { Array($0) }
+        z += withUnsafeBytes(of: UInt16(4).littleEndian) { Array($0) }
+        z += zl + [0xFF]
+        var v9 = RDBEncoder()
+        v9.header(version: 9)
+        v9.selectDB(0)
+        v9.bytes.append(RDB.TypeCode.zsetZiplist)
+        v9.string(b("zz"))
+        v9.length(UInt64(z.count)); v9.bytes += z
+        entries = try readAll(bytes: sealed(v9))
+        XCTAssertEqual(entries.first?.value, .zset(members: [b("m"), b("n")], scores: [3.5, 12]))
+
+        // A NaN score is refused, naming the key.
+        var bad = RDBEncoder()
+        bad.header(version: 10)
+        bad.selectDB(0)
+        bad.bytes.append(RDB.TypeCode.zset)
+        bad.string(b("nanset")); bad.length(1); bad.string(b("m")); bad.bytes.append(253)
+        XCTAssertThrowsError(try readAll(bytes: sealed(bad))) { e in
+            XCTAssertTrue((e as! RDBError).message.contains("nanset"), "\(e)")
+        }
     }
 
     /// Lists: Redis 7's quicklist of listpacks (18, one plain node), Redis 6's quicklist of

@@ -50,6 +50,10 @@ final class SnapshotRoundTripTests: XCTestCase {
                 v += "l:" + l.elements.map { "\($0)" }.joined(separator: ";")
             case .set(let s):
                 v += (s.isIntset ? "intset:" : "set:") + s.members.map { "\($0)" }.sorted().joined(separator: ";")
+            case .zset(let z):
+                var es: [String] = []
+                z.forEach { m, sc in es.append("\(Array(m))=\(sc.bitPattern)") }
+                v += (z.isPacked ? "zlp:" : "zsl:") + es.joined(separator: ";")
             }
             out[k] = v
         }
@@ -64,7 +68,15 @@ final class SnapshotRoundTripTests: XCTestCase {
             let key = (0..<Int.random(in: 0...20, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) } + Array("k\(i)".utf8)
             let db = dbs[i % 3 == 0 ? 0 : (i % 3 == 1 ? 5 : 15)]
             let ttl: Int64 = i % 4 == 0 ? now + Int64(i) * 1000 : 0
-            if i % 5 == 1 {
+            if i % 5 == 3 && i % 2 == 0 {
+                // Sorted sets: packed ones (integer, fractional, infinite scores) and skiplists.
+                let z = ZSetObject()
+                for m in 0..<(i % 400 + 1) {
+                    let score: Double = m % 17 == 0 ? (m % 2 == 0 ? .infinity : -.infinity) : (m % 3 == 0 ? Double(m) : Double(m) / 7 - 20)
+                    z.set(Array("m\(m)-\(i)".utf8), score: score)
+                }
+                db.set(key, value: .zset(z), expireAt: ttl, now: now)
+            } else if i % 5 == 1 {
                 // Lists of 1 to ~3000 elements (several 8 KB nodes), and sets: intsets of each
                 // width and hash tables.
                 if i % 10 == 1 {

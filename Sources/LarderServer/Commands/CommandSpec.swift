@@ -62,6 +62,13 @@ public struct KeyPositions: Sendable {
         k.keyCountIndex = index
         return k
     }
+    /// A fixed key at `fixed` followed by counted keys (ZUNIONSTORE destination numkeys key...):
+    /// COMMAND INFO reports (fixed, fixed, 1), as Redis does.
+    public static func counted(at index: Int, after fixed: Int) -> KeyPositions {
+        var k = KeyPositions(first: fixed, last: fixed, step: 1)
+        k.keyCountIndex = index
+        return k
+    }
 
     /// SORT key [... STORE destination].
     public static let sortKeys: KeyPositions = {
@@ -71,7 +78,7 @@ public struct KeyPositions: Sendable {
     }()
 
     /// The index of the first key, the routed one (0 when there is none).
-    @inline(__always) public var firstKeyIndex: Int { keyCountIndex > 0 ? keyCountIndex + 1 : first }
+    @inline(__always) public var firstKeyIndex: Int { keyCountIndex > 0 ? (first > 0 ? first : keyCountIndex + 1) : first }
 
     /// The argument indexes of the keys of one call, movable keys included: `argument(i)` gives
     /// the bytes of argument i. A count that is not a positive integer, or names more keys than
@@ -84,6 +91,7 @@ public struct KeyPositions: Sendable {
             return
         }
         guard keyCountIndex < argc else { return }
+        if first > 0 { body(first) }
         let a = argument(keyCountIndex)
         guard let n = RESPParser.parseInteger(a, from: 0, to: a.count), n > 0, n <= argc - keyCountIndex - 1 else { return }
         for i in keyCountIndex + 1...keyCountIndex + n { body(i) }

@@ -63,7 +63,7 @@ public final class CommandTable: @unchecked Sendable {
     public static let standard = CommandTable(
         ConnectionFamily.commands + ServerFamily.commands + TransactionFamily.commands +
         KeyFamily.commands + KeyFamily.dumpCommands + StringFamily.commands + HashFamily.commands + ListFamily.commands + SetFamily.commands +
-        SortFamily.commands + PubSubFamily.commands +
+        ZSetFamily.commands + SortFamily.commands + PubSubFamily.commands +
         ClusterFamily.commands + [SlowlogFamily.spec, LatencyFamily.spec, FunctionFamily.spec, ACLFamily.spec]
     )
 

@@ -155,7 +155,7 @@ enum ConfigFamily {
             return .success { $0.notifyKeyspaceEvents.store(f.rawValue, ordering: .relaxed) }
         }),
     ] + monitoringParameters + latencyParameters  // SLOWLOG / LATENCY: Families/SlowlogFamily.swift, LatencyFamily.swift
-        + packedEncodingParameters + ListFamily.configParameters + SetFamily.configParameters
+        + packedEncodingParameters + ListFamily.configParameters + SetFamily.configParameters + ZSetFamily.configParameters
       + tlsParameters  // ConfigFamily+TLS.swift
 
     /// The packed-hash thresholds (Redis' hash-max-listpack-*, and the -ziplist-* names Redis

@@ -126,6 +126,7 @@ enum KeyFamily {
         if case .hash(let h) = value { value = .hash(h.copy()) }
         if case .list(let l) = value { value = .list(l.copy()) }
         if case .set(let s) = value { value = .set(s.copy()) }
+        if case .zset(let z) = value { value = .zset(z.copy()) }
         let sourceDb = ctx.dbIndex
         ctx.dbIndex = targetDb
         defer { ctx.dbIndex = sourceDb }
@@ -272,6 +273,8 @@ enum KeyFamily {
             return "quicklist"   // Redis 7.0 reports every list so (its listpack lists are 7.2's)
         case .set(let s):
             return s.isIntset ? "intset" : "hashtable"
+        case .zset(let z):
+            return z.isPacked ? "listpack" : "skiplist"
         }
     }
 

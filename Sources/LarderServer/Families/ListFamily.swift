@@ -556,6 +556,8 @@ enum ListFamily {
             }
             popped(fromLeft ? "lpop" : "rpop")
             out.bulk(element)
+        case .zpop, .zpopMany:
+            break   // sorted-set waiters are served by ZSetFamily.serveBlocked
         }
     }
 }

@@ -423,3 +423,43 @@ def test_blocking_pops_replay_as_the_pops_they_made(kind, tmp_path):
         assert {k: c.lrange(k, 0, -1) for k in ("q1", "q2", "q3")} == before
     finally:
         restarted.stop()
+
+
+@pytest.mark.parametrize("kind", ["larder", "redis"])
+def test_sorted_set_writes_and_blocking_pops_replay(kind, tmp_path):
+    """ZADD (flags, INCR), ZINCRBY, ZREM, ZUNIONSTORE, a BZPOPMIN served later by a ZADD, a
+    BZMPOP and a BZPOPMAX served at once: after kill -9 the replay gives the same sorted sets
+    with the same scores, on larder and on redis-server alike."""
+    server = start(kind, tmp_path, "--appendfsync", "always")
+    try:
+        waiter = server.client(socket_timeout=10)
+        got = []
+        t = threading.Thread(target=lambda: got.append(waiter.bzpopmin(["z1"], timeout=5)), daemon=True)
+        t.start()
+        c = server.client()
+        deadline = time.time() + 5
+        while int(c.info("clients")["blocked_clients"]) < 1 and time.time() < deadline:
+            time.sleep(0.01)
+        c.zadd("z1", {"a": 1, "b": 2.5, "c": 3})
+        t.join(timeout=10)
+        assert got and got[0] == (b"z1", b"a", 1.0), got
+        c.zadd("z2", {"x": 0.1, "y": 1e300, "w": float("-inf")})
+        c.execute_command("ZADD", "z2", "GT", "CH", "5", "x", "-1", "y")
+        assert c.zadd("z2", {"x": 0.25}, incr=True) == 5.25
+        c.zincrby("z2", 2, "new")
+        c.zrem("z2", "w")
+        c.execute_command("ZUNIONSTORE", "z3", "2", "z1", "z2", "WEIGHTS", "2", "1")
+        assert c.execute_command("BZMPOP", 1, 1, "z2", "MAX", "COUNT", 2)[0] == b"z2"
+        assert c.bzpopmax(["z1"], timeout=1) == (b"z1", b"c", 3.0)
+        before = {k: c.zrange(k, 0, -1, withscores=True) for k in ("z1", "z2", "z3")}
+        server.proc.send_signal(signal.SIGKILL)
+        server.proc.wait(timeout=10)
+    finally:
+        server.stop()
+    assert before["z1"] == [(b"b", 2.5)] and len(before["z3"]) == 5
+    restarted = start(kind, tmp_path, "--appendfsync", "always")
+    try:
+        c = restarted.client()
+        assert {k: c.zrange(k, 0, -1, withscores=True) for k in ("z1", "z2", "z3")} == before
+    finally:
+        restarted.stop()

@@ -19,13 +19,14 @@ pytestmark = pytest.mark.skipif(servers.larder_is_standin(), reason="larder's ow
 def fill(r, seed):
     """Strings (raw, integer, long and compressible for LZF), hashes small (listpack) and large
     (hashtable, > 128 fields or a value > 64 bytes), lists (one node and many), sets (intsets of
-    each width, hashtables), TTLs, binary keys, databases 0, 1 and 9."""
+    each width, hashtables), sorted sets (listpack, and skiplist past 128 members or a member
+    over 64 bytes; integer, fractional and infinite scores), TTLs, binary keys, databases 0, 1 and 9."""
     rnd = random.Random(seed)
     for db in (0, 1, 9):
         r.execute_command("SELECT", db)
         for i in range(300):
             key = b"k:%d:" % i + bytes(rnd.randrange(256) for _ in range(rnd.randrange(4)))
-            kind = rnd.randrange(10)
+            kind = rnd.randrange(12)
             if kind == 0:
                 r.set(key, str(rnd.randrange(-10**12, 10**12)))
             elif kind == 1:
@@ -48,8 +49,18 @@ def fill(r, seed):
                 # Sets of integers: intset (2-, 4- or 8-byte wide), or past 512 members a hashtable.
                 width = rnd.choice([100, 100000, 10**12])
                 r.sadd(key, *[str(rnd.randrange(-width, width)) for _ in range(rnd.choice([3, 40, 600]))])
-            else:
+            elif kind == 9:
                 r.sadd(key, *[b"m%d" % rnd.randrange(10**6) for _ in range(rnd.randrange(1, 50))])
+            else:
+                scores = lambda: rnd.choice([str(rnd.randrange(-10**6, 10**6)), repr(rnd.uniform(-1e9, 1e9)),
+                                             "inf", "-inf", "0", "1e300", "3.14159"])
+                n = rnd.choice([1, 10, 128]) if kind == 10 else rnd.choice([129, 700])
+                pairs = []
+                for j in range(n):
+                    pairs += [scores(), b"z%d:" % j + bytes(rnd.randrange(256) for _ in range(rnd.randrange(6)))]
+                if kind == 11 and rnd.random() < 0.3:
+                    pairs = pairs[:4] + ["2.5", b"long" * 20]  # a member over 64 bytes: skiplist
+                r.execute_command("ZADD", key, *pairs)
             if rnd.random() < 0.3:
                 r.expire(key, rnd.randrange(1000, 100000))
     r.execute_command("SELECT", 0)
@@ -71,6 +82,8 @@ def dump(r):
                     value = r.lrange(k, 0, -1)
                 elif t == b"set":
                     value = (sorted(r.smembers(k)), r.object("encoding", k))
+                elif t == b"zset":
+                    value = (r.zrange(k, 0, -1, withscores=True), r.object("encoding", k))
                 else:
                     value = sorted(r.hgetall(k).items())
                 out[(db, k)] = (t, value, ttl > 0)
