@@ -49,6 +49,7 @@ public enum DumpPayload {
         case .hash(let f): if f.isEmpty { throw Failure.badData }
         case .list(let l): if l.isEmpty { throw Failure.badData }
         case .set(let m): if m.isEmpty { throw Failure.badData }
+        case .zset(let members, _): if members.isEmpty { throw Failure.badData }
         }
         return value
     }

@@ -80,7 +80,7 @@ indirect enum PendingPiece {
     /// A PUBLISH whose count waits for the other loops (PubSub.swift).
     case published(PublishFanout, Int)
     /// A reply CLIENT REPLY OFF/SKIP drops: waited for in order, never written.
-    indirect case silenced(PendingPiece)
+    case silenced(PendingPiece)
 
     var isFinished: Bool {
         switch self {

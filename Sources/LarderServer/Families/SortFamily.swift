@@ -27,6 +27,7 @@ enum SortFamily {
     enum Source {
         case list(ListObject)
         case set(SetObject)
+        case zset(ZSetObject)
         case none
     }
 
@@ -135,6 +136,7 @@ enum SortFamily {
             switch db.value(at: slot) {
             case .list(let l): source = .list(l)
             case .set(let s): source = .set(s)
+            case .zset(let z): source = .zset(z)
             default: ctx.wrongType(); return
             }
         } else {
@@ -157,7 +159,10 @@ enum SortFamily {
         if o.dontSort {
             // Natural order; for a list, DESC walks it from the tail (Redis reads the range
             // from the other end).
-            if case .list = source, o.desc { items.reverse() }
+            switch source {
+            case .list, .zset: if o.desc { items.reverse() }
+            case .set, .none: break
+            }
         } else {
             var conversionError = false
             for k in items.indices {
@@ -226,6 +231,10 @@ enum SortFamily {
         case .set(let s):
             items.reserveCapacity(s.count)
             s.forEach { items.append(Item(element: $0)) }
+        case .zset(let z):
+            // Score order (Redis' sortCommand reads a sorted set's range in order).
+            items.reserveCapacity(z.count)
+            z.forEach { m, _ in items.append(Item(element: Array(m))) }
         case .none:
             break
         }
