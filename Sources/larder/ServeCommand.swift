@@ -76,7 +76,7 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("aof-load-truncated"),
             help: "yes: a last incr file cut off mid-command is truncated to its last complete command with a warning; no: the start is refused.")
     var aofLoadTruncated: YesNo = .yes
-    @Option(name: .customLong("aof-use-rdb-preamble"), help: "yes only: the base file is an RDB snapshot (Redis 7's default).")
+    @Option(name: .customLong("aof-use-rdb-preamble"), help: "yes: a rewrite writes the base as an RDB snapshot (Redis 7's default); no: as commands (.base.aof).")
     var aofUseRdbPreamble: YesNo = .yes
     @Option(help: "Feature repo whose definitions FEATURES.* and the HTTP feature server serve (and --materialize loads).")
     var repo: String?
@@ -115,9 +115,6 @@ struct ServeCommand: ParsableCommand {
         for (option, value) in [("--appenddirname", appenddirname), ("--appendfilename", appendfilename)]
         where value.isEmpty || value.contains("/") || value == "." || value == ".." {
             throw ValidationError("\(option) must be a file name, not a path: '\(value)'")
-        }
-        if aofUseRdbPreamble == .no {
-            throw ValidationError("--aof-use-rdb-preamble no is not supported: Larder writes the base of the append-only file as an RDB snapshot (Redis 7's default); it loads a command base written by Redis")
         }
     }
 
@@ -175,6 +172,7 @@ struct ServeCommand: ParsableCommand {
         settings.aof.dirname = appenddirname
         settings.aof.filename = appendfilename
         settings.aof.loadsTruncated = aofLoadTruncated == .yes
+        settings.aof.useRDBPreamble.store(aofUseRdbPreamble == .yes, ordering: .relaxed)
         logging.bootstrap()
         LarderLog.server.notice("larder starting", metadata: LogOptions.buildMetadata.merging(["event": "starting"]) { $1 })
         LarderLog.server.info("configuration", metadata: settings.logMetadata.merging(
