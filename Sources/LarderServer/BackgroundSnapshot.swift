@@ -45,12 +45,6 @@ final class BackgroundSnapshot: @unchecked Sendable {
     private let finished: (BackgroundSnapshot, Result<Snapshot.Outcome, Error>?) -> Void
 
     static let sliceNanoseconds: Int64 = 500_000
-    /// The slice while clients keep this loop busy (it read input or ran writes since the last
-    /// slice): short, so the walk takes a smaller share of a busy thread and requests wait less
-    /// behind it. Why: with 0.5 ms slices the walk held ~90% of a shard thread whatever the
-    /// load, so under a write load the thread saturated and requests queued behind the walk
-    /// (bench/results/bgsave-under-load.md).
-    static let busySliceNanoseconds: Int64 = 100_000
     static let keysPerStep = 64
     static let softBacklogBytes = 8 << 20
     static let hardBacklogBytes = 64 << 20
@@ -69,8 +63,6 @@ final class BackgroundSnapshot: @unchecked Sendable {
         var walking: [Keyspace] = []
         var nextDB = 0
         var done = false
-        /// The loop's input bytes + writes at the last slice: a change means clients are active.
-        var activitySeen = 0
 
         init(snapshot: BackgroundSnapshot) { self.snapshot = snapshot }
 
@@ -166,10 +158,7 @@ final class BackgroundSnapshot: @unchecked Sendable {
                 worker.loop.scheduleTask(in: .milliseconds(1)) { self.runSlice(on: worker) }
                 return
             }
-            let activity = worker.netInputBytes &+ worker.writeCommands
-            let busy = activity != part.activitySeen
-            part.activitySeen = activity
-            let deadline = Clock.monotonicNanoseconds() &+ (busy ? Self.busySliceNanoseconds : Self.sliceNanoseconds)
+            let deadline = Clock.monotonicNanoseconds() &+ Self.sliceNanoseconds
             while part.nextDB < part.walking.count {
                 if part.walking[part.nextDB].snapshotStep(maxKeys: Self.keysPerStep) { part.nextDB += 1; continue }
                 if Clock.monotonicNanoseconds() >= deadline { break }
