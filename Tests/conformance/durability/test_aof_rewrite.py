@@ -139,7 +139,7 @@ def test_a_rewrite_under_load_is_read_by_redis_check_aof_and_redis_server(tmp_pa
         acked, threads = writers(server, stop=stop)
         wait_for(acked, 500)
         before = sum(map(len, acked))
-        # Pipelined, so the replies come while the base (200k keys) is surely still being written.
+        # Pipelined, so the replies come while the base (40k keys) is surely still being written.
         p = c.pipeline(transaction=False)
         p.execute_command("BGREWRITEAOF").execute_command("BGREWRITEAOF").execute_command("BGSAVE")
         p.execute_command("BGSAVE", "SCHEDULE").info("persistence")
