@@ -43,14 +43,17 @@ public final class RDBFileWriter {
     public func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
 
     /// Appends the checksum (the caller has written EOF), makes the file durable and moves it
-    /// into place.
-    public func commit() throws {
-        let sum = crc.value.littleEndian
-        try withUnsafeBytes(of: sum) { p in
-            let n = Foundation.write(fd, p.baseAddress!, 8)
-            if n != 8 { throw RDBError(file: tempPath, offset: bytesWritten, message: "write failed: \(String(cString: strerror(errno)))") }
+    /// into place. `checksum` false: a file of commands (an AOF base without the RDB preamble),
+    /// which ends with its last command.
+    public func commit(checksum: Bool = true) throws {
+        if checksum {
+            let sum = crc.value.littleEndian
+            try withUnsafeBytes(of: sum) { p in
+                let n = Foundation.write(fd, p.baseAddress!, 8)
+                if n != 8 { throw RDBError(file: tempPath, offset: bytesWritten, message: "write failed: \(String(cString: strerror(errno)))") }
+            }
+            bytesWritten += 8
         }
-        bytesWritten += 8
         if fsync(fd) != 0 { let e = errno; abort(); throw RDBError(file: tempPath, offset: 0, message: "fsync failed: \(String(cString: strerror(e)))") }
         close(fd); fd = -1
         if rename(tempPath, path) != 0 {

@@ -103,47 +103,28 @@ extension LarderServer {
         ran.wait()
     }
 
-    /// Replays the commands of one file (Redis' loadSingleAppendOnlyFile). A torn tail (a
-    /// command cut off by the end of the file, or a MULTI without its EXEC) is cut off with a
-    /// warning when this is the last file and aof-load-truncated is yes, as Redis does; anything
-    /// else that is not a command, or a command Larder does not know, stops the start with the
-    /// file, offset and reason. Returns the number of commands replayed.
+    /// Replays the commands of one file (Redis' loadSingleAppendOnlyFile), streamed: the file
+    /// is read in windows (AOFReader.Stream) and replayed `chunk` commands at a time, so memory
+    /// stays bounded for a multi-GB incr file. A torn tail (a command cut off by the end of the
+    /// file, or a MULTI without its EXEC) is cut off with a warning when this is the last file
+    /// and aof-load-truncated is yes, as Redis does; a transaction's commands run only at its
+    /// EXEC, so a torn one never ran. Anything else that is not a command, or a command Larder
+    /// does not know, stops the start with the file, offset and reason. Returns the number of
+    /// commands replayed.
     private func replay(path: String, isLast: Bool, offset: Int) throws -> Int {
-        var parsed = try AOFReader.read(path: path)
-        func startOf(_ i: Int) -> Int { i == 0 ? 0 : parsed.ends[i - 1] }
-        // A MULTI whose EXEC never came: the transaction is torn as well.
-        var openMulti: Int? = nil
-        for (i, c) in parsed.commands.enumerated() {
-            if equalsLower(c[0], "multi") { openMulti = i } else if equalsLower(c[0], "exec") { openMulti = nil }
-        }
-        if let m = openMulti {
-            parsed.truncatedAt = startOf(m)
-            parsed.commands.removeSubrange(m...)
-            parsed.ends.removeSubrange(m...)
-        }
-        if let cut = parsed.truncatedAt {
-            guard isLast else {
-                throw AOFError(file: path, offset: cut, message: "unexpected end of file (a command or transaction is cut off) in a file that is not the last")
-            }
-            guard state.settings.aof.loadTruncated.load(ordering: .relaxed) else {
-                throw AOFError(file: path, offset: cut, message: "unexpected end of file (a command or transaction is cut off); aof-load-truncated is no: fix it with redis-check-aof --fix or set aof-load-truncated yes")
-            }
-            LarderLog.server.warning("!!! Warning: short read while loading the AOF file \(path)!!! AOF loaded anyway because aof-load-truncated is enabled: the file is truncated to its last complete command at offset \(cut) (\(parsed.bytes - cut) byte(s) dropped)",
-                                     metadata: ["event": "aof_truncated", "path": .string(path), "offset": .stringConvertible(cut)])
-            if truncate(path, off_t(cut)) != 0 {
-                throw AOFError(file: path, offset: cut, message: "cannot truncate the torn tail: \(String(cString: strerror(errno)))")
-            }
-        }
-        let commands = parsed.commands
+        let stream = try AOFReader.Stream(path: path)
         let chunk = 10_000  // commands per hold of the shards: INFO etc. get a turn in between
         var db = 0
         var queued: [([[UInt8]], CommandSpec, Int)]? = nil
+        var multiStart = 0  // the offset of the open MULTI
+        var lastEnd = 0
         let scratch = ReplyWriter(capacity: 4096)
         var failure: Error? = nil
-        var next = 0
-        while next < commands.count && failure == nil {
-            let range = next..<min(commands.count, next + chunk)
-            next = range.upperBound
+        var count = 0
+        while failure == nil {
+            let batch = try stream.next(max: chunk)
+            if batch.commands.isEmpty { break }
+            let firstStart = lastEnd
             withEveryShardHeld { [state] held, _ in
                 func run(_ args: [[UInt8]], _ spec: CommandSpec, _ db: Int) {
                     ConnectionHandler.withArguments(args) { a in
@@ -152,34 +133,53 @@ extension LarderServer {
                     }
                     scratch.clear()  // a replayed command's reply (even an error) is dropped, as Redis' fake client does
                 }
-                for i in range {
-                    let args = commands[i]
+                for (i, args) in batch.commands.enumerated() {
+                    let start = i == 0 ? firstStart : batch.ends[i - 1]
                     let name = String(decoding: args[0], as: UTF8.self).lowercased()
                     if name == "select" {
                         guard args.count == 2, let n = Int(String(decoding: args[1], as: UTF8.self)), n >= 0, n < Shard.databaseCount else {
-                            failure = AOFError(file: path, offset: startOf(i), message: "invalid SELECT"); return
+                            failure = AOFError(file: path, offset: start, message: "invalid SELECT"); return
                         }
                         db = n
                     } else if name == "multi" {
                         queued = []
+                        multiStart = start
                     } else if name == "exec" {
                         for (a, s, d) in queued ?? [] { run(a, s, d) }
                         queued = nil
                     } else {
                         guard let spec = state.commands.lookup(name), spec.route != .connection || name == "ping" else {
-                            failure = AOFError(file: path, offset: startOf(i), message: "unknown command '\(name)' reading the append only file"); return
+                            failure = AOFError(file: path, offset: start, message: "unknown command '\(name)' reading the append only file"); return
                         }
                         guard spec.arityOK(args.count) else {
-                            failure = AOFError(file: path, offset: startOf(i), message: "wrong number of arguments for '\(name)'"); return
+                            failure = AOFError(file: path, offset: start, message: "wrong number of arguments for '\(name)'"); return
                         }
                         if queued != nil { queued!.append((args, spec, db)) } else { run(args, spec, db) }
                     }
                 }
             }
-            state.loading.loadedBytes.store(offset + parsed.ends[range.upperBound - 1], ordering: .relaxed)
+            lastEnd = batch.ends.last!
+            count += batch.commands.count
+            state.loading.loadedBytes.store(offset + lastEnd, ordering: .relaxed)
         }
         if let failure { throw failure }
-        return commands.count
+        // A MULTI whose EXEC never came is torn as well: the file is cut where it starts.
+        let cut: Int? = queued != nil ? multiStart : stream.truncatedAt
+        if let cut {
+            guard isLast else {
+                throw AOFError(file: path, offset: cut, message: "unexpected end of file (a command or transaction is cut off) in a file that is not the last")
+            }
+            guard state.settings.aof.loadTruncated.load(ordering: .relaxed) else {
+                throw AOFError(file: path, offset: cut, message: "unexpected end of file (a command or transaction is cut off); aof-load-truncated is no: fix it with redis-check-aof --fix or set aof-load-truncated yes")
+            }
+            LarderLog.server.warning("!!! Warning: short read while loading the AOF file \(path)!!! AOF loaded anyway because aof-load-truncated is enabled: the file is truncated to its last complete command at offset \(cut) (\(stream.bytes - cut) byte(s) dropped)",
+                                     metadata: ["event": "aof_truncated", "path": .string(path), "offset": .stringConvertible(cut)])
+            if truncate(path, off_t(cut)) != 0 {
+                throw AOFError(file: path, offset: cut, message: "cannot truncate the torn tail: \(String(cString: strerror(errno)))")
+            }
+            if queued != nil { count -= 1 + queued!.count }  // the torn transaction did not run
+        }
+        return count
     }
 
     private func equalsLower(_ a: [UInt8], _ word: String) -> Bool {

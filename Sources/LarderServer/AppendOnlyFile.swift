@@ -25,6 +25,9 @@ public final class AOFSettings: @unchecked Sendable {
     /// `aof-load-truncated` (Redis' default yes): a torn tail of the last incr file is cut off
     /// with a warning instead of refusing to start.
     public let loadTruncated = ManagedAtomic<Bool>(true)
+    /// `aof-use-rdb-preamble` (Redis' default yes): the base a rewrite writes is an RDB file;
+    /// no: commands (`.base.aof`). Read when a rewrite starts.
+    public let useRDBPreamble = ManagedAtomic<Bool>(true)
     public var dirname = "appendonlydir"
     public var filename = "appendonly.aof"
     public init() {}
@@ -272,54 +275,106 @@ final class AppendOnlyFile: @unchecked Sendable {
         ((try? FileManager.default.attributesOfItem(atPath: path(name)))?[.size] as? Int) ?? 0
     }
 
-    /// Rewrite (BGREWRITEAOF, turning the file on, the first start): must run while the caller
-    /// holds every shard, on `home`'s loop. As Redis 7: a new incr file first (listed in the
-    /// manifest with the old ones, so a failed base loses nothing), then the new base, an RDB
-    /// snapshot of the held shards, then the manifest of just those two; the old files go.
-    /// With the file off (BGREWRITEAOF while appendonly no), only a base is written.
-    func rewrite(shards: [Shard], home: ShardWorker, now: Int64, turningOn: Bool = false) -> Error? {
+    /// What a rewrite fixed at its start (the cut): the manifest before it, the new incr file
+    /// that receives every write from the cut on, and the base to write.
+    struct RewriteCut {
+        var old: AOFManifest
+        var newIncr: AOFManifest.Entry?
+        var base: AOFManifest.Entry
+        var started: Date
+        /// aof-use-rdb-preamble no when it started: the base is commands.
+        var isCommandBase: Bool { base.name.hasSuffix(".aof") }
+    }
+
+    /// The start of a rewrite, while the caller holds every shard, on `home`'s loop. As Redis 7:
+    /// a new incr file is opened and listed in the manifest with the old parts (so a base that
+    /// fails or never ends loses nothing), and from now on every write goes to it. With the file
+    /// off (BGREWRITEAOF while appendonly no), no incr: only a base will be written.
+    func beginRewrite(home: ShardWorker, turningOn: Bool = false) throws -> RewriteCut {
         let started = Date()
         home.flushAOF()  // the other threads flushed when they lent their shards
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        // Turned on over files of an earlier run: continue their numbering and remove them.
+        if manifest.entries.isEmpty, let found = try? readManifest() { manifest = found }
+        let logging = active.load(ordering: .relaxed) || turningOn
+        let old = manifest
+        let baseSeq = (old.entries.filter { $0.kind == .base }.map(\.seq).max() ?? 0) + 1
+        let incrSeq = (old.entries.filter { $0.kind == .incr }.map(\.seq).max() ?? 0) + 1
+        let rdb = settings.useRDBPreamble.load(ordering: .relaxed)
+        let base = AOFManifest.Entry(name: AOFManifest.baseName(settings.filename, seq: baseSeq, rdb: rdb), seq: baseSeq, kind: .base)
+        guard logging else { return RewriteCut(old: old, newIncr: nil, base: base, started: started) }
+        let newIncr = AOFManifest.Entry(name: AOFManifest.incrName(settings.filename, seq: incrSeq), seq: incrSeq, kind: .incr)
+        let f = try createIncr(seq: incrSeq)
+        try fileLock.withLock {
+            do { try writeManifest(AOFManifest(entries: old.entries + [newIncr])) } catch { Glibc.close(f); throw error }
+            let previous = fd.exchange(f, ordering: .acquiringAndReleasing)
+            if previous >= 0 { fdatasync(previous); Glibc.close(previous) }
+            unsyncedBytes.store(0, ordering: .relaxed)
+        }
+        // aof_current_size keeps counting the old parts (as the base) until the switch.
+        baseBytes.store(baseBytes.load(ordering: .relaxed) + incrBytes.exchange(0, ordering: .relaxed), ordering: .relaxed)
+        if turningOn { active.store(true, ordering: .releasing) }
+        return RewriteCut(old: old, newIncr: newIncr, base: base, started: started)
+    }
+
+    /// The end of a rewrite whose base is in place (written, fsynced, renamed; `outcome`), or
+    /// failed or was cancelled (nil outcome: `error`). On success the manifest switches
+    /// atomically to the new base and the incr files from the cut on; the old parts are first
+    /// listed as history (as Redis), then deleted, then dropped from the manifest. On failure
+    /// the manifest stays as the cut left it (old parts + new incr), which loads to the same data.
+    /// Any thread: the shards keep serving (their writes go to the new incr file meanwhile).
+    @discardableResult
+    func finishRewrite(_ cut: RewriteCut, outcome: Result<Snapshot.Outcome, Error>) -> Error? {
+        let outcomeValue: Snapshot.Outcome
+        switch outcome {
+        case .failure(let error):
+            lastRewriteFailed.store(true, ordering: .relaxed)
+            LarderLog.server.error("Background AOF rewrite failed: \(error)", metadata: ["event": "aof_rewrite_failed", "path": .string(directory)])
+            return error
+        case .success(let o): outcomeValue = o
+        }
         do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            // Turned on over files of an earlier run: continue their numbering and remove them.
-            if manifest.entries.isEmpty, let found = try? readManifest() { manifest = found }
-            let logging = active.load(ordering: .relaxed) || turningOn
-            let old = manifest
-            let baseSeq = (old.entries.filter { $0.kind == .base }.map(\.seq).max() ?? 0) + 1
-            let incrSeq = (old.entries.filter { $0.kind == .incr }.map(\.seq).max() ?? 0) + 1
-            let newIncr = AOFManifest.Entry(name: AOFManifest.incrName(settings.filename, seq: incrSeq), seq: incrSeq, kind: .incr)
-            if logging {
-                let f = try createIncr(seq: incrSeq)
-                try fileLock.withLock {
-                    do { try writeManifest(AOFManifest(entries: old.entries + [newIncr])) } catch { Glibc.close(f); throw error }
-                    let previous = fd.exchange(f, ordering: .acquiringAndReleasing)
-                    if previous >= 0 { fdatasync(previous); Glibc.close(previous) }
-                    unsyncedBytes.store(0, ordering: .relaxed)
-                }
-                if turningOn { active.store(true, ordering: .releasing) }
+            try fileLock.withLock {
+                let incrs = manifest.incrs.filter { cut.newIncr != nil && $0.seq >= cut.newIncr!.seq }
+                let history = manifest.entries.filter { e in e.name != cut.base.name && !incrs.contains { $0.name == e.name } }
+                    .map { AOFManifest.Entry(name: $0.name, seq: $0.seq, kind: .history) }
+                try writeManifest(AOFManifest(entries: [cut.base] + history + incrs))
+                for e in history { unlink(path(e.name)) }
+                syncDirectory()
+                try writeManifest(AOFManifest(entries: [cut.base] + incrs))
             }
-            let baseName = AOFManifest.baseName(settings.filename, seq: baseSeq)
-            let outcome = try Snapshot.save(shards: shards, path: path(baseName), now: now)
-            let base = AOFManifest.Entry(name: baseName, seq: baseSeq, kind: .base)
-            try fileLock.withLock { try writeManifest(AOFManifest(entries: logging ? [base, newIncr] : [base])) }
-            for e in old.entries where e.name != baseName && e.name != newIncr.name { unlink(path(e.name)) }
-            syncDirectory()
-            baseBytes.store(outcome.bytes, ordering: .relaxed)
-            incrBytes.store(logging ? fileSize(newIncr.name) : 0, ordering: .relaxed)
-            rewrites.wrappingIncrement(ordering: .relaxed)
-            lastRewriteFailed.store(false, ordering: .relaxed)
-            lastRewriteMilliseconds.store(Int(Date().timeIntervalSince(started) * 1000), ordering: .relaxed)
-            LarderLog.server.notice("Background AOF rewrite finished successfully: base \(baseName), \(outcome.keys) key(s), \(outcome.bytes) bytes in \(String(format: "%.3f", outcome.seconds)) s",
-                                    metadata: ["event": "aof_rewritten", "path": .string(directory), "keys": .stringConvertible(outcome.keys),
-                                               "bytes": .stringConvertible(outcome.bytes)])
-            return nil
         } catch {
+            lastRewriteFailed.store(true, ordering: .relaxed)
+            LarderLog.server.error("Background AOF rewrite failed: \(error)", metadata: ["event": "aof_rewrite_failed", "path": .string(directory)])
+            return error
+        }
+        baseBytes.store(outcomeValue.bytes, ordering: .relaxed)
+        rewrites.wrappingIncrement(ordering: .relaxed)
+        lastRewriteFailed.store(false, ordering: .relaxed)
+        lastRewriteMilliseconds.store(Int(Date().timeIntervalSince(cut.started) * 1000), ordering: .relaxed)
+        LarderLog.server.notice("Background AOF rewrite finished successfully: base \(cut.base.name), \(outcomeValue.keys) key(s), \(outcomeValue.bytes) bytes in \(String(format: "%.3f", outcomeValue.seconds)) s",
+                                metadata: ["event": "aof_rewritten", "path": .string(directory), "keys": .stringConvertible(outcomeValue.keys),
+                                           "bytes": .stringConvertible(outcomeValue.bytes)])
+        return nil
+    }
+
+    /// A rewrite written while the caller holds every shard (turning the file on, the first
+    /// start: logging must not begin before a base exists). BGREWRITEAOF writes its base in
+    /// the background instead (ServerState.startBackgroundRewrite).
+    func rewrite(shards: [Shard], home: ShardWorker, now: Int64, turningOn: Bool = false) -> Error? {
+        let cut: RewriteCut
+        do { cut = try beginRewrite(home: home, turningOn: turningOn) } catch {
             lastRewriteFailed.store(true, ordering: .relaxed)
             LarderLog.server.error("AOF rewrite failed: \(error)", metadata: ["event": "aof_rewrite_failed", "path": .string(directory)])
             return error
         }
+        return finishRewrite(cut, outcome: Result {
+            cut.isCommandBase ? try Snapshot.saveCommands(shards: shards, path: path(cut.base.name), now: now)
+                : try Snapshot.save(shards: shards, path: path(cut.base.name), now: now, aofBase: true)
+        })
     }
+
+    func basePath(_ cut: RewriteCut) -> String { path(cut.base.name) }
 
     /// Start-up with the file on, after the load: reopens the last incr file listed (or adds
     /// one), and writes a first base when the manifest has none. Holds every shard.
@@ -380,14 +435,16 @@ final class AppendOnlyFile: @unchecked Sendable {
     func filePath(_ name: String) -> String { path(name) }
 
     /// INFO persistence's aof_* fields, as Redis prints them.
-    func infoFields() -> [(String, String)] {
+    func infoFields(_ snapshots: SnapshotState) -> [(String, String)] {
         let on = settings.enabled.load(ordering: .relaxed)
+        let rewriting = snapshots.rewriteRunning
+        let since = Int(Date().timeIntervalSince1970) - snapshots.backgroundStartedAt.load(ordering: .relaxed)
         var f: [(String, String)] = [
             ("aof_enabled", on ? "1" : "0"),
-            ("aof_rewrite_in_progress", "0"),
-            ("aof_rewrite_scheduled", switching.load(ordering: .relaxed) ? "1" : "0"),
+            ("aof_rewrite_in_progress", rewriting ? "1" : "0"),
+            ("aof_rewrite_scheduled", snapshots.rewriteScheduled.load(ordering: .relaxed) ? "1" : "0"),
             ("aof_last_rewrite_time_sec", { let ms = lastRewriteMilliseconds.load(ordering: .relaxed); return ms < 0 ? "-1" : String(ms / 1000) }()),
-            ("aof_current_rewrite_time_sec", "-1"),
+            ("aof_current_rewrite_time_sec", rewriting ? String(max(0, since)) : "-1"),
             ("aof_last_bgrewrite_status", lastRewriteFailed.load(ordering: .relaxed) ? "err" : "ok"),
             ("aof_rewrites", String(rewrites.load(ordering: .relaxed))),
             ("aof_last_write_status", lastWriteFailed.load(ordering: .relaxed) ? "err" : "ok"),
@@ -484,7 +541,8 @@ extension ServerState {
     /// Redis' CONFIG SET appendonly yes starts a rewrite; logging starts when it is done.
     func reconcileAppendOnly(home: ShardWorker) {
         let wanted = settings.aof.enabled.load(ordering: .relaxed)
-        guard wanted != aof.active.load(ordering: .relaxed), !aof.switching.load(ordering: .relaxed) else { return }
+        // Not while a rewrite writes its base: its end switches the manifest this would change.
+        guard wanted != aof.active.load(ordering: .relaxed), !aof.switching.load(ordering: .relaxed), !snapshots.rewriteRunning else { return }
         aof.switching.store(true, ordering: .relaxed)
         let workers = self.workers
         let borrow = ShardBorrow(shards: Array(0..<workers.count), home: home.loop, workers: workers) { [self] held in

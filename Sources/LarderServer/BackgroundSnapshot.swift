@@ -29,6 +29,10 @@ final class BackgroundSnapshot: @unchecked Sendable {
     /// `ServerStats.writeCommands` at the cut: writes after it are not in the file.
     let writesAtCut: Int
     let version: Int
+    /// Writes an append-only file's base (BGREWRITEAOF) rather than `dbfilename`.
+    let aofBase: Bool
+    /// That base as commands (aof-use-rdb-preamble no): no RDB header, EOF or checksum.
+    let commandForm: Bool
     private(set) var parts: [ShardPart] = []
     private let queue = DispatchQueue(label: "larder.bgsave.writer")
     private let lock = NSLock()
@@ -67,8 +71,13 @@ final class BackgroundSnapshot: @unchecked Sendable {
         func write(db: Int, _ keyspace: Keyspace, _ slot: Int) {
             let at = keyspace.expireAt(slot)
             if at != 0 && at <= snapshot.cutNow { return }  // already expired at the cut
-            if chunkDB != db { chunk.selectDB(db); chunkDB = db }
-            StoreSnapshot.encodeSlot(keyspace, slot, into: &chunk)
+            if snapshot.commandForm {
+                if chunkDB != db { StoreCommands.select(db, into: &chunk.bytes); chunkDB = db }
+                StoreCommands.encodeSlot(keyspace, slot, into: &chunk.bytes)
+            } else {
+                if chunkDB != db { chunk.selectDB(db); chunkDB = db }
+                StoreSnapshot.encodeSlot(keyspace, slot, into: &chunk)
+            }
             keys += 1
             if chunk.bytes.count >= Snapshot.chunkBytes { flush() }
         }
@@ -90,12 +99,14 @@ final class BackgroundSnapshot: @unchecked Sendable {
     }
 
     init(trigger: SnapshotTrigger, writer: RDBFileWriter, cutNow: Int64, writesAtCut: Int, version: Int, shards: Int,
-         finished: @escaping (BackgroundSnapshot, Result<Snapshot.Outcome, Error>?) -> Void) {
+         aofBase: Bool = false, commandForm: Bool = false, finished: @escaping (BackgroundSnapshot, Result<Snapshot.Outcome, Error>?) -> Void) {
         self.trigger = trigger
         self.writer = writer
         self.cutNow = cutNow
         self.writesAtCut = writesAtCut
         self.version = version
+        self.aofBase = aofBase
+        self.commandForm = commandForm
         self.shardsLeft = ManagedAtomic(shards)
         self.finished = finished
         parts = (0..<shards).map { _ in ShardPart(snapshot: self) }
@@ -121,7 +132,7 @@ final class BackgroundSnapshot: @unchecked Sendable {
     /// At the cut, on the thread holding every shard: the file's header and database sizes,
     /// then each non-empty database starts its walk.
     func begin(shards: [Shard]) {
-        append(Snapshot.preamble(shards: shards, version: version))
+        if !commandForm { append(Snapshot.preamble(shards: shards, version: version, aofBase: aofBase)) }
         for (s, shard) in shards.enumerated() {
             let part = parts[s]
             for db in 0..<Shard.databaseCount {
@@ -173,10 +184,12 @@ final class BackgroundSnapshot: @unchecked Sendable {
                 result = .failure(error)
             } else {
                 do {
-                    var enc = RDBEncoder()
-                    enc.eof()
-                    try writer.write(enc.bytes)
-                    try writer.commit()
+                    if !commandForm {
+                        var enc = RDBEncoder()
+                        enc.eof()
+                        try writer.write(enc.bytes)
+                    }
+                    try writer.commit(checksum: !commandForm)
                     result = .success(Snapshot.Outcome(keys: parts.reduce(0) { $0 + $1.keys }, bytes: writer.bytesWritten,
                                                        seconds: Date().timeIntervalSince(started), version: version))
                 } catch {
@@ -230,7 +243,7 @@ extension ServerState {
             case .success?: done?(nil)
             case nil: done?(BackgroundSaveCancelled())
             }
-            if snapshots.takeScheduledRequest() { startScheduledBackgroundSnapshot() }
+            startScheduledBackgroundWork()
         }
         snapshots.setBackground(bg)
         bg.begin(shards: shards)
@@ -240,11 +253,24 @@ extension ServerState {
         return nil
     }
 
-    /// The BGSAVE SCHEDULE that waited for the previous background snapshot to end.
-    private func startScheduledBackgroundSnapshot() {
+    /// After a background walk ends: what waited for it. A scheduled BGREWRITEAOF first (as
+    /// Redis' serverCron), else a BGSAVE SCHEDULE; the other one waits for that one's end.
+    func startScheduledBackgroundWork() {
+        // The rewrite's flag stays up until it has started (startBackgroundRewrite clears it),
+        // so INFO never shows it neither scheduled nor in progress in between.
+        let rewrite = snapshots.rewriteScheduled.load(ordering: .relaxed)
+        guard rewrite || snapshots.takeScheduledRequest() else { return }
         let home = workers[0]
         let borrow = ShardBorrow(shards: Array(0..<workers.count), home: home.loop, workers: workers) { [self] held in
-            _ = startBackgroundSnapshot(holding: held.compactMap { $0 }, trigger: .bgsave, now: Clock.nowMilliseconds())
+            let shards = held.compactMap { $0 }
+            if rewrite {
+                if case .failed(let error) = startBackgroundRewrite(holding: shards, home: home, now: Clock.nowMilliseconds()) {
+                    snapshots.rewriteScheduled.store(false, ordering: .relaxed)
+                    LarderLog.server.error("the scheduled AOF rewrite did not start: \(error)", metadata: ["event": "aof_rewrite_failed"])
+                }
+            } else {
+                _ = startBackgroundSnapshot(holding: shards, trigger: .bgsave, now: Clock.nowMilliseconds())
+            }
         }
         home.loop.execute { borrow.start() }
     }

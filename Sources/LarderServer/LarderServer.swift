@@ -84,6 +84,7 @@ public final class LarderServer: @unchecked Sendable {
         first.loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
             state.checkSavePoints(home: first)
             state.reconcileAppendOnly(home: first)
+            state.startScheduledRewriteIfIdle()
         }
         // Redis' `timeout`: one sweep a second over all clients (CONFIG SET timeout applies).
         group.next().scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in

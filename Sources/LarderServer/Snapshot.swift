@@ -40,13 +40,14 @@ enum Snapshot {
     /// What every snapshot (SAVE, BGSAVE, the AOF base) starts with: the header, the AUX fields
     /// and each non-empty database's SELECTDB + RESIZEDB over all shards, so a loader sizes each
     /// shard's table once before its keys arrive (see Keyspace.reserve).
-    static func preamble(shards: [Shard], version: Int) -> [UInt8] {
+    /// `aofBase`: the base of an append-only file (AUX aof-base 1, as Redis marks its preamble).
+    static func preamble(shards: [Shard], version: Int, aofBase: Bool = false) -> [UInt8] {
         var enc = RDBEncoder(reservingCapacity: 1 << 12)
         enc.header(version: version)
         enc.aux("redis-ver", "7.0.0")
         enc.aux("redis-bits", String(MemoryLayout<Int>.size * 8))
         enc.aux("ctime", String(Int(Date().timeIntervalSince1970)))
-        enc.aux("aof-base", "0")
+        enc.aux("aof-base", aofBase ? "1" : "0")
         for db in 0..<Shard.databaseCount {
             let spaces = shards.map { $0.databases[db] }
             let count = spaces.reduce(0) { $0 + $1.count }
@@ -57,14 +58,14 @@ enum Snapshot {
         return enc.bytes
     }
 
-    static func save(shards: [Shard], path: String, now: Int64) throws -> Outcome {
+    static func save(shards: [Shard], path: String, now: Int64, aofBase: Bool = false) throws -> Outcome {
         let started = Date()
         let all = shards.flatMap { $0.databases }
         let version = StoreSnapshot.requiredVersion(all)
         let writer = try RDBFileWriter(path: path)
         let sink = ChunkSink(writer)
         do {
-            try writer.write(preamble(shards: shards, version: version))
+            try writer.write(preamble(shards: shards, version: version, aofBase: aofBase))
             DispatchQueue.concurrentPerform(iterations: shards.count) { s in
                 var chunk = RDBEncoder(reservingCapacity: chunkBytes + (1 << 16))
                 var keys = 0
@@ -100,6 +101,43 @@ enum Snapshot {
             throw error
         }
         return Outcome(keys: sink.keys, bytes: writer.bytesWritten, seconds: Date().timeIntervalSince(started), version: version)
+    }
+
+    /// An append-only file's base as commands (aof-use-rdb-preamble no), written while the
+    /// caller holds every shard (turning the file on); same crash safety as `save`, no checksum.
+    static func saveCommands(shards: [Shard], path: String, now: Int64) throws -> Outcome {
+        let started = Date()
+        let writer = try RDBFileWriter(path: path)
+        var keys = 0
+        do {
+            var out: [UInt8] = []
+            out.reserveCapacity(chunkBytes + (1 << 16))
+            for shard in shards {
+                for db in 0..<Shard.databaseCount where shard.databases[db].count > 0 {
+                    let space = shard.databases[db]
+                    StoreCommands.select(db, into: &out)
+                    var failure: Error?
+                    space.forEachLive(now: now) { slot in
+                        guard failure == nil else { return }
+                        StoreCommands.encodeSlot(space, slot, into: &out)
+                        keys += 1
+                        if out.count >= chunkBytes {
+                            do { try writer.write(out) } catch { failure = error }
+                            out.removeAll(keepingCapacity: true)
+                            StoreCommands.select(db, into: &out)
+                        }
+                    }
+                    if let failure { throw failure }
+                    try writer.write(out)
+                    out.removeAll(keepingCapacity: true)
+                }
+            }
+            try writer.commit(checksum: false)
+        } catch {
+            writer.abort()
+            throw error
+        }
+        return Outcome(keys: keys, bytes: writer.bytesWritten, seconds: Date().timeIntervalSince(started), version: 0)
     }
 
     struct LoadOutcome { var keys: Int; var expired: Int; var bytes: Int; var seconds: Double; var version: Int }

@@ -36,20 +36,38 @@ final class SnapshotState: @unchecked Sendable {
     /// rdb_bgsave_scheduled).
     private var scheduledRequest = false
 
-    /// Claims the right to run a background snapshot; false when one runs.
-    func beginBackground() -> Bool {
+    /// The running background walk writes an AOF base (BGREWRITEAOF), not `dbfilename`: the
+    /// key tables have one snapshot cursor, so BGSAVE and BGREWRITEAOF share the one walk, as
+    /// Redis' BGSAVE and BGREWRITEAOF share its one child (INFO tells them apart).
+    let backgroundIsRewrite = ManagedAtomic<Bool>(false)
+    /// BGREWRITEAOF arrived while a BGSAVE ran: it starts when that ends (Redis'
+    /// aof_rewrite_scheduled).
+    let rewriteScheduled = ManagedAtomic<Bool>(false)
+
+    /// Claims the right to run a background snapshot (or, `rewrite`, an AOF base); false when one runs.
+    func beginBackground(rewrite: Bool = false) -> Bool {
         backgroundLock.withLock {
             guard !backgroundRunning.load(ordering: .relaxed) else { return false }
             backgroundRunning.store(true, ordering: .relaxed)
+            backgroundIsRewrite.store(rewrite, ordering: .relaxed)
             backgroundStartedAt.store(Int(Date().timeIntervalSince1970), ordering: .relaxed)
             return true
         }
     }
 
+    /// A BGSAVE (or save point) snapshot runs (INFO rdb_bgsave_in_progress).
+    var rdbBackgroundRunning: Bool { backgroundRunning.load(ordering: .relaxed) && !backgroundIsRewrite.load(ordering: .relaxed) }
+    /// A BGREWRITEAOF base is being written (INFO aof_rewrite_in_progress).
+    var rewriteRunning: Bool { backgroundRunning.load(ordering: .relaxed) && backgroundIsRewrite.load(ordering: .relaxed) }
+
     func setBackground(_ bg: BackgroundSnapshot) { backgroundLock.withLock { background = bg } }
 
     func endBackground(_: Void?) {
-        backgroundLock.withLock { background = nil; backgroundRunning.store(false, ordering: .relaxed) }
+        backgroundLock.withLock {
+            background = nil
+            backgroundRunning.store(false, ordering: .relaxed)
+            backgroundIsRewrite.store(false, ordering: .relaxed)
+        }
     }
 
     var runningBackground: BackgroundSnapshot? { backgroundLock.withLock { background } }
@@ -113,6 +131,8 @@ public final class LoadingState: @unchecked Sendable {
 /// Who asked for a snapshot: decides what a failure changes (see `lastBackgroundFailed`).
 enum SnapshotTrigger: String {
     case save = "SAVE", bgsave = "BGSAVE", savePoint = "save point", shutdown = "shutdown"
+    /// An append-only file's base (BGREWRITEAOF), written by the background walk.
+    case aofRewrite = "BGREWRITEAOF"
     var isBackground: Bool { self == .bgsave || self == .savePoint }
 }
 
@@ -125,7 +145,9 @@ extension ServerState {
     /// kills its child). The background form is `startBackgroundSnapshot` (BackgroundSnapshot.swift).
     func takeSnapshot(of shards: [Shard], trigger: SnapshotTrigger, now: Int64) -> Error? {
         let path = settings.snapshotPath
-        if snapshots.backgroundRunning.load(ordering: .relaxed) {
+        // SAVE while BGREWRITEAOF writes its base runs, as in Redis (it only reads the held
+        // tables; the walk waits for the shards like any client).
+        if snapshots.rdbBackgroundRunning || (trigger == .shutdown && snapshots.backgroundRunning.load(ordering: .relaxed)) {
             guard trigger == .shutdown else { return BackgroundSaveInProgress() }
             cancelBackgroundSnapshot(holding: shards)
         }

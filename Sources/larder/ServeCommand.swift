@@ -90,7 +90,7 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("aof-load-truncated"),
             help: "yes: a last incr file cut off mid-command is truncated to its last complete command with a warning; no: the start is refused.")
     var aofLoadTruncated: YesNo = .yes
-    @Option(name: .customLong("aof-use-rdb-preamble"), help: "yes only: the base file is an RDB snapshot (Redis 7's default).")
+    @Option(name: .customLong("aof-use-rdb-preamble"), help: "yes: a rewrite writes the base as an RDB snapshot (Redis 7's default); no: as commands (.base.aof).")
     var aofUseRdbPreamble: YesNo = .yes
     @Option(name: .customLong("cluster-enabled"),
             help: "yes: Redis Cluster mode, this node serves the slots its topology gives it and redirects the rest (docs/cluster.md); no: one node answering for every slot.")
@@ -144,9 +144,6 @@ struct ServeCommand: ParsableCommand {
         }
         if let clusterNodeId, (try? ClusterTopology.check(.init(id: clusterNodeId, ip: "127.0.0.1", port: 1), "--cluster-node-id")) == nil {
             throw ValidationError("--cluster-node-id '\(clusterNodeId)' must be 1 to 64 letters, digits, '-' or '_'")
-        }
-        if aofUseRdbPreamble == .no {
-            throw ValidationError("--aof-use-rdb-preamble no is not supported: Larder writes the base of the append-only file as an RDB snapshot (Redis 7's default); it loads a command base written by Redis")
         }
     }
 
@@ -219,6 +216,7 @@ struct ServeCommand: ParsableCommand {
         settings.aof.dirname = appenddirname
         settings.aof.filename = appendfilename
         settings.aof.loadsTruncated = aofLoadTruncated == .yes
+        settings.aof.useRDBPreamble.store(aofUseRdbPreamble == .yes, ordering: .relaxed)
         logging.bootstrap()
         LarderLog.server.notice("larder starting", metadata: LogOptions.buildMetadata.merging(["event": "starting"]) { $1 })
         LarderLog.server.info("configuration", metadata: settings.logMetadata.merging(

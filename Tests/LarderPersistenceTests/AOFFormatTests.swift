@@ -56,4 +56,45 @@ final class AOFFormatTests: XCTestCase {
         }
         XCTAssertThrowsError(try AOFReader.parse(Array("*0\r\n".utf8), file: "f"))
     }
+
+    /// The start-up replay streams incr files: a small window makes commands straddle windows,
+    /// one command is longer than the window, and the stream must give exactly what reading the
+    /// whole file gives, the same ends and the same torn-tail offset.
+    func testTheStreamReadsWhatTheWholeFileReads() throws {
+        var file: [UInt8] = []
+        for i in 0..<500 {
+            AOFEncoder.arrayHeader(3, to: &file)
+            AOFEncoder.bulk("SET", to: &file)
+            AOFEncoder.bulk(Array("key:\(i)".utf8), to: &file)
+            AOFEncoder.bulk([UInt8](repeating: UInt8(97 + i % 26), count: i == 250 ? 5000 : i % 70), to: &file)
+        }
+        let torn = Array("*2\r\n$3\r\nDEL\r\n$4\r\nke".utf8)
+        let whole = try AOFReader.parse(file + torn, file: "f")
+        XCTAssertEqual(whole.commands.count, 500)
+        XCTAssertEqual(whole.truncatedAt, file.count)
+        let path = NSTemporaryDirectory() + "aof-stream-\(getpid()).aof"
+        defer { unlink(path) }
+        for window in [64, 1000, 1 << 20] {
+            for tail in [torn, []] {
+                FileManager.default.createFile(atPath: path, contents: Data(file + tail))
+                let stream = try AOFReader.Stream(path: path, windowBytes: window)
+                var commands: [[[UInt8]]] = [], ends: [Int] = []
+                while true {
+                    let batch = try stream.next(max: 37)
+                    if batch.commands.isEmpty { break }
+                    XCTAssertLessThanOrEqual(batch.commands.count, 37)
+                    commands += batch.commands; ends += batch.ends
+                }
+                XCTAssertEqual(commands, whole.commands, "window \(window)")
+                XCTAssertEqual(ends, whole.ends, "window \(window)")
+                XCTAssertEqual(stream.truncatedAt, tail.isEmpty ? nil : file.count, "window \(window)")
+            }
+        }
+        // Garbage far into the file is reported at its offset in the file, not in the window.
+        FileManager.default.createFile(atPath: path, contents: Data(file + Array("xyz".utf8) + file))
+        let stream = try AOFReader.Stream(path: path, windowBytes: 100)
+        XCTAssertThrowsError(try { while try !stream.next(max: 1000).commands.isEmpty {} }()) { e in
+            XCTAssertEqual("\(e)", "\(path), offset \(file.count): expected '*' (the start of a command), found 'x'")
+        }
+    }
 }

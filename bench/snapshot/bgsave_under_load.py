@@ -12,7 +12,8 @@ parent plus the child over the parent's size before BGSAVE; for larder the peak 
 over its size before BGSAVE. Sampled every 10 ms from /proc.
 
 Environment: FEAST_KEYS (1000000), RATE (20000), DURATION (8), LOADS (feast-read,feast-write),
-LARDER_BIN, LARDER_BENCH_BIN, OUT.
+LARDER_BIN, LARDER_BENCH_BIN, OUT; LARDER_BEFORE_BIN (optional): another larder binary measured in
+the same run (row "larder-before"), to compare a change under the same machine load.
 """
 import json
 import re
@@ -55,7 +56,8 @@ def children(pid):
 def run(kind, workload):
     directory = tempfile.mkdtemp(prefix=f"bgsave-{kind}-")
     port = free_port()
-    argv = ([LARDER, "serve", "--port", str(port), "--threads", "2", "--no-pin", "--dir", directory] if kind == "larder"
+    binary = os.environ["LARDER_BEFORE_BIN"] if kind == "larder-before" else LARDER
+    argv = ([binary, "serve", "--port", str(port), "--threads", "2", "--no-pin", "--dir", directory] if kind.startswith("larder")
             else ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", directory])
     log_path = os.path.join(directory, "server.log")
     log = open(log_path, "w")
@@ -113,7 +115,7 @@ def main():
              "| load | server | BGSAVE done after s | load p50 us | p99 us | p99.9 us | max us | resident before BGSAVE MB | peak extra resident during BGSAVE MB (parent+child) | copy-on-write MB (redis INFO) | peak chunks waiting for the disk MB (larder log) |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for workload in LOADS:
-        for k in ("redis", "larder"):
+        for k in ("redis", "larder") + (("larder-before",) if os.environ.get("LARDER_BEFORE_BIN") else ()):
             r = run(k, workload)
             cow = "-" if r["cow_mb"] is None else f"{r['cow_mb']:.1f}"
             lines.append(f"| {workload} | {k} | {r['save_s']:.2f} | {r['p50']:.0f} | {r['p99']:.0f} | {r['p999']:.0f} | {r['max']:.0f} | "

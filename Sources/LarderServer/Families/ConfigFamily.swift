@@ -146,7 +146,7 @@ enum ConfigFamily {
         Parameter(name: "appenddirname", get: { $0.settings.aof.dirname }, check: nil),
         Parameter(name: "appendfilename", get: { $0.settings.aof.filename }, check: nil),
         yesNo("aof-load-truncated", { $0.aof.loadTruncated.load(ordering: .relaxed) }, { $0.aof.loadTruncated.store($1, ordering: .relaxed) }),
-        fixed("aof-use-rdb-preamble", "yes", yesNo: true),
+        yesNo("aof-use-rdb-preamble", { $0.aof.useRDBPreamble.load(ordering: .relaxed) }, { $0.aof.useRDBPreamble.store($1, ordering: .relaxed) }),
         Parameter(name: "notify-keyspace-events",
                   get: { KeyspaceEventFlags(rawValue: $0.keyspaceEvents.load(ordering: .relaxed)).text }, check: { text in
             guard let f = KeyspaceEventFlags(text: text) else {

@@ -132,7 +132,7 @@ enum InfoFamily {
     static func persistence(_ ctx: CommandContext) -> [(String, String)] {
         // Only what Larder has: no fork, so no copy-on-write fields.
         let s = ctx.server.snapshots
-        let bgsave = s.backgroundRunning.load(ordering: .relaxed)
+        let bgsave = s.rdbBackgroundRunning
         let lastSeconds = s.lastSaveMilliseconds.load(ordering: .relaxed)
         let loading = ctx.server.loading.isActive
         return [("loading", loading ? "1" : "0"), ("async_loading", "0")]
@@ -146,7 +146,7 @@ enum InfoFamily {
             ("rdb_saves", String(s.saves.load(ordering: .relaxed))),
             ("rdb_last_load_keys_expired", String(s.loadedExpiredKeys.load(ordering: .relaxed))),
             ("rdb_last_load_keys_loaded", String(s.loadedKeys.load(ordering: .relaxed))),
-        ] + ctx.server.aof.infoFields()
+        ] + ctx.server.aof.infoFields(s)
     }
 
     static func stats(_ ctx: CommandContext) -> [(String, String)] {

@@ -23,7 +23,7 @@ enum ServerFamily {
                     group: "server", handler: bgsave),
         // Every shard: the new base is a consistent image, and the incr file switches between two
         // commands. Not in MULTI: a transaction's records must stay in one incr file.
-        CommandSpec("bgrewriteaof", arity: 1, flags: [.admin, .noscript, .noAsyncLoading, .noMulti], route: .allShards,
+        CommandSpec("bgrewriteaof", arity: 1, flags: [.admin, .noscript, .noAsyncLoading], route: .allShards,
                     group: "server", handler: bgrewriteaof),
         CommandSpec("role", arity: 1, flags: [.noscript, .loading, .stale, .fast], group: "server",
                     handler: role),
@@ -104,6 +104,10 @@ enum ServerFamily {
         if schedule && ctx.server.snapshots.requestScheduled() {
             ctx.out.simple("Background saving scheduled" as StaticString); return
         }
+        if ctx.server.snapshots.rewriteRunning {
+            ctx.out.error("ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible." as StaticString)
+            return
+        }
         if let error = ctx.server.startBackgroundSnapshot(holding: ctx.heldShards, trigger: .bgsave, now: ctx.now) {
             if error is BackgroundSaveInProgress { ctx.out.error("ERR Background save already in progress" as StaticString); return }
             ctx.out.error("ERR snapshot \(ctx.server.settings.snapshotPath) not written: \(error)"); return
@@ -111,18 +115,25 @@ enum ServerFamily {
         ctx.out.simple("Background saving started" as StaticString)
     }
 
-    /// BGREWRITEAOF: a new base (an RDB snapshot of the held shards) and a new incr file, the
-    /// manifest swapped crash-safely, the old parts deleted (AppendOnlyFile.rewrite). Like BGSAVE
-    /// it runs in the foreground and replies Redis' text once the files are in place.
+    /// BGREWRITEAOF: a new incr file from this instant and a new base, the keyspace at this
+    /// instant, written in the background while the shards serve (ServerState.startBackgroundRewrite);
+    /// the manifest switches when the base is in place. This command holds every shard only
+    /// for the cut. While a BGSAVE runs, or inside MULTI/EXEC, it is scheduled, as in Redis.
     static func bgrewriteaof(_ ctx: inout CommandContext, _ args: Arguments) {
         guard let home = ctx.server.currentWorker() else { ctx.out.error("ERR no loop thread to rewrite from" as StaticString); return }
-        if ctx.server.aof.switching.load(ordering: .relaxed) {
-            ctx.out.error("ERR Background append only file rewriting already in progress" as StaticString); return
+        if home.aofBuffer.inTransaction && !ctx.server.snapshots.rewriteRunning {
+            // Inside EXEC: the transaction's records must stay in one incr file.
+            ctx.server.snapshots.rewriteScheduled.store(true, ordering: .relaxed)
+            ctx.out.simple("Background append only file rewriting scheduled" as StaticString); return
         }
-        if let error = ctx.server.aof.rewrite(shards: ctx.heldShards, home: home, now: ctx.now) {
-            ctx.out.error("ERR append only file rewrite in \(ctx.server.aof.directory) failed: \(error)"); return
+        switch ctx.server.startBackgroundRewrite(holding: ctx.heldShards, home: home, now: ctx.now) {
+        case .started: ctx.out.simple("Background append only file rewriting started" as StaticString)
+        case .scheduled: ctx.out.simple("Background append only file rewriting scheduled" as StaticString)
+        case .alreadyRunning: ctx.out.error("ERR Background append only file rewriting already in progress" as StaticString)
+        case .failed(let error):
+            LarderLog.server.error("Can't rewrite append only file in background: \(error)", metadata: ["event": "aof_rewrite_failed"])
+            ctx.out.error("ERR Can't execute an AOF background rewriting. Please check the server logs for more information." as StaticString)
         }
-        ctx.out.simple("Background append only file rewriting started" as StaticString)
     }
 
     /// READONLY / READWRITE answer as a standalone Redis does.

@@ -141,6 +141,17 @@ def test_everysec_kill9_loses_at_most_about_a_second(tmp_path):
     print(f"everysec: {sum(map(len, acked))} acknowledged, {len(missing)} lost (bound {bound:.0f} = 1.5 s at {rate:.0f}/s)")
 
 
+def wait_rewrite_done(c, timeout=60):
+    """BGREWRITEAOF replies at once and writes its base in the background, as in Redis."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        info = c.info("persistence")
+        if not info["aof_rewrite_in_progress"] and not info["aof_rewrite_scheduled"]:
+            return info
+        time.sleep(0.02)
+    raise AssertionError("the rewrite did not end")
+
+
 def incr_file(d):
     lines = (d / "appendonlydir" / MANIFEST).read_text().splitlines()
     name = [line.split()[1] for line in lines if line.endswith("type i")][-1]
@@ -236,6 +247,7 @@ def test_redis_server_and_redis_check_aof_read_larders_directory(tmp_path):
         c = server.client()
         mixed_writes(c)
         c.bgrewriteaof()
+        wait_rewrite_done(c)
         c.set("after-rewrite", "1")
         c.hset("after-rewrite-h", mapping={"a": "1"})
         expected = dump(c)
@@ -296,6 +308,7 @@ def test_bgrewriteaof_under_a_write_load_loses_nothing(tmp_path):
         wait_for(acked, 2000)
         for _ in range(3):
             c.bgrewriteaof()
+            wait_rewrite_done(c)
             time.sleep(0.2)
         info = c.info("persistence")
         # 4: the first base, written at start-up, is a rewrite too.
