@@ -17,6 +17,8 @@ public struct MaterializeRun {
     // stop between views on SIGTERM (what is done stays recorded).
     /// Checked before each view; true makes the run throw `MaterializeStopped`.
     public var shouldStop: () -> Bool = { false }
+    /// With workers: told, per view, how many of the N workers have finished this window.
+    public var onWorkerRecorded: ((_ view: String, _ finished: Int) -> Void)?
 
     public init(repo: FeatureRepo, state: RegistryStore?) {
         self.repo = repo
@@ -39,7 +41,9 @@ public struct MaterializeRun {
         return try RegistryStore(path: path)
     }
 
-    /// Materializes `views` over `[start, end]` (nanoseconds) into `sink`.
+    /// Materializes `views` over `[start, end]` (nanoseconds) into `sink`. With a worker
+    /// share (`materializer.share`, N > 1) the view's interval is recorded only when all N
+    /// workers have recorded the same window (`RegistryStore.recordWorkerMaterialization`).
     public func run(views: [FeatureView], start: Int64, end: Int64, into sink: MaterializationSink, kind: String,
                     progress: ((MaterializeProgress) -> Void)? = nil) throws -> [ViewMaterializeResult] {
         try run(views: views.map { ($0, start) }, end: end, into: sink, kind: kind, progress: progress)
@@ -71,10 +75,20 @@ public struct MaterializeRun {
                         project: project, kind: kind, featureView: view.name, startedAt: startedAt,
                         durationSeconds: result.seconds, rows: Int64(result.rowsRead), bytes: Int64(result.bytes),
                         peakMemoryBytes: Int64(ProcessMemory.peakResidentBytes()), message: "\(result.written) written, \(result.skipped) skipped"))
-                    try state.recordMaterialization(project: project, view: view.name,
-                                                    start: ProtoTimestamp(epochNanoseconds: start),
-                                                    end: ProtoTimestamp(epochNanoseconds: end),
-                                                    rows: Int64(result.rowsRead), runID: runID)
+                    if let share = materializer.share, share.count > 1 {
+                        // Each worker records its own share; the view's window advances once all have.
+                        let finished = try state.recordWorkerMaterialization(
+                            project: project, view: view.name, stateName: share.stateName(of: view.name),
+                            stateNames: share.allStateNames(of: view.name),
+                            start: ProtoTimestamp(epochNanoseconds: start), end: ProtoTimestamp(epochNanoseconds: end),
+                            rows: Int64(result.rowsRead), runID: runID)
+                        onWorkerRecorded?(view.name, finished)
+                    } else {
+                        try state.recordMaterialization(project: project, view: view.name,
+                                                        start: ProtoTimestamp(epochNanoseconds: start),
+                                                        end: ProtoTimestamp(epochNanoseconds: end),
+                                                        rows: Int64(result.rowsRead), runID: runID)
+                    }
                 }
             } catch {
                 if let state {
