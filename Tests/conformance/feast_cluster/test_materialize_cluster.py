@@ -217,3 +217,39 @@ def test_node_down_names_the_node_and_the_view(clusters):
     assert proc.returncode == 1, proc.stderr
     assert f"127.0.0.1:{dead.port}" in proc.stderr and "of view driver_hourly_stats" in proc.stderr, proc.stderr
     assert time.monotonic() - started < 30
+
+
+def test_sigterm_stops_a_worker_between_views_keeping_its_finished_views(clusters, tmp_path):
+    """As a whole run (deploy/test_materialize_plan.py): a worker stops within seconds, exit 143,
+    its finished views recorded as its own share (the views' windows wait for the other worker)."""
+    ws = clusters[0]
+    repo = tmp_path / "repo"
+    subprocess.run([sys.executable, str(HERE.parents[2] / "bench/sizing/make_repo.py"), str(repo), "50000", "300000", "30000"],
+                   check=True, timeout=120)
+    import yaml
+    defs = yaml.safe_load((repo / "definitions.yaml").read_text())
+    base = defs["feature_views"][0]
+    defs["feature_views"] = [dict(base, name=f"stats{i}") for i in range(8)]
+    (repo / "definitions.yaml").write_text(yaml.safe_dump(defs))
+    argv = [larder_bin(), "materialize", str(repo), "2025-01-01", "2025-06-01", "--no-progress", "--stop-grace", "3",
+            "--target", f"redis://127.0.0.1:{ws.larder_redis.port}", "--workers", "2", "--worker", "1"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    state = repo / "data/larder_state.db"
+    deadline = time.monotonic() + 60
+    done = []
+    while time.monotonic() < deadline and proc.poll() is None and not done:
+        try:
+            with sqlite3.connect(state) as db:
+                done = [r[0] for r in db.execute("SELECT feature_view FROM materializations")]
+        except sqlite3.OperationalError:
+            pass
+        time.sleep(0.01)
+    signalled = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert time.monotonic() - signalled < 5, "stops within seconds"
+    assert proc.returncode == 143, (proc.returncode, err)
+    with sqlite3.connect(state) as db:
+        done = {r[0] for r in db.execute("SELECT feature_view FROM materializations")}
+    assert done and all(name.endswith("#worker 1/2") for name in done), done
+    assert len(done) < 8 and "stopped by a signal after" in err
