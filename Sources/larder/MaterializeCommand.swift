@@ -155,7 +155,7 @@ struct MaterializeTargetOptions: ParsableArguments {
         if plan { return try MaterializePlanOutput.print(run: run, views: views, end: end, format: format) }
         var run = run
         let share = try workerShare()
-        run.materializer.share = share
+        run.materializer.share = share.flatMap { $0.count > 1 ? $0 : nil }  // --workers 1 keeps the Int64 fast path
         if let share, share.count > 1 {
             printErr("\(share): writing the entities whose key hashes to \(share.index) modulo \(share.count)")
             run.onWorkerRecorded = { view, finished in
