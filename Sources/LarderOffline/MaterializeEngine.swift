@@ -88,6 +88,8 @@ public struct Materializer {
     public let repo: FeatureRepo
     /// Records per HMGET/HSET pipeline.
     public var batchSize: Int = 1000
+    /// With `--workers N`: only this worker's entities are kept and written (nil: all).
+    public var share: WorkerShare?
 
     public init(repo: FeatureRepo) {
         self.repo = repo
@@ -176,7 +178,8 @@ public struct Materializer {
             // make nearly every row a winner, so encoding on every win would do 10x the work).
             // Fast path: one Int64 join key without nulls (the common entity) is looked up by value.
             var int64Keys: [Int64]? = nil
-            if keyColumns.count == 1, source.keyTypes[0] == .int64, keyColumns[0].validity == nil,
+            // A worker serializes every row's key to hash it, so it takes the general path.
+            if share == nil, keyColumns.count == 1, source.keyTypes[0] == .int64, keyColumns[0].validity == nil,
                case .int64(let ids) = keyColumns[0].values { int64Keys = ids }
             for row in 0 ..< batch.rowCount {
                 var createdNanos = Int64.min
@@ -195,6 +198,7 @@ public struct Materializer {
                     } catch {
                         throw ViewSourceError(view: view.name, path: source.path, "\(error)")
                     }
+                    if let share, !share.owns(entityKey: key[..<(key.count - suffix.count)]) { continue }
                     offered = latest.offer(key: key, eventNanos: times[row], createdNanos: createdNanos)
                 }
                 guard let slot = offered else { continue }
@@ -240,6 +244,7 @@ public struct Materializer {
         result.rowsRead = rowsRead
         result.entities = latest.count
         result.readSeconds = clock.elapsedSeconds
+        sink.begin(view: view.name)
         let layout = FeastOnlineLayout(view: view, joinKeys: source.joinKeys,
                                        version: repo.config.entityKeySerializationVersion)
         let fields = [layout.timestampField] + layout.featureFields

@@ -24,6 +24,8 @@ public struct MaterializeRun {
     public var stopAfterFiles: Int? = nil
     /// Where checkpoint messages go (stderr in the CLI).
     public var log: (String) -> Void = { _ in }
+    /// With workers: told, per view, how many of the N workers have finished this window.
+    public var onWorkerRecorded: ((_ view: String, _ finished: Int) -> Void)?
 
     public init(repo: FeatureRepo, state: RegistryStore?) {
         self.repo = repo
@@ -46,7 +48,9 @@ public struct MaterializeRun {
         return try RegistryStore(path: path)
     }
 
-    /// Materializes `views` over `[start, end]` (nanoseconds) into `sink`.
+    /// Materializes `views` over `[start, end]` (nanoseconds) into `sink`. With a worker
+    /// share (`materializer.share`, N > 1) the view's interval is recorded only when all N
+    /// workers have recorded the same window (`RegistryStore.recordWorkerMaterialization`).
     public func run(views: [FeatureView], start: Int64, end: Int64, into sink: MaterializationSink, kind: String,
                     progress: ((MaterializeProgress) -> Void)? = nil) throws -> [ViewMaterializeResult] {
         try run(views: views.map { ($0, start) }, end: end, into: sink, kind: kind, progress: progress)
@@ -83,10 +87,20 @@ public struct MaterializeRun {
                         project: project, kind: kind, featureView: view.name, startedAt: startedAt,
                         durationSeconds: result.seconds, rows: Int64(result.rowsRead), bytes: Int64(result.bytes),
                         peakMemoryBytes: Int64(ProcessMemory.peakResidentBytes()), message: "\(result.written) written, \(result.skipped) skipped"))
-                    try state.recordMaterialization(project: project, view: view.name,
-                                                    start: ProtoTimestamp(epochNanoseconds: start),
-                                                    end: ProtoTimestamp(epochNanoseconds: end),
-                                                    rows: Int64(result.rowsRead), runID: runID)
+                    if let share = materializer.share, share.count > 1 {
+                        // Each worker records its own share; the view's window advances once all have.
+                        let finished = try state.recordWorkerMaterialization(
+                            project: project, view: view.name, stateName: share.stateName(of: view.name),
+                            stateNames: share.allStateNames(of: view.name),
+                            start: ProtoTimestamp(epochNanoseconds: start), end: ProtoTimestamp(epochNanoseconds: end),
+                            rows: Int64(result.rowsRead), runID: runID)
+                        onWorkerRecorded?(view.name, finished)
+                    } else {
+                        try state.recordMaterialization(project: project, view: view.name,
+                                                        start: ProtoTimestamp(epochNanoseconds: start),
+                                                        end: ProtoTimestamp(epochNanoseconds: end),
+                                                        rows: Int64(result.rowsRead), runID: runID)
+                    }
                 }
                 checkpoint?.remove()  // the view is recorded: nothing to resume
             } catch {
@@ -105,9 +119,11 @@ public struct MaterializeRun {
     func checkpoint(view: FeatureView, source: ViewSource, start: Int64, end: Int64) -> ReadCheckpoint? {
         guard let seconds = checkpointSeconds, state != nil else { return nil }
         let stop = shouldStop, after = stopAfterFiles
+        // A worker keeps its own checkpoint: its share is in the name and the identity.
+        let share = materializer.share.map { "\($0.index).of.\($0.count)" } ?? ""
         return ReadCheckpoint(directory: ReadCheckpoint.directory(forState: MaterializeRun.statePath(repoDirectory: repo.directory)),
-                              project: repo.config.project, view: view.name, start: start, end: end,
-                              files: source.tabular.files, intervalSeconds: seconds,
+                              project: repo.config.project, view: share.isEmpty ? view.name : "\(view.name).worker.\(share)",
+                              start: start, end: end, files: source.tabular.files, share: share, intervalSeconds: seconds,
                               shouldStop: { done in stop() || after.map { done >= $0 } ?? false }, log: log)
     }
 

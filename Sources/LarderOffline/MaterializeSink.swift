@@ -11,4 +11,10 @@ public protocol MaterializationSink: AnyObject {
     func write(_ batch: HashWriteBatch) throws
     /// Called once after the last write (flush buffers, wait for acknowledgements).
     func finish() throws
+    /// Called before a view's first read (a sink that names the view in its errors keeps it).
+    func begin(view: String)
+}
+
+extension MaterializationSink {
+    public func begin(view: String) {}
 }

@@ -3,7 +3,9 @@ import LarderTLS
 import Glibc
 
 /// Where a RESP server is and how to log in: from `redis://[[user]:password@]host:port[/db]`
-/// (`rediss://` for TLS, with redis-py's `ssl_*` options as query parameters) or from Feast's
+/// (`rediss://` for TLS, with redis-py's `ssl_*` options as query parameters), from
+/// `redis-cluster://[[user]:password@]host:port[,host:port...]` (`rediss-cluster://`: a Redis
+/// Cluster given by seed nodes, `cluster` set) or from Feast's
 /// `connection_string` (`host:port[,db=N][,password=..][,username=..][,ssl=true,ssl_ca_certs=..]`).
 public struct RESPEndpoint: Equatable, Sendable, CustomStringConvertible {
     public var host: String
@@ -17,6 +19,8 @@ public struct RESPEndpoint: Equatable, Sendable, CustomStringConvertible {
     /// redis-py's `socket_timeout` / `socket_connect_timeout` from a connection string, in seconds.
     public var socketTimeout: Double?
     public var socketConnectTimeout: Double?
+    /// A Redis Cluster (`redis-cluster://`): `hosts` are seed nodes, keys go to their slot's owner.
+    public var cluster = false
     /// TLS (`rediss://`, `ssl=true`); nil: plaintext.
     public var tls: TLSConfiguration?
 
@@ -44,12 +48,14 @@ public struct RESPEndpoint: Equatable, Sendable, CustomStringConvertible {
 
     /// Parses `redis://...`; nil with a reason thrown as RESPClientError.
     public init(url: String) throws {
-        let secure = url.hasPrefix("rediss://")
-        guard secure || url.hasPrefix("redis://") else {
-            throw RESPClientError("target \"\(url)\" must start with redis:// or rediss:// (TLS)")
+        let scheme = url.firstRange(of: "://").map { String(url[..<$0.lowerBound]) } ?? ""
+        guard ["redis", "rediss", "redis-cluster", "rediss-cluster"].contains(scheme) else {
+            throw RESPClientError("target \"\(url)\" must start with redis://, rediss:// (TLS), redis-cluster:// or rediss-cluster:// (a Redis Cluster)")
         }
-        var rest = Substring(url.dropFirst(secure ? "rediss://".count : "redis://".count))
+        let secure = scheme.hasPrefix("rediss")
+        var rest = Substring(url.dropFirst(scheme.count + 3))
         self.init()
+        cluster = scheme.hasSuffix("-cluster")
         // redis-py's from_url reads the ssl_* options from the query string.
         var sslOptions = TLSOptions()
         if let q = rest.firstIndex(of: "?") {
@@ -83,8 +89,21 @@ public struct RESPEndpoint: Equatable, Sendable, CustomStringConvertible {
             }
             rest = rest[..<slash]
         }
-        try parseHostPort(rest, in: url)
-        hosts = [HostPort(host: host, port: port)]
+        guard cluster else {
+            try parseHostPort(rest, in: url)
+            hosts = [HostPort(host: host, port: port)]
+            return
+        }
+        // Seed nodes: any of them gives the slot map.
+        hosts = []
+        for part in rest.split(separator: ",") where !part.isEmpty {
+            var node = RESPEndpoint()
+            try node.parseHostPort(part, in: url)
+            hosts.append(HostPort(host: node.host, port: node.port))
+        }
+        guard let first = hosts.first else { throw RESPClientError("no host:port in \"\(url)\"") }
+        host = first.host
+        port = first.port
     }
 
     /// URL user info is percent-encoded (`%40` for `@`, `%3A` for `:`, `%25` for `%`).

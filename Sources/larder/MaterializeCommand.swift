@@ -12,8 +12,36 @@ struct MaterializeTargetOptions: ParsableArguments {
     @Option(name: .long, help: "Only these feature views (comma-separated).")
     var views: String?
 
-    @Option(name: .long, help: "Target server: redis://[[user]:password@]host:port[/db] (default: the repo's online_store connection_string).")
+    @Option(name: .long, help: "Target server: redis://[[user]:password@]host:port[/db], or a Redis Cluster: redis-cluster://[[user]:password@]host:port[,host:port...] (rediss:// / rediss-cluster:// for TLS; default: the repo's online_store).")
     var target: String?
+
+    // N processes (a Kubernetes Indexed Job) each write a deterministic share of the entities.
+    @Option(name: .long, help: ArgumentHelp("Split the entities among N workers (processes or pods); this one writes its share only.", valueName: "n"))
+    var workers: Int?
+
+    @Option(name: .long, help: ArgumentHelp("This worker's index, 0..N-1 (default: $JOB_COMPLETION_INDEX of a Kubernetes Indexed Job).", valueName: "i"))
+    var worker: Int?
+
+    /// The worker share from `--workers`/`--worker` or `JOB_COMPLETION_INDEX`; nil for a whole run.
+    func workerShare() throws -> WorkerShare? {
+        guard let workers else {
+            if worker != nil { throw CLIUsageError("--worker needs --workers N") }
+            return nil
+        }
+        guard workers >= 1 else { throw CLIUsageError("--workers must be 1 or more") }
+        var index = worker
+        if index == nil, let text = ProcessInfo.processInfo.environment["JOB_COMPLETION_INDEX"] {
+            guard let parsed = Int(text) else { throw CLIUsageError("JOB_COMPLETION_INDEX \"\(text)\" is not a number") }
+            index = parsed
+        }
+        guard let index else {
+            throw CLIUsageError("--workers \(workers) needs --worker I (0..\(workers - 1)) or $JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)")
+        }
+        guard (0 ..< workers).contains(index) else {
+            throw CLIUsageError("worker index \(index) is outside 0..\(workers - 1) (--workers \(workers))")
+        }
+        return try WorkerShare(count: workers, index: index)
+    }
 
     @Option(name: .long, help: "Password for the target server (overrides the URL's).")
     var password: String?
@@ -79,6 +107,7 @@ struct MaterializeTargetOptions: ParsableArguments {
             endpoint = try RESPEndpoint(url: target)
         } else if let connection = repo.config.onlineStore.connectionString, repo.config.onlineStore.type == "redis" {
             endpoint = try RESPEndpoint(connectionString: connection)
+            endpoint.cluster = repo.config.onlineStore.redisType == .redisCluster
         } else {
             throw CLIUsageError("no --target given and feature_store.yaml has no redis online_store connection_string")
         }
@@ -106,9 +135,16 @@ struct MaterializeTargetOptions: ParsableArguments {
 
     /// The target: the server of `--target` or the connection string, or, for
     /// `redis_type: redis_sentinel` (without `--target`), the primary the sentinels name.
-    func openTarget(repo: FeatureRepo) throws -> RESPTarget {
+    func openTarget(repo: FeatureRepo) throws -> (sink: MaterializationSink, name: String) {
         let endpoint = try endpoint(repo: repo)
         let options = try clientOptions(for: endpoint)
+        if endpoint.cluster {
+            // redis_type: redis_cluster, or a redis-cluster:// target: keys go to their slot's primary.
+            let cluster = try RESPClusterTarget(endpoint: endpoint, options: options)
+            cluster.onReconnect = { printErr("larder: \($0)") }
+            printErr("\(endpoint.clusterDescription): \(cluster.layout)")
+            return (cluster, endpoint.clusterDescription)
+        }
         let target: RESPTarget
         if self.target == nil, repo.config.onlineStore.redisType == .redisSentinel {
             let master = repo.config.onlineStore.sentinelMaster ?? "mymaster"
@@ -121,7 +157,7 @@ struct MaterializeTargetOptions: ParsableArguments {
             target = try RESPTarget(endpoint: endpoint, options: options)
         }
         target.onReconnect = { printErr("larder: \($0)") }
-        return target
+        return (target, target.client.endpoint.description)
     }
 
     /// The part both materialize commands share once the views and windows are known:
@@ -129,6 +165,15 @@ struct MaterializeTargetOptions: ParsableArguments {
     func execute(_ run: MaterializeRun, views: [(FeatureView, Int64)], end: Int64, kind: String) throws {
         if plan { return try MaterializePlanOutput.print(run: run, views: views, end: end, format: format) }
         var run = run
+        let share = try workerShare()
+        run.materializer.share = share.flatMap { $0.count > 1 ? $0 : nil }  // --workers 1 keeps the Int64 fast path
+        if let share, share.count > 1 {
+            printErr("\(share): writing the entities whose key hashes to \(share.index) modulo \(share.count)")
+            run.onWorkerRecorded = { view, finished in
+                printErr("\(view): \(share) recorded; \(finished) of \(share.count) workers have finished this window"
+                    + (finished == share.count ? " (the view's window is recorded)" : " (the view's window is recorded when all have)"))
+            }
+        }
         let target = try openTarget(repo: run.repo)
         let reporter = MaterializeReporter(enabled: !noProgress)
         let stop = MaterializeStopSignal(graceSeconds: stopGrace)
@@ -137,9 +182,9 @@ struct MaterializeTargetOptions: ParsableArguments {
         run.stopAfterFiles = stopAfterFiles
         run.log = { printErr("larder: \($0)") }
         let results = try withExtendedLifetime(stop) {
-            try run.run(views: views, end: end, into: target, kind: kind, progress: reporter.update)
+            try run.run(views: views, end: end, into: target.sink, kind: kind, progress: reporter.update)
         }
-        reporter.summary(results, target: target.client.endpoint.description)
+        reporter.summary(results, target: target.name)
     }
 
     /// Runs a materialize command's body: a stop by signal exits 143 (the views done stay
@@ -184,7 +229,9 @@ struct MaterializeCommand: ParsableCommand {
             var views = try run.materializer.viewsToMaterialize(named: options.views.map(CLIOptions.columnList))
             if options.resume, let state = run.state {  // a retried job skips what a stopped one finished
                 views = try views.filter { view in
-                    let done = try state.materializationIntervals(project: loaded.config.project, view: view.name).contains {
+                    // A worker skips what it (this index of the same N) finished itself.
+                    let name = try options.workerShare().map { $0.count > 1 ? $0.stateName(of: view.name) : view.name } ?? view.name
+                    let done = try state.materializationIntervals(project: loaded.config.project, view: name).contains {
                         $0.start.seconds * 1_000_000_000 + Int64($0.start.nanos) <= startNanos
                             && $0.end.seconds * 1_000_000_000 + Int64($0.end.nanos) >= endNanos
                     }

@@ -1,5 +1,6 @@
 import XCTest
 @testable import LarderServer
+import LarderRESP
 
 /// Emulated single-node cluster: CLUSTER answers as one master owning all 16384 slots at the
 /// address and port the client connected to. Expected replies were taken from a redis-server

@@ -47,6 +47,33 @@ extension RegistryStore {
                   runID.map(SQLiteValue.integer) ?? .null, .real(date.timeIntervalSince1970)])
     }
 
+    /// Records that one worker of `larder materialize --workers N` wrote its share of
+    /// `[start, end]` of a view, under the name `stateName`; when every worker (`stateNames`,
+    /// one per index) has recorded that same window, records it for the view itself too:
+    /// only then does an incremental run start after it. One transaction, so two workers
+    /// finishing together record the view once. Returns how many workers have finished the
+    /// window, this one included.
+    @discardableResult
+    public func recordWorkerMaterialization(project: String, view: String, stateName: String, stateNames: [String],
+                                            start: ProtoTimestamp, end: ProtoTimestamp, rows: Int64 = 0,
+                                            runID: Int64? = nil, at date: Date = Date()) throws -> Int {
+        try database.transaction {
+            try recordMaterialization(project: project, view: stateName, start: start, end: end, rows: rows, runID: runID, at: date)
+            func has(_ name: String) throws -> Bool {
+                try !database.query("""
+                    SELECT 1 FROM materializations WHERE project = ? AND feature_view = ?
+                    AND start_seconds = ? AND start_nanos = ? AND end_seconds = ? AND end_nanos = ? LIMIT 1
+                    """, [.text(project), .text(name), .integer(start.seconds), .integer(Int64(start.nanos)),
+                          .integer(end.seconds), .integer(Int64(end.nanos))]).isEmpty
+            }
+            let finished = try stateNames.filter(has).count
+            if finished == stateNames.count, try !has(view) {
+                try recordMaterialization(project: project, view: view, start: start, end: end, rows: 0, runID: runID, at: date)
+            }
+            return finished
+        }
+    }
+
     /// The latest end of any materialized interval of the view: where an incremental
     /// materialization starts. nil if the view was never materialized.
     public func lastMaterializedEnd(project: String, view: String) throws -> ProtoTimestamp? {

@@ -25,6 +25,9 @@ public final class RegistryStore {
         try database.execute("PRAGMA journal_mode = WAL")
         guard version < Int64(Self.schemaVersion) else { return }
         try database.transaction {
+            // Read again under the write lock: another process opening the same new database at
+            // the same moment (the workers of a `--workers N` job) may have created it meanwhile.
+            guard try (database.query("PRAGMA user_version").first?.first?.integer ?? 0) < Int64(Self.schemaVersion) else { return }
             try database.execute("""
                 CREATE TABLE applies (
                     id INTEGER PRIMARY KEY AUTOINCREMENT,
