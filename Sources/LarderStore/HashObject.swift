@@ -32,6 +32,10 @@ public final class HashObject {
     /// - low bit 1: a retained `HashSide` holding the rarely needed parts (table form, field
     ///   TTLs, sweep bookkeeping) and the packed buffer, if any.
     private var bits: UInt = 0
+    /// The key's access word (KeyAccess) while this hash is stored as its slot's object (no
+    /// key entry, see KeyTable.isObject); unused otherwise. Free: the object header (16 bytes)
+    /// and `bits` take 24 bytes of the 32-byte malloc chunk a Swift object of 24 bytes gets anyway.
+    var accessWord: UInt32 = 0
 
     public init() {}
 
