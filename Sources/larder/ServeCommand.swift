@@ -65,7 +65,7 @@ struct ServeCommand: ParsableCommand {
     var maxmemory = MemorySize(0)
     @Option(name: .customLong("maxmemory-policy"), help: "What a write over maxmemory does, as Redis: noeviction (-OOM), allkeys-lru, allkeys-lfu, allkeys-random, volatile-lru, volatile-lfu, volatile-random, volatile-ttl.")
     var maxmemoryPolicy: String = "noeviction"
-    @Option(name: .customLong("maxmemory-samples"), help: "Keys sampled per eviction (1-64; more: closer to true LRU/LFU, slower).")
+    @Option(name: .customLong("maxmemory-samples"), help: "Keys sampled per database per eviction (more: closer to true LRU/LFU, slower).")
     var maxmemorySamples: Int = 5
     @Option(name: .customLong("maxmemory-eviction-tenacity"), help: "How long one write may spend evicting (0-100; 10: 500 us, 100: no limit).")
     var maxmemoryEvictionTenacity: Int = 10
@@ -112,7 +112,9 @@ struct ServeCommand: ParsableCommand {
             throw ValidationError("--maxmemory-policy '\(maxmemoryPolicy)': argument(s) must be one of the following: "
                                   + EvictionPolicy.allCases.map(\.name).joined(separator: ", "))
         }
-        if !(1...64).contains(maxmemorySamples) { throw ValidationError("--maxmemory-samples must be between 1 and 64 inclusive: got \(maxmemorySamples)") }
+        if maxmemorySamples < 1 || maxmemorySamples > Int(Int32.max) {
+            throw ValidationError("--maxmemory-samples must be between 1 and 2147483647 inclusive: got \(maxmemorySamples)")
+        }
         if !(0...100).contains(maxmemoryEvictionTenacity) {
             throw ValidationError("--maxmemory-eviction-tenacity must be between 0 and 100 inclusive: got \(maxmemoryEvictionTenacity)")
         }

@@ -129,7 +129,7 @@ enum ConfigFamily {
             }
             return .success { $0.setMaxMemoryPolicy(policy) }
         }),
-        integer("maxmemory-samples", min: 1, max: 64, { $0.maxMemorySamples.load(ordering: .relaxed) },
+        integer("maxmemory-samples", min: 1, max: Int(Int32.max), { $0.maxMemorySamples.load(ordering: .relaxed) },
                 { $0.maxMemorySamples.store($1, ordering: .relaxed) }),
         integer("maxmemory-eviction-tenacity", min: 0, max: 100, { $0.evictionTenacity.load(ordering: .relaxed) },
                 { $0.evictionTenacity.store($1, ordering: .relaxed) }),
