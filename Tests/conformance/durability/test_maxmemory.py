@@ -51,30 +51,46 @@ def materialize_into(port, tmp_path):
 def assert_stopped_at_first_batch(done):
     """Exit 1, the view, the batch and its rows, how many were refused, the target's error."""
     assert done.returncode != 0, done.stdout
-    assert 'batch 1 (rows 1-5): 5 of 5 rows refused by 127.0.0.1:' in done.stderr, done.stderr
+    assert 'view "driver_stats", batch 1 (rows 1-5): 5 of 5 rows refused by redis://127.0.0.1:' in done.stderr, done.stderr
     assert "OOM command not allowed when used memory > 'maxmemory'." in done.stderr, done.stderr
     assert "stopping: the target is out of memory" in done.stderr, done.stderr
     assert "batch 2" not in done.stderr, done.stderr
 
 
+def fill_until_oom(server):
+    """Fills the server until a small write is refused, so it is over its limit at rest (a
+    large value is refused while it sits in the query buffer alone); returns DBSIZE."""
+    c = server.client()
+    for size, pause, tries in [(20_000, 0.12, 1000), (100, 0, 200_000)]:
+        for i in range(tries):
+            try:
+                c.set(f"filler{size}:{i}", b"x" * size)
+            except redis.exceptions.OutOfMemoryError:
+                break
+            time.sleep(pause)  # larder measures used memory every 100 ms
+        else:
+            raise AssertionError("never full")
+    return c.dbsize()
+
+
 def test_materialize_into_a_full_server_stops_with_the_error(tmp_path):
-    server = servers.start_larder(["--maxmemory", "1mb"])
+    server = servers.start_larder(["--maxmemory", "4mb"])
     try:
-        time.sleep(0.3)  # the limit is checked every 100 ms
+        filled = fill_until_oom(server)
         done = materialize_into(server.port, tmp_path)
         assert_stopped_at_first_batch(done)
-        assert server.client().dbsize() == 0
+        assert server.client().dbsize() == filled
     finally:
         server.stop()
 
 
 def test_materialize_into_a_full_redis_server_stops_the_same_way(tmp_path):
-    """redis-server with maxmemory 2mb and noeviction, filled past it by one large value."""
+    """redis-server with maxmemory 2mb and noeviction, filled past it."""
     server = servers.start_redis(["--maxmemory", "2mb", "--maxmemory-policy", "noeviction"])
     try:
-        server.client().set("filler", b"x" * 1_500_000)
+        filled = fill_until_oom(server)
         done = materialize_into(server.port, tmp_path)
         assert_stopped_at_first_batch(done)
-        assert server.client().dbsize() == 1
+        assert server.client().dbsize() == filled
     finally:
         server.stop()
