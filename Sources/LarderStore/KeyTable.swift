@@ -11,10 +11,9 @@
 /// most `inlineStringLimit` bytes, its length (low 32 bits) and the key's access word (high
 /// 32 bits), the bytes following the key (as Redis' embstr puts a short string in its object).
 /// The access word is Redis' 24-bit `lru` field (LRU clock or LFU time + counter, KeyAccess):
-/// an inline string keeps it in the value word's unused half and a packed hash stored as
-/// the slot's object keeps it in the `HashObject`'s malloc slack, so for the two common
-/// shapes it costs no byte; other entries (long strings, lists, sets, hashes with a TTL) carry
-/// 4 bytes more. So a short key with a 16-byte string is one 48-byte
+/// an inline string keeps it in the value word's unused half (no byte more); a packed hash
+/// stored as the slot's object keeps it in the `HashObject` (which grows a malloc size class,
+/// see there); other entries (long strings, lists, sets, hashes with a TTL) carry 4 bytes more. So a short key with a 16-byte string is one 48-byte
 /// malloc chunk, and a key without a TTL pays nothing for expiry. A packed hash without a
 /// TTL needs no entry at all: it keeps its key in its own buffer and the slot points at the
 /// `HashObject` (see `isObject`). The control byte is
