@@ -273,7 +273,18 @@ public struct Materializer {
                 batch.append(key: latest.keys[slot], values: [timestamp[...]] + latest.values(slot: slot))
             }
             if !batch.isEmpty {
-                try sink.write(batch)
+                do {
+                    try sink.write(batch)
+                } catch let refused as BatchRefusedError {
+                    // The run stops at the first refused batch: later ones would meet the same
+                    // full (or read-only) server, and a partial view must not look complete.
+                    let batchNumber = chunkStart / max(1, batchSize) + 1
+                    throw MaterializeValueError("view \"\(view.name)\", batch \(batchNumber) (rows \(chunkStart + 1)-\(chunkEnd)): "
+                        + "\(refused.refused) of \(refused.rows) rows refused by \(refused.endpoint): \(refused.message)"
+                        + (refused.isOutOfMemory
+                            ? "; stopping: the target is out of memory (raise its maxmemory, or set a maxmemory-policy that evicts)"
+                            : "; stopping"))
+                }
                 result.written += batch.count
                 result.bytes += batch.payloadBytes
                 batch.removeAll()

@@ -129,13 +129,33 @@ public final class RESPTarget: MaterializationSink {
             }
         }
         try client.flush()
-        let replies = batch.count * (ttlText == nil ? 1 : 2)
+        let perRecord = ttlText == nil ? 1 : 2
         var firstError: String?
-        for _ in 0 ..< replies {
-            if case .error(let message) = try client.readReply(), firstError == nil { firstError = message }
+        var refused = 0
+        // Every reply is read, even after an error, so the connection stays in step.
+        for reply in 0 ..< batch.count * perRecord {
+            if case .error(let message) = try client.readReply() {
+                if firstError == nil { firstError = message }
+                if reply % perRecord == 0 { refused += 1 }   // the record's HSET
+            }
         }
-        if let firstError { throw RESPClientError("\(client.endpoint): write failed: \(firstError)") }
+        if let firstError {
+            throw BatchRefusedError(endpoint: "\(client.endpoint)", rows: batch.count, refused: refused, message: firstError)
+        }
     }
 
     public func finish() throws {}
+}
+
+/// Some records of a batch were refused by the target server (replies -OOM, -READONLY...):
+/// the materialization names the view and batch and stops (MaterializeEngine).
+public struct BatchRefusedError: Error, CustomStringConvertible, Sendable {
+    public let endpoint: String
+    public let rows: Int
+    /// Records whose HSET got an error reply.
+    public let refused: Int
+    /// The first error reply.
+    public let message: String
+    public var isOutOfMemory: Bool { message.hasPrefix("OOM ") }
+    public var description: String { "\(endpoint): write failed: \(refused) of \(rows) rows refused: \(message)" }
 }

@@ -32,6 +32,7 @@ public final class LarderServer: @unchecked Sendable {
             loopWorkers[ObjectIdentifier(loop)] = w
         }
         state.workers = workers
+        state.memoryLimit.configure(shards: workers.count)
         // Expiries are logged to the append-only file as DEL (Keyspace.onKeyExpired).
         let state = self.state
         for w in workers {
@@ -79,7 +80,7 @@ public final class LarderServer: @unchecked Sendable {
         // Redis' serverCron checks its save points every tick; once a second is enough here.
         let first = state.workers[0]
         first.loop.scheduleRepeatedTask(initialDelay: .milliseconds(MemoryLimit.checkInterval), delay: .milliseconds(MemoryLimit.checkInterval)) { _ in
-            state.memoryLimit.check(limit: state.settings.maxMemory.load(ordering: .relaxed))
+            state.memoryLimit.check(limit: state.settings.maxMemory.load(ordering: .relaxed), policy: state.settings.evictionPolicy)
         }
         first.loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
             state.checkSavePoints(home: first)

@@ -1,5 +1,6 @@
 import Atomics
 import LarderRESP
+import LarderStore
 import LarderTLS
 import NIOConcurrencyHelpers
 
@@ -43,8 +44,20 @@ public final class ServerSettings: @unchecked Sendable {
     /// Redis' `stop-writes-on-bgsave-error`: while save points are set and the last snapshot
     /// failed, write commands (and PING) get -MISCONF instead of changes that would not persist.
     public let stopWritesOnSaveError: ManagedAtomic<Bool>
-    /// Redis' `maxmemory` in bytes (0 = no limit); the only policy is `noeviction` (MemoryLimit).
+    /// Redis' `maxmemory` in bytes (0 = no limit) and what happens over it (MemoryLimit.swift):
+    /// `maxmemory-policy` (an `EvictionPolicy` raw value), `maxmemory-samples`,
+    /// `maxmemory-eviction-tenacity`. The LFU parameters are KeyAccess's (process-wide).
     public let maxMemory: ManagedAtomic<Int>
+    public let maxMemoryPolicy = ManagedAtomic<Int>(EvictionPolicy.noeviction.rawValue)
+    public let maxMemorySamples = ManagedAtomic<Int>(5)
+    public let evictionTenacity = ManagedAtomic<Int>(10)
+
+    /// Sets `maxmemory-policy`, and with it whether keys keep an LRU clock or an LFU counter.
+    public func setMaxMemoryPolicy(_ policy: EvictionPolicy) {
+        maxMemoryPolicy.store(policy.rawValue, ordering: .relaxed)
+        KeyAccess.lfuMode.store(policy.isLFU, ordering: .relaxed)
+    }
+    public var evictionPolicy: EvictionPolicy { EvictionPolicy(rawValue: maxMemoryPolicy.load(ordering: .relaxed)) ?? .noeviction }
     /// SLOWLOG / LATENCY settings (Stats/Slowlog.swift).
     public let monitoring = MonitoringSettings()
     /// The absolute path of the configuration file the server was started with, "" without

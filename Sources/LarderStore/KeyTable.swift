@@ -5,11 +5,15 @@
 /// malloc'd *entry* that holds, in order:
 ///
 ///     [8-byte value word][varint (keyLength << 2 | inline << 1 | hasExpiry)]
-///     [Int64 expiry, if any][key bytes][string bytes, if inline]
+///     [UInt32 access word, if not inline][Int64 expiry, if any][key bytes][string bytes, if inline]
 ///
 /// The value word is a `StoredValue` (a retained reference), or, for an *inline* string of at
-/// most `inlineStringLimit` bytes, its length, the bytes following the key (as Redis' embstr
-/// puts a short string in its object). So a short key with a 16-byte string is one 48-byte
+/// most `inlineStringLimit` bytes, its length (low 32 bits) and the key's access word (high
+/// 32 bits), the bytes following the key (as Redis' embstr puts a short string in its object).
+/// The access word is Redis' 24-bit `lru` field (LRU clock or LFU time + counter, KeyAccess):
+/// an inline string keeps it in the value word's unused half (no byte more); a packed hash
+/// stored as the slot's object keeps it in the `HashObject` (which grows a malloc size class,
+/// see there); other entries (long strings, lists, sets, hashes with a TTL) carry 4 bytes more. So a short key with a 16-byte string is one 48-byte
 /// malloc chunk, and a key without a TTL pays nothing for expiry. A packed hash without a
 /// TTL needs no entry at all: it keeps its key in its own buffer and the slot points at the
 /// `HashObject` (see `isObject`). The control byte is
@@ -47,24 +51,41 @@ final class KeyTable {
 
     struct Header {
         let keyStart: Int, keyCount: Int, hasExpiry: Bool, isInline: Bool
+        /// Where the UInt32 access word is (unaligned).
+        let accessOffset: Int
         var inlineStart: Int { keyStart + keyCount }
     }
 
     @inline(__always) static func header(_ e: UnsafeMutableRawPointer) -> Header {
         var i = 8
         let v = Varint.read(e, &i)
-        let hasExpiry = v & 1 == 1
-        return Header(keyStart: hasExpiry ? i + 8 : i, keyCount: v >> 2, hasExpiry: hasExpiry, isInline: v & 2 == 2)
+        let hasExpiry = v & 1 == 1, isInline = v & 2 == 2
+        let accessOffset = isInline ? 4 : i
+        if !isInline { i += 4 }
+        return Header(keyStart: hasExpiry ? i + 8 : i, keyCount: v >> 2, hasExpiry: hasExpiry, isInline: isInline,
+                      accessOffset: accessOffset)
+    }
+
+    /// The access word of an entry or object slot pointer.
+    @inline(__always) private static func accessWord(_ e: UnsafeMutableRawPointer) -> UInt32 {
+        if isObject(e) { return object(e).accessWord }
+        return e.loadUnaligned(fromByteOffset: header(e).accessOffset, as: UInt32.self)
+    }
+
+    @inline(__always) private static func setAccessWord(_ e: UnsafeMutableRawPointer, _ w: UInt32) {
+        if isObject(e) { object(e).accessWord = w; return }
+        e.storeBytes(of: w, toByteOffset: header(e).accessOffset, as: UInt32.self)
     }
 
     /// A new entry for `key`; with `inline` the value word holds its length and the bytes
     /// follow the key, otherwise the value word is left for the caller to initialize.
     static func makeEntry(_ key: UnsafeRawBufferPointer, expireAt: Int64, inline: UnsafeRawBufferPointer?) -> UnsafeMutableRawPointer {
         let hv = key.count << 2 | (inline != nil ? 2 : 0) | (expireAt != 0 ? 1 : 0)
-        let size = 8 + Varint.size(hv) + (expireAt != 0 ? 8 : 0) + key.count + (inline?.count ?? 0)
+        let size = 8 + Varint.size(hv) + (inline == nil ? 4 : 0) + (expireAt != 0 ? 8 : 0) + key.count + (inline?.count ?? 0)
         let e = malloc(size)!
         var i = 8
         Varint.write(e, &i, hv)
+        if inline == nil { e.storeBytes(of: UInt32(0), toByteOffset: i, as: UInt32.self); i += 4 }
         if expireAt != 0 { e.storeBytes(of: expireAt, toByteOffset: i, as: Int64.self); i += 8 }
         if key.count > 0 { (e + i).copyMemory(from: key.baseAddress!, byteCount: key.count) }
         i += key.count
@@ -113,6 +134,7 @@ final class KeyTable {
         guard Self.isObject(e) else { return }
         let h = Self.object(e)
         entries[i] = Self.makeEntry(h.embeddedKey, value: .hash(h), expireAt: 0)
+        Self.setAccessWord(entries[i]!, h.accessWord)
         Unmanaged.passUnretained(h).release()   // the new entry's value holds it now
     }
 
@@ -138,7 +160,7 @@ final class KeyTable {
 
     /// The bytes of an inline string, valid until the slot changes.
     @inline(__always) private func inlineBytes(_ e: UnsafeMutableRawPointer, _ h: Header) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: e + h.inlineStart, count: Int(e.load(as: UInt64.self)))
+        UnsafeRawBufferPointer(start: e + h.inlineStart, count: Int(e.load(as: UInt32.self)))
     }
 
     /// The value of a live slot (an inline string is copied out).
@@ -196,6 +218,7 @@ final class KeyTable {
         if h.isInline {
             let n = Self.makeEntry(UnsafeRawBufferPointer(start: e + h.keyStart, count: h.keyCount), value: value,
                                    expireAt: h.hasExpiry ? e.loadUnaligned(fromByteOffset: h.keyStart - 8, as: Int64.self) : 0)
+            Self.setAccessWord(n, Self.accessWord(e))
             free(e)
             entries[i] = n
         } else {
@@ -210,13 +233,14 @@ final class KeyTable {
         let e = entries[i]!
         let h = Self.header(e)
         if bytes.count > Self.inlineStringLimit { setValue(at: i, .string(Array(bytes))); return }
-        if h.isInline && Int(e.load(as: UInt64.self)) == bytes.count {
+        if h.isInline && Int(e.load(as: UInt32.self)) == bytes.count {
             if bytes.count > 0 { (e + h.inlineStart).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
             return
         }
         let n = Self.makeEntry(UnsafeRawBufferPointer(start: e + h.keyStart, count: h.keyCount),
                                expireAt: h.hasExpiry ? e.loadUnaligned(fromByteOffset: h.keyStart - 8, as: Int64.self) : 0,
                                inline: bytes)
+        Self.setAccessWord(n, Self.accessWord(e))
         if !h.isInline { e.assumingMemoryBound(to: StoredValue.self).deinitialize(count: 1) }
         free(e)
         entries[i] = n
@@ -237,6 +261,11 @@ final class KeyTable {
     }
 
     @inline(__always) func hasExpiry(_ i: Int) -> Bool { probe.ownerBit(i) }
+
+    /// The key's access word (LRU clock or LFU data, see KeyAccess). Not part of the value: a
+    /// change to it is not a change a snapshot must see first.
+    @inline(__always) func accessWord(at i: Int) -> UInt32 { Self.accessWord(entries[i]!) }
+    @inline(__always) func setAccessWord(at i: Int, _ w: UInt32) { Self.setAccessWord(entries[i]!, w) }
 
     /// The absolute expiry of a live slot (unix ms), 0 when it has none.
     @inline(__always) func expireAt(_ i: Int) -> Int64 {
@@ -259,6 +288,7 @@ final class KeyTable {
         let n = Self.makeEntry(UnsafeRawBufferPointer(start: e + h.keyStart, count: h.keyCount), expireAt: expireAt,
                                inline: h.isInline ? inlineBytes(e, h) : nil)
         if !h.isInline { n.copyMemory(from: e, byteCount: 8) }   // moves the value (bitwise-takable)
+        Self.setAccessWord(n, Self.accessWord(e))
         free(e)
         entries[i] = n
         probe.setOwnerBit(i, expireAt != 0)

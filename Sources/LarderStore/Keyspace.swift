@@ -32,6 +32,10 @@ public final class Keyspace {
     /// The same for hash fields whose TTL passed (key, fields), before they go: logged as HDEL.
     public var onHashFieldsExpired: ((UnsafeRawBufferPointer, [[UInt8]]) -> Void)? = nil
 
+    /// xorshift state for the LFU counter's coin flips (KeyAccess.accessed); this keyspace's
+    /// thread owns it.
+    var accessRandom: UInt64 = 0x9E37_79B9_7F4A_7C15
+
     public init() {}
 
     /// CONFIG RESETSTAT: forgets the hit, miss and lazily-expired counts.
@@ -81,6 +85,17 @@ public final class Keyspace {
     }
 
     public func value(at slot: Int) -> StoredValue { table.value(at: slot) }
+
+    // MARK: access metadata (KeyAccess)
+
+    /// Records an access to the key at `slot` now (Redis' lookupKey without LOOKUP_NOTOUCH).
+    @inline(__always) public func recordAccess(_ slot: Int, now: Int64) {
+        table.setAccessWord(at: slot, KeyAccess.accessed(table.accessWord(at: slot), now: now, random: &accessRandom))
+    }
+
+    /// The key's raw access word (OBJECT IDLETIME / FREQ read it through KeyAccess).
+    public func accessWord(at slot: Int) -> UInt32 { table.accessWord(at: slot) }
+    public func setAccessWord(at slot: Int, _ word: UInt32) { table.setAccessWord(at: slot, word) }
     public func key(at slot: Int) -> [UInt8] { table.key(at: slot) }
     /// The key at `slot` without a copy; valid until the slot changes.
     public func keyBytes(at slot: Int) -> UnsafeRawBufferPointer { table.keyBytes(at: slot) }
@@ -116,11 +131,13 @@ public final class Keyspace {
             table.setValue(at: i, value)
             setExpire(slot: i, expireAt)
             touch(i)
+            recordAccess(i, now: now)
             trackFieldExpiry(key, value)
             return i
         }
         let i = table.insert(key, hash: hash, value: value, expireAt: expireAt)
         if let onKeyAdded { onKeyAdded(key) }
+        table.setAccessWord(at: i, KeyAccess.newKey(now: now))
         if expireAt != 0 { expiresCount += 1 }
         touchKey(key)
         trackFieldExpiry(key, value)
@@ -135,10 +152,12 @@ public final class Keyspace {
             table.setString(at: i, bytes)
             setExpire(slot: i, expireAt)
             touch(i)
+            recordAccess(i, now: now)
             return i
         }
         let i = table.insertString(key, hash: hash, bytes: bytes, expireAt: expireAt)
         if let onKeyAdded { onKeyAdded(key) }
+        table.setAccessWord(at: i, KeyAccess.newKey(now: now))
         if expireAt != 0 { expiresCount += 1 }
         touchKey(key)
         return i

@@ -6,6 +6,8 @@ public final class Shard {
     public var expiredKeys = 0
     /// Hash fields deleted by the active sweep (lazily expired ones are not counted).
     public var expiredHashFields = 0
+    /// maxmemory eviction: the pool, and INFO's evicted_keys (Eviction.swift).
+    public let eviction = ShardEviction()
 
     public init(index: Int) {
         self.index = index

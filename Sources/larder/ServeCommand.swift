@@ -4,6 +4,7 @@ import LarderBuildInfo
 import LarderLog
 import LarderServer
 import LarderServing
+import LarderStore
 import LarderTLS
 import NIOCore
 
@@ -74,10 +75,18 @@ struct ServeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Save points, as Redis' `save`: \"3600 1 300 100\" snapshots after 3600 s if 1 write, after 300 s if 100; repeatable (they add up), \"\" clears. Default: none (no automatic snapshot, none at shutdown).",
                                valueName: "seconds changes ..."))
     var save: [String] = []
-    @Option(help: "Largest memory the process may use (Redis units: 4gb, 512mb); over it, writes that add data get -OOM (policy noeviction). 0 = no limit.")
+    @Option(help: "Largest memory the process may use (Redis units: 4gb, 512mb); over it, writes evict keys or get -OOM (--maxmemory-policy). 0 = no limit.")
     var maxmemory = MemorySize(0)
-    @Option(name: .customLong("maxmemory-policy"), help: "Only noeviction (the eviction policies are not built yet).")
+    @Option(name: .customLong("maxmemory-policy"), help: "What a write over maxmemory does, as Redis: noeviction (-OOM), allkeys-lru, allkeys-lfu, allkeys-random, volatile-lru, volatile-lfu, volatile-random, volatile-ttl.")
     var maxmemoryPolicy: String = "noeviction"
+    @Option(name: .customLong("maxmemory-samples"), help: "Keys sampled per database per eviction (more: closer to true LRU/LFU, slower).")
+    var maxmemorySamples: Int = 5
+    @Option(name: .customLong("maxmemory-eviction-tenacity"), help: "How long one write may spend evicting (0-100; 10: 500 us, 100: no limit).")
+    var maxmemoryEvictionTenacity: Int = 10
+    @Option(name: .customLong("lfu-log-factor"), help: "LFU counter's logarithm factor (Redis' default 10).")
+    var lfuLogFactor: Int = 10
+    @Option(name: .customLong("lfu-decay-time"), help: "Minutes for the LFU counter to decay by one (0: never).")
+    var lfuDecayTime: Int = 1
     @Option(name: .customLong("stop-writes-on-bgsave-error"),
             help: "yes: while save points are set and the last background snapshot failed, writes get -MISCONF (as Redis).")
     var stopWritesOnBgsaveError: YesNo = .yes
@@ -122,8 +131,18 @@ struct ServeCommand: ParsableCommand {
     }
 
     func validate() throws {
-        if maxmemoryPolicy.lowercased() != "noeviction" {
-            throw ValidationError("--maxmemory-policy '\(maxmemoryPolicy)': only noeviction is supported (no eviction policies yet)")
+        if EvictionPolicy(name: maxmemoryPolicy) == nil {
+            throw ValidationError("--maxmemory-policy '\(maxmemoryPolicy)': argument(s) must be one of the following: "
+                                  + EvictionPolicy.allCases.map(\.name).joined(separator: ", "))
+        }
+        if maxmemorySamples < 1 || maxmemorySamples > Int(Int32.max) {
+            throw ValidationError("--maxmemory-samples must be between 1 and 2147483647 inclusive: got \(maxmemorySamples)")
+        }
+        if !(0...100).contains(maxmemoryEvictionTenacity) {
+            throw ValidationError("--maxmemory-eviction-tenacity must be between 0 and 100 inclusive: got \(maxmemoryEvictionTenacity)")
+        }
+        for (option, value) in [("--lfu-log-factor", lfuLogFactor), ("--lfu-decay-time", lfuDecayTime)] where value < 0 || value > Int(Int32.max) {
+            throw ValidationError("\(option) must be between 0 and 2147483647 inclusive: got \(value)")
         }
         for value in save where SavePoint.parse(value) == nil {
             throw ValidationError("--save takes pairs of whole numbers, seconds then changes (\"3600 1 300 100\"), or \"\": got '\(value)'")
@@ -211,6 +230,11 @@ struct ServeCommand: ParsableCommand {
         settings.clusterNodeId = clusterNodeId
         settings.clusterConfigFile = clusterConfig.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         settings.notifyKeyspaceEvents.store(KeyspaceEventFlags(text: notifyKeyspaceEvents)?.rawValue ?? 0, ordering: .relaxed)
+        settings.setMaxMemoryPolicy(EvictionPolicy(name: maxmemoryPolicy)!)
+        settings.maxMemorySamples.store(maxmemorySamples, ordering: .relaxed)
+        settings.evictionTenacity.store(maxmemoryEvictionTenacity, ordering: .relaxed)
+        KeyAccess.lfuLogFactor.store(lfuLogFactor, ordering: .relaxed)
+        KeyAccess.lfuDecayTime.store(lfuDecayTime, ordering: .relaxed)
         settings.aof.isEnabled = appendonly == .yes
         settings.aof.fsync = AppendFsync(name: appendfsync)!
         settings.aof.dirname = appenddirname

@@ -3,8 +3,9 @@ import LarderStore
 import XCTest
 @testable import LarderServer
 
-/// maxmemory with noeviction, as Redis: over the limit, commands that may add data (denyoom)
-/// get -OOM; reads and deletes still run; lifting the limit lets writes in again.
+/// maxmemory, as Redis: with noeviction, over the limit, commands that may add data (denyoom)
+/// get -OOM; reads and deletes still run; lifting the limit lets writes in again. The other
+/// policies evict instead.
 final class MemoryLimitTests: XCTestCase {
     func waitFor(_ c: TestClient, _ expected: Reply, _ args: String...) throws -> Reply {
         let deadline = Date().addingTimeInterval(3)
@@ -36,14 +37,46 @@ final class MemoryLimitTests: XCTestCase {
         XCTAssertEqual(try waitFor(c, .simple("OK"), "SET", "k2", "v"), .simple("OK"))
     }
 
-    func testOnlyNoevictionIsAccepted() throws {
+    func testEveryRedisPolicyIsAcceptedAndAnUnknownOneRefused() throws {
         let server = try TestServer(threads: 1)
         let c = try server.client()
         XCTAssertEqual(try c.call("CONFIG", "GET", "maxmemory-policy"), .array([.bulk("maxmemory-policy"), .bulk("noeviction")]))
-        XCTAssertEqual(try c.call("CONFIG", "SET", "maxmemory-policy", "noeviction"), .simple("OK"))
-        guard case .error(let e) = try c.call("CONFIG", "SET", "maxmemory-policy", "allkeys-lru") else { return XCTFail("refused") }
-        XCTAssertTrue(e.contains("not supported by Larder yet"), e)
+        for policy in EvictionPolicy.allCases {
+            XCTAssertEqual(try c.call("CONFIG", "SET", "maxmemory-policy", policy.name.uppercased()), .simple("OK"))
+            XCTAssertEqual(try c.call("CONFIG", "GET", "maxmemory-policy"), .array([.bulk("maxmemory-policy"), .bulk(Array(policy.name.utf8))]))
+        }
+        guard case .error(let e) = try c.call("CONFIG", "SET", "maxmemory-policy", "lru") else { return XCTFail("refused") }
+        XCTAssertTrue(e.hasSuffix("argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction"), e)
         XCTAssertEqual(try c.call("CONFIG", "GET", "maxmemory"), .array([.bulk("maxmemory"), .bulk("0")]))
+        _ = try c.call("CONFIG", "SET", "maxmemory-policy", "noeviction")
+    }
+
+    /// allkeys-random over the limit: writes keep succeeding, keys are evicted (INFO
+    /// evicted_keys), and the store stays near the limit instead of growing.
+    func testAnEvictionPolicyMakesRoomInsteadOfRefusing() throws {
+        let server = try TestServer(threads: 2)
+        let c = try server.client()
+        let value = String(repeating: "x", count: 1000)
+        for i in 0..<2000 { _ = try c.call("SET", "k\(i)", value) }
+        guard case .bulk(let before) = try c.call("INFO", "memory"),
+              let used = Self.field(before, "used_memory") else { return XCTFail("INFO") }
+        _ = try c.call("CONFIG", "SET", "maxmemory-policy", "allkeys-random")
+        _ = try c.call("CONFIG", "SET", "maxmemory", String(used - 500_000))
+        Thread.sleep(forTimeInterval: 0.3)   // the next measure
+        for i in 0..<1000 { XCTAssertEqual(try c.call("SET", "n\(i)", value), .simple("OK")) }
+        guard case .bulk(let stats) = try c.call("INFO", "stats"), let evicted = Self.field(stats, "evicted_keys") else { return XCTFail("INFO") }
+        guard case .integer(let keys) = try c.call("DBSIZE") else { return XCTFail("DBSIZE") }
+        XCTAssertGreaterThan(evicted, 1000, "at least what was written over the limit")
+        XCTAssertEqual(keys, 3000 - evicted)
+        _ = try c.call("CONFIG", "SET", "maxmemory", "0")
+        _ = try c.call("CONFIG", "SET", "maxmemory-policy", "noeviction")
+    }
+
+    static func field(_ info: [UInt8], _ name: String) -> Int? {
+        for line in String(decoding: info, as: UTF8.self).split(separator: "\r\n") where line.hasPrefix(name + ":") {
+            return Int(line.dropFirst(name.count + 1))
+        }
+        return nil
     }
 
     /// `serve --materialize` into a full server: the internal load is refused with the reason.

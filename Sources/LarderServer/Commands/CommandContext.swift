@@ -21,6 +21,11 @@ public struct CommandContext {
     /// Whether lookups count as keyspace hits/misses: false while a `.write` command runs
     /// (Redis' lookupKeyWrite), set by the command's handler wrapper (`CommandSpec.init`).
     public var countsLookups = true
+    /// Whether a lookup that finds its key records an access (the key's LRU clock or LFU
+    /// counter, KeyAccess): false in the commands Redis looks up with LOOKUP_NOTOUCH (TYPE,
+    /// EXISTS, TTL and its kin, OBJECT, MEMORY USAGE), so inspecting a key does not save it
+    /// from eviction.
+    public var touchesKeys = true
     /// Set for a blocking command run outside MULTI: when it finds nothing, it fills
     /// `blockRequest` instead of replying, and the connection blocks (Blocking.swift).
     var mayBlock = false
@@ -50,7 +55,9 @@ public struct CommandContext {
     @inline(__always)
     public func lookup(_ key: UnsafeRawBufferPointer, read: Bool = false) -> (db: Keyspace, hash: UInt64, slot: Int?) {
         let (db, h) = db(for: key)
-        return (db, h, db.lookup(key, hash: h, now: now, counted: read || countsLookups))
+        let slot = db.lookup(key, hash: h, now: now, counted: read || countsLookups)
+        if let slot, touchesKeys { db.recordAccess(slot, now: now) }
+        return (db, h, slot)
     }
 
     /// Every held shard (all of them for `.allShards` commands).

@@ -162,7 +162,13 @@ public final class CommandSpec {
         self.group = group; self.ownSummary = summary; self.ownSince = since
         self.subcommands = subcommands
         // A write command's lookups are not keyspace hits or misses (CommandContext.countsLookups).
-        self.handler = flags.contains(.write) ? { ctx, args in ctx.countsLookups = false; handler(&ctx, args) } : handler
+        let counted: DataHandler = flags.contains(.write) ? { ctx, args in ctx.countsLookups = false; handler(&ctx, args) } : handler
+        // maxmemory: a write that may add data counts what it adds and, over the limit, evicts
+        // first or is refused (MemoryLimit.swift); one relaxed load when no limit is set.
+        self.handler = flags.contains(.denyoom) ? { ctx, args in
+            guard ctx.makeRoomForWrite(args) else { ctx.out.error(MemoryLimit.oomError); return }
+            counted(&ctx, args)
+        } : counted
     }
 
     @inline(__always) public func arityOK(_ argc: Int) -> Bool {

@@ -67,7 +67,10 @@ extension ConnectionHandler {
             if session.inMulti { session.multiFailed = true }
             return
         }
-        if server.memoryLimit.full.load(ordering: .relaxed) && spec.flags.contains(.denyoom) {
+        // noeviction only: under the other policies the write evicts first, on its shard
+        // (CommandContext.makeRoomForWrite).
+        if server.memoryLimit.full.load(ordering: .relaxed) && spec.flags.contains(.denyoom)
+            && server.settings.maxMemoryPolicy.load(ordering: .relaxed) == EvictionPolicy.noeviction.rawValue {
             emit { $0.error(MemoryLimit.oomError) }
             worker.errorStats.rejected(spec.id, code: "OOM")
             if session.inMulti { session.multiFailed = true }

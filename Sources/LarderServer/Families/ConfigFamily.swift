@@ -125,13 +125,21 @@ enum ConfigFamily {
             return .success { $0.savePoints = points }
         }),
         memory("maxmemory", min: 0, { $0.maxMemory.load(ordering: .relaxed) }, { $0.maxMemory.store($1, ordering: .relaxed) }),
-        // Only noeviction exists: the eviction policies are refused by name, not accepted and ignored.
-        Parameter(name: "maxmemory-policy", get: { _ in "noeviction" }, check: { text in
-            let known = ["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru", "allkeys-lfu", "allkeys-random"]
-            if text.lowercased() == "noeviction" { return .success { _ in } }
-            if known.contains(text.lowercased()) { return .failure(ConfigRefusal(reason: "policy '\(text)' is not supported by Larder yet (only noeviction)")) }
-            return .failure(ConfigRefusal(reason: "argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction"))
+        Parameter(name: "maxmemory-policy", get: { $0.settings.evictionPolicy.name }, check: { text in
+            guard let policy = EvictionPolicy(name: text) else {
+                return .failure(ConfigRefusal(reason: "argument(s) must be one of the following: "
+                                              + EvictionPolicy.allCases.map(\.name).joined(separator: ", ")))
+            }
+            return .success { $0.setMaxMemoryPolicy(policy) }
         }),
+        integer("maxmemory-samples", min: 1, max: Int(Int32.max), { $0.maxMemorySamples.load(ordering: .relaxed) },
+                { $0.maxMemorySamples.store($1, ordering: .relaxed) }),
+        integer("maxmemory-eviction-tenacity", min: 0, max: 100, { $0.evictionTenacity.load(ordering: .relaxed) },
+                { $0.evictionTenacity.store($1, ordering: .relaxed) }),
+        integer("lfu-log-factor", min: 0, max: Int(Int32.max), { _ in KeyAccess.lfuLogFactor.load(ordering: .relaxed) },
+                { KeyAccess.lfuLogFactor.store($1, ordering: .relaxed); _ = $0 }),
+        integer("lfu-decay-time", min: 0, max: Int(Int32.max), { _ in KeyAccess.lfuDecayTime.load(ordering: .relaxed) },
+                { KeyAccess.lfuDecayTime.store($1, ordering: .relaxed); _ = $0 }),
         yesNo("stop-writes-on-bgsave-error", { $0.stopWritesOnSaveError.load(ordering: .relaxed) },
               { $0.stopWritesOnSaveError.store($1, ordering: .relaxed) }),
         // The switch happens within a second, holding every shard (ServerState.reconcileAppendOnly),

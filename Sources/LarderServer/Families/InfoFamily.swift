@@ -118,13 +118,18 @@ enum InfoFamily {
         let rss = ProcessMemory.residentBytes()
         let total = ProcessMemory.totalSystemBytes()
         let ratio = used > 0 ? Double(rss) / Double(used) : 0
+        let peak = ctx.server.memoryLimit.notePeak(used)
         return [
             ("used_memory", String(used)), ("used_memory_human", human(used)),
             ("used_memory_rss", String(rss)), ("used_memory_rss_human", human(rss)),
+            ("used_memory_peak", String(peak)), ("used_memory_peak_human", human(peak)),
+            ("used_memory_peak_perc", String(format: "%.2f%%", peak > 0 ? Double(used) * 100 / Double(peak) : 0)),
             ("total_system_memory", String(total)), ("total_system_memory_human", human(total)),
             ("maxmemory", String(ctx.server.settings.maxMemory.load(ordering: .relaxed))),
-            ("maxmemory_human", human(ctx.server.settings.maxMemory.load(ordering: .relaxed))), ("maxmemory_policy", "noeviction"),
+            ("maxmemory_human", human(ctx.server.settings.maxMemory.load(ordering: .relaxed))), ("maxmemory_policy", ctx.server.settings.evictionPolicy.name),
             ("mem_fragmentation_ratio", String(format: "%.2f", ratio)),
+            ("mem_fragmentation_bytes", String(rss - used)),
+            ("mem_not_counted_for_evict", "0"),
             ("mem_allocator", "libc"),
         ]
     }
@@ -160,7 +165,7 @@ enum InfoFamily {
             ("rejected_connections", String(c.rejectedConnections.load(ordering: .relaxed))),
             ("expired_keys", String(ctx.heldShards.reduce(0) { total, shard in
                 total + shard.expiredKeys + shard.databases.reduce(0) { $0 + $1.lazilyExpiredKeys } })),
-            ("evicted_keys", "0"),
+            ("evicted_keys", String(ctx.heldShards.reduce(0) { $0 + $1.eviction.evictedKeys })),
             ("keyspace_hits", String(ctx.heldShards.reduce(0) { t, s in t + s.databases.reduce(0) { $0 + $1.hits } })),
             ("keyspace_misses", String(ctx.heldShards.reduce(0) { t, s in t + s.databases.reduce(0) { $0 + $1.misses } })),
             ("pubsub_channels", String(ctx.server.pubsub.count(.channel))),

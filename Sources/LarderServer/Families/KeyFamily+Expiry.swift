@@ -95,6 +95,7 @@ extension KeyFamily {
     /// TTL / PTTL (remaining time, -1 without TTL, -2 without key) and EXPIRETIME / PEXPIRETIME
     /// (the absolute time). Seconds are rounded to the nearest, as Redis does.
     static func ttl(_ ctx: inout CommandContext, _ args: Arguments, milliseconds: Bool, absolute: Bool) {
+        ctx.touchesKeys = false
         let (db, _, found) = ctx.lookup(args[1])
         guard let slot = found else { ctx.out.integer(-2); return }
         let at = db.expireAt(slot)

@@ -44,6 +44,7 @@ enum KeyFamily {
     static let objectSubcommands: [Subcommand] = [
         Subcommand("encoding", arity: 3, flags: [.readonly], keys: .range(2, 2, 1), handler: objectEncoding),
         Subcommand("freq", arity: 3, flags: [.readonly], keys: .range(2, 2, 1), handler: objectFreq),
+        Subcommand("idletime", arity: 3, flags: [.readonly], keys: .range(2, 2, 1), handler: objectIdletime),
         Subcommand("refcount", arity: 3, flags: [.readonly], keys: .range(2, 2, 1), handler: objectRefcount),
         Subcommand("help", arity: 2, flags: [.loading, .stale], handler: { ctx, _ in
             ctx.out.arrayHeader(objectHelp.count)
@@ -63,12 +64,14 @@ enum KeyFamily {
 
     /// A repeated key counts each time, as in Redis.
     static func exists(_ ctx: inout CommandContext, _ args: Arguments) {
+        ctx.touchesKeys = false
         var n = 0
         for i in 1..<args.count where ctx.lookup(args[i]).slot != nil { n += 1 }
         ctx.out.integer(n)
     }
 
     static func type(_ ctx: inout CommandContext, _ args: Arguments) {
+        ctx.touchesKeys = false
         let (db, _, slot) = ctx.lookup(args[1])
         guard let slot else { ctx.out.simple("none" as StaticString); return }
         ctx.out.simple(db.value(at: slot).typeName)
@@ -191,9 +194,8 @@ enum KeyFamily {
         ctx.out.ok()
     }
 
-    /// TOUCH key [key ...]: how many of the keys exist (a repeated key counts each time). Redis
-    /// also refreshes each key's access time for LRU eviction; Larder keeps none (no eviction
-    /// policy but noeviction), so counting is all there is to do.
+    /// TOUCH key [key ...]: how many of the keys exist (a repeated key counts each time); the
+    /// lookup records each key's access (LRU clock or LFU counter), as Redis' does.
     static func touch(_ ctx: inout CommandContext, _ args: Arguments) {
         var n = 0
         for i in 1..<args.count where ctx.lookup(args[i], read: true).slot != nil { n += 1 }
@@ -236,12 +238,14 @@ enum KeyFamily {
     // MARK: OBJECT
 
     static func objectEncoding(_ ctx: inout CommandContext, _ args: Arguments) {
+        ctx.touchesKeys = false
         let (db, _, slot) = ctx.lookup(args[2])
         guard let slot else { ctx.out.null(); return }
         ctx.out.bulk(encodingName(db.value(at: slot)))
     }
 
     static func objectRefcount(_ ctx: inout CommandContext, _ args: Arguments) {
+        ctx.touchesKeys = false
         let (db, _, slot) = ctx.lookup(args[2])
         guard let slot else { ctx.out.null(); return }
         // Redis shares the objects of small integers (0...9999) and reports them so.
@@ -253,9 +257,28 @@ enum KeyFamily {
         }
     }
 
+    /// OBJECT FREQ: the key's LFU counter after decay, only under an LFU policy (Redis' texts).
     static func objectFreq(_ ctx: inout CommandContext, _ args: Arguments) {
-        guard ctx.lookup(args[2]).slot != nil else { ctx.out.null(); return }
-        ctx.out.error("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust." as StaticString)
+        ctx.touchesKeys = false
+        let (db, _, slot) = ctx.lookup(args[2])
+        guard let slot else { ctx.out.null(); return }
+        guard KeyAccess.lfuMode.load(ordering: .relaxed) else {
+            ctx.out.error("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust." as StaticString)
+            return
+        }
+        ctx.out.integer(Int(KeyAccess.decayedCounter(db.accessWord(at: slot), now: ctx.now)))
+    }
+
+    /// OBJECT IDLETIME: seconds since the key's last access, except under an LFU policy.
+    static func objectIdletime(_ ctx: inout CommandContext, _ args: Arguments) {
+        ctx.touchesKeys = false
+        let (db, _, slot) = ctx.lookup(args[2])
+        guard let slot else { ctx.out.null(); return }
+        guard !KeyAccess.lfuMode.load(ordering: .relaxed) else {
+            ctx.out.error("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust." as StaticString)
+            return
+        }
+        ctx.out.integer(Int(KeyAccess.idleMilliseconds(db.accessWord(at: slot), now: ctx.now) / 1000))
     }
 
     /// What Redis would report for this value, judged from the bytes as SET's
@@ -278,7 +301,7 @@ enum KeyFamily {
         }
     }
 
-    /// Redis' text, without IDLETIME: access times are not tracked here.
+    /// Redis' text.
     static let objectHelp: [String] = [
         "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "ENCODING <key>",
@@ -287,6 +310,9 @@ enum KeyFamily {
         "FREQ <key>",
         "    Return the access frequency index of the <key>. The returned integer is",
         "    proportional to the logarithm of the recent access frequency of the key.",
+        "IDLETIME <key>",
+        "    Return the idle time of the <key>, that is the approximated number of",
+        "    seconds elapsed since the last access to the key.",
         "REFCOUNT <key>",
         "    Return the number of references of the value associated with the specified",
         "    <key>.",

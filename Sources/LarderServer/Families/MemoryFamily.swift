@@ -31,6 +31,7 @@ enum MemoryFamily {
             guard n >= 0 else { ctx.syntaxError(); return }
             j += 2
         }
+        ctx.touchesKeys = false
         let (db, _, slot) = ctx.lookup(args[2])
         guard let slot else { ctx.out.null(); return }
         ctx.out.integer(db.memoryUsage(at: slot))

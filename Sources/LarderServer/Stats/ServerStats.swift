@@ -73,6 +73,7 @@ enum ServerStats {
                     w.netInputBytes = 0
                     w.netOutputBytes = 0
                     w.shard.expiredKeys = 0
+                    w.shard.eviction.evictedKeys = 0
                     w.errorStats.reset()
                     for db in w.shard.databases { db.resetStats() }
                 }
