@@ -151,6 +151,8 @@ extension CommandContext {
 extension ServerState {
     /// The keyspace notification `evicted` (Redis' notifyKeyspaceEvent(NOTIFY_EVICTED, "evicted",
     /// ...)): called for each evicted key, on the thread that evicts it, before it goes.
-    /// Keyspace notifications are not built on this branch: this is their call site.
-    func notifyEvicted(db: Int, key: UnsafeRawBufferPointer) {}
+    @inline(__always)
+    func notifyEvicted(db: Int, key: UnsafeRawBufferPointer) {
+        notifyKeyspace(.evicted, "evicted", key: key, db: db)
+    }
 }

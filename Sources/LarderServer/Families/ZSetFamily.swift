@@ -109,6 +109,12 @@ enum ZSetFamily {
         if z.count == 0 { db.remove(at: slot) } else { db.touch(slot) }
     }
 
+    /// Redis' events after a removal: `event` for the sorted set, then `del` when it emptied.
+    @inline(__always) static func notifyRemoved(_ ctx: inout CommandContext, _ event: StaticString, _ key: UnsafeRawBufferPointer, _ z: ZSetObject) {
+        ctx.notify(.zset, event, key)
+        if z.count == 0 { ctx.notify(.generic, "del", key) }
+    }
+
     /// Stores a new sorted set at `key` and wakes the clients blocked on it.
     static func create(_ ctx: inout CommandContext, _ key: UnsafeRawBufferPointer, db: Keyspace, hash: UInt64, _ z: ZSetObject) {
         db.set(key, hash: hash, value: .zset(z), expireAt: 0, now: ctx.now)
@@ -328,6 +334,7 @@ enum ZSetFamily {
                     if score.isNaN {
                         ctx.out.error("ERR resulting score is not a number (NaN)" as StaticString)
                         finish(&ctx, args, z, created: created, existing: existing, changed: added + updated > 0)
+                        if added + updated > 0 { ctx.notify(.zset, "zincr", args[1]) }
                         return
                     }
                 }
@@ -343,6 +350,7 @@ enum ZSetFamily {
             lastScore = score
         }
         finish(&ctx, args, z, created: created, existing: existing, changed: added + updated > 0)
+        if added + updated > 0 { ctx.notify(.zset, f.incr ? "zincr" : "zadd", args[1]) }
         if f.incr {
             if processed > 0 { ctx.out.double(lastScore) } else { ctx.out.null() }
         } else {
@@ -368,7 +376,7 @@ enum ZSetFamily {
                 removed += 1
                 if z.count == 0 { break }
             }
-            if removed > 0 { changed(z, db: db, slot: slot) }
+            if removed > 0 { changed(z, db: db, slot: slot); notifyRemoved(&ctx, "zrem", args[1], z) }
             ctx.out.integer(removed)
         }
     }
@@ -449,7 +457,14 @@ enum ZSetFamily {
             default: r = ranks(z, scoreRange!)
             }
             let n = z.removeRanks(r)
-            if n > 0 { changed(z, db: db, slot: slot) }
+            if n > 0 {
+                changed(z, db: db, slot: slot)
+                switch kind {
+                case .rank: notifyRemoved(&ctx, "zremrangebyrank", args[1], z)
+                case .lex: notifyRemoved(&ctx, "zremrangebylex", args[1], z)
+                default: notifyRemoved(&ctx, "zremrangebyscore", args[1], z)
+                }
+            }
             ctx.out.integer(n)
         }
     }
@@ -544,7 +559,7 @@ enum ZSetFamily {
         if store {
             let (db, hash, slot) = ctx.lookup(args[1])
             guard let z, !selected.isEmpty else {
-                if let slot { db.remove(at: slot) }
+                if let slot { db.remove(at: slot); ctx.notify(.generic, "del", args[1]) }
                 ctx.out.integer(0)
                 return
             }
@@ -554,6 +569,7 @@ enum ZSetFamily {
             z.forEach(ranks: selected) { m, s in result.set(m, score: s); return true }
             if let slot { db.remove(at: slot) }
             create(&ctx, args[1], db: db, hash: hash, result)
+            ctx.notify(.zset, "zrangestore", args[1])
             ctx.out.integer(result.count)
             return
         }
@@ -596,7 +612,7 @@ enum ZSetFamily {
                 if nested { ctx.out.arrayHeader(2) }
                 ctx.out.bulk(m); ctx.out.double(s)
             }
-            if !popped.isEmpty { changed(z, db: db, slot: slot) }
+            if !popped.isEmpty { changed(z, db: db, slot: slot); notifyRemoved(&ctx, max ? "zpopmax" : "zpopmin", args[1], z) }
         }
     }
 
@@ -612,6 +628,7 @@ enum ZSetFamily {
                 ctx.out.arrayHeader(3)
                 ctx.out.bulk(args[k]); ctx.out.bulk(m); ctx.out.double(s)
                 changed(z, db: db, slot: slot)
+                notifyRemoved(&ctx, max ? "zpopmax" : "zpopmin", args[k], z)
                 return
             }
         }
@@ -659,6 +676,7 @@ enum ZSetFamily {
                 let popped = popEntries(z, max: max, count: count)
                 writeMultiPop(ctx.out, key: args[k], popped)
                 changed(z, db: db, slot: slot)
+                notifyRemoved(&ctx, max ? "zpopmax" : "zpopmin", args[k], z)
                 return
             }
         }
@@ -888,6 +906,13 @@ enum ZSetFamily {
                 let z = ZSetObject(expecting: result.count, longestMember: result.reduce(0) { max($0, $1.0.count) })
                 for (m, s) in result { z.set(m, score: s) }
                 create(&ctx, args[1], db: db, hash: hash, z)
+                switch op {
+                case .union: ctx.notify(.zset, "zunionstore", args[1])
+                case .inter: ctx.notify(.zset, "zinterstore", args[1])
+                case .diff: ctx.notify(.zset, "zdiffstore", args[1])
+                }
+            } else if slot != nil {
+                ctx.notify(.generic, "del", args[1])
             }
             ctx.out.integer(result.count)
             return

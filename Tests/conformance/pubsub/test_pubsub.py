@@ -307,6 +307,12 @@ FAMILY_SCRIPTS = {
     "sets": [("SADD", "s", "a", "b", "c"), ("SADD", "s", "a"), ("SREM", "s", "a", "zz"), ("SMOVE", "s", "t", "b"),
              ("SPOP", "s"), ("SADD", "u", "1", "2"), ("SINTERSTORE", "d", "u", "t"), ("SUNIONSTORE", "d", "u", "t"),
              ("SDIFFSTORE", "d", "u", "u"), ("SPOP", "u", "5")],
+    "zsets": [("ZADD", "z", "1", "a", "2", "b", "3", "c"), ("ZADD", "z", "NX", "1", "a"), ("ZINCRBY", "z", "5", "a"),
+              ("ZREM", "z", "b", "nope"), ("ZADD", "z2", "1", "x", "2", "y"), ("ZUNIONSTORE", "d", "2", "z", "z2"),
+              ("ZINTERSTORE", "d", "2", "z", "z2"), ("ZDIFFSTORE", "d2", "1", "z"), ("ZRANGESTORE", "d3", "z", "0", "0"),
+              ("ZREMRANGEBYRANK", "d2", "0", "0"), ("ZREMRANGEBYSCORE", "d2", "-inf", "+inf"),
+              ("ZADD", "l", "0", "a", "0", "b"), ("ZREMRANGEBYLEX", "l", "[a", "[a"), ("ZPOPMIN", "z"),
+              ("ZPOPMAX", "z", "5"), ("BZPOPMIN", "z2", "0.1"), ("ZMPOP", "1", "z2", "MAX", "COUNT", "5")],
 }
 
 
