@@ -1,7 +1,7 @@
 import LarderStore
 
 /// An append-only file's base as commands (`aof-use-rdb-preamble no`), as Redis 7's
-/// rewriteAppendOnlyFileRio writes it: per key SET, RPUSH, SADD or HMSET (at most
+/// rewriteAppendOnlyFileRio writes it: per key SET, RPUSH, SADD, ZADD or HMSET (at most
 /// `itemsPerCommand` elements each, Redis' AOF_REWRITE_ITEMS_PER_CMD), then PEXPIREAT for a
 /// TTL and HPEXPIREAT per hash field with one (Redis 7.4's form).
 public enum StoreCommands {
@@ -58,6 +58,15 @@ public enum StoreCommands {
                     AOFEncoder.bulkDecimal(Int(at), to: &out); AOFEncoder.bulk("FIELDS", to: &out)
                     AOFEncoder.bulkDecimal(1, to: &out); AOFEncoder.bulk(f, to: &out)
                 }
+            case .zset(let z):
+                // ZADD key score member ..., scores as Redis' rioWriteBulkDouble ("%.17g", inf).
+                var batch: [[UInt8]] = []
+                batch.reserveCapacity(2 * itemsPerCommand)
+                z.forEach { m, score in
+                    batch.append(Array(RDB.scoreText(score).utf8)); batch.append(Array(m))
+                    if batch.count == 2 * itemsPerCommand { items("ZADD", key, batch, &out); batch.removeAll(keepingCapacity: true) }
+                }
+                if !batch.isEmpty { items("ZADD", key, batch, &out) }
             default:
                 return
             }

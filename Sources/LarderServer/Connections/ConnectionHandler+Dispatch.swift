@@ -468,7 +468,6 @@ extension ConnectionHandler {
         let direct = piecesHead == pieces.count
         let mark = out.count
         let firstPiece = pieces.count
-        let mode = session.replyMode
         dispatch(args, now: now)
         if wasSkipArmed && session.replyMode == .skipNext {
             // SKIP applies to the one command after CLIENT REPLY SKIP.
@@ -476,8 +475,10 @@ extension ConnectionHandler {
         }
         if let spec = server.commands.lookup(args[0]) {
             if spec.flags.isSuperset(of: [.pubsub, .allowedInPubSub]) { return }
-            if mode != .on && session.replyMode == .on && spec.name == "client" && session.replyMode != mode
-                && !wasSkipArmed { return }  // CLIENT REPLY ON
+            // CLIENT REPLY ON always answers +OK, also right after SKIP (Redis clears the skip
+            // flag in the command itself, then replies).
+            if spec.name == "client" && args.count == 3 && args.equalsKeyword(1, "REPLY") && args.equalsKeyword(2, "ON")
+                && session.replyMode == .on { return }
         }
         if direct { out.truncate(to: mark) }
         for i in firstPiece..<pieces.count {
