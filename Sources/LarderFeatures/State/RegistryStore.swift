@@ -22,7 +22,17 @@ public final class RegistryStore {
             throw SQLiteError(code: 0, message: "state database \(database.path) has schema version \(version); "
                 + "this Larder understands up to \(Self.schemaVersion)", sql: nil)
         }
-        try database.execute("PRAGMA journal_mode = WAL")
+        // Switching a new database to WAL takes an exclusive lock that SQLite's busy handler
+        // does not always wait for (two workers of a `--workers N` job opening it at once got
+        // "database is locked" here): retry for up to 10 s.
+        var attempts = 0
+        while true {
+            do { try database.execute("PRAGMA journal_mode = WAL"); break }
+            catch let error as SQLiteError where error.code == 5 && attempts < 200 {
+                attempts += 1
+                usleep(50_000)
+            }
+        }
         guard version < Int64(Self.schemaVersion) else { return }
         try database.transaction {
             // Read again under the write lock: another process opening the same new database at
