@@ -65,7 +65,10 @@ public final class LarderServer: @unchecked Sendable {
         // Loading from before the port opens: no client may see the store before the load.
         if keepLoading || FileManager.default.fileExists(atPath: settings.snapshotPath)
             || (settings.aof.enabled.load(ordering: .relaxed) && FileManager.default.fileExists(atPath: state.aof.manifestPath)) {
-            state.loading.begin()
+            // The snapshot's size from the start, so INFO during the gap before the reader
+            // begins already shows loading_total_bytes (a client polling INFO saw it missing).
+            let snapshotBytes = (try? FileManager.default.attributesOfItem(atPath: settings.snapshotPath))?[.size] as? Int
+            state.loading.begin(totalBytes: keepLoading ? 0 : snapshotBytes ?? 0)
         }
         let cores = System.coreCount
         for w in state.workers {
