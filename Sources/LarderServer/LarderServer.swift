@@ -140,6 +140,10 @@ public final class LarderServer: @unchecked Sendable {
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 4)
+            // Unwritable past Redis' 16 KB reply chunk (PROTO_REPLY_CHUNK_BYTES): the client is
+            // then behind on its replies, and CLIENT LIST shows them as oll/omem, as Redis'
+            // reply list. NIO's 64/32 KB default would hide backlogs Redis reports.
+            .childChannelOption(ChannelOptions.writeBufferWaterMark, value: .init(low: 8 * 1024, high: 16 * 1024))
             .childChannelOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 16384, maximum: 1024 * 1024))
             .childChannelInitializer { channel in
                 guard let worker = loopWorkers[ObjectIdentifier(channel.eventLoop)] else {

@@ -38,6 +38,8 @@ public final class ServerState: @unchecked Sendable {
     let memoryLimit = MemoryLimit()
     /// A start-up load in progress (-LOADING, INFO loading:1).
     public let loading = LoadingState()
+    /// CLIENT PAUSE in force, if any.
+    public let clientPause = ClientPause()
     /// The append-only file (AppendOnlyFile.swift); logs nothing while `aof.active` is off.
     let aof: AppendOnlyFile
 

@@ -48,6 +48,8 @@ public final class ShardWorker {
     let aofBuffer = AOFBuffer()
     var aof: AppendOnlyFile?
     var loading: LoadingState?
+    /// Connections of this loop waiting for CLIENT PAUSE to end (ClientPause.swift).
+    var pausedConnections: [ConnectionHandler] = []
 
     // MARK: operator statistics (errorstats, SLOWLOG; Stats/ErrorStats.swift, Stats/Slowlog.swift)
     let errorStats: ErrorStats
@@ -190,7 +192,8 @@ public final class ShardWorker {
     func expiryCycle() {
         cron?(Clock.nowMilliseconds())
         // Not while the dataset loads: the AOF replay suspends expiry (AppendOnlyFile+Load.swift).
-        guard isAvailable, loading?.isActive != true, DebugFamily.activeExpire.load(ordering: .relaxed) else { return }
+        guard isAvailable, loading?.isActive != true, DebugFamily.activeExpire.load(ordering: .relaxed),
+              !Keyspace.expiryPaused.load(ordering: .relaxed) else { return }
         shard.sweepExpired(now: Clock.nowMilliseconds(), budget: 2000)
         flushAOF(sync: true)  // the sweep's DELs, and anything no reply has written
     }

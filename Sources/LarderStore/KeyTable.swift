@@ -26,6 +26,11 @@
 final class KeyTable {
     /// Strings up to this length are stored inside the entry.
     static let inlineStringLimit = 64
+    /// High bits of an inline string's 32-bit length: how Redis would have encoded it when
+    /// that depends on the command that made it rather than on the bytes (OBJECT ENCODING).
+    /// Any new value clears them (makeEntry and setString store a plain length).
+    static let rawEncodingBit: UInt32 = 1 << 31, noIntEncodingBit: UInt32 = 1 << 30
+    static let inlineLengthMask: UInt32 = (1 << 30) - 1
 
     /// Control bytes; the owner bit is "has a TTL".
     private var probe: ProbeControl
@@ -160,7 +165,22 @@ final class KeyTable {
 
     /// The bytes of an inline string, valid until the slot changes.
     @inline(__always) private func inlineBytes(_ e: UnsafeMutableRawPointer, _ h: Header) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: e + h.inlineStart, count: Int(e.load(as: UInt32.self)))
+        UnsafeRawBufferPointer(start: e + h.inlineStart, count: Int(e.load(as: UInt32.self) & Self.inlineLengthMask))
+    }
+
+    /// The encoding bits of an inline string (0 for any other value): rawEncodingBit, noIntEncodingBit.
+    func stringEncodingBits(at i: Int) -> UInt32 {
+        let e = entries[i]!
+        guard !Self.isObject(e), Self.header(e).isInline else { return 0 }
+        return e.load(as: UInt32.self) & ~Self.inlineLengthMask
+    }
+
+    /// Sets encoding bits on an inline string, after the change that made it (a longer string
+    /// needs none: Redis encodes anything over 44 bytes "raw" whatever made it).
+    func addStringEncodingBits(at i: Int, _ bits: UInt32) {
+        let e = entries[i]!
+        guard !Self.isObject(e), Self.header(e).isInline else { return }
+        e.storeBytes(of: e.load(as: UInt32.self) | bits, as: UInt32.self)
     }
 
     /// The value of a live slot (an inline string is copied out).
@@ -233,8 +253,9 @@ final class KeyTable {
         let e = entries[i]!
         let h = Self.header(e)
         if bytes.count > Self.inlineStringLimit { setValue(at: i, .string(Array(bytes))); return }
-        if h.isInline && Int(e.load(as: UInt32.self)) == bytes.count {
+        if h.isInline && Int(e.load(as: UInt32.self) & Self.inlineLengthMask) == bytes.count {
             if bytes.count > 0 { (e + h.inlineStart).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
+            e.storeBytes(of: UInt32(bytes.count), as: UInt32.self)  // a new value: no encoding bits
             return
         }
         let n = Self.makeEntry(UnsafeRawBufferPointer(start: e + h.keyStart, count: h.keyCount),
@@ -288,6 +309,7 @@ final class KeyTable {
         let n = Self.makeEntry(UnsafeRawBufferPointer(start: e + h.keyStart, count: h.keyCount), expireAt: expireAt,
                                inline: h.isInline ? inlineBytes(e, h) : nil)
         if !h.isInline { n.copyMemory(from: e, byteCount: 8) }   // moves the value (bitwise-takable)
+        else { n.storeBytes(of: e.load(as: UInt32.self), as: UInt32.self) }  // length with its encoding bits
         Self.setAccessWord(n, Self.accessWord(e))
         free(e)
         entries[i] = n

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// One logical database (SELECT n) inside one shard. Not thread-safe: only the thread that
 /// currently owns the shard touches it (see docs/ARCHITECTURE.md).
 ///
@@ -51,6 +53,10 @@ public final class Keyspace {
 
     // MARK: lookup
 
+    /// Set while clients are paused (CLIENT PAUSE): expired keys are not deleted, lazily or
+    /// actively, until it ends.
+    public static let expiryPaused = Atomic<Bool>(false)
+
     /// The live slot of `key`, deleting it first if it has expired (lazy expiry). A client's
     /// lookup: it counts as a keyspace hit or miss.
     public func lookup(_ key: UnsafeRawBufferPointer, hash: UInt64, now: Int64) -> Int? {
@@ -73,6 +79,9 @@ public final class Keyspace {
     public func lookup(_ key: UnsafeRawBufferPointer, hash: UInt64, now: Int64, counted: Bool) -> Int? {
         guard let i = table.find(key, hash: hash) else { if counted { misses &+= 1 }; return nil }
         if table.hasExpiry(i), table.expireAt(i) <= now {
+            // During CLIENT PAUSE the key reads as expired but stays (Redis keeps the
+            // dataset static: no expiry, no eviction, nothing to propagate).
+            if Self.expiryPaused.load(ordering: .relaxed) { if counted { misses &+= 1 }; return nil }
             expireSlot(i)
             lazilyExpiredKeys += 1
             if counted { misses &+= 1 }
@@ -104,6 +113,16 @@ public final class Keyspace {
     /// is not a string. The bytes are valid only inside `body`.
     @inline(__always)
     public func withString<R>(at slot: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R? { table.withString(at: slot, body) }
+    /// How Redis would encode the string at `slot` when its bytes alone do not say
+    /// (OBJECT ENCODING): APPEND and SETRANGE make "raw", INCRBYFLOAT never makes "int".
+    public enum StringEncodingMark { case raw, notInteger }
+    public func markStringEncoding(at slot: Int, _ mark: StringEncodingMark) {
+        table.addStringEncodingBits(at: slot, mark == .raw ? KeyTable.rawEncodingBit : KeyTable.noIntEncodingBit)
+    }
+    public func stringEncodingMarks(at slot: Int) -> (raw: Bool, notInteger: Bool) {
+        let bits = table.stringEncodingBits(at: slot)
+        return (bits & KeyTable.rawEncodingBit != 0, bits & KeyTable.noIntEncodingBit != 0)
+    }
     /// Whether the value at `slot` is a string (no copy).
     public func isString(at slot: Int) -> Bool { table.isString(at: slot) }
     public func typeName(at slot: Int) -> StaticString { table.typeName(at: slot) }

@@ -31,6 +31,9 @@ public struct CommandFlags: OptionSet, Sendable {
     /// ((P|S)SUBSCRIBE, (P|S)UNSUBSCRIBE, PING, QUIT, RESET), as Redis 7.0's processCommand.
     public static let allowedInPubSub = CommandFlags(rawValue: 1 << 17)
     public static let pubsub = CommandFlags(rawValue: 1 << 18)
+    /// Redis' may_replicate: not a write, but propagated (PUBLISH): CLIENT PAUSE WRITE holds it.
+    /// Redis 7.0's COMMAND INFO does not print it, so it is not in `names`.
+    public static let mayReplicate = CommandFlags(rawValue: 1 << 19)
 
     /// In the order Redis prints them in COMMAND INFO.
     static let names: [(CommandFlags, String)] = [

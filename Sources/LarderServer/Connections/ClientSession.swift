@@ -63,6 +63,12 @@ public final class ClientSession {
     /// unused capacity (qbuf-free). Stored once per read.
     let queryBufferBytes = ManagedAtomic<Int>(0)
     let queryBufferFree = ManagedAtomic<Int>(0)
+    /// Reply bytes queued in the channel beyond Redis' 16 KB reply chunk, and the writes that
+    /// queued them since the socket last drained (CLIENT LIST omem / oll, events=rw). Stored
+    /// only while the channel is over its write mark (ConnectionHandler.noteOutputQueued), so
+    /// a client that reads its replies costs nothing here.
+    let outputQueuedBytes = ManagedAtomic<Int>(0)
+    let outputQueuedWrites = ManagedAtomic<Int>(0)
     /// Blocked in BLPOP & co. (CLIENT LIST flag b, INFO blocked_clients).
     let isBlocked = ManagedAtomic<Bool>(false)
     /// Channels, patterns and shard channels subscribed (CLIENT LIST sub= psub= ssub=, flag P).
@@ -141,7 +147,10 @@ public final class ClientSession {
     /// `argvBytes`: the arguments of the command running for this client (the CLIENT LIST or
     /// INFO call itself when it describes its own client; 0 for the others, which run nothing
     /// at that instant), Redis' argv-mem.
-    func describeLine(now: Int64, own: Bool = true, fd: Int = -1, argvBytes: Int = 0, commandName: (Int) -> String) -> String {
+    /// `replyBytes`: replies to earlier commands of the same read not yet handed to the socket
+    /// (Redis' obl: its 16 KB static buffer holds them until the loop writes), own client only.
+    func describeLine(now: Int64, own: Bool = true, fd: Int = -1, argvBytes: Int = 0, replyBytes: Int = 0,
+                      commandName: (Int) -> String) -> String {
         let age = (now - createdAt) / 1000
         let idle = (now - Int64(lastInteraction.load(ordering: .relaxed))) / 1000
         var flags = ""
@@ -154,7 +163,9 @@ public final class ClientSession {
         let lastId = lastCommandId.load(ordering: .relaxed)
         let cmd = lastId >= 0 ? commandName(lastId) : "NULL"
         let qbuf = queryBufferBytes.load(ordering: .relaxed), qbufFree = queryBufferFree.load(ordering: .relaxed)
-        return "id=\(id) addr=\(address) laddr=\(localAddress) fd=\(fd) name=\(name) age=\(age) idle=\(idle) flags=\(flags) db=\(db) sub=\(subscribedChannels.load(ordering: .relaxed)) psub=\(subscribedPatterns.load(ordering: .relaxed)) ssub=\(subscribedShardChannels.load(ordering: .relaxed)) multi=\(inMulti ? (own ? multiQueue.count : 0) : -1) qbuf=\(qbuf) qbuf-free=\(qbufFree) argv-mem=\(argvBytes) multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=\(qbuf + qbufFree + argvBytes) events=r cmd=\(cmd) user=\(userName) redir=-1 resp=\(version.rawValue) lib-name=\(libName) lib-ver=\(libVersion)"
+        let omem = outputQueuedBytes.load(ordering: .relaxed), oll = outputQueuedWrites.load(ordering: .relaxed)
+        let events = oll + omem > 0 ? "rw" : "r"
+        return "id=\(id) addr=\(address) laddr=\(localAddress) fd=\(fd) name=\(name) age=\(age) idle=\(idle) flags=\(flags) db=\(db) sub=\(subscribedChannels.load(ordering: .relaxed)) psub=\(subscribedPatterns.load(ordering: .relaxed)) ssub=\(subscribedShardChannels.load(ordering: .relaxed)) multi=\(inMulti ? (own ? multiQueue.count : 0) : -1) qbuf=\(qbuf) qbuf-free=\(qbufFree) argv-mem=\(argvBytes) multi-mem=0 rbs=16384 rbp=0 obl=\(replyBytes) oll=\(oll) omem=\(omem) tot-mem=\(qbuf + qbufFree + argvBytes + replyBytes + omem) events=\(events) cmd=\(cmd) user=\(userName) redir=-1 resp=\(version.rawValue) lib-name=\(libName) lib-ver=\(libVersion)"
     }
 }
 

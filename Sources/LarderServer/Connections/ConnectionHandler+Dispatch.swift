@@ -91,6 +91,11 @@ extension ConnectionHandler {
             if session.inMulti { session.multiFailed = true }
             return
         }
+        // CLIENT PAUSE (after the other checks, as Redis' processCommand): one relaxed load.
+        if server.clientPause.mode.load(ordering: .relaxed) != 0 && pausePostpones(spec) {
+            postponedForPause = true
+            return
+        }
         // Redis feeds monitors after a command runs, so SELECT shows the new database; a
         // connection command runs right here, the others later on their shards.
         let feedMonitors = server.clients.monitorCount.load(ordering: .relaxed) > 0 &&
@@ -114,6 +119,17 @@ extension ConnectionHandler {
         }
         worker.commandCalls[spec.id] &+= 1
         route(spec, args, now: now)
+    }
+
+    /// Whether CLIENT PAUSE holds this command now; EXEC is judged by its queue, as Redis.
+    @inline(never)
+    func pausePostpones(_ spec: CommandSpec) -> Bool {
+        let mode = server.clientPause.current(now: Clock.nowMilliseconds())
+        var flags = spec.flags
+        if spec.route == .transaction && spec.name == "exec" && session.inMulti {
+            for q in session.multiQueue { flags.formUnion(q.spec.flags) }
+        }
+        return ClientPause.postpones(mode, flags: flags)
     }
 
     /// `container|subcommand` or the command's name, as Redis' cmd->fullname.
@@ -469,6 +485,10 @@ extension ConnectionHandler {
         let mark = out.count
         let firstPiece = pieces.count
         dispatch(args, now: now)
+        if postponedForPause {  // it runs again when the pause ends, SKIP still armed
+            if wasSkipArmed { session.replyMode = .skipArmed }
+            return
+        }
         if wasSkipArmed && session.replyMode == .skipNext {
             // SKIP applies to the one command after CLIENT REPLY SKIP.
             session.replyMode = .on

@@ -53,6 +53,13 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// Reply bytes handed to NIO and not yet written, counted for subscribers only (the
     /// pub/sub output limit, PubSubRegistry.outputHardLimit).
     var pubsubBytesInFlight = 0
+    /// The channel is over its high write mark (16 KB queued): flushes are counted into the
+    /// session's oll/omem until it drains (channelWritabilityChanged).
+    var outputBacklogged = false
+    /// Set by dispatch when CLIENT PAUSE holds the command: `process` stops before it.
+    var postponedForPause = false
+    /// Waiting in `worker.pausedConnections` for the pause to end.
+    var waitingForPause = false
     /// True while EXEC runs its queue: a PUBLISH there cannot wait for the other loops' counts.
     var inExecBody = false
 
@@ -129,12 +136,41 @@ final class ConnectionHandler: ChannelInboundHandler {
         pending = nil
         parsedAhead = nil
         outBuffer = nil
+        if waitingForPause {
+            waitingForPause = false
+            worker.pausedConnections.removeAll { $0 === self }
+        }
     }
 
     /// The context holds this handler strongly; dropping our reference to it when the channel
     /// goes away breaks that cycle so the handler and its buffers are freed.
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+    }
+
+    /// The client fell behind on its replies (over 16 KB queued), or caught up (under 8 KB).
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        outputBacklogged = !context.channel.isWritable
+        if let session {
+            if outputBacklogged {
+                // It flips inside a write (NIO adds before it tries the socket); the flush that
+                // made it counts that write.
+                noteOutputQueued(context, writes: 0)
+            } else {
+                session.outputQueuedBytes.store(0, ordering: .relaxed)
+                session.outputQueuedWrites.store(0, ordering: .relaxed)
+            }
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// While backlogged: the channel's queued bytes (read on the slow path only: the option
+    /// lookup is a chain of dynamic casts) and one more queued write.
+    func noteOutputQueued(_ context: ChannelHandlerContext, writes: Int) {
+        guard let session, let options = context.channel.syncOptions,
+              let queued = try? options.getOption(ChannelOptions.bufferedWritableBytes) else { return }
+        session.outputQueuedBytes.store(queued, ordering: .relaxed)
+        session.outputQueuedWrites.wrappingIncrement(by: writes, ordering: .relaxed)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
@@ -193,6 +229,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         var stopped: ParsedAhead? = nil
         let resume = parsedAhead
         parsedAhead = nil
+        var lastEnd = resume?.runBytes ?? 0
         buffer.withUnsafeReadableBytes { readable in
             // Inline requests are unescaped in place; no one else reads this buffer.
             let raw = UnsafeMutableRawBufferPointer(mutating: readable)
@@ -235,6 +272,15 @@ final class ConnectionHandler: ChannelInboundHandler {
                             next += 1
                             let args = Arguments(base: base, spans: sp.baseAddress! + first, count: count)
                             if session.replyMode == .on { dispatch(args, now: now) } else { dispatchSilenced(args, now: now) }
+                            if postponedForPause {
+                                // Stop before this command; it runs again when the pause ends.
+                                postponedForPause = false
+                                stopped = ParsedAhead(nextCommand: next - 1, parseEnd: start, moreToParse: more,
+                                                      protocolError: protocolError, runBytes: lastEnd)
+                                waitForPauseEnd()
+                                break
+                            }
+                            lastEnd = end
                             if closeWhenFlushed { break }
                             if borrowsInFlight > 0 && (end < consumed || more) {
                                 stopped = ParsedAhead(nextCommand: next, parseEnd: start, moreToParse: more,
@@ -283,6 +329,29 @@ final class ConnectionHandler: ChannelInboundHandler {
         }
         buffer.moveReaderIndex(forwardBy: consumed)
         pending = buffer
+    }
+
+    /// CLIENT PAUSE holds this client's next command: it counts as a borrow (later reads are
+    /// kept, not run) and as a blocked client (INFO blocked_clients, as Redis' BLOCKED_POSTPONE)
+    /// until CLIENT UNPAUSE or the pause's end.
+    func waitForPauseEnd() {
+        borrowsInFlight += 1
+        waitingForPause = true
+        session.blocked = true
+        worker.pausedConnections.append(self)
+        let end = server.clientPause.endMilliseconds.load(ordering: .relaxed)
+        let wait = max(end - Clock.nowMilliseconds(), 0) + 1
+        worker.loop.scheduleTask(in: .milliseconds(wait)) { [weak self] in self?.resumeAfterPause() }
+    }
+
+    /// The pause ended (or was lifted): run the held command again, which may wait anew.
+    func resumeAfterPause() {
+        guard waitingForPause else { return }
+        waitingForPause = false
+        worker.pausedConnections.removeAll { $0 === self }
+        session?.blocked = false
+        guard session != nil, !channelClosed else { return }
+        borrowFinished()
     }
 
     /// Called on this loop when a borrow finished: runs the commands that waited behind it.
@@ -364,6 +433,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             } else {
                 context.writeAndFlush(wrapOutboundOut(b), promise: nil)
             }
+            if outputBacklogged { noteOutputQueued(context, writes: 1) }
             // Large one-off replies are not kept.
             if b.capacity <= 1 << 20 { outBuffer = b }
         } else if closeWhenFlushed && piecesHead == pieces.count {

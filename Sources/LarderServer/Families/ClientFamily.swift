@@ -1,5 +1,6 @@
 import LarderRESP
 import LarderStore
+import NIOCore
 
 /// CLIENT subcommands (Redis' networking.c clientCommand), with Redis 7.0's replies and errors.
 /// SETINFO and NO-TOUCH come from Redis 7.2: clients send SETINFO on every connection.
@@ -21,6 +22,10 @@ enum ClientFamily {
                    handler: kill),
         Subcommand("unblock", arity: -3, flags: [.admin, .noscript, .loading, .stale],
                    handler: unblock),
+        Subcommand("pause", arity: -3, flags: [.admin, .noscript, .loading, .stale],
+                   handler: pause),
+        Subcommand("unpause", arity: 2, flags: [.admin, .noscript, .loading, .stale],
+                   handler: unpause),
         Subcommand("reply", arity: 3, flags: [.noscript, .loading, .stale],
                    handler: reply),
         Subcommand("no-evict", arity: 3, flags: [.admin, .noscript, .loading, .stale],
@@ -39,6 +44,42 @@ enum ClientFamily {
 
     static func invalidName(_ ctx: inout CommandContext) {
         ctx.out.error("ERR Client names cannot contain spaces, newlines or special characters." as StaticString)
+    }
+
+    /// CLIENT PAUSE timeout [WRITE|ALL] (Redis 7.0: the mode is checked before the timeout;
+    /// a timeout of 0 pauses nothing).
+    static func pause(_ ctx: inout CommandContext, _ args: Arguments) {
+        guard args.count <= 4 else {  // Redis' clientCommand falls through to its last branch
+            ctx.out.error("ERR unknown subcommand or wrong number of arguments for '\(args.string(1))'. Try CLIENT HELP.")
+            return
+        }
+        var mode = ClientPause.Mode.all
+        if args.count == 4 {
+            if args.equalsKeyword(3, "WRITE") { mode = .write }
+            else if !args.equalsKeyword(3, "ALL") {
+                ctx.out.error("ERR CLIENT PAUSE mode must be WRITE or ALL" as StaticString); return
+            }
+        }
+        guard let timeout = RESPParser.parseInteger(args[2], from: 0, to: args[2].count) else {
+            ctx.out.error("ERR timeout is not an integer or out of range" as StaticString); return
+        }
+        guard timeout >= 0 else { ctx.out.error("ERR timeout is negative" as StaticString); return }
+        let now = Clock.nowMilliseconds()
+        guard timeout <= Int(Int64.max - now) else { ctx.out.error("ERR timeout is out of range" as StaticString); return }
+        let pause = ctx.server.clientPause
+        pause.pause(until: timeout > 0 ? now + Int64(timeout) : 0, mode: mode)
+        // Someone must notice the end even if no command arrives: expiry resumes then.
+        if timeout > 0, let loop = ctx.server.workers.first?.loop {
+            loop.scheduleTask(in: .milliseconds(Int64(timeout) + 1)) { _ = pause.current(now: Clock.nowMilliseconds()) }
+        } else {
+            _ = pause.current(now: now)
+        }
+        ctx.out.ok()
+    }
+
+    static func unpause(_ ctx: inout CommandContext, _ args: Arguments) {
+        ctx.server.clientPause.unpause(workers: ctx.server.workers)
+        ctx.out.ok()
     }
 
     static func id(_ ctx: inout CommandContext, _ args: Arguments) {
@@ -131,17 +172,17 @@ enum ClientFamily {
         let own = c === ctx.session
         var argvBytes = 0
         if own { for i in 0..<args.count { argvBytes += args[i].count } }
-        return line(server: ctx.server, c, own: own, fds: fds, argvBytes: argvBytes) + "\n"
+        return line(server: ctx.server, c, own: own, fds: fds, argvBytes: argvBytes, replyBytes: own ? ctx.out.count : 0) + "\n"
     }
 
     /// One CLIENT LIST line without its newline (also ACL LOG's client-info, which does not
     /// read the descriptor tables: fd=-1 there).
     static func line(server: ServerState, _ c: ClientSession, own: Bool, fds: [SocketDescriptors.Connection: Int] = [:],
-                     argvBytes: Int = 0) -> String {
+                     argvBytes: Int = 0, replyBytes: Int = 0) -> String {
         let specs = server.commands.specs
         let sub = c.lastSubcommandIndex.load(ordering: .relaxed)
         let fd = fds[SocketDescriptors.Connection(local: c.localAddress, remote: c.address)] ?? -1
-        return c.describeLine(now: Clock.nowMilliseconds(), own: own, fd: fd, argvBytes: argvBytes) { i in
+        return c.describeLine(now: Clock.nowMilliseconds(), own: own, fd: fd, argvBytes: argvBytes, replyBytes: replyBytes) { i in
             guard i < specs.count else { return "NULL" }
             // Container commands show as "client|list", as in Redis 7.
             let subs = specs[i].subcommands
@@ -283,6 +324,10 @@ enum ClientFamily {
             "    Return information about client connections. Options:",
             "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
             "      Return clients of specified type.",
+            "UNPAUSE",
+            "    Stop the current client pause, resuming traffic.",
+            "PAUSE <timeout> [WRITE|ALL]",
+            "    Suspend all, or just write, clients for <timeout> milliseconds.",
             "REPLY (ON|OFF|SKIP)",
             "    Control the replies sent to the current connection.",
             "SETNAME <name>",
@@ -291,8 +336,6 @@ enum ClientFamily {
             "    Set client meta attr. Options are:",
             "    * LIB-NAME: the client lib name.",
             "    * LIB-VER: the client lib version.",
-            "REPLY (ON|OFF|SKIP)",
-            "    Control the replies sent to the current connection.",
             "NO-EVICT (ON|OFF)",
             "    Protect current client connection from eviction.",
             "NO-TOUCH (ON|OFF)",

@@ -94,7 +94,7 @@ enum DebugFamily {
         guard let slot else { ctx.out.error("ERR no such key" as StaticString); return }
         let value = db.value(at: slot)
         let serialized = StoreSnapshot.dumpValue(db, slot).bytes.count - 1  // without the type byte
-        var line = "encoding:\(KeyFamily.encodingName(value)) serializedlength:\(serialized)"
+        var line = "encoding:\(KeyFamily.encodingName(db, at: slot)) serializedlength:\(serialized)"
         if case .list(let l) = value {
             let nodes = l.nodeCount
             let average = nodes == 0 ? 0 : Double(l.count) / Double(nodes)

@@ -241,7 +241,7 @@ enum KeyFamily {
         ctx.touchesKeys = false
         let (db, _, slot) = ctx.lookup(args[2])
         guard let slot else { ctx.out.null(); return }
-        ctx.out.bulk(encodingName(db.value(at: slot)))
+        ctx.out.bulk(encodingName(db, at: slot))
     }
 
     static func objectRefcount(_ ctx: inout CommandContext, _ args: Arguments) {
@@ -281,14 +281,23 @@ enum KeyFamily {
         ctx.out.integer(Int(KeyAccess.idleMilliseconds(db.accessWord(at: slot), now: ctx.now) / 1000))
     }
 
-    /// What Redis would report for this value, judged from the bytes as SET's
-    /// tryObjectEncoding does. Strings are not tagged with how they were built, so strings
-    /// changed by APPEND/SETRANGE (Redis: "raw") or made by INCRBYFLOAT (Redis: never "int")
-    /// may differ.
-    static func encodingName(_ value: StoredValue) -> StaticString {
+    /// What Redis would report for the value at `slot`: judged from the bytes as SET's
+    /// tryObjectEncoding does, unless the command that made the string decided (APPEND and
+    /// SETRANGE: "raw"; INCRBYFLOAT: never "int"; Keyspace.markStringEncoding).
+    static func encodingName(_ db: Keyspace, at slot: Int) -> StaticString {
+        let value = db.value(at: slot)
+        if case .string = value {
+            let marks = db.stringEncodingMarks(at: slot)
+            return encodingName(value, raw: marks.raw, notInteger: marks.notInteger)
+        }
+        return encodingName(value)
+    }
+
+    static func encodingName(_ value: StoredValue, raw: Bool = false, notInteger: Bool = false) -> StaticString {
         switch value {
         case .string(let s):
-            if s.count <= 20, s.withUnsafeBytes({ RESPParser.parseInteger($0, from: 0, to: $0.count) }) != nil { return "int" }
+            if raw { return "raw" }
+            if !notInteger, s.count <= 20, s.withUnsafeBytes({ RESPParser.parseInteger($0, from: 0, to: $0.count) }) != nil { return "int" }
             return s.count <= 44 ? "embstr" : "raw"
         case .hash(let h):
             return h.isPacked ? "listpack" : "hashtable"

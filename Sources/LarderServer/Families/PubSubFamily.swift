@@ -28,10 +28,10 @@ enum PubSubFamily {
                     keys: .range(1, -1, 1), route: .connection, group: "pubsub") { ctx, args in
             withConnection(ctx) { $0.unsubscribe(.shard, args, out: ctx.out) }
         },
-        CommandSpec("publish", arity: 3, flags: [.pubsub, .loading, .stale, .fast], group: "pubsub") { ctx, args in
+        CommandSpec("publish", arity: 3, flags: [.pubsub, .loading, .stale, .fast, .mayReplicate], group: "pubsub") { ctx, args in
             withConnection(ctx) { $0.publish(channel: args[1], message: args[2], sharded: false, out: ctx.out) }
         },
-        CommandSpec("spublish", arity: 3, flags: [.pubsub, .loading, .stale, .fast], keys: .one, route: .connection,
+        CommandSpec("spublish", arity: 3, flags: [.pubsub, .loading, .stale, .fast, .mayReplicate], keys: .one, route: .connection,
                     group: "pubsub") { ctx, args in
             withConnection(ctx) { $0.publish(channel: args[1], message: args[2], sharded: true, out: ctx.out) }
         },

@@ -75,8 +75,11 @@ extension StringFamily {
             return
         }
         let text = LongDoubleText.format(next)
-        if let slot { db.replaceValue(at: slot, with: .string(text)) }
-        else { db.set(args[1], hash: ByteHash.hash(args[1]), value: .string(text), expireAt: 0, now: ctx.now) }
+        let stored: Int
+        if let slot { db.replaceValue(at: slot, with: .string(text)); stored = slot }
+        else { stored = db.set(args[1], hash: ByteHash.hash(args[1]), value: .string(text), expireAt: 0, now: ctx.now) }
+        // Redis stores the text as made (createStringObjectFromLongDouble): never "int".
+        db.markStringEncoding(at: stored, .notInteger)
         ctx.out.bulk(text)
         ctx.notify(.string, "incrbyfloat", args[1])
     }

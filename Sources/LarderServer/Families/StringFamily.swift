@@ -241,6 +241,7 @@ enum StringFamily {
                 v = .string(s)
                 return s.count
             }
+            db.markStringEncoding(at: slot, .raw)  // Redis' dbUnshareStringValue makes it "raw"
             ctx.out.integer(length)
             ctx.notify(.string, "append", args[1])
         }
@@ -291,7 +292,8 @@ enum StringFamily {
             var s = [UInt8](repeating: 0, count: offset + value.count)
             s.withUnsafeMutableBytes { $0.baseAddress!.advanced(by: offset).copyMemory(from: value.baseAddress!, byteCount: value.count) }
             let (db, hash) = ctx.db(for: args[1])
-            db.set(args[1], hash: hash, value: .string(s), expireAt: 0, now: ctx.now)
+            let slot = db.set(args[1], hash: hash, value: .string(s), expireAt: 0, now: ctx.now)
+            db.markStringEncoding(at: slot, .raw)  // Redis builds it with createObject: "raw"
             ctx.out.integer(s.count)
             ctx.notify(.string, "setrange", args[1])
         case .found(let db, let slot):
@@ -306,6 +308,7 @@ enum StringFamily {
                 v = .string(s)
                 return s.count
             }
+            db.markStringEncoding(at: slot, .raw)  // Redis' dbUnshareStringValue makes it "raw"
             ctx.out.integer(length)
             ctx.notify(.string, "setrange", args[1])
         }
