@@ -52,6 +52,39 @@ final class KeyspaceTests: XCTestCase {
         XCTAssertEqual(db.expireAt(s), 5000)
     }
 
+    /// OBJECT ENCODING's marks sit in spare bits of an inline string's length: they must not
+    /// change the bytes, must survive a new TTL, and a new value clears them.
+    func testStringEncodingMarksKeepBytesAndSurviveExpiry() {
+        let db = Keyspace()
+        let s = db.set(key("k"), value: .string(key("12")), expireAt: 0, now: 1000)
+        XCTAssertFalse(db.stringEncodingMarks(at: s).raw)
+        db.markStringEncoding(at: s, .raw)
+        db.markStringEncoding(at: s, .notInteger)
+        XCTAssertEqual(db.withString(at: s) { Array($0) }, key("12"), "the marks are not part of the length")
+        db.setExpire(slot: s, 9000)
+        XCTAssertTrue(db.stringEncodingMarks(at: s).raw && db.stringEncodingMarks(at: s).notInteger)
+        XCTAssertEqual(db.withString(at: s) { Array($0) }, key("12"))
+        db.set(key("k"), value: .string(key("34")), expireAt: 0, now: 1000)   // same length, new value
+        XCTAssertFalse(db.stringEncodingMarks(at: s).raw || db.stringEncodingMarks(at: s).notInteger)
+        let h = db.set(key("h"), value: .string(Array(repeating: 7, count: 100)), expireAt: 0, now: 1000)
+        db.markStringEncoding(at: h, .raw)   // a long string needs no mark: ignored
+        XCTAssertFalse(db.stringEncodingMarks(at: h).raw)
+    }
+
+    /// CLIENT PAUSE: an expired key reads as missing but stays until the pause ends.
+    func testPausedExpiryKeepsTheKey() {
+        let db = Keyspace()
+        db.set(key("k"), value: .string(key("v")), expireAt: 2000, now: 1000)
+        Keyspace.expiryPaused.store(true, ordering: .relaxed)
+        XCTAssertNil(slot(db, "k", now: 3000))
+        XCTAssertEqual(db.count, 1)
+        XCTAssertEqual(db.lazilyExpiredKeys, 0)
+        Keyspace.expiryPaused.store(false, ordering: .relaxed)
+        XCTAssertNil(slot(db, "k", now: 3000))
+        XCTAssertEqual(db.count, 0)
+        XCTAssertEqual(db.lazilyExpiredKeys, 1)
+    }
+
     func testUpdateValueMarksWatchers() {
         let db = Keyspace()
         db.set(key("k"), value: .string(key("a")), now: 1000)
