@@ -64,6 +64,9 @@ public final class ShardWorker {
     /// The cluster topology as this thread routes by it; nil when cluster mode is off, so
     /// dispatch pays one branch then (ClusterState.publish sets it on this thread).
     var cluster: ClusterRouting? = nil
+    /// The slot migration this node runs as the source, set with `cluster`; nil otherwise, so
+    /// `runTimed` pays one branch when no migration runs (and cluster mode off never sets it).
+    var migration: SlotMigration? = nil
     // MARK: -
 
     init(index: Int, loop: EventLoop, commandCount: Int) {
@@ -114,6 +117,31 @@ public final class ShardWorker {
     @inline(__always)
     func runTimed(_ spec: CommandSpec, _ out: ReplyWriter, _ args: Arguments, db: Int, now: Int64,
                   client: ClientSession?, _ body: () -> Void) {
+        if let migration, let slot = migration.movingSlot(spec, args) {
+            runMigrating(migration, slot, spec, out, args, db: db, now: now, client: client, body)
+            return
+        }
+        runTimedHere(spec, out, args, db: db, now: now, client: client, body)
+    }
+
+    /// A command on a slot being moved away (SlotMigration): refused during the handover
+    /// (-TRYAGAIN) and after it (-MOVED); otherwise run, then its keys' state forwarded to the
+    /// target, here, in the same task, so a barrier over the loops covers it.
+    @inline(never)
+    func runMigrating(_ migration: SlotMigration, _ slot: Int, _ spec: CommandSpec, _ out: ReplyWriter, _ args: Arguments,
+                      db: Int, now: Int64, client: ClientSession?, _ body: () -> Void) {
+        if let refusal = migration.refusal(spec, slot: slot) {
+            out.error(refusal)
+            errorStats.rejected(spec.id, code: String(refusal.prefix { $0 != " " }))
+            return
+        }
+        runTimedHere(spec, out, args, db: db, now: now, client: client, body)
+        migration.forward(spec, args, db: db, now: now)
+    }
+
+    @inline(__always)
+    func runTimedHere(_ spec: CommandSpec, _ out: ReplyWriter, _ args: Arguments, db: Int, now: Int64,
+                      client: ClientSession?, _ body: () -> Void) {
         let errors = out.errorCount
         let replyStart = out.count
         if spec.flags.contains(.write) { writeCommands &+= 1 }

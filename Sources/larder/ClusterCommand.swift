@@ -5,12 +5,12 @@ import LarderServer
 
 /// `larder cluster make|check|push|status`: the operator's side of the managed cluster mode
 /// (docs/cluster.md). Nodes hold no consensus protocol; this tool writes a topology, checks
-/// it, and hands it to every node with CLUSTER LARDER.SETTOPOLOGY.
+/// it, hands it to every node with CLUSTER LARDER.SETTOPOLOGY, and drives slot migrations.
 struct ClusterCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cluster",
         abstract: "Make, check, push and show a Larder cluster topology.",
-        subcommands: [Make.self, Check.self, Push.self, Status.self, Id.self])
+        subcommands: [Make.self, Check.self, Push.self, Status.self, Migrate.self, Id.self])
 
     struct Make: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -132,6 +132,77 @@ struct ClusterCommand: ParsableCommand {
                 }
             }
             if bad { throw ExitCode(1) }
+        }
+    }
+
+    struct Migrate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Move slot ranges from one master to another while both serve (CLUSTER LARDER.MIGRATE), wait for the handover, then push the new topology to every node.")
+        @Option(help: ArgumentHelp("The source master.", valueName: "host:port")) var from: String
+        @Option(help: ArgumentHelp("The target master's node id (CLUSTER MYID).", valueName: "node-id")) var to: String
+        @Option(help: ArgumentHelp("Slots to move: ranges and single slots, comma-separated (0-2730,5000).", valueName: "ranges")) var slots: String
+        @Option(help: "Give up waiting after this many seconds (the migration itself goes on).") var timeout: Double = 600
+        @Option(help: "Password for AUTH.") var password: String?
+        @Option(help: "User for AUTH with --password.") var user: String?
+
+        func run() throws {
+            let (host, port) = try ClusterCommand.hostPort(from)
+            var args = [Array("CLUSTER".utf8), Array("LARDER.MIGRATE".utf8), Array(to.utf8)]
+            for part in slots.split(separator: ",") {
+                let ends = part.split(separator: "-", omittingEmptySubsequences: false)
+                guard (1...2).contains(ends.count), let a = Int(ends[0]), let b = Int(ends[ends.count - 1]) else {
+                    throw ValidationError("--slots: '\(part)' is not a slot or a start-end range")
+                }
+                args += [Array(String(a).utf8), Array(String(b).utf8)]
+            }
+            let source = try ClusterCommand.connect(.init(id: "", ip: host, port: port), user: user, password: password)
+            if case .error(let e) = try source.call(args) {
+                throw CLIOutput.fail("cluster migrate", RESPClientError("\(from) refused the migration: \(e)"))
+            }
+            let deadline = Date().addingTimeInterval(timeout)
+            var fields: [String: String] = [:]
+            var last = ""
+            while true {
+                let reply = try source.call([Array("CLUSTER".utf8), Array("LARDER.MIGRATION".utf8)])
+                var text = ""
+                if case .verbatim(_, let b) = reply { text = String(decoding: b, as: UTF8.self) }
+                if case .bulk(let b) = reply { text = String(decoding: b, as: UTF8.self) }
+                fields = [:]
+                for line in text.split(separator: "\r\n") {
+                    if let c = line.firstIndex(of: ":") { fields[String(line[..<c])] = String(line[line.index(after: c)...]) }
+                }
+                let state = fields["migration_state"] ?? "?"
+                let progress = "\(state) keys_sent:\(fields["migration_keys_sent"] ?? "?") writes_forwarded:\(fields["migration_writes_forwarded"] ?? "?")"
+                if state != last { print("\(from): \(progress)"); last = state }
+                if state == "failed" {
+                    throw CLIOutput.fail("cluster migrate", RESPClientError("\(from): migration failed: \(fields["migration_error"] ?? "")"))
+                }
+                if state == "deleting" || state == "done" { break }
+                guard Date() < deadline else {
+                    throw CLIOutput.fail("cluster migrate", RESPClientError("\(from): still \(progress) after \(timeout) s"))
+                }
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+            // The source and the target hold the new topology; every other node gets it now.
+            guard case .bulk(let json) = try source.call([Array("CLUSTER".utf8), Array("LARDER.TOPOLOGY".utf8)]) else {
+                throw CLIOutput.fail("cluster migrate", RESPClientError("\(from) has no topology after the handover"))
+            }
+            let t = try ClusterTopology.parse(json: json)
+            var failed = false
+            for n in t.nodes {
+                do {
+                    let c = try ClusterCommand.connect(n, user: user, password: password)
+                    if case .error(let e) = try c.call([Array("CLUSTER".utf8), Array("LARDER.SETTOPOLOGY".utf8), json]) {
+                        print("\(n.address) \(n.id): refused the new topology: \(e)"); failed = true
+                    } else {
+                        print("\(n.address) \(n.id): new topology")
+                    }
+                } catch {
+                    print("\(n.address) \(n.id): unreachable: \(error)"); failed = true
+                }
+            }
+            print("\(from): migrated \(slots) to \(to) (keys_sent:\(fields["migration_keys_sent"] ?? "?") writes_forwarded:\(fields["migration_writes_forwarded"] ?? "?"))")
+            if failed { throw ExitCode(1) }
         }
     }
 

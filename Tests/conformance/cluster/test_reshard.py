@@ -1,0 +1,280 @@
+"""Resharding (docs/cluster.md "Resharding"): CLUSTER LARDER.MIGRATE moves slot ranges from one
+Larder node to another while both serve. Under a mixed load from several redis-py
+RedisCluster clients, every acknowledged write ends up exactly once on the node owning its slot,
+no client sees an error it cannot follow, and the keyspace equals a redis-server fed the same
+acknowledged writes. Bad requests are refused with the reason; a target that dies mid-stream
+fails the migration and the source keeps serving the slots."""
+import os
+import random
+import subprocess
+import threading
+import time
+
+import pytest
+import redis
+from redis.cluster import RedisCluster as PyRedisCluster
+
+import servers
+from cluster_nodes import LarderCluster
+from resp import Err, RespConn
+
+pytestmark = pytest.mark.larder_only
+
+PASSWORD = "reshard-secret"
+
+
+def keyslot(key):
+    from redis.crc import key_slot
+    return key_slot(key.encode() if isinstance(key, str) else key)
+
+
+def larder_binary():
+    return servers.Server("larder", servers.larder_cmd_template()).argv[0]
+
+
+def status(port, password=None):
+    with RespConn(port) as c:
+        if password:
+            c.call("AUTH", password)
+        text = c.call("CLUSTER", "LARDER.MIGRATION").value
+    text = text.decode() if isinstance(text, bytes) else str(text)
+    return dict(line.split(":", 1) for line in text.strip().split("\r\n") if ":" in line)
+
+
+def preload(node, count, prefix, low, high, password=None, value_size=8):
+    """`count` string keys whose slots are in low..high, written straight to `node` (their owner)."""
+    r = redis.Redis(port=node.port, password=password)
+    keys = []
+    i = 0
+    while len(keys) < count:
+        k = f"{prefix}{i}"
+        if low <= keyslot(k) <= high:
+            keys.append(k)
+        i += 1
+    pipe = r.pipeline(transaction=False)
+    for n, k in enumerate(keys):
+        pipe.set(k, f"{k}:" + "x" * value_size)
+        if n % 5000 == 4999:
+            pipe.execute()
+    pipe.execute()
+    return keys
+
+
+def keyspace(port, password=None):
+    """{key: (type, value)} of one node."""
+    r = redis.Redis(port=port, password=password)
+    out = {}
+    for k in r.scan_iter(count=1000):
+        t = r.type(k)
+        if t == b"string":
+            out[k] = (t, r.get(k))
+        elif t == b"hash":
+            out[k] = (t, tuple(sorted(r.hgetall(k).items())))
+        else:
+            out[k] = (t, None)
+    return out
+
+
+def test_migration_under_mixed_load_loses_no_write():
+    c = LarderCluster(3, extra_args=["--requirepass", PASSWORD, "--cluster-migration-password", PASSWORD]).start()
+    reference = servers.start_redis()
+    try:
+        source, target = c.nodes[0], c.nodes[1]
+        src_range = c.topology[0]["slot_ranges"][0]
+        half_end = (src_range["start"] + src_range["end"]) // 2
+        preloaded = preload(source, 20000, "pre:", src_range["start"], half_end, PASSWORD)
+
+        stop = threading.Event()
+        results = []
+
+        def client(ci):
+            rc = PyRedisCluster(startup_nodes=c.startup_nodes(), password=PASSWORD, socket_timeout=10)
+            rng = random.Random(ci)
+            acked, errors, last, reads = [], [], {}, 0
+            n = 0
+            try:
+                while not stop.is_set() or n < 1500:
+                    n += 1
+                    op = rng.random()
+                    try:
+                        if op < 0.3:
+                            k = f"c{ci}:s{rng.randrange(300)}"
+                            v = f"{ci}-{n}"
+                            assert rc.set(k, v)
+                            acked.append(("set", k, v)); last[k] = v.encode()
+                        elif op < 0.55:
+                            k = f"ctr:{rng.randrange(60)}"
+                            rc.incr(k)
+                            acked.append(("incr", k))
+                        elif op < 0.75:
+                            k = f"c{ci}:h{rng.randrange(80)}"
+                            f, v = f"f{rng.randrange(5)}", f"{n}"
+                            rc.hset(k, f, v)
+                            acked.append(("hset", k, f, v))
+                        else:
+                            # Read-your-writes across the move: what this client last acknowledged.
+                            k = f"c{ci}:s{rng.randrange(300)}"
+                            got = rc.get(k)
+                            reads += 1
+                            if got != last.get(k):
+                                errors.append(f"GET {k}: {got!r}, last acknowledged {last.get(k)!r}")
+                    except Exception as e:  # any error a cluster client could not follow
+                        errors.append(f"op {n}: {type(e).__name__}: {e}")
+            finally:
+                rc.close()
+            results.append((ci, acked, errors, reads))
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        time.sleep(0.3)
+        # Half of the source's slots to the second node, driven end to end by the CLI.
+        migrate = subprocess.run([larder_binary(), "cluster", "migrate", "--from", f"127.0.0.1:{source.port}",
+                                  "--to", c.ids[1], "--slots", f"{src_range['start']}-{half_end}",
+                                  "--password", PASSWORD, "--timeout", "60"],
+                                 capture_output=True, text=True, timeout=90)
+        time.sleep(0.3)
+        stop.set()
+        for t in threads:
+            t.join(timeout=60)
+        assert migrate.returncode == 0, migrate.stdout + migrate.stderr
+
+        # No client saw an error it could not follow, and each read saw its own last write.
+        assert len(results) == 4
+        for ci, acked, errors, reads in results:
+            assert errors == [], f"client {ci}: {errors[:5]}"
+            assert len(acked) > 500 and reads > 100
+
+        st = status(source.port, PASSWORD)
+        assert st["migration_state"] == "done", st
+        assert int(st["migration_keys_sent"]) >= len(preloaded)
+        assert int(st["migration_writes_forwarded"]) > 0, st
+        assert int(st["migration_keys_deleted"]) >= len(preloaded)
+        assert st["migration_error"] == ""
+        info = redis.Redis(port=source.port, password=PASSWORD).info("cluster")
+        assert info["cluster_migration_state"] == "done"
+        # Clients were redirected after the handover (redis-py followed the -MOVED).
+        errorstats = redis.Redis(port=source.port, password=PASSWORD).info("errorstats")
+        assert errorstats.get("errorstat_MOVED", {}).get("count", 0) > 0
+
+        # Every node holds the new topology: the moved half is the target's.
+        for n in c.nodes:
+            with RespConn(n.port) as conn:
+                conn.call("AUTH", PASSWORD)
+                slots = conn.call("CLUSTER", "SLOTS").value
+            owners = {(s[0], s[1]): s[2][1] for s in slots}
+            assert owners[(src_range["start"], half_end)] == target.port
+            assert owners[(half_end + 1, src_range["end"])] == source.port
+
+        # Each key exactly once, on the node owning its slot.
+        spaces = [keyspace(n.port, PASSWORD) for n in c.nodes]
+        union = {}
+        for n, space in zip(c.nodes, spaces):
+            for k, v in space.items():
+                assert k not in union, f"{k!r} is on two nodes"
+                slot = keyslot(k)
+                expected = target if src_range["start"] <= slot <= half_end else \
+                    next(m for m, sh in zip(c.nodes, c.topology) if sh["slot_ranges"][0]["start"] <= slot <= sh["slot_ranges"][0]["end"])
+                assert n is expected, f"{k!r} (slot {slot}) on port {n.port}, owner {expected.port}"
+                union[k] = v
+        moved_keys = sum(1 for k in spaces[1] if src_range["start"] <= keyslot(k) <= half_end)
+        assert moved_keys >= len(preloaded)
+
+        # The union equals a single redis-server fed the same acknowledged writes.
+        ref = redis.Redis(port=reference.port)
+        pipe = ref.pipeline(transaction=False)
+        for k in preloaded:
+            pipe.set(k, f"{k}:" + "x" * 8)
+        for ci, acked, _, _ in sorted(results):
+            for op in acked:
+                if op[0] == "set":
+                    pipe.set(op[1], op[2])
+                elif op[0] == "incr":
+                    pipe.incr(op[1])
+                else:
+                    pipe.hset(op[1], op[2], op[3])
+        pipe.execute()
+        assert union == keyspace(reference.port)
+    finally:
+        c.stop()
+        reference.stop()
+
+
+@pytest.fixture
+def cluster3():
+    c = LarderCluster(3).start()
+    yield c
+    c.stop()
+
+
+def test_bad_migrations_are_refused_with_the_reason(cluster3):
+    c = cluster3
+    src = c.nodes[0].port
+    other = c.topology[1]["slot_ranges"][0]
+    assert status(src) == {"migration_state": "none"}
+    cases = [
+        (["nosuchnode", "0", "10"], "ERR unknown target node id 'nosuchnode': not a master of this node's topology"),
+        ([c.ids[0], "0", "10"], f"ERR target node {c.ids[0]} is this node"),
+        ([c.ids[1], "10", "5"], "ERR slot range 10-5 is not within 0-16383 with start <= end"),
+        ([c.ids[1], "0", "16384"], "ERR slot range 0-16384 is not within 0-16383 with start <= end"),
+        ([c.ids[1], "0", "x"], "ERR slot range 0 x: not integers"),
+        ([c.ids[1], "0", "10", "12"], "ERR slot ranges must be given as <start> <end> pairs"),
+        ([c.ids[1], "0", "10", "5", "20"], "ERR slot 5 is given twice"),
+        ([c.ids[1], str(other["start"]), str(other["start"] + 1)],
+         f"ERR slot range {other['start']}-{other['start'] + 1}: slot {other['start']} is not served by this node (its master is {c.ids[1]})"),
+    ]
+    with RespConn(src) as conn:
+        for args, want in cases:
+            assert conn.call("CLUSTER", "LARDER.MIGRATE", *args).value == Err(want.encode()), args
+    # Nothing started; the node still serves everything it did.
+    assert status(src) == {"migration_state": "none"}
+    assert redis.Redis(port=src).info("cluster")["cluster_migration_state"] == "none"
+    # Outside cluster mode the subcommands say so.
+    plain = servers.start_larder()
+    try:
+        with RespConn(plain.port) as conn:
+            got = conn.call("CLUSTER", "LARDER.MIGRATE", "x", "0", "1").value
+        assert isinstance(got, Err) and b"cluster support disabled" in got.message
+    finally:
+        plain.stop()
+
+
+def test_target_dying_mid_migration_fails_cleanly(cluster3):
+    c = cluster3
+    source, target = c.nodes[0], c.nodes[1]
+    r = c.topology[0]["slot_ranges"][0]
+    keys = preload(source, 150000, "big:", r["start"], r["end"], value_size=64)
+    with RespConn(source.port) as conn:
+        assert conn.call("CLUSTER", "LARDER.MIGRATE", c.ids[1], str(r["start"]), str(r["end"])).value == b"OK"
+        # Another one while this runs is refused.
+        busy = conn.call("CLUSTER", "LARDER.MIGRATE", c.ids[2], str(r["start"]), str(r["end"])).value
+        assert busy == Err(b"ERR a slot migration is already running (CLUSTER LARDER.MIGRATION)")
+    deadline = time.monotonic() + 20
+    while True:
+        st = status(source.port)
+        if st["migration_state"] == "streaming" and int(st["migration_keys_sent"]) > 0:
+            break
+        assert st["migration_state"] in ("connecting", "streaming"), st
+        assert time.monotonic() < deadline, st
+        time.sleep(0.005)
+    target.proc.kill()
+    target.proc.wait()
+    deadline = time.monotonic() + 30
+    while status(source.port)["migration_state"] != "failed":
+        assert time.monotonic() < deadline, status(source.port)
+        time.sleep(0.05)
+    st = status(source.port)
+    assert "target" in st["migration_error"] and str(target.port) in st["migration_error"], st
+    # The source still owns and serves the slots, with every key.
+    src = redis.Redis(port=source.port)
+    assert src.dbsize() == len(keys)
+    assert src.get(keys[0]) == f"{keys[0]}:".encode() + b"x" * 64
+    assert src.set(keys[1], "after") and src.get(keys[1]) == b"after"
+    assert src.incr(f"{{{keys[2]}}}:n") == 1
+    with RespConn(source.port) as conn:
+        slots = conn.call("CLUSTER", "SLOTS").value
+    assert any(s[0] == r["start"] and s[1] == r["end"] and s[2][1] == source.port for s in slots)
+    # The topology can be pushed again once the migration ended.
+    with RespConn(source.port) as conn:
+        topo = conn.call("CLUSTER", "LARDER.TOPOLOGY").value
+        assert conn.call("CLUSTER", "LARDER.SETTOPOLOGY", topo).value == b"OK"
