@@ -117,26 +117,36 @@ public final class ShardWorker {
     @inline(__always)
     func runTimed(_ spec: CommandSpec, _ out: ReplyWriter, _ args: Arguments, db: Int, now: Int64,
                   client: ClientSession?, _ body: () -> Void) {
-        if let migration, let slot = migration.movingSlot(spec, args) {
-            runMigrating(migration, slot, spec, out, args, db: db, now: now, client: client, body)
-            return
+        // The handler stays inlined here either way: handing `body` to an out-of-line function
+        // would make every caller build the closure's context (measured: +67 instructions per
+        // pipelined GET).
+        var forwardTo: SlotMigration? = nil
+        if let migration {
+            switch admit(migration, spec, out, args) {
+            case .refused: return
+            case .forward: forwardTo = migration
+            case .unaffected: break
+            }
         }
         runTimedHere(spec, out, args, db: db, now: now, client: client, body)
+        if let forwardTo { forwardTo.forward(spec, args, db: db, now: now) }
     }
 
-    /// A command on a slot being moved away (SlotMigration): refused during the handover
-    /// (-TRYAGAIN) and after it (-MOVED); otherwise run, then its keys' state forwarded to the
-    /// target, here, in the same task, so a barrier over the loops covers it.
+    enum MigrationAdmission { case unaffected, forward, refused }
+
+    /// A command while this node moves slots away (SlotMigration): on one of those slots it is
+    /// refused during the handover (-TRYAGAIN) and after it (-MOVED); otherwise it runs, and its
+    /// keys' state is then forwarded to the target, here, in the same task, so a barrier over
+    /// the loops covers it.
     @inline(never)
-    func runMigrating(_ migration: SlotMigration, _ slot: Int, _ spec: CommandSpec, _ out: ReplyWriter, _ args: Arguments,
-                      db: Int, now: Int64, client: ClientSession?, _ body: () -> Void) {
+    func admit(_ migration: SlotMigration, _ spec: CommandSpec, _ out: ReplyWriter, _ args: Arguments) -> MigrationAdmission {
+        guard let slot = migration.movingSlot(spec, args) else { return .unaffected }
         if let refusal = migration.refusal(spec, slot: slot) {
             out.error(refusal)
             errorStats.rejected(spec.id, code: String(refusal.prefix { $0 != " " }))
-            return
+            return .refused
         }
-        runTimedHere(spec, out, args, db: db, now: now, client: client, body)
-        migration.forward(spec, args, db: db, now: now)
+        return .forward
     }
 
     @inline(__always)
