@@ -6,9 +6,11 @@ acknowledged writes. Bad requests are refused with the reason; a target that die
 fails the migration and the source keeps serving the slots."""
 import os
 import random
+import shutil
 import subprocess
 import threading
 import time
+import urllib.request
 
 import pytest
 import redis
@@ -80,7 +82,13 @@ def keyspace(port, password=None):
 
 
 def test_migration_under_mixed_load_loses_no_write():
-    c = LarderCluster(3, extra_args=["--requirepass", PASSWORD, "--cluster-migration-password", PASSWORD]).start()
+    c = LarderCluster(3, extra_args=["--requirepass", PASSWORD, "--cluster-migration-password", PASSWORD])
+    # The source also serves HTTP (a feature repo), for its /metrics.
+    repo = os.path.join(c.dir, "repo")
+    shutil.copytree(servers.REPO_ROOT / "feature_repo", repo, ignore=shutil.ignore_patterns("registry.db", "*.db", "online*"))
+    http_port = servers.free_port()
+    c.nodes[0].argv += ["--repo", repo, "--http-port", str(http_port)]
+    c.start()
     reference = servers.start_redis()
     try:
         source, target = c.nodes[0], c.nodes[1]
@@ -157,7 +165,11 @@ def test_migration_under_mixed_load_loses_no_write():
         assert st["migration_error"] == ""
         info = redis.Redis(port=source.port, password=PASSWORD).info("cluster")
         assert info["cluster_migration_state"] == "done"
-        # Clients were redirected after the handover (redis-py followed the -MOVED).
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=10).read().decode()
+        gauges = dict(line.rsplit(" ", 1) for line in metrics.splitlines() if line.startswith("larder_cluster_migration_"))
+        assert gauges["larder_cluster_migration_running"] == "0" and gauges["larder_cluster_migration_failed"] == "0"
+        assert int(gauges["larder_cluster_migration_keys_sent"]) == int(st["migration_keys_sent"])
+                # Clients were redirected after the handover (redis-py followed the -MOVED).
         errorstats = redis.Redis(port=source.port, password=PASSWORD).info("errorstats")
         assert errorstats.get("errorstat_MOVED", {}).get("count", 0) > 0
         print(f"migration: {st}; source errorstats: {errorstats}; ops: {sum(len(a) for _, a, _, _ in results)}")
@@ -231,6 +243,13 @@ def test_bad_migrations_are_refused_with_the_reason(cluster3):
     with RespConn(src) as conn:
         for args, want in cases:
             assert conn.call("CLUSTER", "LARDER.MIGRATE", *args).value == Err(want.encode()), args
+    # The CLI says the same and exits 1.
+    cli = subprocess.run([larder_binary(), "cluster", "migrate", "--from", f"127.0.0.1:{src}", "--to", "nosuchnode",
+                          "--slots", "0-10"], capture_output=True, text=True, timeout=30)
+    assert cli.returncode == 1 and "unknown target node id 'nosuchnode'" in cli.stderr + cli.stdout, cli
+    cli = subprocess.run([larder_binary(), "cluster", "migrate", "--from", f"127.0.0.1:{src}", "--to", c.ids[1],
+                          "--slots", "0-x"], capture_output=True, text=True, timeout=30)
+    assert cli.returncode != 0 and "'0-x' is not a slot or a start-end range" in cli.stderr, cli
     # Nothing started; the node still serves everything it did.
     assert status(src) == {"migration_state": "none"}
     assert redis.Redis(port=src).info("cluster")["cluster_migration_state"] == "none"
