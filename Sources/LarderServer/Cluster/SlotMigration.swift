@@ -69,6 +69,9 @@ public final class SlotMigration: @unchecked Sendable {
     private var queue: [(db: Int, bytes: [UInt8])] = []
     private var _error: String?
     private var _finishedAt: Date?
+    /// From the seal to the install of the new topology: how long writes got -TRYAGAIN.
+    private var _sealedAt: Date?
+    private var _handoverSeconds: Double?
 
     static let recordBacklog = 2048
 
@@ -237,6 +240,7 @@ public final class SlotMigration: @unchecked Sendable {
             try pump(link, &sentDB, downTo: 0)
             // Handover: no write to the moving slots runs from here on (a barrier over every
             // loop lets those already past the check finish and forward).
+            lock.withLock { _sealedAt = Date() }
             set(.sealed)
             Self.barrier(workers)
             try check()
@@ -250,6 +254,7 @@ public final class SlotMigration: @unchecked Sendable {
                 // migration, and the operator pushes the topology.
                 throw Failure(description: "the target took the slots but this node could not install the new topology: \(error)")
             }
+            lock.withLock { _handoverSeconds = _sealedAt.map { Date().timeIntervalSince($0) } }
             log("slot migration handed over")
             for w in workers {
                 for db in 0..<w.shard.databases.count {
@@ -364,7 +369,7 @@ public final class SlotMigration: @unchecked Sendable {
     }
 
     var statusFields: [(String, String)] {
-        let (error, finished) = lock.withLock { (_error, _finishedAt) }
+        let (error, finished, handover) = lock.withLock { (_error, _finishedAt, _handoverSeconds) }
         let seconds = (finished ?? Date()).timeIntervalSince(startedAt)
         return [
             ("migration_state", phase.name),
@@ -375,6 +380,8 @@ public final class SlotMigration: @unchecked Sendable {
             ("migration_records_acknowledged", String(recordsAcknowledged.load(ordering: .relaxed))),
             ("migration_keys_deleted", String(keysDeleted.load(ordering: .relaxed))),
             ("migration_seconds", String(format: "%.3f", seconds)),
+            // Writes to the moving slots were refused (-TRYAGAIN) this long; empty before the handover.
+            ("migration_handover_ms", handover.map { String(format: "%.1f", $0 * 1000) } ?? ""),
             ("migration_error", error ?? ""),
         ]
     }
