@@ -95,6 +95,17 @@ def test_migration_under_mixed_load_loses_no_write():
         src_range = c.topology[0]["slot_ranges"][0]
         half_end = (src_range["start"] + src_range["end"]) // 2
         preloaded = preload(source, 60000, "pre:", src_range["start"], half_end, PASSWORD)
+        # Every type, a TTL, a hash past its packed form, and a key in database 1, in a moving slot.
+        tag = next(f"t{i}" for i in range(10000) if src_range["start"] <= keyslot(f"t{i}") <= half_end)
+        typed = [("RPUSH", f"{{{tag}}}:list", "a", "b", "c"), ("SADD", f"{{{tag}}}:set", "x", "y"),
+                 ("ZADD", f"{{{tag}}}:zset", "1.5", "m1", "2", "m2"),
+                 ("HSET", f"{{{tag}}}:bighash", *[x for i in range(300) for x in (f"f{i}", f"v{i}")]),
+                 ("SET", f"{{{tag}}}:ttl", "v"), ("PEXPIRE", f"{{{tag}}}:ttl", "100000")]
+        direct = redis.Redis(port=source.port, password=PASSWORD)
+        for cmd in typed:
+            direct.execute_command(*cmd)
+        db1 = redis.Redis(port=source.port, password=PASSWORD, db=1)
+        db1.set(f"{{{tag}}}:db1", "one")
 
         stop = threading.Event()
         results = []
@@ -198,8 +209,20 @@ def test_migration_under_mixed_load_loses_no_write():
         moved_keys = sum(1 for k in spaces[1] if src_range["start"] <= keyslot(k) <= half_end)
         assert moved_keys >= len(preloaded)
 
+        # The typed keys arrived whole, with their expiry and database.
+        t = redis.Redis(port=target.port, password=PASSWORD)
+        assert t.lrange(f"{{{tag}}}:list", 0, -1) == [b"a", b"b", b"c"]
+        assert t.smembers(f"{{{tag}}}:set") == {b"x", b"y"}
+        assert t.zrange(f"{{{tag}}}:zset", 0, -1, withscores=True) == [(b"m1", 1.5), (b"m2", 2.0)]
+        assert t.hlen(f"{{{tag}}}:bighash") == 300 and t.hget(f"{{{tag}}}:bighash", "f299") == b"v299"
+        assert 0 < t.pttl(f"{{{tag}}}:ttl") <= 100000
+        assert redis.Redis(port=target.port, password=PASSWORD, db=1).get(f"{{{tag}}}:db1") == b"one"
+        assert db1.dbsize() == 0  # deleted on the source (database 0: the exactly-once check below)
+
         # The union equals a single redis-server fed the same acknowledged writes.
         ref = redis.Redis(port=reference.port)
+        for cmd in typed:
+            ref.execute_command(*cmd)
         pipe = ref.pipeline(transaction=False)
         for k in preloaded:
             pipe.set(k, f"{k}:" + "x" * 8)
