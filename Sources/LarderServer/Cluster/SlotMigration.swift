@@ -125,14 +125,27 @@ public final class SlotMigration: @unchecked Sendable {
     func forward(_ spec: CommandSpec, _ args: Arguments, db: Int, now: Int64) {
         guard !spec.flags.contains(.readonly), isRunning else { return }
         var records: [(db: Int, bytes: [UInt8])] = []
-        spec.keys.forEach(args) { i in
-            let key = args[i]
+        func record(_ key: UnsafeRawBufferPointer, _ db: Int) {
             let shard = shards[ServerState.shardIndex(hash: ByteHash.hash(key), count: shards.count)]
+            guard db >= 0 && db < shard.databases.count else { return }
             let keyspace = shard.db(db)
             if let slot = keyspace.lookupInternal(key, now: now) {
                 records.append((db, Self.restoreRecord(keyspace, slot, key: key)))
             } else {
                 records.append((db, Self.command([Array("DEL".utf8), Array(key)])))
+            }
+        }
+        spec.keys.forEach(args) { i in record(args[i], db) }
+        // The two writes whose key lands in another database: MOVE key db, COPY src dst DB db.
+        if spec.name == "move", let other = RESPParser.parseInteger(args[2], from: 0, to: args[2].count) {
+            record(args[1], other)
+        } else if spec.name == "copy" {
+            var j = 3
+            while j + 1 < args.count {
+                if args.equalsKeyword(j, "DB"), let other = RESPParser.parseInteger(args[j + 1], from: 0, to: args[j + 1].count) {
+                    record(args[2], other)
+                }
+                j += 1
             }
         }
         writesForwarded.wrappingIncrement(by: records.count, ordering: .relaxed)

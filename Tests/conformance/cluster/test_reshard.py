@@ -43,9 +43,9 @@ def status(port, password=None):
     return dict(line.split(":", 1) for line in text.strip().split("\r\n") if ":" in line)
 
 
-def preload(node, count, prefix, low, high, password=None, value_size=8):
+def preload(node, count, prefix, low, high, password=None, value_size=8, db=0):
     """`count` string keys whose slots are in low..high, written straight to `node` (their owner)."""
-    r = redis.Redis(port=node.port, password=password)
+    r = redis.Redis(port=node.port, password=password, db=db)
     keys = []
     i = 0
     while len(keys) < count:
@@ -326,3 +326,40 @@ def test_target_dying_mid_migration_fails_cleanly(cluster3):
     with RespConn(source.port) as conn:
         topo = conn.call("CLUSTER", "LARDER.TOPOLOGY").value
         assert conn.call("CLUSTER", "LARDER.SETTOPOLOGY", topo).value == b"OK"
+
+
+def test_writes_after_their_keys_were_sent_are_forwarded(cluster3):
+    """Databases are streamed in order: with a big database 15, writes in databases 0-2 made while
+    it streams reach the target only as forwarded records (MOVE and COPY ... DB included)."""
+    c = cluster3
+    source, target = c.nodes[0], c.nodes[1]
+    r = c.topology[0]["slot_ranges"][0]
+    tag = next(f"w{i}" for i in range(10000) if r["start"] <= keyslot(f"w{i}") <= r["end"])
+    k = lambda name: f"{{{tag}}}:{name}"  # noqa: E731
+    src = redis.Redis(port=source.port)
+    src.set(k("a"), "1")
+    src.set(k("b"), "old")
+    src.set(k("gone"), "x")
+    preload(source, 150000, "db15:", r["start"], r["end"], value_size=32, db=15)
+    with RespConn(source.port) as conn:
+        assert conn.call("CLUSTER", "LARDER.MIGRATE", c.ids[1], str(r["start"]), str(r["end"])).value == b"OK"
+    deadline = time.monotonic() + 20
+    while int(status(source.port).get("migration_keys_sent", 0)) < 1000:
+        assert time.monotonic() < deadline, status(source.port)
+        time.sleep(0.002)
+    assert src.move(k("a"), 1)
+    assert src.copy(k("b"), k("b2"), destination_db=2)
+    assert src.set(k("b"), "new") and src.delete(k("gone")) == 1 and src.set(k("late"), "v")
+    assert status(source.port)["migration_state"] == "streaming", "the writes must land while database 15 streams"
+    deadline = time.monotonic() + 30
+    while status(source.port)["migration_state"] != "done":
+        assert status(source.port)["migration_state"] != "failed", status(source.port)
+        assert time.monotonic() < deadline, status(source.port)
+        time.sleep(0.05)
+    assert int(status(source.port)["migration_writes_forwarded"]) >= 6
+    t = [redis.Redis(port=target.port, db=d) for d in range(3)]
+    assert t[0].get(k("b")) == b"new" and t[0].get(k("late")) == b"v"
+    assert t[0].exists(k("gone")) == 0 and t[0].exists(k("a")) == 0
+    assert t[1].get(k("a")) == b"1"
+    assert t[2].get(k("b2")) == b"old"
+    assert redis.Redis(port=target.port, db=15).dbsize() == 150000
