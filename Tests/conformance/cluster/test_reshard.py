@@ -82,7 +82,8 @@ def keyspace(port, password=None):
 
 
 def test_migration_under_mixed_load_loses_no_write():
-    c = LarderCluster(3, extra_args=["--requirepass", PASSWORD, "--cluster-migration-password", PASSWORD])
+    c = LarderCluster(3, extra_args=["--requirepass", PASSWORD, "--cluster-migration-password", PASSWORD,
+                                     "--threads", "2", "--no-pin"])
     # The source also serves HTTP (a feature repo), for its /metrics.
     repo = os.path.join(c.dir, "repo")
     shutil.copytree(servers.REPO_ROOT / "feature_repo", repo, ignore=shutil.ignore_patterns("registry.db", "*.db", "online*"))
