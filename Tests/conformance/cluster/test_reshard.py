@@ -4,6 +4,7 @@ RedisCluster clients, every acknowledged write ends up exactly once on the node 
 no client sees an error it cannot follow, and the keyspace equals a redis-server fed the same
 acknowledged writes. Bad requests are refused with the reason; a target that dies mid-stream
 fails the migration and the source keeps serving the slots."""
+import json
 import os
 import random
 import shutil
@@ -364,3 +365,78 @@ def test_writes_after_their_keys_were_sent_are_forwarded(cluster3):
     assert t[1].get(k("a")) == b"1"
     assert t[2].get(k("b2")) == b"old"
     assert redis.Redis(port=target.port, db=15).dbsize() == 150000
+
+
+def test_reshard_adds_a_node_and_moves_slots_to_it():
+    """`larder cluster reshard FILE`: from two masters to three (the third started unconfigured),
+    under a client writing and reading; afterwards every node holds the file's topology and
+    every key is on its owner, with its last acknowledged value."""
+    from cluster_nodes import even_topology
+    c = LarderCluster(3)
+    two = even_topology(list(zip(c.ids[:2], [s.port for s in c.nodes[:2]])))
+    c.topology = two
+    for path in c.config_paths:
+        with open(path, "w") as f:
+            json.dump(two, f)
+    os.remove(c.config_paths[2])  # the new node starts with no topology
+    c.start()
+    try:
+        rc = PyRedisCluster(startup_nodes=c.startup_nodes()[:2], socket_timeout=10)
+        for i in range(3000):
+            rc.set(f"r{i}", f"v{i}")
+        stop = threading.Event()
+        seen = {"ops": 0, "errors": []}
+        last = {}
+
+        def load():
+            client = PyRedisCluster(startup_nodes=c.startup_nodes()[:2], socket_timeout=10)
+            rng = random.Random(7)
+            try:
+                while not stop.is_set() or seen["ops"] < 500:
+                    k = f"r{rng.randrange(3000)}"
+                    try:
+                        if rng.random() < 0.5:
+                            v = f"w{seen['ops']}"
+                            client.set(k, v)
+                            last[k] = v
+                        else:
+                            got = client.get(k)
+                            if got != last.get(k, f"v{k[1:]}").encode():
+                                seen["errors"].append(f"GET {k}: {got!r}")
+                    except Exception as e:
+                        seen["errors"].append(f"{type(e).__name__}: {e}")
+                    seen["ops"] += 1
+            finally:
+                client.close()
+
+        t = threading.Thread(target=load)
+        t.start()
+        wanted = even_topology(list(zip(c.ids, [s.port for s in c.nodes])))
+        path = os.path.join(c.dir, "three.json")
+        with open(path, "w") as f:
+            json.dump(wanted, f)
+        out = subprocess.run([larder_binary(), "cluster", "reshard", path], capture_output=True, text=True, timeout=120)
+        stop.set()
+        t.join(timeout=60)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert "resharded: " in out.stdout and seen["errors"] == [], (out.stdout, seen["errors"][:5])
+        print(out.stdout, seen["ops"])
+        for n in c.nodes:
+            with RespConn(n.port) as conn:
+                assert json.loads(conn.call("CLUSTER", "LARDER.TOPOLOGY").value) == wanted
+        rc.close()
+        rc = PyRedisCluster(startup_nodes=c.startup_nodes(), socket_timeout=10)
+        for i in range(3000):
+            k = f"r{i}"
+            assert rc.get(k) == last.get(k, f"v{i}").encode()
+        total = 0
+        for n, shard in zip(c.nodes, wanted):
+            r = shard["slot_ranges"][0]
+            keys = redis.Redis(port=n.port).keys("r*")
+            assert all(r["start"] <= keyslot(k) <= r["end"] for k in keys)
+            total += len(keys)
+        assert total == 3000
+        assert redis.Redis(port=c.nodes[2].port).dbsize() > 500
+        rc.close()
+    finally:
+        c.stop()
