@@ -87,6 +87,10 @@ public final class ServerSettings: @unchecked Sendable {
     public var clusterNodeId: String? = nil
     /// The topology file read at start-up and rewritten by each accepted push.
     public var clusterConfigFile: String? = nil
+    /// AUTH of a migration source on its target (`--cluster-migration-user/-password`): nil
+    /// when the target requires no password.
+    public var clusterMigrationUser: String? = nil
+    public var clusterMigrationPassword: String? = nil
     /// appendonly, appendfsync, appenddirname, ... (AppendOnlyFile.swift).
     public let aof = AOFSettings()
     private let lock = NIOLock()

@@ -66,6 +66,9 @@ public final class ShardWorker {
     /// The cluster topology as this thread routes by it; nil when cluster mode is off, so
     /// dispatch pays one branch then (ClusterState.publish sets it on this thread).
     var cluster: ClusterRouting? = nil
+    /// The slot migration this node runs as the source, set with `cluster`; nil otherwise, so
+    /// `runTimed` pays one branch when no migration runs (and cluster mode off never sets it).
+    var migration: SlotMigration? = nil
     // MARK: -
 
     init(index: Int, loop: EventLoop, commandCount: Int) {
@@ -116,6 +119,41 @@ public final class ShardWorker {
     @inline(__always)
     func runTimed(_ spec: CommandSpec, _ out: ReplyWriter, _ args: Arguments, db: Int, now: Int64,
                   client: ClientSession?, _ body: () -> Void) {
+        // The handler stays inlined here either way: handing `body` to an out-of-line function
+        // would make every caller build the closure's context (measured: +67 instructions per
+        // pipelined GET).
+        var forwardTo: SlotMigration? = nil
+        if let migration {
+            switch admit(migration, spec, out, args) {
+            case .refused: return
+            case .forward: forwardTo = migration
+            case .unaffected: break
+            }
+        }
+        runTimedHere(spec, out, args, db: db, now: now, client: client, body)
+        if let forwardTo { forwardTo.forward(spec, args, db: db, now: now) }
+    }
+
+    enum MigrationAdmission { case unaffected, forward, refused }
+
+    /// A command while this node moves slots away (SlotMigration): on one of those slots it is
+    /// refused during the handover (-TRYAGAIN) and after it (-MOVED); otherwise it runs, and its
+    /// keys' state is then forwarded to the target, here, in the same task, so a barrier over
+    /// the loops covers it.
+    @inline(never)
+    func admit(_ migration: SlotMigration, _ spec: CommandSpec, _ out: ReplyWriter, _ args: Arguments) -> MigrationAdmission {
+        guard let slot = migration.movingSlot(spec, args) else { return .unaffected }
+        if let refusal = migration.refusal(spec, slot: slot) {
+            out.error(refusal)
+            errorStats.rejected(spec.id, code: String(refusal.prefix { $0 != " " }))
+            return .refused
+        }
+        return .forward
+    }
+
+    @inline(__always)
+    func runTimedHere(_ spec: CommandSpec, _ out: ReplyWriter, _ args: Arguments, db: Int, now: Int64,
+                      client: ClientSession?, _ body: () -> Void) {
         let errors = out.errorCount
         let replyStart = out.count
         if spec.flags.contains(.write) { writeCommands &+= 1 }

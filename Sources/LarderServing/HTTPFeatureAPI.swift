@@ -166,6 +166,16 @@ public final class HTTPFeatureAPI: @unchecked Sendable {
             out += "larder_net_input_bytes_total \(snap.netInputBytes)\n"
             family("larder_net_output_bytes_total", "counter", "Bytes written to RESP clients.")
             out += "larder_net_output_bytes_total \(snap.netOutputBytes)\n"
+            if let m = snap.migration {
+                family("larder_cluster_migration_running", "gauge", "1 while this node moves slots to another node (docs/cluster.md, Resharding).")
+                out += "larder_cluster_migration_running \(m.running ? 1 : 0)\n"
+                family("larder_cluster_migration_failed", "gauge", "1 when this node's last slot migration failed.")
+                out += "larder_cluster_migration_failed \(m.failed ? 1 : 0)\n"
+                family("larder_cluster_migration_keys_sent", "gauge", "Keys the running or last slot migration streamed to its target.")
+                out += "larder_cluster_migration_keys_sent \(m.keysSent)\n"
+                family("larder_cluster_migration_writes_forwarded", "gauge", "Key records the running or last slot migration forwarded for writes made meanwhile.")
+                out += "larder_cluster_migration_writes_forwarded \(m.writesForwarded)\n"
+            }
             family("larder_shard_keys", "gauge", "Keys held by each shard (all databases).")
             for (shard, n) in keys.sorted(by: { $0.shard < $1.shard }) { out += "larder_shard_keys{shard=\"\(shard)\"} \(n)\n" }
             serving.metrics.exposition(into: &out)

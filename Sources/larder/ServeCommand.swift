@@ -110,6 +110,12 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("cluster-node-id"),
             help: "This node's id in the topology (default: a random id each start, fit only for topologies pushed after start-up).")
     var clusterNodeId: String?
+    @Option(name: .customLong("cluster-migration-user"),
+            help: "User this node authenticates as on the target of a slot migration (with --cluster-migration-password).")
+    var clusterMigrationUser: String?
+    @Option(name: .customLong("cluster-migration-password"),
+            help: "Password this node gives the target of a slot migration (AUTH; the target's requirepass or that user's).")
+    var clusterMigrationPassword: String?
     @Option(help: "Feature repo whose definitions FEATURES.* and the HTTP feature server serve (and --materialize loads).")
     var repo: String?
     @Option(name: .customLong("http-port"), help: "HTTP feature server port (Feast's `feast serve` API), with --repo.")
@@ -228,6 +234,8 @@ struct ServeCommand: ParsableCommand {
         settings.enableDebugCommand = ServerSettings.ProtectedConfig(rawValue: enableDebugCommand.rawValue)!
         settings.clusterEnabled = clusterEnabled == .yes || clusterConfig != nil
         settings.clusterNodeId = clusterNodeId
+        settings.clusterMigrationUser = clusterMigrationUser
+        settings.clusterMigrationPassword = clusterMigrationPassword
         settings.clusterConfigFile = clusterConfig.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         settings.notifyKeyspaceEvents.store(KeyspaceEventFlags(text: notifyKeyspaceEvents)?.rawValue ?? 0, ordering: .relaxed)
         settings.setMaxMemoryPolicy(EvictionPolicy(name: maxmemoryPolicy)!)

@@ -17,17 +17,22 @@ final class ClusterRouting: @unchecked Sendable {
     let isPrimary: Bool
     /// Per shard, its primary's "ip:port", the tail of a -MOVED.
     let primaryAddress: [String]
+    /// The slot migration this node runs as the source, if any (SlotMigration.swift): while
+    /// streaming, commands on its slots forward their keys; after the handover it answers
+    /// -MOVED for them even to commands routed by an older table.
+    let migration: SlotMigration?
 
     static let notConfiguredError = "CLUSTERDOWN Cluster is not yet configured: no topology (start with --cluster-config FILE or push one with CLUSTER LARDER.SETTOPOLOGY)"
     static let crossSlotError: StaticString = "CROSSSLOT Keys in request don't hash to the same slot"
 
     init(unconfigured myId: String) {
-        topology = nil; self.myId = myId; owner = []; myShard = -1; isPrimary = false; primaryAddress = []
+        topology = nil; self.myId = myId; owner = []; myShard = -1; isPrimary = false; primaryAddress = []; migration = nil
     }
 
     /// `topology` must have passed `validate(myId:)`.
-    init(_ topology: ClusterTopology, myId: String) {
+    init(_ topology: ClusterTopology, myId: String, migration: SlotMigration? = nil) {
         self.topology = topology
+        self.migration = migration
         self.myId = myId
         var owner = [UInt16](repeating: 0, count: ClusterTopology.slotCount)
         var mine = -1, primary = false
@@ -95,8 +100,12 @@ public final class ClusterState: @unchecked Sendable {
 
     /// Validates `topology` against this node and installs it on every worker; a refused one
     /// leaves the current topology serving. `save`: also write it to --cluster-config.
-    func install(_ topology: ClusterTopology, workers: [ShardWorker], save: Bool) throws {
+    /// `migration`: the handover of that migration (it keeps answering -MOVED for its slots).
+    func install(_ topology: ClusterTopology, workers: [ShardWorker], save: Bool, migration: SlotMigration? = nil) throws {
         try topology.validate(myId: myId)
+        if migration == nil, let m = lastMigration, m.isRunning {
+            throw ClusterTopology.Invalid("a slot migration to \(m.target.id) is running (CLUSTER LARDER.MIGRATION); push the topology after it ends")
+        }
         if save, let configFile {
             // Written aside then renamed: a crash leaves the old file or the new, never half.
             let tmp = configFile + ".tmp"
@@ -107,15 +116,52 @@ public final class ClusterState: @unchecked Sendable {
                 throw ClusterTopology.Invalid("cannot save the topology to \(configFile): \(error)")
             }
         }
-        let routing = ClusterRouting(topology, myId: myId)
-        lock.withLock { _routing = routing }
+        let routing = ClusterRouting(topology, myId: myId, migration: migration)
+        lock.withLock {
+            _routing = routing
+            if let migration { _lastMigration = migration }
+        }
         publish(routing, to: workers)
     }
 
     func publish(_ routing: ClusterRouting, to workers: [ShardWorker]) {
         for w in workers {
-            if w.loop.inEventLoop { w.cluster = routing } else { w.loop.execute { w.cluster = routing } }
+            if w.loop.inEventLoop {
+                w.cluster = routing; w.migration = routing.migration
+            } else {
+                w.loop.execute { w.cluster = routing; w.migration = routing.migration }
+            }
         }
+    }
+
+    /// The running migration, or the last one (for its status); nil before the first.
+    var lastMigration: SlotMigration? { lock.withLock { _lastMigration } }
+    private var _lastMigration: SlotMigration?
+
+    /// Starts routing with `migration` (the topology unchanged) unless one is already running;
+    /// false when one is.
+    func begin(_ migration: SlotMigration, workers: [ShardWorker]) -> Bool {
+        let routing: ClusterRouting? = lock.withLock {
+            if let m = _lastMigration, m.isRunning { return nil }
+            guard let topology = _routing.topology else { return nil }
+            _lastMigration = migration
+            _routing = ClusterRouting(topology, myId: myId, migration: migration)
+            return _routing
+        }
+        guard let routing else { return false }
+        publish(routing, to: workers)
+        return true
+    }
+
+    /// A failed migration: the current topology (which still gives this node the slots) routes
+    /// without it.
+    func dropMigration(_ migration: SlotMigration, workers: [ShardWorker]) {
+        let routing: ClusterRouting? = lock.withLock {
+            guard _routing.migration === migration, let topology = _routing.topology else { return nil }
+            _routing = ClusterRouting(topology, myId: myId)
+            return _routing
+        }
+        if let routing { publish(routing, to: workers) }
     }
 
     /// At start-up: the unconfigured state on every worker, then the file's topology if any.

@@ -113,7 +113,7 @@ public struct ClusterTopology: Equatable, Sendable {
     }
 
     /// Sorted slots as contiguous ranges.
-    static func ranges(of slots: [Int]) -> [SlotRange] {
+    public static func ranges(of slots: [Int]) -> [SlotRange] {
         var out: [SlotRange] = []
         for s in slots {
             if let last = out.last, last.end == s - 1 { out[out.count - 1].end = s } else { out.append(SlotRange(s, s)) }

@@ -31,6 +31,9 @@ public final class ClientSession {
     var multiFailed = false
     /// READONLY was sent (until READWRITE): a replica serves this client's reads of its shard.
     var clusterReadOnly = false
+    /// CLUSTER LARDER.IMPORT was sent: this is a migration source's link, whose records for the
+    /// slots this node imports run although the topology does not give it those slots yet.
+    var clusterImportLink = false
     var watchFlag: WatchFlag? = nil
     var watchedKeys: [(shard: Int, db: Int, key: [UInt8])] = []
     var closeAfterReply = false

@@ -155,6 +155,7 @@ extension ConnectionHandler {
     /// checked over every queued command together (keys of one slot, served here), as Redis.
     @inline(never)
     func clusterRefusal(_ cluster: ClusterRouting, _ spec: CommandSpec, _ args: Arguments) -> String? {
+        if session.clusterImportLink { return nil }
         guard spec.route == .transaction else {
             return cluster.refusal(spec, args, readOnlyClient: session.clusterReadOnly)
         }

@@ -32,6 +32,8 @@ public struct ServerMetricsSnapshot: Sendable {
     public static let latencyBucketBounds: [Double] = (0..<(ShardWorker.latencyBucketCount - 1)).map { Double(1 << (10 + $0)) / 1e9 }
     /// Hops sent by each shard thread's connections, by thread.
     public var hopsByShard: [Int] = []
+    /// The slot migration this node runs or ran last (cluster mode; nil before the first).
+    public var migration: (running: Bool, failed: Bool, keysSent: Int, writesForwarded: Int)? = nil
 }
 
 extension ServerState {
@@ -51,6 +53,11 @@ extension ServerState {
             if buckets.contains(where: { $0 > 0 }) { s.commandLatency.append((spec.name, buckets, Double(nanos) / 1e9)) }
         }
         s.hopsByShard = workers.map(\.hops)
+        if cluster.enabled, let m = cluster.lastMigration {
+            let phase = m.phase
+            s.migration = (phase.rawValue < SlotMigration.Phase.done.rawValue, phase == .failed,
+                           m.keysSent.load(ordering: .relaxed), m.writesForwarded.load(ordering: .relaxed))
+        }
         s.connectedClients = clients.all.count
         s.residentBytes = ProcessMemory.residentBytes()
         s.netInputBytes = ServerStats.netInputBytes(self)

@@ -14,7 +14,7 @@ import NIOCore
 ///   and dispatch redirects keys of other nodes' slots (ClusterRouting). There is no cluster
 ///   bus and no gossip: an operator or `larder cluster push` gives every node the topology.
 /// READONLY / READWRITE set whether a replica may serve this client's reads; ASKING is
-/// accepted (there is no slot migration yet, so nothing answers -ASK).
+/// accepted (a slot migration answers -TRYAGAIN then -MOVED, never -ASK: docs/cluster.md).
 enum ClusterFamily {
     static let commands: [CommandSpec] = [
         // `.allShards`: COUNTKEYSINSLOT and GETKEYSINSLOT look at every key. The other
@@ -65,7 +65,7 @@ enum ClusterFamily {
         Subcommand("larder.topology", arity: 2, flags: [.admin, .stale, .noscript],
                    summary: "Returns this node's cluster topology as JSON, or nil when none was given.",
                    since: "0.1.0", handler: getTopology),
-    ]
+    ] + migrationSubcommands
 
     /// The configured topology, or nil in the emulated single-node mode.
     static func routing(_ ctx: CommandContext) -> ClusterRouting? {
@@ -352,6 +352,9 @@ enum ClusterFamily {
             "    start, end, master and replicas IP addresses, ports and ids",
             "LARDER.SETTOPOLOGY <json>", "    Install a cluster topology on this node (Larder's; docs/cluster.md).",
             "LARDER.TOPOLOGY", "    Return this node's cluster topology as JSON.",
+            "LARDER.MIGRATE <target-node-id> <start> <end> [<start> <end> ...]", "    Move slot ranges of this node to another master (Larder's; docs/cluster.md).",
+            "LARDER.MIGRATION", "    Return the state of this node's running or last slot migration.",
+            "LARDER.IMPORT <source-node-id> <start> <end> [...]", "    Sent by a migration source to its target (Larder's).",
         ])
     }
 }

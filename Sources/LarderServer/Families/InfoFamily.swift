@@ -56,7 +56,10 @@ enum InfoFamily {
         case "replication": fields = replication(ctx)
         case "cpu": fields = cpu()
         case "commandstats": fields = commandstats(ctx)
-        case "cluster": fields = [("cluster_enabled", ctx.server.cluster.enabled ? "1" : "0")]
+        case "cluster":
+            // Larder's: the slot migration this node runs or ran last (CLUSTER LARDER.MIGRATION).
+            fields = [("cluster_enabled", ctx.server.cluster.enabled ? "1" : "0")] + (ctx.server.cluster.enabled
+                ? ClusterFamily.migrationFields(ctx.server.cluster).map { ("cluster_\($0.0)", $0.1) } : [])
         case "keyspace": fields = keyspace(ctx)
         case "errorstats": fields = errorstats(ctx)
         default: fields = []  // modules, latencystats: nothing to report
