@@ -1,22 +1,31 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A set, in Redis 7.0's two encodings: an *intset* while every member is a canonical integer
 /// and there are at most `SetObject.maxIntsetEntries` (Redis' `set-max-intset-entries`, 512) of
 /// them: sorted integers packed at the narrowest width that holds them all (2, 4 or 8 bytes,
 /// as Redis' intset.c), so a set of small ids costs 2 bytes a member; otherwise a hash table
-/// of byte strings. Like Redis, a set never goes back from the table to the intset.
+/// of byte strings (`SetMemberTable`). Like Redis, a set never goes back from the table to the intset.
 public final class SetObject {
     /// `set-max-intset-entries`.
     nonisolated(unsafe) public static var maxIntsetEntries = 512
 
-    /// Intset: little-endian integers of `width` bytes, ascending. Empty when in table form.
-    private var packed: [UInt8] = []
-    private var width = 2
-    private var packedCount = 0
-    private var table: Set<[UInt8]>? = nil
+    /// Intset: little-endian integers of `width` bytes, ascending, in a buffer of exactly their
+    /// size (Redis' intset reallocs on every add too). Empty when in table form. The buffer's
+    /// 32-bit length and `width` share a word, so the object is 40 bytes (a 48-byte malloc
+    /// chunk); the member count is the length over the width.
+    private var packed = ExactBytes()
+    private var width: UInt8 = 2
+    private var table: SetMemberTable? = nil
 
     public init() {}
 
     public var isIntset: Bool { table == nil }
     public var count: Int { table?.count ?? packedCount }
+    private var packedCount: Int { packed.count / Int(width) }
 
     // MARK: intset
 
@@ -42,35 +51,36 @@ public final class SetObject {
         return (lo, false)
     }
 
-    private static func widthFor(_ v: Int64) -> Int {
+    private static func widthFor(_ v: Int64) -> UInt8 {
         if v >= Int64(Int16.min) && v <= Int64(Int16.max) { return 2 }
         if v >= Int64(Int32.min) && v <= Int64(Int32.max) { return 4 }
         return 8
     }
 
-    private func encode(_ v: Int64, width w: Int) -> [UInt8] {
+    /// Stores `v` at `p` in `w` bytes.
+    @inline(__always) private static func store(_ v: Int64, width w: UInt8, at p: UnsafeMutableRawPointer) {
         switch w {
-        case 2: return withUnsafeBytes(of: Int16(v).littleEndian) { Array($0) }
-        case 4: return withUnsafeBytes(of: Int32(v).littleEndian) { Array($0) }
-        default: return withUnsafeBytes(of: v.littleEndian) { Array($0) }
+        case 2: p.storeBytes(of: Int16(v).littleEndian, as: Int16.self)
+        case 4: p.storeBytes(of: Int32(v).littleEndian, as: Int32.self)
+        default: p.storeBytes(of: v.littleEndian, as: Int64.self)
         }
     }
 
-    private func upgrade(to w: Int) {
-        let values = (0..<packedCount).map { integer(at: $0) }
+    private func upgrade(to w: UInt8) {
+        let n = packedCount
+        guard n > 0 else { width = w; return }
+        let p = malloc(n * Int(w))!
+        for i in 0..<n { Self.store(integer(at: i), width: w, at: p + i * Int(w)) }
+        packed.adopt(p, count: n * Int(w))
         width = w
-        packed = []
-        packed.reserveCapacity(values.count * w)
-        for v in values { packed += encode(v, width: w) }
     }
 
     /// Moves to the table form (a non-integer member, or past `maxIntsetEntries`).
     private func convertToTable() {
-        var t = Set<[UInt8]>(minimumCapacity: packedCount + 1)
-        for i in 0..<packedCount { t.insert(decimalBytes(integer(at: i))) }
+        let t = SetMemberTable(capacity: (packedCount + 1) * 4 / 3 + 1)
+        for i in 0..<packedCount { decimalBytes(integer(at: i)).withUnsafeBytes { _ = t.insert($0) } }
         table = t
-        packed = []
-        packedCount = 0
+        packed.removeAll()
     }
 
     // MARK: operations
@@ -85,31 +95,33 @@ public final class SetObject {
                 if packedCount < Self.maxIntsetEntries {
                     let w = Self.widthFor(v)
                     if w > width { upgrade(to: w) }
-                    packed.insert(contentsOf: encode(v, width: width), at: i * width)
-                    packedCount += 1
+                    var cell: Int64 = 0
+                    withUnsafeMutableBytes(of: &cell) { c in
+                        Self.store(v, width: width, at: c.baseAddress!)
+                        packed.insert(UnsafeRawBufferPointer(rebasing: c[0..<Int(width)]), at: i * Int(width))
+                    }
                     return true
                 }
             }
             convertToTable()
         }
-        return table!.insert(Array(member)).inserted
+        return table!.insert(member)
     }
 
     public func add(_ member: [UInt8]) -> Bool { member.withUnsafeBytes { add($0) } }
 
     @discardableResult
     public func remove(_ member: UnsafeRawBufferPointer) -> Bool {
-        if table != nil { return table!.remove(Array(member)) != nil }
+        if let t = table { return t.remove(member) }
         guard let v = canonicalInteger(member) else { return false }
         let (i, found) = search(v)
         guard found else { return false }
-        packed.removeSubrange(i * width..<(i + 1) * width)
-        packedCount -= 1
+        packed.removeSubrange(i * Int(width)..<(i + 1) * Int(width))
         return true
     }
 
     public func contains(_ member: UnsafeRawBufferPointer) -> Bool {
-        if let t = table { return t.contains(Array(member)) }
+        if let t = table { return t.contains(member) }
         guard let v = canonicalInteger(member) else { return false }
         return search(v).1
     }
@@ -118,19 +130,24 @@ public final class SetObject {
 
     /// Every member (an intset in ascending order, a table in its order).
     public var members: [[UInt8]] {
-        if let t = table { return Array(t) }
+        if let t = table {
+            var out: [[UInt8]] = []
+            out.reserveCapacity(t.count)
+            t.forEach { out.append(Array($0)) }
+            return out
+        }
         return (0..<packedCount).map { decimalBytes(integer(at: $0)) }
     }
 
     public func forEach(_ body: ([UInt8]) -> Void) {
-        if let t = table { for m in t { body(m) }; return }
+        if let t = table { t.forEach { body(Array($0)) }; return }
         for i in 0..<packedCount { body(decimalBytes(integer(at: i))) }
     }
 
     /// A uniformly random member (nil when empty).
     public func randomMember() -> [UInt8]? {
         guard count > 0 else { return nil }
-        if let t = table { return t.randomElement() }
+        if let t = table { return t.randomMember() }
         return decimalBytes(integer(at: Int.random(in: 0..<packedCount)))
     }
 
@@ -143,22 +160,18 @@ public final class SetObject {
 
     /// Heap bytes: the intset buffer, or the table's storage and each member's array.
     public var memoryUsage: Int {
-        if let t = table {
-            var total = 48 + 32 + t.capacity * 9
-            for m in t { total += 32 + ((m.count + 15) & ~15) }
-            return total
-        }
-        return 48 + 32 + packed.capacity
+        if let t = table { return 48 + t.memoryUsage }
+        return 48 + packed.allocatedBytes
     }
 
     public func copy() -> SetObject {
         let c = SetObject()
-        c.packed = packed; c.width = width; c.packedCount = packedCount; c.table = table
+        c.packed = packed.copy(); c.width = width; c.table = table?.copy()
         return c
     }
 
     /// The intset's width in bytes (2, 4 or 8), for a snapshot's RDB_TYPE_SET_INTSET.
-    public var intsetWidth: Int { width }
+    public var intsetWidth: Int { Int(width) }
     /// The intset's members in ascending order.
     public var intsetValues: [Int64] { (0..<packedCount).map { integer(at: $0) } }
 }
