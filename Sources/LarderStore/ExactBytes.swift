@@ -4,8 +4,9 @@ import Glibc
 import Darwin
 #endif
 
-/// A malloc'd byte buffer exactly as large as its contents, for the packed encodings (intset,
-/// packed sorted set) that sit in memory for a long time after they were written. An `[UInt8]`
+/// A malloc'd byte buffer exactly as large as its contents, for the packed sorted set, which
+/// sits in memory for a long time after it was written (the intset keeps its own block with
+/// Redis' header inside `SetObject`'s single word). An `[UInt8]`
 /// costs a 32-byte header and keeps the spare capacity of its geometric growth (up to half the
 /// buffer); this costs 12 bytes in its owner and a `realloc` per edit, as Redis' intset and
 /// listpack do: an edit already moves O(n) bytes, so its big-O does not change.

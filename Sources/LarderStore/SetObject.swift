@@ -13,29 +13,43 @@ public final class SetObject {
     /// `set-max-intset-entries`.
     nonisolated(unsafe) public static var maxIntsetEntries = 512
 
-    /// Intset: little-endian integers of `width` bytes, ascending, in a buffer of exactly their
-    /// size (Redis' intset reallocs on every add too). Empty when in table form. The buffer's
-    /// 32-bit length and `width` share a word, so the object is 40 bytes (a 48-byte malloc
-    /// chunk); the member count is the length over the width.
-    private var packed = ExactBytes()
-    private var width: UInt8 = 2
-    private var table: SetMemberTable? = nil
+    /// One word for both forms, so the object is 24 bytes (a 32-byte malloc chunk, as small as
+    /// a Swift object gets): 0 for an empty intset; a malloc'd intset block (low bit 0), laid
+    /// out as Redis' intset: `[UInt32 width][UInt32 count][count little-endian integers of
+    /// width bytes, ascending]`, exactly that size (realloc'd on every add and removal, as
+    /// intset.c does); or a retained `SetMemberTable` with the low bit set.
+    private var bits: UInt = 0
 
     public init() {}
 
-    public var isIntset: Bool { table == nil }
+    deinit {
+        if bits & 1 == 1 { Unmanaged<SetMemberTable>.fromOpaque(UnsafeRawPointer(bitPattern: bits & ~1)!).release() }
+        else { free(intset) }
+    }
+
+    @inline(__always) private var intset: UnsafeMutableRawPointer? {
+        bits & 1 == 0 ? UnsafeMutableRawPointer(bitPattern: bits) : nil
+    }
+
+    @inline(__always) private var table: SetMemberTable? {
+        bits & 1 == 1 ? Unmanaged<SetMemberTable>.fromOpaque(UnsafeRawPointer(bitPattern: bits & ~1)!).takeUnretainedValue() : nil
+    }
+
+    public var isIntset: Bool { bits & 1 == 0 }
     public var count: Int { table?.count ?? packedCount }
-    private var packedCount: Int { packed.count / Int(width) }
+    @inline(__always) private var width: Int { intset.map { Int($0.load(as: UInt32.self)) } ?? 2 }
+    @inline(__always) private var packedCount: Int { intset.map { Int($0.load(fromByteOffset: 4, as: UInt32.self)) } ?? 0 }
 
     // MARK: intset
 
+    private static let headerSize = 8
+
     @inline(__always) private func integer(at i: Int) -> Int64 {
-        packed.withUnsafeBytes { b in
-            switch width {
-            case 2: return Int64(Int16(littleEndian: b.loadUnaligned(fromByteOffset: i * 2, as: Int16.self)))
-            case 4: return Int64(Int32(littleEndian: b.loadUnaligned(fromByteOffset: i * 4, as: Int32.self)))
-            default: return Int64(littleEndian: b.loadUnaligned(fromByteOffset: i * 8, as: Int64.self))
-            }
+        let p = intset! + Self.headerSize
+        switch width {
+        case 2: return Int64(Int16(littleEndian: p.loadUnaligned(fromByteOffset: i * 2, as: Int16.self)))
+        case 4: return Int64(Int32(littleEndian: p.loadUnaligned(fromByteOffset: i * 4, as: Int32.self)))
+        default: return Int64(littleEndian: p.loadUnaligned(fromByteOffset: i * 8, as: Int64.self))
         }
     }
 
@@ -51,36 +65,63 @@ public final class SetObject {
         return (lo, false)
     }
 
-    private static func widthFor(_ v: Int64) -> UInt8 {
+    private static func widthFor(_ v: Int64) -> Int {
         if v >= Int64(Int16.min) && v <= Int64(Int16.max) { return 2 }
         if v >= Int64(Int32.min) && v <= Int64(Int32.max) { return 4 }
         return 8
     }
 
     /// Stores `v` at `p` in `w` bytes.
-    @inline(__always) private static func store(_ v: Int64, width w: UInt8, at p: UnsafeMutableRawPointer) {
+    @inline(__always) private static func store(_ v: Int64, width w: Int, at p: UnsafeMutableRawPointer) {
         switch w {
-        case 2: p.storeBytes(of: Int16(v).littleEndian, as: Int16.self)
-        case 4: p.storeBytes(of: Int32(v).littleEndian, as: Int32.self)
-        default: p.storeBytes(of: v.littleEndian, as: Int64.self)
+        case 2: p.storeBytes(of: Int16(v).littleEndian, toByteOffset: 0, as: Int16.self)
+        case 4: p.storeBytes(of: Int32(v).littleEndian, toByteOffset: 0, as: Int32.self)
+        default: p.storeBytes(of: v.littleEndian, toByteOffset: 0, as: Int64.self)
         }
     }
 
-    private func upgrade(to w: UInt8) {
-        let n = packedCount
-        guard n > 0 else { width = w; return }
-        let p = malloc(n * Int(w))!
-        for i in 0..<n { Self.store(integer(at: i), width: w, at: p + i * Int(w)) }
-        packed.adopt(p, count: n * Int(w))
-        width = w
+    @inline(__always) private static func setHeader(_ p: UnsafeMutableRawPointer, width: Int, count: Int) {
+        p.storeBytes(of: UInt32(width), toByteOffset: 0, as: UInt32.self)
+        p.storeBytes(of: UInt32(count), toByteOffset: 4, as: UInt32.self)
+    }
+
+    /// Inserts `v` (absent, fitting `w`, the block's width or wider) at index `i`.
+    private func intsetInsert(_ v: Int64, at i: Int, width w: Int) {
+        let n = packedCount, old = width
+        let p: UnsafeMutableRawPointer
+        if w > old || intset == nil {
+            // Widen (intsetUpgradeAndAdd): a new block, every integer rewritten.
+            p = malloc(Self.headerSize + (n + 1) * w)!
+            let d = p + Self.headerSize
+            for j in 0..<n { Self.store(integer(at: j), width: w, at: d + (j < i ? j : j + 1) * w) }
+            free(intset)
+        } else {
+            guard let q = realloc(intset, Self.headerSize + (n + 1) * w) else { fatalError("out of memory growing an intset") }
+            p = q
+            let d = p + Self.headerSize
+            if i < n { memmove(d + (i + 1) * w, d + i * w, (n - i) * w) }
+        }
+        Self.store(v, width: w, at: p + Self.headerSize + i * w)
+        Self.setHeader(p, width: w, count: n + 1)
+        bits = UInt(bitPattern: p)
+    }
+
+    private func intsetRemove(at i: Int) {
+        let n = packedCount, w = width, p = intset!
+        let d = p + Self.headerSize
+        if i < n - 1 { memmove(d + i * w, d + (i + 1) * w, (n - 1 - i) * w) }
+        if n == 1 { free(p); bits = 0; return }
+        guard let q = realloc(p, Self.headerSize + (n - 1) * w) else { fatalError("out of memory shrinking an intset") }
+        Self.setHeader(q, width: w, count: n - 1)
+        bits = UInt(bitPattern: q)
     }
 
     /// Moves to the table form (a non-integer member, or past `maxIntsetEntries`).
     private func convertToTable() {
         let t = SetMemberTable(capacity: (packedCount + 1) * 4 / 3 + 1)
         for i in 0..<packedCount { decimalBytes(integer(at: i)).withUnsafeBytes { _ = t.insert($0) } }
-        table = t
-        packed.removeAll()
+        free(intset)
+        bits = UInt(bitPattern: Unmanaged.passRetained(t).toOpaque()) | 1
     }
 
     // MARK: operations
@@ -88,18 +129,12 @@ public final class SetObject {
     /// Adds `member`; false when it was there.
     @discardableResult
     public func add(_ member: UnsafeRawBufferPointer) -> Bool {
-        if table == nil {
+        if isIntset {
             if let v = canonicalInteger(member) {
                 let (i, found) = search(v)
                 if found { return false }
                 if packedCount < Self.maxIntsetEntries {
-                    let w = Self.widthFor(v)
-                    if w > width { upgrade(to: w) }
-                    var cell: Int64 = 0
-                    withUnsafeMutableBytes(of: &cell) { c in
-                        Self.store(v, width: width, at: c.baseAddress!)
-                        packed.insert(UnsafeRawBufferPointer(rebasing: c[0..<Int(width)]), at: i * Int(width))
-                    }
+                    intsetInsert(v, at: i, width: max(width, Self.widthFor(v)))
                     return true
                 }
             }
@@ -116,7 +151,7 @@ public final class SetObject {
         guard let v = canonicalInteger(member) else { return false }
         let (i, found) = search(v)
         guard found else { return false }
-        packed.removeSubrange(i * Int(width)..<(i + 1) * Int(width))
+        intsetRemove(at: i)
         return true
     }
 
@@ -160,18 +195,25 @@ public final class SetObject {
 
     /// Heap bytes: the intset buffer, or the table's storage and each member's array.
     public var memoryUsage: Int {
-        if let t = table { return 48 + t.memoryUsage }
-        return 48 + packed.allocatedBytes
+        if let t = table { return 32 + t.memoryUsage }
+        return 32 + (intset.map { usableSize($0) + 8 } ?? 0)
     }
 
     public func copy() -> SetObject {
         let c = SetObject()
-        c.packed = packed.copy(); c.width = width; c.table = table?.copy()
+        if let t = table {
+            c.bits = UInt(bitPattern: Unmanaged.passRetained(t.copy()).toOpaque()) | 1
+        } else if let p = intset {
+            let size = Self.headerSize + packedCount * width
+            let q = malloc(size)!
+            q.copyMemory(from: p, byteCount: size)
+            c.bits = UInt(bitPattern: q)
+        }
         return c
     }
 
     /// The intset's width in bytes (2, 4 or 8), for a snapshot's RDB_TYPE_SET_INTSET.
-    public var intsetWidth: Int { Int(width) }
+    public var intsetWidth: Int { width }
     /// The intset's members in ascending order.
     public var intsetValues: [Int64] { (0..<packedCount).map { integer(at: $0) } }
 }

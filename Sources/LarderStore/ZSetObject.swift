@@ -2,11 +2,13 @@ import Foundation
 
 /// A sorted set, in Redis 7.0's two encodings. Small ones are *packed* (Redis' listpack): one
 /// byte buffer of exactly its size (`ExactBytes`) of entries in (score, member) order, each a
-/// varint `member length << 1 | integral`, the member bytes and the score: for an integral
-/// score of magnitude below 2^53 its zigzag varint (a timestamp in seconds takes 5 bytes, a
-/// small rank 1), else its 8 bytes, as Redis' listpack stores integral scores as integers.
-/// Lookups scan it, which for at most `zset-max-listpack-entries` (128) entries of at most
-/// `zset-max-listpack-value` (64) bytes is as fast as a tree and costs 2-9 bytes a member. Past either limit it becomes a
+/// varint `member length << 2 | kind`, the member bytes and the score in `1 << kind` bytes: an
+/// integral score within Int32 as an Int8, Int16 or Int32 (a timestamp in seconds takes 4
+/// bytes), any other as its 8 bytes, as Redis' listpack stores integral scores as integers.
+/// Fixed widths, not varints: a lookup steps over scores without decoding them (a varint score
+/// doubled ZADD's instructions in callgrind). Lookups scan it, which for at most
+/// `zset-max-listpack-entries` (128) entries of at most `zset-max-listpack-value` (64) bytes is
+/// as fast as a tree and costs 2-9 bytes a member. Past either limit it becomes a
 /// *skiplist* with spans (Redis' zskiplist: rank and by-rank access in O(log n)) plus a
 /// member -> node dictionary for O(1) scores. Like Redis, a set never goes back to packed form
 /// in place; results built from scratch (ZUNIONSTORE, ZRANGESTORE...) pick the form by size.
@@ -58,23 +60,30 @@ public final class ZSetObject {
     @inline(__always)
     private static func entry(_ base: UnsafeRawPointer, _ i: inout Int) -> (UnsafeRawBufferPointer, Double) {
         let head = Varint.read(base, &i)
-        let len = head >> 1
+        let len = head >> 2
         let member = UnsafeRawBufferPointer(start: base + i, count: len)
         i += len
-        if head & 1 == 1 {
-            let z = UInt64(Varint.read(base, &i))
-            return (member, Double(Int64(bitPattern: z >> 1) ^ -Int64(bitPattern: z & 1)))
-        }
-        let score = Double(bitPattern: UInt64(littleEndian: base.loadUnaligned(fromByteOffset: i, as: UInt64.self)))
-        i += 8
+        let score = Self.score(base, at: i, kind: head & 3)
+        i += 1 << (head & 3)
         return (member, score)
     }
 
-    /// Scores stored as a varint: integral and below 2^53 in magnitude (exact as an Int64 and
-    /// back). -0 is stored as 0, as Redis' listpack keeps it as the integer 0.
+    /// The score of kind `kind` (the entry head's low 2 bits: Int8, Int16, Int32, Double) at `i`.
     @inline(__always)
-    private static func integralScore(_ s: Double) -> Int64? {
-        s.magnitude < 9_007_199_254_740_992 && s == s.rounded(.towardZero) ? Int64(s) : nil
+    private static func score(_ base: UnsafeRawPointer, at i: Int, kind: Int) -> Double {
+        switch kind {
+        case 0: return Double(base.load(fromByteOffset: i, as: Int8.self))
+        case 1: return Double(Int16(littleEndian: base.loadUnaligned(fromByteOffset: i, as: Int16.self)))
+        case 2: return Double(Int32(littleEndian: base.loadUnaligned(fromByteOffset: i, as: Int32.self)))
+        default: return Double(bitPattern: UInt64(littleEndian: base.loadUnaligned(fromByteOffset: i, as: UInt64.self)))
+        }
+    }
+
+    /// Scores stored as an integer: integral and within Int32 (a timestamp in seconds fits).
+    /// -0 is stored as 0, as Redis' listpack keeps it as the integer 0.
+    @inline(__always)
+    private static func integralScore(_ s: Double) -> Int32? {
+        s >= -2_147_483_648 && s <= 2_147_483_647 && s == s.rounded(.towardZero) ? Int32(s) : nil
     }
 
     /// Calls `body(index, entryStart, member, score, entryEnd)` on each packed entry in order
@@ -93,14 +102,30 @@ public final class ZSetObject {
         }
     }
 
-    /// (entry start, entry end, score) of `member` in the packed form.
+    /// (entry start, entry end, score) of `member` in the packed form. Compares lengths, then
+    /// bytes, and steps over scores without decoding them (the head gives their width).
     private func packedFind(_ member: UnsafeRawBufferPointer) -> (Int, Int, Double)? {
-        var found: (Int, Int, Double)? = nil
-        scanPacked { _, start, m, score, end in
-            if Self.compare(m, member) == 0 { found = (start, end, score); return true }
-            return false
+        packed.withUnsafeBytes { b -> (Int, Int, Double)? in
+            guard let base = b.baseAddress else { return nil }
+            var i = 0
+            let end = b.count, want = member.count
+            while i < end {
+                let start = i
+                // One byte for members under 32 bytes: skip the varint loop.
+                let first = Int(base.load(fromByteOffset: i, as: UInt8.self))
+                let head: Int
+                if first < 0x80 { head = first; i += 1 } else { head = Varint.read(base, &i) }
+                let len = head >> 2
+                let at = i
+                i += len
+                let scoreAt = i
+                i += 1 << (head & 3)
+                if len == want && (len == 0 || memcmp(base + at, member.baseAddress!, len) == 0) {
+                    return (start, i, Self.score(base, at: scoreAt, kind: head & 3))
+                }
+            }
+            return nil
         }
-        return found
     }
 
     private func packedInsert(_ member: UnsafeRawBufferPointer, _ score: Double) {
@@ -110,19 +135,21 @@ public final class ZSetObject {
             return false
         }
         let integral = Self.integralScore(score)
-        let head = member.count << 1 | (integral != nil ? 1 : 0)
-        let zigzag = integral.map { Int(($0 << 1) ^ ($0 >> 63)) } ?? 0
-        let size = Varint.size(head) + member.count + (integral != nil ? Varint.size(zigzag) : 8)
+        let kind: Int
+        if let v = integral { kind = Int8(exactly: v) != nil ? 0 : Int16(exactly: v) != nil ? 1 : 2 } else { kind = 3 }
+        let head = member.count << 2 | kind
+        let size = Varint.size(head) + member.count + (1 << kind)
         withUnsafeTemporaryAllocation(byteCount: size, alignment: 8) { e in
             let p = e.baseAddress!
             var i = 0
             Varint.write(p, &i, head)
             if member.count > 0 { (p + i).copyMemory(from: member.baseAddress!, byteCount: member.count) }
             i += member.count
-            if integral != nil {
-                Varint.write(p, &i, zigzag)
-            } else {
-                p.storeBytes(of: score.bitPattern.littleEndian, toByteOffset: i, as: UInt64.self)
+            switch kind {
+            case 0: p.storeBytes(of: Int8(integral!), toByteOffset: i, as: Int8.self)
+            case 1: p.storeBytes(of: Int16(integral!).littleEndian, toByteOffset: i, as: Int16.self)
+            case 2: p.storeBytes(of: integral!.littleEndian, toByteOffset: i, as: Int32.self)
+            default: p.storeBytes(of: score.bitPattern.littleEndian, toByteOffset: i, as: UInt64.self)
             }
             packed.insert(UnsafeRawBufferPointer(e), at: at)
         }
