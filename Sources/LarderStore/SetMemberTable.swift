@@ -7,9 +7,9 @@ import Darwin
 /// The table form of a set (past the intset): open addressing with linear probing
 /// (`ProbeControl`) over pointers to malloc'd members, each `[varint length][bytes]`. A member
 /// of 16 bytes is one 32-byte malloc chunk plus 9 bytes a slot, where a `Set<[UInt8]>` paid a
-/// 64-byte chunk (the array's 32-byte header) plus 8 bytes a bucket at a lower load factor
-/// (bench/results/memory-types.md: sets 87.4 -> see there). Hashes are recomputed when the
-/// table is rebuilt instead of being stored (Redis' dict does the same for sds keys).
+/// 64-byte chunk (the array's 32-byte header) plus 8 bytes a bucket (bench/results/
+/// memory-types.md: 95.3 -> 57.5 B a member of 100-member sets). Hashes are recomputed when
+/// the table is rebuilt instead of being stored (Redis' dict does the same for sds keys).
 final class SetMemberTable {
     private var probe: ProbeControl
     private var slots: UnsafeMutablePointer<UnsafeMutableRawPointer?>
