@@ -1,32 +1,55 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A set, in Redis 7.0's two encodings: an *intset* while every member is a canonical integer
 /// and there are at most `SetObject.maxIntsetEntries` (Redis' `set-max-intset-entries`, 512) of
 /// them: sorted integers packed at the narrowest width that holds them all (2, 4 or 8 bytes,
 /// as Redis' intset.c), so a set of small ids costs 2 bytes a member; otherwise a hash table
-/// of byte strings. Like Redis, a set never goes back from the table to the intset.
+/// of byte strings (`SetMemberTable`). Like Redis, a set never goes back from the table to the intset.
 public final class SetObject {
     /// `set-max-intset-entries`.
     nonisolated(unsafe) public static var maxIntsetEntries = 512
 
-    /// Intset: little-endian integers of `width` bytes, ascending. Empty when in table form.
-    private var packed: [UInt8] = []
-    private var width = 2
-    private var packedCount = 0
-    private var table: Set<[UInt8]>? = nil
+    /// One word for both forms, so the object is 24 bytes (a 32-byte malloc chunk, as small as
+    /// a Swift object gets): 0 for an empty intset; a malloc'd intset block (low bit 0), laid
+    /// out as Redis' intset: `[UInt32 width][UInt32 count][count little-endian integers of
+    /// width bytes, ascending]`, exactly that size (realloc'd on every add and removal, as
+    /// intset.c does); or a retained `SetMemberTable` with the low bit set.
+    private var bits: UInt = 0
 
     public init() {}
 
-    public var isIntset: Bool { table == nil }
+    deinit {
+        if bits & 1 == 1 { Unmanaged<SetMemberTable>.fromOpaque(UnsafeRawPointer(bitPattern: bits & ~1)!).release() }
+        else { free(intset) }
+    }
+
+    @inline(__always) private var intset: UnsafeMutableRawPointer? {
+        bits & 1 == 0 ? UnsafeMutableRawPointer(bitPattern: bits) : nil
+    }
+
+    @inline(__always) private var table: SetMemberTable? {
+        bits & 1 == 1 ? Unmanaged<SetMemberTable>.fromOpaque(UnsafeRawPointer(bitPattern: bits & ~1)!).takeUnretainedValue() : nil
+    }
+
+    public var isIntset: Bool { bits & 1 == 0 }
     public var count: Int { table?.count ?? packedCount }
+    @inline(__always) private var width: Int { intset.map { Int($0.load(as: UInt32.self)) } ?? 2 }
+    @inline(__always) private var packedCount: Int { intset.map { Int($0.load(fromByteOffset: 4, as: UInt32.self)) } ?? 0 }
 
     // MARK: intset
 
+    private static let headerSize = 8
+
     @inline(__always) private func integer(at i: Int) -> Int64 {
-        packed.withUnsafeBytes { b in
-            switch width {
-            case 2: return Int64(Int16(littleEndian: b.loadUnaligned(fromByteOffset: i * 2, as: Int16.self)))
-            case 4: return Int64(Int32(littleEndian: b.loadUnaligned(fromByteOffset: i * 4, as: Int32.self)))
-            default: return Int64(littleEndian: b.loadUnaligned(fromByteOffset: i * 8, as: Int64.self))
-            }
+        let p = intset! + Self.headerSize
+        switch width {
+        case 2: return Int64(Int16(littleEndian: p.loadUnaligned(fromByteOffset: i * 2, as: Int16.self)))
+        case 4: return Int64(Int32(littleEndian: p.loadUnaligned(fromByteOffset: i * 4, as: Int32.self)))
+        default: return Int64(littleEndian: p.loadUnaligned(fromByteOffset: i * 8, as: Int64.self))
         }
     }
 
@@ -48,29 +71,57 @@ public final class SetObject {
         return 8
     }
 
-    private func encode(_ v: Int64, width w: Int) -> [UInt8] {
+    /// Stores `v` at `p` in `w` bytes.
+    @inline(__always) private static func store(_ v: Int64, width w: Int, at p: UnsafeMutableRawPointer) {
         switch w {
-        case 2: return withUnsafeBytes(of: Int16(v).littleEndian) { Array($0) }
-        case 4: return withUnsafeBytes(of: Int32(v).littleEndian) { Array($0) }
-        default: return withUnsafeBytes(of: v.littleEndian) { Array($0) }
+        case 2: p.storeBytes(of: Int16(v).littleEndian, toByteOffset: 0, as: Int16.self)
+        case 4: p.storeBytes(of: Int32(v).littleEndian, toByteOffset: 0, as: Int32.self)
+        default: p.storeBytes(of: v.littleEndian, toByteOffset: 0, as: Int64.self)
         }
     }
 
-    private func upgrade(to w: Int) {
-        let values = (0..<packedCount).map { integer(at: $0) }
-        width = w
-        packed = []
-        packed.reserveCapacity(values.count * w)
-        for v in values { packed += encode(v, width: w) }
+    @inline(__always) private static func setHeader(_ p: UnsafeMutableRawPointer, width: Int, count: Int) {
+        p.storeBytes(of: UInt32(width), toByteOffset: 0, as: UInt32.self)
+        p.storeBytes(of: UInt32(count), toByteOffset: 4, as: UInt32.self)
+    }
+
+    /// Inserts `v` (absent, fitting `w`, the block's width or wider) at index `i`.
+    private func intsetInsert(_ v: Int64, at i: Int, width w: Int) {
+        let n = packedCount, old = width
+        let p: UnsafeMutableRawPointer
+        if w > old || intset == nil {
+            // Widen (intsetUpgradeAndAdd): a new block, every integer rewritten.
+            p = malloc(Self.headerSize + (n + 1) * w)!
+            let d = p + Self.headerSize
+            for j in 0..<n { Self.store(integer(at: j), width: w, at: d + (j < i ? j : j + 1) * w) }
+            free(intset)
+        } else {
+            guard let q = realloc(intset, Self.headerSize + (n + 1) * w) else { fatalError("out of memory growing an intset") }
+            p = q
+            let d = p + Self.headerSize
+            if i < n { memmove(d + (i + 1) * w, d + i * w, (n - i) * w) }
+        }
+        Self.store(v, width: w, at: p + Self.headerSize + i * w)
+        Self.setHeader(p, width: w, count: n + 1)
+        bits = UInt(bitPattern: p)
+    }
+
+    private func intsetRemove(at i: Int) {
+        let n = packedCount, w = width, p = intset!
+        let d = p + Self.headerSize
+        if i < n - 1 { memmove(d + i * w, d + (i + 1) * w, (n - 1 - i) * w) }
+        if n == 1 { free(p); bits = 0; return }
+        guard let q = realloc(p, Self.headerSize + (n - 1) * w) else { fatalError("out of memory shrinking an intset") }
+        Self.setHeader(q, width: w, count: n - 1)
+        bits = UInt(bitPattern: q)
     }
 
     /// Moves to the table form (a non-integer member, or past `maxIntsetEntries`).
     private func convertToTable() {
-        var t = Set<[UInt8]>(minimumCapacity: packedCount + 1)
-        for i in 0..<packedCount { t.insert(decimalBytes(integer(at: i))) }
-        table = t
-        packed = []
-        packedCount = 0
+        let t = SetMemberTable(capacity: (packedCount + 1) * 4 / 3 + 1)
+        for i in 0..<packedCount { decimalBytes(integer(at: i)).withUnsafeBytes { _ = t.insert($0) } }
+        free(intset)
+        bits = UInt(bitPattern: Unmanaged.passRetained(t).toOpaque()) | 1
     }
 
     // MARK: operations
@@ -78,38 +129,34 @@ public final class SetObject {
     /// Adds `member`; false when it was there.
     @discardableResult
     public func add(_ member: UnsafeRawBufferPointer) -> Bool {
-        if table == nil {
+        if isIntset {
             if let v = canonicalInteger(member) {
                 let (i, found) = search(v)
                 if found { return false }
                 if packedCount < Self.maxIntsetEntries {
-                    let w = Self.widthFor(v)
-                    if w > width { upgrade(to: w) }
-                    packed.insert(contentsOf: encode(v, width: width), at: i * width)
-                    packedCount += 1
+                    intsetInsert(v, at: i, width: max(width, Self.widthFor(v)))
                     return true
                 }
             }
             convertToTable()
         }
-        return table!.insert(Array(member)).inserted
+        return table!.insert(member)
     }
 
     public func add(_ member: [UInt8]) -> Bool { member.withUnsafeBytes { add($0) } }
 
     @discardableResult
     public func remove(_ member: UnsafeRawBufferPointer) -> Bool {
-        if table != nil { return table!.remove(Array(member)) != nil }
+        if let t = table { return t.remove(member) }
         guard let v = canonicalInteger(member) else { return false }
         let (i, found) = search(v)
         guard found else { return false }
-        packed.removeSubrange(i * width..<(i + 1) * width)
-        packedCount -= 1
+        intsetRemove(at: i)
         return true
     }
 
     public func contains(_ member: UnsafeRawBufferPointer) -> Bool {
-        if let t = table { return t.contains(Array(member)) }
+        if let t = table { return t.contains(member) }
         guard let v = canonicalInteger(member) else { return false }
         return search(v).1
     }
@@ -118,19 +165,24 @@ public final class SetObject {
 
     /// Every member (an intset in ascending order, a table in its order).
     public var members: [[UInt8]] {
-        if let t = table { return Array(t) }
+        if let t = table {
+            var out: [[UInt8]] = []
+            out.reserveCapacity(t.count)
+            t.forEach { out.append(Array($0)) }
+            return out
+        }
         return (0..<packedCount).map { decimalBytes(integer(at: $0)) }
     }
 
     public func forEach(_ body: ([UInt8]) -> Void) {
-        if let t = table { for m in t { body(m) }; return }
+        if let t = table { t.forEach { body(Array($0)) }; return }
         for i in 0..<packedCount { body(decimalBytes(integer(at: i))) }
     }
 
     /// A uniformly random member (nil when empty).
     public func randomMember() -> [UInt8]? {
         guard count > 0 else { return nil }
-        if let t = table { return t.randomElement() }
+        if let t = table { return t.randomMember() }
         return decimalBytes(integer(at: Int.random(in: 0..<packedCount)))
     }
 
@@ -143,17 +195,20 @@ public final class SetObject {
 
     /// Heap bytes: the intset buffer, or the table's storage and each member's array.
     public var memoryUsage: Int {
-        if let t = table {
-            var total = 48 + 32 + t.capacity * 9
-            for m in t { total += 32 + ((m.count + 15) & ~15) }
-            return total
-        }
-        return 48 + 32 + packed.capacity
+        if let t = table { return 32 + t.memoryUsage }
+        return 32 + (intset.map { usableSize($0) + 8 } ?? 0)
     }
 
     public func copy() -> SetObject {
         let c = SetObject()
-        c.packed = packed; c.width = width; c.packedCount = packedCount; c.table = table
+        if let t = table {
+            c.bits = UInt(bitPattern: Unmanaged.passRetained(t.copy()).toOpaque()) | 1
+        } else if let p = intset {
+            let size = Self.headerSize + packedCount * width
+            let q = malloc(size)!
+            q.copyMemory(from: p, byteCount: size)
+            c.bits = UInt(bitPattern: q)
+        }
         return c
     }
 

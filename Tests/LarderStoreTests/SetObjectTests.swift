@@ -69,8 +69,33 @@ final class SetObjectTests: XCTestCase {
         let s = SetObject()
         for i in 0..<100 { _ = s.add(bytes(String(1_000_000 + i))) }
         XCTAssertEqual(s.intsetWidth, 4)
-        // 4 bytes a member, in an array grown by doubling (at most 2x the 400 bytes), plus headers;
-        // a table would cost ~50 bytes a member.
-        XCTAssertLessThanOrEqual(s.memoryUsage, 48 + 32 + 2 * 100 * 4, "packed at 4 bytes a member")
+        // 4 bytes a member in a block of exactly 8 + 400 bytes (malloc rounds to 16, plus its
+        // 8-byte header; allow one size class more for a chunk it could not split) and the
+        // 32-byte object; a table would cost ~50 bytes a member.
+        XCTAssertLessThanOrEqual(s.memoryUsage, 32 + 8 + 400 + 40, "packed at 4 bytes a member, no spare capacity")
+        for i in 0..<50 { _ = bytes(String(1_000_000 + i)).withUnsafeBytes { s.remove($0) } }
+        XCTAssertLessThanOrEqual(s.memoryUsage, 32 + 8 + 200 + 40, "removals give the bytes back")
+        XCTAssertEqual(s.intsetValues, (50..<100).map { Int64(1_000_000 + $0) })
+    }
+
+    func testTableMembersCostOneSmallChunkEach() {
+        let s = SetObject()
+        for i in 0..<100 { _ = s.add(bytes("m-\(String(format: "%014d", i))")) }
+        XCTAssertFalse(s.isIntset)
+        // A 16-byte member: a 32-byte malloc chunk (malloc may hand out a slightly larger one it
+        // could not split: allow 48 for some); slots: 9 bytes each, 256 for 100 members. The
+        // `Set<[UInt8]>` this replaced took a 64-byte chunk a member plus 8 bytes a bucket.
+        XCTAssertLessThanOrEqual(s.memoryUsage, 48 + 48 + 256 * 9 + 100 * 40)
+        XCTAssertTrue(s.contains(bytes("m-00000000000042")))
+        XCTAssertFalse(s.contains(bytes("m-0000000000004")))
+        XCTAssertTrue(s.add(bytes("")), "the empty string is a member like any other")
+        XCTAssertTrue(s.contains(bytes("")))
+        XCTAssertEqual(s.count, 101)
+        let c = s.copy()
+        XCTAssertTrue(bytes("").withUnsafeBytes { c.remove($0) })
+        XCTAssertTrue(s.contains(bytes("")), "a copy is independent")
+        for i in 0..<100 { XCTAssertTrue(bytes("m-\(String(format: "%014d", i))").withUnsafeBytes { s.remove($0) }) }
+        XCTAssertEqual(s.members, [[]])
+        XCTAssertEqual(s.randomMember(), [])
     }
 }

@@ -130,6 +130,57 @@ final class ZSetObjectTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(start), 2.0)
     }
 
+    /// Packed entries store an integral score as a zigzag varint and any other as its 8 bytes:
+    /// every kind of score comes back bit for bit (but -0, which the packed form stores as 0,
+    /// as Redis' listpack does), in order.
+    func testPackedScoresRoundTrip() {
+        let scores: [Double] = [0, 1, -1, 1_700_000_123, -1_700_000_123, 9_007_199_254_740_991, -9_007_199_254_740_991,
+                                9_007_199_254_740_992, 1e300, -1e300, 0.5, -2.25, .infinity, -.infinity,
+                                Double(Int64.max), Double(Int64.min), 4.9e-324, 123456789012345678]
+        let z = ZSetObject()
+        for (i, s) in scores.enumerated() { z.set(bytes("m\(i)"), score: s) }
+        z.set(bytes("neg0"), score: -0.0)
+        XCTAssertTrue(z.isPacked)
+        for (i, s) in scores.enumerated() {
+            XCTAssertEqual(bytes("m\(i)").withUnsafeBytes { z.score($0) }?.bitPattern, s.bitPattern, "score \(s)")
+        }
+        XCTAssertEqual(bytes("neg0").withUnsafeBytes { z.score($0) }?.bitPattern, Double(0).bitPattern)
+        let got = entries(z).map { $0.1 }
+        XCTAssertEqual(got, got.sorted())
+        XCTAssertEqual(z.entries(ranks: 0..<z.count, reverse: true).map { $0.1 }, got.reversed())
+    }
+
+    /// 100 members of 16 bytes with timestamp scores: 1 + 16 + 5 bytes an entry in a buffer of
+    /// exactly their size (Redis' listpack: 24).
+    func testPackedBufferIsExact() {
+        let z = ZSetObject()
+        for i in 0..<100 { z.set(bytes("m-\(String(format: "%014d", i))"), score: Double(1_700_000_000 + i)) }
+        XCTAssertTrue(z.isPacked)
+        XCTAssertLessThanOrEqual(z.memoryUsage, 48 + 100 * 22 + 24)
+        z.removeRanks(0..<50)
+        XCTAssertLessThanOrEqual(z.memoryUsage, 48 + 50 * 22 + 24)
+    }
+
+    /// Skiplist nodes hold their member inline: empty and long members, score updates that keep
+    /// or change the position, removal of every member.
+    func testSkiplistMembersOfAnySize() {
+        let z = ZSetObject(expecting: 1000, longestMember: 0)
+        var m = Model()
+        for i in 0..<300 {
+            let k = i == 0 ? [] : [UInt8](repeating: UInt8(65 + i % 26), count: i * 7 % 500)
+            z.set(k, score: Double(i % 17)); m.scores[k] = Double(i % 17)
+        }
+        assertSame(z, m, "inserted")
+        for (k, s) in m.scores { z.set(k, score: s + 0.5); m.scores[k] = s + 0.5 }   // same position
+        assertSame(z, m, "shifted in place")
+        for (k, s) in m.scores { z.set(k, score: -s); m.scores[k] = -s }            // reversed order
+        assertSame(z, m, "reordered")
+        XCTAssertLessThan(z.memoryUsage, 300 * (80 + 300 + 48))
+        for k in Array(m.scores.keys) { XCTAssertTrue(k.withUnsafeBytes { z.remove($0) }); m.scores[k] = nil }
+        XCTAssertEqual(z.count, 0)
+        assertSame(z, m, "emptied")
+    }
+
     func testCopyIsIndependent() {
         for count in [3, 300] {
             let z = ZSetObject()

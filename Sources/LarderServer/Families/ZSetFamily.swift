@@ -494,7 +494,9 @@ enum ZSetFamily {
             i += 1
         }
         if kind == .auto { kind = .rank }
-        if limited && kind == .rank {
+        // Redis checks the count, not the keyword: LIMIT <offset> -1 passes with a rank range
+        // (and is ignored there).
+        if limit != -1 && kind == .rank {
             ctx.out.error("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX" as StaticString)
             return
         }
@@ -546,7 +548,7 @@ enum ZSetFamily {
                 // Ranks count from the top in ZREVRANGE.
                 selected = z.count - selected.upperBound..<z.count - selected.lowerBound
             }
-            if limited && !selected.isEmpty {
+            if limited && kind != .rank && !selected.isEmpty {
                 // A negative offset selects nothing; a negative count means all (Redis' loops).
                 if offset < 0 || offset >= selected.count { selected = 0..<0 }
                 else {
@@ -786,7 +788,18 @@ enum ZSetFamily {
         ctx.out.arrayHeader(2)
         ctx.out.bulk("0" as StaticString)
         ctx.out.arrayHeader(2 * found.count)
-        for (m, s) in found { ctx.out.bulk(m); ctx.out.bulk(RESPNumberFormat.double(s)) }
+        let packed = z.isPacked
+        for (m, s) in found { ctx.out.bulk(m); ctx.out.bulk(packed ? listpackScoreText(s) : RESPNumberFormat.double(s)) }
+    }
+
+    /// A score as Redis' listpack holds it, which ZSCAN of a listpack answers as is: d2string,
+    /// an integer (double2ll: integral and within +-LLONG_MAX/2) in decimal, otherwise %.17g.
+    /// So 123456789012345678 reads back "123456789012345680" from a listpack but
+    /// "1.2345678901234568e+17" from a skiplist (%.17Lg).
+    static func listpackScoreText(_ s: Double) -> String {
+        let limit = Double(Int64.max / 2)
+        if s >= -limit && s <= limit, s == s.rounded(.towardZero) { return String(Int64(s)) }
+        return RESPNumberFormat.double(s)
     }
 
     // MARK: union, intersection, difference

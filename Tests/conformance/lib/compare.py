@@ -35,11 +35,12 @@ def normalize(reply, mode):
     raise AssertionError(f"unknown compare mode {mode}")
 
 
-def scan_all(conn: RespConn, pattern: str, max_calls=10000):
-    """Iterates SCAN MATCH pattern to cursor 0; returns the sorted keys (or the error bytes)."""
+def scan_all(conn: RespConn, pattern: str, max_calls=10000, type_=None):
+    """Iterates SCAN MATCH pattern [TYPE type_] to cursor 0; returns the sorted keys (or the error
+    bytes)."""
     cursor, keys = b"0", []
     for _ in range(max_calls):
-        reply = conn.call("SCAN", cursor, "MATCH", pattern, "COUNT", "7")
+        reply = conn.call("SCAN", cursor, "MATCH", pattern, "COUNT", "7", *(["TYPE", type_] if type_ else []))
         if isinstance(reply.value, Err):
             return reply.raw
         assert isinstance(reply.value, list) and len(reply.value) == 2, f"bad SCAN reply {reply.raw!r}"
@@ -52,7 +53,7 @@ def scan_all(conn: RespConn, pattern: str, max_calls=10000):
 
 def run_and_normalize(conn: RespConn, args, mode):
     if mode == "scan":
-        return scan_all(conn, args[1])
+        return scan_all(conn, args[1], type_=args[3] if len(args) > 3 else None)
     return normalize(conn.call(*args), mode)
 
 

@@ -7,7 +7,7 @@ Each command carries a compare mode:
   unordered  array replies compared as sorted multisets (KEYS, HKEYS, HVALS)
   pairs      HGETALL: compared as a sorted list of (field, value) pairs (RESP2 array or RESP3 map)
   scan       SCAN: the caller iterates to cursor 0 and compares the sorted key sets
-  sscan      SSCAN with COUNT 1000 over a small set: cursor and sorted members
+  sscan      SSCAN/ZSCAN with COUNT 1000 over a small set: cursor and sorted members (and scores)
 Expiry values are all >= 100 s, so nothing expires while a test runs; conditional expiry (GT/LT)
 only uses absolute timestamps from four far-apart buckets, so no comparison is a near-tie that
 the few milliseconds between the two servers could flip.
@@ -19,7 +19,23 @@ STRING_KEYS = [f"k{i}" for i in range(9)] + ["bin\x00key"]
 HASH_KEYS = [f"k{i}" for i in range(9, 18)] + ["sp ace"]
 LIST_KEYS = [f"l{i}" for i in range(8)] + ["{l}\x00q"]
 SET_KEYS = [f"s{i}" for i in range(8)] + ["set key"]
-KEYS = STRING_KEYS + HASH_KEYS + LIST_KEYS + SET_KEYS
+ZSET_KEYS = [f"z{i}" for i in range(6)] + ["z key"]
+KEYS = STRING_KEYS + HASH_KEYS + LIST_KEYS + SET_KEYS + ZSET_KEYS
+# Sorted-set keys outside KEYS: only sorted-set commands write them, so they hold a sorted set or
+# nothing and OBJECT ENCODING on them compares listpack/skiplist (a string moved in by RENAME could
+# report an encoding Larder only approximates, see KeyFamily.encodingName).
+ZENC_KEYS = ["{z}e0", "{z}e1", "{z}e2"]
+# Lex ranges are only defined when all scores are equal: these keys only ever get score 0.
+ZLEX_KEYS = ["{z}lex0", "{z}lex1"]
+# Integers, strings, a member past zset-max-listpack-value (64 bytes: skiplist).
+ZMEMBERS = ["a", "b", "c", "d", "hello", "", "m\x00", "1", "-1", "10", "x" * 70]
+ZSCORES = ["0", "1", "2", "2", "3", "-1", "1.5", "-2.25", "10", "0.1", "1e3", "inf", "-inf", "+inf", "-0",
+           "3.0000000000000004", "1e-5", "123456789012345678"]
+ZBAD_SCORES = ["abc", "nan", "", "1x", "(1"]
+ZBOUNDS = ["-inf", "+inf", "inf", "(1", "1", "2", "(2", "(1.5", "0", "(-1", "-2.25", "(10", "3", "(inf"]
+ZBAD_BOUNDS = ["abc", "(", "((1", "nan", "[1"]
+ZLEX = ["-", "+", "[a", "(a", "[b", "(c", "[hello", "(hello", "[", "(", "[x", "(m"]
+ZBAD_LEX = ["a", "", "*", "]a"]
 # Integers (intset while all members are), strings (hashtable), and non-canonical integers.
 MEMBERS = ["1", "2", "3", "-1", "100", "70000", "-9000000000", "a", "b", "hello", "", "007", " 5", "m\x00"]
 FIELDS = [f"f{i}" for i in range(9)] + ["f\x00bin"]
@@ -67,16 +83,18 @@ class Generator:
     def command(self):
         """Returns (args, mode)."""
         family = self.rng.random()
-        if family < 0.06:
+        if family < 0.05:
             return self.bit_command()
-        if family < 0.25:
+        if family < 0.21:
             return self.string_command()
-        if family < 0.48:
+        if family < 0.40:
             return self.hash_command()
-        if family < 0.66:
+        if family < 0.55:
             return self.list_command()
-        if family < 0.84:
+        if family < 0.70:
             return self.set_command()
+        if family < 0.86:
+            return self.zset_command()
         return self.key_command()
 
     def setkey(self):
@@ -128,6 +146,155 @@ class Generator:
         if c == 17:
             return ["SINTERCARD", self.pick(["0", "-1", "x", "9"]), k], "exact"
         return ["SADD", k], "exact"  # wrong arity
+
+    def zkey(self):  # mostly sorted-set keys, sometimes any key (WRONGTYPE paths)
+        x = self.rng.random()
+        return self.rng.choice(ZSET_KEYS if x < 0.6 else ZENC_KEYS if x < 0.9 else KEYS)
+
+    def zmember(self):
+        return self.rng.choice(ZMEMBERS)
+
+    def zscore(self):
+        return self.rng.choice(ZBAD_SCORES if self.maybe(0.03) else ZSCORES)
+
+    def zbound(self):
+        return self.rng.choice(ZBAD_BOUNDS if self.maybe(0.03) else ZBOUNDS)
+
+    def zlex(self):
+        return self.rng.choice(ZBAD_LEX if self.maybe(0.03) else ZLEX)
+
+    def zrank(self):
+        return str(self.rng.choice([0, 1, 2, -1, -2, 3, 5, -5, 100, -100, 130]))
+
+    def zlimit(self):
+        r = self.rng
+        return ["LIMIT", str(r.choice([0, 0, 1, 2, -1, 5])), str(r.choice([-1, 0, 1, 2, 3, 100]))]
+
+    def zset_command(self):
+        """Sorted sets: every reply is deterministic (scores order the members, equal scores
+        order by bytes), so all are compared exactly except whole-set random picks and ZSCAN."""
+        r, k = self.rng, self.zkey()
+        c = r.randrange(30 if self.maybe(0.08) else 27)  # 27..29 are error cases
+        if c in (0, 1, 2, 3):
+            args = ["ZADD", k]
+            flags = r.sample(["NX", "XX", "GT", "LT", "CH"], r.choice([0, 0, 0, 1, 1, 2]))
+            args += flags
+            if self.maybe(0.1):
+                args += ["INCR", self.zscore(), self.zmember()]
+                return args, "exact"
+            for _ in range(r.randrange(1, 5)):
+                args += [self.zscore(), self.zmember()]
+            return args, "exact"
+        if c == 4:
+            if self.maybe(0.15):
+                # Past zset-max-listpack-entries (128): a skiplist.
+                args = ["ZADD", k]
+                for i in range(r.randrange(125, 140)):
+                    args += [str(i % 9), f"n{i}"]
+                return args, "exact"
+            return ["ZINCRBY", k, self.zscore(), self.zmember()], "exact"
+        if c == 5:
+            return ["ZREM", k] + [self.zmember() for _ in range(r.randrange(1, 4))], "exact"
+        if c == 6:
+            return [self.pick(["ZSCORE", "ZRANK", "ZREVRANK"]), k, self.zmember()], "exact"
+        if c == 7:
+            return ["ZMSCORE", k] + [self.zmember() for _ in range(r.randrange(1, 4))], "exact"
+        if c == 8:
+            return ["ZCARD", k], "exact"
+        if c == 9:
+            return ["ZCOUNT", k, self.zbound(), self.zbound()], "exact"
+        if c in (10, 11):
+            args = [self.pick(["ZRANGE", "ZREVRANGE"]), k, self.zrank(), self.zrank()]
+            if self.maybe():
+                args.append("WITHSCORES")
+            return args, "exact"
+        if c == 12:
+            args = ["ZRANGE", k]
+            by = r.randrange(3)
+            if by == 0:
+                args += [self.zrank(), self.zrank()]
+            elif by == 1:
+                args += [self.zbound(), self.zbound(), "BYSCORE"]
+            else:
+                k = self.pick(ZLEX_KEYS)
+                args = ["ZRANGE", k, self.zlex(), self.zlex(), "BYLEX"]
+            if self.maybe():
+                args.append("REV")
+            if self.maybe(0.4):
+                args += self.zlimit()
+            if self.maybe(0.4):
+                args.append("WITHSCORES")
+            return args, "exact"
+        if c == 13:
+            args = [self.pick(["ZRANGEBYSCORE", "ZREVRANGEBYSCORE"]), k, self.zbound(), self.zbound()]
+            if self.maybe():
+                args.append("WITHSCORES")
+            if self.maybe(0.4):
+                args += self.zlimit()
+            return args, "exact"
+        if c == 14:
+            lk = self.pick(ZLEX_KEYS)
+            if self.maybe(0.5):
+                return ["ZADD", lk] + sum([["0", self.zmember()] for _ in range(r.randrange(1, 4))], []), "exact"
+            cmd = self.pick(["ZRANGEBYLEX", "ZREVRANGEBYLEX", "ZLEXCOUNT", "ZREMRANGEBYLEX"])
+            args = [cmd, lk, self.zlex(), self.zlex()]
+            if cmd in ("ZRANGEBYLEX", "ZREVRANGEBYLEX") and self.maybe(0.4):
+                args += self.zlimit()
+            return args, "exact"
+        if c == 15:
+            args = [self.pick(["ZPOPMIN", "ZPOPMAX"]), k]
+            if self.maybe(0.6):
+                args.append(self.pick(["0", "1", "2", "3", "200"]))
+            return args, "exact"
+        if c == 16:
+            keys = [self.zkey() for _ in range(r.randrange(1, 3))]
+            args = ["ZMPOP", str(len(keys))] + keys + [self.pick(["MIN", "MAX"])]
+            if self.maybe():
+                args += ["COUNT", str(r.randrange(1, 4))]
+            return args, "exact"
+        if c == 17:
+            keys = [self.zkey() for _ in range(r.randrange(1, 3))]
+            return [self.pick(["BZPOPMIN", "BZPOPMAX"])] + keys + ["0.01"], "exact"
+        if c in (18, 19):
+            n = r.randrange(1, 4)
+            op = self.pick(["ZUNION", "ZINTER", "ZDIFF"])
+            extra = []
+            if op != "ZDIFF" and self.maybe(0.4):
+                extra += ["WEIGHTS"] + [self.pick(["1", "2", "-1", "0.5", "0", "inf"]) for _ in range(n)]
+            if op != "ZDIFF" and self.maybe(0.4):
+                extra += ["AGGREGATE", self.pick(["SUM", "MIN", "MAX"])]
+            srcs = [self.zkey() for _ in range(n)]
+            if self.maybe(0.6):
+                return [op + "STORE", self.zkey(), str(n)] + srcs + extra, "exact"
+            return [op, str(n)] + srcs + extra + (["WITHSCORES"] if self.maybe() else []), "exact"
+        if c == 20:
+            return ["ZINTERCARD", "2", k, self.zkey()] + (["LIMIT", str(r.randrange(0, 3))] if self.maybe() else []), "exact"
+        if c == 21:
+            args = ["ZRANGESTORE", self.zkey(), k]
+            if self.maybe():
+                args += [self.zbound(), self.zbound(), "BYSCORE"]
+            else:
+                args += [self.zrank(), self.zrank()]
+            if self.maybe(0.3):
+                args.append("REV")
+            return args, "exact"
+        if c == 22:
+            return ["ZREMRANGEBYSCORE", k, self.zbound(), self.zbound()], "exact"
+        if c == 23:
+            return ["ZREMRANGEBYRANK", k, self.zrank(), self.zrank()], "exact"
+        if c == 24:
+            return ["OBJECT", "ENCODING", self.pick(ZENC_KEYS)], "exact"
+        if c == 25:
+            return ["ZSCAN", k, "0", "COUNT", "1000"] + (["MATCH", self.pick(["*", "n1*", "?", "*e*"])] if self.maybe() else []), "sscan"
+        if c == 26:
+            # Whole-set picks are deterministic up to order: count >= the set's size.
+            return ["ZRANDMEMBER", k, "1000"], "unordered"
+        if c == 27:
+            return ["ZADD", k] + self.pick([["NX", "XX", "1", "a"], ["GT", "LT", "1", "a"], ["NX", "GT", "1", "a"],
+                                            ["INCR", "1", "a", "2", "b"], ["1"], ["1", "a", "2"]]), "exact"
+        if c == 28:
+            return [self.pick(["ZPOPMIN", "ZRANGE", "ZUNIONSTORE", "ZINCRBY"]), k, self.pick(["-1", "x", "0"]), "1"], "exact"
+        return [self.pick(["ZUNION", "ZINTER", "ZMPOP", "ZINTERCARD"]), self.pick(["0", "-1", "x", "5"]), k, "MIN"], "exact"
 
     def lkey(self):
         return self.rng.choice(LIST_KEYS if self.maybe(0.9) else KEYS)
@@ -377,6 +544,8 @@ class Generator:
         if c == 11:
             return ["KEYS", self.pick(PATTERNS)], "unordered"
         if c == 12:
+            if self.maybe(0.4):
+                return ["SCAN", self.pick(PATTERNS), "TYPE", self.pick(["zset", "zset", "set", "string", "hash", "list"])], "scan"
             return ["SCAN", self.pick(PATTERNS)], "scan"
         if c == 13:
             return ["DBSIZE"], "exact"
