@@ -22,12 +22,21 @@ final class SelectionCache: @unchecked Sendable {
     /// The selection for arguments `range` of `args` (`kind` tells SERVICE from REFS), resolved
     /// by `resolve` when not cached. Errors are not cached.
     func selection(kind: UInt8, args: Arguments, range: Range<Int>, resolve: () throws -> FeatureSelection) throws -> FeatureSelection {
+        // Eight bytes per step and memcmp below: hashing and comparing byte by byte was 4,200
+        // of the 94,600 instructions of a 1 x 10 FEATURES.GET (callgrind), 22,000 at 1 x 50.
         var h: UInt64 = 0xcbf2_9ce4_8422_2325 ^ UInt64(kind)
         var length = 0
         for a in range {
-            for b in args[a] { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-            h = (h ^ 0x1ff) &* 0x100_0000_01b3   // separator: no byte value
-            length += 4 + args[a].count
+            let arg = args[a]
+            h = (h ^ UInt64(arg.count)) &* 0x100_0000_01b3   // the length separates arguments
+            var at = 0
+            while at + 8 <= arg.count {
+                h = (h ^ arg.loadUnaligned(fromByteOffset: at, as: UInt64.self)) &* 0x9E37_79B9_7F4A_7C15
+                h ^= h >> 29
+                at += 8
+            }
+            while at < arg.count { h = (h ^ UInt64(arg[at])) &* 0x100_0000_01b3; at += 1 }
+            length += 4 + arg.count
         }
         let slot = Int(h & 63)
         lock.lock()
@@ -53,16 +62,50 @@ final class SelectionCache: @unchecked Sendable {
     }
 
     private static func equal(_ key: [UInt8], _ args: Arguments, _ range: Range<Int>) -> Bool {
-        var at = 0
-        for a in range {
-            let arg = args[a]
-            guard at + 4 + arg.count <= key.count else { return false }
-            var n = 0
-            for i in 0..<4 { n |= Int(key[at + i]) << (8 * i) }
-            guard n == arg.count else { return false }
-            at += 4
-            for b in arg { if key[at] != b { return false }; at += 1 }
+        key.withUnsafeBytes { k in
+            var at = 0
+            for a in range {
+                let arg = args[a]
+                guard at + 4 + arg.count <= k.count else { return false }
+                let n = Int(UInt32(littleEndian: k.loadUnaligned(fromByteOffset: at, as: UInt32.self)))
+                guard n == arg.count else { return false }
+                at += 4
+                if n > 0 && memcmp(k.baseAddress! + at, arg.baseAddress!, n) != 0 { return false }
+                at += n
+            }
+            return at == k.count
         }
-        return at == key.count
+    }
+}
+
+/// The resolved features of recent /get-online-features requests and their output names
+/// (collisions checked), keyed by the request's `feature_service` or `features` strings and
+/// `full_feature_names`. Measured reason: resolving the refs again per request (a String
+/// split, a linear search of the view's feature names per ref) was 75,000 of the 371,000
+/// instructions of a 1 x 10 request under callgrind. At most 64 entries (then emptied); errors
+/// are not cached; a catalog (one definitions load) has its own.
+final class HTTPPlanCache: @unchecked Sendable {
+    struct Key: Hashable {
+        var service: String?
+        var refs: [String]
+        var fullNames: Bool
+    }
+    struct Plan {
+        var selection: FeatureSelection
+        var names: [String]
+    }
+    private var plans: [Key: Plan] = [:]
+    private let lock = NSLock()
+
+    func plan(_ key: Key, resolve: () throws -> Plan) throws -> Plan {
+        lock.lock()
+        if let p = plans[key] { lock.unlock(); return p }
+        lock.unlock()
+        let p = try resolve()
+        lock.lock()
+        if plans.count >= 64 { plans.removeAll() }
+        plans[key] = p
+        lock.unlock()
+        return p
     }
 }

@@ -72,6 +72,7 @@ public final class ServingCatalog: @unchecked Sendable {
     private let viewsByName: [String: ServingView]
     /// FEATURES.GET's resolved SERVICE/REFS arguments; dropped with the catalog on reload.
     let selectionCache = SelectionCache()
+    let httpPlans = HTTPPlanCache()
     public let loadedAt: Date
 
     public init(repo: FeatureRepo, loadedAt: Date = Date()) throws {
