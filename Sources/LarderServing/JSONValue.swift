@@ -200,11 +200,15 @@ public struct JSONWriter {
 
     /// A decimal integer written digit by digit (string interpolation built a String per value).
     public mutating func integer(_ v: Int64) {
-        if v < 0 { bytes.append(45) }
-        var m = v.magnitude
-        var div: UInt64 = 1
-        while m / div >= 10 { div *= 10 }
-        while div > 0 { bytes.append(UInt8(48 + (m / div) % 10)); m %= div; div /= 10 }
+        // Digits backwards into a stack buffer, appended at once (two divisions and an append
+        // per digit before: 340K of a 100 x 50 HTTP request's 13.8M instructions).
+        var d = (UInt64(0), UInt64(0), UInt64(0))
+        withUnsafeMutableBytes(of: &d) { b in
+            var m = v.magnitude, k = 24
+            repeat { k -= 1; b[k] = UInt8(truncatingIfNeeded: m % 10) + 48; m /= 10 } while m > 0
+            if v < 0 { k -= 1; b[k] = 45 }
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: b[k...]))
+        }
     }
 
     /// An RFC 3339 timestamp in quotes, as Feast's feature server writes event times.
