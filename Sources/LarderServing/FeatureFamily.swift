@@ -104,7 +104,7 @@ public enum FeatureFamily {
                     for r in 0..<rows {
                         rowValues.removeAll(keepingCapacity: true)
                         for j in 0..<k {
-                            rowValues.append(try ValueText.entityValue(Array(args[i + r * k + j]), type: joinTypes[j], joinKey: given[j]))
+                            rowValues.append(try ValueText.entityValue(bytes: args[i + r * k + j], type: joinTypes[j], joinKey: given[j]))
                         }
                         out.mapHeader(selection.featureCount)
                         var p = 0

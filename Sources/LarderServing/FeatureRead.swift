@@ -16,6 +16,16 @@ public enum FeatureStatus: Int, Sendable {
         }
     }
 
+    /// The name in JSON quotes, as the HTTP response writes it.
+    public var jsonName: StaticString {
+        switch self {
+        case .present: return "\"PRESENT\""
+        case .nullValue: return "\"NULL_VALUE\""
+        case .notFound: return "\"NOT_FOUND\""
+        case .outsideMaxAge: return "\"OUTSIDE_MAX_AGE\""
+        }
+    }
+
     /// The name as a StaticString, so a reply writes it without building a String.
     public var staticName: StaticString {
         switch self {
@@ -115,6 +125,83 @@ public enum FeatureRead {
         }
     }
 
+    /// One shard's part of an HTTP read: per (row, view) task its cells' JSON value text back to
+    /// back in `text`, each cell's end and status, and per task its first cell and event time.
+    /// One block per shard instead of a [FeatureCell] (and a FeastValue per value) per task.
+    struct JSONBlock {
+        var text = JSONWriter()
+        var ends: [Int] = []
+        var statuses: [FeatureStatus] = []
+        var firstCell: [Int] = []
+        var eventTimes: [ProtoTimestamp] = []
+
+        func cell(_ task: Int, _ feature: Int) -> Range<Int> {
+            let c = firstCell[task] + feature
+            return (c == 0 ? 0 : ends[c - 1])..<ends[c]
+        }
+    }
+
+    /// `read(hash:group:options:into:)`'s rules, each value written as Feast's JSON into the
+    /// block (ValueJSON from the hash's bytes; the full decoder for other shapes, so values and
+    /// errors are unchanged).
+    static func readJSON(hash: HashObject?, group: FeatureSelection.Group, options: ReadOptions,
+                         into block: inout JSONBlock) throws {
+        let view = group.view
+        let n = group.features.count
+        block.firstCell.append(block.ends.count)
+        func empty(_ status: FeatureStatus, _ ts: ProtoTimestamp) {
+            for _ in 0..<n {
+                block.text.raw("null" as StaticString)
+                block.ends.append(block.text.bytes.count)
+                block.statuses.append(status)
+            }
+            block.eventTimes.append(ts)
+        }
+        guard let hash else { empty(options.enforceTTL ? .notFound : .present, ProtoTimestamp(seconds: 0)); return }
+        try withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer?.self, capacity: n + 1) { raw in
+            raw.initialize(repeating: nil)
+            group.fieldBytes.withUnsafeBytes { base in
+                let starts = group.fieldStarts
+                hash.lookupMany(n + 1, field: { UnsafeRawBufferPointer(rebasing: base[starts[$0]..<starts[$0 + 1]]) }) { i, v in
+                    raw[i] = v
+                }
+            }
+            var eventTime = ProtoTimestamp(seconds: 0)
+            if let tsBytes = raw[n], !tsBytes.isEmpty {
+                if let ts = ValueReply.timestamp(tsBytes) { eventTime = ts } else {
+                    do { eventTime = try ProtoTimestamp.decode(Array(tsBytes)) } catch {
+                        throw ServingError(.badValue, "stored _ts:\(view.name) is not a protobuf Timestamp: \(error)")
+                    }
+                }
+            }
+            if options.enforceTTL {
+                if raw[n] == nil { empty(.notFound, ProtoTimestamp(seconds: 0)); return }
+                if view.ttlSeconds > 0 {
+                    let age = options.now - (Double(eventTime.seconds) + Double(eventTime.nanos) / 1e9)
+                    if age > Double(view.ttlSeconds) { empty(.outsideMaxAge, eventTime); return }
+                }
+            }
+            for (i, f) in group.features.enumerated() {
+                var isNull = true
+                if let bytes = raw[i], !bytes.isEmpty {
+                    if let written = ValueJSON.writeScalar(bytes, &block.text) { isNull = written } else {
+                        let value: FeastValue
+                        do { value = try FeastValue.decode(Array(bytes)) } catch {
+                            throw ServingError(.badValue, "stored value of \(view.name):\(view.layout.featureNames[f]) cannot be decoded: \(error)")
+                        }
+                        block.text.feast(value)
+                        isNull = value.isNull
+                    }
+                } else {
+                    block.text.raw("null" as StaticString)
+                }
+                block.ends.append(block.text.bytes.count)
+                block.statuses.append(!options.enforceTTL ? .present : (isNull ? .nullValue : .present))
+            }
+            block.eventTimes.append(eventTime)
+        }
+    }
+
     /// What a direct read tells the metrics: the age of the served row, when one was served.
     public struct Served { public var age: Double? }
 
@@ -164,10 +251,15 @@ public enum FeatureRead {
                     }
                 }
             }
+            // The row's event time is the same integer reply for each of its features: its digits
+            // are written once (measured reason: appendDecimal of a 13-digit millisecond time per
+            // feature was 4,400 of the 94,600 instructions of a 1 x 10 FEATURES.GET).
+            var msText = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+            let msCount = withUnsafeMutableBytes(of: &msText) { integerReply(eventMillis, $0) }
             var firstStatus = FeatureStatus.present
             for (i, f) in group.features.enumerated() {
                 out.bulk(view.replyNames[f])
-                out.arrayHeader(3)
+                out.append("*3\r\n" as StaticString)
                 var isNull = true
                 if let bytes = raw[i], !bytes.isEmpty {
                     if let written = ValueReply.writeScalar(bytes, out) { isNull = written } else {
@@ -184,11 +276,26 @@ public enum FeatureRead {
                 let status: FeatureStatus = !options.enforceTTL ? .present : (isNull ? .nullValue : .present)
                 if i == 0 { firstStatus = status }
                 out.simple(status.staticName)
-                out.integer(eventMillis)
+                withUnsafeBytes(of: &msText) { out.append(UnsafeRawBufferPointer(rebasing: $0[0..<msCount])) }
                 statusCounts[status.rawValue - 1] += 1
             }
             let servedAge = (firstStatus == .present || firstStatus == .nullValue) && (eventTime.seconds != 0 || eventTime.nanos != 0)
             return Served(age: servedAge ? max(0, options.now - (Double(eventTime.seconds) + Double(eventTime.nanos) / 1e9)) : nil)
+        }
+    }
+
+    /// `:<v>\r\n`, a RESP integer, into `p` (32 bytes); returns its length.
+    static func integerReply(_ v: Int, _ p: UnsafeMutableRawBufferPointer) -> Int {
+        var digits = (UInt64(0), UInt64(0), UInt64(0))
+        return withUnsafeMutableBytes(of: &digits) { d in
+            var n = v.magnitude, k = 0
+            repeat { d[k] = UInt8(truncatingIfNeeded: n % 10) + 48; n /= 10; k += 1 } while n > 0
+            var at = 0
+            p[at] = UInt8(ascii: ":"); at += 1
+            if v < 0 { p[at] = UInt8(ascii: "-"); at += 1 }
+            while k > 0 { k -= 1; p[at] = d[k]; at += 1 }
+            p[at] = 13; p[at + 1] = 10
+            return at + 2
         }
     }
 

@@ -193,26 +193,31 @@ public final class HTTPFeatureAPI: @unchecked Sendable {
         let fullNames = try bool(req, "full_feature_names", default: false)
         // Larder's extension: the per-request opt-out of ttl enforcement (Feast's behaviour).
         let enforce = try bool(req, "enforce_ttl", default: serving.enforceTTLByDefault)
-        let selection: FeatureSelection
+        let key: HTTPPlanCache.Key
         if case .string(let service)? = field(req, "feature_service") {
-            selection = try catalog.selection(service: service)
+            key = HTTPPlanCache.Key(service: service, refs: [], fullNames: fullNames)
         } else if case .array(let refs)? = field(req, "features"), !refs.isEmpty {
-            selection = try catalog.selection(refs: refs.map { if case .string(let s) = $0 { return s }; return "" })
+            key = HTTPPlanCache.Key(service: nil, refs: refs.map { if case .string(let s) = $0 { return s }; return "" }, fullNames: fullNames)
         } else {
             throw ServingError(.badRequest, "the request names neither features nor a feature_service")
         }
-        // Output names, checked for collisions as Feast's FeatureNameCollisionError.
-        var names: [String] = []
-        for g in selection.groups {
-            for f in g.features {
-                let n = g.view.layout.featureNames[f]
-                names.append(fullNames ? "\(g.view.name)__\(n)" : n)
+        let plan = try catalog.httpPlans.plan(key) {
+            let selection = try key.service.map { try catalog.selection(service: $0) } ?? catalog.selection(refs: key.refs)
+            // Output names, checked for collisions as Feast's FeatureNameCollisionError.
+            var names: [String] = []
+            for g in selection.groups {
+                for f in g.features {
+                    let n = g.view.layout.featureNames[f]
+                    names.append(fullNames ? "\(g.view.name)__\(n)" : n)
+                }
             }
+            if Set(names).count != names.count {
+                let dup = names.first { n in names.filter { $0 == n }.count > 1 }!
+                throw ServingError(.nameCollision, "Duplicate features named \(dup) found. To resolve this collision, either use the full feature name by setting 'full_feature_names=True', or ensure that the features in question have different names.")
+            }
+            return HTTPPlanCache.Plan(selection: selection, names: names)
         }
-        if Set(names).count != names.count {
-            let dup = names.first { n in names.filter { $0 == n }.count > 1 }!
-            throw ServingError(.nameCollision, "Duplicate features named \(dup) found. To resolve this collision, either use the full feature name by setting 'full_feature_names=True', or ensure that the features in question have different names.")
-        }
+        let selection = plan.selection, names = plan.names, namesJSON = plan.namesJSON
         let needed = selection.joinKeys
         var columns: [(name: String, values: [FeastValue])] = []
         var rows = -1
@@ -229,74 +234,169 @@ public final class HTTPFeatureAPI: @unchecked Sendable {
             throw ServingError(.badEntity, "join key \(key.name) is needed by the requested features but missing from entities")
         }
         rows = max(rows, 0)
-        // One read task per (row, view); each lands on the shard owning its key.
-        struct Task { let row: Int; let group: Int; let key: [UInt8] }
+        // One read task per (row, view); each lands on the shard owning its key. The keys are
+        // built into one buffer (a key array and a FeastValue array per task before).
+        struct Task { let row: Int; let group: Int; let key: Range<Int> }
+        let groups = selection.groups
+        let columnOf = groups.map { g in g.view.joinKeys.map { k in columns.firstIndex { $0.name == k }! } }
+        var keys: [UInt8] = []
+        keys.reserveCapacity(rows * groups.count * 64)
+        var keyValues: [FeastValue] = []
         var tasks: [(shard: Int, item: Task)] = []
+        tasks.reserveCapacity(rows * groups.count)
         for r in 0..<rows {
-            for (gi, g) in selection.groups.enumerated() {
-                let values = g.view.joinKeys.map { k in columns.first { $0.name == k }!.values[r] }
-                let key = try FeatureRead.key(view: g.view, values: values, project: catalog.project)
-                tasks.append((key.withUnsafeBytes { server.shardIndex(ofKey: $0) }, Task(row: r, group: gi, key: key)))
+            for (gi, g) in groups.enumerated() {
+                keyValues.removeAll(keepingCapacity: true)
+                for c in columnOf[gi] { keyValues.append(columns[c].values[r]) }
+                let start = keys.count
+                do {
+                    try g.view.layout.keyEncoder.append(values: keyValues, suffix: catalog.project, to: &keys)
+                } catch {
+                    throw ServingError(.badEntity, "entity key of feature view \(g.view.name): \(error)")
+                }
+                let shard = keys.withUnsafeBytes { server.shardIndex(ofKey: UnsafeRawBufferPointer(rebasing: $0[start...])) }
+                tasks.append((shard, Task(row: r, group: gi, key: start..<keys.count)))
             }
         }
         let options = ReadOptions(enforceTTL: enforce)
-        let groups = selection.groups
-        ShardGather.run(server: server, items: tasks, on: loop, work: { shard, list -> Result<[(Task, [FeatureCell])], ServingError> in
+        let keyBytes = keys
+        typealias Part = (tasks: [Task], block: FeatureRead.JSONBlock)
+        ShardGather.run(server: server, items: tasks, on: loop, work: { shard, list -> Result<Part, ServingError> in
             let db = shard.db(0)
             let now = Clock.nowMilliseconds()
-            var out: [(Task, [FeatureCell])] = []
+            var block = FeatureRead.JSONBlock()
+            block.ends.reserveCapacity(list.count * 8)
             do {
-                for t in list {
-                    let hash: HashObject? = t.key.withUnsafeBytes { kb in
-                        guard let slot = db.lookupInternal(kb, now: now), case .hash(let h) = db.value(at: slot) else { return nil }
-                        return h
+                try keyBytes.withUnsafeBytes { kb in
+                    for t in list {
+                        let k = UnsafeRawBufferPointer(rebasing: kb[t.key])
+                        let hash: HashObject?
+                        if let slot = db.lookupInternal(k, now: now), case .hash(let h) = db.value(at: slot) { hash = h } else { hash = nil }
+                        try FeatureRead.readJSON(hash: hash, group: groups[t.group], options: options, into: &block)
                     }
-                    var cells: [FeatureCell] = []
-                    try FeatureRead.read(hash: hash, group: groups[t.group], options: options, into: &cells)
-                    out.append((t, cells))
                 }
             } catch let e as ServingError { return .failure(e) } catch { return .failure(ServingError(.badValue, "\(error)")) }
-            return .success(out)
+            return .success((list, block))
         }, done: { results in
-            var grid = [[[FeatureCell]]](repeating: [[FeatureCell]](repeating: [], count: groups.count), count: rows)
+            // The shards' blocks as one: each (row, view)'s first cell and event time, row-major.
+            let cellsPerRow = groups.count
+            var cells = FeatureRead.JSONBlock()
+            var cellBase = [Int](repeating: 0, count: rows * cellsPerRow)
+            var eventTimes = [ProtoTimestamp](repeating: ProtoTimestamp(seconds: 0), count: rows * cellsPerRow)
             for (_, r) in results {
                 switch r {
                 case .failure(let e): respond(.feastError(e)); return
-                case .success(let list): for (t, cells) in list { grid[t.row][t.group] = cells }
+                case .success(let p):
+                    let textOffset = cells.text.bytes.count, cellOffset = cells.ends.count
+                    if textOffset == 0 && cellOffset == 0 {
+                        cells = p.block   // one shard: no copy
+                    } else {
+                        cells.text.bytes.append(contentsOf: p.block.text.bytes)
+                        cells.ends.append(contentsOf: p.block.ends.lazy.map { $0 + textOffset })
+                        cells.statuses.append(contentsOf: p.block.statuses)
+                    }
+                    for (ti, t) in p.tasks.enumerated() {
+                        cellBase[t.row * cellsPerRow + t.group] = cellOffset + p.block.firstCell[ti]
+                        eventTimes[t.row * cellsPerRow + t.group] = p.block.eventTimes[ti]
+                    }
                 }
             }
-            self.serving.metrics.recordRead(selection: selection, rows: rows, cellsByRowAndGroup: { grid[$0][$1][...] }, now: options.now)
-            respond(HTTPReply(status: 200, body: Self.onlineResponse(columns: columns, names: names, groups: groups, grid: grid, rows: rows)))
+            // Metrics: statuses per view, the served row's age per (row, view).
+            var statusCounts = [Int](repeating: 0, count: 4 * cellsPerRow)
+            var ages = [Double](repeating: .nan, count: rows * cellsPerRow)
+            for rg in 0..<(rows * cellsPerRow) {
+                let gi = rg % cellsPerRow
+                let first = cellBase[rg]
+                for c in first..<(first + groups[gi].features.count) { statusCounts[4 * gi + cells.statuses[c].rawValue - 1] += 1 }
+                let st = cells.statuses[first], ts = eventTimes[rg]
+                if st == .present || st == .nullValue, ts.seconds != 0 || ts.nanos != 0 {
+                    ages[rg] = max(0, options.now - (Double(ts.seconds) + Double(ts.nanos) / 1e9))
+                }
+            }
+            statusCounts.withUnsafeBufferPointer { sc in
+                ages.withUnsafeBufferPointer { self.serving.metrics.recordRead(selection: selection, rows: rows, statusCounts: sc, ages: $0) }
+            }
+            respond(HTTPReply(status: 200, body: Self.onlineResponse(columns: columns, names: names, namesJSON: namesJSON, groups: groups,
+                                                                     rows: rows, cells: cells, cellBase: cellBase, eventTimes: eventTimes)))
         })
     }
 
     /// Feast's column-major response: `results` (entity columns first, then the features of
-    /// each view in request order), then `metadata.feature_names`.
-    static func onlineResponse(columns: [(name: String, values: [FeastValue])], names: [String],
-                               groups: [FeatureSelection.Group], grid: [[[FeatureCell]]], rows: Int) -> [UInt8] {
+    /// each view in request order), then `metadata.feature_names`. Each (row, view)'s event
+    /// time is formatted once, not once per feature (measured reason: RFC 3339 formatting per
+    /// served value was 7M of the 33.7M instructions of a 100 x 50 request under callgrind);
+    /// the values are the shards' JSON text, copied through pointers (measured reason: indexing
+    /// the blocks' arrays per value was 1.5M of 13.8M).
+    static func onlineResponse(columns: [(name: String, values: [FeastValue])], names: [String], namesJSON: [UInt8],
+                               groups: [FeatureSelection.Group], rows: Int,
+                               cells: FeatureRead.JSONBlock, cellBase: [Int], eventTimes: [ProtoTimestamp]) -> [UInt8] {
+        let cellsPerRow = groups.count
+        var times = JSONWriter()
+        var timeEnds: [Int] = []
+        timeEnds.reserveCapacity(rows * cellsPerRow)
+        var lastRange = 0..<0
+        for (rg, ts) in eventTimes.enumerated() {
+            if rg > 0, eventTimes[rg - 1] == ts {
+                times.bytes.append(contentsOf: times.bytes[lastRange])
+            } else {
+                let start = times.bytes.count
+                times.timestamp(ts)
+                lastRange = start..<times.bytes.count
+            }
+            timeEnds.append(times.bytes.count)
+        }
+        var epoch = JSONWriter()
+        epoch.timestamp(ProtoTimestamp(seconds: 0))
         var w = JSONWriter()
-        w.raw("{\"results\":[")
+        w.bytes.reserveCapacity(times.bytes.count * (names.count + 1) + cells.text.bytes.count + 20 * cells.ends.count + 4096)
+        w.raw("{\"results\":[" as StaticString)
         var first = true
-        func column(_ values: (Int) -> FeastValue, _ status: (Int) -> FeatureStatus, _ ts: (Int) -> ProtoTimestamp) {
+        for c in columns {
             if !first { w.raw(44) }
             first = false
-            w.raw("{\"values\":[")
-            for r in 0..<rows { if r > 0 { w.raw(44) }; w.feast(values(r)) }
-            w.raw("],\"statuses\":[")
-            for r in 0..<rows { if r > 0 { w.raw(44) }; w.string(status(r).name) }
-            w.raw("],\"event_timestamps\":[")
-            for r in 0..<rows { if r > 0 { w.raw(44) }; w.timestamp(ts(r)) }
-            w.raw("]}")
+            w.raw("{\"values\":[" as StaticString)
+            for r in 0..<rows { if r > 0 { w.raw(44) }; w.feast(c.values[r]) }
+            w.raw("],\"statuses\":[" as StaticString)
+            for r in 0..<rows { if r > 0 { w.raw(44) }; w.raw(FeatureStatus.present.jsonName) }
+            w.raw("],\"event_timestamps\":[" as StaticString)
+            for r in 0..<rows { if r > 0 { w.raw(44) }; w.bytes.append(contentsOf: epoch.bytes) }
+            w.raw("]}" as StaticString)
         }
-        for c in columns { column({ c.values[$0] }, { _ in .present }, { _ in ProtoTimestamp(seconds: 0) }) }
-        for (gi, g) in groups.enumerated() {
-            for fi in 0..<g.features.count {
-                column({ grid[$0][gi][fi].value }, { grid[$0][gi][fi].status }, { grid[$0][gi][fi].eventTime })
+        cells.text.bytes.withUnsafeBytes { text in
+        cells.ends.withUnsafeBufferPointer { ends in
+        cells.statuses.withUnsafeBufferPointer { statuses in
+        times.bytes.withUnsafeBytes { timeText in
+        timeEnds.withUnsafeBufferPointer { timeEnds in
+            for (gi, g) in groups.enumerated() {
+                for fi in 0..<g.features.count {
+                    if !first { w.raw(44) }
+                    first = false
+                    w.raw("{\"values\":[" as StaticString)
+                    for r in 0..<rows {
+                        if r > 0 { w.raw(44) }
+                        let c = cellBase[r * cellsPerRow + gi] + fi
+                        w.raw(UnsafeRawBufferPointer(rebasing: text[(c == 0 ? 0 : ends[c - 1])..<ends[c]]))
+                    }
+                    w.raw("],\"statuses\":[" as StaticString)
+                    for r in 0..<rows {
+                        if r > 0 { w.raw(44) }
+                        w.raw(statuses[cellBase[r * cellsPerRow + gi] + fi].jsonName)
+                    }
+                    w.raw("],\"event_timestamps\":[" as StaticString)
+                    for r in 0..<rows {
+                        if r > 0 { w.raw(44) }
+                        let rg = r * cellsPerRow + gi
+                        w.raw(UnsafeRawBufferPointer(rebasing: timeText[(rg == 0 ? 0 : timeEnds[rg - 1])..<timeEnds[rg]]))
+                    }
+                    w.raw("]}" as StaticString)
+                }
             }
-        }
-        w.raw("],\"metadata\":{\"feature_names\":[")
-        for (i, n) in (columns.map(\.name) + names).enumerated() { if i > 0 { w.raw(44) }; w.string(n) }
-        w.raw("]}}")
+        }}}}}
+        w.raw("],\"metadata\":{\"feature_names\":[" as StaticString)
+        for (i, c) in columns.enumerated() { if i > 0 { w.raw(44) }; w.string(c.name) }
+        // namesJSON is `,"name"...`: without its first comma when no entity column comes first.
+        w.bytes.append(contentsOf: columns.isEmpty ? namesJSON.dropFirst() : namesJSON[...])
+        w.raw("]}}" as StaticString)
         return w.bytes
     }
 

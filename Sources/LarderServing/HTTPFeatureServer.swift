@@ -75,10 +75,11 @@ final class HTTPFeatureHandler: ChannelInboundHandler {
             body.removeAll(keepingCapacity: true)
             tooLarge = false
             if let len = h.headers.first(name: "content-length").flatMap(Int.init), len > maxBodyBytes { tooLarge = true }
-        case .body(var chunk):
+        case .body(let chunk):
             if tooLarge { return }
             if body.count + chunk.readableBytes > maxBodyBytes { tooLarge = true; body = []; return }
-            body += chunk.readBytes(length: chunk.readableBytes) ?? []
+            // Appended from the buffer in place (readBytes made an array per chunk first).
+            chunk.withUnsafeReadableBytes { body.append(contentsOf: $0) }
         case .end:
             guard let h = head else { return }
             head = nil

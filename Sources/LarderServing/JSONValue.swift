@@ -117,7 +117,26 @@ struct JSONParser {
 
     mutating func string() throws -> String {
         i += 1
-        var out: [UInt8] = []
+        // No escape and no control character up to the closing quote (refs, join keys, names):
+        // the String is made from the bytes at once. Measured reason: building it byte by byte
+        // through an array was 31,700 of the 371,000 instructions of a 1 x 10 HTTP request.
+        let start = i
+        let (end, closed) = bytes.withUnsafeBufferPointer { b -> (Int, Bool) in
+            var end = start
+            while end < b.count {
+                let c = b[end]
+                if c == UInt8(ascii: "\"") { return (end, true) }
+                if c == UInt8(ascii: "\\") || c < 0x20 { break }
+                end += 1
+            }
+            return (end, false)
+        }
+        if closed {
+            i = end + 1
+            return bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[start..<end]), as: UTF8.self) }
+        }
+        var out: [UInt8] = Array(bytes[i..<end])
+        i = end
         while i < bytes.count {
             let c = bytes[i]
             if c == UInt8(ascii: "\"") { i += 1; return String(decoding: out, as: UTF8.self) }
@@ -178,14 +197,22 @@ public struct JSONWriter {
 
     public mutating func raw(_ s: String) { bytes.append(contentsOf: s.utf8) }
     public mutating func raw(_ c: UInt8) { bytes.append(c) }
+    public mutating func raw(_ s: StaticString) {
+        bytes.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+    }
+    public mutating func raw(_ b: UnsafeRawBufferPointer) { bytes.append(contentsOf: b) }
 
     /// A decimal integer written digit by digit (string interpolation built a String per value).
     public mutating func integer(_ v: Int64) {
-        if v < 0 { bytes.append(45) }
-        var m = v.magnitude
-        var div: UInt64 = 1
-        while m / div >= 10 { div *= 10 }
-        while div > 0 { bytes.append(UInt8(48 + (m / div) % 10)); m %= div; div /= 10 }
+        // Digits backwards into a stack buffer, appended at once (two divisions and an append
+        // per digit before: 340K of a 100 x 50 HTTP request's 13.8M instructions).
+        var d = (UInt64(0), UInt64(0), UInt64(0))
+        withUnsafeMutableBytes(of: &d) { b in
+            var m = v.magnitude, k = 24
+            repeat { k -= 1; b[k] = UInt8(truncatingIfNeeded: m % 10) + 48; m /= 10 } while m > 0
+            if v < 0 { k -= 1; b[k] = 45 }
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: b[k...]))
+        }
     }
 
     /// An RFC 3339 timestamp in quotes, as Feast's feature server writes event times.
@@ -196,17 +223,56 @@ public struct JSONWriter {
     }
 
     public mutating func string(_ s: String) {
+        var s = s
+        s.withUTF8 { string(utf8: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// A JSON string of UTF-8 bytes: runs without anything to escape are appended at once
+    /// (measured reason: the byte-by-byte append was 3.2M of the 33.7M instructions of a
+    /// 100 x 50 HTTP request, most of it the statuses).
+    public mutating func string(utf8 u: UnsafeRawBufferPointer) {
         bytes.append(34)
-        for c in s.utf8 {
-            switch c {
-            case 34: bytes.append(92); bytes.append(34)
-            case 92: bytes.append(92); bytes.append(92)
-            case 10: bytes.append(92); bytes.append(110)
-            case 13: bytes.append(92); bytes.append(114)
-            case 9: bytes.append(92); bytes.append(116)
-            case 0..<0x20: raw(String(format: "\\u%04x", Int(c)))
-            default: bytes.append(c)
-            }
+        var run = 0
+        for (k, c) in u.enumerated() where c < 0x20 || c == 34 || c == 92 {
+            if k > run { bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: u[run..<k])) }
+            run = k + 1
+            escape(c)
+        }
+        if u.count > run { bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: u[run...])) }
+        bytes.append(34)
+    }
+
+    private mutating func escape(_ c: UInt8) {
+        switch c {
+        case 34: bytes.append(92); bytes.append(34)
+        case 92: bytes.append(92); bytes.append(92)
+        case 10: bytes.append(92); bytes.append(110)
+        case 13: bytes.append(92); bytes.append(114)
+        case 9: bytes.append(92); bytes.append(116)
+        case 0..<0x20: raw(String(format: "\\u%04x", Int(c)))
+        default: bytes.append(c)
+        }
+    }
+
+    /// Standard base64 with padding, as Data.base64EncodedString() (written here: Data and a
+    /// String per bytes value otherwise).
+    public mutating func base64String(_ b: UnsafeRawBufferPointer) {
+        let table: StaticString = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+        let t = table.utf8Start
+        bytes.append(34)
+        var k = 0
+        while k + 3 <= b.count {
+            let v = UInt32(b[k]) << 16 | UInt32(b[k + 1]) << 8 | UInt32(b[k + 2])
+            bytes.append(t[Int(v >> 18)]); bytes.append(t[Int(v >> 12 & 63)])
+            bytes.append(t[Int(v >> 6 & 63)]); bytes.append(t[Int(v & 63)])
+            k += 3
+        }
+        if b.count - k == 1 {
+            let v = UInt32(b[k]) << 16
+            bytes.append(t[Int(v >> 18)]); bytes.append(t[Int(v >> 12 & 63)]); bytes.append(61); bytes.append(61)
+        } else if b.count - k == 2 {
+            let v = UInt32(b[k]) << 16 | UInt32(b[k + 1]) << 8
+            bytes.append(t[Int(v >> 18)]); bytes.append(t[Int(v >> 12 & 63)]); bytes.append(t[Int(v >> 6 & 63)]); bytes.append(61)
         }
         bytes.append(34)
     }
@@ -214,7 +280,7 @@ public struct JSONWriter {
     /// Python's float repr is the shortest text that round-trips, as Swift's description;
     /// non-finite values become the protobuf JSON strings, as Feast's convert_response_to_dict.
     public mutating func double(_ v: Double) {
-        if v.isNaN { string("NaN") } else if v.isInfinite { string(v > 0 ? "Infinity" : "-Infinity") } else { raw("\(v)") }
+        if v.isNaN { string("NaN") } else if v.isInfinite { string(v > 0 ? "Infinity" : "-Infinity") } else { raw(v.description) }
     }
 
     public mutating func value(_ v: JSONValue) {
@@ -243,7 +309,7 @@ public struct JSONWriter {
         }
         switch v {
         case .null: raw("null")
-        case .bytes(let b): string(Data(b).base64EncodedString())
+        case .bytes(let b): b.withUnsafeBytes { base64String($0) }
         case .string(let s): string(s)
         case .int32(let x): integer(Int64(x))
         case .int64(let x): integer(x)
@@ -251,7 +317,7 @@ public struct JSONWriter {
         case .double(let x): double(x)
         case .float(let x): double(Double(x))
         case .bool(let b): raw(b ? "true" : "false")
-        case .bytesList(let xs): list(xs) { $0.string(Data($1).base64EncodedString()) }
+        case .bytesList(let xs): list(xs) { w, x in x.withUnsafeBytes { w.base64String($0) } }
         case .stringList(let xs): list(xs) { $0.string($1) }
         case .int32List(let xs): list(xs) { $0.integer(Int64($1)) }
         case .int64List(let xs): list(xs) { $0.integer($1) }

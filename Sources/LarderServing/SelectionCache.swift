@@ -22,12 +22,23 @@ final class SelectionCache: @unchecked Sendable {
     /// The selection for arguments `range` of `args` (`kind` tells SERVICE from REFS), resolved
     /// by `resolve` when not cached. Errors are not cached.
     func selection(kind: UInt8, args: Arguments, range: Range<Int>, resolve: () throws -> FeatureSelection) throws -> FeatureSelection {
+        // The hash only picks a slot (the equality check below compares every byte with
+        // memcmp), so it takes each argument's length and its first and last 8 bytes. Measured
+        // reason: hashing and comparing byte by byte was 4,200 of the 94,600 instructions of a
+        // 1 x 10 FEATURES.GET (callgrind), hashing every byte 6,800 of 132,000 at 1 x 50.
         var h: UInt64 = 0xcbf2_9ce4_8422_2325 ^ UInt64(kind)
         var length = 0
         for a in range {
-            for b in args[a] { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-            h = (h ^ 0x1ff) &* 0x100_0000_01b3   // separator: no byte value
-            length += 4 + args[a].count
+            let arg = args[a]
+            h = (h ^ UInt64(arg.count)) &* 0x9E37_79B9_7F4A_7C15
+            if arg.count >= 8 {
+                h = (h ^ arg.loadUnaligned(as: UInt64.self)) &* 0x9E37_79B9_7F4A_7C15
+                h = (h ^ arg.loadUnaligned(fromByteOffset: arg.count - 8, as: UInt64.self)) &* 0x9E37_79B9_7F4A_7C15
+            } else {
+                for b in arg { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+            }
+            h ^= h >> 29
+            length += 4 + arg.count
         }
         let slot = Int(h & 63)
         lock.lock()
@@ -53,16 +64,76 @@ final class SelectionCache: @unchecked Sendable {
     }
 
     private static func equal(_ key: [UInt8], _ args: Arguments, _ range: Range<Int>) -> Bool {
-        var at = 0
-        for a in range {
-            let arg = args[a]
-            guard at + 4 + arg.count <= key.count else { return false }
-            var n = 0
-            for i in 0..<4 { n |= Int(key[at + i]) << (8 * i) }
-            guard n == arg.count else { return false }
-            at += 4
-            for b in arg { if key[at] != b { return false }; at += 1 }
+        key.withUnsafeBytes { k in
+            var at = 0
+            for a in range {
+                let arg = args[a]
+                guard at + 4 + arg.count <= k.count else { return false }
+                let n = Int(UInt32(littleEndian: k.loadUnaligned(fromByteOffset: at, as: UInt32.self)))
+                guard n == arg.count else { return false }
+                at += 4
+                if n > 0 && memcmp(k.baseAddress! + at, arg.baseAddress!, n) != 0 { return false }
+                at += n
+            }
+            return at == k.count
         }
-        return at == key.count
+    }
+}
+
+/// The resolved features of recent /get-online-features requests and their output names
+/// (collisions checked), keyed by the request's `feature_service` or `features` strings and
+/// `full_feature_names`. Measured reason: resolving the refs again per request (a String
+/// split, a linear search of the view's feature names per ref) was 75,000 of the 371,000
+/// instructions of a 1 x 10 request under callgrind. At most 64 entries (then emptied); errors
+/// are not cached; a catalog (one definitions load) has its own.
+final class HTTPPlanCache: @unchecked Sendable {
+    struct Key: Hashable {
+        var service: String?
+        var refs: [String]
+        var fullNames: Bool
+
+        /// Only a sample of each ref goes into the hash (equality compares them whole):
+        /// hashing every byte of 50 refs was 18,000 of a 1 x 50 request's 419,000 instructions.
+        func hash(into h: inout Hasher) {
+            h.combine(fullNames)
+            h.combine(service)
+            h.combine(refs.count)
+            for r in refs {
+                var r = r
+                r.withUTF8 { u in
+                    h.combine(u.count)
+                    if let first = u.first, let last = u.last { h.combine(first); h.combine(last); h.combine(u[u.count / 2]) }
+                }
+            }
+        }
+    }
+    struct Plan {
+        var selection: FeatureSelection
+        var names: [String]
+        /// `,"name"` for each output name: the metadata's feature names, written once per plan
+        /// (measured reason: escaping 50 names per request was 12,000 of 419,000 instructions).
+        var namesJSON: [UInt8]
+
+        init(selection: FeatureSelection, names: [String]) {
+            self.selection = selection
+            self.names = names
+            var w = JSONWriter()
+            for n in names { w.raw(44); w.string(n) }
+            namesJSON = w.bytes
+        }
+    }
+    private var plans: [Key: Plan] = [:]
+    private let lock = NSLock()
+
+    func plan(_ key: Key, resolve: () throws -> Plan) throws -> Plan {
+        lock.lock()
+        if let p = plans[key] { lock.unlock(); return p }
+        lock.unlock()
+        let p = try resolve()
+        lock.lock()
+        if plans.count >= 64 { plans.removeAll() }
+        plans[key] = p
+        lock.unlock()
+        return p
     }
 }

@@ -93,11 +93,13 @@ public final class ServingMetrics: @unchecked Sendable {
     func recordRead(selection: FeatureSelection, rows: Int, statusCounts: UnsafeBufferPointer<Int>, ages: UnsafeBufferPointer<Double>) {
         let s = stripe
         s.lock.lock(); defer { s.lock.unlock() }
+        let groupCount = selection.groups.count
         Self.countRequest(s, selection, rows: rows) { gi, v in
             for st in 0..<4 { v.statuses[st + 1] += statusCounts[4 * gi + st] }
-        }
-        for (idx, a) in ages.enumerated() where !a.isNaN {
-            s.views[selection.groups[idx % selection.groups.count].view.name]!.age.observe(a, Self.ageBuckets)
+            // The view's counters are at hand here: no dictionary lookup by name per (row, view).
+            for idx in stride(from: gi, to: ages.count, by: groupCount) where !ages[idx].isNaN {
+                v.age.observe(ages[idx], Self.ageBuckets)
+            }
         }
     }
 

@@ -4,6 +4,39 @@ import LarderFeatures
 /// Typed values from the plain text a RESP client sends: join keys and pushed feature values
 /// are typed by the definitions, not by the client.
 public enum ValueText {
+    /// `entityValue` from the argument's bytes in place: integers parsed as Int64(String) parses
+    /// them (optional sign, digits, no overflow), strings made once. Measured reason: FEATURES.GET
+    /// copied each entity argument into an Array and then a String to parse it. Anything the
+    /// fast parse does not take (and every error) goes through the text path below.
+    public static func entityValue(bytes b: UnsafeRawBufferPointer, type: FeastValueType, joinKey: String) throws -> FeastValue {
+        switch type {
+        case .string: return .string(String(decoding: b, as: UTF8.self))
+        case .int64, .unixTimestamp:
+            if let v = int64(b) { return type == .int64 ? .int64(v) : .unixTimestamp(v) }
+        default: break
+        }
+        return try entityValue(Array(b), type: type, joinKey: joinKey)
+    }
+
+    static func int64(_ b: UnsafeRawBufferPointer) -> Int64? {
+        guard !b.isEmpty, b.count <= 20 else { return nil }
+        var at = 0
+        let negative = b[0] == UInt8(ascii: "-")
+        if negative || b[0] == UInt8(ascii: "+") { at = 1 }
+        guard at < b.count else { return nil }
+        var m: UInt64 = 0
+        while at < b.count {
+            let d = b[at] &- 48
+            guard d < 10 else { return nil }
+            let (x, o1) = m.multipliedReportingOverflow(by: 10)
+            let (y, o2) = x.addingReportingOverflow(UInt64(d))
+            guard !o1, !o2 else { return nil }
+            m = y; at += 1
+        }
+        if negative { return m <= UInt64(Int64.max) + 1 ? Int64(truncatingIfNeeded: 0 &- m) : nil }
+        return m <= UInt64(Int64.max) ? Int64(m) : nil
+    }
+
     /// A join key value: INT64/INT32/UNIX_TIMESTAMP as decimal text, STRING as is, BYTES raw.
     public static func entityValue(_ text: [UInt8], type: FeastValueType, joinKey: String) throws -> FeastValue {
         switch type {

@@ -324,15 +324,21 @@ struct ServeCommand: ParsableCommand {
         signal(SIGTERM, SIG_IGN)
         signal(SIGINT, SIG_IGN)
         // SIGHUP: read the TLS certificate, key and CA files again (rotation without restart).
-        signal(SIGHUP, SIG_IGN)
-        let reload = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
-        reload.setEventHandler {
-            do { try server.state.reloadTLS() } catch {
-                LarderLog.server.warning("SIGHUP: TLS reload refused, the previous certificates stay: \(error)",
-                                         metadata: ["event": "tls_config_refused"])
+        // With --repo, ServeFeatures' source does it with the definitions reload: one source
+        // per signal (two sources for SIGHUP each saw only some of the signals).
+        var reload: DispatchSourceSignal?
+        if features == nil {
+            signal(SIGHUP, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+            source.setEventHandler {
+                do { try server.state.reloadTLS() } catch {
+                    LarderLog.server.warning("SIGHUP: TLS reload refused, the previous certificates stay: \(error)",
+                                             metadata: ["event": "tls_config_refused"])
+                }
             }
+            source.resume()
+            reload = source
         }
-        reload.resume()
         let signals = [SIGTERM, SIGINT].map { sig -> DispatchSourceSignal in
             let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             src.setEventHandler {

@@ -1,3 +1,4 @@
+import Foundation
 import LarderRESP
 import XCTest
 
@@ -56,6 +57,41 @@ final class ReplyWriterTests: XCTestCase {
         // %.17g, as Redis' addReplyDouble
         XCTAssertEqual(written(.resp3) { $0.double(0.1) }, ",0.10000000000000001\r\n")
         XCTAssertEqual(written(.resp2) { $0.double(3) }, "$1\r\n3\r\n")
+    }
+
+    /// The digits are written without vsnprintf (RESPNumberFormat.writeG17); they must be its
+    /// "%.17g" for every double: edges, halfway and carry cases, Float-derived values (what
+    /// Float32 features hold) and random bit patterns across the whole range.
+    func testDoubleMatchesPrintf() {
+        func printf(_ v: Double) -> String {
+            if v.isNaN { return "nan" }
+            if v.isInfinite { return v > 0 ? "inf" : "-inf" }
+            var buf = [CChar](repeating: 0, count: 64)
+            _ = withVaList([v]) { vsnprintf(&buf, 64, "%.17g", $0) }
+            return String(cString: buf)
+        }
+        var values: [Double] = [0, -0.0, 1, -1, 0.1, 0.5, 1e-4, 1e-5, 9.9999999999999995e-5, 1e-6, 1e-7, 0.00012345,
+                                1e17.nextDown, 1e16, 1e17, 123456789012345680, 9007199254740992, 4503599627370496.5,
+                                .greatestFiniteMagnitude, .leastNormalMagnitude, .leastNonzeroMagnitude, .pi, -.pi, 2.5, 0.3,
+                                Double(Float(0.1)), Double(Float(0.7)), Double(Float.greatestFiniteMagnitude)]
+        for e in -30...30 {
+            let p = pow(10.0, Double(e))
+            values += [p, p.nextUp, p.nextDown, -p, 5 * p, 9.5 * p]
+        }
+        var g = SystemRandomNumberGenerator()
+        for _ in 0..<100_000 {
+            values.append(Double(bitPattern: g.next()))
+            values.append(Double(Float(bitPattern: UInt32.random(in: 0...UInt32.max, using: &g))))
+            values.append(Double(Int.random(in: -1_000_000...1_000_000, using: &g)) / 1000)
+            values.append(Double.random(in: -1e6...1e6, using: &g))
+            values.append(Double(Float(Double.random(in: 0...1, using: &g))))
+        }
+        var mismatches: [String] = []
+        for v in values where RESPNumberFormat.double(v) != printf(v) {
+            mismatches.append("\(v.bitPattern): \(RESPNumberFormat.double(v)) vs \(printf(v))")
+            if mismatches.count > 10 { break }
+        }
+        XCTAssertEqual(mismatches, [])
     }
 
     func testBoolean() {

@@ -20,6 +20,8 @@ final class ValueReplyTests: XCTestCase {
             .unixTimestamp(1_700_000_000), .double(0.1), .double(-2.5e300), .double(.infinity), .float(0.5),
             .float(-3.25), .bool(true), .bool(false), .string(""), .string("Rome"), .bytes([]), .bytes([0, 255, 13, 10]),
             .string(String(repeating: "x", count: 300)),
+            .int64List([1, -2, Int64.max]), .int32List([-7, 0, Int32.max]), .stringList(["a", "", "Rome"]),
+            .doubleList([0.1, -2.5, .nan]),
         ]
         for v in values {
             let stored = v.encoded()
@@ -35,7 +37,11 @@ final class ValueReplyTests: XCTestCase {
 
     func testOtherShapesAreLeftToTheFullDecoder() {
         let others: [[UInt8]] = [
-            FeastValue.int64List([1, 2]).encoded(), FeastValue.stringList(["a"]).encoded(),
+            FeastValue.int64List([]).encoded(), FeastValue.stringList([]).encoded(),   // empty lists
+            FeastValue.floatList([1]).encoded(), FeastValue.boolList([true]).encoded(),  // two-byte tags
+            FeastValue.stringList(["é"]).encoded(),
+            [0x72, 4, 0x08, 1, 0x08, 2],                 // unpacked int64 list
+            [0x72, 3, 0x0A, 2, 1],                       // packed run shorter than its length
             FeastValue.string("é").encoded(),            // non-ASCII: UTF-8 validation is the decoder's
             [0x20, 1, 0x20, 2],                          // two int64_val members: the last wins there
             [0x98, 0x01, 0x00],                          // null_val (two-byte tag)
@@ -47,8 +53,40 @@ final class ValueReplyTests: XCTestCase {
         ]
         for stored in others {
             var handled: Bool? = true
-            _ = reply(.resp3) { out in stored.withUnsafeBytes { handled = ValueReply.writeScalar($0, out) } }
+            let written = reply(.resp3) { out in stored.withUnsafeBytes { handled = ValueReply.writeScalar($0, out) } }
             XCTAssertNil(handled, "\(stored)")
+            XCTAssertEqual(written, [], "nothing is written before the full decoder takes over")
+            var w = JSONWriter()
+            XCTAssertNil(stored.withUnsafeBytes { ValueJSON.writeScalar($0, &w) }, "\(stored)")
+            XCTAssertEqual(w.bytes, [])
+        }
+    }
+
+    /// The HTTP twin: ValueJSON's text must be JSONWriter.feast's of the fully decoded value.
+    func testJSONValuesAreWrittenAsTheFullDecoderWritesThem() throws {
+        let values: [FeastValue] = [
+            .int64(0), .int64(-1), .int64(Int64.max), .int64(Int64.min), .int32(-7), .unixTimestamp(1_700_000_000),
+            .double(0.1), .double(-2.5e300), .double(.infinity), .double(.nan), .float(0.5), .float(-3.25), .float(1e-7),
+            .bool(true), .bool(false), .string(""), .string("Rome"), .string("a\"b\\c\n\u{1}"), .bytes([]),
+            .bytes([0, 255, 13, 10]), .bytes([1]), .bytes([1, 2]), .bytes(Array(0...255)),
+            .int64List([1, -2, Int64.max]), .int32List([-7, 0]), .stringList(["a", "", "x\"y"]), .doubleList([0.1, .infinity]),
+        ]
+        for v in values {
+            let stored = v.encoded()
+            var fast = JSONWriter()
+            let handled = stored.withUnsafeBytes { ValueJSON.writeScalar($0, &fast) }
+            XCTAssertEqual(handled, false, "\(v) should take the direct path")
+            var full = JSONWriter()
+            full.feast(try FeastValue.decode(stored))
+            XCTAssertEqual(String(decoding: fast.bytes, as: UTF8.self), String(decoding: full.bytes, as: UTF8.self), "\(v)")
+        }
+        // base64 against Foundation's
+        var g = SystemRandomNumberGenerator()
+        for n in 0..<40 {
+            let b = (0..<n).map { _ in UInt8.random(in: 0...255, using: &g) }
+            var w = JSONWriter()
+            b.withUnsafeBytes { w.base64String($0) }
+            XCTAssertEqual(String(decoding: w.bytes, as: UTF8.self), "\"\(Data(b).base64EncodedString())\"")
         }
     }
 
@@ -96,6 +134,16 @@ final class ValueReplyTests: XCTestCase {
                         }
                     }
                     XCTAssertEqual(direct, viaCells, "hash \(hash == nil ? "nil" : "set") enforce \(enforce) now \(now) \(version)")
+                    // The HTTP read: the same cells as JSON text, statuses and event time.
+                    var block = FeatureRead.JSONBlock()
+                    try FeatureRead.readJSON(hash: hash, group: selection.groups[0], options: options, into: &block)
+                    XCTAssertEqual(block.statuses, cells.map(\.status))
+                    XCTAssertEqual(block.eventTimes, [cells[0].eventTime])
+                    for (i, x) in cells.enumerated() {
+                        var w = JSONWriter()
+                        w.feast(x.value)
+                        XCTAssertEqual(Array(block.text.bytes[block.cell(0, i)]), w.bytes)
+                    }
                     var expected = [Int](repeating: 0, count: 4)
                     for x in cells { expected[x.status.rawValue - 1] += 1 }
                     XCTAssertEqual(counts, expected)

@@ -1,14 +1,20 @@
 """Instructions and allocations per serving request, under callgrind (deterministic: the noise of
 a shared machine does not move it, unlike CPU time).
 
-Starts `larder serve --threads 1` on the example repo (feature_repo/, driver_hourly_stats,
-6 features, materialized at start-up) under `valgrind --tool=callgrind`, then per workload:
+Starts `larder serve --threads 1` under `valgrind --tool=callgrind`, on the issue's repo (the default,
+`--shapes issue`: side_by_side.py's generated driver_hourly_stats with 50 features of Feast's types,
+preloaded by `larder-bench --preload-only --workload feast-write`; shapes 1 x 10, 1 x 50, 100 x 50)
+or on the example repo (`--shapes example`: feature_repo/, 6 features, materialized at start-up;
+shapes 1 x 6, 50 x 6), then per workload:
 `callgrind_control -z`, N requests, `callgrind_control -d`, and reports from the dump the
 instructions (Ir) per request and the calls of malloc and free per request. Kernel work is not
 counted. Workloads: FEATURES.GET for 1 and 50 entities (RESP3, IGNORETTL as feast serve),
 the raw pipelined HMGET of the same fields, HTTP /get-online-features.
 
-Usage: ~/.cache/larder/venv-r7/bin/python bench/serving/instr_per_request.py [--larder BIN] [--requests N]
+`--keep DIR` keeps each workload's dump (DIR/<shape>-<path>.out) for `callgrind_annotate`.
+
+Usage: ~/.cache/larder/venv-r7/bin/python bench/serving/instr_per_request.py [--larder BIN] [--bench BIN]
+       [--requests N] [--shapes issue|example] [--keep DIR]
 """
 import argparse
 import glob
@@ -38,9 +44,9 @@ def free_port():
         return s.getsockname()[1]
 
 
-def key(driver):
+def key(driver, project=b"larder_demo"):
     return (b"\x01\x00\x00\x00\x02\x00\x00\x00\x09\x00\x00\x00driver_id\x04\x00\x00\x00\x08\x00\x00\x00"
-            + driver.to_bytes(8, "little") + b"larder_demo")
+            + driver.to_bytes(8, "little") + project)
 
 
 def dump_totals(path):
@@ -74,36 +80,62 @@ def dump_totals(path):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--larder", default=str(ROOT / ".build" / "release" / "larder"))
-    ap.add_argument("--requests", type=int, default=2000)
+    ap.add_argument("--bench", default=str(ROOT / ".build" / "release" / "larder-bench"))
+    ap.add_argument("--requests", type=int, default=2000, help="per 1-entity workload (a tenth for the multi-entity ones)")
+    ap.add_argument("--shapes", choices=("issue", "example"), default="issue")
+    ap.add_argument("--keyspace", type=int, default=200, help="issue shapes: preloaded entities")
+    ap.add_argument("--keep", help="directory for each workload's callgrind dump")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="serving-instr-"))
-    nodebug = work / "larder"
+    nodebug = work / "larder-nodebug"
     # valgrind 3.19 cannot read Swift 6's DWARF5 (see bench/instr_per_op.sh)
     subprocess.run(["objcopy", "--strip-debug", args.larder, str(nodebug)], check=True)
     lp, hp = free_port(), free_port()
     out = work / "cg.out"
+    if args.shapes == "issue":
+        sys.path.insert(0, str(Path(__file__).parent))
+        import side_by_side as sbs
+        sbs.write_repos(work, free_port())
+        repo, extra = work / "larder", []
+        view, project = sbs.VIEW, sbs.PROJECT.encode()
+        names = [n for n, _ in sbs.FEATURES]
+        shapes = ((1, 10), (1, 50), (100, 50))
+    else:
+        repo, extra = ROOT / "feature_repo", ["--materialize"]
+        view, project, names = VIEW, b"larder_demo", FEATURES
+        shapes = ((1, 6), (50, 6))
     proc = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", str(nodebug), "serve",
-                             "--port", str(lp), "--http-port", str(hp), "--threads", "1", "--repo", str(ROOT / "feature_repo"),
-                             "--materialize", "--no-ttl-enforcement"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--port", str(lp), "--http-port", str(hp), "--threads", "1", "--repo", str(repo),
+                             *extra, "--no-ttl-enforcement"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         r = redis.Redis(port=lp, protocol=3)
         t0 = time.time()
+        preloaded = False
         while True:
             try:
+                if args.shapes == "issue" and not preloaded:
+                    r.ping()
+                    subprocess.run([args.bench, "--port", str(lp), "--workload", "feast-write", "--fields", str(len(names)),
+                                    "--keyspace", str(args.keyspace), "--preload-only", "--connections", "1"],
+                                   check=True, capture_output=True, timeout=600)
+                    preloaded = True
                 if r.dbsize() > 0:
                     break
-            except Exception:
+            except (redis.exceptions.ConnectionError, redis.exceptions.BusyLoadingError):
                 pass
             if time.time() - t0 > 300:
                 raise SystemExit("larder did not start under valgrind")
             time.sleep(1)
         time.sleep(3)
-        refs = [f"{VIEW}:{f}" for f in FEATURES]
-        fields = [mmh3.hash(f"{VIEW}:{f}", signed=False).to_bytes(4, "little") for f in FEATURES] + [f"_ts:{VIEW}".encode()]
         conn = http.client.HTTPConnection("127.0.0.1", hp, timeout=60)
         rows = []
-        for entities in (1, 50):
-            drivers = list(range(1001, 1001 + entities))
+        for entities, nfeatures in shapes:
+            refs = [f"{view}:{f}" for f in names[:nfeatures]]
+            fields = [mmh3.hash(ref, signed=False).to_bytes(4, "little") for ref in refs] + [f"_ts:{view}".encode()]
+            if args.shapes == "issue":
+                drivers = [1001 + (i * 37) % args.keyspace for i in range(entities)]
+            else:
+                drivers = list(range(1001, 1001 + entities))
             body = json.dumps({"features": refs, "entities": {"driver_id": drivers}})
             n = args.requests if entities == 1 else max(1, args.requests // 10)
 
@@ -113,7 +145,7 @@ def main():
             def hmget():
                 p = r.pipeline(transaction=False)
                 for d in drivers:
-                    p.hmget(key(d), fields)
+                    p.hmget(key(d, project), fields)
                 p.execute()
 
             def http_get():
@@ -128,17 +160,20 @@ def main():
                 subprocess.run(["callgrind_control", "-z", str(proc.pid)], check=True, capture_output=True)
                 for _ in range(n):
                     call()
-                before = set(glob.glob(f"{out}*"))
                 subprocess.run(["callgrind_control", "-d", str(proc.pid)], check=True, capture_output=True)
                 time.sleep(1)
                 newest = max(glob.glob(f"{out}*"), key=os.path.getmtime)
                 ir, calls = dump_totals(newest)
-                rows.append((entities, name, ir / n, calls["malloc"] / n, calls["free"] / n))
-        print(f"callgrind, {args.larder}, larder serve --threads 1; per request:")
+                if args.keep:
+                    os.makedirs(args.keep, exist_ok=True)
+                    tag = name.split()[0].lower().replace(".", "")
+                    shutil.copy(newest, Path(args.keep) / f"{entities}x{nfeatures}-{tag}.out")
+                rows.append((f"{entities} x {nfeatures}", name, ir / n, calls["malloc"] / n, calls["free"] / n))
+        print(f"callgrind, {args.larder}, larder serve --threads 1, {args.shapes} shapes; per request:")
         print("| entities x features | path | Ir/request | malloc/request | free/request |")
         print("|---|---|---|---|---|")
-        for entities, name, ir, m, f in rows:
-            print(f"| {entities} x {len(FEATURES)} | {name} | {ir:,.0f} | {m:.1f} | {f:.1f} |")
+        for shape, name, ir, m, f in rows:
+            print(f"| {shape} | {name} | {ir:,.0f} | {m:.1f} | {f:.1f} |")
     finally:
         proc.terminate()
         try:
