@@ -33,6 +33,26 @@ public struct RDBHashField: Equatable {
     }
 }
 
+/// A key the reading thread only delimited, not decoded (`RDBReader.read(bytes:raw:)`): its
+/// key and value stay in the file's bytes and the loader decodes them where they are stored
+/// (`StoreSnapshot.insertRaw`, on the owning shard's thread). Why: perf of a 1M-entity load
+/// (190 MB, 2 shards) had the one reading thread busy for the whole load allocating an array for
+/// every key, field and value (~22 per Feast entity) that the shard thread then copied again and
+/// the reading thread freed; the shards waited on it. Offsets are into the file's bytes.
+public struct RDBRawEntry {
+    public var db: Int
+    /// The RDB type byte (RDB.TypeCode.string or .hash).
+    public var type: UInt8
+    /// Absolute expiry in unix ms, 0 when the key has none.
+    public var expireAt: Int64
+    public var keyStart: Int
+    public var keyCount: Int
+    /// Where the value starts (just after the key).
+    public var valueStart: Int
+    /// The file offset just after this key.
+    public var endOffset: Int
+}
+
 /// What a complete read found.
 public struct RDBReadSummary {
     public var version = 0
@@ -74,10 +94,15 @@ public struct RDBReader {
         return try data.withUnsafeBytes { try read(bytes: $0, file: path, sizeHint: sizeHint, body) }
     }
 
+    /// `raw`: when given, keys with a raw (not integer- or LZF-encoded) name and a string or
+    /// plain-hash value (the types Larder writes for its own strings and hashes) go to `raw`
+    /// instead of `body`, checked for structure (every length within the file, every string
+    /// encoding known) but not decoded; `bytes` must then outlive the decoding of those entries.
     public static func read(bytes: UnsafeRawBufferPointer, file: String, sizeHint: ((Int, Int) -> Void)? = nil,
+                            raw: ((RDBRawEntry) throws -> Void)? = nil,
                             _ body: (RDBEntry) throws -> Void) throws -> RDBReadSummary {
         var r = RDBReader(bytes: bytes, file: file)
-        return try r.run(sizeHint: sizeHint, body)
+        return try r.run(sizeHint: sizeHint, raw: raw, body)
     }
 
     func fail(_ message: String, at offset: Int? = nil) -> RDBError {
@@ -167,11 +192,71 @@ public struct RDBReader {
         }
     }
 
+    /// The length of a raw string starting here, pos moved past its length prefix; nil (pos
+    /// unchanged) when the string is integer- or LZF-encoded.
+    mutating func rawStringLength() throws -> Int? {
+        guard pos < bytes.count, bytes[pos] >> 6 != 3 else { return nil }
+        let start = pos
+        let (v, _) = try length("a key")
+        if v > UInt64(bytes.count - pos) {
+            throw fail("length \(v) for a key runs past the end of the file (\(bytes.count - pos) byte(s) left): the file is truncated or corrupt", at: start)
+        }
+        return Int(v)
+    }
+
+    /// Moves past a string, checking what `string` would check except the LZF data itself.
+    mutating func skipString(_ what: @autoclosure () -> String) throws {
+        let start = pos
+        let (v, encoded) = try length(what())
+        if !encoded {
+            if v > UInt64(bytes.count - pos) { try need(Int(clamping: v), what()) }
+            pos += Int(v)
+            return
+        }
+        switch v {
+        case 0: try need(1, what()); pos += 1
+        case 1: try need(2, what()); pos += 2
+        case 2: try need(4, what()); pos += 4
+        case 3:
+            let compressed = try plainLength("\(what()) (compressed length)")
+            let (plainLength, plainEncoded) = try length("\(what()) (uncompressed length)")
+            guard !plainEncoded, plainLength <= 1 << 32 else { throw fail("bad uncompressed length for LZF-compressed \(what())", at: start) }
+            try need(compressed, what())
+            pos += compressed
+        default:
+            throw fail("unknown string encoding \(v) for \(what())", at: start)
+        }
+    }
+
+    /// A string as a view: where a raw one lies in the file (no copy), or the decoded bytes of
+    /// an integer- or LZF-encoded one.
+    enum StringSpan { case file(Int, Int), owned([UInt8]) }
+
+    mutating func stringSpan(_ what: @autoclosure () -> String) throws -> StringSpan {
+        if pos < bytes.count, bytes[pos] >> 6 != 3 {
+            let (v, _) = try length(what())
+            if v > UInt64(bytes.count - pos) { try need(Int(clamping: v), what()) }
+            let n = Int(v)
+            defer { pos += n }
+            return .file(pos, n)
+        }
+        return .owned(try string(what()))
+    }
+
+    @inline(__always)
+    func withSpan<R>(_ s: StringSpan, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        switch s {
+        case .file(let o, let n): return try body(UnsafeRawBufferPointer(start: bytes.baseAddress! + o, count: n))
+        case .owned(let a): return try a.withUnsafeBytes(body)
+        }
+    }
+
     // MARK: the file
 
-    mutating func run(sizeHint: ((Int, Int) -> Void)?, _ body: (RDBEntry) throws -> Void) throws -> RDBReadSummary {
+    mutating func run(sizeHint: ((Int, Int) -> Void)?, raw: ((RDBRawEntry) throws -> Void)? = nil,
+                      _ body: (RDBEntry) throws -> Void) throws -> RDBReadSummary {
         do {
-            return try parse(sizeHint: sizeHint, body)
+            return try parse(sizeHint: sizeHint, raw: raw, body)
         } catch let crc as ChecksumMismatch {
             // Tell a truncated or malformed file from one whose bytes changed: parse it without
             // loading anything; a structural error is the better message.
@@ -185,7 +270,8 @@ public struct RDBReader {
     struct ChecksumMismatch: Error { var error: RDBError }
     var skipChecksum = false
 
-    mutating func parse(sizeHint: ((Int, Int) -> Void)?, _ body: (RDBEntry) throws -> Void) throws -> RDBReadSummary {
+    mutating func parse(sizeHint: ((Int, Int) -> Void)?, raw: ((RDBRawEntry) throws -> Void)? = nil,
+                        _ body: (RDBEntry) throws -> Void) throws -> RDBReadSummary {
         var summary = RDBReadSummary()
         summary.bytes = bytes.count
         if bytes.count < 9 || !bytes.starts(with: Array("REDIS".utf8)) {
@@ -252,6 +338,27 @@ public struct RDBReader {
             case RDB.Opcode.function2, RDB.Opcode.functionPreGA:
                 throw fail("a function library (opcode \(op)): Larder has no Redis functions; delete them (FUNCTION FLUSH) before SAVE", at: opStart)
             default:
+                if let raw, op == RDB.TypeCode.string || op == RDB.TypeCode.hash, let keyCount = try rawStringLength() {
+                    let keyStart = pos
+                    pos += keyCount
+                    let valueStart = pos
+                    let file = bytes
+                    let key = { Array(file[keyStart..<keyStart + keyCount]) }
+                    if op == RDB.TypeCode.string {
+                        try skipString("the value of key \(printable(key()))")
+                    } else {
+                        let n = try plainLength("the field count of hash \(printable(key()))")
+                        for _ in 0..<n {
+                            try skipString("a field of hash \(printable(key()))")
+                            try skipString("a value of hash \(printable(key()))")
+                        }
+                    }
+                    try raw(RDBRawEntry(db: db, type: op, expireAt: expireAt, keyStart: keyStart, keyCount: keyCount,
+                                        valueStart: valueStart, endOffset: pos))
+                    summary.keys += 1
+                    expireAt = 0
+                    continue
+                }
                 let keyStart = pos
                 let key = try string("a key")
                 let value = try self.value(type: op, key: key, keyOffset: keyStart, typeOffset: opStart)

@@ -68,6 +68,59 @@ public enum StoreSnapshot {
 
     public enum InsertResult { case inserted, expired, duplicate }
 
+    /// `insert` for a key the reader only delimited (`RDBRawEntry`): decodes its string or
+    /// plain-hash value straight from the file's bytes into the store, with no intermediate
+    /// arrays (a raw key, field or value is copied once, into its place in the store). Same
+    /// rules as `insert`; a malformed value throws the reader's error at its offset.
+    public static func insertRaw(_ e: RDBRawEntry, file: UnsafeRawBufferPointer, path: String, hash: UInt64,
+                                 into keyspace: Keyspace, now: Int64) throws -> InsertResult {
+        if e.expireAt != 0 && e.expireAt <= now { return .expired }
+        let key = UnsafeRawBufferPointer(start: file.baseAddress! + e.keyStart, count: e.keyCount)
+        if keyspace.lookup(key, hash: hash, now: now, counted: false) != nil { return .duplicate }
+        var r = RDBReader(bytes: file, file: path)
+        r.pos = e.valueStart
+        let name = { printable(Array(key)) }
+        if e.type == RDB.TypeCode.string {
+            let v = try r.stringSpan("the value of key \(name())")
+            r.withSpan(v) { _ = keyspace.setString(key, hash: hash, bytes: $0, expireAt: e.expireAt, now: now) }
+            return .inserted
+        }
+        let n = try r.plainLength("the field count of hash \(name())")
+        if n == 0 { return .expired }
+        // Larder's own snapshots: every field and value raw and under 64 bytes, so the file's
+        // bytes are the packed hash's entries as they are (an RDB length under 64 and a varint
+        // under 128 are the same single byte). Copied in one go; see HashObject.packed.
+        let entriesStart = r.pos
+        if n <= HashObject.maxPackedEntries {
+            var i = entriesStart, short = true
+            let b = file.baseAddress!
+            for _ in 0..<(2 * n) {
+                let len = b.load(fromByteOffset: i, as: UInt8.self)
+                if len >= 64 { short = false; break }
+                i += 1 + Int(len)
+            }
+            if short, i == e.endOffset,
+               let h = HashObject.packed(entries: UnsafeRawBufferPointer(start: b + entriesStart, count: i - entriesStart),
+                                         count: n, keyBytes: e.expireAt == 0 ? e.keyCount : 0) {
+                _ = keyspace.set(key, hash: hash, value: .hash(h), expireAt: e.expireAt, now: now)
+                return .inserted
+            }
+        }
+        let h = HashObject()
+        // The fields' RDB encoding is about as long as the packed form (1-byte lengths in both
+        // up to 63 bytes); the key is embedded when the hash has no TTL.
+        if n <= HashObject.maxPackedEntries {
+            h.reservePacked(entryBytes: e.endOffset - e.valueStart, keyBytes: e.expireAt == 0 ? e.keyCount : 0)
+        }
+        for _ in 0..<n {
+            let f = try r.stringSpan("a field of hash \(name())")
+            let v = try r.stringSpan("a value of hash \(name())")
+            r.withSpan(f) { fb in r.withSpan(v) { _ = h.set(fb, $0) } }
+        }
+        _ = keyspace.set(key, hash: hash, value: .hash(h), expireAt: e.expireAt, now: now)
+        return .inserted
+    }
+
     /// Stores one loaded key. Keys and hash fields already expired at `now` are skipped (as a
     /// Redis master loading its RDB does); a key already present is reported, not replaced.
     /// `hash`: the key's ByteHash when the caller has it (the loader routes by it), so the key

@@ -43,6 +43,60 @@ extension HashObject {
         return true
     }
 
+    /// Allocates the packed buffer once with room for `keyBytes` of embedded key and
+    /// `entryBytes` of entries, before a load fills it field by field (each `set` and the key's
+    /// embedding then fit without a realloc: perf of a 1M-entity load showed realloc and its
+    /// copies from growing every Feast hash one field at a time). Only on an empty packed hash.
+    public func reservePacked(entryBytes: Int, keyBytes: Int) {
+        guard table == nil, packedBuffer == nil, entryBytes + keyBytes <= Self.maxPackedBytes else { return }
+        let p = malloc(5 + keyBytes + entryBytes)!
+        p.storeBytes(of: 0 as UInt32, as: UInt32.self)
+        p.storeBytes(of: 0 as UInt8, toByteOffset: 4, as: UInt8.self)
+        packedBuffer = p
+    }
+
+    /// A packed hash whose entries are `entries` exactly as this form lays them out
+    /// ([varint len][field][varint len][value]..., `count` of them), copied in one go, with room
+    /// for an embedded key of `keyBytes`. nil (nothing allocated) when they do not make a valid
+    /// packed hash under the current limits (entry count, value length, total size), a length
+    /// runs past the end, or a field repeats: the caller then sets the fields one by one.
+    /// Why: a start-up load of Larder's own snapshot gets a Feast hash's fields from the file in
+    /// this very layout (an RDB length under 64 is the same single byte), and building it field
+    /// by field (a scan for duplicates, a realloc and two copies per field) was the shards' main
+    /// cost in perf of a 1M-entity load.
+    public static func packed(entries: UnsafeRawBufferPointer, count: Int, keyBytes: Int) -> HashObject? {
+        guard count > 0, count <= packedEntriesLimit.load(ordering: .relaxed),
+              entries.count + keyBytes <= maxPackedBytes, let base = entries.baseAddress else { return nil }
+        let valueLimit = packedValueLimit.load(ordering: .relaxed)
+        return withUnsafeTemporaryAllocation(of: (Int, UInt64).self, capacity: count) { seen -> HashObject? in
+            var i = 0
+            for k in 0..<count {
+                guard i < entries.count else { return nil }
+                let fl = Varint.read(base, &i)
+                guard fl <= valueLimit, i + fl < entries.count else { return nil }
+                let fs = i; i += fl
+                let vl = Varint.read(base, &i)
+                guard vl <= valueLimit, i + vl <= entries.count else { return nil }
+                i += vl
+                // Duplicates: compare against the fields before (Feast hashes have ~10).
+                let word = prefixWord(base + fs, fl)
+                for j in 0..<k where seen[j].0 >> 32 == fl && seen[j].1 == word {
+                    let other = seen[j].0 & 0xFFFF_FFFF
+                    if fl <= 8 || memcmp(base + fs + 8, base + other + 8, fl - 8) == 0 { return nil }
+                }
+                seen[k] = (fl << 32 | fs, word)
+            }
+            guard i == entries.count else { return nil }
+            let h = HashObject()
+            let p = malloc(5 + keyBytes + entries.count)!
+            p.storeBytes(of: 0 as UInt8, toByteOffset: 4, as: UInt8.self)
+            (p + 5).copyMemory(from: base, byteCount: entries.count)
+            h.packedBuffer = p
+            h.setPacked(used: entries.count, count: count)
+            return h
+        }
+    }
+
     @inline(__always) var packedUsed: Int {
         guard let p = packedBuffer else { return 0 }
         return Int(p.load(as: UInt16.self))
