@@ -77,6 +77,19 @@ public enum StoreSnapshot {
         if e.expireAt != 0 && e.expireAt <= now { return .expired }
         let key = UnsafeRawBufferPointer(start: file.baseAddress! + e.keyStart, count: e.keyCount)
         if keyspace.lookup(key, hash: hash, now: now, counted: false) != nil { return .duplicate }
+        let b = file.baseAddress!
+        if e.type == RDB.TypeCode.hash, b.load(fromByteOffset: e.valueStart, as: UInt8.self) >> 6 == 0 {
+            // Larder's own snapshots: every field and value raw and under 64 bytes, so the
+            // file's bytes are the packed hash's entries as they are (an RDB length under 64 and
+            // a varint under 128 are the same single byte; HashObject.packed refuses any length
+            // over 63, so it accepts exactly that case). Copied in one go.
+            let n = Int(b.load(fromByteOffset: e.valueStart, as: UInt8.self))
+            let entries = UnsafeRawBufferPointer(start: b + e.valueStart + 1, count: e.endOffset - e.valueStart - 1)
+            if n > 0, let h = HashObject.packed(entries: entries, count: n, keyBytes: e.expireAt == 0 ? e.keyCount : 0, maxLength: 63) {
+                _ = keyspace.set(key, hash: hash, value: .hash(h), expireAt: e.expireAt, now: now)
+                return .inserted
+            }
+        }
         var r = RDBReader(bytes: file, file: path)
         r.pos = e.valueStart
         let name = { printable(Array(key)) }
@@ -87,25 +100,6 @@ public enum StoreSnapshot {
         }
         let n = try r.plainLength("the field count of hash \(name())")
         if n == 0 { return .expired }
-        // Larder's own snapshots: every field and value raw and under 64 bytes, so the file's
-        // bytes are the packed hash's entries as they are (an RDB length under 64 and a varint
-        // under 128 are the same single byte). Copied in one go; see HashObject.packed.
-        let entriesStart = r.pos
-        if n <= HashObject.maxPackedEntries {
-            var i = entriesStart, short = true
-            let b = file.baseAddress!
-            for _ in 0..<(2 * n) {
-                let len = b.load(fromByteOffset: i, as: UInt8.self)
-                if len >= 64 { short = false; break }
-                i += 1 + Int(len)
-            }
-            if short, i == e.endOffset,
-               let h = HashObject.packed(entries: UnsafeRawBufferPointer(start: b + entriesStart, count: i - entriesStart),
-                                         count: n, keyBytes: e.expireAt == 0 ? e.keyCount : 0) {
-                _ = keyspace.set(key, hash: hash, value: .hash(h), expireAt: e.expireAt, now: now)
-                return .inserted
-            }
-        }
         let h = HashObject()
         // The fields' RDB encoding is about as long as the packed form (1-byte lengths in both
         // up to 63 bytes); the key is embedded when the hash has no TTL.

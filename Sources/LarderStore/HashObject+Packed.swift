@@ -64,26 +64,49 @@ extension HashObject {
     /// this very layout (an RDB length under 64 is the same single byte), and building it field
     /// by field (a scan for duplicates, a realloc and two copies per field) was the shards' main
     /// cost in perf of a 1M-entity load.
-    public static func packed(entries: UnsafeRawBufferPointer, count: Int, keyBytes: Int) -> HashObject? {
+    /// `maxLength`: also refuse any field or value longer than this.
+    public static func packed(entries: UnsafeRawBufferPointer, count: Int, keyBytes: Int, maxLength: Int = .max) -> HashObject? {
         guard count > 0, count <= packedEntriesLimit.load(ordering: .relaxed),
               entries.count + keyBytes <= maxPackedBytes, let base = entries.baseAddress else { return nil }
-        let valueLimit = packedValueLimit.load(ordering: .relaxed)
+        let valueLimit = min(packedValueLimit.load(ordering: .relaxed), maxLength)
+        // A length: a canonical varint (the entry walkers size them with Varint.size) of at
+        // most 3 bytes (entries are under 64 KiB), wholly inside the buffer; nil otherwise.
+        @inline(__always) func length(_ i: inout Int) -> Int? {
+            var v = 0, shift = 0, at = i
+            while at < entries.count && shift <= 14 {
+                let b = base.load(fromByteOffset: at, as: UInt8.self); at += 1
+                v |= Int(b & 0x7F) << shift
+                if b < 0x80 {
+                    guard at - i == Varint.size(v) else { return nil }
+                    i = at
+                    return v
+                }
+                shift += 7
+            }
+            return nil
+        }
         return withUnsafeTemporaryAllocation(of: (Int, UInt64).self, capacity: count) { seen -> HashObject? in
             var i = 0
+            var filter: UInt64 = 0
             for k in 0..<count {
-                guard i < entries.count else { return nil }
-                let fl = Varint.read(base, &i)
-                guard fl <= valueLimit, i + fl < entries.count else { return nil }
+                guard let fl = length(&i), fl <= valueLimit, i + fl < entries.count else { return nil }
                 let fs = i; i += fl
-                let vl = Varint.read(base, &i)
-                guard vl <= valueLimit, i + vl <= entries.count else { return nil }
+                guard let vl = length(&i), vl <= valueLimit, i + vl <= entries.count else { return nil }
                 i += vl
-                // Duplicates: compare against the fields before (Feast hashes have ~10).
-                let word = prefixWord(base + fs, fl)
-                for j in 0..<k where seen[j].0 >> 32 == fl && seen[j].1 == word {
-                    let other = seen[j].0 & 0xFFFF_FFFF
-                    if fl <= 8 || memcmp(base + fs + 8, base + other + 8, fl - 8) == 0 { return nil }
+                // Duplicates: a 64-bit filter of (length, first 8 bytes) first, and only when it
+                // hits, a compare against the fields before (this check was most of this
+                // function's time in perf of a 1M-entity load when it compared every pair).
+                let word = fs + 8 <= entries.count
+                    ? base.loadUnaligned(fromByteOffset: fs, as: UInt64.self) & (fl >= 8 ? ~0 : (1 << (8 * UInt64(fl))) - 1)
+                    : prefixWord(base + fs, fl)
+                let bit: UInt64 = 1 << (((word ^ UInt64(fl)) &* 0x9E37_79B9_7F4A_7C15) >> 58)
+                if filter & bit != 0 {
+                    for j in 0..<k where seen[j].0 >> 32 == fl && seen[j].1 == word {
+                        let other = seen[j].0 & 0xFFFF_FFFF
+                        if fl <= 8 || memcmp(base + fs + 8, base + other + 8, fl - 8) == 0 { return nil }
+                    }
                 }
+                filter |= bit
                 seen[k] = (fl << 32 | fs, word)
             }
             guard i == entries.count else { return nil }
