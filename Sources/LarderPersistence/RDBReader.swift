@@ -321,9 +321,8 @@ public struct RDBReader {
             if stored != 0 {
                 let region = UnsafeRawBufferPointer(rebasing: bytes[0..<bytes.count - 8])
                 if concurrentChecksum {
-                    let done = DispatchGroup(), box = ChecksumBox()
-                    let start = UnsafeRawPointer(region.baseAddress!), count = region.count
-                    DispatchQueue.global().async(group: done) { box.value = CRC64.checksum(UnsafeRawBufferPointer(start: start, count: count)) }
+                    let done = DispatchGroup(), box = ChecksumBox(region)
+                    DispatchQueue.global().async(group: done) { box.value = CRC64.checksum(box.region) }
                     pendingChecksum = (stored, done, box)
                 } else {
                     let actual = CRC64.checksum(region)
@@ -594,7 +593,12 @@ extension RDBReader {
 }
 
 /// The checksum thread's result, read after its group is waited on.
-final class ChecksumBox: @unchecked Sendable { var value: UInt64 = 0 }
+/// (The region stays valid until then: `parse` waits on the group before it returns.)
+final class ChecksumBox: @unchecked Sendable {
+    let region: UnsafeRawBufferPointer
+    var value: UInt64 = 0
+    init(_ region: UnsafeRawBufferPointer) { self.region = region }
+}
 
 func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
 
