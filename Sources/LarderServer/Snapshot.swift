@@ -166,10 +166,15 @@ enum Snapshot {
         case raw(RDBRawEntry, UInt64)
     }
 
-    /// The whole file in one malloc'd buffer, shared by the reading thread and the shards that
-    /// decode raw entries from it; freed when the last batch referring to it is gone.
+    /// The whole file, mapped read-only (MAP_PRIVATE), shared by the reading thread and the
+    /// shards that decode raw entries from it; unmapped when the last batch referring to it is
+    /// gone. Mapped rather than read into a buffer: perf of a 1M-entity load (190 MB) showed the
+    /// read's copy and the zeroing of 190 MB of fresh anonymous pages (clear_page) next to the
+    /// parse. Snapshots are replaced by rename, never rewritten in place, so the mapping stays
+    /// whole while the load runs.
     final class FileBytes: @unchecked Sendable {
         let bytes: UnsafeRawBufferPointer
+        private let mapped: Bool
         init(path: String) throws {
             let fd = open(path, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { throw RDBError(file: path, offset: 0, message: "cannot read the file (\(String(cString: strerror(errno))))") }
@@ -177,6 +182,13 @@ enum Snapshot {
             var st = stat()
             guard fstat(fd, &st) == 0 else { throw RDBError(file: path, offset: 0, message: "cannot read the file (\(String(cString: strerror(errno))))") }
             let size = Int(st.st_size)
+            if size > 0, let p = mmap(nil, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0), p != MAP_FAILED {
+                madvise(p, size, MADV_SEQUENTIAL)
+                bytes = UnsafeRawBufferPointer(start: p, count: size)
+                mapped = true
+                return
+            }
+            // Not mappable (an empty file, or a file system without mmap): read it.
             let p = malloc(max(size, 1))!
             var off = 0
             while off < size {
@@ -190,8 +202,12 @@ enum Snapshot {
                 off += n
             }
             bytes = UnsafeRawBufferPointer(start: p, count: size)
+            mapped = false
         }
-        deinit { free(UnsafeMutableRawPointer(mutating: bytes.baseAddress!)) }
+        deinit {
+            let p = UnsafeMutableRawPointer(mutating: bytes.baseAddress!)
+            if mapped { munmap(p, bytes.count) } else { free(p) }
+        }
     }
 
     /// Inserted batches go back to the reading thread to be freed there: the entries' arrays were
