@@ -33,6 +33,26 @@ public struct RDBHashField: Equatable {
     }
 }
 
+/// A key the reading thread only delimited, not decoded (`RDBReader.read(bytes:raw:)`): its
+/// key and value stay in the file's bytes and the loader decodes them where they are stored
+/// (`StoreSnapshot.insertRaw`, on the owning shard's thread). Why: perf of a 1M-entity load
+/// (190 MB, 2 shards) had the one reading thread busy for the whole load allocating an array for
+/// every key, field and value (~22 per Feast entity) that the shard thread then copied again and
+/// the reading thread freed; the shards waited on it. Offsets are into the file's bytes.
+public struct RDBRawEntry {
+    public var db: Int
+    /// The RDB type byte (RDB.TypeCode.string or .hash).
+    public var type: UInt8
+    /// Absolute expiry in unix ms, 0 when the key has none.
+    public var expireAt: Int64
+    public var keyStart: Int
+    public var keyCount: Int
+    /// Where the value starts (just after the key).
+    public var valueStart: Int
+    /// The file offset just after this key.
+    public var endOffset: Int
+}
+
 /// What a complete read found.
 public struct RDBReadSummary {
     public var version = 0
@@ -74,10 +94,16 @@ public struct RDBReader {
         return try data.withUnsafeBytes { try read(bytes: $0, file: path, sizeHint: sizeHint, body) }
     }
 
+    /// `raw`: when given, keys with a raw (not integer- or LZF-encoded) name and a string or
+    /// plain-hash value (the types Larder writes for its own strings and hashes) go to `raw`
+    /// instead of `body`, checked for structure (every length within the file, every string
+    /// encoding known) but not decoded; `bytes` must then outlive the decoding of those entries.
     public static func read(bytes: UnsafeRawBufferPointer, file: String, sizeHint: ((Int, Int) -> Void)? = nil,
+                            raw: ((RDBRawEntry) throws -> Void)? = nil, concurrentChecksum: Bool = false,
                             _ body: (RDBEntry) throws -> Void) throws -> RDBReadSummary {
         var r = RDBReader(bytes: bytes, file: file)
-        return try r.run(sizeHint: sizeHint, body)
+        r.concurrentChecksum = concurrentChecksum
+        return try r.run(sizeHint: sizeHint, raw: raw, body)
     }
 
     func fail(_ message: String, at offset: Int? = nil) -> RDBError {
@@ -167,11 +193,92 @@ public struct RDBReader {
         }
     }
 
+    /// The length of a raw string starting here, pos moved past its length prefix; nil (pos
+    /// unchanged) when the string is integer- or LZF-encoded.
+    mutating func rawStringLength() throws -> Int? {
+        guard pos < bytes.count, bytes[pos] >> 6 != 3 else { return nil }
+        let start = pos
+        let (v, _) = try length("a key")
+        if v > UInt64(bytes.count - pos) {
+            throw fail("length \(v) for a key runs past the end of the file (\(bytes.count - pos) byte(s) left): the file is truncated or corrupt", at: start)
+        }
+        return Int(v)
+    }
+
+    /// Moves past a raw string with a 6- or 14-bit length (every key, field and value of a Feast
+    /// store) and returns true; false, with pos unchanged, for anything else (longer lengths,
+    /// encoded strings, the end of the file), which `skipString` then handles or reports. No
+    /// message closure is formed: perf of a 1M-entity load had the reading thread spend ~25% of
+    /// its time retaining and releasing the contexts of `skipString`'s autoclosures.
+    @inline(__always) mutating func skipShortString() -> Bool {
+        guard pos < bytes.count else { return false }
+        let b = bytes[pos]
+        let n: Int, header: Int
+        switch b >> 6 {
+        case 0: n = Int(b & 0x3F); header = 1
+        case 1:
+            guard pos + 1 < bytes.count else { return false }
+            n = Int(b & 0x3F) << 8 | Int(bytes[pos + 1]); header = 2
+        default: return false
+        }
+        guard n <= bytes.count - pos - header else { return false }
+        pos += header + n
+        return true
+    }
+
+    /// Moves past a string, checking what `string` would check except the LZF data itself.
+    mutating func skipString(_ what: @autoclosure () -> String) throws {
+        let start = pos
+        let (v, encoded) = try length(what())
+        if !encoded {
+            if v > UInt64(bytes.count - pos) { try need(Int(clamping: v), what()) }
+            pos += Int(v)
+            return
+        }
+        switch v {
+        case 0: try need(1, what()); pos += 1
+        case 1: try need(2, what()); pos += 2
+        case 2: try need(4, what()); pos += 4
+        case 3:
+            let compressed = try plainLength("\(what()) (compressed length)")
+            let (plainLength, plainEncoded) = try length("\(what()) (uncompressed length)")
+            guard !plainEncoded, plainLength <= 1 << 32 else { throw fail("bad uncompressed length for LZF-compressed \(what())", at: start) }
+            try need(compressed, what())
+            pos += compressed
+        default:
+            throw fail("unknown string encoding \(v) for \(what())", at: start)
+        }
+    }
+
+    /// A string as a view: where a raw one lies in the file (no copy), or the decoded bytes of
+    /// an integer- or LZF-encoded one.
+    enum StringSpan { case file(Int, Int), owned([UInt8]) }
+
+    mutating func stringSpan(_ what: @autoclosure () -> String) throws -> StringSpan {
+        if pos < bytes.count, bytes[pos] >> 6 != 3 {
+            let (v, _) = try length(what())
+            if v > UInt64(bytes.count - pos) { try need(Int(clamping: v), what()) }
+            let n = Int(v)
+            defer { pos += n }
+            return .file(pos, n)
+        }
+        return .owned(try string(what()))
+    }
+
+    @inline(__always)
+    func withSpan<R>(_ s: StringSpan, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        switch s {
+        case .file(let o, let n): return try body(UnsafeRawBufferPointer(start: bytes.baseAddress! + o, count: n))
+        case .owned(let a): return try a.withUnsafeBytes(body)
+        }
+    }
+
     // MARK: the file
 
-    mutating func run(sizeHint: ((Int, Int) -> Void)?, _ body: (RDBEntry) throws -> Void) throws -> RDBReadSummary {
+    mutating func run(sizeHint: ((Int, Int) -> Void)?, raw: ((RDBRawEntry) throws -> Void)? = nil,
+                      _ body: (RDBEntry) throws -> Void) throws -> RDBReadSummary {
         do {
-            return try parse(sizeHint: sizeHint, body)
+            return try parse(sizeHint: sizeHint, raw: raw, body)
         } catch let crc as ChecksumMismatch {
             // Tell a truncated or malformed file from one whose bytes changed: parse it without
             // loading anything; a structural error is the better message.
@@ -184,8 +291,15 @@ public struct RDBReader {
 
     struct ChecksumMismatch: Error { var error: RDBError }
     var skipChecksum = false
+    /// The checksum is computed on another thread while the keys are parsed and handed out,
+    /// and checked at EOF (a mismatch is still reported as the file's first structural error,
+    /// else as a CRC error). For a caller that discards everything on failure (the start-up
+    /// load: the server does not start): perf of a 1M-entity load had the CRC (~12% of the
+    /// reading thread) run alone before the first key while the shard threads waited.
+    var concurrentChecksum = false
 
-    mutating func parse(sizeHint: ((Int, Int) -> Void)?, _ body: (RDBEntry) throws -> Void) throws -> RDBReadSummary {
+    mutating func parse(sizeHint: ((Int, Int) -> Void)?, raw: ((RDBRawEntry) throws -> Void)? = nil,
+                        _ body: (RDBEntry) throws -> Void) throws -> RDBReadSummary {
         var summary = RDBReadSummary()
         summary.bytes = bytes.count
         if bytes.count < 9 || !bytes.starts(with: Array("REDIS".utf8)) {
@@ -198,16 +312,26 @@ public struct RDBReader {
             throw fail("RDB version \(version) is newer than this reader supports (\(RDB.readableVersions.upperBound))", at: 5)
         }
         summary.version = version
-        // Checksum first: a damaged file is refused before a single key is loaded.
+        // Checksum first: a damaged file is refused before a single key is loaded (or, with
+        // concurrentChecksum, before the read reports success).
+        var pendingChecksum: (stored: UInt64, done: DispatchGroup, actual: ChecksumBox)?
+        defer { pendingChecksum?.done.wait() }  // the bytes must outlive the checksum thread
         if version >= 5, !skipChecksum, bytes.count >= 18, bytes[bytes.count - 9] == RDB.Opcode.eof {
             let stored = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: bytes.count - 8, as: UInt64.self))
             if stored != 0 {
-                let actual = CRC64.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<bytes.count - 8]))
-                if actual != stored {
-                    throw ChecksumMismatch(error: fail("CRC error: the file's checksum is \(hex(stored)) but its contents give \(hex(actual)) (the file is corrupt)",
-                               at: bytes.count - 8))
+                let region = UnsafeRawBufferPointer(rebasing: bytes[0..<bytes.count - 8])
+                if concurrentChecksum {
+                    let done = DispatchGroup(), box = ChecksumBox(region)
+                    DispatchQueue.global().async(group: done) { box.value = CRC64.checksum(box.region) }
+                    pendingChecksum = (stored, done, box)
+                } else {
+                    let actual = CRC64.checksum(region)
+                    if actual != stored {
+                        throw ChecksumMismatch(error: fail("CRC error: the file's checksum is \(hex(stored)) but its contents give \(hex(actual)) (the file is corrupt)",
+                                   at: bytes.count - 8))
+                    }
+                    summary.checksumVerified = true
                 }
-                summary.checksumVerified = true
             }
         }
         pos = 9
@@ -223,6 +347,15 @@ public struct RDBReader {
                 }
                 if pos != bytes.count {
                     throw fail("\(bytes.count - pos) byte(s) of trailing data after the end of the snapshot")
+                }
+                if let (stored, done, box) = pendingChecksum {
+                    done.wait()
+                    pendingChecksum = nil
+                    if box.value != stored {
+                        throw ChecksumMismatch(error: fail("CRC error: the file's checksum is \(hex(stored)) but its contents give \(hex(box.value)) (the file is corrupt)",
+                                   at: bytes.count - 8))
+                    }
+                    summary.checksumVerified = true
                 }
                 return summary
             case RDB.Opcode.selectDB:
@@ -252,6 +385,29 @@ public struct RDBReader {
             case RDB.Opcode.function2, RDB.Opcode.functionPreGA:
                 throw fail("a function library (opcode \(op)): Larder has no Redis functions; delete them (FUNCTION FLUSH) before SAVE", at: opStart)
             default:
+                if let raw, op == RDB.TypeCode.string || op == RDB.TypeCode.hash, let keyCount = try rawStringLength() {
+                    let keyStart = pos
+                    pos += keyCount
+                    let valueStart = pos
+                    let file = bytes
+                    let key = { Array(file[keyStart..<keyStart + keyCount]) }
+                    if op == RDB.TypeCode.string {
+                        if !skipShortString() { try skipString("the value of key \(printable(key()))") }
+                    } else {
+                        let n: Int
+                        if pos < bytes.count, bytes[pos] >> 6 == 0 { n = Int(bytes[pos]); pos += 1 }
+                        else { n = try plainLength("the field count of hash \(printable(key()))") }
+                        for _ in 0..<n {
+                            if !skipShortString() { try skipString("a field of hash \(printable(key()))") }
+                            if !skipShortString() { try skipString("a value of hash \(printable(key()))") }
+                        }
+                    }
+                    try raw(RDBRawEntry(db: db, type: op, expireAt: expireAt, keyStart: keyStart, keyCount: keyCount,
+                                        valueStart: valueStart, endOffset: pos))
+                    summary.keys += 1
+                    expireAt = 0
+                    continue
+                }
                 let keyStart = pos
                 let key = try string("a key")
                 let value = try self.value(type: op, key: key, keyOffset: keyStart, typeOffset: opStart)
@@ -434,6 +590,14 @@ extension RDBReader {
             throw fail("\(ziplist ? "ziplist" : "listpack") of \(type) \(printable(key)) is corrupt: \(e.message) (at byte \(e.offset) of it)", at: blobStart)
         }
     }
+}
+
+/// The checksum thread's result, read after its group is waited on.
+/// (The region stays valid until then: `parse` waits on the group before it returns.)
+final class ChecksumBox: @unchecked Sendable {
+    let region: UnsafeRawBufferPointer
+    var value: UInt64 = 0
+    init(_ region: UnsafeRawBufferPointer) { self.region = region }
 }
 
 func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }

@@ -68,6 +68,53 @@ public enum StoreSnapshot {
 
     public enum InsertResult { case inserted, expired, duplicate }
 
+    /// `insert` for a key the reader only delimited (`RDBRawEntry`): decodes its string or
+    /// plain-hash value straight from the file's bytes into the store, with no intermediate
+    /// arrays (a raw key, field or value is copied once, into its place in the store). Same
+    /// rules as `insert`; a malformed value throws the reader's error at its offset.
+    public static func insertRaw(_ e: RDBRawEntry, file: UnsafeRawBufferPointer, path: String, hash: UInt64,
+                                 into keyspace: Keyspace, now: Int64) throws -> InsertResult {
+        if e.expireAt != 0 && e.expireAt <= now { return .expired }
+        let key = UnsafeRawBufferPointer(start: file.baseAddress! + e.keyStart, count: e.keyCount)
+        if keyspace.lookup(key, hash: hash, now: now, counted: false) != nil { return .duplicate }
+        let b = file.baseAddress!
+        if e.type == RDB.TypeCode.hash, b.load(fromByteOffset: e.valueStart, as: UInt8.self) >> 6 == 0 {
+            // Larder's own snapshots: every field and value raw and under 64 bytes, so the
+            // file's bytes are the packed hash's entries as they are (an RDB length under 64 and
+            // a varint under 128 are the same single byte; HashObject.packed refuses any length
+            // over 63, so it accepts exactly that case). Copied in one go.
+            let n = Int(b.load(fromByteOffset: e.valueStart, as: UInt8.self))
+            let entries = UnsafeRawBufferPointer(start: b + e.valueStart + 1, count: e.endOffset - e.valueStart - 1)
+            if n > 0, let h = HashObject.packed(entries: entries, count: n, keyBytes: e.expireAt == 0 ? e.keyCount : 0, maxLength: 63) {
+                _ = keyspace.set(key, hash: hash, value: .hash(h), expireAt: e.expireAt, now: now)
+                return .inserted
+            }
+        }
+        var r = RDBReader(bytes: file, file: path)
+        r.pos = e.valueStart
+        let name = { printable(Array(key)) }
+        if e.type == RDB.TypeCode.string {
+            let v = try r.stringSpan("the value of key \(name())")
+            r.withSpan(v) { _ = keyspace.setString(key, hash: hash, bytes: $0, expireAt: e.expireAt, now: now) }
+            return .inserted
+        }
+        let n = try r.plainLength("the field count of hash \(name())")
+        if n == 0 { return .expired }
+        let h = HashObject()
+        // The fields' RDB encoding is about as long as the packed form (1-byte lengths in both
+        // up to 63 bytes); the key is embedded when the hash has no TTL.
+        if n <= HashObject.maxPackedEntries {
+            h.reservePacked(entryBytes: e.endOffset - e.valueStart, keyBytes: e.expireAt == 0 ? e.keyCount : 0)
+        }
+        for _ in 0..<n {
+            let f = try r.stringSpan("a field of hash \(name())")
+            let v = try r.stringSpan("a value of hash \(name())")
+            r.withSpan(f) { fb in r.withSpan(v) { _ = h.set(fb, $0) } }
+        }
+        _ = keyspace.set(key, hash: hash, value: .hash(h), expireAt: e.expireAt, now: now)
+        return .inserted
+    }
+
     /// Stores one loaded key. Keys and hash fields already expired at `now` are skipped (as a
     /// Redis master loading its RDB does); a key already present is reported, not replaced.
     /// `hash`: the key's ByteHash when the caller has it (the loader routes by it), so the key

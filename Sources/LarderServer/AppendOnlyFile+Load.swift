@@ -25,6 +25,7 @@ extension LarderServer {
         let aof = state.aof
         aof.switching.store(true, ordering: .relaxed)  // no CONFIG-driven switch during the start
         defer { aof.switching.store(false, ordering: .relaxed) }
+        aof.removeLeftoverTemporaries()
         let manifest: AOFManifest?
         do { manifest = try aof.readManifest() } catch { throw AOFLoadError(reason: "\(error)") }
         if let manifest {

@@ -422,6 +422,38 @@ final class AppendOnlyFile: @unchecked Sendable {
         }
     }
 
+    /// Removes what a rewrite or a manifest switch interrupted by a crash left in `directory`:
+    /// every file named `temp-*` (the base being written, `temp-<pid>-<n>.rdb`/`.aof` from
+    /// RDBFileWriter; the manifest being replaced, `temp-<manifest>`; Redis 7's own temporaries,
+    /// `temp-rewriteaof-*.aof` and `temp-<name>.incr`). None is ever listed in a manifest: a
+    /// temporary file is renamed before the manifest names it. Redis likewise deletes its
+    /// temporaries when a rewrite ends or fails, and an unfinished base is useless: the next
+    /// rewrite writes a new one. Called at start-up before the manifest is read; returns the
+    /// names removed (each is logged).
+    @discardableResult
+    func removeLeftoverTemporaries() -> [String] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
+        var removed: [String] = []
+        for name in names.sorted() where name.hasPrefix("temp-") {
+            let p = path(name)
+            let size = fileSizeIfAny(p)
+            if unlink(p) == 0 {
+                removed.append(name)
+                LarderLog.server.notice("removed the temporary file \(p) (\(size) bytes) left by an interrupted append only file rewrite",
+                                        metadata: ["event": "aof_temp_removed", "path": .string(p), "bytes": .stringConvertible(size)])
+            } else {
+                LarderLog.server.warning("cannot remove the temporary file \(p) left by an interrupted append only file rewrite: \(String(cString: strerror(errno)))",
+                                         metadata: ["event": "aof_temp_remove_failed", "path": .string(p)])
+            }
+        }
+        return removed
+    }
+
+    private func fileSizeIfAny(_ p: String) -> Int {
+        var st = stat()
+        return stat(p, &st) == 0 ? Int(st.st_size) : 0
+    }
+
     /// The manifest in `directory`, nil when there is none.
     func readManifest() throws -> AOFManifest? {
         let p = manifestPath

@@ -43,6 +43,83 @@ extension HashObject {
         return true
     }
 
+    /// Allocates the packed buffer once with room for `keyBytes` of embedded key and
+    /// `entryBytes` of entries, before a load fills it field by field (each `set` and the key's
+    /// embedding then fit without a realloc: perf of a 1M-entity load showed realloc and its
+    /// copies from growing every Feast hash one field at a time). Only on an empty packed hash.
+    public func reservePacked(entryBytes: Int, keyBytes: Int) {
+        guard table == nil, packedBuffer == nil, entryBytes + keyBytes <= Self.maxPackedBytes else { return }
+        let p = malloc(5 + keyBytes + entryBytes)!
+        p.storeBytes(of: 0 as UInt32, as: UInt32.self)
+        p.storeBytes(of: 0 as UInt8, toByteOffset: 4, as: UInt8.self)
+        packedBuffer = p
+    }
+
+    /// A packed hash whose entries are `entries` exactly as this form lays them out
+    /// ([varint len][field][varint len][value]..., `count` of them), copied in one go, with room
+    /// for an embedded key of `keyBytes`. nil (nothing allocated) when they do not make a valid
+    /// packed hash under the current limits (entry count, value length, total size), a length
+    /// runs past the end, or a field repeats: the caller then sets the fields one by one.
+    /// Why: a start-up load of Larder's own snapshot gets a Feast hash's fields from the file in
+    /// this very layout (an RDB length under 64 is the same single byte), and building it field
+    /// by field (a scan for duplicates, a realloc and two copies per field) was the shards' main
+    /// cost in perf of a 1M-entity load.
+    /// `maxLength`: also refuse any field or value longer than this.
+    public static func packed(entries: UnsafeRawBufferPointer, count: Int, keyBytes: Int, maxLength: Int = .max) -> HashObject? {
+        guard count > 0, count <= packedEntriesLimit.load(ordering: .relaxed),
+              entries.count + keyBytes <= maxPackedBytes, let base = entries.baseAddress else { return nil }
+        let valueLimit = min(packedValueLimit.load(ordering: .relaxed), maxLength)
+        // A length: a canonical varint (the entry walkers size them with Varint.size) of at
+        // most 3 bytes (entries are under 64 KiB), wholly inside the buffer; nil otherwise.
+        @inline(__always) func length(_ i: inout Int) -> Int? {
+            var v = 0, shift = 0, at = i
+            while at < entries.count && shift <= 14 {
+                let b = base.load(fromByteOffset: at, as: UInt8.self); at += 1
+                v |= Int(b & 0x7F) << shift
+                if b < 0x80 {
+                    guard at - i == Varint.size(v) else { return nil }
+                    i = at
+                    return v
+                }
+                shift += 7
+            }
+            return nil
+        }
+        return withUnsafeTemporaryAllocation(of: (Int, UInt64).self, capacity: count) { seen -> HashObject? in
+            var i = 0
+            var filter: UInt64 = 0
+            for k in 0..<count {
+                guard let fl = length(&i), fl <= valueLimit, i + fl < entries.count else { return nil }
+                let fs = i; i += fl
+                guard let vl = length(&i), vl <= valueLimit, i + vl <= entries.count else { return nil }
+                i += vl
+                // Duplicates: a 64-bit filter of (length, first 8 bytes) first, and only when it
+                // hits, a compare against the fields before (this check was most of this
+                // function's time in perf of a 1M-entity load when it compared every pair).
+                let word = fs + 8 <= entries.count
+                    ? base.loadUnaligned(fromByteOffset: fs, as: UInt64.self) & (fl >= 8 ? ~0 : (1 << (8 * UInt64(fl))) - 1)
+                    : prefixWord(base + fs, fl)
+                let bit: UInt64 = 1 << (((word ^ UInt64(fl)) &* 0x9E37_79B9_7F4A_7C15) >> 58)
+                if filter & bit != 0 {
+                    for j in 0..<k where seen[j].0 >> 32 == fl && seen[j].1 == word {
+                        let other = seen[j].0 & 0xFFFF_FFFF
+                        if fl <= 8 || memcmp(base + fs + 8, base + other + 8, fl - 8) == 0 { return nil }
+                    }
+                }
+                filter |= bit
+                seen[k] = (fl << 32 | fs, word)
+            }
+            guard i == entries.count else { return nil }
+            let h = HashObject()
+            let p = malloc(5 + keyBytes + entries.count)!
+            p.storeBytes(of: 0 as UInt8, toByteOffset: 4, as: UInt8.self)
+            (p + 5).copyMemory(from: base, byteCount: entries.count)
+            h.packedBuffer = p
+            h.setPacked(used: entries.count, count: count)
+            return h
+        }
+    }
+
     @inline(__always) var packedUsed: Int {
         guard let p = packedBuffer else { return 0 }
         return Int(p.load(as: UInt16.self))

@@ -254,4 +254,37 @@ final class HashObjectTests: XCTestCase {
             XCTAssertEqual(pairs(c), ["a": "2", "b": "3"])
         }
     }
+
+    /// HashObject.packed (the start-up load's one-copy path) takes entries only when they are
+    /// exactly what field-by-field sets would have built; otherwise nil, and the caller sets.
+    func testPackedFromEntriesTakesOnlyAValidUniquePackedLayout() {
+        func bytes(_ parts: [[UInt8]]) -> [UInt8] { parts.flatMap { [UInt8($0.count)] + $0 } }
+        let entries = bytes([Array("a".utf8), Array("1".utf8), Array("bb".utf8), Array("22".utf8)])
+        let h = entries.withUnsafeBytes { HashObject.packed(entries: $0, count: 2, keyBytes: 3) }
+        XCTAssertNotNil(h)
+        let built = HashObject()
+        built.set(Array("a".utf8), Array("1".utf8)); built.set(Array("bb".utf8), Array("22".utf8))
+        var got: [String] = [], want: [String] = []
+        h?.forEach { f, v in got.append("\(Array(f))=\(Array(v))") }
+        built.forEach { f, v in want.append("\(Array(f))=\(Array(v))") }
+        XCTAssertEqual(got, want)
+        XCTAssertEqual(h?.count, 2)
+        XCTAssertTrue(h?.embedKey(Array("key".utf8).withUnsafeBytes { $0 }) ?? false)
+        XCTAssertEqual(h.map { Array($0.embeddedKey) }, Array("key".utf8))
+        h?.set(Array("c".utf8), Array("3".utf8))
+        XCTAssertEqual(h?.count, 3)
+        func refused(_ e: [UInt8], count: Int, maxLength: Int = .max, _ why: String) {
+            XCTAssertNil(e.withUnsafeBytes { HashObject.packed(entries: $0, count: count, keyBytes: 0, maxLength: maxLength) }, why)
+        }
+        refused(bytes([Array("a".utf8), [1], Array("a".utf8), [2]]), count: 2, "a repeated field")
+        refused(bytes([Array("longfield-x".utf8), [1], Array("longfield-y".utf8), [2], Array("longfield-x".utf8), [3]]), count: 3, "a repeated long field")
+        refused(entries, count: 3, "fewer entries than counted")
+        refused(entries, count: 1, "more bytes than counted")
+        refused(Array(entries.dropLast()), count: 2, "a value past the end")
+        refused([0x81, 0x00, 0x61, 0x01, 0x31], count: 1, "a non-canonical length")
+        refused(bytes([Array("a".utf8), [UInt8](repeating: 1, count: 40)]), count: 1, maxLength: 39, "over maxLength")
+        refused(bytes([Array("a".utf8), [UInt8](repeating: 1, count: 65)]), count: 1, "over hash-max-listpack-value")
+        let many = bytes((0..<129).flatMap { [Array("f\($0)".utf8), [1]] })
+        refused(many, count: 129, "over hash-max-listpack-entries")
+    }
 }

@@ -89,6 +89,7 @@ def test_kill9_during_and_after_a_rewrite_under_load_loses_nothing(tmp_path):
     preload(server.client())
     server.stop()  # kill -9 right after the preload: it must come back from the incr file
     served_during = []
+    temps_left_by_kills = []
     rewrite_seconds = None  # measured by the first round, which lets its rewrite end
     # Kill moments: after the rewrite ended, or at a random moment within its measured duration.
     for round_no, during in enumerate([False, True, True, True, False, True]):
@@ -115,8 +116,18 @@ def test_kill9_during_and_after_a_rewrite_under_load_loses_nothing(tmp_path):
         for t in threads:
             t.join(timeout=10)
         server.stop()
+        # A kill during the rewrite leaves its unfinished base (temp-*) in appendonlydir; the
+        # restart removes it and says so in its log.
+        aof_dir = os.path.join(str(tmp_path), "appendonlydir")
+        leftovers = sorted(n for n in os.listdir(aof_dir) if n.startswith("temp-"))
+        temps_left_by_kills.extend(leftovers)
         restarted = start("larder", tmp_path, "--appendfsync", "always")
         try:
+            remaining = sorted(n for n in os.listdir(aof_dir) if n.startswith("temp-"))
+            assert not remaining, f"round {round_no}: temporary files still in {aof_dir} after the restart: {remaining}"
+            log = restarted.log_tail(400)
+            for name in leftovers:
+                assert f"removed the temporary file {os.path.join(aof_dir, name)}" in log, (name, log)
             problems = check_exact(restarted.client(socket_timeout=30), acked)
             assert not problems, f"round {round_no} (kill {'during' if during else 'after'} the rewrite): {problems[:8]}"
             # The next round's writers start from c{i}:0 again: clear theirs so keys stay unique.
@@ -127,6 +138,8 @@ def test_kill9_during_and_after_a_rewrite_under_load_loses_nothing(tmp_path):
             restarted.stop()
     # Fork-less: while the base was being written the shards kept acknowledging writes.
     assert served_during and max(served_during) > 0, (served_during, rewrite_seconds)
+    # Some kill did land while a base was being written (else the clean-up was never exercised).
+    assert temps_left_by_kills, "no kill left a temporary base behind"
     print(f"rewrite took {rewrite_seconds:.2f} s; writes acknowledged while one ran, per kill during it: {served_during}")
 
 
