@@ -198,18 +198,26 @@ final class ServerTests: XCTestCase {
         guard let binary = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
             throw XCTSkip("the larder executable is not built next to the tests (\(here.path))")
         }
-        let port = 20000 + Int.random(in: 0..<20000)
-        let p = Process()
-        p.executableURL = binary
-        p.arguments = ["serve", "--port", String(port), "--threads", "2", "--no-pin"]
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        var client: TestClient? = nil
-        for _ in 0..<100 where client == nil {
-            client = try? TestClient(port: port)
-            if client == nil { usleep(50_000) }
+        // A random port can be taken (CI saw "address already in use" once): the server then
+        // exits at once, and another port is tried.
+        var started: (Process, TestClient)? = nil
+        for _ in 0..<5 where started == nil {
+            let port = 20000 + Int.random(in: 0..<20000)
+            let p = Process()
+            p.executableURL = binary
+            p.arguments = ["serve", "--port", String(port), "--threads", "2", "--no-pin"]
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            // A taken port makes the server exit within milliseconds: wait that out before
+            // connecting, so the client cannot reach whoever holds the port.
+            usleep(300_000)
+            for _ in 0..<100 where started == nil && p.isRunning {
+                if let c = try? TestClient(port: port) { started = (p, c) } else { usleep(50_000) }
+            }
+            if started == nil && p.isRunning { p.terminate(); p.waitUntilExit() }
         }
-        guard let c = client else { p.terminate(); return XCTFail("larder serve did not start") }
+        guard let (p, c) = started else { return XCTFail("larder serve did not start") }
         XCTAssertEqual(try c.call("PING"), .simple("PONG"))
         c.send(["SHUTDOWN"])
         p.waitUntilExit()

@@ -23,6 +23,11 @@ ENCODINGS = [
     ("a", ["INCRBYFLOAT", "f", "3"]), ("a", ["GET", "f"]), ("a", ["OBJECT", "ENCODING", "f"]),
     ("a", ["INCRBYFLOAT", "f", "0.5"]), ("a", ["OBJECT", "ENCODING", "f"]),
     ("a", ["INCR", "c"]), ("a", ["OBJECT", "ENCODING", "c"]),
+    ("a", ["RENAME", "n", "n2"]), ("a", ["OBJECT", "ENCODING", "n2"]),   # the object moves as it is
+    ("a", ["COPY", "n2", "n3"]), ("a", ["OBJECT", "ENCODING", "n3"]),
+    ("a", ["MOVE", "n3", "5"]), ("a", ["SELECT", "5"]), ("a", ["OBJECT", "ENCODING", "n3"]),
+    ("a", ["FLUSHDB"]), ("a", ["SELECT", "0"]),
+    ("a", ["COPY", "f", "f2"]), ("a", ["OBJECT", "ENCODING", "f2"]),
     ("a", ["SET", "long", "x" * 44]), ("a", ["OBJECT", "ENCODING", "long"]),
     ("a", ["APPEND", "long", "x"]), ("a", ["OBJECT", "ENCODING", "long"]),
 ]

@@ -88,16 +88,25 @@ enum KeyFamily {
         }
         let value = source.value(at: sourceSlot)
         let expireAt = source.expireAt(sourceSlot)
+        let marks = source.stringEncodingMarks(at: sourceSlot)
         let (target, targetHash, targetSlot) = ctx.lookup(args[2])
         if targetSlot != nil && onlyIfNew { ctx.out.integer(0); return }
         // Look the source up again: the destination lookup may have deleted an expired key
         // in the same keyspace, and slots are not held across removals.
         if let slot = source.lookup(args[1], hash: sourceHash, now: ctx.now, counted: false) { source.remove(at: slot) }
-        target.set(args[2], hash: targetHash, value: value, expireAt: expireAt, now: ctx.now)
+        let slot = target.set(args[2], hash: targetHash, value: value, expireAt: expireAt, now: ctx.now)
+        copyStringEncodingMarks(marks, to: target, at: slot)
         if case .list = value { ctx.signalListReady(args[2], hash: targetHash) }  // wakes BLPOP & co., as Redis' dbAdd
         if onlyIfNew { ctx.out.integer(1) } else { ctx.out.ok() }
         ctx.notify(.generic, "rename_from", args[1])
         ctx.notify(.generic, "rename_to", args[2])
+    }
+
+    /// RENAME, COPY and MOVE keep a string's encoding as Redis keeps the object (dupStringObject
+    /// copies a "raw" string as "raw").
+    static func copyStringEncodingMarks(_ marks: (raw: Bool, notInteger: Bool), to db: Keyspace, at slot: Int) {
+        if marks.raw { db.markStringEncoding(at: slot, .raw) }
+        if marks.notInteger { db.markStringEncoding(at: slot, .notInteger) }
     }
 
     /// COPY source destination [DB destination-db] [REPLACE]: a deep copy, TTL included.
@@ -126,6 +135,7 @@ enum KeyFamily {
         guard let sourceSlot else { ctx.out.integer(0); return }
         var value = source.value(at: sourceSlot)
         let expireAt = source.expireAt(sourceSlot)
+        let marks = source.stringEncodingMarks(at: sourceSlot)
         if case .hash(let h) = value { value = .hash(h.copy()) }
         if case .list(let l) = value { value = .list(l.copy()) }
         if case .set(let s) = value { value = .set(s.copy()) }
@@ -138,7 +148,8 @@ enum KeyFamily {
             guard replace else { ctx.out.integer(0); return }
             target.remove(at: targetSlot)
         }
-        target.set(args[2], hash: targetHash, value: value, expireAt: expireAt, now: ctx.now)
+        let slot = target.set(args[2], hash: targetHash, value: value, expireAt: expireAt, now: ctx.now)
+        copyStringEncodingMarks(marks, to: target, at: slot)
         if case .list = value { ctx.signalListReady(args[2], hash: targetHash) }  // wakes BLPOP & co., as Redis' dbAdd
         ctx.out.integer(1)
         ctx.notify(.generic, "copy_to", args[2])
@@ -158,6 +169,7 @@ enum KeyFamily {
         guard let slot else { ctx.out.integer(0); return }
         let value = source.value(at: slot)
         let expireAt = source.expireAt(slot)
+        let marks = source.stringEncodingMarks(at: slot)
         let sourceDb = ctx.dbIndex
         ctx.dbIndex = target
         let (destination, _, existing) = ctx.lookup(args[1])
@@ -165,7 +177,8 @@ enum KeyFamily {
         if existing != nil { ctx.out.integer(0); return }
         // Look the source up again: slots are not held across the destination's lookup.
         if let s = source.lookup(args[1], hash: hash, now: ctx.now, counted: false) { source.remove(at: s) }
-        destination.set(args[1], hash: hash, value: value, expireAt: expireAt, now: ctx.now)
+        let moved = destination.set(args[1], hash: hash, value: value, expireAt: expireAt, now: ctx.now)
+        copyStringEncodingMarks(marks, to: destination, at: moved)
         if case .list = value { ctx.signalListReady(args[1], hash: hash, db: target) }  // wakes BLPOP & co. there
         ctx.out.integer(1)
         ctx.notify(.generic, "move_from", args[1])
