@@ -159,21 +159,7 @@ public enum FeatureRead {
         }
         guard let hash else { empty(options.enforceTTL ? .notFound : .present, ProtoTimestamp(seconds: 0)); return }
         try withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer?.self, capacity: n + 1) { raw in
-            raw.initialize(repeating: nil)
-            group.fieldBytes.withUnsafeBytes { base in
-                let starts = group.fieldStarts
-                hash.lookupMany(n + 1, field: { UnsafeRawBufferPointer(rebasing: base[starts[$0]..<starts[$0 + 1]]) }) { i, v in
-                    raw[i] = v
-                }
-            }
-            var eventTime = ProtoTimestamp(seconds: 0)
-            if let tsBytes = raw[n], !tsBytes.isEmpty {
-                if let ts = ValueReply.timestamp(tsBytes) { eventTime = ts } else {
-                    do { eventTime = try ProtoTimestamp.decode(Array(tsBytes)) } catch {
-                        throw ServingError(.badValue, "stored _ts:\(view.name) is not a protobuf Timestamp: \(error)")
-                    }
-                }
-            }
+            let eventTime = try lookUpRow(hash, group, into: raw)
             if options.enforceTTL {
                 if raw[n] == nil { empty(.notFound, ProtoTimestamp(seconds: 0)); return }
                 if view.ttlSeconds > 0 {
@@ -202,6 +188,27 @@ public enum FeatureRead {
         }
     }
 
+    /// One pass over the row's hash for the group's features and its `_ts:<view>` field (last,
+    /// as in Feast's HMGET) into `raw` (n + 1 slots, the hash's own bytes), and the row's event
+    /// time (zero when the field is missing or empty). Shared by the HTTP and RESP reads.
+    @inline(__always)
+    static func lookUpRow(_ hash: HashObject, _ group: FeatureSelection.Group,
+                          into raw: UnsafeMutableBufferPointer<UnsafeRawBufferPointer?>) throws -> ProtoTimestamp {
+        let n = group.features.count
+        raw.initialize(repeating: nil)
+        group.fieldBytes.withUnsafeBytes { base in
+            let starts = group.fieldStarts
+            hash.lookupMany(n + 1, field: { UnsafeRawBufferPointer(rebasing: base[starts[$0]..<starts[$0 + 1]]) }) { i, v in
+                raw[i] = v
+            }
+        }
+        guard let tsBytes = raw[n], !tsBytes.isEmpty else { return ProtoTimestamp(seconds: 0) }
+        if let ts = ValueReply.timestamp(tsBytes) { return ts }
+        do { return try ProtoTimestamp.decode(Array(tsBytes)) } catch {
+            throw ServingError(.badValue, "stored _ts:\(group.view.name) is not a protobuf Timestamp: \(error)")
+        }
+    }
+
     /// What a direct read tells the metrics: the age of the served row, when one was served.
     public struct Served { public var age: Double? }
 
@@ -222,21 +229,7 @@ public enum FeatureRead {
         return try withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer?.self, capacity: n + 1) { raw in
             // The hash is not modified while the command runs (it holds every shard), so the
             // value bytes it hands out stay valid until the reply is written.
-            raw.initialize(repeating: nil)
-            group.fieldBytes.withUnsafeBytes { base in
-                let starts = group.fieldStarts
-                hash.lookupMany(n + 1, field: { UnsafeRawBufferPointer(rebasing: base[starts[$0]..<starts[$0 + 1]]) }) { i, v in
-                    raw[i] = v
-                }
-            }
-            var eventTime = ProtoTimestamp(seconds: 0)
-            if let tsBytes = raw[n], !tsBytes.isEmpty {
-                if let ts = ValueReply.timestamp(tsBytes) { eventTime = ts } else {
-                    do { eventTime = try ProtoTimestamp.decode(Array(tsBytes)) } catch {
-                        throw ServingError(.badValue, "stored _ts:\(view.name) is not a protobuf Timestamp: \(error)")
-                    }
-                }
-            }
+            let eventTime = try lookUpRow(hash, group, into: raw)
             let eventMillis = Int(eventTime.seconds) * 1000 + Int(eventTime.nanos) / 1_000_000
             if options.enforceTTL {
                 if raw[n] == nil {
