@@ -77,7 +77,6 @@ let package = Package(
             "LarderServer", "LarderFeatures", "LarderRESP", "LarderStore", "LarderLog",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "NIOHTTP1", package: "swift-nio"),
         ], swiftSettings: swift5),
         // Parquet reader and writer.
         .target(name: "LarderParquet", dependencies: ["CZstd", "CSnappy", "CZlib", "CLZ4"],

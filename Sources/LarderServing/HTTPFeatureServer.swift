@@ -1,7 +1,6 @@
 import Foundation
 import LarderLog
 import NIOCore
-import NIOHTTP1
 import NIOPosix
 
 /// The HTTP feature server (Feast's `feast serve` API) on its own port and event loop(s),
@@ -10,10 +9,12 @@ public final class HTTPFeatureServer: @unchecked Sendable {
     let api: HTTPFeatureAPI
     let group: MultiThreadedEventLoopGroup
     let maxBodyBytes: Int
+    let maxHeaderBytes: Int
     private var channel: Channel?
 
-    public init(api: HTTPFeatureAPI, threads: Int = 1, maxBodyBytes: Int = 8 * 1024 * 1024) {
+    public init(api: HTTPFeatureAPI, threads: Int = 1, maxBodyBytes: Int = 8 * 1024 * 1024, maxHeaderBytes: Int = 32 * 1024) {
         self.api = api
+        self.maxHeaderBytes = maxHeaderBytes
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
         self.maxBodyBytes = maxBodyBytes
     }
@@ -21,14 +22,17 @@ public final class HTTPFeatureServer: @unchecked Sendable {
     /// Binds and serves; returns the bound port (port 0 picks a free one).
     @discardableResult
     public func start(host: String, port: Int) throws -> Int {
-        let api = self.api, limit = maxBodyBytes
+        let api = self.api, limit = maxBodyBytes, headerLimit = maxHeaderBytes
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            // A client that half-closes after its last request still gets the answers.
+            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
-                channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMap {
-                    channel.pipeline.addHandler(HTTPFeatureHandler(api: api, maxBodyBytes: limit))
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        HTTPFeatureHandler(api: api, maxBodyBytes: limit, maxHeaderBytes: headerLimit))
                 }
             }
         let ch = try bootstrap.bind(host: host, port: port).wait()
@@ -50,69 +54,218 @@ public final class HTTPFeatureServer: @unchecked Sendable {
     }
 }
 
-/// One HTTP connection: gathers a request's body (up to the limit), hands it to the API,
-/// writes the reply. Requests on one connection are answered in order (NIO's pipelining
-/// handler holds the next request until this one's response has ended).
-final class HTTPFeatureHandler: ChannelInboundHandler {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
+/// One HTTP/1.1 connection, parsed in place from the bytes NIO reads (HTTPWire): requests are
+/// answered one at a time and in order (a pipelined request waits in `input` while the one
+/// before it is at the shards), responses go into one reused buffer, flushed once per read
+/// batch or per answer that arrives from the shards. A request that cannot be framed gets
+/// `{"detail": ...}` with its status (400, 413, 431...) and the connection closes.
+final class HTTPFeatureHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     let api: HTTPFeatureAPI
     let maxBodyBytes: Int
-    private var head: HTTPRequestHead?
-    private var body: [UInt8] = []
-    private var tooLarge = false
+    let maxHeaderBytes: Int
+    /// Bytes read and not yet consumed: the rest of a request, or pipelined ones.
+    private var input: ByteBuffer?
+    private var out: ByteBuffer
+    /// The parsed head of a request whose body is still arriving.
+    private var head: HTTPWire.Head?
+    private var sentContinue = false
+    /// Bytes of an oversized Content-Length body still to drop before answering 413.
+    private var discarding = 0
+    private var waiting = false      // a request is at the shards; the next ones wait
+    private var inProcess = false
+    private var inRead = false
+    private var closing = false      // answered a request with connection: close
+    private var inputClosed = false
+    private var inactive = false
+    /// A read NIO asked for while pipelined requests wait behind one at the shards: held until
+    /// it is answered, so a client cannot queue unbounded bytes here (NIOHTTP1's pipelining
+    /// handler did the same).
+    private var heldRead = false
 
-    init(api: HTTPFeatureAPI, maxBodyBytes: Int) {
+    init(api: HTTPFeatureAPI, maxBodyBytes: Int, maxHeaderBytes: Int) {
         self.api = api
         self.maxBodyBytes = maxBodyBytes
+        self.maxHeaderBytes = maxHeaderBytes
+        self.out = ByteBufferAllocator().buffer(capacity: 4096)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let h):
-            head = h
-            body.removeAll(keepingCapacity: true)
-            tooLarge = false
-            if let len = h.headers.first(name: "content-length").flatMap(Int.init), len > maxBodyBytes { tooLarge = true }
-        case .body(let chunk):
-            if tooLarge { return }
-            if body.count + chunk.readableBytes > maxBodyBytes { tooLarge = true; body = []; return }
-            // Appended from the buffer in place (readBytes made an array per chunk first).
-            chunk.withUnsafeReadableBytes { body.append(contentsOf: $0) }
-        case .end:
-            guard let h = head else { return }
-            head = nil
-            let keepAlive = h.isKeepAlive
-            if tooLarge {
-                write(context: context, HTTPReply.json(413, "{\"detail\":\"request body larger than the limit of \(maxBodyBytes) bytes (--http-max-body)\"}"),
-                      version: h.version, keepAlive: false)
+        var bytes = unwrapInboundIn(data)
+        if closing { return }
+        if discarding > 0 {
+            let n = min(discarding, bytes.readableBytes)
+            bytes.moveReaderIndex(forwardBy: n)
+            discarding -= n
+            if discarding == 0 { fail(context, HTTPWire.Failure(status: 413, message: HTTPWire.bodyLimitMessage(maxBodyBytes))) }
+            return
+        }
+        if input == nil || input!.readableBytes == 0 {
+            input = bytes
+        } else {
+            input!.writeBuffer(&bytes)
+        }
+        inRead = true
+        process(context)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        inRead = false
+        flush(context)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let e = event as? ChannelEvent, e == .inputClosed {
+            inputClosed = true
+            if !waiting { flush(context); context.close(promise: nil) }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        inactive = true
+        context.fireChannelInactive()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if waiting, let input, input.readableBytes > 0 { heldRead = true; return }
+        context.read()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+
+    /// Frames and dispatches the requests in `input` until one goes to the shards, the bytes
+    /// run out, or the connection is closing.
+    private func process(_ context: ChannelHandlerContext) {
+        if inProcess { return }
+        inProcess = true
+        defer { inProcess = false }
+        while !waiting && !closing, var buf = input, buf.readableBytes > 0 || head != nil {
+            input = nil   // `buf` the only reference: growing it does not copy
+            do {
+                guard let request = try frame(&buf, context) else { input = buf; break }
+                input = buf.readableBytes > 0 ? buf : nil
+                dispatch(context, request.0, request.1)
+            } catch let f as HTTPWire.Failure {
+                fail(context, f)
+                return
+            } catch {
+                fail(context, HTTPWire.Failure(status: 400, message: "\(error)"))
                 return
             }
-            let loop = context.eventLoop
-            let ctx = NIOLoopBound(context, eventLoop: loop)
-            api.handle(method: h.method.rawValue, path: h.uri, body: body, loop: loop) { [self] reply in
-                // Replies come back on this loop (ShardGather ends there); hop if not.
-                if loop.inEventLoop {
-                    self.write(context: ctx.value, reply, version: h.version, keepAlive: keepAlive)
-                } else {
-                    loop.execute { self.write(context: ctx.value, reply, version: h.version, keepAlive: keepAlive) }
-                }
+        }
+        if input?.readableBytes == 0 { input = nil }
+        if inputClosed && !waiting { flush(context); context.close(promise: nil); return }
+        if !inRead { flush(context) }
+    }
+
+    /// One whole request from the front of `buf` (consumed), or nil when more bytes are needed.
+    private func frame(_ buf: inout ByteBuffer, _ context: ChannelHandlerContext) throws -> (HTTPWire.Head, [UInt8])? {
+        if head == nil {
+            let parsed = try buf.withUnsafeReadableBytes { try HTTPWire.parseHead($0, maxHeaderBytes: maxHeaderBytes) }
+            guard case .head(let h, let length) = parsed else { return nil }
+            buf.moveReaderIndex(forwardBy: length)
+            head = h
+            sentContinue = false
+            if let len = h.contentLength, len > maxBodyBytes {
+                // Answered once the body has been read and dropped (closing before the client
+                // has sent it would reset the connection under the answer), or at once when the
+                // client waits for 100 Continue.
+                head = nil
+                if h.expectContinue { throw HTTPWire.Failure(status: 413, message: HTTPWire.bodyLimitMessage(maxBodyBytes)) }
+                let now = min(len, buf.readableBytes)
+                buf.moveReaderIndex(forwardBy: now)
+                if now == len { throw HTTPWire.Failure(status: 413, message: HTTPWire.bodyLimitMessage(maxBodyBytes)) }
+                discarding = len - now
+                input = nil
+                return nil
+            }
+        }
+        let h = head!
+        if h.chunked {
+            let scanned = try buf.withUnsafeReadableBytes { try HTTPWire.scanChunked($0, maxBodyBytes: maxBodyBytes) }
+            guard case .body(let length, let consumed) = scanned else { askContinue(context, h); return nil }
+            let body = buf.withUnsafeReadableBytes { HTTPWire.decodeChunked($0, length: length) }
+            buf.moveReaderIndex(forwardBy: consumed)
+            head = nil
+            return (h, body)
+        }
+        let len = h.contentLength ?? 0
+        guard buf.readableBytes >= len else {
+            askContinue(context, h)
+            // One allocation for the whole body rather than growth by doubling.
+            if buf.capacity - buf.readerIndex < len { buf.reserveCapacity(minimumWritableBytes: len - buf.readableBytes) }
+            return nil
+        }
+        let body = len == 0 ? [] : buf.readBytes(length: len)!
+        head = nil
+        return (h, body)
+    }
+
+    private func askContinue(_ context: ChannelHandlerContext, _ h: HTTPWire.Head) {
+        guard h.expectContinue && !sentContinue else { return }
+        sentContinue = true
+        out.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
+        flush(context)
+    }
+
+    private func dispatch(_ context: ChannelHandlerContext, _ h: HTTPWire.Head, _ body: [UInt8]) {
+        waiting = true
+        let loop = context.eventLoop
+        let ctx = NIOLoopBound(context, eventLoop: loop)
+        api.handle(method: h.method, path: h.target, body: body, loop: loop) { [self] reply in
+            // Replies come back on this loop (ShardGather ends there); hop if not.
+            if loop.inEventLoop {
+                self.answer(ctx.value, h, reply)
+            } else {
+                loop.execute { self.answer(ctx.value, h, reply) }
             }
         }
     }
 
-    private func write(context: ChannelHandlerContext, _ reply: HTTPReply, version: HTTPVersion, keepAlive: Bool) {
-        var headers = HTTPHeaders()
-        headers.add(name: "content-type", value: reply.contentType)
-        headers.add(name: "content-length", value: String(reply.body.count))
-        if !keepAlive { headers.add(name: "connection", value: "close") }
-        let status = HTTPResponseStatus(statusCode: reply.status)
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
-        var buffer = context.channel.allocator.buffer(capacity: reply.body.count)
-        buffer.writeBytes(reply.body)
-        context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-        if !keepAlive { done.whenComplete { _ in context.close(promise: nil) } }
+    private func answer(_ context: ChannelHandlerContext, _ h: HTTPWire.Head, _ reply: HTTPReply) {
+        waiting = false
+        if inactive { return }
+        HTTPWire.writeHead(status: reply.status, contentType: reply.contentType, contentLength: reply.body.count,
+                           minorVersion: h.minorVersion, keepAlive: h.keepAlive, into: &out)
+        out.writeBytes(reply.body)
+        if !h.keepAlive {
+            closing = true
+            flush(context, thenClose: true)
+            return
+        }
+        // Answered from inside process (no shard hop): it goes on with the next request itself.
+        if !inProcess { process(context) }
+        if heldRead && !waiting { heldRead = false; context.read() }
+    }
+
+    private func fail(_ context: ChannelHandlerContext, _ f: HTTPWire.Failure) {
+        closing = true
+        head = nil
+        input = nil
+        var w = JSONWriter()
+        w.raw("{\"detail\":" as StaticString); w.string(f.message); w.raw("}" as StaticString)
+        HTTPWire.writeHead(status: f.status, contentType: "application/json", contentLength: w.bytes.count,
+                           minorVersion: 1, keepAlive: false, into: &out)
+        out.writeBytes(w.bytes)
+        flush(context, thenClose: true)
+    }
+
+    private func flush(_ context: ChannelHandlerContext, thenClose: Bool = false) {
+        if out.readableBytes > 0 {
+            let done = context.writeAndFlush(wrapOutboundOut(out))
+            // NIO has usually written the bytes by now and let go of the storage, so clear()
+            // keeps it for the next answer instead of allocating.
+            out.clear()
+            if thenClose { done.whenComplete { _ in context.close(promise: nil) } }
+        } else if thenClose {
+            context.close(promise: nil)
+        }
     }
 }
