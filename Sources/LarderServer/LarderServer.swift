@@ -16,6 +16,9 @@ public final class LarderServer: @unchecked Sendable {
     private var signalShutdownPending = false
     private(set) var keepLoading = false
     private let stopLock = NSLock()
+    /// The shard loops, for a listener that serves its connections on them (the HTTP feature
+    /// server): its requests then read a shard on that shard's own thread without a hop.
+    public var eventLoopGroup: MultiThreadedEventLoopGroup { group }
     /// The process's exit status once stopped: 1 when the last snapshot at shutdown failed.
     public private(set) var exitStatus: Int32 = 0
 

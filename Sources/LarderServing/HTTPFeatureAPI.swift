@@ -70,9 +70,12 @@ public final class HTTPFeatureAPI: @unchecked Sendable {
                                          "/materialize", "/materialize-incremental"]
 
     public func handle(method: String, path: String, body: [UInt8], loop: EventLoop, respond reply: @escaping (HTTPReply) -> Void) {
-        let parts = path.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
-        let route = parts.first.map(String.init) ?? path
-        let query = parts.count > 1 ? String(parts[1]) : ""
+        // Split on the bytes: String.split walked Characters (~3,500 instructions a request).
+        var route = path, query = ""
+        if let q = path.utf8.firstIndex(of: UInt8(ascii: "?")) {
+            route = String(path[..<q])
+            query = String(path[path.utf8.index(after: q)...])
+        }
         let started = DispatchTime.now().uptimeNanoseconds
         let metrics = serving.metrics
         // Unknown paths share one label: request paths never become label values.
@@ -327,6 +330,9 @@ public final class HTTPFeatureAPI: @unchecked Sendable {
     /// served value was 7M of the 33.7M instructions of a 100 x 50 request under callgrind);
     /// the values are the shards' JSON text, copied through pointers (measured reason: indexing
     /// the blocks' arrays per value was 1.5M of 13.8M).
+    /// The entity columns' event time, formatted once.
+    static let epochJSON: JSONWriter = { var w = JSONWriter(); w.timestamp(ProtoTimestamp(seconds: 0)); return w }()
+
     static func onlineResponse(columns: [(name: String, values: [FeastValue])], names: [String], namesJSON: [UInt8],
                                groups: [FeatureSelection.Group], rows: Int,
                                cells: FeatureRead.JSONBlock, cellBase: [Int], eventTimes: [ProtoTimestamp]) -> [UInt8] {
@@ -345,8 +351,7 @@ public final class HTTPFeatureAPI: @unchecked Sendable {
             }
             timeEnds.append(times.bytes.count)
         }
-        var epoch = JSONWriter()
-        epoch.timestamp(ProtoTimestamp(seconds: 0))
+        let epoch = Self.epochJSON
         var w = JSONWriter()
         w.bytes.reserveCapacity(times.bytes.count * (names.count + 1) + cells.text.bytes.count + 20 * cells.ends.count + 4096)
         w.raw("{\"results\":[" as StaticString)

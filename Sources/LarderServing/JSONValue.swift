@@ -3,7 +3,9 @@ import LarderFeatures
 
 /// A parsed JSON document. Numbers keep their text so int64 values stay exact; objects keep
 /// their key order (Feast's column order is the order of `entities` / `df`).
-public indirect enum JSONValue: Equatable, Sendable {
+// Not `indirect`: arrays and objects are heap storage already, so boxing every value (a
+// malloc per string, number and bool of a request) bought nothing.
+public enum JSONValue: Equatable, Sendable {
     case null
     case bool(Bool)
     case number(String)
@@ -54,10 +56,11 @@ struct JSONParser {
 
     func fail(_ reason: String) -> JSONValue.ParseError { JSONValue.ParseError(offset: i, reason: reason) }
 
-    mutating func literal(_ word: String, _ v: JSONValue) throws -> JSONValue {
-        let w = Array(word.utf8)
-        guard i + w.count <= bytes.count, Array(bytes[i..<(i + w.count)]) == w else { throw fail("Expecting value") }
-        i += w.count
+    mutating func literal(_ word: StaticString, _ v: JSONValue) throws -> JSONValue {
+        let n = word.utf8CodeUnitCount, w = word.utf8Start
+        guard i + n <= bytes.count else { throw fail("Expecting value") }
+        for k in 0..<n where bytes[i + k] != w[k] { throw fail("Expecting value") }
+        i += n
         return v
     }
 

@@ -8,9 +8,25 @@ enum ShardGather {
     static func run<Item, Result>(server: ServerState, items: [(shard: Int, item: Item)], on loop: EventLoop,
                                   work: @escaping (Shard, [Item]) -> Result,
                                   done: @escaping ([(shard: Int, result: Result)]) -> Void) {
+        if items.isEmpty { done([]); return }
+        // All on one shard (every 1-entity read): no dictionary. Measured reason: the dictionary
+        // and its hashing were ~2,000 of a 1 x 10 HTTP request's instructions.
+        let first = items[0].shard
+        if !items.contains(where: { $0.shard != first }) {
+            let list = items.map { $0.item }
+            // On the shard's own loop (HTTP served on the shard loops) the work runs at once and
+            // `done` is called before this returns: the answer joins this read batch's write.
+            let returned = ReturnedFlag()
+            server.runOnShardHere(first) { shard in
+                let r = work(shard, list)
+                server.flushAppendOnlyHere()
+                if loop.inEventLoop && !returned.value { done([(first, r)]) } else { loop.execute { done([(first, r)]) } }
+            }
+            returned.value = true
+            return
+        }
         var byShard: [Int: [Item]] = [:]
         for x in items { byShard[x.shard, default: []].append(x.item) }
-        if byShard.isEmpty { done([]); return }
         var results: [(shard: Int, result: Result)] = []
         var pending = byShard.count
         for (index, list) in byShard {
@@ -27,3 +43,6 @@ enum ShardGather {
         }
     }
 }
+
+/// Whether ShardGather.run has returned (read on the caller's loop only).
+private final class ReturnedFlag { var value = false }

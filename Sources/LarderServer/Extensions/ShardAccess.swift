@@ -10,6 +10,14 @@ extension ServerState {
     }
 
     /// Runs `body` with shard `index` on that shard's own loop, after any borrower returns it.
+    /// As runOnShard, but at once when called on the shard's own loop and nothing waits for the
+    /// shard (an HTTP connection served on that loop): no task, no wake-up of another thread.
+    public func runOnShardHere(_ index: Int, _ body: @escaping (Shard) -> Void) {
+        let worker = workers[index]
+        guard worker.loop.inEventLoop else { runOnShard(index, body); return }
+        worker.submit { body(worker.shard); worker.flushAOF(sync: true) }
+    }
+
     public func runOnShard(_ index: Int, _ body: @escaping (Shard) -> Void) {
         let worker = workers[index]
         // What `body` logged to the append-only file is written before its caller is told.
