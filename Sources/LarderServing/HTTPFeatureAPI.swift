@@ -50,7 +50,7 @@ public struct HTTPReply: Sendable {
     }
 }
 
-/// Feast's feature server endpoints over Larder's shards. Requests run on the HTTP loop;
+/// Feast's feature server endpoints over Larder's shards. Requests run on their connection's loop;
 /// the store is read and written by tasks on the owning shards' loops (ShardGather).
 public final class HTTPFeatureAPI: @unchecked Sendable {
     let server: ServerState

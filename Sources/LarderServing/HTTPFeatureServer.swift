@@ -3,7 +3,8 @@ import LarderLog
 import NIOCore
 import NIOPosix
 
-/// The HTTP feature server (Feast's `feast serve` API) on its own port and event loop(s),
+/// The HTTP feature server (Feast's `feast serve` API) on its own port, served on the shard loops
+/// (`init(api:sharing:)`, what `larder serve` does) or on loops of its own,
 /// in the same process as the RESP server and reading the same shards.
 public final class HTTPFeatureServer: @unchecked Sendable {
     let api: HTTPFeatureAPI

@@ -107,7 +107,7 @@ extension HTTPFeatureAPI {
             request = MaterializeRequest(incremental: false, views: views, start: start, end: end)
         }
         // The gate first, then everything else on the run's queue: planning reads the repo and
-        // the state database from disk, which the HTTP loop must not wait for either.
+        // the state database from disk, which the loop (a shard's) must not wait for either.
         if let running = materializeGate.begin(request.views ?? []) {
             var w = JSONWriter()
             w.raw("{\"error\":")

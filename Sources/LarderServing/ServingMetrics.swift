@@ -4,7 +4,7 @@ import Glibc
 #endif
 
 /// Serving counters for GET /metrics. Requests record into one of a few stripes chosen by
-/// the calling thread (each shard loop and the HTTP loop mostly get their own, so their
+/// the calling thread (each shard loop mostly gets its own, so their
 /// uncontended locks cost no cache-line traffic between cores); a scrape sums the stripes.
 /// Labels are bounded: feature view, feature service, endpoint and status names come from the
 /// definitions and the code, never from request values.

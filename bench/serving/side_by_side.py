@@ -7,8 +7,8 @@
   paths: Larder FEATURES.GET, raw pipelined HMGET of the same fields from Larder (one HMGET per
   entity, all of a request's in flight at once), Larder HTTP /get-online-features, and
   `feast serve` (Feast 0.67, on redis-server) with the same HTTP request;
-  loads: closed loop (RESP: larder-bench, CONNS connections; HTTP: CONNS Python threads with
-  keep-alive connections) and open loop at a fixed rate (RESP: larder-bench --rate, latency from
+  loads: closed loop (RESP: larder-bench, CONNS connections; HTTP: wrk, one thread with CONNS
+  keep-alive connections, when it is installed (`apt-get install wrk`), else CONNS Python threads) and open loop at a fixed rate (RESP: larder-bench --rate, latency from
   the intended send time, HdrHistogram; HTTP: a Python sender per connection that sleeps until
   each request's due time and measures from it, so a slow reply delays no measurement);
   figures: req/s, p50/p99/p99.9, and the server's CPU per request (utime+stime of the server's
@@ -179,6 +179,36 @@ def http_load(port, body, conns, seconds, rate=None):
             "p999_us": percentile(lat, 99.9)}
 
 
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = io.open(os.getenv("SBS_BODY"), "rb"):read("*a")
+function done(summary, latency, requests)
+  local bad = summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout
+  io.write(string.format('WRK {"requests": %d, "seconds": %f, "errors": %d, "p50_us": %d, "p99_us": %d, "p999_us": %d}\\n',
+    summary.requests, summary.duration / 1e6, bad, latency:percentile(50), latency:percentile(99), latency:percentile(99.9)))
+end
+"""
+
+
+def wrk_load(port, body, conns, seconds, work):
+    """Closed loop with wrk (one native client thread, `conns` keep-alive connections), so the
+    client is not the limit (the Python threads topped out near 4,500 req/s at 1 x 10)."""
+    script, body_file = work / "post.lua", work / "body.json"
+    script.write_text(WRK_SCRIPT)
+    body_file.write_text(body)
+    out = subprocess.run(["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "-s", str(script), f"http://127.0.0.1:{port}/get-online-features"],
+                         capture_output=True, text=True, timeout=seconds + 60, env={**os.environ, "SBS_BODY": str(body_file)})
+    line = [x for x in out.stdout.splitlines() if x.startswith("WRK ")]
+    if out.returncode != 0 or not line:
+        raise SystemExit(f"wrk failed: {out.stdout} {out.stderr}")
+    r = json.loads(line[0][4:])
+    if r["errors"]:
+        raise SystemExit(f"wrk: {r['errors']} failed or non-2xx requests: {out.stdout}")
+    r["rps"] = r["requests"] / r["seconds"]
+    return r
+
+
 def measure(a, kind, loop, pid, common, entities, body, lp, hp, fp):
     """One measured run of one path: req/s, latencies (us) and the server's CPU per request (us)."""
     seconds = a.open_seconds if loop == "open" else a.seconds
@@ -197,7 +227,10 @@ def measure(a, kind, loop, pid, common, entities, body, lp, hp, fp):
     else:
         port = hp if kind == "http-larder" else fp
         rate = (a.rate if kind == "http-larder" else a.feast_rate) if loop == "open" else None
-        r = http_load(port, body, a.conns, seconds, rate)
+        if rate is None and a.http_client == "wrk":
+            r = wrk_load(port, body, a.conns, seconds, a.work)
+        else:
+            r = http_load(port, body, a.conns, seconds, rate)
         n = r["requests"]
     r["cpu_us"] = (tree_cpu(pid) - cpu0) / max(n, 1) * 1e6
     return r
@@ -214,8 +247,11 @@ def main():
     ap.add_argument("--keyspace", type=int, default=10000)
     ap.add_argument("--conns", type=int, default=4)
     ap.add_argument("--no-feast", action="store_true")
+    ap.add_argument("--http-client", choices=("wrk", "python"), default="wrk" if shutil.which("wrk") else "python",
+                    help="closed-loop HTTP client for Larder and feast serve alike (open loop is always the Python sender)")
     a = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="serving-sbs-"))
+    a.work = work
     procs = []
     try:
         lp, hp, rp, fp = free_port(), free_port(), free_port(), free_port()
@@ -262,7 +298,7 @@ def main():
                     rows.append((f"{entities} x {fields}", loop, name, mid["rps"], mid["p50_us"], mid["p99_us"], mid["p999_us"],
                                  mid["cpu_us"], spread))
         print(f"side_by_side.py --seconds {a.seconds} --open-seconds {a.open_seconds} --rounds {a.rounds} --rate {a.rate} --feast-rate {a.feast_rate} "
-              f"--conns {a.conns} --keyspace {a.keyspace}; "
+              f"--conns {a.conns} --keyspace {a.keyspace} --http-client {a.http_client}; "
               f"larder serve --threads 1; {os.cpu_count()} cores, load {open('/proc/loadavg').read().split()[0]}")
         print()
         print("| shape | loop | path | req/s | p50 ms | p99 ms | p99.9 ms | server CPU us/req | spread over rounds |")
