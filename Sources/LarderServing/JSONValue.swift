@@ -198,7 +198,12 @@ public struct JSONWriter {
     public var bytes: [UInt8] = []
     public init() { bytes.reserveCapacity(1024) }
 
-    public mutating func raw(_ s: String) { bytes.append(contentsOf: s.utf8) }
+    /// Through withUTF8 (a small string's bytes copied to the stack once), not the UTF8View's
+    /// element-wise append.
+    public mutating func raw(_ s: String) {
+        var s = s
+        s.withUTF8 { bytes.append(contentsOf: $0) }
+    }
     public mutating func raw(_ c: UInt8) { bytes.append(c) }
     public mutating func raw(_ s: StaticString) {
         bytes.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))

@@ -197,7 +197,7 @@ def wrk_load(port, body, conns, seconds, work):
     script, body_file = work / "post.lua", work / "body.json"
     script.write_text(WRK_SCRIPT)
     body_file.write_text(body)
-    out = subprocess.run(["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "-s", str(script), f"http://127.0.0.1:{port}/get-online-features"],
+    out = subprocess.run(["wrk", "-t1", f"-c{conns}", f"-d{max(1, round(seconds))}s", "-s", str(script), f"http://127.0.0.1:{port}/get-online-features"],
                          capture_output=True, text=True, timeout=seconds + 60, env={**os.environ, "SBS_BODY": str(body_file)})
     line = [x for x in out.stdout.splitlines() if x.startswith("WRK ")]
     if out.returncode != 0 or not line:
