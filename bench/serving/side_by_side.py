@@ -197,7 +197,7 @@ def wrk_load(port, body, conns, seconds, work):
     script, body_file = work / "post.lua", work / "body.json"
     script.write_text(WRK_SCRIPT)
     body_file.write_text(body)
-    out = subprocess.run(["wrk", "-t1", f"-c{conns}", f"-d{max(1, round(seconds))}s", "-s", str(script), f"http://127.0.0.1:{port}/get-online-features"],
+    out = subprocess.run(["wrk", "-t1", f"-c{conns}", "--timeout", "60s", f"-d{max(1, round(seconds))}s", "-s", str(script), f"http://127.0.0.1:{port}/get-online-features"],
                          capture_output=True, text=True, timeout=seconds + 60, env={**os.environ, "SBS_BODY": str(body_file)})
     line = [x for x in out.stdout.splitlines() if x.startswith("WRK ")]
     if out.returncode != 0 or not line:
@@ -247,6 +247,7 @@ def main():
     ap.add_argument("--keyspace", type=int, default=10000)
     ap.add_argument("--conns", type=int, default=4)
     ap.add_argument("--no-feast", action="store_true")
+    ap.add_argument("--larder", default=str(LARDER), help="larder binary (e.g. a base build for a before/after)")
     ap.add_argument("--http-client", choices=("wrk", "python"), default="wrk" if shutil.which("wrk") else "python",
                     help="closed-loop HTTP client for Larder and feast serve alike (open loop is always the Python sender)")
     a = ap.parse_args()
@@ -258,7 +259,7 @@ def main():
         write_repos(work, rp)
         red = subprocess.Popen(["redis-server", "--port", str(rp), "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
         procs.append(red)
-        larder = subprocess.Popen([str(LARDER), "serve", "--port", str(lp), "--http-port", str(hp), "--threads", "1",
+        larder = subprocess.Popen([a.larder, "serve", "--port", str(lp), "--http-port", str(hp), "--threads", "1",
                                    "--repo", str(work / "larder"), "--no-ttl-enforcement"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(larder)
@@ -299,7 +300,7 @@ def main():
                                  mid["cpu_us"], spread))
         print(f"side_by_side.py --seconds {a.seconds} --open-seconds {a.open_seconds} --rounds {a.rounds} --rate {a.rate} --feast-rate {a.feast_rate} "
               f"--conns {a.conns} --keyspace {a.keyspace} --http-client {a.http_client}; "
-              f"larder serve --threads 1; {os.cpu_count()} cores, load {open('/proc/loadavg').read().split()[0]}")
+              f"{a.larder} serve --threads 1; {os.cpu_count()} cores, load {open('/proc/loadavg').read().split()[0]}")
         print()
         print("| shape | loop | path | req/s | p50 ms | p99 ms | p99.9 ms | server CPU us/req | spread over rounds |")
         print("|---|---|---|---|---|---|---|---|---|")
