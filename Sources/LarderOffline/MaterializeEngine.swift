@@ -211,8 +211,10 @@ public struct Materializer {
                 pendingRow[slot] = -1
                 do {
                     try latest.setPayload(slot: slot) { payload in
-                        for encoder in encoders {
-                            try LatestRows.appendValue(to: &payload) { try encoder.encode(row: row, into: &$0) }
+                        // By index: `for encoder in encoders` copied each encoder (retaining its
+                        // column arrays) for every value encoded.
+                        for i in encoders.indices {
+                            try LatestRows.appendValue(to: &payload) { try encoders[i].encode(row: row, into: &$0) }
                         }
                     }
                 } catch {
