@@ -111,6 +111,7 @@ public final class RESPTarget: MaterializationSink {
         var refused = 0
         var firstError: String?
         var perRecord = 1
+        var discard = false
     }
 
     private func takeBuffer() -> RESPCommandBuffer {
@@ -119,16 +120,30 @@ public final class RESPTarget: MaterializationSink {
         return buffer
     }
 
-    public func begin(view: String) { writesSent = 0 }
+    /// At most this many reads are unanswered before `prefetchField` reads replies (the engine
+    /// sends the reads of a whole view during its source read): bounds what the server buffers.
+    public var maxReadsAhead = 8
+
+    public func begin(view: String) {
+        writesSent = 0
+        // Reads of a view that stopped early are not answers for this one.
+        answered.removeAll()
+        for i in inFlight.indices { inFlight[i].discard = true }
+    }
 
     /// Sends the HMGETs of a later `readField` with the same keys now (the engine's read-ahead).
     public func prefetchField(_ field: [UInt8], keys: ArraySlice<[UInt8]>) throws {
         enqueueRead(field, keys: keys)
-        try pump { try self.sendQueued() }
+        try pump {
+            try self.sendQueued()
+            while self.inFlight.lazy.filter({ if case .read = $0.kind { return true } else { return false } }).count > max(1, self.maxReadsAhead) {
+                try self.answerOldest()
+            }
+        }
     }
 
     public func readField(_ field: [UInt8], keys: ArraySlice<[UInt8]>) throws -> [[UInt8]?] {
-        let ahead = inFlight.contains { if case .read = $0.kind { return true } else { return false } }
+        let ahead = inFlight.contains { if case .read = $0.kind, !$0.discard { return true } else { return false } }
         if !ahead && answered.isEmpty { enqueueRead(field, keys: keys) }
         try pump {
             try self.sendQueued()
@@ -227,7 +242,7 @@ public final class RESPTarget: MaterializationSink {
         spare.append(done.commands)
         switch done.kind {
         case .read:
-            answered.append(done.values)
+            if !done.discard { answered.append(done.values) }
         case .write(let index, let records):
             if let firstError = done.firstError {
                 throw BatchRefusedError(endpoint: "\(client.endpoint)", rows: records, refused: done.refused,
