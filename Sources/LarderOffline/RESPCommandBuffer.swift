@@ -69,7 +69,8 @@ public struct RESPCommandBuffer {
     /// name arguments are encoded once per batch, each value is one memcpy from the batch. The
     /// first version (`appendArgument` per argument, `append(contentsOf:)` of slices) cost 866 M
     /// instructions for the benchmark's 100,000 11-field HSETs, 22% of the whole run under
-    /// callgrind (bench/results/materialize.md); this one costs ... (see there).
+    /// callgrind (`--dump-resp` run, bench/results/materialize.md); this one costs 234 M, and the
+    /// stream is byte-identical (`cmp` of the two dumps).
     public mutating func appendWrites(_ batch: HashWriteBatch) {
         let fieldCount = batch.fields.count
         let head = RESPCommandBuffer.encoded(header: 2 + 2 * fieldCount, command: "HSET")
