@@ -7,8 +7,8 @@ import LarderStore
 /// `EXPIRE key <key_ttl_seconds>` when a key TTL is configured.
 ///
 /// A connection that drops during a batch (closed or reset by the peer) is reopened with
-/// backoff (`RESPClientOptions.reconnectAttempts`, waits of `backoffSeconds` doubling) and the
-/// whole batch is sent again. That is safe: a read batch only reads, and a write batch is the
+/// backoff (`RESPClientOptions.reconnectAttempts`, waits of `backoffSeconds` doubling) and every
+/// batch not yet answered (the target pipelines, see below) is sent again, in order. That is safe: a read batch only reads, and a write batch is the
 /// fixed list of `HSET key _ts v f v ...` (+ `EXPIRE`) the engine decided from the stored
 /// `_ts` before the batch; each HSET sets whole records, so sending it twice leaves the same
 /// hash as sending it once (and the EXPIRE of a key whose HSET landed before the drop is sent
@@ -90,13 +90,13 @@ public final class RESPTarget: MaterializationSink {
     private var inFlight: [InFlight] = []
     /// Answers of reads, oldest first, not yet taken by `readField`.
     private var answered: [[[UInt8]?]] = []
-    /// Buffers of answered batches, reused so a steady run allocates none.
+    /// Buffers of answered batches, reused for later ones rather than allocated per batch.
     private var spare: [RESPCommandBuffer] = []
     /// Write batches sent since `begin(view:)`: the number BatchRefusedError.batchIndex gives.
     private var writesSent = 0
     /// At most this many write batches are unanswered before `write` reads replies: bounds the
     /// bytes kept for resending and the replies the server buffers for us. 2 keeps the server busy
-    /// (one batch running while the next is encoded); more gained nothing measurable.
+    /// (one batch running while the next is encoded); other values were not measured.
     public var maxWritesInFlight = 2
 
     private struct InFlight {
