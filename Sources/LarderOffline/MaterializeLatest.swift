@@ -77,7 +77,8 @@ public struct LatestRows {
     /// Appends one Value, length first: `encode` appends the Value bytes.
     public static func appendValue(to payload: inout [UInt8], _ encode: (inout [UInt8]) throws -> Void) rethrows {
         let start = payload.count
-        payload.append(contentsOf: [0, 0, 0, 0] as [UInt8])
+        // Four single appends: `append(contentsOf: [0, 0, 0, 0])` built an array per value.
+        payload.append(0); payload.append(0); payload.append(0); payload.append(0)
         try encode(&payload)
         let length = UInt32(payload.count - start - 4)
         payload[start] = UInt8(truncatingIfNeeded: length)

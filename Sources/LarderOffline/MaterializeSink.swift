@@ -7,7 +7,11 @@ import LarderStore
 public protocol MaterializationSink: AnyObject {
     /// The stored value of `field` in each key's hash, nil where the key or field is absent.
     func readField(_ field: [UInt8], keys: ArraySlice<[UInt8]>) throws -> [[UInt8]?]
-    /// Writes every record of the batch.
+    /// Sends the read of `keys` ahead, for a later `readField` with the same keys (reads are
+    /// taken in the order they were sent ahead). A sink that cannot pipeline ignores it.
+    func prefetchField(_ field: [UInt8], keys: ArraySlice<[UInt8]>) throws
+    /// Writes every record of the batch. A pipelining sink may return once the batch is sent
+    /// and report a refused record from a later call (BatchRefusedError.batchIndex says which).
     func write(_ batch: HashWriteBatch) throws
     /// Called once after the last write (flush buffers, wait for acknowledgements).
     func finish() throws
@@ -17,4 +21,5 @@ public protocol MaterializationSink: AnyObject {
 
 extension MaterializationSink {
     public func begin(view: String) {}
+    public func prefetchField(_ field: [UInt8], keys: ArraySlice<[UInt8]>) throws {}
 }

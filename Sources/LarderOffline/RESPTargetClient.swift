@@ -53,7 +53,7 @@ public final class RESPClient {
     /// memory-BIO layer as the server's, driven here by blocking send/recv).
     private var tls: TLSConnection?
     private var tlsContext: TLSContext?
-    private var output: [UInt8] = []
+    private var output = RESPCommandBuffer()
     private var input: [UInt8] = []
     private var inputStart = 0
     /// Bytes written to the socket so far.
@@ -82,7 +82,7 @@ public final class RESPClient {
         if fd >= 0 { close(fd) }
         fd = -1
         tls = nil
-        output.removeAll(keepingCapacity: true)
+        output.removeAll()
         input.removeAll(keepingCapacity: true)
         inputStart = 0
         try open()
@@ -169,54 +169,38 @@ public final class RESPClient {
     }
 
     /// Queues one command (arguments as byte strings) without sending it.
-    public func append<Arg: Collection>(_ args: [Arg]) where Arg.Element == UInt8 {
-        appendHeader(count: args.count)
-        for arg in args { appendArgument(arg) }
-    }
+    public func append<Arg: Collection>(_ args: [Arg]) where Arg.Element == UInt8 { output.append(args) }
 
     /// Queues the `*N` header of a command whose N arguments follow through `appendArgument`.
-    public func appendHeader(count: Int) {
-        output.append(UInt8(ascii: "*"))
-        appendDecimal(count)
-        output.append(13); output.append(10)
-    }
+    public func appendHeader(count: Int) { output.appendHeader(count: count) }
 
-    public func appendArgument<Arg: Collection>(_ arg: Arg) where Arg.Element == UInt8 {
-        output.append(UInt8(ascii: "$"))
-        appendDecimal(arg.count)
-        output.append(13); output.append(10)
-        output.append(contentsOf: arg)
-        output.append(13); output.append(10)
-    }
-
-    private func appendDecimal(_ value: Int) {
-        if value < 10 { output.append(UInt8(ascii: "0") + UInt8(value)); return }
-        var digits: [UInt8] = []
-        var v = value
-        while v > 0 { digits.append(UInt8(ascii: "0") + UInt8(v % 10)); v /= 10 }
-        output.append(contentsOf: digits.reversed())
-    }
+    public func appendArgument<Arg: Collection>(_ arg: Arg) where Arg.Element == UInt8 { output.appendArgument(arg) }
 
     /// Sends everything queued (encrypted first over TLS).
     public func flush() throws {
-        let count = output.count
+        try send(output)
+        output.removeAll()
+    }
+
+    /// Sends commands encoded elsewhere (a batch `RESPTarget` keeps until it is answered),
+    /// straight from their buffer.
+    public func send(_ commands: RESPCommandBuffer) throws {
         if let tls {
-            do { try output.withUnsafeBytes { try tls.write($0) } } catch {
+            do { try commands.bytes.withUnsafeBytes { try tls.write($0) } } catch {
                 throw RESPClientError("\(endpoint): \(error)")
             }
             try sendTLSOutput(tls)
         } else {
-            try output.withUnsafeBytes { try sendAll($0) }
+            try commands.bytes.withUnsafeBytes { try sendAll($0) }
         }
-        bytesSent += count
-        output.removeAll(keepingCapacity: true)
+        bytesSent += commands.count
     }
 
     private func sendAll(_ raw: UnsafeRawBufferPointer) throws {
         guard let base = raw.baseAddress else { return }
         var written = 0
         while written < raw.count {
-            let n = send(fd, base + written, raw.count - written, Int32(MSG_NOSIGNAL))
+            let n = Glibc.send(fd, base + written, raw.count - written, Int32(MSG_NOSIGNAL))
             if n < 0 && errno == EINTR { continue }
             if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
                 throw RESPClientError("\(endpoint): send timed out after \(RESPClientOptions.seconds(timeoutSeconds)) (target not reading)",

@@ -89,6 +89,10 @@ struct MaterializeTargetOptions: ParsableArguments {
     @Option(name: .customLong("batch-size"), help: "Entities per pipelined HMGET/HSET round trip.")
     var batchSize: Int = 1000
 
+    /// Benchmarks: the server's absorb floor (bench/materialize/floor.sh replays the file).
+    @Option(name: .customLong("dump-resp"), help: ArgumentHelp("Connect to nothing: write to this file the RESP commands the run would send into an empty store (replay it with `redis-cli --pipe` to time the server alone).", valueName: "file"))
+    var dumpResp: String?
+
     @Flag(name: .customLong("no-progress"), help: "No progress bar even on a terminal.")
     var noProgress = false
 
@@ -136,6 +140,7 @@ struct MaterializeTargetOptions: ParsableArguments {
     /// The target: the server of `--target` or the connection string, or, for
     /// `redis_type: redis_sentinel` (without `--target`), the primary the sentinels name.
     func openTarget(repo: FeatureRepo) throws -> (sink: MaterializationSink, name: String) {
+        if let dumpResp { return (try RESPDumpSink(path: dumpResp), "the RESP stream in \(dumpResp)") }
         let endpoint = try endpoint(repo: repo)
         let options = try clientOptions(for: endpoint)
         if endpoint.cluster {
@@ -175,6 +180,7 @@ struct MaterializeTargetOptions: ParsableArguments {
             }
         }
         let target = try openTarget(repo: run.repo)
+        if dumpResp != nil { run.state = nil }  // nothing was written anywhere: record no interval
         let reporter = MaterializeReporter(enabled: !noProgress)
         let stop = MaterializeStopSignal(graceSeconds: stopGrace)
         run.shouldStop = stop.requested

@@ -1,4 +1,5 @@
 import LarderTLS
+import LarderStore
 import XCTest
 @testable import LarderOffline
 
@@ -132,5 +133,35 @@ final class MaterializeSupportTests: XCTestCase {
         }
         XCTAssertTrue(told.isEmpty)
         XCTAssertLessThan(MonotonicClock.now() - began, 2)
+    }
+
+    /// The one-pass encoder (sizes computed first, values copied once) gives exactly the bytes
+    /// of encoding each command argument by argument, for values around the decimal-length
+    /// boundaries, an empty value, and with and without a TTL.
+    func testBatchEncodingEqualsArgumentByArgumentEncoding() {
+        let fields = [Array("_ts:v".utf8), Array("f".utf8), Array(String(repeating: "n", count: 12).utf8)]
+        for ttl in [nil, 86_400] as [Int?] {
+            var batch = HashWriteBatch(fields: fields, ttlSeconds: ttl)
+            for (r, sizes) in [[0, 9, 10], [99, 100, 1000], [1, 5, 12_345]].enumerated() {
+                let values = sizes.enumerated().map { ArraySlice([UInt8](repeating: UInt8(65 + $0.offset + r), count: $0.element)) }
+                batch.append(key: Array("key\(r)".utf8) + [0, 13, 10], values: values)
+            }
+            var fast = RESPCommandBuffer()
+            fast.appendWrites(batch)
+            var slow = RESPCommandBuffer()
+            for r in 0 ..< batch.count {
+                var args: [[UInt8]] = [Array("HSET".utf8), batch.keys[r]]
+                for f in fields.indices { args += [fields[f], Array(batch.value(record: r, field: f))] }
+                slow.append(args)
+                if let ttl { slow.append([Array("EXPIRE".utf8), batch.keys[r], Array(String(ttl).utf8)]) }
+            }
+            XCTAssertEqual(fast.bytes, slow.bytes, "ttl \(String(describing: ttl))")
+        }
+        var reads = RESPCommandBuffer()
+        let keys = [Array("a".utf8), [UInt8](repeating: 7, count: 10)]
+        reads.appendReads(Array("_ts:v".utf8), keys: keys[...])
+        var slowReads = RESPCommandBuffer()
+        for key in keys { slowReads.append([Array("HMGET".utf8), key, Array("_ts:v".utf8)]) }
+        XCTAssertEqual(reads.bytes, slowReads.bytes)
     }
 }

@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # bench/materialize: larder materialize / serve --materialize / historical vs Feast 0.67.
 #
-# usage: bench/materialize/run.sh [SECTION ...]   SECTION: mat embedded hist (default: all)
+# usage: bench/materialize/run.sh [SECTION ...]   SECTION: mat embedded hist floor (default: mat embedded hist)
+#   floor: the absorb floor. `larder materialize --dump-resp` writes the exact command stream a run
+#   sends into an empty store (HMGET + HSET, same batches) once; each run replays it with
+#   `redis-cli --pipe` (one connection, everything pipelined, timed from start to the last reply)
+#   into redis-server and into `larder serve`, and times `larder materialize` and `feast materialize`
+#   into the same server, so materialize/floor and feast/larder come from the same run.
 # env:   VENV (default /root/.cache/larder/venv-r7, feast[redis]==0.67.0), RUNS (default 3),
 #        LARDER (default .build/release/larder), WORK (default ~/.cache/larder/bench-materialize)
 # Data (1M rows x 10 features, 100K drivers; 100K entity rows) is generated once into $WORK/data
@@ -34,7 +39,7 @@ trap cleanup EXIT
 timev() { awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=(n==3)?a[1]*3600+a[2]*60+a[3]:a[1]*60+a[2]} /User time/ {c+=$2} /System time/ {c+=$2} /Maximum resident/ {r=$2/1024} END {printf "wall_s=%.2f cpu_s=%.2f peak_rss_mb=%.0f", s, c, r}' "$1"; }
 
 REDIS_PORT=$(free_port)
-redis-server --port "$REDIS_PORT" --save '' --appendonly no > "$WORK/redis.log" 2>&1 &
+redis-server --port "$REDIS_PORT" --save '' --appendonly no --enable-debug-command yes > "$WORK/redis.log" 2>&1 &
 PIDS+=($!)
 sleep 0.5
 export FEAST_PERF_PROJECT=perf_1m FEAST_PERF_REDIS_PORT=$REDIS_PORT
@@ -95,4 +100,45 @@ import sys, pandas as pd
 df = pd.read_parquet(sys.argv[1])
 print(f"larder historical output: {len(df)} rows, {int(df['conv_rate'].notna().sum())} with features")
 PYEOF
+fi
+
+if [[ " $SECTIONS " == *" floor "* ]]; then
+  now() { date +%s.%N; }
+  # The server's own CPU seconds (user + sys, INFO cpu): steadier than wall on a loaded machine.
+  server_cpu() { redis-cli -p "$1" info cpu | tr -d '\r' | awk -F: '/^used_cpu_(user|sys):/ {s+=$2} END {printf "%.3f", s}'; }
+  LARDER_PORT=$(free_port)
+  mkdir -p "$WORK/serve-floor"
+  "$LARDER" serve --port "$LARDER_PORT" --threads 2 --no-http --dir "$WORK/serve-floor" > "$WORK/serve-floor.log" 2>&1 &
+  PIDS+=($!)
+  until redis-cli -p "$LARDER_PORT" ping > /dev/null 2>&1; do sleep 0.1; done
+  export LARDER_STATE=$WORK/floor_state.db
+  "$LARDER" materialize "$WORK/larder_repo" "$START" "$END" --no-progress --dump-resp "$WORK/materialize.resp" > "$WORK/dump.log" 2>&1
+  echo "dumped stream: $(stat -c %s "$WORK/materialize.resp") bytes | $(tail -1 "$WORK/dump.log")"
+  for i in $(seq "$RUNS"); do
+    for target in redis larder; do
+      if [ "$target" = redis ]; then P=$REDIS_PORT; else P=$LARDER_PORT; fi
+      redis-cli -p "$P" flushall > /dev/null
+      C0=$(server_cpu "$P"); T0=$(now); redis-cli -p "$P" --pipe < "$WORK/materialize.resp" > "$WORK/pipe_$target.log" 2>&1; T1=$(now)
+      FLOOR=$(echo "$T1 - $T0" | bc); FLOOR_CPU=$(echo "$(server_cpu "$P") - $C0" | bc)
+      FLOOR_KEYS=$(redis-cli -p "$P" dbsize)
+      FLOOR_DIGEST=$([ "$target" = redis ] && redis-cli -p "$P" debug digest || echo -)
+      redis-cli -p "$P" flushall > /dev/null; rm -f "$LARDER_STATE"*
+      C0=$(server_cpu "$P")
+      /usr/bin/time -v -o "$WORK/floor_mat_$target.time" "$LARDER" materialize "$WORK/larder_repo" "$START" "$END" --no-progress \
+        --target "redis://127.0.0.1:$P" > "$WORK/floor_mat_$target.log" 2>&1
+      MAT=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); print (n==3)?a[1]*3600+a[2]*60+a[3]:a[1]*60+a[2]}' "$WORK/floor_mat_$target.time")
+      MAT_CPU=$(echo "$(server_cpu "$P") - $C0" | bc)
+      MAT_KEYS=$(redis-cli -p "$P" dbsize)
+      MAT_DIGEST=$([ "$target" = redis ] && redis-cli -p "$P" debug digest || echo -)
+      [ "$FLOOR_KEYS" = "$MAT_KEYS" ] && [ "$FLOOR_DIGEST" = "$MAT_DIGEST" ] || { echo "floor replay and materialize disagree: $FLOOR_KEYS/$MAT_KEYS keys, digest $FLOOR_DIGEST/$MAT_DIGEST"; exit 1; }
+      redis-cli -p "$P" flushall > /dev/null
+      (cd "$WORK/feast_repo" && FEAST_PERF_REDIS_PORT=$P /usr/bin/time -v -o "$WORK/floor_feast_$target.time" "$FEAST" materialize "$START" "$END") > "$WORK/floor_feast_$target.log" 2>&1
+      FEAST_S=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); print (n==3)?a[1]*3600+a[2]*60+a[3]:a[1]*60+a[2]}' "$WORK/floor_feast_$target.time")
+      echo "floor run $i into $target: floor (redis-cli --pipe) ${FLOOR} s, server cpu ${FLOOR_CPU} s, keys=$FLOOR_KEYS" \
+        "| larder materialize $(timev "$WORK/floor_mat_$target.time") server_cpu_s=$MAT_CPU keys=$MAT_KEYS" \
+        "| feast materialize $(timev "$WORK/floor_feast_$target.time") keys=$(redis-cli -p "$P" dbsize)" \
+        "| larder/floor=$(echo "scale=2; $MAT / $FLOOR" | bc) feast/larder=$(echo "scale=1; $FEAST_S / $MAT" | bc)" \
+        "| $(grep -m1 'rows read' "$WORK/floor_mat_$target.log" || tail -1 "$WORK/floor_mat_$target.log")"
+    done
+  done
 fi
