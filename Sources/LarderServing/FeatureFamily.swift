@@ -42,7 +42,7 @@ public enum FeatureFamily {
                 }
                 i += 2
             } else if args.equalsKeyword(i, "REFS") {
-                guard let n = Int(args.string(i + 1)), n > 0, i + 2 + n <= args.count else {
+                guard let n = ValueText.int64(args[i + 1]).map(Int.init), n > 0, i + 2 + n <= args.count else {
                     ctx.out.error("ERR REFS needs a positive count followed by that many view:feature references"); return
                 }
                 let first = i + 2
@@ -59,7 +59,7 @@ public enum FeatureFamily {
         var options = ReadOptions(enforceTTL: state.enforceTTLByDefault, now: Double(ctx.now) / 1000)
         if i < args.count && args.equalsKeyword(i, "IGNORETTL") { options.enforceTTL = false; i += 1 }
         else if i < args.count && args.equalsKeyword(i, "ENFORCETTL") { options.enforceTTL = true; i += 1 }
-        guard i + 1 < args.count, args.equalsKeyword(i, "ENTITIES"), let k = Int(args.string(i + 1)), k > 0 else {
+        guard i + 1 < args.count, args.equalsKeyword(i, "ENTITIES"), let k = ValueText.int64(args[i + 1]).map(Int.init), k > 0 else {
             ctx.out.error("ERR FEATURES.GET expects ENTITIES <k> <join_key>... <value>... after the features"); return
         }
         i += 2
@@ -125,11 +125,7 @@ public enum FeatureFamily {
         let groups = selection.groups
         let groupCount = groups.count
         let rows = (args.count - i) / k
-        var rowValues: [FeastValue] = []
-        rowValues.reserveCapacity(k)
-        var keyValues: [FeastValue] = []
-        var key: [UInt8] = []
-        key.reserveCapacity(128)
+        let scratch = ReadScratch.current
         let c = ctx
         let out = ctx.out
         // The reply is written as the rows are read, straight from the hashes' bytes; an error
@@ -141,30 +137,30 @@ public enum FeatureFamily {
                 do {
                     out.arrayHeader(rows)
                     for r in 0..<rows {
-                        rowValues.removeAll(keepingCapacity: true)
+                        scratch.pointee.rowValues.removeAll(keepingCapacity: true)
                         for j in 0..<k {
                             let x = needed[neededOf[j]]
-                            rowValues.append(try ValueText.entityValue(bytes: args[i + r * k + j], type: x.type, joinKey: x.name))
+                            scratch.pointee.rowValues.append(try ValueText.entityValue(bytes: args[i + r * k + j], type: x.type, joinKey: x.name))
                         }
                         out.mapHeader(selection.featureCount)
                         var p = 0
                         for gi in 0..<groupCount {
                             let g = groups[gi]
                             let keyCount = g.view.joinKeys.count
-                            key.removeAll(keepingCapacity: true)
+                            scratch.pointee.key.removeAll(keepingCapacity: true)
                             do {
                                 if gi < Int.bitWidth && identity & (1 << gi) != 0 {
-                                    try g.view.layout.keyEncoder.append(values: rowValues, suffix: catalog.project, to: &key)
+                                    try g.view.layout.keyEncoder.append(values: scratch.pointee.rowValues, suffix: catalog.project, to: &scratch.pointee.key)
                                 } else {
-                                    keyValues.removeAll(keepingCapacity: true)
-                                    for x in 0..<keyCount { keyValues.append(rowValues[positions[p + x]]) }
-                                    try g.view.layout.keyEncoder.append(values: keyValues, suffix: catalog.project, to: &key)
+                                    scratch.pointee.keyValues.removeAll(keepingCapacity: true)
+                                    for x in 0..<keyCount { scratch.pointee.keyValues.append(scratch.pointee.rowValues[positions[p + x]]) }
+                                    try g.view.layout.keyEncoder.append(values: scratch.pointee.keyValues, suffix: catalog.project, to: &scratch.pointee.key)
                                 }
                             } catch {
                                 throw ServingError(.badEntity, "entity key of feature view \(g.view.name): \(error)")
                             }
                             p += keyCount
-                            let hash: HashObject? = key.withUnsafeBytes { kb in
+                            let hash: HashObject? = scratch.pointee.key.withUnsafeBytes { kb in
                                 let (db, _, slot) = c.lookup(kb)
                                 guard let slot, case .hash(let h) = db.value(at: slot) else { return nil }
                                 return h

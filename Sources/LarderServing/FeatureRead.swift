@@ -246,10 +246,16 @@ public enum FeatureRead {
             var tails = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0),
                          UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
             return try withUnsafeMutableBytes(of: &tails) { t in
-                let present = statusTail(.present, eventMillis, t.baseAddress!)
-                let nullTail = UnsafeRawBufferPointer(start: t.baseAddress! + 48,
-                                                      count: statusTail(options.enforceTTL ? .nullValue : .present, eventMillis, t.baseAddress! + 48))
-                let presentTail = UnsafeRawBufferPointer(start: t.baseAddress!, count: present)
+                let presentTail = UnsafeRawBufferPointer(start: t.baseAddress!, count: statusTail(.present, eventMillis, t.baseAddress!))
+                var nullTail = presentTail
+                if options.enforceTTL {
+                    // "+NULL_VALUE\r\n" then the time digits already written after "+PRESENT\r\n"
+                    let name = "+NULL_VALUE\r\n" as StaticString, skip = "+PRESENT\r\n".utf8.count
+                    let p = t.baseAddress! + 48
+                    p.copyMemory(from: name.utf8Start, byteCount: name.utf8CodeUnitCount)
+                    (p + name.utf8CodeUnitCount).copyMemory(from: t.baseAddress! + skip, byteCount: presentTail.count - skip)
+                    nullTail = UnsafeRawBufferPointer(start: p, count: name.utf8CodeUnitCount + presentTail.count - skip)
+                }
                 var nulls = 0
                 try group.replyHeads.withUnsafeBytes { heads in
                     try group.replyHeadStarts.withUnsafeBufferPointer { hs in
