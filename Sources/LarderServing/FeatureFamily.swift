@@ -71,53 +71,42 @@ public enum FeatureFamily {
             ctx.out.error("ERR ENTITIES has \(valueCount) values, not a positive multiple of its \(k) join keys"); return
         }
         let needed = selection.joinKeys
-        let groups = selection.groups
-        var positionCount = 0
-        for g in groups { positionCount += g.view.joinKeys.count }
-        // The join keys are matched against the arguments' bytes and their plan (each given
-        // key's needed entry, each view's join keys among the given ones) lives on the stack:
-        // measured reason, the per-request arrays and Strings of the first version (given
-        // names, types, positions, a key-value array per (row, view)) were 6 of its 6.5 mallocs
-        // and most of its 7,700 retain/release instructions per 1 x 10 request (callgrind).
-        withUnsafeTemporaryAllocation(of: Int.self, capacity: k + positionCount) { plan in
-            let neededOf = plan.baseAddress!              // given j -> index in `needed`
-            let positions = plan.baseAddress! + k         // per group and view join key -> given j
-            for key in needed where !(0..<k).contains(where: { Self.equal(args[keysAt + $0], key.name) }) {
-                let given = (0..<k).map { args.string(keysAt + $0) }
-                ctx.out.error("ERR join key \(key.name) is needed by the requested features but not given (given: \(given.joined(separator: ", ")))"); return
-            }
+        let positionCount = selection.groupKeyIndexes.count
+        // The plan lives on the stack: each given key's entry in `needed`, and where each
+        // view's join keys are among the given ones. Measured reason: the per-request arrays
+        // and Strings of the first version (given names, types, positions, a key-value array
+        // per (row, view)) were 6 of its 6.5 mallocs per 1 x 10 request (callgrind).
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: k + needed.count + positionCount) { plan in
+            let neededOf = plan.baseAddress!                        // given j -> index in `needed`
+            let givenOf = plan.baseAddress! + k                     // needed x -> first given j
+            let positions = plan.baseAddress! + k + needed.count    // per group and view join key -> given j
+            for x in 0..<needed.count { givenOf[x] = -1 }
             for j in 0..<k {
-                guard let x = needed.firstIndex(where: { Self.equal(args[keysAt + j], $0.name) }) else {
-                    ctx.out.error("ERR join key \(args.string(keysAt + j)) is not used by the requested features (used: \(needed.map(\.name).joined(separator: ", ")))"); return
-                }
+                let x = selection.joinKeyIndex(args[keysAt + j]) ?? -1
                 neededOf[j] = x
+                if x >= 0 && givenOf[x] < 0 { givenOf[x] = j }
+            }
+            if let missing = (0..<needed.count).first(where: { givenOf[$0] < 0 }) {
+                let given = (0..<k).map { args.string(keysAt + $0) }
+                ctx.out.error("ERR join key \(needed[missing].name) is needed by the requested features but not given (given: \(given.joined(separator: ", ")))"); return
+            }
+            if let j = (0..<k).first(where: { neededOf[$0] < 0 }) {
+                ctx.out.error("ERR join key \(args.string(keysAt + j)) is not used by the requested features (used: \(needed.map(\.name).joined(separator: ", ")))"); return
+            }
+            var inOrder = k == needed.count
+            for x in 0..<needed.count where givenOf[x] != x { inOrder = false }
+            selection.groupKeyIndexes.withUnsafeBufferPointer { gk in
+                for p in 0..<positionCount { positions[p] = givenOf[gk[p]] }
             }
             // A view whose join keys are the given ones in order reads the row's values as they
             // are (no per-view array): the common case of one entity.
-            var p = 0
-            var identity = 0   // bit gi: group gi's keys are the given ones, in order
-            for (gi, g) in groups.enumerated() {
-                var same = g.view.joinKeys.count == k
-                for (x, name) in g.view.joinKeys.enumerated() {
-                    positions[p] = (0..<k).first { Self.equal(args[keysAt + $0], name) }!
-                    if positions[p] != x { same = false }
-                    p += 1
-                }
-                if same && gi < Int.bitWidth { identity |= 1 << gi }
-            }
-            read(&ctx, args, state, selection, options: options, rowsAt: i, k: k, neededOf: neededOf, positions: positions, identity: identity)
+            read(ctx, args, state, selection, options: options, rowsAt: i, k: k, neededOf: neededOf, positions: positions,
+                 identity: inOrder ? selection.inOrderGroups : 0)
         }
     }
 
-    /// Whether an argument's bytes are a (join key) name's.
-    @inline(__always)
-    static func equal(_ arg: UnsafeRawBufferPointer, _ name: String) -> Bool {
-        var name = name
-        return name.withUTF8 { u in u.count == arg.count && (u.count == 0 || memcmp(u.baseAddress!, arg.baseAddress!, u.count) == 0) }
-    }
-
     /// FEATURES.GET's rows from argument `rowsAt` on, `k` values each, once the request is checked.
-    static func read(_ ctx: inout CommandContext, _ args: Arguments, _ state: ServingState, _ selection: FeatureSelection,
+    static func read(_ ctx: CommandContext, _ args: Arguments, _ state: ServingState, _ selection: FeatureSelection,
                      options: ReadOptions, rowsAt i: Int, k: Int, neededOf: UnsafeMutablePointer<Int>,
                      positions: UnsafeMutablePointer<Int>, identity: Int) {
         let catalog = state.catalog
@@ -126,7 +115,6 @@ public enum FeatureFamily {
         let groupCount = groups.count
         let rows = (args.count - i) / k
         let scratch = ReadScratch.current
-        let c = ctx
         let out = ctx.out
         // The reply is written as the rows are read, straight from the hashes' bytes; an error
         // in row 7 truncates it back to this mark, so no half-written reply goes out.
@@ -161,7 +149,7 @@ public enum FeatureFamily {
                             }
                             p += keyCount
                             let hash: HashObject? = scratch.pointee.key.withUnsafeBytes { kb in
-                                let (db, _, slot) = c.lookup(kb)
+                                let (db, _, slot) = ctx.lookup(kb)
                                 guard let slot, case .hash(let h) = db.value(at: slot) else { return nil }
                                 return h
                             }

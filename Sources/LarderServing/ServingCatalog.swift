@@ -146,15 +146,17 @@ public final class ServingCatalog: @unchecked Sendable {
             }
             refs.append(contentsOf: p.features.map { "\(p.featureView):\($0)" })
         }
-        var s = try selection(refs: refs)
-        s.service = name
-        return s
+        return FeatureSelection(groups: try selection(refs: refs).groups, service: name)
     }
 }
 
 /// Which features of which views a read returns, grouped by view (one hash read per entity
 /// row and view), in request order.
-public struct FeatureSelection: Sendable {
+///
+/// A class, like its groups: a request takes it from the selection cache and hands it down;
+/// as a struct of eight arrays its copies cost ~1,100 of a 1 x 10 FEATURES.GET's instructions
+/// (value witness copies under callgrind).
+public final class FeatureSelection: Sendable {
     /// A class, not a struct: a request's reads pass each group per (row, view), and a struct
     /// of seven arrays and a view costs seven retains and releases per copy (swift_retain and
     /// swift_release were 7,700 of the 38,995 instructions of a 1 x 10 FEATURES.GET, callgrind).
@@ -197,11 +199,20 @@ public struct FeatureSelection: Sendable {
         }
     }
     public let groups: [Group]
-    public var service: String?
+    public let service: String?
     /// The join keys the rows must give, in first-use order. Stored, not computed per request
     /// (measured reason: 1,500 of the 47,900 instructions of a 1 x 10 FEATURES.GET).
     public let joinKeys: [(name: String, type: FeastValueType)]
     public let featureCount: Int
+    /// FEATURES.GET's join-key plan, made once per selection (measured reason: matching the
+    /// given names as Strings per request was ~1,000 of the 34,600 instructions of a 1 x 10
+    /// request, callgrind): the names' bytes, back to back (`joinKeyStarts`, the end last), each
+    /// group's join keys as indexes into `joinKeys` (flat, in group order), and the groups
+    /// whose join keys are `joinKeys` in order (bit per group, the first 64).
+    let joinKeyBytes: [UInt8]
+    let joinKeyStarts: [Int]
+    let groupKeyIndexes: [Int]
+    let inOrderGroups: Int
 
     public init(groups: [Group], service: String?) {
         self.groups = groups
@@ -214,5 +225,32 @@ public struct FeatureSelection: Sendable {
         }
         joinKeys = keys
         featureCount = groups.reduce(0) { $0 + $1.features.count }
+        var bytes: [UInt8] = [], starts: [Int] = []
+        for k in keys { starts.append(bytes.count); bytes += Array(k.name.utf8) }
+        starts.append(bytes.count)
+        joinKeyBytes = bytes
+        joinKeyStarts = starts
+        var indexes: [Int] = []
+        var inOrder = 0
+        for (gi, g) in groups.enumerated() {
+            let mine = g.view.joinKeys.map { k in keys.firstIndex { $0.name == k }! }
+            indexes += mine
+            if mine == Array(keys.indices) && gi < Int.bitWidth { inOrder |= 1 << gi }
+        }
+        groupKeyIndexes = indexes
+        inOrderGroups = inOrder
+    }
+
+    /// The index in `joinKeys` of the name in `arg`, compared as bytes; nil when none.
+    @inline(__always)
+    func joinKeyIndex(_ arg: UnsafeRawBufferPointer) -> Int? {
+        joinKeyBytes.withUnsafeBytes { b in
+            joinKeyStarts.withUnsafeBufferPointer { s in
+                for x in 0..<(s.count - 1) where s[x + 1] - s[x] == arg.count {
+                    if arg.count == 0 || memcmp(b.baseAddress! + s[x], arg.baseAddress!, arg.count) == 0 { return x }
+                }
+                return nil
+            }
+        }
     }
 }
