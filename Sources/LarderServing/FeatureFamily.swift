@@ -137,7 +137,12 @@ public enum FeatureFamily {
                             let keyCount = g.view.joinKeys.count
                             scratch.pointee.key.removeAll(keepingCapacity: true)
                             do {
-                                if gi < Int.bitWidth && identity & (1 << gi) != 0 {
+                                if keyCount == 1, let prefix = g.view.int64KeyPrefix,
+                                   case .int64(let v) = scratch.pointee.rowValues[positions[p]] {
+                                    scratch.pointee.key.append(contentsOf: prefix)
+                                    withUnsafeBytes(of: v.littleEndian) { scratch.pointee.key.append(contentsOf: $0) }
+                                    scratch.pointee.key.append(contentsOf: catalog.projectBytes)
+                                } else if gi < Int.bitWidth && identity & (1 << gi) != 0 {
                                     try g.view.layout.keyEncoder.append(values: scratch.pointee.rowValues, suffix: catalog.project, to: &scratch.pointee.key)
                                 } else {
                                     scratch.pointee.keyValues.removeAll(keepingCapacity: true)

@@ -113,7 +113,12 @@ struct FieldIndex: Sendable {
                     index.lengths.withUnsafeBufferPointer { l in
                         index.targets.withUnsafeBufferPointer { t in
                             @inline(__always) func varint(_ at: inout Int) -> Int {
-                                var v = 0, shift = 0
+                                // Fields and values under 128 bytes (all of Feast's but long
+                                // strings and lists) have a one-byte length.
+                                let first = entries.load(fromByteOffset: at, as: UInt8.self)
+                                at += 1
+                                if first < 0x80 { return Int(first) }
+                                var v = Int(first & 0x7F), shift = 7
                                 while true {
                                     let b = entries.load(fromByteOffset: at, as: UInt8.self); at += 1
                                     v |= Int(b & 0x7F) << shift

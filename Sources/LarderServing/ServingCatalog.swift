@@ -23,7 +23,28 @@ public final class ServingView: @unchecked Sendable {
         self.ttlSeconds = view.ttlSeconds
         self.index = index
         replyNames = view.features.map { Array("\(view.name):\($0.name)".utf8) }
+        // One INT64 join key (Feast's usual entity): a row's key is this prefix, the value's 8
+        // little-endian bytes, then the project. Derived from the encoder itself with two
+        // sample values and used only when both agree (measured reason: the general encoder,
+        // a FeastValue array walk and three appends per value, was ~600 of the 33,300
+        // instructions of a 1 x 10 FEATURES.GET, callgrind).
+        var prefix: [UInt8]? = nil
+        if joinKeys.count == 1 && joinKeyTypes[0] == .int64 {
+            var a: [UInt8] = [], b: [UInt8] = []
+            let x: Int64 = 0x0102_0304_0506_0708, y: Int64 = -2
+            if (try? layout.keyEncoder.append(values: [.int64(x)], suffix: "", to: &a)) != nil,
+               (try? layout.keyEncoder.append(values: [.int64(y)], suffix: "", to: &b)) != nil,
+               a.count == b.count, a.count >= 8, a.dropLast(8) == b.dropLast(8),
+               Array(a.suffix(8)) == withUnsafeBytes(of: x.littleEndian, Array.init),
+               Array(b.suffix(8)) == withUnsafeBytes(of: y.littleEndian, Array.init) {
+                prefix = Array(a.dropLast(8))
+            }
+        }
+        int64KeyPrefix = prefix
     }
+
+    /// See init: the key bytes before a single INT64 join key's value, or nil.
+    let int64KeyPrefix: [UInt8]?
 
     public var name: String { view.name }
 }
@@ -65,6 +86,8 @@ public struct ServingError: Error, CustomStringConvertible, Sendable {
 /// builds a new catalog and swaps it in (ServingState).
 public final class ServingCatalog: @unchecked Sendable {
     public let project: String
+    /// `project` as bytes: the suffix of every Redis key of the project.
+    let projectBytes: [UInt8]
     public let directory: String
     public let definitions: FeatureDefinitions
     public let views: [ServingView]
@@ -78,6 +101,7 @@ public final class ServingCatalog: @unchecked Sendable {
     public init(repo: FeatureRepo, loadedAt: Date = Date()) throws {
         let defs = repo.definitions
         project = repo.config.project
+        projectBytes = Array(repo.config.project.utf8)
         directory = repo.directory
         definitions = defs
         keyTTLSeconds = repo.config.onlineStore.keyTTLSeconds
