@@ -100,16 +100,15 @@ public enum FeatureFamily {
             }
             // A view whose join keys are the given ones in order reads the row's values as they
             // are (no per-view array): the common case of one entity.
-            read(ctx, args, state, selection, options: options, rowsAt: i, k: k, neededOf: neededOf, positions: positions,
+            read(ctx, args, state, catalog, selection, options: options, rowsAt: i, k: k, neededOf: neededOf, positions: positions,
                  identity: inOrder ? selection.inOrderGroups : 0)
         }
     }
 
     /// FEATURES.GET's rows from argument `rowsAt` on, `k` values each, once the request is checked.
-    static func read(_ ctx: CommandContext, _ args: Arguments, _ state: ServingState, _ selection: FeatureSelection,
+    static func read(_ ctx: CommandContext, _ args: Arguments, _ state: ServingState, _ catalog: ServingCatalog, _ selection: FeatureSelection,
                      options: ReadOptions, rowsAt i: Int, k: Int, neededOf: UnsafeMutablePointer<Int>,
                      positions: UnsafeMutablePointer<Int>, identity: Int) {
-        let catalog = state.catalog
         let needed = selection.joinKeys
         let groups = selection.groups
         let groupCount = groups.count
