@@ -32,6 +32,8 @@ public enum FeatureFamily {
     // MARK: FEATURES.GET
 
     static func get(_ ctx: inout CommandContext, _ args: Arguments, _ state: ServingState) {
+        // Taken once (ServingState.catalog is behind a lock): one lock per request, and one
+        // definitions load for the whole read even if a reload lands meanwhile.
         let catalog = state.catalog
         var i = 1
         let selection: FeatureSelection
@@ -42,7 +44,7 @@ public enum FeatureFamily {
                 }
                 i += 2
             } else if args.equalsKeyword(i, "REFS") {
-                guard let n = ValueText.int64(args[i + 1]).map(Int.init), n > 0, i + 2 + n <= args.count else {
+                guard let n = ValueText.int64(args[i + 1]).map(Int.init), n > 0, n <= args.count, i + 2 + n <= args.count else {
                     ctx.out.error("ERR REFS needs a positive count followed by that many view:feature references"); return
                 }
                 let first = i + 2
@@ -63,7 +65,7 @@ public enum FeatureFamily {
             ctx.out.error("ERR FEATURES.GET expects ENTITIES <k> <join_key>... <value>... after the features"); return
         }
         i += 2
-        guard i + k <= args.count else { ctx.out.error("ERR ENTITIES announces \(k) join keys but fewer follow"); return }
+        guard k <= args.count, i + k <= args.count else { ctx.out.error("ERR ENTITIES announces \(k) join keys but fewer follow"); return }
         let keysAt = i
         i += k
         let valueCount = args.count - i

@@ -46,7 +46,8 @@ public final class ServingMetrics: @unchecked Sendable {
         var pushes: [String: Int] = [:]               // push source
         /// The last read's selection and its views' counters, in group order: a repeated
         /// request (the same cached FeatureSelection object) finds them without hashing view
-        /// names (measured reason: ~300 of the ~900 instructions of recordRead, callgrind).
+        /// names (measured reason: recordRead went from 907 to 465 instructions per 1 x 10
+        /// request under callgrind).
         var lastSelection: FeatureSelection?
         var lastViews: [ViewCounters] = []
     }
