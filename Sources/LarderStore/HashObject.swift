@@ -144,6 +144,12 @@ public final class HashObject {
         Self.lookupManyPacked(packedBytes, count, field: field, body: body)
     }
 
+    /// A packed hash's entries as stored, `[varint field length][field][varint value length]
+    /// [value]...` (varints 7 bits a byte, low bits first), or nil for a table hash. For a
+    /// reader that matches many known fields in one pass its own way (FEATURES.GET's
+    /// per-selection field index); valid until the hash is modified.
+    public var packedEntries: UnsafeRawBufferPointer? { table == nil ? packedBytes : nil }
+
     // MARK: writes
 
     /// Sizes the packed buffer for `bytes` more bytes of entries, so a hash filled by one HSET

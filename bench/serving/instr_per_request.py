@@ -14,7 +14,7 @@ the raw pipelined HMGET of the same fields, HTTP /get-online-features.
 `--keep DIR` keeps each workload's dump (DIR/<shape>-<path>.out) for `callgrind_annotate`.
 
 Usage: ~/.cache/larder/venv-r7/bin/python bench/serving/instr_per_request.py [--larder BIN] [--bench BIN]
-       [--requests N] [--shapes issue|example] [--keep DIR]
+       [--requests N] [--shapes issue|example] [--keep DIR] [--paths all|resp]
 """
 import argparse
 import glob
@@ -85,6 +85,8 @@ def main():
     ap.add_argument("--shapes", choices=("issue", "example"), default="issue")
     ap.add_argument("--keyspace", type=int, default=200, help="issue shapes: preloaded entities")
     ap.add_argument("--keep", help="directory for each workload's callgrind dump")
+    ap.add_argument("--paths", choices=("all", "resp"), default="all",
+                    help="resp: FEATURES.GET and the raw HMGET only (no HTTP)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="serving-instr-"))
     nodebug = work / "larder-nodebug"
@@ -154,7 +156,8 @@ def main():
                 assert res.status == 200
                 res.read()
 
-            for name, call in (("FEATURES.GET (RESP3)", get), ("raw pipelined HMGET", hmget), ("HTTP /get-online-features", http_get)):
+            paths = [("FEATURES.GET (RESP3)", get), ("raw pipelined HMGET", hmget), ("HTTP /get-online-features", http_get)]
+            for name, call in paths[:2] if args.paths == "resp" else paths:
                 for _ in range(20):
                     call()
                 subprocess.run(["callgrind_control", "-z", str(proc.pid)], check=True, capture_output=True)

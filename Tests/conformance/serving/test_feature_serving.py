@@ -263,7 +263,10 @@ def test_bad_input_gets_feasts_error_shape_and_the_server_keeps_serving(stack):
     for args, words in [(("SERVICE", "nope", "ENTITIES", 1, "driver_id", 1), "nope"),
                         (("REFS", 1, "driver_hourly_stats:city", "ENTITIES", 1, "driver_id", "x1"), "driver_id"),
                         (("REFS", 1, "driver_hourly_stats:city", "ENTITIES", 1, "customer_id", "C1"), "driver_id"),
-                        (("REFS", 1, "driver_hourly_stats:city", "ENTITIES", 2, "driver_id", "customer_id", 1), "multiple")]:
+                        (("REFS", 1, "driver_hourly_stats:city", "ENTITIES", 2, "driver_id", "customer_id", 1), "multiple"),
+                        (("REFS", 1, "driver_hourly_stats:city", "ENTITIES", 2, "driver_id", "nobody", 1, 2), "nobody is not used"),
+                        (("REFS", 9223372036854775807, "driver_hourly_stats:city", "ENTITIES", 1, "driver_id", 1), "REFS needs"),
+                        (("REFS", 1, "driver_hourly_stats:city", "ENTITIES", 9223372036854775807, "driver_id", 1), "announces")]:
         with pytest.raises(Exception) as e:
             r.execute_command("FEATURES.GET", *args)
         assert words in str(e.value)
