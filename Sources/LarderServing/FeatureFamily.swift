@@ -117,10 +117,10 @@ public enum FeatureFamily {
                             } catch {
                                 throw ServingError(.badEntity, "entity key of feature view \(g.view.name): \(error)")
                             }
-                            let hash: HashObject? = key.withUnsafeBytes { kb in
+                            let hash: HashView? = key.withUnsafeBytes { kb in
                                 let (db, _, slot) = c.lookup(kb)
-                                guard let slot, case .hash(let h) = db.value(at: slot) else { return nil }
-                                return h
+                                guard let slot else { return nil }
+                                return db.hashView(at: slot)
                             }
                             let read = try FeatureRead.write(hash: hash, group: g, options: options, out: out,
                                                              statusCounts: statusCounts.baseAddress! + 4 * gi)
