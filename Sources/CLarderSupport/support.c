@@ -18,6 +18,8 @@ long long larder_process_cpu_micros(void) {
     return (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000LL + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
 }
 
+int larder_malloc_trim(void) { return malloc_trim(0); }
+
 size_t larder_malloc_in_use(void) {
     struct mallinfo2 m = mallinfo2();
     return m.uordblks + m.hblkhd;

@@ -23,7 +23,10 @@ public enum StoreCommands {
             AOFEncoder.bulk("SET", to: &out); AOFEncoder.bulk(key, to: &out); AOFEncoder.bulk(value, to: &out)
             return true
         } ?? false
-        if !isString {
+        // A hash through its view: a bare hash stays bare (no object made for a rewrite).
+        if !isString, let h = keyspace.hashView(at: slot) {
+            hashCommands(h, key, &out)
+        } else if !isString {
             switch keyspace.value(at: slot) {
             case .list(let l):
                 var batch: [[UInt8]] = []
@@ -41,23 +44,6 @@ public enum StoreCommands {
                     if batch.count == itemsPerCommand { items("SADD", key, batch, &out); batch.removeAll(keepingCapacity: true) }
                 }
                 if !batch.isEmpty { items("SADD", key, batch, &out) }
-            case .hash(let h):
-                var batch: [[UInt8]] = []
-                var fieldTTLs: [([UInt8], Int64)] = []
-                batch.reserveCapacity(2 * itemsPerCommand)
-                let withTTL = h.hasFieldExpiry
-                h.forEach { f, v in
-                    batch.append(Array(f)); batch.append(Array(v))
-                    if withTTL, let at = h.fieldExpireAt(f) { fieldTTLs.append((Array(f), at)) }
-                    if batch.count == 2 * itemsPerCommand { items("HMSET", key, batch, &out); batch.removeAll(keepingCapacity: true) }
-                }
-                if !batch.isEmpty { items("HMSET", key, batch, &out) }
-                for (f, at) in fieldTTLs {
-                    AOFEncoder.arrayHeader(6, to: &out)
-                    AOFEncoder.bulk("HPEXPIREAT", to: &out); AOFEncoder.bulk(key, to: &out)
-                    AOFEncoder.bulkDecimal(Int(at), to: &out); AOFEncoder.bulk("FIELDS", to: &out)
-                    AOFEncoder.bulkDecimal(1, to: &out); AOFEncoder.bulk(f, to: &out)
-                }
             case .zset(let z):
                 // ZADD key score member ..., scores as Redis' rioWriteBulkDouble ("%.17g", inf).
                 var batch: [[UInt8]] = []
@@ -74,6 +60,25 @@ public enum StoreCommands {
         if expireAt != 0 {
             AOFEncoder.arrayHeader(3, to: &out)
             AOFEncoder.bulk("PEXPIREAT", to: &out); AOFEncoder.bulk(key, to: &out); AOFEncoder.bulkDecimal(Int(expireAt), to: &out)
+        }
+    }
+
+    private static func hashCommands(_ h: HashView, _ key: UnsafeRawBufferPointer, _ out: inout [UInt8]) {
+        var batch: [[UInt8]] = []
+        var fieldTTLs: [([UInt8], Int64)] = []
+        batch.reserveCapacity(2 * itemsPerCommand)
+        let withTTL = h.hasFieldExpiry
+        h.forEach { f, v in
+            batch.append(Array(f)); batch.append(Array(v))
+            if withTTL, let at = h.fieldExpireAt(f) { fieldTTLs.append((Array(f), at)) }
+            if batch.count == 2 * itemsPerCommand { items("HMSET", key, batch, &out); batch.removeAll(keepingCapacity: true) }
+        }
+        if !batch.isEmpty { items("HMSET", key, batch, &out) }
+        for (f, at) in fieldTTLs {
+            AOFEncoder.arrayHeader(6, to: &out)
+            AOFEncoder.bulk("HPEXPIREAT", to: &out); AOFEncoder.bulk(key, to: &out)
+            AOFEncoder.bulkDecimal(Int(at), to: &out); AOFEncoder.bulk("FIELDS", to: &out)
+            AOFEncoder.bulkDecimal(1, to: &out); AOFEncoder.bulk(f, to: &out)
         }
     }
 

@@ -36,12 +36,21 @@ public enum StoreSnapshot {
         var bytes = enc.bytes
         bytes.remove(at: 1)
         var version = RDB.writeVersion
-        if case .hash(let h) = keyspace.value(at: slot), h.hasFieldExpiry { version = RDB.fieldTTLVersion }
+        if let h = keyspace.hashView(at: slot), h.hasFieldExpiry { version = RDB.fieldTTLVersion }
         return (bytes, version)
     }
 
     static func encodeEntry(_ keyspace: Keyspace, _ slot: Int, key: UnsafeRawBufferPointer, expireAt: Int64, into enc: inout RDBEncoder) {
         if keyspace.withString(at: slot, { enc.stringEntry(key: key, value: $0, expireAt: expireAt) }) != nil { return }
+        // A hash through its view, so a snapshot leaves bare hashes bare (no object made).
+        if let h = keyspace.hashView(at: slot) {
+            var fields: [(UnsafeRawBufferPointer, UnsafeRawBufferPointer, Int64)] = []
+            fields.reserveCapacity(h.count)
+            let withTTL = h.hasFieldExpiry
+            h.forEach { f, v in fields.append((f, v, withTTL ? (h.fieldExpireAt(f) ?? 0) : 0)) }
+            enc.hashEntry(key: key, fields: fields, expireAt: expireAt)
+            return
+        }
         let value = keyspace.value(at: slot)
         if case .list(let l) = value {
             enc.listEntry(key: key, nodes: l.nodeElements, expireAt: expireAt)
@@ -58,12 +67,6 @@ public enum StoreSnapshot {
             else { enc.zsetEntry(key: key, entries: entries, expireAt: expireAt) }
             return
         }
-        guard case .hash(let h) = value else { return }
-        var fields: [(UnsafeRawBufferPointer, UnsafeRawBufferPointer, Int64)] = []
-        fields.reserveCapacity(h.count)
-        let withTTL = h.hasFieldExpiry
-        h.forEach { f, v in fields.append((f, v, withTTL ? (h.fieldExpireAt(f) ?? 0) : 0)) }
-        enc.hashEntry(key: key, fields: fields, expireAt: expireAt)
     }
 
     public enum InsertResult { case inserted, expired, duplicate }
@@ -86,7 +89,7 @@ public enum StoreSnapshot {
             let n = Int(b.load(fromByteOffset: e.valueStart, as: UInt8.self))
             let entries = UnsafeRawBufferPointer(start: b + e.valueStart + 1, count: e.endOffset - e.valueStart - 1)
             if n > 0, let h = HashObject.packed(entries: entries, count: n, keyBytes: e.expireAt == 0 ? e.keyCount : 0, maxLength: 63) {
-                _ = keyspace.set(key, hash: hash, value: .hash(h), expireAt: e.expireAt, now: now)
+                _ = keyspace.set(key, hash: hash, value: .hash(h), expireAt: e.expireAt, now: now, adoptingHash: true)
                 return .inserted
             }
         }
@@ -111,7 +114,7 @@ public enum StoreSnapshot {
             let v = try r.stringSpan("a value of hash \(name())")
             r.withSpan(f) { fb in r.withSpan(v) { _ = h.set(fb, $0) } }
         }
-        _ = keyspace.set(key, hash: hash, value: .hash(h), expireAt: e.expireAt, now: now)
+        _ = keyspace.set(key, hash: hash, value: .hash(h), expireAt: e.expireAt, now: now, adoptingHash: true)
         return .inserted
     }
 
@@ -139,7 +142,7 @@ public enum StoreSnapshot {
                 live += 1
             }
             if live == 0 { return .expired }
-            _ = e.key.withUnsafeBytes { keyspace.set($0, hash: hash, value: .hash(h), expireAt: e.expireAt, now: now) }
+            _ = e.key.withUnsafeBytes { keyspace.set($0, hash: hash, value: .hash(h), expireAt: e.expireAt, now: now, adoptingHash: true) }
         case .set(let members):
             if members.isEmpty { return .expired }
             let s = SetObject()

@@ -66,7 +66,7 @@ extension LarderServer {
             var found: [(Int, [UInt8])] = []
             for r in indices {
                 guard let slot = keys[r].withUnsafeBytes({ keyspace.lookupInternal($0, now: now) }),
-                      case .hash(let h) = keyspace.value(at: slot),
+                      let h = keyspace.hashView(at: slot),
                       let value = field.withUnsafeBytes({ h.value($0) }) else { continue }
                 found.append((r, value))
             }

@@ -88,6 +88,11 @@ public final class LarderServer: @unchecked Sendable {
         first.loop.scheduleRepeatedTask(initialDelay: .milliseconds(MemoryLimit.checkInterval), delay: .milliseconds(MemoryLimit.checkInterval)) { _ in
             state.memoryLimit.check(limit: state.settings.maxMemory.load(ordering: .relaxed), policy: state.settings.evictionPolicy)
         }
+        // Freed pages inside glibc's heaps back to the kernel when they add up (every 10 s;
+        // ProcessMemory.trimFreePagesIfGrown says why and what it measured).
+        first.loop.scheduleRepeatedTask(initialDelay: .seconds(10), delay: .seconds(10)) { _ in
+            ProcessMemory.trimFreePagesIfGrown()
+        }
         first.loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
             state.checkSavePoints(home: first)
             state.reconcileAppendOnly(home: first)

@@ -154,10 +154,10 @@ public enum FeatureFamily {
                                 throw ServingError(.badEntity, "entity key of feature view \(g.view.name): \(error)")
                             }
                             p += keyCount
-                            let hash: HashObject? = scratch.pointee.key.withUnsafeBytes { kb in
+                            let hash: HashView? = scratch.pointee.key.withUnsafeBytes { kb in
                                 let (db, _, slot) = ctx.lookup(kb)
-                                guard let slot, case .hash(let h) = db.value(at: slot) else { return nil }
-                                return h
+                                guard let slot else { return nil }
+                                return db.hashView(at: slot)
                             }
                             let read = try FeatureRead.write(hash: hash, group: g, options: options, out: out,
                                                              statusCounts: statusCounts.baseAddress! + 4 * gi)

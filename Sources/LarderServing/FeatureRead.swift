@@ -75,7 +75,7 @@ public enum FeatureRead {
 
     /// Reads one view's selected features from the row's hash (nil: no such key) and appends
     /// one cell per selected feature to `cells`.
-    public static func read(hash: HashObject?, group: FeatureSelection.Group, options: ReadOptions,
+    public static func read(hash: HashView?, group: FeatureSelection.Group, options: ReadOptions,
                             into cells: inout [FeatureCell]) throws {
         let view = group.view
         let n = group.features.count
@@ -144,7 +144,7 @@ public enum FeatureRead {
     /// `read(hash:group:options:into:)`'s rules, each value written as Feast's JSON into the
     /// block (ValueJSON from the hash's bytes; the full decoder for other shapes, so values and
     /// errors are unchanged).
-    static func readJSON(hash: HashObject?, group: FeatureSelection.Group, options: ReadOptions,
+    static func readJSON(hash: HashView?, group: FeatureSelection.Group, options: ReadOptions,
                          into block: inout JSONBlock) throws {
         let view = group.view
         let n = group.features.count
@@ -192,7 +192,7 @@ public enum FeatureRead {
     /// as in Feast's HMGET) into `raw` (n + 1 slots, the hash's own bytes), and the row's event
     /// time (zero when the field is missing or empty). Shared by the HTTP and RESP reads.
     @inline(__always)
-    static func lookUpRow(_ hash: HashObject, _ group: FeatureSelection.Group,
+    static func lookUpRow(_ hash: HashView, _ group: FeatureSelection.Group,
                           into raw: UnsafeMutableBufferPointer<UnsafeRawBufferPointer?>) throws -> ProtoTimestamp {
         let n = group.features.count
         FieldIndex.lookUp(hash, group, into: raw)
@@ -212,7 +212,7 @@ public enum FeatureRead {
     /// Measured reason: the cell array and FeastValue decoding allocated per value; with the
     /// other changes of the same commit FEATURES.GET went from 1974 to 785 mallocs per 50-entity
     /// request under callgrind (bench/results/serving.md).
-    public static func write(hash: HashObject?, group: FeatureSelection.Group, options: ReadOptions,
+    public static func write(hash: HashView?, group: FeatureSelection.Group, options: ReadOptions,
                              out: ReplyWriter, statusCounts: UnsafeMutablePointer<Int>) throws -> Served {
         let view = group.view
         let n = group.features.count

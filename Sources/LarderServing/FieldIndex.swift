@@ -93,9 +93,9 @@ struct FieldIndex: Sendable {
     /// `hash.lookupMany` would answer: one pass over a packed hash's entries, stopping when all
     /// are found; a table hash (big values or many fields) is looked up field by field, each an
     /// O(1) probe there. Measured reason for reading the entries in place rather than through
-    /// HashObject.forEach: its closure call per entry cost 140 instructions per entry, 7,000 of
+    /// HashView.forEach: its closure call per entry cost 140 instructions per entry, 7,000 of
     /// a 1 x 10 request (callgrind).
-    static func lookUp(_ hash: HashObject, _ group: FeatureSelection.Group,
+    static func lookUp(_ hash: HashView, _ group: FeatureSelection.Group,
                        into raw: UnsafeMutableBufferPointer<UnsafeRawBufferPointer?>) {
         let count = group.fieldStarts.count - 1
         raw.initialize(repeating: nil)

@@ -273,8 +273,7 @@ public final class HTTPFeatureAPI: @unchecked Sendable {
                 try keyBytes.withUnsafeBytes { kb in
                     for t in list {
                         let k = UnsafeRawBufferPointer(rebasing: kb[t.key])
-                        let hash: HashObject?
-                        if let slot = db.lookupInternal(k, now: now), case .hash(let h) = db.value(at: slot) { hash = h } else { hash = nil }
+                        let hash = db.lookupInternal(k, now: now).flatMap { db.hashView(at: $0) }
                         try FeatureRead.readJSON(hash: hash, group: groups[t.group], options: options, into: &block)
                     }
                 }

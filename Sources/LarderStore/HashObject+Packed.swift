@@ -5,27 +5,56 @@ import Darwin
 #endif
 
 /// The packed form of a `HashObject`: one malloc'd buffer
-/// `[UInt16 used][UInt16 count][UInt8 key tag][key][varint len][field][varint len][value]...`,
-/// like Redis' listpack. Everything here reads or writes that layout and nothing else; the
-/// public operations in HashObject.swift choose between this form and the table form.
+/// `[UInt16 used][UInt8 count][UInt8 key tag][24-bit access word, if keyed][key]`
+/// `[varint len][field][varint len][value]...`, like Redis' listpack (a count fits a byte: at
+/// most `maxPackedEntries`, 128, entries; an access word is KeyAccess' 24 bits, Redis' lru). Everything here reads or
+/// writes that layout and nothing else; the public operations in HashObject.swift choose
+/// between this form and the table form. The static readers take a bare buffer (a slot that
+/// points at the buffer itself, see KeyTable), the instance ones this object's.
 extension HashObject {
     /// The packed entries (empty when there are none or the hash is a table).
-    @inline(__always) var packedBytes: UnsafeRawBufferPointer {
-        guard let p = packedBuffer else { return UnsafeRawBufferPointer(start: nil, count: 0) }
-        return UnsafeRawBufferPointer(start: p + Self.entriesOffset(p), count: Int(p.load(as: UInt16.self)))
+    @inline(__always) var packedBytes: UnsafeRawBufferPointer { Self.packedBytes(packedBuffer) }
+
+    @inline(__always) static func packedBytes(_ p: UnsafeMutableRawPointer?) -> UnsafeRawBufferPointer {
+        guard let p else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(start: p + entriesOffset(p), count: Int(p.load(as: UInt16.self)))
     }
+
+    /// The header: used bytes (UInt16), count (UInt8), key tag (UInt8); a keyed buffer's
+    /// access word (3 bytes) and key follow it.
+    static let headerBytes = 4, countOffset = 2, tagOffset = 3, accessOffset = 4, keyOffset = 7
+
+    /// Bytes a keyed buffer's header adds for a key of `keyCount` bytes: the key and its
+    /// access word.
+    @inline(__always) static func keyedBytes(_ keyCount: Int) -> Int { keyCount + keyOffset - headerBytes }
+
+    @inline(__always) static func keyTag(_ p: UnsafeMutableRawPointer) -> Int { Int(p.load(fromByteOffset: tagOffset, as: UInt8.self)) }
+
+    /// A fresh buffer's header: nothing used, no entries, no key.
+    @inline(__always) static func clearHeader(_ p: UnsafeMutableRawPointer) { p.storeBytes(of: 0 as UInt32, as: UInt32.self) }
 
     /// Where the entries start in a packed buffer (after the header and the embedded key).
     @inline(__always) static func entriesOffset(_ p: UnsafeMutableRawPointer) -> Int {
-        let tag = Int(p.load(fromByteOffset: 4, as: UInt8.self))
-        return tag == 0 ? 5 : 5 + tag - 1
+        let tag = keyTag(p)
+        return tag == 0 ? headerBytes : keyOffset + tag - 1
     }
 
     /// The key embedded by `embedKey`; valid while the hash lives (it never changes).
-    @inline(__always) var embeddedKey: UnsafeRawBufferPointer {
-        let p = packedBuffer!
-        let tag = Int(p.load(fromByteOffset: 4, as: UInt8.self))
-        return UnsafeRawBufferPointer(start: p + 5, count: tag - 1)
+    @inline(__always) var embeddedKey: UnsafeRawBufferPointer { Self.embeddedKey(packedBuffer!) }
+
+    @inline(__always) static func embeddedKey(_ p: UnsafeMutableRawPointer) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: p + keyOffset, count: keyTag(p) - 1)
+    }
+
+    /// The access word of a keyed buffer: 24 bits, little-endian, after the key tag.
+    @inline(__always) static func accessWord(_ p: UnsafeMutableRawPointer) -> UInt32 {
+        UInt32(p.loadUnaligned(fromByteOffset: accessOffset, as: UInt16.self))
+            | UInt32(p.load(fromByteOffset: accessOffset + 2, as: UInt8.self)) << 16
+    }
+
+    @inline(__always) static func setAccessWord(_ p: UnsafeMutableRawPointer, _ w: UInt32) {
+        p.storeBytes(of: UInt16(truncatingIfNeeded: w), toByteOffset: accessOffset, as: UInt16.self)
+        p.storeBytes(of: UInt8(truncatingIfNeeded: w >> 16), toByteOffset: accessOffset + 2, as: UInt8.self)
     }
 
     /// Stores `key` inside the packed buffer, so the keyspace can use the hash itself as the
@@ -34,12 +63,13 @@ extension HashObject {
     /// The key stays when the hash later converts to a table (the buffer then holds only it).
     func embedKey(_ key: UnsafeRawBufferPointer) -> Bool {
         guard table == nil, key.count <= 254 else { return false }
-        if let p = packedBuffer, p.load(fromByteOffset: 4, as: UInt8.self) != 0 { return false }
+        if let p = packedBuffer, Self.keyTag(p) != 0 { return false }
         let used = packedUsed
-        let p = ensurePacked(extra: key.count)
-        memmove(p + 5 + key.count, p + 5, used)
-        if key.count > 0 { (p + 5).copyMemory(from: key.baseAddress!, byteCount: key.count) }
-        p.storeBytes(of: UInt8(key.count + 1), toByteOffset: 4, as: UInt8.self)
+        let p = ensurePacked(extra: Self.keyedBytes(key.count))
+        memmove(p + Self.keyOffset + key.count, p + Self.headerBytes, used)
+        if key.count > 0 { (p + Self.keyOffset).copyMemory(from: key.baseAddress!, byteCount: key.count) }
+        p.storeBytes(of: UInt8(key.count + 1), toByteOffset: Self.tagOffset, as: UInt8.self)
+        Self.setAccessWord(p, 0)
         return true
     }
 
@@ -49,9 +79,8 @@ extension HashObject {
     /// copies from growing every Feast hash one field at a time). Only on an empty packed hash.
     public func reservePacked(entryBytes: Int, keyBytes: Int) {
         guard table == nil, packedBuffer == nil, entryBytes + keyBytes <= Self.maxPackedBytes else { return }
-        let p = malloc(5 + keyBytes + entryBytes)!
-        p.storeBytes(of: 0 as UInt32, as: UInt32.self)
-        p.storeBytes(of: 0 as UInt8, toByteOffset: 4, as: UInt8.self)
+        let p = malloc(Self.headerBytes + (keyBytes > 0 ? Self.keyedBytes(keyBytes) : 0) + entryBytes)!
+        Self.clearHeader(p)
         packedBuffer = p
     }
 
@@ -111,9 +140,9 @@ extension HashObject {
             }
             guard i == entries.count else { return nil }
             let h = HashObject()
-            let p = malloc(5 + keyBytes + entries.count)!
-            p.storeBytes(of: 0 as UInt8, toByteOffset: 4, as: UInt8.self)
-            (p + 5).copyMemory(from: base, byteCount: entries.count)
+            let p = malloc(headerBytes + (keyBytes > 0 ? keyedBytes(keyBytes) : 0) + entries.count)!
+            clearHeader(p)
+            (p + headerBytes).copyMemory(from: base, byteCount: entries.count)
             h.packedBuffer = p
             h.setPacked(used: entries.count, count: count)
             return h
@@ -125,9 +154,11 @@ extension HashObject {
         return Int(p.load(as: UInt16.self))
     }
 
-    var packedCount: Int {
-        guard let p = packedBuffer else { return 0 }
-        return Int(p.load(fromByteOffset: 2, as: UInt16.self))
+    var packedCount: Int { Self.packedCount(packedBuffer) }
+
+    @inline(__always) static func packedCount(_ p: UnsafeMutableRawPointer?) -> Int {
+        guard let p else { return 0 }
+        return Int(p.load(fromByteOffset: countOffset, as: UInt8.self))
     }
 
     /// Bytes of packed entries, and the room the buffer has for them (for tests and MEMORY).
@@ -137,7 +168,7 @@ extension HashObject {
     @inline(__always) func setPacked(used: Int, count: Int) {
         let p = packedBuffer!
         p.storeBytes(of: UInt16(used), as: UInt16.self)
-        p.storeBytes(of: UInt16(count), toByteOffset: 2, as: UInt16.self)
+        p.storeBytes(of: UInt8(count), toByteOffset: Self.countOffset, as: UInt8.self)
     }
 
     /// The packed buffer with room for `extra` more bytes of entries (grown to the exact size,
@@ -145,13 +176,10 @@ extension HashObject {
     func ensurePacked(extra: Int) -> UnsafeMutableRawPointer {
         let old = packedBuffer
         let used = packedUsed
-        let need = (old.map { Self.entriesOffset($0) } ?? 5) + used + extra
+        let need = (old.map { Self.entriesOffset($0) } ?? Self.headerBytes) + used + extra
         if let old, usableSize(old) >= need { return old }
         let p = realloc(old, need)!
-        if old == nil {
-            p.storeBytes(of: 0 as UInt32, as: UInt32.self)
-            p.storeBytes(of: 0 as UInt8, toByteOffset: 4, as: UInt8.self)
-        }
+        if old == nil { Self.clearHeader(p) }
         packedBuffer = p
         return p
     }
@@ -179,6 +207,30 @@ extension HashObject {
             let vl = Varint.read(p, &i); let vs = i; i += vl
             if !body(p, fs, fl, vs, vl) { return }
         }
+    }
+
+    /// Every (field, value) of packed entries `p`, in order.
+    @inline(__always)
+    static func forEachPackedEntry(_ p: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void) {
+        var i = 0
+        while i < p.count {
+            let fl = Varint.read(p, &i); let fs = i; i += fl
+            let vl = Varint.read(p, &i); let vs = i; i += vl
+            body(UnsafeRawBufferPointer(rebasing: p[fs..<fs + fl]), UnsafeRawBufferPointer(rebasing: p[vs..<vs + vl]))
+        }
+    }
+
+    /// `withValue` over packed entries `p`.
+    @inline(__always)
+    static func withPackedValue<R>(_ p: UnsafeRawBufferPointer, _ field: UnsafeRawBufferPointer,
+                                   _ body: (UnsafeRawBufferPointer?) -> R) -> R {
+        var i = 0
+        while i < p.count {
+            let fl = Varint.read(p, &i); let fs = i; i += fl
+            let vl = Varint.read(p, &i); let vs = i; i += vl
+            if sameBytes(p, fs, fl, field) { return body(UnsafeRawBufferPointer(rebasing: p[vs..<vs + vl])) }
+        }
+        return body(nil)
     }
 
     /// Where an entry lies in `packedBytes`.

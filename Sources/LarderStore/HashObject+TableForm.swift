@@ -17,8 +17,9 @@ extension HashObject {
         let s = side
         if let p = s.packed {
             // Keep only the header and the embedded key, if any.
-            if p.load(fromByteOffset: 4, as: UInt8.self) == 0 { free(p); s.packed = nil } else {
-                p.storeBytes(of: 0 as UInt32, as: UInt32.self)
+            if Self.keyTag(p) == 0 { free(p); s.packed = nil } else {
+                p.storeBytes(of: 0 as UInt16, as: UInt16.self)   // used and count; the key tag stays
+                p.storeBytes(of: 0 as UInt8, toByteOffset: Self.countOffset, as: UInt8.self)
                 s.packed = realloc(p, Self.entriesOffset(p))!
             }
         }

@@ -27,18 +27,38 @@ public final class HashObject {
     /// The whole object is one word, so it takes a 32-byte malloc chunk:
     /// - 0: an empty packed hash;
     /// - low bit 0: the packed buffer, one malloc'd block
-    ///   `[UInt16 used][UInt16 count][UInt8 key tag][key][entries]`: the key tag is 0, or the
-    ///   length + 1 of the key the keyspace stored this hash under (see `embedKey`);
+    ///   `[UInt16 used][UInt8 count][UInt8 key tag][24-bit access, if keyed][key][entries]`:
+    ///   the key tag is 0, or the length + 1 of the key the keyspace stored this hash under (see
+    ///   `embedKey`), which then also carries that key's access word (KeyAccess);
     /// - low bit 1: a retained `HashSide` holding the rarely needed parts (table form, field
     ///   TTLs, sweep bookkeeping) and the packed buffer, if any.
+    /// A packed hash with its key and nothing else can also live without this object at all:
+    /// its slot then points straight at the buffer (`detachKeyedBuffer`, KeyTable's bare slots).
     private var bits: UInt = 0
-    /// The key's access word (KeyAccess) while this hash is stored as its slot's object (no
-    /// key entry, see KeyTable.isObject); unused otherwise. Not free: it takes the object from
-    /// 24 to 28 bytes, a 48-byte malloc chunk instead of 32 (measured +11 B per 1M hashes,
-    /// bench/memory.sh). To win it back: keep it in the packed buffer's header instead.
-    var accessWord: UInt32 = 0
 
     public init() {}
+
+    /// A hash owning `buffer`, a packed buffer in this layout (a bare slot's, see KeyTable).
+    init(adopting buffer: UnsafeMutableRawPointer) { bits = UInt(bitPattern: buffer) }
+
+    /// Hands the packed buffer over to the caller (this hash is then empty) when it is all the
+    /// hash has: packed form, its key embedded, no side object (no field TTLs, no sweep). nil,
+    /// and nothing changes, otherwise. Why: a slot can then point at the buffer itself, without
+    /// this object's 32-byte chunk (bench/results/memory-hashes.md).
+    func detachKeyedBuffer() -> UnsafeMutableRawPointer? {
+        guard bits & 1 == 0, let p = UnsafeMutableRawPointer(bitPattern: bits),
+              Self.keyTag(p) != 0 else { return nil }
+        bits = 0
+        return p
+    }
+
+    /// The key's access word (KeyAccess) while this hash is stored as its slot's object (a
+    /// keyed buffer, see KeyTable.isObject); it lives in the buffer's header, so the object
+    /// stays one word.
+    var accessWord: UInt32 {
+        get { Self.accessWord(packedBuffer!) }
+        set { Self.setAccessWord(packedBuffer!, newValue) }
+    }
 
     deinit {
         if bits & 1 == 1 {
@@ -102,14 +122,7 @@ public final class HashObject {
             guard let i = t.find(field) else { return body(nil) }
             return t.values[i].withUnsafeBytes { body($0) }
         }
-        let p = packedBytes
-        var i = 0
-        while i < p.count {
-            let fl = Varint.read(p, &i); let fs = i; i += fl
-            let vl = Varint.read(p, &i); let vs = i; i += vl
-            if Self.sameBytes(p, fs, fl, field) { return body(UnsafeRawBufferPointer(rebasing: p[vs..<vs + vl])) }
-        }
-        return body(nil)
+        return Self.withPackedValue(packedBytes, field, body)
     }
 
     /// A copy of `field`'s value, if present.
@@ -122,10 +135,7 @@ public final class HashObject {
     /// Every (field, value) pair, in storage order.
     public func forEach(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void) {
         if let t = table { t.forEach(body); return }
-        forEachPacked { p, fs, fl, vs, vl in
-            body(UnsafeRawBufferPointer(rebasing: p[fs..<fs + fl]), UnsafeRawBufferPointer(rebasing: p[vs..<vs + vl]))
-            return true
-        }
+        Self.forEachPackedEntry(packedBytes, body)
     }
 
     /// Looks up `count` fields and calls `body(i, value)` for each requested index in order,
@@ -281,11 +291,11 @@ public final class HashObject {
         if let p = packedBuffer {
             // The copy is stored under another key: without the embedded one.
             let used = packedUsed
-            let q = malloc(5 + used)!
-            q.copyMemory(from: p, byteCount: 4)
-            q.storeBytes(of: 0 as UInt8, toByteOffset: 4, as: UInt8.self)
-            if used > 0 { (q + 5).copyMemory(from: p + Self.entriesOffset(p), byteCount: used) }
+            let q = malloc(Self.headerBytes + used)!   // [used][count][key tag 0][entries]
+            Self.clearHeader(q)
+            if used > 0 { (q + Self.headerBytes).copyMemory(from: p + Self.entriesOffset(p), byteCount: used) }
             c.packedBuffer = q
+            c.setPacked(used: used, count: packedCount)
         }
         if let s = sideIfAny, s.table != nil || s.fieldExpiry != nil {
             let cs = c.side

@@ -12,11 +12,13 @@
 /// 32 bits), the bytes following the key (as Redis' embstr puts a short string in its object).
 /// The access word is Redis' 24-bit `lru` field (LRU clock or LFU time + counter, KeyAccess):
 /// an inline string keeps it in the value word's unused half (no byte more); a packed hash
-/// stored as the slot's object keeps it in the `HashObject` (which grows a malloc size class,
-/// see there); other entries (long strings, lists, sets, hashes with a TTL) carry 4 bytes more. So a short key with a 16-byte string is one 48-byte
-/// malloc chunk, and a key without a TTL pays nothing for expiry. A packed hash without a
-/// TTL needs no entry at all: it keeps its key in its own buffer and the slot points at the
-/// `HashObject` (see `isObject`). The control byte is
+/// stored without an entry keeps its 24 bits in its buffer's header, next to its key; other entries
+/// (long strings, lists, sets, hashes with a TTL) carry 4 bytes more. So a short key with a
+/// 16-byte string is one 48-byte malloc chunk, and a key without a TTL pays nothing for
+/// expiry. A packed hash without a TTL needs no entry at all: it keeps its key in its own
+/// buffer and the slot points straight at that buffer (a *bare* slot, `isBare`: the hash and
+/// its key are one allocation), or at the `HashObject` owning it (`isObject`) once a command
+/// needed the object (see `value(at:)`). The control byte is
 /// `0x80 | hasExpiry << 6 | 6 hash bits` for a live slot, so the active sweep finds keys with
 /// a TTL by reading control bytes only. Changing a TTL or an inline string's length
 /// reallocates the entry (the slot keeps its position).
@@ -71,13 +73,15 @@ final class KeyTable {
                       accessOffset: accessOffset)
     }
 
-    /// The access word of an entry or object slot pointer.
+    /// The access word of an entry, object or bare slot pointer.
     @inline(__always) private static func accessWord(_ e: UnsafeMutableRawPointer) -> UInt32 {
+        if isBare(e) { return HashObject.accessWord(bare(e)) }
         if isObject(e) { return object(e).accessWord }
         return e.loadUnaligned(fromByteOffset: header(e).accessOffset, as: UInt32.self)
     }
 
     @inline(__always) private static func setAccessWord(_ e: UnsafeMutableRawPointer, _ w: UInt32) {
+        if isBare(e) { HashObject.setAccessWord(bare(e), w); return }
         if isObject(e) { object(e).accessWord = w; return }
         e.storeBytes(of: w, toByteOffset: header(e).accessOffset, as: UInt32.self)
     }
@@ -121,13 +125,44 @@ final class KeyTable {
         Unmanaged<HashObject>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(bitPattern: e) & ~1)!).takeUnretainedValue()
     }
 
+    /// A slot pointer with bit 1 set is a *bare* packed hash: the keyed packed buffer itself
+    /// (`HashObject.detachKeyedBuffer`), with no `HashObject` at all: a 10-field hash is one
+    /// malloc chunk plus its slot. Reads go through `HashView`; HSET changes it in place
+    /// (`updateHash`); anything else that needs the object gets one (`promote`).
+    @inline(__always) static func isBare(_ e: UnsafeMutableRawPointer) -> Bool { UInt(bitPattern: e) & 2 == 2 }
+
+    @inline(__always) static func bare(_ e: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(bitPattern: UInt(bitPattern: e) & ~2)!
+    }
+
+    /// No entry header: the slot holds a hash (object or bare) that carries its own key.
+    @inline(__always) static func isHashSlot(_ e: UnsafeMutableRawPointer) -> Bool { UInt(bitPattern: e) & 3 != 0 }
+
+    @inline(__always) private static func bareSlot(_ p: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(bitPattern: UInt(bitPattern: p) | 2)!
+    }
+
+    @inline(__always) private static func objectSlot(_ h: HashObject) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(bitPattern: UInt(bitPattern: Unmanaged.passRetained(h).toOpaque()) | 1)!
+    }
+
+    /// Gives a bare slot a `HashObject` owning its buffer (a 32-byte chunk from now on), for
+    /// the callers that need the object itself; nothing else changes.
+    private func promote(_ i: Int) {
+        let e = entries[i]!
+        guard Self.isBare(e) else { return }
+        entries[i] = Self.objectSlot(HashObject(adopting: Self.bare(e)))
+    }
+
     @inline(__always) private static func keyBytes(_ e: UnsafeMutableRawPointer) -> UnsafeRawBufferPointer {
+        if isBare(e) { return HashObject.embeddedKey(bare(e)) }
         if isObject(e) { return object(e).embeddedKey }
         let h = header(e)
         return UnsafeRawBufferPointer(start: e + h.keyStart, count: h.keyCount)
     }
 
     private static func freeEntry(_ e: UnsafeMutableRawPointer) {
+        if isBare(e) { free(bare(e)); return }
         if isObject(e) { Unmanaged.passUnretained(object(e)).release(); return }
         if !header(e).isInline { e.assumingMemoryBound(to: StoredValue.self).deinitialize(count: 1) }
         free(e)
@@ -135,6 +170,7 @@ final class KeyTable {
 
     /// Turns a hash-as-entry slot into a regular entry (before its value or TTL changes).
     private func materialize(_ i: Int) {
+        promote(i)
         let e = entries[i]!
         guard Self.isObject(e) else { return }
         let h = Self.object(e)
@@ -160,7 +196,7 @@ final class KeyTable {
 
     @inline(__always) func isInlineString(at i: Int) -> Bool {
         let e = entries[i]!
-        return !Self.isObject(e) && Self.header(e).isInline
+        return !Self.isHashSlot(e) && Self.header(e).isInline
     }
 
     /// The bytes of an inline string, valid until the slot changes.
@@ -171,7 +207,7 @@ final class KeyTable {
     /// The encoding bits of an inline string (0 for any other value): rawEncodingBit, noIntEncodingBit.
     func stringEncodingBits(at i: Int) -> UInt32 {
         let e = entries[i]!
-        guard !Self.isObject(e), Self.header(e).isInline else { return 0 }
+        guard !Self.isHashSlot(e), Self.header(e).isInline else { return 0 }
         return e.load(as: UInt32.self) & ~Self.inlineLengthMask
     }
 
@@ -179,12 +215,14 @@ final class KeyTable {
     /// needs none: Redis encodes anything over 44 bytes "raw" whatever made it).
     func addStringEncodingBits(at i: Int, _ bits: UInt32) {
         let e = entries[i]!
-        guard !Self.isObject(e), Self.header(e).isInline else { return }
+        guard !Self.isHashSlot(e), Self.header(e).isInline else { return }
         e.storeBytes(of: e.load(as: UInt32.self) | bits, as: UInt32.self)
     }
 
-    /// The value of a live slot (an inline string is copied out).
+    /// The value of a live slot (an inline string is copied out). A bare hash gets its
+    /// `HashObject` here (`promote`): readers that can do without one use `hashView(at:)`.
     func value(at i: Int) -> StoredValue {
+        promote(i)
         let e = entries[i]!
         if Self.isObject(e) { return .hash(Self.object(e)) }
         let h = Self.header(e)
@@ -197,32 +235,63 @@ final class KeyTable {
     @inline(__always)
     func withString<R>(at i: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
         let e = entries[i]!
-        if Self.isObject(e) { return nil }
+        if Self.isHashSlot(e) { return nil }
         let h = Self.header(e)
         if h.isInline { return body(inlineBytes(e, h)) }
         guard case .string(let s) = e.assumingMemoryBound(to: StoredValue.self).pointee else { return nil }
         return s.withUnsafeBytes(body)
     }
 
-    /// The hash at a live slot, nil when the value is not a hash (no copy, no allocation).
-    @inline(__always) func hash(at i: Int) -> HashObject? {
+    /// The `HashObject` at a live slot, nil when the value is not a hash or is a bare hash
+    /// (which has no field TTLs, the callers' concern). No copy, no allocation.
+    @inline(__always) func hashObject(at i: Int) -> HashObject? {
         let e = entries[i]!
+        if Self.isBare(e) { return nil }
         if Self.isObject(e) { return Self.object(e) }
         if Self.header(e).isInline { return nil }
         if case .hash(let h) = e.assumingMemoryBound(to: StoredValue.self).pointee { return h }
         return nil
     }
 
+    /// A read view of the hash at a live slot, nil when the value is not a hash. Leaves a bare
+    /// slot bare (no allocation).
+    @inline(__always) func hashView(at i: Int) -> HashView? {
+        let e = entries[i]!
+        if Self.isBare(e) { return HashView(bare: Self.bare(e)) }
+        return hashObject(at: i).map { HashView($0) }
+    }
+
+    /// Runs `body` on the hash at a live slot (nil when it is not a hash), for a change to its
+    /// fields. A bare slot lends its buffer to a short-lived `HashObject` and gets the buffer
+    /// back afterwards if it is still only a keyed packed buffer (it may have moved or grown);
+    /// otherwise (table form, field TTLs) the slot keeps the object. The caller calls
+    /// `willChange` first, as for any change.
+    func updateHash<R>(at i: Int, _ body: (HashObject?) -> R) -> R {
+        let e = entries[i]!
+        guard Self.isBare(e) else { return body(hashObject(at: i)) }
+        let h = HashObject(adopting: Self.bare(e))
+        let r = body(h)
+        if let p = h.detachKeyedBuffer() { entries[i] = Self.bareSlot(p) } else { entries[i] = Self.objectSlot(h) }
+        return r
+    }
+
+    /// Heap bytes of a bare hash's buffer (MEMORY USAGE), nil for any other slot.
+    func bareHashBytes(at i: Int) -> Int? {
+        let e = entries[i]!
+        return Self.isBare(e) ? mallocSize(Self.bare(e)) : nil
+    }
+
     @inline(__always) func isString(at i: Int) -> Bool {
         let e = entries[i]!
-        if Self.isObject(e) { return false }
+        if Self.isHashSlot(e) { return false }
         if Self.header(e).isInline { return true }
         if case .string = e.assumingMemoryBound(to: StoredValue.self).pointee { return true }
         return false
     }
 
     func typeName(at i: Int) -> StaticString {
-        isString(at: i) ? "string" : value(at: i).typeName
+        if Self.isHashSlot(entries[i]!) { return "hash" }
+        return isString(at: i) ? "string" : value(at: i).typeName
     }
 
     /// Replaces the value of a live slot (keeping key and expiry).
@@ -326,10 +395,13 @@ final class KeyTable {
     }
 
     /// Inserts a key known to be absent; returns its slot.
-    func insert(_ key: UnsafeRawBufferPointer, hash: UInt64, value: StoredValue, expireAt: Int64) -> Int {
+    /// `adoptingHash`: the caller hands a hash value over for good (it keeps no reference it
+    /// will use), so a keyed packed one can be stored bare, its buffer taken out of the object.
+    func insert(_ key: UnsafeRawBufferPointer, hash: UInt64, value: StoredValue, expireAt: Int64,
+                adoptingHash: Bool = false) -> Int {
         if expireAt == 0, case .hash(let h) = value, h.embedKey(key) {
-            let e = UnsafeMutableRawPointer(bitPattern: UInt(bitPattern: Unmanaged.passRetained(h).toOpaque()) | 1)!
-            return insert(entry: e, hash: hash, hasExpiry: false)
+            if adoptingHash, let p = h.detachKeyedBuffer() { return insert(entry: Self.bareSlot(p), hash: hash, hasExpiry: false) }
+            return insert(entry: Self.objectSlot(h), hash: hash, hasExpiry: false)
         }
         return insert(entry: Self.makeEntry(key, value: value, expireAt: expireAt), hash: hash, hasExpiry: expireAt != 0)
     }
@@ -509,7 +581,7 @@ final class KeyTable {
     var slotBytes: Int { capacity * 9 }
 
     /// Heap bytes of one entry (the malloc chunk), not counting the value's own storage.
-    func entryBytes(at i: Int) -> Int { Self.isObject(entries[i]!) ? 0 : mallocSize(entries[i]!) }
+    func entryBytes(at i: Int) -> Int { Self.isHashSlot(entries[i]!) ? 0 : mallocSize(entries[i]!) }
 }
 
 @inline(__always) func mallocSize(_ p: UnsafeMutableRawPointer) -> Int {

@@ -78,7 +78,7 @@ extension Keyspace {
     /// Lazy field expiry at `slot`: removes fields whose time has come, and the key when none
     /// is left. Returns true when the key was removed.
     func expireHashFields(slot: Int, now: Int64) -> Bool {
-        guard let h = table.hash(at: slot), h.earliestFieldExpiry <= now else { return false }
+        guard let h = table.hashObject(at: slot), h.earliestFieldExpiry <= now else { return false }
         willChange(slot)
         guard h.removeExpiredFields(now: now, report: fieldExpiryReport(slot: slot)) > 0 else { return false }
         if h.count == 0 { remove(at: slot); return true }
@@ -98,7 +98,7 @@ extension Keyspace {
             guard e.token == h.sweepToken else { continue }  // superseded by a later entry
             h.sweepToken = 0
             let slot = e.key.withUnsafeBytes { table.find($0, hash: ByteHash.hash($0)) }
-            guard let slot, let current = table.hash(at: slot), current === h else { continue }
+            guard let slot, let current = table.hashObject(at: slot), current === h else { continue }
             willChange(slot)
             let removed = h.removeExpiredFields(now: now, report: fieldExpiryReport(slot: slot))
             deleted += removed

@@ -38,10 +38,14 @@ extension Keyspace {
         // A write's lookup: no keyspace hit or miss (Redis' lookupKeyWrite), and the bulk load's
         // are not a client's at all.
         if let slot = lookup(key, hash: hash, now: now, counted: false) {
-            guard case .hash(let h) = value(at: slot) else { return .wrongType }
+            guard table.hashView(at: slot) != nil else { return .wrongType }
             willChange(slot)
-            var added = 0
-            for i in 0..<fields.count where h.set(fields[i], values[i]) { added += 1 }
+            // A bare hash stays bare (KeyTable.updateHash): no object is kept for an HSET.
+            let added = table.updateHash(at: slot) { h in
+                var added = 0
+                for i in 0..<fields.count where h!.set(fields[i], values[i]) { added += 1 }
+                return added
+            }
             touch(slot)
             return .written(added: added, slot: slot)
         }
@@ -50,10 +54,13 @@ extension Keyspace {
         for i in 0..<fields.count {
             bytes += HashObject.packedEntrySize(fieldCount: fields[i].count, valueCount: values[i].count)
         }
-        h.reservePacked(bytes)
+        // Room for the key too, which the insert embeds: one malloc at the final size.
+        if bytes <= HashObject.maxPackedEntries * (HashObject.maxPackedValueLength * 2 + 2) {
+            h.reservePacked(entryBytes: bytes, keyBytes: key.count <= 254 ? key.count : 0)
+        }
         var added = 0
         for i in 0..<fields.count where h.set(fields[i], values[i]) { added += 1 }
-        let slot = set(key, hash: hash, value: .hash(h), expireAt: 0, now: now)
+        let slot = set(key, hash: hash, value: .hash(h), expireAt: 0, now: now, adoptingHash: true)
         return .written(added: added, slot: slot)
     }
 }

@@ -95,6 +95,10 @@ public final class Keyspace {
 
     public func value(at slot: Int) -> StoredValue { table.value(at: slot) }
 
+    /// A read view of the hash at `slot` (nil when the value is not a hash), without turning a
+    /// bare hash into an object as `value(at:)` does: the read commands' way in (no allocation).
+    @inline(__always) public func hashView(at slot: Int) -> HashView? { table.hashView(at: slot) }
+
     // MARK: access metadata (KeyAccess)
 
     /// Records an access to the key at `slot` now (Redis' lookupKey without LOOKUP_NOTOUCH).
@@ -144,8 +148,11 @@ public final class Keyspace {
     }
 
     /// Inserts or overwrites; `expireAt` 0 clears any expiry. Returns the slot.
+    /// `adoptingHash`: a hash value is handed over for good (the caller will not use its
+    /// `HashObject` again), so a new key may store it bare (KeyTable.isBare).
     @discardableResult
-    public func set(_ key: UnsafeRawBufferPointer, hash: UInt64, value: StoredValue, expireAt: Int64, now: Int64) -> Int {
+    public func set(_ key: UnsafeRawBufferPointer, hash: UInt64, value: StoredValue, expireAt: Int64, now: Int64,
+                    adoptingHash: Bool = false) -> Int {
         if let i = table.find(key, hash: hash) {
             table.setValue(at: i, value)
             setExpire(slot: i, expireAt)
@@ -154,7 +161,7 @@ public final class Keyspace {
             trackFieldExpiry(key, value)
             return i
         }
-        let i = table.insert(key, hash: hash, value: value, expireAt: expireAt)
+        let i = table.insert(key, hash: hash, value: value, expireAt: expireAt, adoptingHash: adoptingHash)
         if let onKeyAdded { onKeyAdded(key) }
         table.setAccessWord(at: i, KeyAccess.newKey(now: now))
         if expireAt != 0 { expiresCount += 1 }
@@ -289,7 +296,7 @@ public final class Keyspace {
             if table.hasExpiry(i), table.expireAt(i) <= now { expired.append(table.key(at: i)); return }
             // Expired hash fields go now; a hash left empty is deleted after the walk, since
             // removing a slot mid-walk could end the probe run early.
-            if fieldExpiryIndex.count > 0, let h = table.hash(at: i), h.earliestFieldExpiry <= now {
+            if fieldExpiryIndex.count > 0, let h = table.hashObject(at: i), h.earliestFieldExpiry <= now {
                 willChange(i)
                 if h.removeExpiredFields(now: now, report: fieldExpiryReport(slot: i)) > 0 {
                     touch(i)
@@ -376,7 +383,8 @@ public final class Keyspace {
 
     /// Approximate bytes held by keys and values (MEMORY USAGE / INFO).
     public func memoryUsage(at slot: Int) -> Int {
-        table.entryBytes(at: slot) + (table.isInlineString(at: slot) ? 0 : table.value(at: slot).memoryUsage) + 18
+        if let bare = table.bareHashBytes(at: slot) { return bare + 18 }
+        return table.entryBytes(at: slot) + (table.isInlineString(at: slot) ? 0 : table.value(at: slot).memoryUsage) + 18
     }
 
     public var tableBytes: Int { table.slotBytes }

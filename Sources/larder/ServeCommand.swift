@@ -188,6 +188,7 @@ struct ServeCommand: ParsableCommand {
     }
 
     func run() throws {
+        ProcessMemory.fixAllocatorThresholdsForServing()
         if let configFile, !configFileApplied {
             let merged: ServeCommand
             do {

@@ -45,7 +45,7 @@ final class FeatureReadTests: XCTestCase {
     func read(_ hash: HashObject?, _ catalog: ServingCatalog, enforce: Bool, now: Double) throws -> [FeatureCell] {
         let selection = try catalog.selection(refs: ["stats:conv_rate", "stats:city", "stats:trips"])
         var cells: [FeatureCell] = []
-        try FeatureRead.read(hash: hash, group: selection.groups[0], options: ReadOptions(enforceTTL: enforce, now: now), into: &cells)
+        try FeatureRead.read(hash: hash.map(HashView.init), group: selection.groups[0], options: ReadOptions(enforceTTL: enforce, now: now), into: &cells)
         return cells
     }
 

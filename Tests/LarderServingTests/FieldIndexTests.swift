@@ -69,7 +69,7 @@ final class FieldIndexTests: XCTestCase {
             let h = hash(fields, big: big)
             XCTAssertEqual(h.isPacked, !big)
             let viaIndex: [[UInt8]?] = withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer?.self, capacity: n) { raw in
-                FieldIndex.lookUp(h, group, into: raw)
+                FieldIndex.lookUp(HashView(h), group, into: raw)
                 return raw.map { $0.map { Array($0) } }
             }
             var viaLookupMany = [[UInt8]?](repeating: nil, count: n)

@@ -119,11 +119,11 @@ final class ValueReplyTests: XCTestCase {
                     var counts = [Int](repeating: 0, count: 4)
                     let direct = try reply(version) { out in
                         _ = try counts.withUnsafeMutableBufferPointer {
-                            try FeatureRead.write(hash: hash, group: selection.groups[0], options: options, out: out, statusCounts: $0.baseAddress!)
+                            try FeatureRead.write(hash: hash.map(HashView.init), group: selection.groups[0], options: options, out: out, statusCounts: $0.baseAddress!)
                         }
                     }
                     var cells: [FeatureCell] = []
-                    try FeatureRead.read(hash: hash, group: selection.groups[0], options: options, into: &cells)
+                    try FeatureRead.read(hash: hash.map(HashView.init), group: selection.groups[0], options: options, into: &cells)
                     let viaCells = reply(version) { out in
                         for (i, x) in cells.enumerated() {
                             out.bulk("stats:" + view.layout.featureNames[selection.groups[0].features[i]])
@@ -136,7 +136,7 @@ final class ValueReplyTests: XCTestCase {
                     XCTAssertEqual(direct, viaCells, "hash \(hash == nil ? "nil" : "set") enforce \(enforce) now \(now) \(version)")
                     // The HTTP read: the same cells as JSON text, statuses and event time.
                     var block = FeatureRead.JSONBlock()
-                    try FeatureRead.readJSON(hash: hash, group: selection.groups[0], options: options, into: &block)
+                    try FeatureRead.readJSON(hash: hash.map(HashView.init), group: selection.groups[0], options: options, into: &block)
                     XCTAssertEqual(block.statuses, cells.map(\.status))
                     XCTAssertEqual(block.eventTimes, [cells[0].eventTime])
                     for (i, x) in cells.enumerated() {

@@ -154,7 +154,7 @@ final class KeyTableTests: XCTestCase {
             let k = Array("hash-\(i)".utf8)
             guard let s = slot(k) else { XCTFail("missing \(i)"); continue }
             XCTAssertEqual(t.key(at: s), k)
-            XCTAssertTrue(t.hash(at: s) === hashes[i])
+            XCTAssertTrue(t.hashObject(at: s) === hashes[i])
             XCTAssertEqual(hashes[i].value(Array("f".utf8)), Array("v\(i)".utf8))
             if i % 4 == 1 { t.setExpire(s, 99) }
             if i % 4 == 2 { t.setValue(at: s, .string(Array("now a string".utf8))) }
@@ -162,7 +162,7 @@ final class KeyTableTests: XCTestCase {
                 let k2 = Array("renamed-\(i)".utf8)
                 _ = t.insert(k2, hash: ByteHash.hash(k2), value: .hash(hashes[i]), expireAt: 0)
                 t.remove(at: slot(k)!)
-                XCTAssertTrue(t.hash(at: slot(k2)!) === hashes[i])
+                XCTAssertTrue(t.hashObject(at: slot(k2)!) === hashes[i])
                 XCTAssertEqual(t.key(at: slot(k2)!), k2)
             }
         }
@@ -174,10 +174,10 @@ final class KeyTableTests: XCTestCase {
         for i in 0..<200 {
             let k = Array("hash-\(i)".utf8)
             switch i % 4 {
-            case 1: XCTAssertEqual(t.expireAt(slot(k)!), 99); XCTAssertTrue(t.hash(at: slot(k)!) === hashes[i])
+            case 1: XCTAssertEqual(t.expireAt(slot(k)!), 99); XCTAssertTrue(t.hashObject(at: slot(k)!) === hashes[i])
             case 2: XCTAssertEqual(t.withString(at: slot(k)!) { Array($0) }, Array("now a string".utf8))
             case 3: XCTAssertNil(slot(k)); XCTAssertNotNil(slot(Array("renamed-\(i)".utf8)))
-            default: XCTAssertTrue(t.hash(at: slot(k)!) === hashes[i])
+            default: XCTAssertTrue(t.hashObject(at: slot(k)!) === hashes[i])
             }
         }
         let c = hashes[4].copy()
@@ -185,6 +185,77 @@ final class KeyTableTests: XCTestCase {
         let kc = Array("copy".utf8)
         _ = t.insert(kc, hash: ByteHash.hash(kc), value: .hash(c), expireAt: 0)
         XCTAssertEqual(t.key(at: slot(kc)!), kc)
+        t.removeAll()
+        XCTAssertEqual(t.count, 0)
+    }
+
+    /// A hash handed over to the table (`adoptingHash`) is stored bare: the slot points at its
+    /// packed buffer, which holds the key and the access word too. Reads see it through a view
+    /// and leave it bare; an HSET through `updateHash` keeps it bare even when the buffer moves;
+    /// a change the bare form cannot hold (table form, TTL, a new value) or a caller that
+    /// needs the object turns it into the object or entry form, with key and access word kept.
+    func testBareHashesAreOneAllocationAndChangeFormWithoutLosingTheirKey() {
+        let t = KeyTable()
+        func slot(_ k: [UInt8]) -> Int? { k.withUnsafeBytes { t.find($0, hash: ByteHash.hash($0)) } }
+        func field(_ s: String) -> [UInt8] { Array(s.utf8) }
+        for i in 0..<300 {   // past a few resizes
+            let h = HashObject()
+            h.set(field("f"), field("v\(i)"))
+            h.set(field("g"), field("w\(i)"))
+            let k = Array("bare-\(i)".utf8)
+            let s = k.withUnsafeBytes { t.insert($0, hash: ByteHash.hash($0), value: .hash(h), expireAt: 0, adoptingHash: true) }
+            t.setAccessWord(at: s, UInt32(i) | 0x10_0000)
+            XCTAssertEqual(h.count, 0, "the buffer was taken out of the object")
+            XCTAssertNil(t.hashObject(at: s), "no object")
+            XCTAssertNotNil(t.bareHashBytes(at: s))
+        }
+        for i in 0..<300 {
+            let k = Array("bare-\(i)".utf8)
+            guard let s = slot(k) else { XCTFail("missing \(i)"); continue }
+            XCTAssertEqual(t.key(at: s), k)
+            XCTAssertEqual(t.accessWord(at: s), UInt32(i) | 0x10_0000)
+            XCTAssertEqual(String(describing: t.typeName(at: s)), "hash")
+            XCTAssertFalse(t.isString(at: s))
+            XCTAssertNil(t.withString(at: s) { _ in 0 })
+            let view = t.hashView(at: s)!
+            XCTAssertEqual(view.count, 2)
+            XCTAssertEqual(field("g").withUnsafeBytes { view.value($0) }, field("w\(i)"))
+            var pairs: [[UInt8]] = []
+            Array("gnopef".utf8).withUnsafeBytes { names in   // "g", "nope", "f"
+                let spans = [(0, 1), (1, 4), (5, 1)]
+                view.lookupMany(3, field: { UnsafeRawBufferPointer(rebasing: names[spans[$0].0 ..< spans[$0].0 + spans[$0].1]) }) { _, v in
+                    pairs.append(v.map { Array($0) } ?? [])
+                }
+            }
+            XCTAssertEqual(pairs, [field("w\(i)"), [], field("v\(i)")])
+            XCTAssertNotNil(t.bareHashBytes(at: s), "reading left it bare")
+            switch i % 5 {
+            case 1:   // HSET that grows the buffer: still bare, still keyed
+                t.updateHash(at: s) { h in for j in 0..<20 { h!.set(field("x\(j)"), field("a fairly long value \(j)")) } }
+                XCTAssertNotNil(t.bareHashBytes(at: s))
+                XCTAssertEqual(t.hashView(at: s)!.count, 22)
+            case 2:   // HSET past the packed limits: the table form needs the object
+                t.updateHash(at: s) { h in for j in 0..<200 { h!.set(field("x\(j)"), field("y")) } }
+                XCTAssertNil(t.bareHashBytes(at: s))
+                XCTAssertFalse(t.hashObject(at: s)!.isPacked)
+            case 3:   // a TTL: an entry
+                t.setExpire(s, 99)
+                XCTAssertEqual(t.expireAt(s), 99)
+            case 4:   // a caller that needs the object gets one
+                guard case .hash(let h) = t.value(at: s) else { XCTFail("not a hash"); continue }
+                XCTAssertTrue(t.hashObject(at: s) === h)
+            default: break
+            }
+            XCTAssertEqual(t.key(at: s), k)
+            XCTAssertEqual(t.accessWord(at: s), UInt32(i) | 0x10_0000)
+            XCTAssertEqual(field("f").withUnsafeBytes { t.hashView(at: s)!.value($0) }, field("v\(i)"))
+        }
+        for i in 0..<300 {   // and every key is still found after the changes
+            let k = Array("bare-\(i)".utf8)
+            XCTAssertEqual(slot(k).map { t.key(at: $0) }, k)
+            if i % 2 == 0 { t.remove(at: slot(k)!) }
+        }
+        XCTAssertEqual(t.count, 150)
         t.removeAll()
         XCTAssertEqual(t.count, 0)
     }

@@ -8,4 +8,7 @@ long long larder_process_cpu_micros(void);
 /// chunks of every arena plus mmapped chunks. Walks the arenas' free lists: not for hot paths.
 #include <stddef.h>
 size_t larder_malloc_in_use(void);
+/// glibc's malloc_trim(0): gives whole free pages inside the heaps back to the kernel. 1 when
+/// some memory was released. Locks each arena in turn: not for hot paths.
+int larder_malloc_trim(void);
 #endif

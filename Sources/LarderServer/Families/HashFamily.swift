@@ -49,6 +49,22 @@ enum HashFamily {
         return .hash(h, db: db, slot: slot)
     }
 
+    /// What a read-only hash command finds: a view that leaves a bare hash bare (no object is
+    /// made for it, nothing is allocated; see KeyTable.isBare).
+    enum FoundView {
+        case hash(HashView)
+        case missing
+        case wrongType
+    }
+
+    @inline(__always)
+    static func findView(_ ctx: inout CommandContext, _ key: UnsafeRawBufferPointer) -> FoundView {
+        let (db, _, slot) = ctx.lookup(key)
+        guard let slot else { return .missing }
+        guard let h = db.hashView(at: slot) else { ctx.wrongType(); return .wrongType }
+        return .hash(h)
+    }
+
     /// Stores a new, filled hash at a missing key.
     static func insert(_ ctx: inout CommandContext, _ h: HashObject, at key: UnsafeRawBufferPointer,
                        db: Keyspace, keyHash: UInt64) {
@@ -100,10 +116,10 @@ enum HashFamily {
     }
 
     static func hget(_ ctx: inout CommandContext, _ args: Arguments) {
-        switch find(&ctx, args[1]) {
+        switch findView(&ctx, args[1]) {
         case .wrongType: return
         case .missing: ctx.out.null()
-        case .hash(let h, _, _):
+        case .hash(let h):
             let out = ctx.out
             h.withValue(args[2]) { v in if let v { out.bulk(v) } else { out.null() } }
         }
@@ -111,12 +127,12 @@ enum HashFamily {
 
     static func hmget(_ ctx: inout CommandContext, _ args: Arguments) {
         let n = args.count - 2
-        switch find(&ctx, args[1]) {
+        switch findView(&ctx, args[1]) {
         case .wrongType: return
         case .missing:
             ctx.out.arrayHeader(n)
             for _ in 0..<n { ctx.out.null() }
-        case .hash(let h, _, _):
+        case .hash(let h):
             ctx.out.arrayHeader(n)
             let out = ctx.out
             h.lookupMany(n, field: { args[$0 + 2] }) { _, v in
@@ -126,10 +142,10 @@ enum HashFamily {
     }
 
     static func hgetall(_ ctx: inout CommandContext, _ args: Arguments) {
-        switch find(&ctx, args[1]) {
+        switch findView(&ctx, args[1]) {
         case .wrongType: return
         case .missing: ctx.out.mapHeader(0)
-        case .hash(let h, _, _):
+        case .hash(let h):
             ctx.out.mapHeader(h.count)
             let out = ctx.out
             h.forEach { f, v in out.bulk(f); out.bulk(v) }
@@ -140,10 +156,10 @@ enum HashFamily {
     static func hvals(_ ctx: inout CommandContext, _ args: Arguments) { listing(&ctx, args, fields: false) }
 
     static func listing(_ ctx: inout CommandContext, _ args: Arguments, fields: Bool) {
-        switch find(&ctx, args[1]) {
+        switch findView(&ctx, args[1]) {
         case .wrongType: return
         case .missing: ctx.out.arrayHeader(0)
-        case .hash(let h, _, _):
+        case .hash(let h):
             ctx.out.arrayHeader(h.count)
             let out = ctx.out
             h.forEach { f, v in out.bulk(fields ? f : v) }
@@ -168,26 +184,26 @@ enum HashFamily {
     }
 
     static func hlen(_ ctx: inout CommandContext, _ args: Arguments) {
-        switch find(&ctx, args[1]) {
+        switch findView(&ctx, args[1]) {
         case .wrongType: return
         case .missing: ctx.out.integer(0)
-        case .hash(let h, _, _): ctx.out.integer(h.count)
+        case .hash(let h): ctx.out.integer(h.count)
         }
     }
 
     static func hexists(_ ctx: inout CommandContext, _ args: Arguments) {
-        switch find(&ctx, args[1]) {
+        switch findView(&ctx, args[1]) {
         case .wrongType: return
         case .missing: ctx.out.integer(0)
-        case .hash(let h, _, _): ctx.out.integer(h.contains(args[2]) ? 1 : 0)
+        case .hash(let h): ctx.out.integer(h.contains(args[2]) ? 1 : 0)
         }
     }
 
     static func hstrlen(_ ctx: inout CommandContext, _ args: Arguments) {
-        switch find(&ctx, args[1]) {
+        switch findView(&ctx, args[1]) {
         case .wrongType: return
         case .missing: ctx.out.integer(0)
-        case .hash(let h, _, _): ctx.out.integer(h.withValue(args[2]) { $0?.count ?? 0 })
+        case .hash(let h): ctx.out.integer(h.withValue(args[2]) { $0?.count ?? 0 })
         }
     }
 }

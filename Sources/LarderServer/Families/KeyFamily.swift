@@ -74,7 +74,7 @@ enum KeyFamily {
         ctx.touchesKeys = false
         let (db, _, slot) = ctx.lookup(args[1])
         guard let slot else { ctx.out.simple("none" as StaticString); return }
-        ctx.out.simple(db.value(at: slot).typeName)
+        ctx.out.simple(db.typeName(at: slot))   // no object made for a bare hash
     }
 
     /// RENAME / RENAMENX. Source and destination may live on different shards (both are held):

@@ -79,7 +79,7 @@ enum ScanSupport {
             } else {
                 bucket = db.scanBucket(cursor: bucket, now: ctx.now) { slot in
                     keys.append(db.key(at: slot))
-                    if let type = options.type, !typeMatches(type, db.value(at: slot)) { keys.removeLast() }
+                    if let type = options.type, !typeMatches(type, db.typeName(at: slot)) { keys.removeLast() }
                 }
             }
             if bucket == 0 {
@@ -102,8 +102,7 @@ enum ScanSupport {
     }
 
     /// TYPE filter: Redis compares the names case-insensitively; an unknown name matches nothing.
-    static func typeMatches(_ wanted: [UInt8], _ value: StoredValue) -> Bool {
-        let name = value.typeName
+    static func typeMatches(_ wanted: [UInt8], _ name: StaticString) -> Bool {
         guard wanted.count == name.utf8CodeUnitCount else { return false }
         for i in 0..<wanted.count {
             var c = wanted[i]
