@@ -8,4 +8,12 @@ long long larder_process_cpu_micros(void);
 /// chunks of every arena plus mmapped chunks. Walks the arenas' free lists: not for hot paths.
 #include <stddef.h>
 size_t larder_malloc_in_use(void);
+#ifdef __linux__
+/// The epoll engine's system interface (Sources/LarderServer/Engine): Swift's Glibc module
+/// does not include these headers.
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+/// accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC): a GNU extension Glibc does not export.
+int larder_accept_nonblocking(int fd);
+#endif
 #endif
