@@ -250,8 +250,15 @@ public final class LarderServer: @unchecked Sendable {
         LarderLog.server.notice("loading the snapshot \(path) (\(size) bytes); clients get -LOADING until it is loaded",
                                 metadata: ["event": "rdb_loading", "path": .string(path), "bytes": .stringConvertible(size)])
         state.loading.begin(totalBytes: size)
-        defer { if !keepLoading && !keepLoadingState { state.loading.end() } }
-        guard let o = try Snapshot.load(path: path, into: state.workers, progress: state.loading, now: Clock.nowMilliseconds()) else { return }
+        // Loading ends only when the load succeeded: on a failure the server is refusing to
+        // start, and until it exits its clients must keep getting -LOADING, not a half-loaded store.
+        var loaded = false
+        defer { if loaded && !keepLoading && !keepLoadingState { state.loading.end() } }
+        guard let o = try Snapshot.load(path: path, into: state.workers, progress: state.loading, now: Clock.nowMilliseconds()) else {
+            loaded = true
+            return
+        }
+        loaded = true
         state.snapshots.loadedKeys.store(o.keys, ordering: .relaxed)
         state.snapshots.loadedExpiredKeys.store(o.expired, ordering: .relaxed)
         let seconds = max(o.seconds, 1e-6)

@@ -25,7 +25,10 @@ final class EpollConnection: EpollHandler, ConnectionTransport {
     /// Redis' reply chunk (PROTO_REPLY_CHUNK_BYTES), as the NIO listener's write marks.
     static let highMark = 16 * 1024, lowMark = 8 * 1024
     static let maxReadsPerEvent = 4
-    static let maxReadSize = 1 << 20
+    /// The shared read buffer grows to this while reads fill it, and falls back to 16 KB when
+    /// they do not: a large buffer kept by a partial command is copied on the next read, and
+    /// 1 MB swings showed against a small maxmemory (test_maxmemory's 4 MB server).
+    static let minReadSize = 16 * 1024, maxReadSize = 64 * 1024
 
     init(fd: Int32, loop: EpollEventLoop, handler: ConnectionHandler) {
         self.fd = fd
@@ -75,6 +78,9 @@ final class EpollConnection: EpollHandler, ConnectionTransport {
             guard !closed else { return }
             var b = loop.readBuffer ?? loop.allocator.buffer(capacity: loop.readSize)
             loop.readBuffer = nil
+            if b.capacity > Self.maxReadSize && loop.readSize <= Self.minReadSize {
+                b = loop.allocator.buffer(capacity: loop.readSize)  // shrink after a burst
+            }
             b.clear()
             let size = loop.readSize
             var rc = 0
@@ -91,7 +97,11 @@ final class EpollConnection: EpollHandler, ConnectionTransport {
                 return
             }
             // A read that filled the buffer: the next ones may take more at once.
-            if n == size && size < Self.maxReadSize { loop.readSize = size * 2 }
+            if n == size && size < Self.maxReadSize {
+                loop.readSize = size * 2
+            } else if n < size / 4 && size > Self.minReadSize {
+                loop.readSize = Self.minReadSize
+            }
             if outputShut {
                 loop.readBuffer = b
                 continue
