@@ -14,7 +14,7 @@
 # Environment (defaults):
 #   LARDER_BIN, LARDER_BENCH_BIN   .build/release/larder, .build/release/larder-bench
 #   SERVER_CPUS=0 BENCH_CPUS=1     taskset CPU lists
-#   CONFIGS="redis larder larder-t2"   (add "base base-t2" with BASE_BIN=an earlier larder build
+#   CONFIGS="redis larder larder-t2"   (add "epoll epoll-t2" for the --io epoll engine; "base base-t2" with BASE_BIN=an earlier larder build
 #                                       to measure a change before/after in the same run)
 #   WORKLOADS="get set hset1 hset10 hmget10 hgetall10 feast-read feast-mix"
 #   PIPES="1 16"  CLIENTS=50  ROUNDS=3
@@ -162,6 +162,19 @@ for (w, p) in order:
           f"| {lat('redis')} | {lat('larder')} | {n(med(R,'redis','cpu'), '.2f')} | {n(med(R,'larder','cpu'), '.2f')} "
           f"| {ratio(R,'larder','redis','cpu')} | {n(med(R,'larder-t2','rps'), ',.0f')} | {n(med(R,'larder-t2','cpu'), '.2f')} "
           f"| {ratio(R,'larder-t2','larder','cpu')} | {len(R)} |")
+if any('epoll' in x for R in rows.values() for x in R.values()):
+    print()
+    print("I/O engines in the same rounds (epoll = larder --io epoll): CPU/op ratios to redis and between engines.")
+    print()
+    print("| workload | P | epoll rps | epoll p50/p99 us | epoll CPU us/op | nio/redis CPU | epoll/redis CPU | epoll/nio CPU "
+          "| epoll-t2 CPU us/op | epoll t2/t1 CPU | epoll/redis rps |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for (w, p) in order:
+        R = rows[(w, p)]
+        lat = "-" if med(R, 'epoll', "p50") is None else f"{med(R, 'epoll', 'p50'):.0f} / {med(R, 'epoll', 'p99'):.0f}"
+        print(f"| {w} | {p} | {n(med(R,'epoll','rps'), ',.0f')} | {lat} | {n(med(R,'epoll','cpu'), '.2f')} "
+              f"| {ratio(R,'larder','redis','cpu')} | {ratio(R,'epoll','redis','cpu')} | {ratio(R,'epoll','larder','cpu')} "
+              f"| {n(med(R,'epoll-t2','cpu'), '.2f')} | {ratio(R,'epoll-t2','epoll','cpu')} | {ratio(R,'epoll','redis','rps')} |")
 if any('base' in x for R in rows.values() for x in R.values()):
     print()
     print("Before/after (base = BASE_BIN, the earlier build, in the same rounds): CPU/op ratios to redis, and after/before.")

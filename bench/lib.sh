@@ -52,6 +52,9 @@ server_cmd() {
     redis)     printf '%s\n' redis-server --port "$2" --bind 127.0.0.1 --save '' --appendonly no --daemonize no ;;
     larder)    printf '%s\n' "$LARDER_BIN" serve --port "$2" --threads 1 --no-pin ;;
     larder-t2) printf '%s\n' "$LARDER_BIN" serve --port "$2" --threads 2 --no-pin ;;
+    # the epoll I/O engine (docs/ARCHITECTURE.md "I/O engine"), same binary
+    epoll)     printf '%s\n' "$LARDER_BIN" serve --port "$2" --threads 1 --no-pin --io epoll ;;
+    epoll-t2)  printf '%s\n' "$LARDER_BIN" serve --port "$2" --threads 2 --no-pin --io epoll ;;
     # Cluster mode with a one-node topology owning every slot: the cost of the slot check.
     larder-cluster)
       printf '[{"slot_ranges": [{"start": 0, "end": 16383}], "master": {"id": "bench", "ip": "127.0.0.1", "port": %s}, "replicas": []}]' "$2" >"$WORK/cluster-$2.json"

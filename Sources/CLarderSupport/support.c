@@ -24,3 +24,10 @@ size_t larder_malloc_in_use(void) {
     struct mallinfo2 m = mallinfo2();
     return m.uordblks + m.hblkhd;
 }
+
+#ifdef __linux__
+#include <sys/socket.h>
+int larder_accept_nonblocking(int fd) {
+    return accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+#endif

@@ -1,3 +1,4 @@
+import Atomics
 import Foundation
 import LarderLog
 import LarderStore
@@ -8,17 +9,39 @@ import NIOPosix
 /// spread over the loops by the acceptor; each one stays on its loop for life.
 public final class LarderServer: @unchecked Sendable {
     public let state: ServerState
-    private let group: MultiThreadedEventLoopGroup
+    /// The shard threads: NIO's loops, or the epoll engine's (`settings.ioEngine`).
+    private let group: EventLoopGroup
+    /// Under the epoll engine, the NIO thread of the channels that stay on NIO (the TLS port).
+    private var nioGroup: MultiThreadedEventLoopGroup?
     private var serverChannels: [Channel] = []
+    #if os(Linux)
+    private var epollListener: EpollListener?
+    #endif
     private var loopWorkers: [ObjectIdentifier: ShardWorker] = [:]
     private let stopped = DispatchSemaphore(value: 0)
     private var isStopping = false
     private var signalShutdownPending = false
     private(set) var keepLoading = false
     private let stopLock = NSLock()
-    /// The shard loops, for a listener that serves its connections on them (the HTTP feature
-    /// server): its requests then read a shard on that shard's own thread without a hop.
-    public var eventLoopGroup: MultiThreadedEventLoopGroup { group }
+    /// The NIO loops for a listener of another module (the HTTP feature server). Under the nio
+    /// engine these are the shard loops: a request then reads a shard on that shard's own thread
+    /// without a hop. Under the epoll engine, whose loops host no NIO channels, it is the NIO
+    /// thread the TLS port uses, and reads hop to their shard as TLS connections do.
+    public var eventLoopGroup: MultiThreadedEventLoopGroup {
+        if let nio = group as? MultiThreadedEventLoopGroup { return nio }
+        return nioChannelGroup()
+    }
+
+    /// Under the epoll engine, the one NIO thread of the channels that stay on NIO, made when
+    /// the first of them needs it.
+    private func nioChannelGroup() -> MultiThreadedEventLoopGroup {
+        stopLock.withLock {
+            if let g = nioGroup { return g }
+            let g = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            nioGroup = g
+            return g
+        }
+    }
     /// The process's exit status once stopped: 1 when the last snapshot at shutdown failed.
     public private(set) var exitStatus: Int32 = 0
 
@@ -27,7 +50,7 @@ public final class LarderServer: @unchecked Sendable {
     public init(settings: ServerSettings, extraCommands: [CommandSpec] = []) {
         self.state = ServerState(settings: settings, commands: extraCommands.isEmpty
             ? .standard : CommandTable(CommandTable.standard.specs + extraCommands))
-        self.group = MultiThreadedEventLoopGroup(numberOfThreads: settings.threads)
+        self.group = Self.makeGroup(settings)
         var workers: [ShardWorker] = []
         for (i, loop) in group.makeIterator().enumerated() {
             let w = ShardWorker(index: i, loop: loop, commandCount: state.commands.count)
@@ -51,6 +74,15 @@ public final class LarderServer: @unchecked Sendable {
                 }
             }
         }
+    }
+
+    private static func makeGroup(_ settings: ServerSettings) -> EventLoopGroup {
+        #if os(Linux)
+        if settings.ioEngine == .epoll { return EpollEventLoopGroup(numberOfThreads: settings.threads) }
+        #else
+        settings.ioEngine = .nio
+        #endif
+        return MultiThreadedEventLoopGroup(numberOfThreads: settings.threads)
     }
 
     /// Binds and starts serving; returns the bound port (useful with port 0). The snapshot is
@@ -107,9 +139,21 @@ public final class LarderServer: @unchecked Sendable {
         var listeners: [Channel] = []
         do {
             if settings.listenPlain {
-                let ch = try bootstrap(tls: false).bind(host: settings.bind, port: settings.port).wait()
-                listeners.append(ch)
-                state.boundPort = ch.localAddress?.port ?? settings.port
+                #if os(Linux)
+                if let epoll = group as? EpollEventLoopGroup {
+                    let listener = try EpollListener(host: settings.bind, port: settings.port, loops: epoll.loops) { [state] fd, loop in
+                        Self.acceptEpoll(fd: fd, worker: state.workers[loop.index], state: state)
+                    }
+                    try listener.start().wait()
+                    epollListener = listener
+                    state.boundPort = listener.port
+                }
+                #endif
+                if state.settings.ioEngine == .nio {
+                    let ch = try bootstrap(tls: false).bind(host: settings.bind, port: settings.port).wait()
+                    listeners.append(ch)
+                    state.boundPort = ch.localAddress?.port ?? settings.port
+                }
             }
             if let tlsPort = settings.tlsPort {
                 let ch = try bootstrap(tls: true).bind(host: settings.bind, port: tlsPort).wait()
@@ -118,6 +162,7 @@ public final class LarderServer: @unchecked Sendable {
             }
         } catch {
             for ch in listeners { try? ch.close().wait() }
+            closeEpollListener()
             throw error
         }
         serverChannels = listeners
@@ -127,23 +172,58 @@ public final class LarderServer: @unchecked Sendable {
             if settings.aof.enabled.load(ordering: .relaxed) { try loadAppendOnly() } else { try loadSnapshot() }
         } catch {
             for ch in listeners { try? ch.close().wait() }
+            closeEpollListener()
             try? group.syncShutdownGracefully()
+            try? nioGroup?.syncShutdownGracefully()
             stopLock.withLock { isStopping = true }
             stopped.signal()
             throw error
         }
+        LarderLog.server.notice("I/O engine: \(settings.ioEngine.rawValue) (\(Self.engineReason(settings)))",
+                                metadata: ["event": "io_engine", "engine": .string(settings.ioEngine.rawValue)])
         LarderLog.server.notice("ready to accept connections",
                                 metadata: ["event": "listening", "bind": .string(settings.bind), "port": .stringConvertible(state.boundPort),
                                            "tls_port": .stringConvertible(state.boundTLSPort)])
         return state.boundPort
     }
 
+    static func engineReason(_ settings: ServerSettings) -> String {
+        switch settings.ioEngine {
+        case .nio: return "SwiftNIO event loops and channels, the default; --io epoll selects Larder's own epoll loop"
+        case .epoll: return (settings.ioEngineFromEnvironment ? "LARDER_IO=epoll" : "--io epoll")
+                + ": Larder's own epoll loop per shard thread for the plain port"
+                + (settings.tlsPort != nil ? "; the TLS port stays on one NIO thread and hops to the shards" : "")
+        }
+    }
+
+    #if os(Linux)
+    /// A connection accepted by the epoll engine, on its own shard loop.
+    private static func acceptEpoll(fd: Int32, worker: ShardWorker, state: ServerState) {
+        let keepalive = state.settings.tcpKeepalive.load(ordering: .relaxed)
+        if keepalive > 0 { TCPKeepalive.configure(fd: fd, idleSeconds: keepalive) }
+        guard let loop = worker.loop as? EpollEventLoop else { return }
+        EpollConnection(fd: fd, loop: loop, handler: ConnectionHandler(server: state, worker: worker)).start()
+    }
+    #endif
+
+    private func closeEpollListener() {
+        #if os(Linux)
+        if let l = epollListener { _ = try? l.close().wait(); epollListener = nil }
+        #endif
+    }
+
     /// A listener's bootstrap; `tls`: each connection gets a `TLSHandler` (from the context
-    /// current when it connects) in front of its `ConnectionHandler`.
+    /// current when it connects) in front of its `ConnectionHandler`. Under the epoll engine
+    /// (only the TLS port uses a bootstrap then) the channels live on one NIO thread and hop
+    /// to their shard's loop (HopToShardHandler).
     private func bootstrap(tls: Bool) -> ServerBootstrap {
         let state = self.state
         let loopWorkers = self.loopWorkers
-        return ServerBootstrap(group: group)
+        var hopGroup: MultiThreadedEventLoopGroup? = nil
+        if state.settings.ioEngine != .nio { hopGroup = nioChannelGroup() }
+        let workers = state.workers
+        let nextWorker = ManagedAtomic<Int>(0)
+        return ServerBootstrap(group: hopGroup ?? group)
             .serverChannelOption(ChannelOptions.backlog, value: 511)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
@@ -154,7 +234,9 @@ public final class LarderServer: @unchecked Sendable {
             .childChannelOption(ChannelOptions.writeBufferWaterMark, value: .init(low: 8 * 1024, high: 16 * 1024))
             .childChannelOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 16384, maximum: 1024 * 1024))
             .childChannelInitializer { channel in
-                guard let worker = loopWorkers[ObjectIdentifier(channel.eventLoop)] else {
+                let hop = hopGroup != nil
+                guard let worker = hop ? workers[nextWorker.loadThenWrappingIncrement(ordering: .relaxed) % workers.count]
+                        : loopWorkers[ObjectIdentifier(channel.eventLoop)] else {
                     return channel.eventLoop.makeFailedFuture(ChannelError.badInterfaceAddressFamily)
                 }
                 // Half-open connections (a peer that vanished) are found by TCP keepalive, as in
@@ -170,7 +252,9 @@ public final class LarderServer: @unchecked Sendable {
                         let timeout = TimeAmount.milliseconds(Int64(state.settings.tlsHandshakeTimeout.load(ordering: .relaxed)))
                         try channel.pipeline.syncOperations.addHandler(TLSHandler(context: context, handshakeTimeout: timeout))
                     }
-                    try channel.pipeline.syncOperations.addHandler(ConnectionHandler(server: state, worker: worker))
+                    let connection = ConnectionHandler(server: state, worker: worker)
+                    let handler: ChannelHandler = hop ? HopToShardHandler(connection: connection) : connection
+                    try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }
     }
@@ -187,8 +271,15 @@ public final class LarderServer: @unchecked Sendable {
         LarderLog.server.notice("loading the snapshot \(path) (\(size) bytes); clients get -LOADING until it is loaded",
                                 metadata: ["event": "rdb_loading", "path": .string(path), "bytes": .stringConvertible(size)])
         state.loading.begin(totalBytes: size)
-        defer { if !keepLoading && !keepLoadingState { state.loading.end() } }
-        guard let o = try Snapshot.load(path: path, into: state.workers, progress: state.loading, now: Clock.nowMilliseconds()) else { return }
+        // Loading ends only when the load succeeded: on a failure the server is refusing to
+        // start, and until it exits its clients must keep getting -LOADING, not a half-loaded store.
+        var loaded = false
+        defer { if loaded && !keepLoading && !keepLoadingState { state.loading.end() } }
+        guard let o = try Snapshot.load(path: path, into: state.workers, progress: state.loading, now: Clock.nowMilliseconds()) else {
+            loaded = true
+            return
+        }
+        loaded = true
         state.snapshots.loadedKeys.store(o.keys, ordering: .relaxed)
         state.snapshots.loadedExpiredKeys.store(o.expired, ordering: .relaxed)
         let seconds = max(o.seconds, 1e-6)
@@ -227,8 +318,9 @@ public final class LarderServer: @unchecked Sendable {
             LarderLog.server.notice("shutting down: closing the listener and \(clients.count) client(s)",
                                     metadata: ["event": "shutdown", "clients": .stringConvertible(clients.count)])
             _ = ShutdownStages.waitAll(serverChannels.map { $0.close() }, upTo: ShutdownStages.clientCloseGrace)
+            closeEpollListener()
             stages.done("listener")
-            let closes = clients.compactMap { c in c.channel.map { (c.id, $0.close()) } }
+            let closes = clients.compactMap { c in c.transport.map { (c.id, $0.closeFromAnyThread()) } }
             let open = ShutdownStages.waitAll(closes.map(\.1), upTo: ShutdownStages.clientCloseGrace)
             if !open.isEmpty {
                 let ids = open.prefix(10).map { String(closes[$0].0) }.joined(separator: ",")
@@ -237,6 +329,7 @@ public final class LarderServer: @unchecked Sendable {
             }
             stages.done("clients")
             let loopsDown = DispatchSemaphore(value: 0)
+            nioGroup?.shutdownGracefully(queue: .global()) { _ in }
             group.shutdownGracefully(queue: .global()) { _ in loopsDown.signal() }
             if loopsDown.wait(timeout: .now() + ShutdownStages.loopGrace) == .timedOut {
                 LarderLog.server.warning("the shard threads are still running after \(ShutdownStages.loopGrace) s: waiting for the task they run to end (a long command, a snapshot or a load holds them)",

@@ -13,6 +13,10 @@ public final class ServerSettings: @unchecked Sendable {
     public let pinThreads: Bool
     /// false: no plaintext listener (`--port 0` beside `--tls-port`, as Redis).
     public let listenPlain: Bool
+    /// The I/O engine under the RESP connections (`--io`; docs/ARCHITECTURE.md "I/O engine").
+    public var ioEngine: IOEngine = .nio
+    /// The engine came from $LARDER_IO rather than `--io` (said in the start-up log line).
+    public var ioEngineFromEnvironment = false
     /// The TLS listener's port (`tls-port`); nil: no TLS listener.
     public let tlsPort: Int?
     /// Milliseconds a client may take to finish its TLS handshake before it is closed
@@ -176,3 +180,11 @@ public final class ServerSettings: @unchecked Sendable {
 }
 
 import NIOCore
+
+/// Which I/O engine runs the shard threads and the plain RESP port.
+public enum IOEngine: String, CaseIterable, Sendable {
+    /// SwiftNIO's event loops and channel pipeline.
+    case nio
+    /// Larder's own epoll loop per shard thread (Engine/); the TLS port stays on a NIO thread.
+    case epoll
+}

@@ -42,6 +42,8 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Address to listen on.") var bind: String = "127.0.0.1"
     @Option(help: "Worker threads, one shard each (default: number of cores).") var threads: Int = System.coreCount
     @Flag(inversion: .prefixedNo, help: "Pin each worker thread to a core.") var pin: Bool = true
+    @Option(help: "I/O engine of the shard threads and the plain RESP port: nio (SwiftNIO) or epoll (Larder's own loop, Linux). Default: $LARDER_IO, else nio.")
+    var io: IOEngine?
     @Option(help: "Require clients to AUTH with this password (a flag shows in ps: prefer --requirepass-file, $LARDER_REQUIREPASS or the config file).")
     var requirepass: String?
     @Option(name: .customLong("requirepass-file"), help: ArgumentHelp("Read `requirepass` from the first line of this file (a mounted Kubernetes Secret).", valueName: "path"))
@@ -233,6 +235,17 @@ struct ServeCommand: ParsableCommand {
             settings.commandLineSettings = Self.commandLineSettings(Array(CommandLine.arguments.drop { $0 != "serve" }.dropFirst()))
         }
         settings.enableDebugCommand = ServerSettings.ProtectedConfig(rawValue: enableDebugCommand.rawValue)!
+        // $LARDER_IO lets a whole test run (every server it starts) pick the engine.
+        if let io {
+            settings.ioEngine = io
+        } else if let env = ProcessInfo.processInfo.environment["LARDER_IO"], !env.isEmpty {
+            guard let engine = IOEngine(argument: env) else {
+                FileHandle.standardError.write("larder serve: LARDER_IO=\(env) is not an I/O engine (nio or epoll)\n".data(using: .utf8)!)
+                throw ExitCode(1)
+            }
+            settings.ioEngine = engine
+            settings.ioEngineFromEnvironment = true
+        }
         settings.clusterEnabled = clusterEnabled == .yes || clusterConfig != nil
         settings.clusterNodeId = clusterNodeId
         settings.clusterMigrationUser = clusterMigrationUser
@@ -379,6 +392,10 @@ extension ServeCommand {
 enum DebugPermission: String, ExpressibleByArgument {
     case yes, no, local
     init?(argument: String) { self.init(rawValue: argument.lowercased()) }
+}
+
+extension IOEngine: ExpressibleByArgument {
+    public init?(argument: String) { self.init(rawValue: argument.lowercased()) }
 }
 
 enum YesNo: String, ExpressibleByArgument {

@@ -16,7 +16,7 @@ from resp import RespConn  # noqa: E402
 
 
 def pytest_report_header(config):
-    return [f"larder: {servers.larder_cmd_template()}",
+    return [f"larder: {servers.larder_cmd_template()} {' '.join(servers.larder_io_args(servers.larder_cmd_template()))}",
             f"reference: {servers.redis_cmd_template()}"]
 
 

@@ -17,9 +17,9 @@ public final class ClientSession {
     public let address: String
     public let localAddress: String
     public let createdAt: Int64
-    /// Weak: the channel's pipeline owns the handler that owns this session; a strong
-    /// reference back made every closed connection a retain cycle (~150 KB leaked each).
-    weak var channel: Channel?
+    /// Weak: the handler owns the transport and this session; a strong reference back made
+    /// every closed connection a retain cycle (~150 KB leaked each).
+    weak var transport: ConnectionTransport?
     /// The handler serving this client (weak for the same reason), for pub/sub commands.
     weak var connection: ConnectionHandler?
 
@@ -95,14 +95,14 @@ public final class ClientSession {
         set { lock.withLock { _blockedClient = newValue } }
     }
 
-    init(id: Int, channel: Channel, authenticated: Bool, acl: ACLPermissions, aclEpoch: Int) {
+    init(id: Int, transport: ConnectionTransport, authenticated: Bool, acl: ACLPermissions, aclEpoch: Int) {
         self.acl = acl
         self.aclEpoch = aclEpoch
         self.aclUnrestricted = acl.unrestricted
         self.id = id
-        self.channel = channel
-        self.address = channel.remoteAddress.map(Self.describe) ?? "?:0"
-        self.localAddress = channel.localAddress.map(Self.describe) ?? "?:0"
+        self.transport = transport
+        self.address = transport.remoteAddress.map(Self.describe) ?? "?:0"
+        self.localAddress = transport.localAddress.map(Self.describe) ?? "?:0"
         self.authenticated = authenticated
         let now = Clock.nowMilliseconds()
         self.createdAt = now

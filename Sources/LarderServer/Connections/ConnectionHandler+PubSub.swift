@@ -162,9 +162,9 @@ extension ConnectionHandler {
 
     /// The pub/sub output limit was passed: Redis closes such a client (and logs it).
     func closeForOutputLimit() {
-        guard !closeWhenFlushed, let context else { return }
+        guard !closeWhenFlushed, let transport else { return }
         ServerLog.pubsubOutputLimit(peer: session?.address ?? "?", bytes: pubsubBytesInFlight)
         closeWhenFlushed = true
-        context.close(promise: nil)
+        transport.close()
     }
 }

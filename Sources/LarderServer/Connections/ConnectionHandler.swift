@@ -12,7 +12,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     let server: ServerState
     let worker: ShardWorker
     var session: ClientSession!
-    var context: ChannelHandlerContext!
+    /// The connection: a NIO channel or an epoll engine socket (ConnectionTransport.swift).
+    var transport: ConnectionTransport?
     var parser: RESPParser
 
     /// Bytes of a command that has not fully arrived yet.
@@ -78,29 +79,34 @@ final class ConnectionHandler: ChannelInboundHandler {
     // MARK: lifecycle
 
     func channelActive(context: ChannelHandlerContext) {
-        self.context = context
+        connected(NIOTransport(context: context))
+    }
+
+    /// The connection is open (on this worker's loop): register the client, or refuse it.
+    func connected(_ transport: ConnectionTransport) {
+        self.transport = transport
         // Redis' createClient: the default user, authenticated when it needs no password.
         let needsAuth = server.acl.defaultNeedsAuth.load(ordering: .relaxed)
         let epoch = server.acl.epoch.load(ordering: .acquiring)
-        session = ClientSession(id: server.clients.makeId(), channel: context.channel, authenticated: !needsAuth,
+        session = ClientSession(id: server.clients.makeId(), transport: transport, authenticated: !needsAuth,
                                 acl: server.acl.defaultPermissions, aclEpoch: epoch)
         session.connection = self
         parser.authenticated = !needsAuth
         if server.clients.connectedCount.load(ordering: .relaxed) >= server.settings.maxClients.load(ordering: .relaxed) {
             server.clients.rejectedConnections.wrappingIncrement(ordering: .relaxed)
             ServerLog.maxClientsReached(limit: server.settings.maxClients.load(ordering: .relaxed), peer: session.address)
-            var b = context.channel.allocator.buffer(capacity: 64)
+            var b = transport.makeBuffer(capacity: 64)
             b.writeString("-ERR max number of clients reached\r\n")
-            context.writeAndFlush(wrapOutboundOut(b)).whenComplete { _ in context.close(promise: nil) }
+            transport.writeThenClose(b, graceful: false)
             session = nil
             return
         }
         if server.settings.protectedMode.load(ordering: .relaxed) && !needsAuth,
-           let peer = context.channel.remoteAddress, !Self.isLoopback(peer) {
+           let peer = transport.remoteAddress, !Self.isLoopback(peer) {
             server.clients.rejectedConnections.wrappingIncrement(ordering: .relaxed)
-            var b = context.channel.allocator.buffer(capacity: Self.protectedModeDenied.utf8CodeUnitCount)
+            var b = transport.makeBuffer(capacity: Self.protectedModeDenied.utf8CodeUnitCount)
             b.writeStaticString(Self.protectedModeDenied)
-            context.writeAndFlush(wrapOutboundOut(b)).whenComplete { _ in context.close(promise: nil) }
+            transport.writeThenClose(b, graceful: false)
             session = nil
             return
         }
@@ -126,6 +132,11 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        disconnected()
+    }
+
+    /// The connection closed (on this worker's loop).
+    func disconnected() {
         if let s = session {
             server.clients.remove(s)
             releaseWatches()
@@ -145,30 +156,34 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// The context holds this handler strongly; dropping our reference to it when the channel
     /// goes away breaks that cycle so the handler and its buffers are freed.
     func handlerRemoved(context: ChannelHandlerContext) {
-        self.context = nil
+        (transport as? NIOTransport)?.detach()
+        transport = nil
     }
 
     /// The client fell behind on its replies (over 16 KB queued), or caught up (under 8 KB).
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        outputBacklogged = !context.channel.isWritable
+        writabilityChanged()
+        context.fireChannelWritabilityChanged()
+    }
+
+    func writabilityChanged() {
+        guard let transport else { return }
+        outputBacklogged = !transport.isWritable
         if let session {
             if outputBacklogged {
                 // It flips inside a write (NIO adds before it tries the socket); the flush that
                 // made it counts that write.
-                noteOutputQueued(context, writes: 0)
+                noteOutputQueued(writes: 0)
             } else {
                 session.outputQueuedBytes.store(0, ordering: .relaxed)
                 session.outputQueuedWrites.store(0, ordering: .relaxed)
             }
         }
-        context.fireChannelWritabilityChanged()
     }
 
-    /// While backlogged: the channel's queued bytes (read on the slow path only: the option
-    /// lookup is a chain of dynamic casts) and one more queued write.
-    func noteOutputQueued(_ context: ChannelHandlerContext, writes: Int) {
-        guard let session, let options = context.channel.syncOptions,
-              let queued = try? options.getOption(ChannelOptions.bufferedWritableBytes) else { return }
+    /// While backlogged: the connection's queued bytes and one more queued write.
+    func noteOutputQueued(writes: Int) {
+        guard let session, let queued = transport?.bufferedBytes else { return }
         session.outputQueuedBytes.store(queued, ordering: .relaxed)
         session.outputQueuedWrites.wrappingIncrement(by: writes, ordering: .relaxed)
     }
@@ -180,8 +195,13 @@ final class ConnectionHandler: ChannelInboundHandler {
     // MARK: reading
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        received(unwrapInboundIn(data))
+    }
+
+    /// Bytes read from the connection (on this worker's loop).
+    func received(_ bytes: ByteBuffer) {
         guard session != nil, !closeWhenFlushed else { return }
-        var buffer = unwrapInboundIn(data)
+        var buffer = bytes
         worker.netInputBytes &+= buffer.readableBytes
         if var p = pending {
             pending = nil
@@ -324,7 +344,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             // Redis closes such a client without a reply.
             ServerLog.queryBufferExceeded(bytes: rest, limit: server.settings.clientQueryBufferLimit.load(ordering: .relaxed),
                                           peer: session?.address ?? "?")
-            context?.close(promise: nil)
+            transport?.close()
             return
         }
         buffer.moveReaderIndex(forwardBy: consumed)
@@ -408,46 +428,34 @@ final class ConnectionHandler: ChannelInboundHandler {
             pieces.removeAll(keepingCapacity: pieces.capacity <= 4096)
             piecesHead = 0
         }
-        guard let context = context else { return }
+        guard let transport else { return }
         if out.count > 0 {
             // One buffer reused for every flush: once NIO has written it, this handler holds the
             // only reference, so clear() keeps its storage (NIO still holding it, after a
             // partial write, makes the write below copy instead).
-            var b = outBuffer ?? context.channel.allocator.buffer(capacity: max(out.count, 4096))
+            var b = outBuffer ?? transport.makeBuffer(capacity: max(out.count, 4096))
             outBuffer = nil
             b.clear()
             b.writeBytes(out.bytes)
             worker.netOutputBytes &+= out.count
             out.clear()
             if closeWhenFlushed && piecesHead == pieces.count {
-                context.writeAndFlush(wrapOutboundOut(b)).whenComplete { _ in Self.closeGracefully(context) }
+                transport.writeThenClose(b, graceful: true)
                 return
             }
             if subscriber != nil {
                 // Counted until written, so a subscriber that stops reading is bounded.
                 let n = b.readableBytes
                 pubsubBytesInFlight += n
-                let promise = context.eventLoop.makePromise(of: Void.self)
-                promise.futureResult.whenComplete { [self] _ in pubsubBytesInFlight -= n }
-                context.writeAndFlush(wrapOutboundOut(b), promise: promise)
+                transport.write(b) { [self] in pubsubBytesInFlight -= n }
             } else {
-                context.writeAndFlush(wrapOutboundOut(b), promise: nil)
+                transport.write(b, onWritten: nil)
             }
-            if outputBacklogged { noteOutputQueued(context, writes: 1) }
+            if outputBacklogged { noteOutputQueued(writes: 1) }
             // Large one-off replies are not kept.
             if b.capacity <= 1 << 20 { outBuffer = b }
         } else if closeWhenFlushed && piecesHead == pieces.count {
-            context.close(promise: nil)
+            transport.close()
         }
-    }
-
-    /// Closes after a final reply (protocol error, QUIT). Closing a socket that still has
-    /// unread input makes the kernel send RST, which can destroy the reply before the client
-    /// reads it (a client still sending a large request sees only "connection reset"). So
-    /// first shut down our side (FIN), keep discarding input, and close for good when the
-    /// client closes or after a short grace period.
-    static func closeGracefully(_ context: ChannelHandlerContext) {
-        context.close(mode: .output, promise: nil)
-        context.eventLoop.scheduleTask(in: .seconds(2)) { context.close(promise: nil) }
     }
 }

@@ -9,7 +9,7 @@ enum IdleClients {
         let now = Int(Clock.nowMilliseconds())
         for c in server.clients.all where !c.isMonitor.load(ordering: .relaxed) {
             if now - c.lastInteraction.load(ordering: .relaxed) > limit * 1000 {
-                c.channel?.close(promise: nil)
+                _ = c.transport?.closeFromAnyThread()
             }
         }
     }

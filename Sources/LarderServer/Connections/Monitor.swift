@@ -14,11 +14,9 @@ enum Monitor {
             line += redacted.contains(i) ? "\"(redacted)\"" : represent(args[i])
         }
         line += "\r\n"
+        let bytes = Array(line.utf8)
         for m in clients.currentMonitors where m !== session {
-            guard let ch = m.channel else { continue }
-            var b = ch.allocator.buffer(capacity: line.utf8.count)
-            b.writeString(line)
-            ch.writeAndFlush(b, promise: nil)
+            m.transport?.writeFromAnyThread(bytes)
         }
     }
 

@@ -65,7 +65,7 @@ enum ACLFamily {
                 c.closeAfterReply = true
             } else {
                 ctx.server.clients.remove(c)
-                c.channel?.close(promise: nil)
+                _ = c.transport?.closeFromAnyThread()
             }
         }
     }

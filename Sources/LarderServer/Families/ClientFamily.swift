@@ -285,7 +285,7 @@ enum ClientFamily {
                 // completes later, so the client leaves the registry now, as Redis frees it at once
                 // (a second KILL or a CLIENT LIST must not see it); removing twice is harmless.
                 ctx.server.clients.remove(c)
-                c.channel?.close(promise: nil)
+                _ = c.transport?.closeFromAnyThread()
             }
             killed += 1
         }

@@ -135,7 +135,7 @@ enum ClusterFamily {
 
         init(_ ctx: CommandContext) {
             id = ctx.server.cluster.enabled ? ctx.server.cluster.myId : ctx.server.runId
-            let local = ctx.session?.channel?.localAddress
+            let local = ctx.session?.transport?.localAddress
             ip = local?.ipAddress ?? ctx.server.settings.bind
             port = local?.port ?? ctx.server.settings.port
         }

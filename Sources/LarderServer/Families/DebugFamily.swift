@@ -24,7 +24,7 @@ enum DebugFamily {
         case .yes: return true
         case .no: return false
         case .local:
-            guard let address = ctx.session?.channel?.remoteAddress else { return false }
+            guard let address = ctx.session?.transport?.remoteAddress else { return false }
             return ConnectionHandler.isLoopback(address)
         }
     }

@@ -136,8 +136,18 @@ class Server:
         return redis.Redis(host="127.0.0.1", port=self.port, **kwargs)
 
 
+def larder_io_args(argv_template: str) -> list:
+    """LARDER_IO=epoll|nio: the I/O engine of every larder this run starts (`serve --io`).
+    Servers started by tests directly inherit it too: `larder serve` reads $LARDER_IO."""
+    io = os.environ.get("LARDER_IO")
+    if not io or "--io" in argv_template or " serve" not in argv_template:
+        return []
+    return ["--io", io]
+
+
 def start_larder(extra_args=()) -> Server:
-    return Server("larder", larder_cmd_template(), extra_args).start()
+    template = larder_cmd_template()
+    return Server("larder", template, larder_io_args(template) + list(extra_args)).start()
 
 
 def start_redis(extra_args=()) -> Server:

@@ -1,0 +1,230 @@
+#if os(Linux)
+import CLarderSupport
+import Glibc
+import NIOCore
+
+/// One RESP client socket of the epoll engine: read straight into its loop's shared buffer and
+/// handed to the `ConnectionHandler`; replies are sent at once, and only what the socket does
+/// not take is queued, with EPOLLOUT asked for until it drains (backpressure only).
+final class EpollConnection: EpollHandler, ConnectionTransport {
+    let fd: Int32
+    let loop: EpollEventLoop
+    private var handler: ConnectionHandler?
+    let remoteAddress: SocketAddress?
+    let localAddress: SocketAddress?
+    private var queue: [(bytes: ByteBuffer, onWritten: (() -> Void)?)] = []
+    private var queueHead = 0
+    private var queued = 0
+    private var wantsOutput = false
+    private(set) var isWritable = true
+    /// Our side is shut down (closeGracefully): input is discarded until the peer closes.
+    private var outputShut = false
+    private var closeWhenDrained: Bool? = nil  // graceful or not
+    private var closed = false
+    private let closePromise: EventLoopPromise<Void>
+    /// Redis' reply chunk (PROTO_REPLY_CHUNK_BYTES), as the NIO listener's write marks.
+    static let highMark = 16 * 1024, lowMark = 8 * 1024
+    static let maxReadsPerEvent = 4
+    /// The shared read buffer grows to this while reads fill it, and falls back to 16 KB when
+    /// they do not: a large buffer kept by a partial command is copied on the next read, and
+    /// 1 MB swings showed against a small maxmemory (test_maxmemory's 4 MB server).
+    static let minReadSize = 16 * 1024, maxReadSize = 64 * 1024
+
+    init(fd: Int32, loop: EpollEventLoop, handler: ConnectionHandler) {
+        self.fd = fd
+        self.loop = loop
+        self.handler = handler
+        self.remoteAddress = Self.address(fd, peer: true)
+        self.localAddress = Self.address(fd, peer: false)
+        self.closePromise = loop.makePromise()
+    }
+
+    /// Registers with the loop and tells the handler (on the loop).
+    func start() {
+        guard loop.register(fd: fd, events: EPOLLIN.rawValue | EPOLLRDHUP.rawValue, handler: self) else {
+            Glibc.close(fd)
+            closePromise.succeed(())
+            return
+        }
+        handler?.connected(self)
+    }
+
+    static func address(_ fd: Int32, peer: Bool) -> SocketAddress? {
+        var storage = sockaddr_storage()
+        var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let rc = withUnsafeMutablePointer(to: &storage) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { peer ? getpeername(fd, $0, &len) : getsockname(fd, $0, &len) }
+        }
+        guard rc == 0 else { return nil }
+        switch Int32(storage.ss_family) {
+        case AF_INET:
+            return withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { SocketAddress($0.pointee) } }
+        case AF_INET6:
+            return withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { SocketAddress($0.pointee) } }
+        default:
+            return nil
+        }
+    }
+
+    // MARK: events
+
+    func epollEvents(_ events: UInt32) {
+        if events & (EPOLLIN.rawValue | EPOLLRDHUP.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 { readable() }
+        if !closed && events & EPOLLOUT.rawValue != 0 { drain() }
+    }
+
+    private func readable() {
+        for _ in 0..<Self.maxReadsPerEvent {
+            guard !closed else { return }
+            var b = loop.readBuffer ?? loop.allocator.buffer(capacity: loop.readSize)
+            loop.readBuffer = nil
+            if b.capacity > Self.maxReadSize && loop.readSize <= Self.minReadSize {
+                b = loop.allocator.buffer(capacity: loop.readSize)  // shrink after a burst
+            }
+            b.clear()
+            let size = loop.readSize
+            var rc = 0
+            let n = b.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { p in
+                rc = Glibc.read(fd, p.baseAddress, min(p.count, size))
+                return max(rc, 0)
+            }
+            if rc <= 0 {
+                let err = rc < 0 ? errno : 0
+                loop.readBuffer = b
+                if err == EAGAIN || err == EWOULDBLOCK { return }
+                if err == EINTR { continue }
+                close()  // EOF, or a socket error
+                return
+            }
+            // A read that filled the buffer: the next ones may take more at once.
+            if n == size && size < Self.maxReadSize {
+                loop.readSize = size * 2
+            } else if n < size / 4 && size > Self.minReadSize {
+                loop.readSize = Self.minReadSize
+            }
+            if outputShut {
+                loop.readBuffer = b
+                continue
+            }
+            handler?.received(b)
+            loop.readBuffer = b
+            if n < size { return }
+        }
+    }
+
+    // MARK: ConnectionTransport
+
+    var bufferedBytes: Int? { queued }
+
+    func makeBuffer(capacity: Int) -> ByteBuffer { loop.allocator.buffer(capacity: capacity) }
+
+    func write(_ bytes: ByteBuffer, onWritten: (() -> Void)?) {
+        guard !closed, !outputShut else { onWritten?(); return }
+        var bytes = bytes
+        if queueHead == queue.count {
+            // Nothing queued: straight to the socket.
+            if !send(&bytes) { return }
+            if bytes.readableBytes == 0 { onWritten?(); return }
+        }
+        queue.append((bytes, onWritten))
+        queued += bytes.readableBytes
+        if !wantsOutput {
+            wantsOutput = true
+            loop.modify(fd: fd, events: EPOLLIN.rawValue | EPOLLRDHUP.rawValue | EPOLLOUT.rawValue)
+        }
+        if isWritable && queued > Self.highMark {
+            isWritable = false
+            handler?.writabilityChanged()
+        }
+    }
+
+    /// Sends what the socket takes; false if the connection failed (and is closed).
+    private func send(_ bytes: inout ByteBuffer) -> Bool {
+        while bytes.readableBytes > 0 {
+            let n = bytes.withUnsafeReadableBytes { p in Glibc.send(fd, p.baseAddress, p.count, Int32(MSG_NOSIGNAL)) }
+            if n > 0 { bytes.moveReaderIndex(forwardBy: n); continue }
+            if errno == EINTR { continue }
+            if errno == EAGAIN || errno == EWOULDBLOCK { return true }
+            close()
+            return false
+        }
+        return true
+    }
+
+    private func drain() {
+        while queueHead < queue.count {
+            let before = queue[queueHead].bytes.readableBytes
+            guard send(&queue[queueHead].bytes) else { return }
+            queued -= before - queue[queueHead].bytes.readableBytes
+            if queue[queueHead].bytes.readableBytes > 0 { break }
+            let done = queue[queueHead].onWritten
+            queueHead += 1
+            done?()
+            if closed { return }
+        }
+        if queueHead == queue.count {
+            queue.removeAll(keepingCapacity: queue.capacity <= 64)
+            queueHead = 0
+            if wantsOutput {
+                wantsOutput = false
+                loop.modify(fd: fd, events: EPOLLIN.rawValue | EPOLLRDHUP.rawValue)
+            }
+        }
+        if !isWritable && queued < Self.lowMark {
+            isWritable = true
+            handler?.writabilityChanged()
+        }
+        if queueHead == queue.count, let graceful = closeWhenDrained {
+            closeWhenDrained = nil
+            if graceful { closeGracefully() } else { close() }
+        }
+    }
+
+    func writeThenClose(_ bytes: ByteBuffer, graceful: Bool) {
+        write(bytes, onWritten: nil)
+        guard !closed else { return }
+        if queueHead == queue.count {
+            if graceful { closeGracefully() } else { close() }
+        } else {
+            closeWhenDrained = graceful
+        }
+    }
+
+    func closeGracefully() {
+        guard !closed, !outputShut else { return }
+        outputShut = true
+        shutdown(fd, Int32(SHUT_WR))
+        loop.scheduleTask(in: .seconds(2)) { [self] in close() }
+    }
+
+    func close() {
+        guard !closed else { return }
+        closed = true
+        loop.unregister(fd: fd)
+        Glibc.close(fd)
+        // What never left is dropped; its waiters are told, as NIO fails their promises.
+        let waiting = queue[queueHead...].compactMap(\.onWritten)
+        queue.removeAll()
+        queueHead = 0
+        queued = 0
+        for w in waiting { w() }
+        handler?.disconnected()
+        handler?.transport = nil
+        handler = nil
+        closePromise.succeed(())
+    }
+
+    func closeFromAnyThread() -> EventLoopFuture<Void> {
+        loop.execute { [self] in close() }
+        return closePromise.futureResult
+    }
+
+    func writeFromAnyThread(_ bytes: [UInt8]) {
+        loop.execute { [self] in
+            var b = loop.allocator.buffer(capacity: bytes.count)
+            b.writeBytes(bytes)
+            write(b, onWritten: nil)
+        }
+    }
+}
+#endif

@@ -1,0 +1,259 @@
+#if os(Linux)
+import Atomics
+import Dispatch
+import Foundation
+import CLarderSupport
+import Glibc
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// A file descriptor's owner on an `EpollEventLoop`: told of its readiness events, on the loop.
+protocol EpollHandler: AnyObject {
+    func epollEvents(_ events: UInt32)
+}
+
+/// One worker thread of the epoll engine (`--io epoll`; docs/ARCHITECTURE.md "I/O engine"): an
+/// epoll loop over the RESP connections it owns, plus the work other threads send it. It
+/// conforms to NIO's `EventLoop`, so everything written against a shard's `loop` (hops,
+/// borrows, bulk loads, HTTP's runOnShard, timers, futures) runs on it unchanged.
+///
+/// Work from other threads goes into a locked queue; the eventfd is written only when the
+/// loop is asleep (or about to be) in `epoll_wait`, so a busy loop pays no system call per hop.
+final class EpollEventLoop: EventLoop, @unchecked Sendable {
+    let index: Int
+    private let epfd: Int32
+    private let wakeFd: Int32
+    private let lock = NIOLock()
+    private var queue: [() -> Void] = []
+    /// Under `lock`: the loop is (about to be) blocked in epoll_wait; the next submitter wakes it.
+    private var sleeping = false
+    private var running = true
+    private var thread: pthread_t? = nil
+    /// Per-fd owners, indexed by descriptor (small integers): one array load per event.
+    private var handlers: [EpollHandler?] = []
+    private var timers: [Timer] = []
+    private var nextTimerId: UInt64 = 0
+    private var events: UnsafeMutablePointer<epoll_event>
+    private static let maxEvents = 128
+    private let stopped = DispatchSemaphore(value: 0)
+    /// The read buffer shared by this thread's connections (a read is handed to the handler,
+    /// which keeps only a partial command); taken out while a read uses it.
+    var readBuffer: ByteBuffer?
+    var readSize = 16 * 1024
+    let allocator = ByteBufferAllocator()
+
+    private struct Timer {
+        let deadline: UInt64
+        let id: UInt64
+        let run: () -> Void
+    }
+
+    init(index: Int, name: String) {
+        self.index = index
+        epfd = epoll_create1(Int32(EPOLL_CLOEXEC))
+        precondition(epfd >= 0, "epoll_create1 failed: errno \(errno)")
+        wakeFd = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
+        precondition(wakeFd >= 0, "eventfd failed: errno \(errno)")
+        events = .allocate(capacity: Self.maxEvents)
+        var ev = epoll_event()
+        ev.events = EPOLLIN.rawValue
+        ev.data.fd = wakeFd
+        _ = epoll_ctl(epfd, EPOLL_CTL_ADD, wakeFd, &ev)
+        readBuffer = allocator.buffer(capacity: readSize)
+        let started = DispatchSemaphore(value: 0)
+        let t = Thread { [self] in
+            lock.withLock { thread = pthread_self() }
+            started.signal()
+            run()
+        }
+        t.name = name
+        t.stackSize = 8 << 20
+        t.start()
+        started.wait()
+    }
+
+    deinit {
+        events.deallocate()
+        Glibc.close(epfd)
+        Glibc.close(wakeFd)
+    }
+
+    // MARK: EventLoop
+
+    var inEventLoop: Bool {
+        guard let thread else { return false }
+        return pthread_equal(thread, pthread_self()) != 0
+    }
+
+    func execute(_ task: @escaping @Sendable () -> Void) {
+        let wake: Bool = lock.withLock {
+            queue.append(task)
+            let w = sleeping
+            sleeping = false
+            return w
+        }
+        if wake { wakeUp() }
+    }
+
+    private func wakeUp() {
+        var one: UInt64 = 1
+        _ = write(wakeFd, &one, 8)
+    }
+
+    func scheduleTask<T>(deadline: NIODeadline, _ task: @escaping @Sendable () throws -> T) -> Scheduled<T> {
+        let promise: EventLoopPromise<T> = makePromise()
+        let id: UInt64 = lock.withLock { nextTimerId += 1; return nextTimerId }
+        let at = deadline.uptimeNanoseconds
+        let insert = { [self] in
+            addTimer(Timer(deadline: at, id: id, run: {
+                do { promise.succeed(try task()) } catch { promise.fail(error) }
+            }))
+        }
+        if inEventLoop { insert() } else { execute(insert) }
+        return Scheduled(promise: promise) { [self] in
+            let cancel = { [self] in
+                if let i = timers.firstIndex(where: { $0.id == id }) {
+                    timers.remove(at: i)
+                    promise.fail(EventLoopError.cancelled)
+                }
+            }
+            if inEventLoop { cancel() } else { execute(cancel) }
+        }
+    }
+
+    func scheduleTask<T>(in delay: TimeAmount, _ task: @escaping @Sendable () throws -> T) -> Scheduled<T> {
+        scheduleTask(deadline: .now() + delay, task)
+    }
+
+    func preconditionInEventLoop(file: StaticString, line: UInt) {
+        precondition(inEventLoop, "not on the epoll loop \(index)", file: file, line: line)
+    }
+
+    func preconditionNotInEventLoop(file: StaticString, line: UInt) {
+        precondition(!inEventLoop, "on the epoll loop \(index)", file: file, line: line)
+    }
+
+    func shutdownGracefully(queue callbackQueue: DispatchQueue, _ callback: @escaping @Sendable (Error?) -> Void) {
+        execute { [self] in running = false }
+        DispatchQueue.global().async { [self] in
+            stopped.wait(); stopped.signal()
+            callbackQueue.async { callback(nil) }
+        }
+    }
+
+    // MARK: descriptors (on the loop)
+
+    func register(fd: Int32, events: UInt32, handler: EpollHandler) -> Bool {
+        if Int(fd) >= handlers.count { handlers.append(contentsOf: repeatElement(nil, count: Int(fd) + 64 - handlers.count)) }
+        var ev = epoll_event()
+        ev.events = events
+        ev.data.fd = fd
+        guard epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) == 0 else { return false }
+        handlers[Int(fd)] = handler
+        return true
+    }
+
+    func modify(fd: Int32, events: UInt32) {
+        var ev = epoll_event()
+        ev.events = events
+        ev.data.fd = fd
+        _ = epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev)
+    }
+
+    func unregister(fd: Int32) {
+        _ = epoll_ctl(epfd, EPOLL_CTL_DEL, fd, nil)
+        if Int(fd) < handlers.count { handlers[Int(fd)] = nil }
+    }
+
+    // MARK: the loop
+
+    private func addTimer(_ t: Timer) {
+        // Sorted by deadline (then id): the earliest is first. Few timers are ever pending
+        // (the crons, blocking and pause timeouts), so a binary insertion is enough.
+        var lo = 0, hi = timers.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if timers[mid].deadline <= t.deadline { lo = mid + 1 } else { hi = mid }
+        }
+        timers.insert(t, at: lo)
+    }
+
+    private func run() {
+        var local: [() -> Void] = []
+        while running {
+            // Work sent by other threads, in order.
+            lock.withLock { swap(&queue, &local) }
+            for task in local { task() }
+            local.removeAll(keepingCapacity: true)
+            // Timers that are due.
+            if !timers.isEmpty {
+                let now = DispatchTime.now().uptimeNanoseconds
+                while let first = timers.first, first.deadline <= now {
+                    timers.removeFirst()
+                    first.run()
+                }
+            }
+            guard running else { break }
+            var timeout: Int32 = -1
+            if let first = timers.first {
+                let now = DispatchTime.now().uptimeNanoseconds
+                timeout = first.deadline <= now ? 0 : Int32(min((first.deadline - now + 999_999) / 1_000_000, 60_000))
+            }
+            if timeout != 0 {
+                // Asleep only if nothing is queued; a submitter that sees `sleeping` writes the eventfd.
+                let idle: Bool = lock.withLock {
+                    if queue.isEmpty { sleeping = true; return true }
+                    return false
+                }
+                if !idle { timeout = 0 }
+            }
+            let n = epoll_wait(epfd, events, Int32(Self.maxEvents), timeout)
+            if timeout != 0 { lock.withLock { sleeping = false } }
+            if n < 0 { continue }  // EINTR
+            for i in 0..<Int(n) {
+                let ev = events[i]
+                let fd = ev.data.fd
+                if fd == wakeFd {
+                    var v: UInt64 = 0
+                    _ = read(wakeFd, &v, 8)
+                    continue
+                }
+                if Int(fd) < handlers.count, let h = handlers[Int(fd)] { h.epollEvents(ev.events) }
+            }
+        }
+        // Stopped: what is still scheduled never runs, and its futures are left unfulfilled
+        // (NIO fails them; nothing here waits on one after the stop).
+        timers.removeAll()
+        stopped.signal()
+    }
+}
+
+/// The threads of the epoll engine, one per shard.
+final class EpollEventLoopGroup: EventLoopGroup, @unchecked Sendable {
+    let loops: [EpollEventLoop]
+    private let nextIndex = ManagedAtomic<Int>(0)
+
+    init(numberOfThreads: Int) {
+        loops = (0..<numberOfThreads).map { EpollEventLoop(index: $0, name: "larder-epoll-\($0)") }
+    }
+
+    func next() -> EventLoop {
+        loops[nextIndex.loadThenWrappingIncrement(ordering: .relaxed) % loops.count]
+    }
+
+    func makeIterator() -> EventLoopIterator { EventLoopIterator(loops) }
+
+    func shutdownGracefully(queue: DispatchQueue, _ callback: @escaping @Sendable (Error?) -> Void) {
+        let left = ManagedAtomic<Int>(loops.count)
+        for loop in loops {
+            loop.shutdownGracefully(queue: .global()) { _ in
+                if left.wrappingDecrementThenLoad(ordering: .acquiringAndReleasing) == 0 { queue.async { callback(nil) } }
+            }
+        }
+    }
+
+    func _preconditionSafeToSyncShutdown(file: StaticString, line: UInt) {
+        precondition(!loops.contains { $0.inEventLoop }, "shutting down the epoll loops from one of them", file: file, line: line)
+    }
+}
+#endif
