@@ -8,6 +8,7 @@
 #   4. Fuzz/*/run.sh 30                 fuzz smoke runs (30 s each), when present
 #   5. pytest Tests/conformance         real clients (redis-cli, redis-py 7, hiredis) vs redis-server, venv-r7
 #   6. pytest -m redis_py8              the redis-py 8 subset, venv-r8
+#   7. pytest Tests/conformance again   with LARDER_IO=epoll: the suite on the epoll I/O engine
 # Environment:
 #   LARDER_SERVER_CMD   server under test, {port} is replaced (default: .build/release/larder serve --port {port})
 #                       e.g. "redis-server --port {port} --save '' --appendonly no" to self-check the harness
@@ -81,6 +82,10 @@ if ((build_ok)) || [[ "$LARDER_SERVER_CMD" != .build/* ]]; then
   stage "conformance redis-py7" "$CACHE/venv-r7/bin/python" -m pytest Tests/conformance \
       -p no:cacheprovider -q -rs "${EXTRA[@]}"
   stage "conformance redis-py8" "$CACHE/venv-r8/bin/python" -m pytest Tests/conformance -m redis_py8 \
+      -p no:cacheprovider -q -rs "${EXTRA[@]}"
+  # The same suite on the epoll I/O engine (`--io epoll`, docs/ARCHITECTURE.md "I/O engine"): every
+  # engine that can be selected is tested. The harness and `larder serve` both read LARDER_IO.
+  stage "conformance epoll" env LARDER_IO=epoll "$CACHE/venv-r7/bin/python" -m pytest Tests/conformance \
       -p no:cacheprovider -q -rs "${EXTRA[@]}"
 else
   echo "release build failed: conformance suites not run"

@@ -58,31 +58,34 @@ def assert_stopped_at_first_batch(done):
 
 
 def fill_until_oom(server):
-    """Fills the server until a small write is refused, so it is over its limit at rest (a
-    large value is refused while it sits in the query buffer alone); returns DBSIZE."""
+    """Fills the server with ~3 MB, then sets maxmemory 1 MB under what it uses, so it is over
+    its limit at rest by a margin that transient buffers (a grown query buffer, an I/O
+    engine's read buffer given back after a burst) cannot make up; waits until a small write
+    is refused and checks it stays refused; returns DBSIZE. (Filling up to a limit left the
+    server a few KB over it, and the buffers freed after the burst could bring it back under.)"""
     c = server.client()
-    for size, pause, tries in [(20_000, 0.12, 1000), (100, 0, 200_000)]:
-        for i in range(tries):
-            try:
-                c.set(f"filler{size}:{i}", b"x" * size)
-            except redis.exceptions.OutOfMemoryError:
-                break
-            time.sleep(pause)  # larder measures used memory every 100 ms
-        else:
-            raise AssertionError("never full")
-    # Still full a few measurements later (memory freed after the burst, such as a grown
-    # query buffer, can bring a server that was just over the limit back under it).
+    for i in range(150):
+        c.set(f"filler:{i}", b"x" * 20_000)
+    time.sleep(0.3)  # larder measures used memory every 100 ms
+    used = int(c.info("memory")["used_memory"])
+    c.config_set("maxmemory", str(used - 1_000_000))
     for i in range(200):
-        time.sleep(0.25)
+        time.sleep(0.05)
         try:
-            c.set(f"filler-settle:{i}", b"x" * 2000)
+            c.set(f"filler-settle:{i}", b"x" * 100)
         except redis.exceptions.OutOfMemoryError:
-            return c.dbsize()
-    raise AssertionError("did not stay full")
+            break
+    else:
+        raise AssertionError("never refused a write over maxmemory")
+    for i in range(5):
+        time.sleep(0.25)
+        with pytest.raises(redis.exceptions.OutOfMemoryError):
+            c.set(f"filler-late:{i}", b"x" * 100)
+    return c.dbsize()
 
 
 def test_materialize_into_a_full_server_stops_with_the_error(tmp_path):
-    server = servers.start_larder(["--maxmemory", "4mb"])
+    server = servers.start_larder(["--maxmemory-policy", "noeviction"])
     try:
         filled = fill_until_oom(server)
         done = materialize_into(server.port, tmp_path)
@@ -93,8 +96,8 @@ def test_materialize_into_a_full_server_stops_with_the_error(tmp_path):
 
 
 def test_materialize_into_a_full_redis_server_stops_the_same_way(tmp_path):
-    """redis-server with maxmemory 2mb and noeviction, filled past it."""
-    server = servers.start_redis(["--maxmemory", "2mb", "--maxmemory-policy", "noeviction"])
+    """redis-server with noeviction, over its maxmemory."""
+    server = servers.start_redis(["--maxmemory-policy", "noeviction"])
     try:
         filled = fill_until_oom(server)
         done = materialize_into(server.port, tmp_path)
