@@ -1,32 +1,19 @@
 import Foundation
-import LarderLog
 import NIOCore
 import NIOPosix
 
-/// The HTTP feature server (Feast's `feast serve` API) on its own port, served on the shard loops
-/// (`init(api:sharing:)`, what `larder serve` does) or on loops of its own,
-/// in the same process as the RESP server and reading the same shards.
+/// The HTTP feature server (Feast's `feast serve` API) on its own port, served on the RESP
+/// server's NIO loops, in the same process and reading the same shards.
 public final class HTTPFeatureServer: @unchecked Sendable {
     let api: HTTPFeatureAPI
+    /// The RESP server's loops (it shuts them down).
     let group: MultiThreadedEventLoopGroup
-    /// False when the loops are the RESP server's shard loops (it shuts them down).
-    let ownsGroup: Bool
     let maxBodyBytes: Int
     let maxHeaderBytes: Int
     private var channel: Channel?
-    /// Open connections, closed by stop() when the loops are shared (shutting down an own
-    /// group closed them before).
+    /// Open connections, closed by stop() (the loops stay up: they are the RESP server's).
     private var connections: [ObjectIdentifier: Channel] = [:]
     private let lock = NSLock()
-
-    /// On loops of its own.
-    public init(api: HTTPFeatureAPI, threads: Int = 1, maxBodyBytes: Int = 8 * 1024 * 1024, maxHeaderBytes: Int = 32 * 1024) {
-        self.api = api
-        self.maxHeaderBytes = maxHeaderBytes
-        self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
-        self.ownsGroup = true
-        self.maxBodyBytes = maxBodyBytes
-    }
 
     /// On the RESP server's shard loops (`LarderServer.eventLoopGroup`): a request whose keys
     /// live on its connection's shard reads them there at once, with no hop to another thread
@@ -37,7 +24,6 @@ public final class HTTPFeatureServer: @unchecked Sendable {
         self.api = api
         self.maxHeaderBytes = maxHeaderBytes
         self.group = group
-        self.ownsGroup = false
         self.maxBodyBytes = maxBodyBytes
     }
 
@@ -52,11 +38,9 @@ public final class HTTPFeatureServer: @unchecked Sendable {
             // A client that half-closes after its last request still gets the answers.
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { [self] channel in
-                if !ownsGroup {
-                    let id = ObjectIdentifier(channel)
-                    lock.withLock { connections[id] = channel }
-                    channel.closeFuture.whenComplete { _ in self.lock.withLock { _ = self.connections.removeValue(forKey: id) } }
-                }
+                let id = ObjectIdentifier(channel)
+                lock.withLock { connections[id] = channel }
+                channel.closeFuture.whenComplete { _ in self.lock.withLock { _ = self.connections.removeValue(forKey: id) } }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
                         HTTPFeatureHandler(api: api, maxBodyBytes: limit, maxHeaderBytes: headerLimit))
@@ -67,23 +51,15 @@ public final class HTTPFeatureServer: @unchecked Sendable {
         return ch.localAddress?.port ?? port
     }
 
-    /// Closes the port and every HTTP connection. Bounded: a request still waiting for a shard
-    /// after a second is abandoned with its connection (the server is stopping). Idempotent.
+    /// Closes the port and every HTTP connection (a request still waiting for a shard is
+    /// abandoned with its connection: the server is stopping). Idempotent.
     public func stop() {
         guard let ch = channel else { return }
         channel = nil
         try? ch.close().wait()
-        guard ownsGroup else {
-            let open = lock.withLock { Array(connections.values) }
-            let closed = open.map { $0.close() }
-            for f in closed { _ = try? f.wait() }
-            return
-        }
-        let down = DispatchSemaphore(value: 0)
-        group.shutdownGracefully(queue: .global()) { _ in down.signal() }
-        if down.wait(timeout: .now() + 1) == .timedOut {
-            LarderLog.server.warning("HTTP connections still open after 1 s; stopping without them", metadata: ["event": "shutdown_waiting"])
-        }
+        let open = lock.withLock { Array(connections.values) }
+        let closed = open.map { $0.close() }
+        for f in closed { _ = try? f.wait() }
     }
 }
 
