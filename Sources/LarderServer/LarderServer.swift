@@ -138,6 +138,13 @@ public final class LarderServer: @unchecked Sendable {
         if settings.tlsPort != nil { try state.configureTLS(settings.tls, reason: "start") }
         var listeners: [Channel] = []
         do {
+            // The TLS port is bound first: a client (or a readiness probe) that finds the plain
+            // port open can count on the TLS port being open too (a test saw it refused, under load).
+            if let tlsPort = settings.tlsPort {
+                let ch = try bootstrap(tls: true).bind(host: settings.bind, port: tlsPort).wait()
+                listeners.append(ch)
+                state.boundTLSPort = ch.localAddress?.port ?? tlsPort
+            }
             if settings.listenPlain {
                 #if os(Linux)
                 if let epoll = group as? EpollEventLoopGroup {
@@ -154,11 +161,6 @@ public final class LarderServer: @unchecked Sendable {
                     listeners.append(ch)
                     state.boundPort = ch.localAddress?.port ?? settings.port
                 }
-            }
-            if let tlsPort = settings.tlsPort {
-                let ch = try bootstrap(tls: true).bind(host: settings.bind, port: tlsPort).wait()
-                listeners.append(ch)
-                state.boundTLSPort = ch.localAddress?.port ?? tlsPort
             }
         } catch {
             for ch in listeners { try? ch.close().wait() }
