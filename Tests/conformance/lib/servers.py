@@ -58,14 +58,19 @@ class Server:
 
     def __init__(self, name: str, template: str, extra_args=()):
         self.name = name
-        self.port = free_port()
-        argv = shlex.split(template.replace("{port}", str(self.port)))
-        if "/" in argv[0] and not os.path.isabs(argv[0]):
-            argv[0] = str(REPO_ROOT / argv[0])
-        self.argv = argv + list(extra_args)
+        self._template = template
+        self._extra_args = list(extra_args)
+        self._pick_port()
         self.workdir = tempfile.mkdtemp(prefix=f"larder-conf-{name}-")
         self.log_path = os.path.join(self.workdir, "server.log")
         self.proc = None
+
+    def _pick_port(self):
+        self.port = free_port()
+        argv = shlex.split(self._template.replace("{port}", str(self.port)))
+        if "/" in argv[0] and not os.path.isabs(argv[0]):
+            argv[0] = str(REPO_ROOT / argv[0])
+        self.argv = argv + self._extra_args
 
     @property
     def pid(self) -> int:
@@ -75,6 +80,20 @@ class Server:
         if "/" in self.argv[0] and not os.path.exists(self.argv[0]):
             raise RuntimeError(f"{self.name}: {self.argv[0]} does not exist (run `swift build -c release`, "
                                f"or set LARDER_SERVER_CMD to a stand-in server)")
+        # free_port() releases the port before the server binds it, so another process on the
+        # machine (a parallel test stage) can take it in between: that start is retried on a new
+        # port. Only this port is re-picked; a port a test chose itself fails as it did.
+        for attempt in range(3):
+            try:
+                return self._start_once()
+            except RuntimeError as e:
+                taken = f":{self.port}: address already in use" in str(e) or \
+                    f"*:{self.port}: bind: Address already in use" in str(e)
+                if not taken or attempt == 2 or "{port}" not in self._template:
+                    raise
+                self._pick_port()
+
+    def _start_once(self):
         log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(self.argv, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
