@@ -75,7 +75,10 @@ struct ColumnChunkReader {
     }
 
     /// Reads the chunk. Fixed-width values go to `sink` when given (capacity: the chunk's value count).
-    mutating func read(_ chunk: ColumnChunk, sink: FixedSink? = nil) throws -> ChunkContents {
+    ///
+    /// With `selection`, a data page of a flat nullable column none of whose rows are selected
+    /// is not decompressed nor decoded: its rows read as nulls (see `RowSelection`).
+    mutating func read(_ chunk: ColumnChunk, sink: FixedSink? = nil, selection: RowSelection? = nil) throws -> ChunkContents {
         if chunk.hasCryptoMetadata { throw ParquetError(.encrypted, "the column chunk is encrypted") }
         if let p = chunk.filePath, !p.isEmpty {
             throw ParquetError(.externalData, "the column chunk's data lives in another file ('\(p)'), which is not supported")
@@ -153,6 +156,12 @@ struct ColumnChunkReader {
                 case .dataPage:
                     guard let dh = header.dataPage else { throw ParquetError(.badPageHeader, "data page without its DataPageHeader") }
                     let n = try pageValueCount(dh.numValues, seen: seen, total: total)
+                    if skips(seen ..< seen + n, selection) {
+                        out.defLevels.append(contentsOf: repeatElement(0, count: n))
+                        seen += n
+                        pages.append(PageSummary(type: header.type, encoding: dh.encoding, numValues: n))
+                        break
+                    }
                     let data = try decompress(codec, body, usize)
                     var p = 0
                     if leaf.maxRep > 0 {
@@ -171,6 +180,12 @@ struct ColumnChunkReader {
                 case .dataPageV2:
                     guard let dh = header.dataPageV2 else { throw ParquetError(.badPageHeader, "data page v2 without its DataPageHeaderV2") }
                     let n = try pageValueCount(dh.numValues, seen: seen, total: total)
+                    if skips(seen ..< seen + n, selection) {
+                        out.defLevels.append(contentsOf: repeatElement(0, count: n))
+                        seen += n
+                        pages.append(PageSummary(type: header.type, encoding: dh.encoding, numValues: n))
+                        break
+                    }
                     let repLen = Int(dh.repetitionLevelsByteLength), defLen = Int(dh.definitionLevelsByteLength)
                     guard repLen >= 0, defLen >= 0, repLen + defLen <= csize, repLen + defLen <= usize else {
                         throw ParquetError(.badPageHeader, "v2 level lengths (\(repLen) + \(defLen)) exceed the page")
@@ -205,6 +220,13 @@ struct ColumnChunkReader {
         }
         out.levelCount = seen
         return out
+    }
+
+    /// Whether the page of `rows` can be skipped: a flat (one level entry per row) nullable
+    /// column, so its rows can read as nulls, and none of them selected.
+    private func skips(_ rows: Range<Int>, _ selection: RowSelection?) -> Bool {
+        guard let selection, leaf.maxRep == 0, leaf.maxDef > 0 else { return false }
+        return !selection.intersects(rows)
     }
 
     private func pageValueCount(_ raw: Int32, seen: Int, total: Int) throws -> Int {

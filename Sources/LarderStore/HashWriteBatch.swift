@@ -27,6 +27,28 @@ public struct HashWriteBatch: Sendable {
         }
     }
 
+    /// Adds a record whose first value is `first` and whose other values follow in `prefixed`,
+    /// each as a little-endian u32 byte count then the bytes (the materializer's per-entity
+    /// layout); `prefixed` must hold `fields.count - 1` values. Copied in bulk: the generic
+    /// `append(key:values:)` fed slice by slice cost ~3,400 instructions per 11-field record
+    /// under callgrind (345 M for the materialize benchmark's 100,000 records).
+    public mutating func append(key: [UInt8], first: UnsafeRawBufferPointer, lengthPrefixed prefixed: UnsafeRawBufferPointer) {
+        keys.append(key)
+        bytes.append(contentsOf: first)
+        valueEnds.append(bytes.count)
+        var offset = 0
+        var values = 1
+        while offset + 4 <= prefixed.count {
+            let length = Int(prefixed[offset]) | Int(prefixed[offset + 1]) << 8 | Int(prefixed[offset + 2]) << 16 | Int(prefixed[offset + 3]) << 24
+            precondition(offset + 4 + length <= prefixed.count, "length-prefixed value overruns its buffer")
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: prefixed[offset + 4 ..< offset + 4 + length]))
+            valueEnds.append(bytes.count)
+            offset += 4 + length
+            values += 1
+        }
+        precondition(offset == prefixed.count && values == fields.count, "record has \(values) values for \(fields.count) fields")
+    }
+
     /// Runs `body` for each of `records` (indices) with the record's key, field names and values
     /// read in place (valid only inside `body`): how the embedded bulk load hands records to
     /// the store.

@@ -1,5 +1,7 @@
 import LarderTLS
 import LarderStore
+import LarderParquet
+import LarderFeatures
 import XCTest
 @testable import LarderOffline
 
@@ -163,5 +165,51 @@ final class MaterializeSupportTests: XCTestCase {
         var slowReads = RESPCommandBuffer()
         for key in keys { slowReads.append([Array("HMGET".utf8), key, Array("_ts:v".utf8)]) }
         XCTAssertEqual(reads.bytes, slowReads.bytes)
+    }
+
+    /// The raw path writes the same payload as ColumnValueEncoder value by value, for the
+    /// conversions it takes (negative varints, NaN, bools, ASCII text) and those it hands back
+    /// (nulls, NaT, widening, non-ASCII and invalid UTF-8 text, lists), and reuses a payload.
+    func testRawEncodingMatchesColumnValueEncoder() throws {
+        var text = ByteArrayColumn()
+        let strings: [[UInt8]] = [Array("Paris".utf8), [], Array("Zürich".utf8), [0xff, 0x41], Array(String(repeating: "x", count: 200).utf8), Array("a".utf8)]
+        for s in strings { text.append(s) }
+        let n = strings.count
+        let ints: [Int64] = [0, -1, 127, 128, Int64.min, Int64.max]
+        let columns: [(ColumnData, FeastType)] = [
+            (ColumnData(type: .int64, values: .int64(ints)), .scalar(.int64)),
+            (ColumnData(type: .int64, values: .int64(ints), validity: [true, false, true, true, false, true]), .scalar(.int64)),
+            (ColumnData(type: .int32, values: .int32([0, -1, 300, Int32.min, Int32.max, 5])), .scalar(.int32)),
+            (ColumnData(type: .int32, values: .int32([0, -1, 300, Int32.min, Int32.max, 5])), .scalar(.int64)),
+            (ColumnData(type: .double, values: .double([0, -0.0, .nan, .infinity, 1e300, 0.1])), .scalar(.float64)),
+            (ColumnData(type: .float, values: .float([0, -0.0, .nan, .infinity, 3.5, 0.1])), .scalar(.float32)),
+            (ColumnData(type: .float, values: .float([0, -0.0, .nan, .infinity, 3.5, 0.1])), .scalar(.float64)),
+            (ColumnData(type: .boolean, values: .boolean([true, false, true, false, true, true])), .scalar(.bool)),
+            (ColumnData(type: .string, values: .byteArray(text)), .scalar(.string)),
+            (ColumnData(type: .string, values: .byteArray(text), validity: [false, true, true, true, true, false]), .scalar(.string)),
+            (ColumnData(type: .timestamp(isAdjustedToUTC: true), values: .int64(ints.map { $0 / 2 }),
+                        validity: [true, false, true, true, true, true]), .scalar(.unixTimestamp)),
+            (ColumnData(type: .list(.int64), values: .list(ListColumn(offsets: [0, 1, 1, 3, 3, 3, 6],
+                                                                       elements: ColumnData(type: .int64, values: .int64(ints))))), .array(.int64)),
+        ]
+        let encoders = try columns.enumerated().map { try ColumnValueEncoder(column: $0.element.0, type: $0.element.1, name: "c\($0.offset)") }
+        var raw = RawRowEncoder(encoders: encoders)
+        var latest = LatestRows(featureCount: encoders.count)
+        for row in 0 ..< n {
+            var expected: [UInt8] = []
+            for encoder in encoders {
+                try LatestRows.appendValue(to: &expected) { try encoder.encode(row: row, into: &$0) }
+            }
+            let slot = try XCTUnwrap(latest.offer(key: [UInt8(row)], eventNanos: 1, createdNanos: 0))
+            try raw.encode(row: row, into: &latest, slot: slot)
+            XCTAssertEqual(latest.payloads[slot], expected, "row \(row)")
+            // Re-encoding a slot (a later batch's winner) reuses or replaces its payload.
+            try raw.encode(row: (row + 1) % n, into: &latest, slot: 0)
+            var again: [UInt8] = []
+            for encoder in encoders {
+                try LatestRows.appendValue(to: &again) { try encoder.encode(row: (row + 1) % n, into: &$0) }
+            }
+            XCTAssertEqual(latest.payloads[0], again, "slot 0 after row \(row)")
+        }
     }
 }
