@@ -228,7 +228,7 @@ public struct TabularBatches {
     }
 
     /// The deferred columns of the batch `next()` returned last, in `deferred` order, valid at
-    /// least at `rows` (indices into that batch): elsewhere a value may read as null. A Parquet
+    /// least at `rows` (indices into that batch): elsewhere a value may read as zero or null. A Parquet
     /// row group decodes only the pages of these columns that hold one of the rows (a source
     /// in time order has each entity's latest row in its last pages).
     public mutating func deferredColumns(rows: [Int]) throws -> [ColumnData] {

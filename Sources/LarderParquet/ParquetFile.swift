@@ -100,7 +100,8 @@ public final class ParquetFile: @unchecked Sendable {
     ///
     /// With `selection`, only the selected rows are guaranteed: the data pages of a flat
     /// nullable column that hold none of them are skipped (not decompressed nor decoded) and
-    /// their rows read as nulls. Other rows may still hold their values.
+    /// their rows read as the type's zero value (0, false, empty; fixed-length byte arrays as
+    /// nulls). Other rows hold their values.
     public func readRowGroup(_ g: Int, columns: [String]? = nil, threads: Int = 1, selection: RowSelection? = nil) throws -> ColumnBatch {
         guard g >= 0, g < rowGroupCount else {
             throw ParquetError(.invalidArgument, "row group \(g) does not exist (the file has \(rowGroupCount))", file: path)

@@ -27,7 +27,8 @@ extension ParquetFile {
 }
 
 /// Rows of a row group a reader needs, for `ParquetFile.readRowGroup(selection:)`: the data
-/// pages of a flat nullable column holding none of them are skipped. Materialization decides
+/// pages of a flat nullable column holding none of them are skipped (their rows read as zero
+/// values: only the selected rows are meaningful). Materialization decides
 /// each entity's latest row from the key and timestamp columns first and then needs the feature
 /// columns only at those rows; a source in time order has them all in its last pages.
 public struct RowSelection: Sendable {

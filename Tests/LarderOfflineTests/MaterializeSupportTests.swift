@@ -167,6 +167,26 @@ final class MaterializeSupportTests: XCTestCase {
         XCTAssertEqual(reads.bytes, slowReads.bytes)
     }
 
+    /// The bulk append of a length-prefixed payload makes the same batch as the value-by-value
+    /// append, empty values (an epoch timestamp, a null feature) included.
+    func testLengthPrefixedAppendEqualsValueAppend() {
+        let fields = [Array("_ts:v".utf8), Array("a".utf8), Array("b".utf8), Array("c".utf8)]
+        var bulk = HashWriteBatch(fields: fields, ttlSeconds: nil)
+        var single = HashWriteBatch(fields: fields, ttlSeconds: nil)
+        for (r, values) in [[[], [], [], []], [[1, 2], [], [3], Array(repeating: 9, count: 300)], [[], [4], [5, 6], []]].enumerated() {
+            var prefixed: [UInt8] = []
+            for value in values.dropFirst() {
+                LatestRows.appendValue(to: &prefixed) { $0 += value.map { UInt8($0) } }
+            }
+            let first = values[0].map { UInt8($0) }
+            first.withUnsafeBytes { f in prefixed.withUnsafeBytes { bulk.append(key: [UInt8(r)], first: f, lengthPrefixed: $0) } }
+            single.append(key: [UInt8(r)], values: values.map { ArraySlice($0.map { UInt8($0) }) })
+        }
+        XCTAssertEqual(bulk.keys, single.keys)
+        XCTAssertEqual(bulk.bytes, single.bytes)
+        XCTAssertEqual(bulk.valueEnds, single.valueEnds)
+    }
+
     /// The raw path writes the same payload as ColumnValueEncoder value by value, for the
     /// conversions it takes (negative varints, NaN, bools, ASCII text) and those it hands back
     /// (nulls, NaT, widening, non-ASCII and invalid UTF-8 text, lists), and reuses a payload.
