@@ -1,3 +1,4 @@
+import Foundation
 import LarderTLS
 import LarderStore
 import LarderParquet
@@ -165,6 +166,65 @@ final class MaterializeSupportTests: XCTestCase {
         var slowReads = RESPCommandBuffer()
         for key in keys { slowReads.append([Array("HMGET".utf8), key, Array("_ts:v".utf8)]) }
         XCTAssertEqual(reads.bytes, slowReads.bytes)
+    }
+
+    /// Deferred columns read for some rows of the last batch equal a plain read at those rows,
+    /// through a time filter that drops rows inside a Parquet row group (rows are mapped back to
+    /// the row group's), over several row groups and files, and for CSV (read with the batch).
+    func testDeferredColumnsEqualAPlainReadAtTheAskedRows() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("larder-deferred-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let n = 700
+        let fields = [Field(name: "id", type: .int64), Field(name: "ts", type: .timestamp(isAdjustedToUTC: true)),
+                      Field(name: "f", type: .double), Field(name: "g", type: .int64)]
+        func part(_ k: Int) -> ColumnBatch {
+            ColumnBatch(fields: fields, columns: [
+                ColumnData(type: .int64, values: .int64((0 ..< n).map { Int64($0 % 50) })),
+                ColumnData(type: .timestamp(isAdjustedToUTC: true), values: .int64((0 ..< n).map { Int64(($0 * 7919 + k) % 1000) })),
+                ColumnData(type: .double, values: .double((0 ..< n).map { Double($0 + k) / 8 })),
+                ColumnData(type: .int64, values: .int64((0 ..< n).map { Int64($0 * 3 + k) }), validity: (0 ..< n).map { $0 % 5 != 0 }),
+            ], rowCount: n)
+        }
+        for k in 0 ..< 2 {
+            try ParquetWriter.write([part(k)], to: dir.appendingPathComponent("p\(k).parquet").path,
+                                    options: ParquetWriterOptions(maxRowsPerRowGroup: 300, maxRowsPerPage: 40))
+        }
+        var csv = "id,ts,f,g\n"
+        for r in 0 ..< 200 { csv += "\(r % 9),\(1_700_000_000 + r * 37 % 500),\(Double(r) / 4),\(r % 3 == 0 ? "" : String(r))\n" }
+        try csv.write(to: dir.appendingPathComponent("c.csv"), atomically: true, encoding: .utf8)
+        var csvOptions = CSVOptions()
+        csvOptions.columnTypes["ts"] = .timestamp(isAdjustedToUTC: true)
+        let sources = [(try TabularSource(path: dir.path + "/*.parquet"), TimeFilter(column: "ts", range: 250 ... 800)),
+                       (try TabularSource(path: dir.appendingPathComponent("c.csv").path, csvOptions: csvOptions),
+                        TimeFilter(column: "ts", range: 1_700_000_100_000_000_000 ... 1_700_000_400_000_000_000))]
+        for (source, filter) in sources {
+            let plain = try source.readAll(columns: ["id", "f", "g"], timeFilter: filter)
+            XCTAssertGreaterThanOrEqual(plain.count, source.format == .parquet ? 6 : 1, source.path)
+            XCTAssertTrue(plain.allSatisfy { $0.rowCount > 0 && $0.rowCount < 300 }, "the filter keeps part of each batch")
+            var deferred = try source.batches(columns: ["id"], deferred: ["f", "g"], timeFilter: filter)
+            var b = 0
+            while let batch = try deferred.next() {
+                XCTAssertEqual(batch.columns.count, 1)
+                XCTAssertEqual(batch.rowCount, plain[b].rowCount)
+                let rows = Array(stride(from: batch.rowCount - 1, through: 0, by: -13))
+                let columns = try deferred.deferredColumns(rows: rows)
+                XCTAssertEqual(columns.count, 2)
+                for (c, name) in ["f", "g"].enumerated() {
+                    let want = try XCTUnwrap(plain[b][name])
+                    for r in rows {
+                        XCTAssertEqual(columns[c].isNull(r), want.isNull(r), "\(source.path) batch \(b) \(name) row \(r)")
+                        switch (columns[c].values, want.values) {
+                        case (.double(let x), .double(let y)): XCTAssertEqual(x[r], y[r], "\(source.path) batch \(b) row \(r)")
+                        case (.int64(let x), .int64(let y)): if !want.isNull(r) { XCTAssertEqual(x[r], y[r], "\(source.path) batch \(b) row \(r)") }
+                        default: XCTFail("\(name): \(columns[c].type) vs \(want.type)")
+                        }
+                    }
+                }
+                b += 1
+            }
+            XCTAssertEqual(b, plain.count)
+        }
     }
 
     /// The bulk append of a length-prefixed payload makes the same batch as the value-by-value
