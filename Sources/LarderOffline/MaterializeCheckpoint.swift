@@ -149,10 +149,25 @@ public final class ReadCheckpoint {
             let event = Int64(bitPattern: try u64())
             let created = Int64(bitPattern: try u64())
             let payload = Array(try bytes(try count("payload length", max: b.count)))
+            // The writes copy a payload in bulk and trap on a malformed one: checked here.
+            guard Self.holdsValues(payload, count: featureCount) else {
+                throw CheckpointMismatch(reason: "a payload ending at byte \(i) does not hold \(featureCount) length-prefixed values")
+            }
             latest.restoreSlot(int64Key: id, key: key, eventNanos: event, createdNanos: created, payload: payload)
         }
         guard Array(try bytes(magic.count)) == magic, i == b.count else { throw CheckpointMismatch(reason: "no end mark") }
         return Restored(latest: latest, filesDone: filesDone, rowsRead: rowsRead)
+    }
+
+    /// Whether `payload` is exactly `count` values, each a u32 little-endian length then its bytes.
+    static func holdsValues(_ payload: [UInt8], count: Int) -> Bool {
+        var offset = 0, values = 0
+        while offset + 4 <= payload.count {
+            let length = Int(payload[offset]) | Int(payload[offset + 1]) << 8 | Int(payload[offset + 2]) << 16 | Int(payload[offset + 3]) << 24
+            offset += 4 + length
+            values += 1
+        }
+        return offset == payload.count && values == count
     }
 
     static func put(_ v: UInt64, _ out: inout [UInt8]) {

@@ -76,9 +76,13 @@ public final class TabularSource {
 
     /// Batches of the requested columns (all when nil), in the requested order, optionally
     /// restricted to a time range (Parquet skips row groups whose statistics exclude it).
-    public func batches(columns: [String]? = nil, timeFilter: TimeFilter? = nil) throws -> TabularBatches {
+    ///
+    /// `deferred` columns are left out of the batches: `TabularBatches.deferredColumns(rows:)`
+    /// reads them for the last batch, only where needed (Parquet skips their pages holding none
+    /// of the rows asked for).
+    public func batches(columns: [String]? = nil, deferred: [String] = [], timeFilter: TimeFilter? = nil) throws -> TabularBatches {
         let wanted = columns ?? schema.map(\.name)
-        for name in wanted where !schema.contains(where: { $0.name == name }) {
+        for name in wanted + deferred where !schema.contains(where: { $0.name == name }) {
             throw TabularSourceError(path: path, "no column named \"\(name)\" (columns: \(schema.map(\.name).joined(separator: ", ")))")
         }
         if let timeFilter {
@@ -89,7 +93,7 @@ public final class TabularSource {
                 throw TabularSourceError(path: path, "time column \"\(timeFilter.column)\" is \(field.type), not a timestamp")
             }
         }
-        return TabularBatches(source: self, columns: wanted, timeFilter: timeFilter)
+        return TabularBatches(source: self, columns: wanted, deferred: deferred.filter { !wanted.contains($0) }, timeFilter: timeFilter)
     }
 
     /// Calls `body` with every batch (see `batches`).
@@ -153,9 +157,17 @@ public final class TabularSource {
 public struct TabularBatches {
     let source: TabularSource
     let columns: [String]
+    /// Columns read on demand (`deferredColumns(rows:)`), none of `columns`.
+    let deferred: [String]
     let timeFilter: TimeFilter?
-    /// Columns actually read: the requested ones plus the time column if not among them.
+    /// Columns actually read by `next()`: the requested ones plus the time column if not among
+    /// them, then (CSV, whose reader reads whole records) the deferred ones.
     let readColumns: [String]
+    /// The deferred columns of the last batch (CSV: read with it).
+    private var pendingDeferred: [ColumnData] = []
+    /// The Parquet row group of the last batch, and the rows of it the time filter kept (nil: all).
+    private var lastRowGroup: (file: ParquetFile, group: Int)?
+    private var lastKept: [Int]?
 
     private var fileIndex = 0
     private var csv: CSVReader?
@@ -165,15 +177,15 @@ public struct TabularBatches {
     private var rowGroups: [Int] = []
     private var rowGroupIndex = 0
 
-    init(source: TabularSource, columns: [String], timeFilter: TimeFilter?) {
+    init(source: TabularSource, columns: [String], deferred: [String] = [], timeFilter: TimeFilter?) {
         self.source = source
         self.columns = columns
+        self.deferred = deferred
         self.timeFilter = timeFilter
-        if let time = timeFilter?.column, !columns.contains(time) {
-            readColumns = columns + [time]
-        } else {
-            readColumns = columns
-        }
+        var read = columns
+        if let time = timeFilter?.column, !columns.contains(time) { read.append(time) }
+        if source.format == .csv { read += deferred.filter { !read.contains($0) } }
+        readColumns = read
     }
 
     /// Column chunks of a row group decoded at once, one per core. A source is often one large row
@@ -196,18 +208,38 @@ public struct TabularBatches {
     public mutating func next() throws -> ColumnBatch? {
         while true {
             guard let raw = try nextRaw() else { return nil }
-            guard let filter = timeFilter, let timeIndex = raw.index(of: filter.column) else { return raw }
             var batch = raw
-            if let rows = batch.rowsWithin(column: timeIndex, range: filter.range) {
+            lastKept = nil
+            if let filter = timeFilter, let timeIndex = raw.index(of: filter.column),
+               let rows = batch.rowsWithin(column: timeIndex, range: filter.range) {
                 if rows.isEmpty { continue }
                 batch = batch.keepingRows(rows)
+                lastKept = rows
             }
-            if readColumns.count != columns.count {
-                batch.fields.removeLast()
-                batch.columns.removeLast()
+            // Columns read but not asked for (the time column, CSV's deferred ones) are cut off;
+            // the deferred ones are kept for `deferredColumns`.
+            if batch.columns.count > columns.count {
+                pendingDeferred = deferred.compactMap { name in batch.index(of: name).map { batch.columns[$0] } }
+                batch.fields.removeLast(batch.columns.count - columns.count)
+                batch.columns.removeLast(batch.columns.count - columns.count)
             }
             return batch
         }
+    }
+
+    /// The deferred columns of the batch `next()` returned last, in `deferred` order, valid at
+    /// least at `rows` (indices into that batch): elsewhere a value may read as zero or null. A Parquet
+    /// row group decodes only the pages of these columns that hold one of the rows (a source
+    /// in time order has each entity's latest row in its last pages).
+    public mutating func deferredColumns(rows: [Int]) throws -> [ColumnData] {
+        guard source.format == .parquet else { return pendingDeferred }
+        guard let (file, group) = lastRowGroup else { return [] }
+        let present = deferred.filter { file.schema.column(named: $0)?.type != nil }
+        let selection = RowSelection(rows: lastKept.map { kept in rows.map { kept[$0] } } ?? rows)
+        let raw = try file.readRowGroup(group, columns: present, threads: TabularBatches.decodeThreads, selection: selection)
+        var batch = try conformed(raw, names: deferred, file: file.path)
+        if let lastKept { batch = batch.keepingRows(lastKept) }
+        return batch.columns
     }
 
     private mutating func nextRaw() throws -> ColumnBatch? {
@@ -221,8 +253,9 @@ public struct TabularBatches {
                     let g = rowGroups[rowGroupIndex]
                     rowGroupIndex += 1
                     if file.rowGroupRowCount(g) == 0 { continue }
+                    lastRowGroup = (file, g)
                     return try conformed(file.readRowGroup(g, columns: presentColumns, threads: TabularBatches.decodeThreads),
-                                         file: file.path)
+                                         names: readColumns, file: file.path)
                 }
                 parquet = nil
                 fileIndex += 1
@@ -258,10 +291,10 @@ public struct TabularBatches {
 extension TabularBatches {
     /// A Parquet row group's batch in the source schema: columns in `readColumns` order,
     /// widened to the unified types, missing ones as nulls.
-    func conformed(_ raw: ColumnBatch, file: String) throws -> ColumnBatch {
+    func conformed(_ raw: ColumnBatch, names: [String], file: String) throws -> ColumnBatch {
         var fields: [Field] = []
         var columns: [ColumnData] = []
-        for name in readColumns {
+        for name in names {
             guard let field = source.schema.first(where: { $0.name == name }) else { continue }
             fields.append(field)
             if let column = raw[name] {

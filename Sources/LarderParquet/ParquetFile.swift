@@ -97,7 +97,12 @@ public final class ParquetFile: @unchecked Sendable {
 
     /// Reads one row group's requested columns (all readable columns if nil), in request order.
     /// With `threads > 1` the column chunks are decoded in parallel.
-    public func readRowGroup(_ g: Int, columns: [String]? = nil, threads: Int = 1) throws -> ColumnBatch {
+    ///
+    /// With `selection`, only the selected rows are guaranteed: the data pages of a flat
+    /// nullable column that hold none of them are skipped (not decompressed nor decoded) and
+    /// their rows read as the type's zero value (0, false, empty; fixed-length byte arrays as
+    /// nulls). Other rows hold their values.
+    public func readRowGroup(_ g: Int, columns: [String]? = nil, threads: Int = 1, selection: RowSelection? = nil) throws -> ColumnBatch {
         guard g >= 0, g < rowGroupCount else {
             throw ParquetError(.invalidArgument, "row group \(g) does not exist (the file has \(rowGroupCount))", file: path)
         }
@@ -107,7 +112,7 @@ public final class ParquetFile: @unchecked Sendable {
         let decodeOne = { (i: Int) -> Result<ColumnData, ParquetError> in
             let col = selected[i]
             do {
-                return .success(try self.readColumnChunk(rowGroup: g, column: col, rows: rows))
+                return .success(try self.readColumnChunk(rowGroup: g, column: col, rows: rows, selection: selection))
             } catch let e as ParquetError {
                 return .failure(e.located(file: self.path, rowGroup: g, column: col.name))
             } catch {
@@ -147,7 +152,7 @@ public final class ParquetFile: @unchecked Sendable {
         }
     }
 
-    private func readColumnChunk(rowGroup g: Int, column: ParquetColumn, rows: Int) throws -> ColumnData {
+    private func readColumnChunk(rowGroup g: Int, column: ParquetColumn, rows: Int, selection: RowSelection? = nil) throws -> ColumnData {
         let leaf = schema.leaves[column.leafIndices[0]]
         var reader = ColumnChunkReader(file: bytes, footerStart: footerStart, leaf: leaf, limits: limits)
         let chunk = metadata.rowGroups[g].columns[leaf.index]
@@ -160,7 +165,8 @@ public final class ParquetFile: @unchecked Sendable {
                 var result = ChunkContents()
                 let array = try [T](unsafeUninitializedCapacity: declared) { buf, initialized in
                     adviseHugePages(UnsafeMutableRawPointer(buf.baseAddress!), bytes: declared * MemoryLayout<T>.stride)
-                    result = try reader.read(chunk, sink: FixedSink(base: UnsafeMutableRawPointer(buf.baseAddress!), capacity: declared))
+                    result = try reader.read(chunk, sink: FixedSink(base: UnsafeMutableRawPointer(buf.baseAddress!), capacity: declared),
+                                             selection: selection)
                     initialized = result.values.sink?.count ?? 0
                 }
                 result.values.sink = nil
@@ -172,10 +178,10 @@ public final class ParquetFile: @unchecked Sendable {
             case .int64, .int96: contents = try direct(Int64.self) { $0.i64 = $1 }
             case .float: contents = try direct(Float.self) { $0.f32 = $1 }
             case .double: contents = try direct(Double.self) { $0.f64 = $1 }
-            default: contents = try reader.read(chunk)
+            default: contents = try reader.read(chunk, selection: selection)
             }
         } else {
-            contents = try reader.read(chunk)
+            contents = try reader.read(chunk, selection: selection)
         }
         return try contents.assemble(leaf: leaf, rows: rows)
     }

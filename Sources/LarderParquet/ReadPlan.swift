@@ -25,3 +25,36 @@ extension ParquetFile {
         return total
     }
 }
+
+/// Rows of a row group a reader needs, for `ParquetFile.readRowGroup(selection:)`: the data
+/// pages of a flat nullable column holding none of them are skipped (their rows read as zero
+/// values: only the selected rows are meaningful). Materialization decides
+/// each entity's latest row from the key and timestamp columns first and then needs the feature
+/// columns only at those rows; a source in time order has them all in its last pages.
+public struct RowSelection: Sendable {
+    /// Ascending, distinct.
+    public let rows: [Int]
+
+    /// `rows` in any order; duplicates are dropped.
+    public init(rows: [Int]) {
+        var sorted = rows.sorted()
+        var kept = 0
+        for i in sorted.indices where kept == 0 || sorted[i] != sorted[kept - 1] {
+            sorted[kept] = sorted[i]
+            kept += 1
+        }
+        sorted.removeLast(sorted.count - kept)
+        self.rows = sorted
+    }
+
+    /// Whether any selected row lies in `range`.
+    public func intersects(_ range: Range<Int>) -> Bool {
+        // First selected row >= range.lowerBound, by binary search.
+        var low = 0, high = rows.count
+        while low < high {
+            let mid = (low + high) / 2
+            if rows[mid] < range.lowerBound { low = mid + 1 } else { high = mid }
+        }
+        return low < rows.count && rows[low] < range.upperBound
+    }
+}

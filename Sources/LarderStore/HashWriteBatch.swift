@@ -27,6 +27,44 @@ public struct HashWriteBatch: Sendable {
         }
     }
 
+    /// Adds a record whose first value is `first` and whose other values follow in `prefixed`,
+    /// each as a little-endian u32 byte count then the bytes (the materializer's per-entity
+    /// layout); `prefixed` must hold `fields.count - 1` values. Copied in bulk: the generic
+    /// `append(key:values:)` fed slice by slice cost ~3,400 instructions per 11-field record
+    /// under callgrind (345 M for the materialize benchmark's 100,000 records).
+    public mutating func append(key: [UInt8], first: UnsafeRawBufferPointer, lengthPrefixed prefixed: UnsafeRawBufferPointer) {
+        keys.append(key)
+        // The values without their prefixes are at most this long: the bytes grow once, then
+        // each value is one memcpy (`append(contentsOf:)` of a raw slice cost ~80 instructions a value).
+        let old = bytes.count
+        bytes.append(contentsOf: repeatElement(0, count: first.count + prefixed.count))
+        var used = 0
+        var values = 0
+        let fieldCount = fields.count
+        var ends = valueEnds
+        valueEnds = []  // `ends` stays uniquely referenced, and `self` is not touched inside
+        bytes.withUnsafeMutableBytes { out in
+            let base = out.baseAddress.map { $0 + old }  // nil when every value is empty
+            if first.count > 0 { base!.copyMemory(from: first.baseAddress!, byteCount: first.count) }
+            used = first.count
+            ends.append(old + used)
+            values = 1
+            var offset = 0
+            while offset + 4 <= prefixed.count {
+                let length = Int(prefixed[offset]) | Int(prefixed[offset + 1]) << 8 | Int(prefixed[offset + 2]) << 16 | Int(prefixed[offset + 3]) << 24
+                precondition(offset + 4 + length <= prefixed.count, "length-prefixed value overruns its buffer")
+                if length > 0 { (base! + used).copyMemory(from: prefixed.baseAddress! + offset + 4, byteCount: length) }
+                used += length
+                ends.append(old + used)
+                offset += 4 + length
+                values += 1
+            }
+            precondition(offset == prefixed.count && values == fieldCount, "record has \(values) values for \(fieldCount) fields")
+        }
+        valueEnds = ends
+        bytes.removeLast(first.count + prefixed.count - used)
+    }
+
     /// Runs `body` for each of `records` (indices) with the record's key, field names and values
     /// read in place (valid only inside `body`): how the embedded bulk load hands records to
     /// the store.

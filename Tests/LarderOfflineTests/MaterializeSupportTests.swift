@@ -1,5 +1,8 @@
+import Foundation
 import LarderTLS
 import LarderStore
+import LarderParquet
+import LarderFeatures
 import XCTest
 @testable import LarderOffline
 
@@ -163,5 +166,130 @@ final class MaterializeSupportTests: XCTestCase {
         var slowReads = RESPCommandBuffer()
         for key in keys { slowReads.append([Array("HMGET".utf8), key, Array("_ts:v".utf8)]) }
         XCTAssertEqual(reads.bytes, slowReads.bytes)
+    }
+
+    /// Deferred columns read for some rows of the last batch equal a plain read at those rows,
+    /// through a time filter that drops rows inside a Parquet row group (rows are mapped back to
+    /// the row group's), over several row groups and files, and for CSV (read with the batch).
+    func testDeferredColumnsEqualAPlainReadAtTheAskedRows() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("larder-deferred-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let n = 700
+        let fields = [Field(name: "id", type: .int64), Field(name: "ts", type: .timestamp(isAdjustedToUTC: true)),
+                      Field(name: "f", type: .double), Field(name: "g", type: .int64)]
+        func part(_ k: Int) -> ColumnBatch {
+            ColumnBatch(fields: fields, columns: [
+                ColumnData(type: .int64, values: .int64((0 ..< n).map { Int64($0 % 50) })),
+                ColumnData(type: .timestamp(isAdjustedToUTC: true), values: .int64((0 ..< n).map { Int64(($0 * 7919 + k) % 1000) })),
+                ColumnData(type: .double, values: .double((0 ..< n).map { Double($0 + k) / 8 })),
+                ColumnData(type: .int64, values: .int64((0 ..< n).map { Int64($0 * 3 + k) }), validity: (0 ..< n).map { $0 % 5 != 0 }),
+            ], rowCount: n)
+        }
+        for k in 0 ..< 2 {
+            try ParquetWriter.write([part(k)], to: dir.appendingPathComponent("p\(k).parquet").path,
+                                    options: ParquetWriterOptions(maxRowsPerRowGroup: 300, maxRowsPerPage: 40))
+        }
+        var csv = "id,ts,f,g\n"
+        for r in 0 ..< 200 { csv += "\(r % 9),\(1_700_000_000 + r * 37 % 500),\(Double(r) / 4),\(r % 3 == 0 ? "" : String(r))\n" }
+        try csv.write(to: dir.appendingPathComponent("c.csv"), atomically: true, encoding: .utf8)
+        var csvOptions = CSVOptions()
+        csvOptions.columnTypes["ts"] = .timestamp(isAdjustedToUTC: true)
+        let sources = [(try TabularSource(path: dir.path + "/*.parquet"), TimeFilter(column: "ts", range: 250 ... 800)),
+                       (try TabularSource(path: dir.appendingPathComponent("c.csv").path, csvOptions: csvOptions),
+                        TimeFilter(column: "ts", range: 1_700_000_100_000_000_000 ... 1_700_000_400_000_000_000))]
+        for (source, filter) in sources {
+            let plain = try source.readAll(columns: ["id", "f", "g"], timeFilter: filter)
+            XCTAssertGreaterThanOrEqual(plain.count, source.format == .parquet ? 6 : 1, source.path)
+            XCTAssertTrue(plain.allSatisfy { $0.rowCount > 0 && $0.rowCount < 300 }, "the filter keeps part of each batch")
+            var deferred = try source.batches(columns: ["id"], deferred: ["f", "g"], timeFilter: filter)
+            var b = 0
+            while let batch = try deferred.next() {
+                XCTAssertEqual(batch.columns.count, 1)
+                XCTAssertEqual(batch.rowCount, plain[b].rowCount)
+                let rows = Array(stride(from: batch.rowCount - 1, through: 0, by: -13))
+                let columns = try deferred.deferredColumns(rows: rows)
+                XCTAssertEqual(columns.count, 2)
+                for (c, name) in ["f", "g"].enumerated() {
+                    let want = try XCTUnwrap(plain[b][name])
+                    for r in rows {
+                        XCTAssertEqual(columns[c].isNull(r), want.isNull(r), "\(source.path) batch \(b) \(name) row \(r)")
+                        switch (columns[c].values, want.values) {
+                        case (.double(let x), .double(let y)): XCTAssertEqual(x[r], y[r], "\(source.path) batch \(b) row \(r)")
+                        case (.int64(let x), .int64(let y)): if !want.isNull(r) { XCTAssertEqual(x[r], y[r], "\(source.path) batch \(b) row \(r)") }
+                        default: XCTFail("\(name): \(columns[c].type) vs \(want.type)")
+                        }
+                    }
+                }
+                b += 1
+            }
+            XCTAssertEqual(b, plain.count)
+        }
+    }
+
+    /// The bulk append of a length-prefixed payload makes the same batch as the value-by-value
+    /// append, empty values (an epoch timestamp, a null feature) included.
+    func testLengthPrefixedAppendEqualsValueAppend() {
+        let fields = [Array("_ts:v".utf8), Array("a".utf8), Array("b".utf8), Array("c".utf8)]
+        var bulk = HashWriteBatch(fields: fields, ttlSeconds: nil)
+        var single = HashWriteBatch(fields: fields, ttlSeconds: nil)
+        for (r, values) in [[[], [], [], []], [[1, 2], [], [3], Array(repeating: 9, count: 300)], [[], [4], [5, 6], []]].enumerated() {
+            var prefixed: [UInt8] = []
+            for value in values.dropFirst() {
+                LatestRows.appendValue(to: &prefixed) { $0 += value.map { UInt8($0) } }
+            }
+            let first = values[0].map { UInt8($0) }
+            first.withUnsafeBytes { f in prefixed.withUnsafeBytes { bulk.append(key: [UInt8(r)], first: f, lengthPrefixed: $0) } }
+            single.append(key: [UInt8(r)], values: values.map { ArraySlice($0.map { UInt8($0) }) })
+        }
+        XCTAssertEqual(bulk.keys, single.keys)
+        XCTAssertEqual(bulk.bytes, single.bytes)
+        XCTAssertEqual(bulk.valueEnds, single.valueEnds)
+    }
+
+    /// The raw path writes the same payload as ColumnValueEncoder value by value, for the
+    /// conversions it takes (negative varints, NaN, bools, ASCII text) and those it hands back
+    /// (nulls, NaT, widening, non-ASCII and invalid UTF-8 text, lists), and reuses a payload.
+    func testRawEncodingMatchesColumnValueEncoder() throws {
+        var text = ByteArrayColumn()
+        let strings: [[UInt8]] = [Array("Paris".utf8), [], Array("Zürich".utf8), [0xff, 0x41], Array(String(repeating: "x", count: 200).utf8), Array("a".utf8)]
+        for s in strings { text.append(s) }
+        let n = strings.count
+        let ints: [Int64] = [0, -1, 127, 128, Int64.min, Int64.max]
+        let columns: [(ColumnData, FeastType)] = [
+            (ColumnData(type: .int64, values: .int64(ints)), .scalar(.int64)),
+            (ColumnData(type: .int64, values: .int64(ints), validity: [true, false, true, true, false, true]), .scalar(.int64)),
+            (ColumnData(type: .int32, values: .int32([0, -1, 300, Int32.min, Int32.max, 5])), .scalar(.int32)),
+            (ColumnData(type: .int32, values: .int32([0, -1, 300, Int32.min, Int32.max, 5])), .scalar(.int64)),
+            (ColumnData(type: .double, values: .double([0, -0.0, .nan, .infinity, 1e300, 0.1])), .scalar(.float64)),
+            (ColumnData(type: .float, values: .float([0, -0.0, .nan, .infinity, 3.5, 0.1])), .scalar(.float32)),
+            (ColumnData(type: .float, values: .float([0, -0.0, .nan, .infinity, 3.5, 0.1])), .scalar(.float64)),
+            (ColumnData(type: .boolean, values: .boolean([true, false, true, false, true, true])), .scalar(.bool)),
+            (ColumnData(type: .string, values: .byteArray(text)), .scalar(.string)),
+            (ColumnData(type: .string, values: .byteArray(text), validity: [false, true, true, true, true, false]), .scalar(.string)),
+            (ColumnData(type: .timestamp(isAdjustedToUTC: true), values: .int64(ints.map { $0 / 2 }),
+                        validity: [true, false, true, true, true, true]), .scalar(.unixTimestamp)),
+            (ColumnData(type: .list(.int64), values: .list(ListColumn(offsets: [0, 1, 1, 3, 3, 3, 6],
+                                                                       elements: ColumnData(type: .int64, values: .int64(ints))))), .array(.int64)),
+        ]
+        let encoders = try columns.enumerated().map { try ColumnValueEncoder(column: $0.element.0, type: $0.element.1, name: "c\($0.offset)") }
+        var raw = RawRowEncoder(encoders: encoders)
+        var latest = LatestRows(featureCount: encoders.count)
+        for row in 0 ..< n {
+            var expected: [UInt8] = []
+            for encoder in encoders {
+                try LatestRows.appendValue(to: &expected) { try encoder.encode(row: row, into: &$0) }
+            }
+            let slot = try XCTUnwrap(latest.offer(key: [UInt8(row)], eventNanos: 1, createdNanos: 0))
+            try raw.encode(row: row, into: &latest, slot: slot)
+            XCTAssertEqual(latest.payloads[slot], expected, "row \(row)")
+            // Re-encoding a slot (a later batch's winner) reuses or replaces its payload.
+            try raw.encode(row: (row + 1) % n, into: &latest, slot: 0)
+            var again: [UInt8] = []
+            for encoder in encoders {
+                try LatestRows.appendValue(to: &again) { try encoder.encode(row: (row + 1) % n, into: &$0) }
+            }
+            XCTAssertEqual(latest.payloads[0], again, "slot 0 after row \(row)")
+        }
     }
 }

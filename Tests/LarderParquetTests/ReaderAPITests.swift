@@ -68,6 +68,72 @@ final class ReaderAPITests: XCTestCase {
         }
     }
 
+    /// A row selection skips the data pages of flat nullable columns that hold none of the
+    /// selected rows (their rows read as null) and leaves the selected rows, required columns and
+    /// list columns as a full read has them; with or without dictionaries, v1 pages.
+    func testRowSelectionSkipsPagesWithoutSelectedRows() throws {
+        let dir = try tempDir()
+        let n = 1000
+        let fields = [Field(name: "i", type: .int64), Field(name: "d", type: .double), Field(name: "s", type: .string),
+                      Field(name: "req", type: .int64, nullable: false), Field(name: "l", type: .list(.int32))]
+        var text = ByteArrayColumn()
+        for r in 0 ..< n { text.append(Array("v\(r % 37)".utf8)) }
+        let batch = ColumnBatch(fields: fields, columns: [
+            ColumnData(type: .int64, values: .int64((0 ..< n).map { Int64($0) * -3 }), validity: (0 ..< n).map { $0 % 7 != 0 }),
+            ColumnData(type: .double, values: .double((0 ..< n).map { Double($0) / 4 })),
+            ColumnData(type: .string, values: .byteArray(text)),
+            ColumnData(type: .int64, values: .int64((0 ..< n).map { Int64($0) })),
+            ColumnData(type: .list(.int32), values: .list(ListColumn(offsets: (0 ... n).map { Int32($0) },
+                                                                     elements: ColumnData(type: .int32, values: .int32((0 ..< n).map { Int32($0) }))))),
+        ], rowCount: n)
+        for (name, options) in [("dict", ParquetWriterOptions(maxRowsPerPage: 100)),
+                                ("plain", ParquetWriterOptions(useDictionary: false, maxRowsPerPage: 100))] {
+            let path = dir.appendingPathComponent("\(name).parquet").path
+            try ParquetWriter.write([batch], to: path, options: options)
+            let file = try ParquetFile(path: path)
+            let full = try file.readRowGroup(0)
+            let selected = [7, 5, 550, 999, 5]  // any order, duplicates allowed
+            let partial = try file.readRowGroup(0, threads: 2, selection: RowSelection(rows: selected))
+            XCTAssertEqual(RowSelection(rows: selected).rows, [5, 7, 550, 999])
+            for c in ["i", "d", "s", "req", "l"] {
+                let a = try XCTUnwrap(full[c]), b = try XCTUnwrap(partial[c])
+                for r in selected {
+                    XCTAssertEqual(a.isNull(r), b.isNull(r), "\(name) \(c) row \(r)")
+                    XCTAssertEqual(cell(a, r), cell(b, r), "\(name) \(c) row \(r)")
+                }
+            }
+            // Pages 1-4 and 6-8 (rows 100-499, 600-899) hold no selected row: their rows read as
+            // zero values in the flat nullable columns, the others as a full read has them; the
+            // required and the list column are read whole.
+            let zero: [String: String] = ["i": "0", "d": "0.0", "s": ""]
+            for c in ["i", "d", "s"] {
+                let a = try XCTUnwrap(full[c]), b = try XCTUnwrap(partial[c])
+                for r in 0 ..< n {
+                    let skipped = (100 ..< 500).contains(r) || (600 ..< 900).contains(r)
+                    XCTAssertEqual(cell(b, r), skipped ? zero[c] : cell(a, r), "\(name) \(c) row \(r)")
+                }
+            }
+            for c in ["req", "l"] {
+                let a = try XCTUnwrap(full[c]), b = try XCTUnwrap(partial[c])
+                XCTAssertEqual((0 ..< n).map { cell(a, $0) }, (0 ..< n).map { cell(b, $0) }, "\(name) \(c)")
+            }
+        }
+    }
+
+    /// One cell as text (nil for null), lists as their elements.
+    private func cell(_ column: ColumnData, _ r: Int) -> String? {
+        if column.isNull(r) { return nil }
+        switch column.values {
+        case .int64(let v): return "\(v[r])"
+        case .int32(let v): return "\(v[r])"
+        case .double(let v): return "\(v[r])"
+        case .byteArray(let v): return v.string(at: r)
+        case .list(let list):
+            return (Int(list.offsets[r]) ..< Int(list.offsets[r + 1])).map { cell(list.elements, $0) ?? "null" }.joined(separator: ",")
+        default: return "?"
+        }
+    }
+
     private func tempDir() throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("larder-pq-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
