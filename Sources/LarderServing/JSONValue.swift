@@ -194,9 +194,22 @@ struct JSONParser {
 }
 
 /// JSON text, written directly (no intermediate tree for responses).
-public struct JSONWriter {
+public struct JSONWriter: TextOutputStream {
     public var bytes: [UInt8] = []
     public init() { bytes.reserveCapacity(1024) }
+    /// Writes into `buffer`'s storage (emptied, capacity kept; `buffer` is left empty): a
+    /// response written into a reused buffer allocates nothing. Swap `bytes` back when done.
+    init(reusing buffer: inout [UInt8]) {
+        swap(&bytes, &buffer)
+        bytes.removeAll(keepingCapacity: true)
+    }
+
+    /// A quoted RFC 3339 timestamp appended to `out`.
+    static func appendTimestamp(_ ts: ProtoTimestamp, to out: inout [UInt8]) {
+        out.append(34)
+        RFC3339.append(ts, to: &out)
+        out.append(34)
+    }
 
     /// Through withUTF8 (a small string's bytes copied to the stack once), not the UTF8View's
     /// element-wise append.
@@ -205,6 +218,9 @@ public struct JSONWriter {
         s.withUTF8 { bytes.append(contentsOf: $0) }
     }
     public mutating func raw(_ c: UInt8) { bytes.append(c) }
+    /// TextOutputStream: what a value's `write(to:)` writes, unescaped (numbers only here).
+    public mutating func write(_ string: String) { raw(string) }
+    public mutating func _writeASCII(_ buffer: UnsafeBufferPointer<UInt8>) { bytes.append(contentsOf: buffer) }
     public mutating func raw(_ s: StaticString) {
         bytes.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
     }
@@ -287,8 +303,12 @@ public struct JSONWriter {
 
     /// Python's float repr is the shortest text that round-trips, as Swift's description;
     /// non-finite values become the protobuf JSON strings, as Feast's convert_response_to_dict.
+    /// The finite text goes through Double's TextOutputStreamable, whose digits reach
+    /// `_writeASCII` from a stack buffer: the same text as `description` without a String
+    /// (measured reason: a double of 16 or more characters allocated its description; ~4,700 of
+    /// a 1 x 10 request's 93,000 instructions went to the doubles under callgrind).
     public mutating func double(_ v: Double) {
-        if v.isNaN { string("NaN") } else if v.isInfinite { string(v > 0 ? "Infinity" : "-Infinity") } else { raw(v.description) }
+        if v.isNaN { string("NaN") } else if v.isInfinite { string(v > 0 ? "Infinity" : "-Infinity") } else { v.write(to: &self) }
     }
 
     public mutating func value(_ v: JSONValue) {
