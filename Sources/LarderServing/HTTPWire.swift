@@ -314,18 +314,20 @@ enum HTTPWire {
     }
 
     /// The API's routes and methods as static strings: a known request allocates no String.
-    private static let knownTargets: [String] = Array(HTTPFeatureAPI.endpoints)
+    /// Each with its bytes, compared with memcmp (measured reason: the UTF8View's elementsEqual
+    /// was ~1,300 of a 1 x 10 request's 60,000 instructions under callgrind).
+    private static let knownTargets: [(String, [UInt8])] = HTTPFeatureAPI.endpoints.map { ($0, Array($0.utf8)) }
 
     private static func method(_ b: UnsafeRawBufferPointer, _ s: Int, _ e: Int) -> String {
         let m = UnsafeRawBufferPointer(rebasing: b[s..<e])
-        if m.elementsEqual("POST".utf8) { return "POST" }
-        if m.elementsEqual("GET".utf8) { return "GET" }
+        if m.count == 4 && memcmp(m.baseAddress!, "POST", 4) == 0 { return "POST" }
+        if m.count == 3 && memcmp(m.baseAddress!, "GET", 3) == 0 { return "GET" }
         return String(decoding: m, as: UTF8.self)
     }
 
     private static func target(_ b: UnsafeRawBufferPointer, _ s: Int, _ e: Int) -> String {
         let t = UnsafeRawBufferPointer(rebasing: b[s..<e])
-        for k in knownTargets where k.utf8.count == t.count && k.utf8.elementsEqual(t) { return k }
+        for (k, u) in knownTargets where u.count == t.count && memcmp(u, t.baseAddress!, t.count) == 0 { return k }
         return String(decoding: t, as: UTF8.self)
     }
 }

@@ -225,10 +225,24 @@ struct OnlineBodyScanner {
         return true
     }
 
-    /// A string without escapes or control characters: its content's range.
+    /// A string without escapes or control characters: its content's range. Eight bytes at a
+    /// time up to the word holding the closing quote, a backslash or a control character
+    /// (measured reason: byte by byte it was ~380 instructions per 30-byte ref, 4,200 of a
+    /// 1 x 10 request's 60,000 under callgrind).
     private mutating func string() throws -> Range<Int> {
         try expect(34)
         let start = i
+        if let base = b.baseAddress {
+            let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+            while i + 8 <= b.count {
+                let w = UInt64(littleEndian: (base + i).loadUnaligned(as: UInt64.self))
+                let quote = w ^ (0x22 &* ones), backslash = w ^ (0x5C &* ones)
+                // Non-zero when some byte is 0 (quote, backslash) or below 0x20 (control).
+                let hit = ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((w &- 0x20 &* ones) & ~w)
+                if hit & highs != 0 { break }
+                i += 8
+            }
+        }
         while i < b.count {
             let c = b[i]
             if c == 34 { i += 1; return start..<(i - 1) }

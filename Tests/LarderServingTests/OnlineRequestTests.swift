@@ -71,6 +71,8 @@ final class OnlineRequestTests: XCTestCase {
 
     func testEscapesNonStringRefsAndMalformedBodiesAreLeftToJSONValue() {
         for body in [#"{"features": ["v:\u0061"], "entities": {"driver_id": [1]}}"#,
+                     #"{"features": ["driver_hourly_stats:conv_\u0072ate"], "entities": {"driver_id": [1]}}"#,
+                     "{\"features\": [\"driver_hourly_stats:conv_\u{1}rate\"], \"entities\": {\"driver_id\": [1]}}",
                      #"{"features": ["v:a", 1], "entities": {"driver_id": [1]}}"#,
                      #"{"features": ["#, #"[1]"#, #""x""#, "", " ", #"{"a": 01.}"#, #"{"a": 1.2.3}"#, #"{"a": -}"#,
                      #"{"a": 1} x"#, #"{"a" 1}"#, #"{"a": tru}"#, #"{"a": [1,]}"#, #"{"a": "\#u{01}"}"#] {
