@@ -77,10 +77,14 @@ public final class HTTPFeatureAPI: @unchecked Sendable {
     /// takes what it needs from it before it returns, the other routes copy it.
     func handle(method: String, path: String, body: UnsafeRawBufferPointer, loop: EventLoop, respond reply: @escaping (HTTPReply) -> Void) {
         // Split on the bytes: String.split walked Characters (~3,500 instructions a request).
+        // memchr over the path's bytes (measured reason: the UTF8View's firstIndex was ~600 of
+        // a 1 x 10 request's 53,000 instructions under callgrind).
         var route = path, query = ""
-        if let q = path.utf8.firstIndex(of: UInt8(ascii: "?")) {
-            route = String(path[..<q])
-            query = String(path[path.utf8.index(after: q)...])
+        var p = path
+        if let q = p.withUTF8({ u in u.isEmpty ? nil : memchr(u.baseAddress!, Int32(UInt8(ascii: "?")), u.count).map { u.baseAddress!.distance(to: $0.assumingMemoryBound(to: UInt8.self)) } }) {
+            let i = path.utf8.index(path.utf8.startIndex, offsetBy: q)
+            route = String(path[..<i])
+            query = String(path[path.utf8.index(after: i)...])
         }
         let started = DispatchTime.now().uptimeNanoseconds
         let metrics = serving.metrics
@@ -92,12 +96,12 @@ public final class HTTPFeatureAPI: @unchecked Sendable {
             reply(r)
         }
         switch (method, route) {
+        case ("POST", "/get-online-features"): getOnlineFeatures(body: body, loop: loop, respond: respond)
         case ("GET", "/metrics"): self.metrics(loop: loop, respond: respond)
         case ("GET", "/health"): respond(HTTPReply(status: 200, body: [], contentType: "text/plain"))
         case ("GET", "/ready"):
             respond(isReady() ? HTTPReply(status: 200, body: [], contentType: "text/plain")
                               : HTTPReply.json(503, "{\"detail\":\"loading\"}"))
-        case ("POST", "/get-online-features"): getOnlineFeatures(body: body, loop: loop, respond: respond)
         case ("POST", "/push"): jsonBody(body, respond) { try self.push($0, loop: loop, respond: respond) }
         case ("POST", "/write-to-online-store"): jsonBody(body, respond) { try self.writeToOnlineStore($0, loop: loop, respond: respond) }
         case ("POST", "/materialize"): jsonBody(body, respond) { try self.materialize($0, incremental: false, query: query, respond: respond) }

@@ -246,23 +246,27 @@ final class HTTPFeatureHandler: ChannelDuplexHandler {
         waiting = true
         let loop = context.eventLoop
         let ctx = NIOLoopBound(context, eventLoop: loop)
+        // The answer needs the version and keep-alive only: the closure holds those, not the
+        // head (measured reason: copying and destroying the head's Strings through the closure
+        // was ~2,600 of a 1 x 10 request's 53,000 instructions under callgrind).
+        let minor = h.minorVersion, keepAlive = h.keepAlive
         api.handle(method: h.method, path: h.target, body: body, loop: loop) { [self] reply in
             // Replies come back on this loop (ShardGather ends there); hop if not.
             if loop.inEventLoop {
-                self.answer(ctx.value, h, reply)
+                self.answer(ctx.value, minor, keepAlive, reply)
             } else {
-                loop.execute { self.answer(ctx.value, h, reply) }
+                loop.execute { self.answer(ctx.value, minor, keepAlive, reply) }
             }
         }
     }
 
-    private func answer(_ context: ChannelHandlerContext, _ h: HTTPWire.Head, _ reply: HTTPReply) {
+    private func answer(_ context: ChannelHandlerContext, _ minorVersion: Int, _ keepAlive: Bool, _ reply: HTTPReply) {
         waiting = false
         if inactive { return }
         HTTPWire.writeHead(status: reply.status, contentType: reply.contentType, contentLength: reply.body.count,
-                           minorVersion: h.minorVersion, keepAlive: h.keepAlive, into: &out)
+                           minorVersion: minorVersion, keepAlive: keepAlive, into: &out)
         out.writeBytes(reply.body)
-        if !h.keepAlive {
+        if !keepAlive {
             closing = true
             flush(context, thenClose: true)
             return
