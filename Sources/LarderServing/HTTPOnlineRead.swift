@@ -522,19 +522,27 @@ extension HTTPFeatureAPI {
         s.pointee.cellBase.withUnsafeBufferPointer { cellBase in
             for (gi, g) in groups.enumerated() {
                 for fi in 0..<g.features.count {
-                    if !first { o.put(44) }
+                    // The constant pieces joined to their neighbours (the comma, the first status):
+                    // fewer copies per feature (measured reason: ~400 of a 1 x 10 request's
+                    // 49,000 instructions under callgrind).
+                    o.put(first ? "{\"values\":[" as StaticString : ",{\"values\":[")
                     first = false
-                    o.put("{\"values\":[" as StaticString)
                     for r in 0..<rows {
                         if r > 0 { o.put(44) }
                         let c = cellBase[r * cellsPerRow + gi] + fi
                         o.put(UnsafeRawBufferPointer(rebasing: text[(c == 0 ? 0 : ends[c - 1])..<ends[c]]))
                     }
-                    o.put("],\"statuses\":[" as StaticString)
                     for r in 0..<rows {
-                        if r > 0 { o.put(44) }
-                        o.put(statuses[cellBase[r * cellsPerRow + gi] + fi].jsonName)
+                        let status = statuses[cellBase[r * cellsPerRow + gi] + fi]
+                        if r > 0 { o.put(44); o.put(status.jsonName); continue }
+                        switch status {
+                        case .present: o.put("],\"statuses\":[\"PRESENT\"" as StaticString)
+                        case .nullValue: o.put("],\"statuses\":[\"NULL_VALUE\"" as StaticString)
+                        case .notFound: o.put("],\"statuses\":[\"NOT_FOUND\"" as StaticString)
+                        case .outsideMaxAge: o.put("],\"statuses\":[\"OUTSIDE_MAX_AGE\"" as StaticString)
+                        }
                     }
+                    if rows == 0 { o.put("],\"statuses\":[" as StaticString) }
                     o.put("],\"event_timestamps\":[" as StaticString)
                     for r in 0..<rows {
                         if r > 0 { o.put(44) }

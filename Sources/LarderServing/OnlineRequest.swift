@@ -237,9 +237,18 @@ struct OnlineBodyScanner {
             while i + 8 <= b.count {
                 let w = UInt64(littleEndian: (base + i).loadUnaligned(as: UInt64.self))
                 let quote = w ^ (0x22 &* ones), backslash = w ^ (0x5C &* ones)
-                // Non-zero when some byte is 0 (quote, backslash) or below 0x20 (control).
-                let hit = ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((w &- 0x20 &* ones) & ~w)
-                if hit & highs != 0 { break }
+                // A high bit per byte that is 0 (quote, backslash) or below 0x20 (control); the
+                // lowest one marks the first such byte exactly (a borrow only runs upwards).
+                let quotes = (quote &- ones) & ~quote & highs
+                let others = (((backslash &- ones) & ~backslash) | ((w &- 0x20 &* ones) & ~w)) & highs
+                if quotes | others != 0 {
+                    if quotes != 0 && quotes.trailingZeroBitCount < others.trailingZeroBitCount {
+                        let end = i + quotes.trailingZeroBitCount / 8
+                        i = end + 1
+                        return start..<end
+                    }
+                    break
+                }
                 i += 8
             }
         }

@@ -54,6 +54,14 @@ public final class ServingMetrics: @unchecked Sendable {
         /// histogram: a repeated one builds no key String (measured reason: the interpolation's
         /// malloc and the second dictionary lookup, ~700 of a 1 x 10 request's instructions).
         var lastHTTP: (endpoint: String, status: Int, key: String, latency: Histogram)?
+        /// Requests of `lastHTTP` not yet added to `http` (no dictionary lookup per request:
+        /// ~400 instructions of a 1 x 10 read); folded in when the key changes or on a scrape.
+        var lastHTTPPending = 0
+
+        func foldHTTP() {
+            if let last = lastHTTP, lastHTTPPending > 0 { http[last.key, default: 0] += lastHTTPPending }
+            lastHTTPPending = 0
+        }
     }
 
     private let stripes = (0..<16).map { _ in Stripe() }
@@ -131,10 +139,11 @@ public final class ServingMetrics: @unchecked Sendable {
         let s = stripe
         s.lock.lock(); defer { s.lock.unlock() }
         if let last = s.lastHTTP, last.status == status, last.endpoint == endpoint {
-            s.http[last.key, default: 0] += 1
+            s.lastHTTPPending += 1
             last.latency.observe(seconds, Self.latencyBuckets)
             return
         }
+        s.foldHTTP()
         let key = "\(endpoint) \(status)"
         s.http[key, default: 0] += 1
         let h = s.httpLatency[endpoint] ?? { let n = Histogram(Self.latencyBuckets.count); s.httpLatency[endpoint] = n; return n }()
@@ -158,6 +167,7 @@ public final class ServingMetrics: @unchecked Sendable {
                 t.age.add(v.age)
             }
             for (k, v) in s.services { let c = services[k] ?? (0, 0); services[k] = (c.0 + v.requests, c.1 + v.rows) }
+            s.foldHTTP()
             for (k, v) in s.http { http[k, default: 0] += v }
             for (k, v) in s.httpLatency {
                 let t = latency[k] ?? { let n = Histogram(Self.latencyBuckets.count); latency[k] = n; return n }()
