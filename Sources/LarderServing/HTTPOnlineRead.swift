@@ -49,6 +49,8 @@ struct OnlineScratch {
     var raw = RawOut(capacity: 4096)
     var out: [UInt8] = []
     var error: ServingError?
+    /// Whether the read's runOnShardHere call has returned (on the request's loop only).
+    var returned = false
 
     init() {
         block.text.bytes.reserveCapacity(1024)
@@ -160,9 +162,6 @@ enum OnlineScratchPool {
     }
 }
 
-/// Whether the read was handed to the shard and has not come back inline (read on the
-/// request's loop only).
-private final class ReturnedFlag { var value = false }
 
 extension FeatureRead.JSONBlock {
     mutating func reset() {
@@ -313,17 +312,20 @@ extension HTTPFeatureAPI {
         } else if oneShard {
             // Every key on one shard (every read with --threads 1, every 1-entity read): the
             // scratch's own block, read at once when the shard is this loop's.
-            let returned = ReturnedFlag()
+            // `returned` is read and written on this loop's thread only (the shard's thread
+            // tests inEventLoop first); set after the call, it may land in a scratch already back
+            // on the free list, which the next take resets (a flag object was a malloc).
+            s.pointee.returned = false
             server.runOnShardHere(s.pointee.shards[0]) { shard in
                 s.pointee.error = Self.readTasks(shard, s, range: 0..<s.pointee.tasks.count, groups: groups, options: options,
                                                  into: &s.pointee.block)
-                if loop.inEventLoop && !returned.value {
+                if loop.inEventLoop && !s.pointee.returned {
                     self.finish(s, plan: plan, rows: rows, options: options, respond: respond)
                 } else {
                     loop.execute { self.finish(s, plan: plan, rows: rows, options: options, respond: respond) }
                 }
             }
-            returned.value = true
+            s.pointee.returned = true
         } else {
             // Several shards: a block per shard, merged on this loop.
             let items = (0..<s.pointee.tasks.count).map { (shard: s.pointee.shards[$0], item: $0) }

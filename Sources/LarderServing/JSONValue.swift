@@ -255,6 +255,32 @@ public struct JSONWriter: TextOutputStream {
     /// (measured reason: the byte-by-byte append was 3.2M of the 33.7M instructions of a
     /// 100 x 50 HTTP request, most of it the statuses).
     public mutating func string(utf8 u: UnsafeRawBufferPointer) {
+        // Nothing to escape (names, most values), checked 8 bytes at a time: one append
+        // (measured reason: the loop below was ~400 of a 1 x 10 request's 47,500 instructions).
+        if let base = u.baseAddress {
+            let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+            var k = 0, plain = true
+            while k + 8 <= u.count {
+                let w = UInt64(littleEndian: (base + k).loadUnaligned(as: UInt64.self))
+                let quote = w ^ (0x22 &* ones), backslash = w ^ (0x5C &* ones)
+                if (((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((w &- 0x20 &* ones) & ~w)) & highs != 0 {
+                    plain = false
+                    break
+                }
+                k += 8
+            }
+            while plain && k < u.count {
+                let c = u[k]
+                if c < 0x20 || c == 34 || c == 92 { plain = false }
+                k += 1
+            }
+            if plain {
+                bytes.append(34)
+                bytes.append(contentsOf: u)
+                bytes.append(34)
+                return
+            }
+        }
         bytes.append(34)
         var run = 0
         for (k, c) in u.enumerated() where c < 0x20 || c == 34 || c == 92 {
