@@ -11,8 +11,9 @@ import NIOCore
 
 /// One /get-online-features request's working buffers: the parsed request, the typed entity
 /// values, the keys, the shard's cells and the response text. Kept between requests (a free
-/// list per loop thread, OnlineScratchPool) so a request allocates none of them. Measured
-/// reason: these arrays were ~25 of the 62 mallocs of a 1 x 10 request under callgrind.
+/// list per loop thread, OnlineScratchPool) so a request allocates none of them. Measured with
+/// the body scan and the byte-keyed plan cache of the same commit: 62.2 -> 8.8 mallocs and
+/// 93,073 -> 60,044 instructions per 1 x 10 request under callgrind.
 struct OnlineScratch {
     struct Task { var row: Int; var group: Int; var key: Range<Int> }
 
@@ -525,8 +526,8 @@ extension HTTPFeatureAPI {
             for (gi, g) in groups.enumerated() {
                 for fi in 0..<g.features.count {
                     // The constant pieces joined to their neighbours (the comma, the first status):
-                    // fewer copies per feature (measured reason: ~400 of a 1 x 10 request's
-                    // 49,000 instructions under callgrind).
+                    // two copies fewer per feature (measured reason: writeResponse 5,170 -> 5,060
+                    // instructions per 1 x 10 request under callgrind).
                     o.put(first ? "{\"values\":[" as StaticString : ",{\"values\":[")
                     first = false
                     for r in 0..<rows {

@@ -319,8 +319,9 @@ enum HTTPWire {
     }
 
     /// RFC 9110 5.6.2 token characters.
-    /// A bit per ASCII character (measured reason: the switch per character of the method and
-    /// the header names was ~500 of a 1 x 10 request's 53,000 instructions under callgrind).
+    /// A bit per ASCII character (measured reason: with the names scanned up to the colon in one
+    /// pass and the version compared by memcmp, parseHead went from 2,690 to 2,100 instructions
+    /// per 1 x 10 request under callgrind).
     @inline(__always) private static func isToken(_ c: UInt8) -> Bool {
         // 0-63: ! # $ % & ' * + - . and the digits; 64-127: letters ^ _ ` | ~
         let low: UInt64 = 0x03FF_6CFA_0000_0000, high: UInt64 = 0x57FF_FFFF_C7FF_FFFE

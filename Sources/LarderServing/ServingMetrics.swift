@@ -51,11 +51,11 @@ public final class ServingMetrics: @unchecked Sendable {
         var lastSelection: FeatureSelection?
         var lastViews: [ViewCounters] = []
         /// The last HTTP request's endpoint and status, its "endpoint code" key and latency
-        /// histogram: a repeated one builds no key String (measured reason: the interpolation's
-        /// malloc and the second dictionary lookup, ~700 of a 1 x 10 request's instructions).
+        /// histogram: a repeated one builds no key String (measured reason: recordHTTP went from
+        /// 2,700 to 1,000 instructions per 1 x 10 request under callgrind).
         var lastHTTP: (endpoint: String, status: Int, key: String, latency: Histogram)?
         /// Requests of `lastHTTP` not yet added to `http` (no dictionary lookup per request:
-        /// ~400 instructions of a 1 x 10 read); folded in when the key changes or on a scrape.
+        /// recordHTTP 1,000 -> 480 instructions); folded in when the key changes or on a scrape.
         var lastHTTPPending = 0
 
         func foldHTTP() {
