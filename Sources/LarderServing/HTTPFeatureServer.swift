@@ -159,8 +159,20 @@ final class HTTPFeatureHandler: ChannelDuplexHandler {
             input = nil   // `buf` the only reference: growing it does not copy
             do {
                 guard let request = try frame(&buf, context) else { input = buf; break }
-                input = buf.readableBytes > 0 ? buf : nil
-                dispatch(context, request.0, request.1)
+                switch request.1 {
+                case .decoded(let body):
+                    input = buf.readableBytes > 0 ? buf : nil
+                    body.withUnsafeBytes { dispatch(context, request.0, $0) }
+                case .inPlace(let length):
+                    // Read where it lies, then consumed: no copy of the body into an array
+                    // (measured reason: a malloc and a copy per request; the API takes what it
+                    // needs before it returns).
+                    buf.withUnsafeReadableBytes { dispatch(context, request.0, UnsafeRawBufferPointer(rebasing: $0[..<length])) }
+                    buf.moveReaderIndex(forwardBy: length)
+                    // Bytes that arrived meanwhile (a read NIO delivered during the answer) follow.
+                    if var later = input { buf.writeBuffer(&later) }
+                    input = buf.readableBytes > 0 ? buf : nil
+                }
             } catch let f as HTTPWire.Failure {
                 fail(context, f)
                 return
@@ -174,8 +186,15 @@ final class HTTPFeatureHandler: ChannelDuplexHandler {
         if !inRead { flush(context) }
     }
 
-    /// One whole request from the front of `buf` (consumed), or nil when more bytes are needed.
-    private func frame(_ buf: inout ByteBuffer, _ context: ChannelHandlerContext) throws -> (HTTPWire.Head, [UInt8])? {
+    /// A request's body: decoded from chunks, or the next `length` bytes of the input.
+    private enum Body {
+        case decoded([UInt8])
+        case inPlace(Int)
+    }
+
+    /// One whole request from the front of `buf` (its head consumed; an in-place body is left
+    /// for the caller to consume), or nil when more bytes are needed.
+    private func frame(_ buf: inout ByteBuffer, _ context: ChannelHandlerContext) throws -> (HTTPWire.Head, Body)? {
         if head == nil {
             let parsed = try buf.withUnsafeReadableBytes { try HTTPWire.parseHead($0, maxHeaderBytes: maxHeaderBytes) }
             guard case .head(let h, let length) = parsed else { return nil }
@@ -203,7 +222,7 @@ final class HTTPFeatureHandler: ChannelDuplexHandler {
             let body = buf.withUnsafeReadableBytes { HTTPWire.decodeChunked($0, length: length) }
             buf.moveReaderIndex(forwardBy: consumed)
             head = nil
-            return (h, body)
+            return (h, .decoded(body))
         }
         let len = h.contentLength ?? 0
         guard buf.readableBytes >= len else {
@@ -212,9 +231,8 @@ final class HTTPFeatureHandler: ChannelDuplexHandler {
             if buf.capacity - buf.readerIndex < len { buf.reserveCapacity(minimumWritableBytes: len - buf.readableBytes) }
             return nil
         }
-        let body = len == 0 ? [] : buf.readBytes(length: len)!
         head = nil
-        return (h, body)
+        return (h, .inPlace(len))
     }
 
     private func askContinue(_ context: ChannelHandlerContext, _ h: HTTPWire.Head) {
@@ -224,27 +242,31 @@ final class HTTPFeatureHandler: ChannelDuplexHandler {
         flush(context)
     }
 
-    private func dispatch(_ context: ChannelHandlerContext, _ h: HTTPWire.Head, _ body: [UInt8]) {
+    private func dispatch(_ context: ChannelHandlerContext, _ h: HTTPWire.Head, _ body: UnsafeRawBufferPointer) {
         waiting = true
         let loop = context.eventLoop
         let ctx = NIOLoopBound(context, eventLoop: loop)
+        // The answer needs the version and keep-alive only: the closure holds those, not the
+        // head (measured reason: the head's copies went from 1,700 to 280 instructions per
+        // 1 x 10 request under callgrind).
+        let minor = h.minorVersion, keepAlive = h.keepAlive
         api.handle(method: h.method, path: h.target, body: body, loop: loop) { [self] reply in
             // Replies come back on this loop (ShardGather ends there); hop if not.
             if loop.inEventLoop {
-                self.answer(ctx.value, h, reply)
+                self.answer(ctx.value, minor, keepAlive, reply)
             } else {
-                loop.execute { self.answer(ctx.value, h, reply) }
+                loop.execute { self.answer(ctx.value, minor, keepAlive, reply) }
             }
         }
     }
 
-    private func answer(_ context: ChannelHandlerContext, _ h: HTTPWire.Head, _ reply: HTTPReply) {
+    private func answer(_ context: ChannelHandlerContext, _ minorVersion: Int, _ keepAlive: Bool, _ reply: HTTPReply) {
         waiting = false
         if inactive { return }
         HTTPWire.writeHead(status: reply.status, contentType: reply.contentType, contentLength: reply.body.count,
-                           minorVersion: h.minorVersion, keepAlive: h.keepAlive, into: &out)
+                           minorVersion: minorVersion, keepAlive: keepAlive, into: &out)
         out.writeBytes(reply.body)
-        if !h.keepAlive {
+        if !keepAlive {
             closing = true
             flush(context, thenClose: true)
             return

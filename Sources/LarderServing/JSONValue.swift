@@ -194,9 +194,22 @@ struct JSONParser {
 }
 
 /// JSON text, written directly (no intermediate tree for responses).
-public struct JSONWriter {
+public struct JSONWriter: TextOutputStream {
     public var bytes: [UInt8] = []
     public init() { bytes.reserveCapacity(1024) }
+    /// Writes into `buffer`'s storage (emptied, capacity kept; `buffer` is left empty): a
+    /// response written into a reused buffer allocates nothing. Swap `bytes` back when done.
+    init(reusing buffer: inout [UInt8]) {
+        swap(&bytes, &buffer)
+        bytes.removeAll(keepingCapacity: true)
+    }
+
+    /// A quoted RFC 3339 timestamp appended to `out`.
+    static func appendTimestamp(_ ts: ProtoTimestamp, to out: inout [UInt8]) {
+        out.append(34)
+        RFC3339.append(ts, to: &out)
+        out.append(34)
+    }
 
     /// Through withUTF8 (a small string's bytes copied to the stack once), not the UTF8View's
     /// element-wise append.
@@ -205,6 +218,9 @@ public struct JSONWriter {
         s.withUTF8 { bytes.append(contentsOf: $0) }
     }
     public mutating func raw(_ c: UInt8) { bytes.append(c) }
+    /// TextOutputStream: what a value's `write(to:)` writes, unescaped (numbers only here).
+    public mutating func write(_ string: String) { raw(string) }
+    public mutating func _writeASCII(_ buffer: UnsafeBufferPointer<UInt8>) { bytes.append(contentsOf: buffer) }
     public mutating func raw(_ s: StaticString) {
         bytes.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
     }
@@ -239,6 +255,32 @@ public struct JSONWriter {
     /// (measured reason: the byte-by-byte append was 3.2M of the 33.7M instructions of a
     /// 100 x 50 HTTP request, most of it the statuses).
     public mutating func string(utf8 u: UnsafeRawBufferPointer) {
+        // Nothing to escape (names, most values), checked 8 bytes at a time: one append
+        // (measured reason: 757 -> 650 instructions per 1 x 10 request under callgrind).
+        if let base = u.baseAddress {
+            let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+            var k = 0, plain = true
+            while k + 8 <= u.count {
+                let w = UInt64(littleEndian: (base + k).loadUnaligned(as: UInt64.self))
+                let quote = w ^ (0x22 &* ones), backslash = w ^ (0x5C &* ones)
+                if (((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((w &- 0x20 &* ones) & ~w)) & highs != 0 {
+                    plain = false
+                    break
+                }
+                k += 8
+            }
+            while plain && k < u.count {
+                let c = u[k]
+                if c < 0x20 || c == 34 || c == 92 { plain = false }
+                k += 1
+            }
+            if plain {
+                bytes.append(34)
+                bytes.append(contentsOf: u)
+                bytes.append(34)
+                return
+            }
+        }
         bytes.append(34)
         var run = 0
         for (k, c) in u.enumerated() where c < 0x20 || c == 34 || c == 92 {
@@ -287,8 +329,12 @@ public struct JSONWriter {
 
     /// Python's float repr is the shortest text that round-trips, as Swift's description;
     /// non-finite values become the protobuf JSON strings, as Feast's convert_response_to_dict.
+    /// The finite text goes through Double's TextOutputStreamable, whose digits reach
+    /// `_writeASCII` from a stack buffer: the same text as `description` without a String (a
+    /// double of 16 or more characters allocated one). Measured reason: JSONWriter.double went
+    /// from 4,670 to 2,730 instructions per 1 x 10 request under callgrind.
     public mutating func double(_ v: Double) {
-        if v.isNaN { string("NaN") } else if v.isInfinite { string(v > 0 ? "Infinity" : "-Infinity") } else { raw(v.description) }
+        if v.isNaN { string("NaN") } else if v.isInfinite { string(v > 0 ? "Infinity" : "-Infinity") } else { v.write(to: &self) }
     }
 
     public mutating func value(_ v: JSONValue) {

@@ -50,6 +50,18 @@ public final class ServingMetrics: @unchecked Sendable {
         /// request under callgrind).
         var lastSelection: FeatureSelection?
         var lastViews: [ViewCounters] = []
+        /// The last HTTP request's endpoint and status, its "endpoint code" key and latency
+        /// histogram: a repeated one builds no key String (measured reason: recordHTTP went from
+        /// 2,700 to 1,000 instructions per 1 x 10 request under callgrind).
+        var lastHTTP: (endpoint: String, status: Int, key: String, latency: Histogram)?
+        /// Requests of `lastHTTP` not yet added to `http` (no dictionary lookup per request:
+        /// recordHTTP 1,000 -> 480 instructions); folded in when the key changes or on a scrape.
+        var lastHTTPPending = 0
+
+        func foldHTTP() {
+            if let last = lastHTTP, lastHTTPPending > 0 { http[last.key, default: 0] += lastHTTPPending }
+            lastHTTPPending = 0
+        }
     }
 
     private let stripes = (0..<16).map { _ in Stripe() }
@@ -126,9 +138,17 @@ public final class ServingMetrics: @unchecked Sendable {
     func recordHTTP(endpoint: String, status: Int, seconds: Double) {
         let s = stripe
         s.lock.lock(); defer { s.lock.unlock() }
-        s.http["\(endpoint) \(status)", default: 0] += 1
+        if let last = s.lastHTTP, last.status == status, last.endpoint == endpoint {
+            s.lastHTTPPending += 1
+            last.latency.observe(seconds, Self.latencyBuckets)
+            return
+        }
+        s.foldHTTP()
+        let key = "\(endpoint) \(status)"
+        s.http[key, default: 0] += 1
         let h = s.httpLatency[endpoint] ?? { let n = Histogram(Self.latencyBuckets.count); s.httpLatency[endpoint] = n; return n }()
         h.observe(seconds, Self.latencyBuckets)
+        s.lastHTTP = (endpoint, status, key, h)
     }
 
     /// The serving part of /metrics in Prometheus' text format.
@@ -147,6 +167,7 @@ public final class ServingMetrics: @unchecked Sendable {
                 t.age.add(v.age)
             }
             for (k, v) in s.services { let c = services[k] ?? (0, 0); services[k] = (c.0 + v.requests, c.1 + v.rows) }
+            s.foldHTTP()
             for (k, v) in s.http { http[k, default: 0] += v }
             for (k, v) in s.httpLatency {
                 let t = latency[k] ?? { let n = Histogram(Self.latencyBuckets.count); latency[k] = n; return n }()

@@ -84,4 +84,30 @@ final class HTTPWireTests: XCTestCase {
         XCTAssertEqual(out.readString(length: out.readableBytes),
                        "HTTP/1.1 413 Payload Too Large\r\ncontent-type: application/json\r\ncontent-length: 7\r\nconnection: close\r\n\r\n")
     }
+
+    /// The feature read's answer head, put together on the stack, is the general one's text.
+    func testJSONOKHeadForEveryVersionAndLength() {
+        var out = ByteBufferAllocator().buffer(capacity: 64)
+        for (minor, keepAlive, tail) in [(1, true, ""), (1, false, "\r\nconnection: close"), (0, true, "\r\nconnection: keep-alive"),
+                                         (0, false, "\r\nconnection: close")] {
+            for length in [0, 7, 10, 1234, 99_999_999, Int.max] {
+                HTTPWire.writeHead(status: 200, contentType: "application/json", contentLength: length, minorVersion: minor,
+                                   keepAlive: keepAlive, into: &out)
+                XCTAssertEqual(out.readString(length: out.readableBytes),
+                               "HTTP/1.\(minor) 200 OK\r\ncontent-type: application/json\r\ncontent-length: \(length)\(tail)\r\n\r\n")
+            }
+        }
+    }
+
+    func testHeaderNamesAreTokensUpToTheColon() throws {
+        let (h, _) = try XCTUnwrap(head("GET /health HTTP/1.1\r\nX-a!#$%&'*+-.^_`|~9: v\r\nConnection: close\r\n\r\n"))
+        XCTAssertFalse(h.keepAlive)
+        for (bad, message) in [("GET / HTTP/1.1\r\nno colon\r\n\r\n", "malformed header line (no name and colon)"),
+                               ("GET / HTTP/1.1\r\n: v\r\n\r\n", "malformed header line (no name and colon)"),
+                               ("GET / HTTP/1.1\r\nName : v\r\n\r\n", "malformed header name"),
+                               ("GET / HTTP/1.1\r\nNa(me: v\r\n\r\n", "malformed header name"),
+                               ("GET / HTTP/1.1\r\nNamé: v\r\n\r\n", "malformed header name")] {
+            XCTAssertThrowsError(try head(bad)) { XCTAssertEqual(($0 as? HTTPWire.Failure)?.message, message, bad) }
+        }
+    }
 }

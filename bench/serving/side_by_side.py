@@ -248,6 +248,7 @@ def main():
     ap.add_argument("--conns", type=int, default=4)
     ap.add_argument("--no-feast", action="store_true")
     ap.add_argument("--larder", default=str(LARDER), help="larder binary (e.g. a base build for a before/after)")
+    ap.add_argument("--io", choices=("nio", "epoll"), help="larder serve's I/O engine (default: the binary's own)")
     ap.add_argument("--http-client", choices=("wrk", "python"), default="wrk" if shutil.which("wrk") else "python",
                     help="closed-loop HTTP client for Larder and feast serve alike (open loop is always the Python sender)")
     a = ap.parse_args()
@@ -260,7 +261,7 @@ def main():
         red = subprocess.Popen(["redis-server", "--port", str(rp), "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
         procs.append(red)
         larder = subprocess.Popen([a.larder, "serve", "--port", str(lp), "--http-port", str(hp), "--threads", "1",
-                                   "--repo", str(work / "larder"), "--no-ttl-enforcement"],
+                                   "--repo", str(work / "larder"), "--no-ttl-enforcement", *(["--io", a.io] if a.io else [])],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(larder)
         wait_port(rp); wait_port(lp); wait_port(hp)
@@ -300,7 +301,7 @@ def main():
                                  mid["cpu_us"], spread))
         print(f"side_by_side.py --seconds {a.seconds} --open-seconds {a.open_seconds} --rounds {a.rounds} --rate {a.rate} --feast-rate {a.feast_rate} "
               f"--conns {a.conns} --keyspace {a.keyspace} --http-client {a.http_client}; "
-              f"{a.larder} serve --threads 1; {os.cpu_count()} cores, load {open('/proc/loadavg').read().split()[0]}")
+              f"{a.larder} serve --threads 1{' --io ' + a.io if a.io else ''}; {os.cpu_count()} cores, load {open('/proc/loadavg').read().split()[0]}")
         print()
         print("| shape | loop | path | req/s | p50 ms | p99 ms | p99.9 ms | server CPU us/req | spread over rounds |")
         print("|---|---|---|---|---|---|---|---|---|")
