@@ -16,6 +16,8 @@ struct ReadScratch {
     var rowValues: [FeastValue] = []
     var keyValues: [FeastValue] = []
     var key: [UInt8] = []
+    /// This thread's FEATURES.GET request plans (GetPlanCache).
+    var plans = GetPlanCache()
 
     private static let threadKey: pthread_key_t = {
         var k = pthread_key_t()

@@ -14,7 +14,7 @@ the raw pipelined HMGET of the same fields, HTTP /get-online-features.
 `--keep DIR` keeps each workload's dump (DIR/<shape>-<path>.out) for `callgrind_annotate`.
 
 Usage: ~/.cache/larder/venv-r7/bin/python bench/serving/instr_per_request.py [--larder BIN] [--bench BIN]
-       [--requests N] [--shapes issue|example] [--keep DIR] [--paths all|resp]
+       [--requests N] [--shapes issue|example] [--keep DIR] [--paths all|resp] [--io nio|epoll]
 """
 import argparse
 import glob
@@ -87,6 +87,7 @@ def main():
     ap.add_argument("--keep", help="directory for each workload's callgrind dump")
     ap.add_argument("--paths", choices=("all", "resp"), default="all",
                     help="resp: FEATURES.GET and the raw HMGET only (no HTTP)")
+    ap.add_argument("--io", choices=("nio", "epoll"), help="larder serve's I/O engine (default: the server's)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="serving-instr-"))
     nodebug = work / "larder-nodebug"
@@ -108,7 +109,7 @@ def main():
         shapes = ((1, 6), (50, 6))
     proc = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", str(nodebug), "serve",
                              "--port", str(lp), "--http-port", str(hp), "--threads", "1", "--repo", str(repo),
-                             *extra, "--no-ttl-enforcement"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             *extra, "--no-ttl-enforcement", *(["--io", args.io] if args.io else [])], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         r = redis.Redis(port=lp, protocol=3)
         t0 = time.time()
@@ -172,7 +173,7 @@ def main():
                     tag = name.split()[0].lower().replace(".", "")
                     shutil.copy(newest, Path(args.keep) / f"{entities}x{nfeatures}-{tag}.out")
                 rows.append((f"{entities} x {nfeatures}", name, ir / n, calls["malloc"] / n, calls["free"] / n))
-        print(f"callgrind, {args.larder}, larder serve --threads 1, {args.shapes} shapes; per request:")
+        print(f"callgrind, {args.larder}, larder serve --threads 1{' --io ' + args.io if args.io else ''}, {args.shapes} shapes; per request:")
         print("| entities x features | path | Ir/request | malloc/request | free/request |")
         print("|---|---|---|---|---|")
         for shape, name, ir, m, f in rows:
