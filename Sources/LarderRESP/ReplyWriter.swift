@@ -96,6 +96,20 @@ public final class ReplyWriter {
         count += a.count + b.count
     }
 
+    /// Room for `n` more bytes at the end of the reply, to be written in place and then kept
+    /// with `advance` (at most `n`). For replies of many small elements whose longest form is
+    /// known (a list's integers): one capacity check for all of them.
+    public func tail(reserving n: Int) -> UnsafeMutablePointer<UInt8> {
+        reserve(n)
+        return (storage + count).assumingMemoryBound(to: UInt8.self)
+    }
+
+    /// Keeps `n` bytes written at `tail(reserving:)`.
+    public func advance(_ n: Int) {
+        precondition(count + n <= capacity, "ReplyWriter.advance past the reserved room")
+        count += n
+    }
+
     @inline(__always) public func append(_ s: StaticString) {
         append(UnsafeRawBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
     }

@@ -153,8 +153,10 @@ public enum FeatureFamily {
                             let keyCount = g.view.joinKeys.count
                             let hash: HashView?
                             if keyCount == 1, let prefix = g.view.int64KeyPrefix,
-                               case .int64(let v) = scratch.pointee.rowValues[positions[p]] {
-                                hash = lookUpInt64Key(ctx, prefix, v, catalog.projectBytes)
+                               case .int64(let v) = scratch.pointee.rowValues[positions[p]],
+                               let key = int64Key(scratch.pointee.keyBuffer, prefix, v, catalog.projectBytes) {
+                                let (db, _, slot) = ctx.lookup(key)
+                                hash = slot.flatMap { db.hashView(at: $0) }
                             } else {
                                 scratch.pointee.key.removeAll(keepingCapacity: true)
                                 do {
@@ -195,20 +197,19 @@ public enum FeatureFamily {
         }
     }
 
-    /// The hash of a single-INT64-key view's row: its key (`prefix`, the value's 8 little-endian
-    /// bytes, the project) built on the stack. Measured reason: three appends to the scratch
-    /// array (its uniqueness and capacity checks) were ~280 of a 1 x 10 request's instructions.
+    /// The row key of a single-INT64-key view (`prefix`, the value's 8 little-endian bytes, the
+    /// project) written into this thread's key buffer; nil when it does not fit. Measured
+    /// reason: three appends to a scratch array (its uniqueness and capacity checks) were ~280
+    /// of a 1 x 10 request's instructions; a stack buffer filled in a closure copied the
+    /// CommandContext it captured (~285 more).
     @inline(__always)
-    static func lookUpInt64Key(_ ctx: CommandContext, _ prefix: [UInt8], _ v: Int64, _ project: [UInt8]) -> HashView? {
-        withUnsafeTemporaryAllocation(byteCount: prefix.count + 8 + project.count, alignment: 8) { key in
-            let p = key.baseAddress!
-            prefix.withUnsafeBytes { if $0.count > 0 { p.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
-            withUnsafeBytes(of: v.littleEndian) { (p + prefix.count).copyMemory(from: $0.baseAddress!, byteCount: 8) }
-            project.withUnsafeBytes { if $0.count > 0 { (p + prefix.count + 8).copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
-            let (db, _, slot) = ctx.lookup(UnsafeRawBufferPointer(key))
-            guard let slot else { return nil }
-            return db.hashView(at: slot)
-        }
+    static func int64Key(_ buffer: UnsafeMutableRawPointer, _ prefix: [UInt8], _ v: Int64, _ project: [UInt8]) -> UnsafeRawBufferPointer? {
+        let total = prefix.count + 8 + project.count
+        guard total <= ReadScratch.keyBufferSize else { return nil }
+        prefix.withUnsafeBytes { if $0.count > 0 { buffer.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+        (buffer + prefix.count).storeBytes(of: v.littleEndian, as: Int64.self)
+        project.withUnsafeBytes { if $0.count > 0 { (buffer + prefix.count + 8).copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+        return UnsafeRawBufferPointer(start: buffer, count: total)
     }
 
     /// A value in its native RESP type: RESP3 doubles and booleans, integers, bulk strings,

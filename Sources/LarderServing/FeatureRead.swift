@@ -260,21 +260,37 @@ public enum FeatureRead {
                 var nulls = 0
                 try group.replyHeads.withUnsafeBytes { heads in
                     try group.replyHeadStarts.withUnsafeBufferPointer { hs in
-                        // Each cell's tail goes out with the next cell's head (one append for both).
+                        // Each cell's tail goes out with the next cell's head.
                         var tail = UnsafeRawBufferPointer(start: nil, count: 0)
+                        let resp3 = out.version == .resp3
                         for i in 0..<n {
-                            out.append(tail, UnsafeRawBufferPointer(rebasing: heads[hs[i]..<hs[i + 1]]))
+                            let head = UnsafeRawBufferPointer(rebasing: heads[hs[i]..<hs[i + 1]])
                             var isNull = true
                             if let bytes = raw[i], !bytes.isEmpty {
-                                if let written = ValueReply.writeScalar(bytes, out) { isNull = written } else {
-                                    let value: FeastValue
-                                    do { value = try FeastValue.decode(Array(bytes)) } catch {
-                                        throw ServingError(.badValue, "stored value of \(view.name):\(view.layout.featureNames[group.features[i]]) cannot be decoded: \(error)")
+                                // The previous tail, this head and a number or boolean value in
+                                // one reserved run (measured reason: an append call and a
+                                // ReplyWriter call per value were ~100 instructions per cell
+                                // beyond the copies, 1 x 10, callgrind).
+                                let p = out.tail(reserving: tail.count + head.count + ValueReply.maxFixedReply)
+                                if tail.count > 0 { UnsafeMutableRawPointer(p).copyMemory(from: tail.baseAddress!, byteCount: tail.count) }
+                                UnsafeMutableRawPointer(p + tail.count).copyMemory(from: head.baseAddress!, byteCount: head.count)
+                                let at = tail.count + head.count
+                                if let length = ValueReply.writeFixedScalar(bytes, resp3: resp3, to: p + at) {
+                                    out.advance(at + length)
+                                    isNull = false
+                                } else {
+                                    out.advance(at)
+                                    if let written = ValueReply.writeScalar(bytes, out) { isNull = written } else {
+                                        let value: FeastValue
+                                        do { value = try FeastValue.decode(Array(bytes)) } catch {
+                                            throw ServingError(.badValue, "stored value of \(view.name):\(view.layout.featureNames[group.features[i]]) cannot be decoded: \(error)")
+                                        }
+                                        FeatureFamily.writeValue(value, out)
+                                        isNull = value.isNull
                                     }
-                                    FeatureFamily.writeValue(value, out)
-                                    isNull = value.isNull
                                 }
                             } else {
+                                out.append(tail, head)
                                 out.null()
                             }
                             if isNull { nulls += 1 }

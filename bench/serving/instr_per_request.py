@@ -85,9 +85,9 @@ def main():
     ap.add_argument("--shapes", choices=("issue", "example"), default="issue")
     ap.add_argument("--keyspace", type=int, default=200, help="issue shapes: preloaded entities")
     ap.add_argument("--keep", help="directory for each workload's callgrind dump")
+    ap.add_argument("--io", choices=("nio", "epoll"), help="larder serve's I/O engine (default: the binary's own)")
     ap.add_argument("--paths", choices=("all", "resp"), default="all",
                     help="resp: FEATURES.GET and the raw HMGET only (no HTTP)")
-    ap.add_argument("--io", choices=("nio", "epoll"), help="larder serve's I/O engine (default: the server's)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="serving-instr-"))
     nodebug = work / "larder-nodebug"
@@ -173,7 +173,8 @@ def main():
                     tag = name.split()[0].lower().replace(".", "")
                     shutil.copy(newest, Path(args.keep) / f"{entities}x{nfeatures}-{tag}.out")
                 rows.append((f"{entities} x {nfeatures}", name, ir / n, calls["malloc"] / n, calls["free"] / n))
-        print(f"callgrind, {args.larder}, larder serve --threads 1{' --io ' + args.io if args.io else ''}, {args.shapes} shapes; per request:")
+        io = f" --io {args.io}" if args.io else ""
+        print(f"callgrind, {args.larder}, larder serve --threads 1{io}, {args.shapes} shapes; per request:")
         print("| entities x features | path | Ir/request | malloc/request | free/request |")
         print("|---|---|---|---|---|")
         for shape, name, ir, m, f in rows:
