@@ -142,8 +142,8 @@ public enum FeatureFamily {
                     out.arrayHeader(rows)
                     // One INT64 join key (Feast's usual entity): its value is parsed straight
                     // into `single` and the row's FeastValue array is made only if a view needs
-                    // the general key encoder (measured reason: the array's reset and append were
-                    // ~250 of a 1 x 10 request's instructions, callgrind).
+                    // the general key encoder (measured reason: the array's reset and append; the
+                    // handler went from 8,211 to 7,986 instructions at 1 x 10, callgrind).
                     let singleInt64 = k == 1 && needed[neededOf[0]].type == .int64
                     for r in 0..<rows {
                         let single = singleInt64 ? ValueText.int64(args[i + r]) : nil

@@ -269,8 +269,8 @@ public enum FeatureRead {
                             if let bytes = raw[i], !bytes.isEmpty {
                                 // The previous tail, this head and a number or boolean value in
                                 // one reserved run (measured reason: an append call and a
-                                // ReplyWriter call per value were ~100 instructions per cell
-                                // beyond the copies, 1 x 10, callgrind).
+                                // ReplyWriter call per value; the handler went from 8,618 to
+                                // 8,211 instructions per 1 x 10 request, callgrind, epoll).
                                 let p = out.tail(reserving: tail.count + head.count + ValueReply.maxFixedReply)
                                 if tail.count > 0 { UnsafeMutableRawPointer(p).copyMemory(from: tail.baseAddress!, byteCount: tail.count) }
                                 UnsafeMutableRawPointer(p + tail.count).copyMemory(from: head.baseAddress!, byteCount: head.count)

@@ -159,20 +159,11 @@ public enum ValueReply {
             count += 1
         }
         out.arrayHeader(count)
-        // `:<v>\r\n` is at most 23 bytes: all elements written in place after one capacity
-        // check (measured reason: an integer reply per element was ~66 instructions of which
-        // the call and the check were half; 3-element lists, 1 x 10 request, callgrind).
-        let p = out.tail(reserving: 23 * count)
-        var w = 0
         at = 0
         while at < run.count {
             let v = readVarint(run, &at)!
-            p[w] = UInt8(ascii: ":")
-            w += 1 + RESPNumberFormat.writeDecimal(field == 13 ? Int(Int32(truncatingIfNeeded: v)) : Int(Int64(bitPattern: v)), to: p + w + 1)
-            p[w] = 13; p[w + 1] = 10
-            w += 2
+            out.integer(field == 13 ? Int(Int32(truncatingIfNeeded: v)) : Int(Int64(bitPattern: v)))
         }
-        out.advance(w)
         return false
     }
 
