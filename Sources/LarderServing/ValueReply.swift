@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import LarderFeatures
 import LarderRESP
 
@@ -49,6 +52,63 @@ public enum ValueReply {
             return nil
         }
         return false
+    }
+
+    /// The longest reply `writeFixedScalar` writes: a RESP2 bulk of the longest double text.
+    public static let maxFixedReply = 48
+
+    /// `writeScalar`'s reply for the members whose reply is short and bounded (double, float,
+    /// int32, int64, unix timestamp, bool), written at `p` (room for `maxFixedReply` bytes);
+    /// its length, or nil for every other shape (nothing written; the caller uses writeScalar).
+    /// The same bytes as writeScalar through ReplyWriter (RESPNumberFormat's digits).
+    @inline(__always)
+    public static func writeFixedScalar(_ b: UnsafeRawBufferPointer, resp3: Bool, to p: UnsafeMutablePointer<UInt8>) -> Int? {
+        guard b.count >= 2 else { return nil }
+        let tag = b[0]
+        let v: Double
+        switch tag {
+        case 0x29:   // double_val, fixed64
+            guard b.count == 9 else { return nil }
+            v = Double(bitPattern: UInt64(littleEndian: b.loadUnaligned(fromByteOffset: 1, as: UInt64.self)))
+        case 0x35:   // float_val, fixed32
+            guard b.count == 5 else { return nil }
+            v = Double(Float(bitPattern: UInt32(littleEndian: b.loadUnaligned(fromByteOffset: 1, as: UInt32.self))))
+        case 0x18, 0x20, 0x40, 0x38:   // int32_val, int64_val, unix_timestamp_val, bool_val: varints
+            var at = 1
+            guard let x = readVarint(b, &at), at == b.count else { return nil }
+            if tag == 0x38 && resp3 {
+                p[0] = UInt8(ascii: "#"); p[1] = x != 0 ? UInt8(ascii: "t") : UInt8(ascii: "f"); p[2] = 13; p[3] = 10
+                return 4
+            }
+            let n = tag == 0x38 ? (x != 0 ? 1 : 0) : tag == 0x18 ? Int(Int32(truncatingIfNeeded: x)) : Int(Int64(bitPattern: x))
+            p[0] = UInt8(ascii: ":")
+            let len = RESPNumberFormat.writeDecimal(n, to: p + 1)
+            p[len + 1] = 13; p[len + 2] = 10
+            return len + 3
+        default:
+            return nil
+        }
+        if resp3 {
+            p[0] = UInt8(ascii: ",")
+            let len = RESPNumberFormat.writeDouble(v, to: p + 1)
+            p[len + 1] = 13; p[len + 2] = 10
+            return len + 3
+        }
+        // RESP2: a bulk string; the digits go 5 bytes in (room for `$NN\r\n`), then move up
+        // a byte when the length has one digit.
+        let len = RESPNumberFormat.writeDouble(v, to: p + 5)
+        var at = 0
+        p[0] = UInt8(ascii: "$")
+        if len >= 10 {
+            p[1] = UInt8(truncatingIfNeeded: 48 + len / 10); p[2] = UInt8(truncatingIfNeeded: 48 + len % 10); at = 3
+        } else {
+            p[1] = UInt8(truncatingIfNeeded: 48 + len); at = 2
+        }
+        p[at] = 13; p[at + 1] = 10
+        if at == 2 { memmove(p + 4, p + 5, len) }
+        at += 2 + len
+        p[at] = 13; p[at + 1] = 10
+        return at + 2
     }
 
     /// string_list_val, int32/int64_list_val (one packed run) and double_list_val (one packed

@@ -22,6 +22,21 @@ final class ReplyWriterTests: XCTestCase {
         XCTAssertEqual(written(.resp2) { $0.bulk([UInt8]()) }, "$0\r\n\r\n")
     }
 
+    /// Integers and headers are written two digits at a time in place: every length of digits,
+    /// both signs and the extremes must read as Swift's own decimal text.
+    func testIntegersOfEveryLength() {
+        var values: [Int] = [0, 1, 9, 10, 99, 100, 999, 1000, Int.max, Int.min, Int.min + 1]
+        var p = 1
+        for _ in 0..<18 { p *= 10; values += [p - 1, p, p + 1] }
+        var g = SystemRandomNumberGenerator()
+        for _ in 0..<2000 { values.append(Int(truncatingIfNeeded: g.next() as UInt64) >> Int.random(in: 0..<63, using: &g)) }
+        for v in values + values.map({ $0 == Int.min ? 0 : -$0 }) {
+            XCTAssertEqual(written(.resp2) { $0.integer(v) }, ":\(v)\r\n")
+            XCTAssertEqual(written(.resp3) { $0.arrayHeader(v) }, "*\(v)\r\n")
+            XCTAssertEqual(written(.resp2) { $0.appendDecimal(v) }, "\(v)")
+        }
+    }
+
     func testErrorsCannotBreakFraming() {
         XCTAssertEqual(written(.resp2) { $0.error("ERR bad\r\nthing") }, "-ERR bad  thing\r\n")
     }

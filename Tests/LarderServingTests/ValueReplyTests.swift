@@ -35,6 +35,45 @@ final class ValueReplyTests: XCTestCase {
         }
     }
 
+    /// FEATURES.GET writes numbers and booleans in place (writeFixedScalar): the bytes must be
+    /// writeScalar's through ReplyWriter, and every other shape must be left to writeScalar.
+    func testFixedScalarsInPlaceAreWrittenAsWriteScalarWritesThem() {
+        var g = SystemRandomNumberGenerator()
+        var values: [FeastValue] = [
+            .int64(0), .int64(-1), .int64(Int64.max), .int64(Int64.min), .int32(-7), .int32(Int32.max), .int32(Int32.min),
+            .unixTimestamp(1_700_000_000), .unixTimestamp(-1), .bool(true), .bool(false),
+            .double(0), .double(-0.0), .double(0.1), .double(1.5), .double(3), .double(-2.5e300), .double(5e-324),
+            .double(.infinity), .double(-.infinity), .double(.nan), .double(1e-7), .double(123456789012345678),
+            .float(0.5), .float(-3.25), .float(1e-7), .float(.greatestFiniteMagnitude),
+        ]
+        for _ in 0..<300 {
+            values.append(.double(Double(bitPattern: g.next())))
+            values.append(.double(Double(g.next() >> 11) * 0x1.0p-53))
+            values.append(.float(Float(bitPattern: UInt32(truncatingIfNeeded: g.next() as UInt64))))
+            values.append(.int64(Int64(bitPattern: g.next()) >> Int64.random(in: 0..<63, using: &g)))
+        }
+        let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: ValueReply.maxFixedReply)
+        defer { buffer.deallocate() }
+        for v in values {
+            let stored = v.encoded()
+            for version in [RESPVersion.resp2, .resp3] {
+                let length = stored.withUnsafeBytes { ValueReply.writeFixedScalar($0, resp3: version == .resp3, to: buffer) }
+                XCTAssertNotNil(length, "\(v) should be written in place")
+                guard let length else { continue }
+                XCTAssertLessThanOrEqual(length, ValueReply.maxFixedReply)
+                let expected = reply(version) { out in _ = stored.withUnsafeBytes { ValueReply.writeScalar($0, out) } }
+                XCTAssertEqual(Array(UnsafeBufferPointer(start: buffer, count: length)), expected, "\(v) in \(version)")
+            }
+        }
+        let others: [[UInt8]] = [
+            FeastValue.string("Rome").encoded(), FeastValue.bytes([1, 2]).encoded(), FeastValue.int64List([1]).encoded(),
+            FeastValue.doubleList([0.5]).encoded(), [0x20, 0xff], [0x29, 1, 2, 3], [0x20, 1, 0x58, 1], [0x42], [0x98, 0x01, 0x00],
+        ]
+        for stored in others {
+            XCTAssertNil(stored.withUnsafeBytes { ValueReply.writeFixedScalar($0, resp3: true, to: buffer) }, "\(stored)")
+        }
+    }
+
     func testOtherShapesAreLeftToTheFullDecoder() {
         let others: [[UInt8]] = [
             FeastValue.int64List([]).encoded(), FeastValue.stringList([]).encoded(),   // empty lists
