@@ -43,6 +43,10 @@ final class UringEventLoop: EventLoop, @unchecked Sendable {
     private var timers = LoopTimers()
     private var nextTimerId: UInt64 = 0
     private let stopped = DispatchSemaphore(value: 0)
+    /// LARDER_URING_WAIT_POLL: wait in poll(2) on the ring instead of in io_uring_enter, for
+    /// bench/instr_per_op.sh under valgrind 3.19 (which stalls every thread while one is in
+    /// io_uring_enter). Same user-space path otherwise; one more system call per idle turn.
+    private static let waitInPoll = ProcessInfo.processInfo.environment["LARDER_URING_WAIT_POLL"].map { !$0.isEmpty } ?? false
 
     /// Per-descriptor owners and a generation each (bumped at every registration), indexed by
     /// descriptor: a completion whose generation is not the slot's is stale and dropped.
@@ -288,7 +292,11 @@ final class UringEventLoop: EventLoop, @unchecked Sendable {
                 }
                 if !idle { timeout = 0 }
             }
-            _ = larder_uring_submit_and_wait(ring, timeout == 0 ? 0 : 1, timeout)
+            if Self.waitInPoll {
+                _ = larder_uring_submit_then_poll(ring, timeout == 0 ? 0 : 1, timeout)
+            } else {
+                _ = larder_uring_submit_and_wait(ring, timeout == 0 ? 0 : 1, timeout)
+            }
             if timeout != 0 { lock.withLock { sleeping = false } }
             reap()
         }
