@@ -31,7 +31,8 @@ final class UringEventLoop: EventLoop, @unchecked Sendable {
     }
 
     let index: Int
-    private let ring: UnsafeMutablePointer<io_uring>
+    /// Made on the loop's thread (single issuer), in setUp.
+    private var ring: OpaquePointer? = nil
     private let wakeFd: Int32
     private let wakeValue: UnsafeMutablePointer<UInt64>
     private let lock = NIOLock()
@@ -60,7 +61,7 @@ final class UringEventLoop: EventLoop, @unchecked Sendable {
     /// allocator's used_memory (maxmemory).
     static let bufferCount: UInt32 = 128, bufferSize: UInt32 = 16 * 1024
     private var bufferBase: UnsafeMutablePointer<UInt8>? = nil
-    private var bufferRing: UnsafeMutablePointer<io_uring_buf_ring>? = nil
+    private var bufferRing: UnsafeMutableRawPointer? = nil
 
     /// The read buffer shared by this thread's connections: a received chunk is copied into it
     /// and handed to the handler, which keeps only a partial command.
@@ -76,7 +77,6 @@ final class UringEventLoop: EventLoop, @unchecked Sendable {
     /// is the one that made it). Fails if the ring or its buffer ring cannot be made.
     init(index: Int, name: String) throws {
         self.index = index
-        ring = .allocate(capacity: 1)
         wakeValue = .allocate(capacity: 1)
         cqes = .allocate(capacity: Self.reapBatch)
         wakeFd = eventfd(0, Int32(EFD_CLOEXEC))
@@ -106,23 +106,25 @@ final class UringEventLoop: EventLoop, @unchecked Sendable {
     deinit {
         cqes.deallocate()
         wakeValue.deallocate()
-        ring.deallocate()
         Glibc.close(wakeFd)
     }
 
     private func setUp() throws {
-        let rc = larder_uring_init(ring, Self.ringEntries)
-        guard rc == 0 else { throw IOError(errnoCode: -rc, reason: "io_uring_queue_init") }
+        var rc: Int32 = 0
+        guard let made = larder_uring_create(Self.ringEntries, &rc) else { throw IOError(errnoCode: -rc, reason: "io_uring_queue_init") }
+        ring = made
         let bytes = Int(Self.bufferCount * Self.bufferSize)
         guard let mem = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), Int(bitPattern: mem) != -1 else {
-            io_uring_queue_exit(ring)
+            larder_uring_destroy(ring)
+            ring = nil
             throw IOError(errnoCode: errno, reason: "mmap of the provided buffers")
         }
         bufferBase = mem.assumingMemoryBound(to: UInt8.self)
         var err: Int32 = 0
         guard let br = larder_uring_buf_ring_setup(ring, Self.bufferCount, 0, bufferBase, Self.bufferSize, &err) else {
             munmap(mem, bytes)
-            io_uring_queue_exit(ring)
+            larder_uring_destroy(ring)
+            ring = nil
             throw IOError(errnoCode: -err, reason: "io_uring_register_buf_ring")
         }
         bufferRing = br
@@ -226,7 +228,7 @@ final class UringEventLoop: EventLoop, @unchecked Sendable {
         larder_uring_prep_send(ring, fd, bytes.baseAddress, bytes.count, Self.userData(.send, fd: fd, gen: gen))
     }
 
-    func prepareSendmsg(fd: Int32, gen: UInt32, _ msg: UnsafePointer<msghdr>) {
+    func prepareSendmsg(fd: Int32, gen: UInt32, _ msg: UnsafeMutablePointer<msghdr>) {
         larder_uring_prep_sendmsg(ring, fd, msg, Self.userData(.send, fd: fd, gen: gen))
     }
 
@@ -304,7 +306,8 @@ final class UringEventLoop: EventLoop, @unchecked Sendable {
         // (NIO fails them; nothing here waits on one after the stop).
         timers.removeAll()
         // The ring goes with the loop (its requests are cancelled), then the buffers they used.
-        io_uring_queue_exit(ring)
+        larder_uring_destroy(ring)
+        ring = nil
         if let bufferBase { munmap(bufferBase, Int(Self.bufferCount * Self.bufferSize)) }
         bufferBase = nil
         stopped.signal()
