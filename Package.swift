@@ -41,6 +41,9 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "openssl"),
         // epoll, timerfd, TCP_NODELAY and prctl for larder-bench (Swift's Glibc module leaves them out).
         .systemLibrary(name: "CBenchSys", path: "Sources/CBenchSys"),
+        // io_uring (liburing-dev) for the `--io uring` engine (Sources/LarderServer/Engine/Uring*): a
+        // C target, so liburing.h (which defines _GNU_SOURCE) stays out of what Swift imports.
+        .target(name: "CLiburing", linkerSettings: [.linkedLibrary("uring", .when(platforms: [.linux]))]),
         // Thread pinning and process CPU time (needs _GNU_SOURCE, which Swift cannot set).
         .target(name: "CLarderSupport"),
 
@@ -63,6 +66,7 @@ let package = Package(
         // NIO bootstrap, per-core loops, connection handler, command table and families.
         .target(name: "LarderServer", dependencies: [
             "LarderRESP", "LarderStore", "LarderPersistence", "CLarderSupport", "LarderLog", "LarderTLS",
+            .target(name: "CLiburing", condition: .when(platforms: [.linux])),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Atomics", package: "swift-atomics"),

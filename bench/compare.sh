@@ -14,7 +14,7 @@
 # Environment (defaults):
 #   LARDER_BIN, LARDER_BENCH_BIN   .build/release/larder, .build/release/larder-bench
 #   SERVER_CPUS=0 BENCH_CPUS=1     taskset CPU lists
-#   CONFIGS="redis larder larder-t2"   (add "epoll epoll-t2" for the --io epoll engine; "base base-t2" with BASE_BIN=an earlier larder build
+#   CONFIGS="redis larder larder-t2"   (add "epoll epoll-t2" for the --io epoll engine, "uring uring-t2" for --io uring; "base base-t2" with BASE_BIN=an earlier larder build
 #                                       to measure a change before/after in the same run)
 #   WORKLOADS="get set hset1 hset10 hmget10 hgetall10 feast-read feast-mix"
 #   PIPES="1 16"  CLIENTS=50  ROUNDS=3
@@ -175,6 +175,19 @@ if any('epoll' in x for R in rows.values() for x in R.values()):
         print(f"| {w} | {p} | {n(med(R,'epoll','rps'), ',.0f')} | {lat} | {n(med(R,'epoll','cpu'), '.2f')} "
               f"| {ratio(R,'larder','redis','cpu')} | {ratio(R,'epoll','redis','cpu')} | {ratio(R,'epoll','larder','cpu')} "
               f"| {n(med(R,'epoll-t2','cpu'), '.2f')} | {ratio(R,'epoll-t2','epoll','cpu')} | {ratio(R,'epoll','redis','rps')} |")
+if any('uring' in x for R in rows.values() for x in R.values()):
+    print()
+    print("io_uring engine in the same rounds (uring = larder --io uring): CPU/op ratios to redis and to the other engines.")
+    print()
+    print("| workload | P | uring rps | uring p50/p99 us | uring CPU us/op | uring/redis CPU | uring/epoll CPU | uring/nio CPU "
+          "| uring-t2 CPU us/op | uring t2/t1 CPU | uring/redis rps |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for (w, p) in order:
+        R = rows[(w, p)]
+        lat = "-" if med(R, 'uring', "p50") is None else f"{med(R, 'uring', 'p50'):.0f} / {med(R, 'uring', 'p99'):.0f}"
+        print(f"| {w} | {p} | {n(med(R,'uring','rps'), ',.0f')} | {lat} | {n(med(R,'uring','cpu'), '.2f')} "
+              f"| {ratio(R,'uring','redis','cpu')} | {ratio(R,'uring','epoll','cpu')} | {ratio(R,'uring','larder','cpu')} "
+              f"| {n(med(R,'uring-t2','cpu'), '.2f')} | {ratio(R,'uring-t2','uring','cpu')} | {ratio(R,'uring','redis','rps')} |")
 if any('base' in x for R in rows.values() for x in R.values()):
     print()
     print("Before/after (base = BASE_BIN, the earlier build, in the same rounds): CPU/op ratios to redis, and after/before.")

@@ -55,6 +55,9 @@ server_cmd() {
     # the epoll I/O engine (docs/ARCHITECTURE.md "I/O engine"), same binary
     epoll)     printf '%s\n' "$LARDER_BIN" serve --port "$2" --threads 1 --no-pin --io epoll ;;
     epoll-t2)  printf '%s\n' "$LARDER_BIN" serve --port "$2" --threads 2 --no-pin --io epoll ;;
+    # the io_uring I/O engine (falls back to epoll, saying so in its log, where the kernel refuses io_uring)
+    uring)     printf '%s\n' "$LARDER_BIN" serve --port "$2" --threads 1 --no-pin --io uring ;;
+    uring-t2)  printf '%s\n' "$LARDER_BIN" serve --port "$2" --threads 2 --no-pin --io uring ;;
     # Cluster mode with a one-node topology owning every slot: the cost of the slot check.
     larder-cluster)
       printf '[{"slot_ranges": [{"start": 0, "end": 16383}], "master": {"id": "bench", "ip": "127.0.0.1", "port": %s}, "replicas": []}]' "$2" >"$WORK/cluster-$2.json"

@@ -12,7 +12,7 @@ set -euo pipefail
 
 CACHE=${LARDER_CACHE:-$HOME/.cache/larder}
 PYTHON=${PYTHON:-python3}
-APT_PACKAGES=(redis-server redis-tools libhiredis-dev libzstd-dev libsnappy-dev liblz4-dev zlib1g-dev libsqlite3-dev libssl-dev openssl)
+APT_PACKAGES=(redis-server redis-tools libhiredis-dev libzstd-dev libsnappy-dev liblz4-dev zlib1g-dev libsqlite3-dev libssl-dev liburing-dev openssl)
 VENV_R7_SPEC='feast[redis]==0.67.0 pytest duckdb polars prometheus-client'
 VENV_R8_SPEC='feast==0.67.0 redis pytest'
 # Linters of docker/ (Dockerfile, Kubernetes manifests); their own venv: checkov pins many packages.

@@ -21,7 +21,7 @@ if grep -q swift <<<"$libs"; then
   exit 1
 fi
 # The runtime image (debian:bookworm-slim + docker/Dockerfile's apt list) has exactly these.
-allowed='^(linux-vdso\.so\.1|/lib64/ld-linux-x86-64\.so\.2|lib(sqlite3|zstd|snappy|lz4|z|ssl|crypto|m|stdc\+\+|gcc_s|c)\.so\.[0-9]+)$'
+allowed='^(linux-vdso\.so\.1|/lib64/ld-linux-x86-64\.so\.2|lib(sqlite3|zstd|snappy|lz4|z|ssl|crypto|uring|m|stdc\+\+|gcc_s|c)\.so\.[0-9]+)$'
 if unexpected=$(grep -Ev "$allowed" <<<"$libs"); then
   echo "static-build: $SCRATCH/larder needs libraries docker/Dockerfile does not install: $unexpected" >&2
   exit 1

@@ -16,6 +16,7 @@ public final class LarderServer: @unchecked Sendable {
     private var serverChannels: [Channel] = []
     #if os(Linux)
     private var epollListener: EpollListener?
+    private var uringListener: UringListener?
     #endif
     private var loopWorkers: [ObjectIdentifier: ShardWorker] = [:]
     private let stopped = DispatchSemaphore(value: 0)
@@ -78,6 +79,19 @@ public final class LarderServer: @unchecked Sendable {
 
     private static func makeGroup(_ settings: ServerSettings) -> EventLoopGroup {
         #if os(Linux)
+        if settings.ioEngine == .uring {
+            // io_uring where the kernel runs what the engine needs, epoll otherwise (logged at start).
+            if let why = UringEventLoopGroup.unavailableReason() {
+                settings.ioEngineFallback = why
+            } else {
+                do {
+                    return try UringEventLoopGroup(numberOfThreads: settings.threads)
+                } catch {
+                    settings.ioEngineFallback = "a shard thread's ring could not be set up: \(error)"
+                }
+            }
+            settings.ioEngine = .epoll
+        }
         if settings.ioEngine == .epoll { return EpollEventLoopGroup(numberOfThreads: settings.threads) }
         #else
         settings.ioEngine = .nio
@@ -155,6 +169,14 @@ public final class LarderServer: @unchecked Sendable {
                     epollListener = listener
                     state.boundPort = listener.port
                 }
+                if let uring = group as? UringEventLoopGroup {
+                    let listener = try UringListener(host: settings.bind, port: settings.port, loops: uring.loops) { [state] fd, loop in
+                        Self.acceptUring(fd: fd, worker: state.workers[loop.index], state: state)
+                    }
+                    try listener.start().wait()
+                    uringListener = listener
+                    state.boundPort = listener.port
+                }
                 #endif
                 if state.settings.ioEngine == .nio {
                     let ch = try bootstrap(tls: false).bind(host: settings.bind, port: settings.port).wait()
@@ -192,8 +214,15 @@ public final class LarderServer: @unchecked Sendable {
     static func engineReason(_ settings: ServerSettings) -> String {
         switch settings.ioEngine {
         case .nio: return "SwiftNIO event loops and channels, the default; --io epoll selects Larder's own epoll loop"
-        case .epoll: return (settings.ioEngineFromEnvironment ? "LARDER_IO=epoll" : "--io epoll")
-                + ": Larder's own epoll loop per shard thread for the plain port"
+        case .epoll:
+            let asked = settings.ioEngineFromEnvironment ? "LARDER_IO=" : "--io "
+            let why = settings.ioEngineFallback.map { "\(asked)uring, but io_uring is unavailable: \($0); epoll instead" }
+                ?? "\(asked)epoll"
+            return why + ": Larder's own epoll loop per shard thread for the plain port"
+                + (settings.tlsPort != nil ? "; the TLS port stays on one NIO thread and hops to the shards" : "")
+        case .uring: return (settings.ioEngineFromEnvironment ? "LARDER_IO=uring" : "--io uring")
+                + ": Larder's own io_uring loop per shard thread for the plain port (multishot accept and recv"
+                + " into provided buffers, a turn's sends and wait in one io_uring_enter)"
                 + (settings.tlsPort != nil ? "; the TLS port stays on one NIO thread and hops to the shards" : "")
         }
     }
@@ -206,11 +235,20 @@ public final class LarderServer: @unchecked Sendable {
         guard let loop = worker.loop as? EpollEventLoop else { return }
         EpollConnection(fd: fd, loop: loop, handler: ConnectionHandler(server: state, worker: worker)).start()
     }
+
+    /// A connection accepted by the io_uring engine, on its own shard loop.
+    private static func acceptUring(fd: Int32, worker: ShardWorker, state: ServerState) {
+        let keepalive = state.settings.tcpKeepalive.load(ordering: .relaxed)
+        if keepalive > 0 { TCPKeepalive.configure(fd: fd, idleSeconds: keepalive) }
+        guard let loop = worker.loop as? UringEventLoop else { return }
+        UringConnection(fd: fd, loop: loop, handler: ConnectionHandler(server: state, worker: worker)).start()
+    }
     #endif
 
     private func closeEpollListener() {
         #if os(Linux)
         if let l = epollListener { _ = try? l.close().wait(); epollListener = nil }
+        if let l = uringListener { _ = try? l.close().wait(); uringListener = nil }
         #endif
     }
 

@@ -17,6 +17,8 @@ public final class ServerSettings: @unchecked Sendable {
     public var ioEngine: IOEngine = .nio
     /// The engine came from $LARDER_IO rather than `--io` (said in the start-up log line).
     public var ioEngineFromEnvironment = false
+    /// Why io_uring was asked for (`uring`) but epoll runs instead (said in the start-up log line).
+    public var ioEngineFallback: String? = nil
     /// The TLS listener's port (`tls-port`); nil: no TLS listener.
     public let tlsPort: Int?
     /// Milliseconds a client may take to finish its TLS handshake before it is closed
@@ -187,4 +189,7 @@ public enum IOEngine: String, CaseIterable, Sendable {
     case nio
     /// Larder's own epoll loop per shard thread (Engine/); the TLS port stays on a NIO thread.
     case epoll
+    /// Larder's own io_uring loop per shard thread (Engine/Uring*), where the kernel runs it:
+    /// epoll otherwise, saying why. The TLS port stays on a NIO thread, as under epoll.
+    case uring
 }

@@ -42,7 +42,7 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Address to listen on.") var bind: String = "127.0.0.1"
     @Option(help: "Worker threads, one shard each (default: number of cores).") var threads: Int = System.coreCount
     @Flag(inversion: .prefixedNo, help: "Pin each worker thread to a core.") var pin: Bool = true
-    @Option(help: "I/O engine of the shard threads and the plain RESP port: nio (SwiftNIO) or epoll (Larder's own loop, Linux). Default: $LARDER_IO, else nio.")
+    @Option(help: "I/O engine of the shard threads and the plain RESP port: nio (SwiftNIO), epoll (Larder's own loop, Linux) or uring (Larder's own io_uring loop, Linux; epoll where the kernel does not run it). Default: $LARDER_IO, else nio.")
     var io: IOEngine?
     @Option(help: "Require clients to AUTH with this password (a flag shows in ps: prefer --requirepass-file, $LARDER_REQUIREPASS or the config file).")
     var requirepass: String?
@@ -240,7 +240,7 @@ struct ServeCommand: ParsableCommand {
             settings.ioEngine = io
         } else if let env = ProcessInfo.processInfo.environment["LARDER_IO"], !env.isEmpty {
             guard let engine = IOEngine(argument: env) else {
-                FileHandle.standardError.write("larder serve: LARDER_IO=\(env) is not an I/O engine (nio or epoll)\n".data(using: .utf8)!)
+                FileHandle.standardError.write("larder serve: LARDER_IO=\(env) is not an I/O engine (nio, epoll or uring)\n".data(using: .utf8)!)
                 throw ExitCode(1)
             }
             settings.ioEngine = engine

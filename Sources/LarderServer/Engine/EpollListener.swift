@@ -16,12 +16,21 @@ final class EpollListener: EpollHandler {
 
     /// Binds and listens (on the calling thread); `accept` runs on the connection's own loop.
     init(host: String, port: Int, loops: [EpollEventLoop], accept: @escaping (Int32, EpollEventLoop) -> Void) throws {
+        let fd = try Self.listeningSocket(host: host, port: port)
+        self.fd = fd
+        self.port = EpollConnection.address(fd, peer: false)?.port ?? port
+        self.loops = loops
+        self.accept = accept
+    }
+
+    /// A bound, listening, non-blocking socket (the io_uring engine's listener uses it too).
+    static func listeningSocket(host: String, port: Int) throws -> Int32 {
         let address = try SocketAddress.makeAddressResolvingHost(host, port: port)
         let family: Int32
         switch address {
         case .v4: family = AF_INET
         case .v6: family = AF_INET6
-        case .unixDomainSocket: throw IOError(errnoCode: EAFNOSUPPORT, reason: "epoll listener on \(host)")
+        case .unixDomainSocket: throw IOError(errnoCode: EAFNOSUPPORT, reason: "listener on \(host)")
         }
         let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw IOError(errnoCode: errno, reason: "socket") }
@@ -38,10 +47,7 @@ final class EpollListener: EpollHandler {
             Glibc.close(fd)
             throw IOError(errnoCode: e, reason: "listen")
         }
-        self.fd = fd
-        self.port = EpollConnection.address(fd, peer: false)?.port ?? port
-        self.loops = loops
-        self.accept = accept
+        return fd
     }
 
     /// Starts accepting on the first loop.

@@ -1,0 +1,267 @@
+#if os(Linux)
+import CLiburing
+import Glibc
+import NIOCore
+
+/// One RESP client socket of the io_uring engine. A multishot recv stays armed on the loop's
+/// ring; each chunk it delivers (in a provided buffer) is copied into the loop's shared read
+/// buffer and handed to the `ConnectionHandler`. Replies are queued and sent at the loop's next
+/// `io_uring_enter`, all that are queued in one request (sendmsg over their buffers), one
+/// request in flight at a time so the bytes leave in order.
+///
+/// Backpressure keeps EpollConnection's meaning: `queued` is what the handler wrote and the
+/// kernel has not yet taken, unwritable above 16 KB and writable again below 8 KB, so CLIENT
+/// LIST omem/oll and the output-buffer limits read the same.
+///
+/// Closing: the socket is shut down (which ends its recv and any send in flight) and those
+/// requests cancelled; the descriptor is closed only once both have completed, so its number
+/// cannot be reused while the kernel still holds a request on it, and the buffers of a send in
+/// flight live until then.
+final class UringConnection: UringHandler, ConnectionTransport {
+    let fd: Int32
+    let loop: UringEventLoop
+    private var gen: UInt32 = 0
+    private var handler: ConnectionHandler?
+    let remoteAddress: SocketAddress?
+    let localAddress: SocketAddress?
+    private var queue: [(bytes: ByteBuffer, onWritten: (() -> Void)?)] = []
+    private var queueHead = 0
+    private var queued = 0
+    private(set) var isWritable = true
+    private var recvArmed = false
+    private var sendInFlight = false
+    /// On the loop's flush list (replies queued, to be sent at the next enter).
+    private var flushListed = false
+    /// A sendmsg's vector and header: they stay put while the request is in flight.
+    private var iov: UnsafeMutablePointer<iovec>? = nil
+    private var msg: UnsafeMutablePointer<msghdr>? = nil
+    /// Buffers a send still in flight reads from after the connection closed.
+    private var retained: [ByteBuffer] = []
+    /// Our side is shut down (closeGracefully): input is discarded until the peer closes.
+    private var outputShut = false
+    private var closeWhenDrained: Bool? = nil  // graceful or not
+    private var closed = false
+    private var descriptorClosed = false
+    private let closePromise: EventLoopPromise<Void>
+    static let highMark = EpollConnection.highMark, lowMark = EpollConnection.lowMark
+    /// Buffers per sendmsg: a turn's replies to one client rarely number more.
+    static let maxVectors = 64
+
+    init(fd: Int32, loop: UringEventLoop, handler: ConnectionHandler) {
+        self.fd = fd
+        self.loop = loop
+        self.handler = handler
+        self.remoteAddress = EpollConnection.address(fd, peer: true)
+        self.localAddress = EpollConnection.address(fd, peer: false)
+        self.closePromise = loop.makePromise()
+    }
+
+    deinit {
+        iov?.deallocate()
+        msg?.deallocate()
+    }
+
+    /// Arms the recv and tells the handler (on the loop).
+    func start() {
+        gen = loop.register(fd: fd, handler: self)
+        rearm()
+        handler?.connected(self)
+    }
+
+    func rearm() {
+        guard !closed, !recvArmed else { return }
+        recvArmed = true
+        loop.prepareRecv(fd: fd, gen: gen)
+    }
+
+    // MARK: completions
+
+    func completion(_ op: UringEventLoop.Op, result: Int32, flags: UInt32) {
+        switch op {
+        case .recv: received(result, flags: flags)
+        case .send: sent(result)
+        default: break
+        }
+    }
+
+    private func received(_ result: Int32, flags: UInt32) {
+        let more = larder_uring_cqe_more(flags) != 0
+        if !more { recvArmed = false }
+        if result > 0 {
+            if closed || outputShut {
+                loop.recycle(flags: flags)  // discarded: closing, or waiting for the peer's close
+            } else {
+                let b = loop.takeReceived(flags: flags, count: Int(result))
+                handler?.received(b)
+                loop.readBuffer = b
+            }
+            // The kernel ended the multishot recv without an error (its CQ was full, say): again.
+            if !more && !closed { loop.needsRearm(self) }
+        } else {
+            loop.recycle(flags: flags)
+            if result == -ENOBUFS && !closed {
+                // The buffer ring ran dry within one turn; the buffers are back by the next enter.
+                loop.needsRearm(self)
+            } else if !closed && (result == 0 || !more) {
+                close()  // EOF, or a socket error
+            }
+        }
+        if closed { finishClose() }
+    }
+
+    private func sent(_ result: Int32) {
+        sendInFlight = false
+        guard !closed else { finishClose(); return }
+        if result < 0 {
+            if result == -EINTR || result == -EAGAIN { flush(); return }
+            close()
+            return
+        }
+        var left = Int(result)
+        var done: [() -> Void] = []
+        while queueHead < queue.count {
+            let readable = queue[queueHead].bytes.readableBytes
+            let take = min(left, readable)
+            if take > 0 {
+                queue[queueHead].bytes.moveReaderIndex(forwardBy: take)
+                queued -= take
+                left -= take
+            }
+            if take < readable { break }
+            if let w = queue[queueHead].onWritten { done.append(w) }
+            queueHead += 1
+        }
+        if queueHead == queue.count {
+            queue.removeAll(keepingCapacity: queue.capacity <= 64)
+            queueHead = 0
+        }
+        for w in done {
+            w()
+            if closed { return }
+        }
+        if !isWritable && queued < Self.lowMark {
+            isWritable = true
+            handler?.writabilityChanged()
+            if closed { return }
+        }
+        if queueHead < queue.count {
+            if result == 0 { close(); return }  // a stream that takes nothing is broken
+            flush()
+        } else if let graceful = closeWhenDrained {
+            closeWhenDrained = nil
+            if graceful { closeGracefully() } else { close() }
+        }
+    }
+
+    /// Sends what is queued, as one request (on the loop; just before its enter, or when the
+    /// previous send completed).
+    func flush() {
+        flushListed = false
+        guard !closed, !sendInFlight, queueHead < queue.count else { return }
+        let count = min(queue.count - queueHead, Self.maxVectors)
+        sendInFlight = true
+        if count == 1 {
+            queue[queueHead].bytes.withUnsafeReadableBytes { loop.prepareSend(fd: fd, gen: gen, $0) }
+            return
+        }
+        if iov == nil {
+            iov = .allocate(capacity: Self.maxVectors)
+            msg = .allocate(capacity: 1)
+        }
+        // The buffers are neither written nor freed while the request is in flight (they stay in
+        // `queue`, or `retained` after a close), so their addresses stay valid past the closure.
+        for i in 0..<count {
+            queue[queueHead + i].bytes.withUnsafeReadableBytes { p in
+                iov![i] = iovec(iov_base: UnsafeMutableRawPointer(mutating: p.baseAddress), iov_len: p.count)
+            }
+        }
+        msg!.pointee = msghdr()
+        msg!.pointee.msg_iov = iov
+        msg!.pointee.msg_iovlen = count
+        loop.prepareSendmsg(fd: fd, gen: gen, msg!)
+    }
+
+    // MARK: ConnectionTransport
+
+    var bufferedBytes: Int? { queued }
+
+    func makeBuffer(capacity: Int) -> ByteBuffer { loop.allocator.buffer(capacity: capacity) }
+
+    func write(_ bytes: ByteBuffer, onWritten: (() -> Void)?) {
+        guard !closed, !outputShut else { onWritten?(); return }
+        if bytes.readableBytes == 0 && queueHead == queue.count { onWritten?(); return }
+        queue.append((bytes, onWritten))
+        queued += bytes.readableBytes
+        if !sendInFlight && !flushListed {
+            flushListed = true
+            loop.needsFlush(self)
+        }
+        if isWritable && queued > Self.highMark {
+            isWritable = false
+            handler?.writabilityChanged()
+        }
+    }
+
+    func writeThenClose(_ bytes: ByteBuffer, graceful: Bool) {
+        write(bytes, onWritten: nil)
+        guard !closed else { return }
+        if queueHead == queue.count {
+            if graceful { closeGracefully() } else { close() }
+        } else {
+            closeWhenDrained = graceful
+        }
+    }
+
+    func closeGracefully() {
+        guard !closed, !outputShut else { return }
+        outputShut = true
+        shutdown(fd, Int32(SHUT_WR))
+        loop.scheduleTask(in: .seconds(2)) { [self] in close() }
+    }
+
+    func close() {
+        guard !closed else { return }
+        closed = true
+        // Ends the recv (EOF) and a send waiting for room (EPIPE); the cancels make sure.
+        shutdown(fd, Int32(SHUT_RDWR))
+        if recvArmed { loop.prepareCancel(.recv, fd: fd, gen: gen) }
+        if sendInFlight {
+            loop.prepareCancel(.send, fd: fd, gen: gen)
+            retained = queue[queueHead...].map(\.bytes)
+        }
+        // What never left is dropped; its waiters are told, as NIO fails their promises.
+        let waiting = queue[queueHead...].compactMap(\.onWritten)
+        queue.removeAll()
+        queueHead = 0
+        queued = 0
+        for w in waiting { w() }
+        handler?.disconnected()
+        handler?.transport = nil
+        handler = nil
+        closePromise.succeed(())
+        finishClose()
+    }
+
+    /// Closes the descriptor once the kernel holds no request on it.
+    private func finishClose() {
+        guard closed, !descriptorClosed, !recvArmed, !sendInFlight else { return }
+        descriptorClosed = true
+        loop.unregister(fd: fd)
+        Glibc.close(fd)
+        retained = []
+    }
+
+    func closeFromAnyThread() -> EventLoopFuture<Void> {
+        loop.execute { [self] in close() }
+        return closePromise.futureResult
+    }
+
+    func writeFromAnyThread(_ bytes: [UInt8]) {
+        loop.execute { [self] in
+            var b = loop.allocator.buffer(capacity: bytes.count)
+            b.writeBytes(bytes)
+            write(b, onWritten: nil)
+        }
+    }
+}
+#endif
