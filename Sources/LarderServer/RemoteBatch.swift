@@ -23,6 +23,13 @@ final class RemoteBatch {
     /// The client that sent these commands (SLOWLOG's client address and name).
     let client: ClientSession?
 
+    /// Set while the batch travels over a `ShardMailbox` (hop): the connection waiting for it,
+    /// the worker that runs it and the server; cleared when the replies are back.
+    private var connection: ConnectionHandler?
+    private var target: ShardWorker?
+    private var server: ServerState?
+    private var homeIndex = 0
+
     init(shardIndex: Int, client: ClientSession? = nil) {
         self.shardIndex = shardIndex
         self.client = client
@@ -64,6 +71,41 @@ final class RemoteBatch {
             }
         }
         replies = out
+    }
+
+    /// Sends the batch from `connection`'s thread to `target`'s over the mailbox, as one typed
+    /// message (no closure per hop); the replies come back the same way.
+    func hop(from connection: ConnectionHandler, to target: ShardWorker, server: ServerState, mailbox: HopMailbox) {
+        self.connection = connection
+        self.target = target
+        self.server = server
+        homeIndex = connection.worker.index
+        assert(mailbox.senderIndex == homeIndex, "a batch sent from a thread that is not its connection's")
+        mailbox.send(.batch(self), from: homeIndex, to: target.index)
+    }
+
+    /// On the target's thread: runs now, or after the shard is given back when it is lent.
+    func arrived() {
+        let target = self.target.unsafelyUnwrapped
+        if target.isAvailable { runAndReply(target) } else { target.submit { self.runAndReply(target) } }
+    }
+
+    private func runAndReply(_ target: ShardWorker) {
+        run(on: target, server: server.unsafelyUnwrapped)
+        // A write is logged (and with `always` fsynced) before its reply goes back.
+        if !target.afterAOFWrite({ self.sendReplies(target) }) { sendReplies(target) }
+    }
+
+    private func sendReplies(_ target: ShardWorker) {
+        target.mailbox.unsafelyUnwrapped.send(.replies(self), from: target.index, to: homeIndex)
+    }
+
+    /// Back on the connection's thread: write what became ready.
+    func repliesArrived() {
+        isDone = true
+        let c = connection
+        connection = nil; target = nil; server = nil
+        c?.flush()
     }
 
     func reply(_ i: Int) -> UnsafeRawBufferPointer {

@@ -71,9 +71,18 @@ public final class ShardWorker {
     var migration: SlotMigration? = nil
     // MARK: -
 
+    /// The shard threads' hop rings when the engine has them (epoll): batches go there as typed
+    /// messages (RemoteBatch); nil on NIO, whose `EventLoop.execute` carries them.
+    let mailbox: HopMailbox?
+
     init(index: Int, loop: EventLoop, commandCount: Int) {
         self.index = index
         self.loop = loop
+        #if os(Linux)
+        self.mailbox = (loop as? EpollEventLoop)?.mailbox
+        #else
+        self.mailbox = nil
+        #endif
         self.shard = Shard(index: index)
         self.commandSlots = max(commandCount, 1)
         self.commandCalls = .allocate(capacity: commandSlots)

@@ -392,6 +392,9 @@ extension ConnectionHandler {
                     // Runs later, from the worker's queue: write what became ready.
                     flush()
                 }
+            } else if let mailbox = worker.mailbox {
+                worker.hops &+= 1
+                batch.hop(from: self, to: target, server: server, mailbox: mailbox)
             } else {
                 worker.hops &+= 1
                 target.loop.execute {
