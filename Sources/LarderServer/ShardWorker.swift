@@ -198,6 +198,19 @@ public final class ShardWorker {
         }
     }
 
+    private var heldAloneCache: [Shard?] = []
+
+    /// The `shards` of a command that runs on this worker's shard alone (a remote batch): made
+    /// once, shared (an array per batch was one more allocation per hop).
+    @inline(__always)
+    func heldAlone(shardCount: Int) -> [Shard?] {
+        if heldAloneCache.count != shardCount {
+            heldAloneCache = [Shard?](repeating: nil, count: shardCount)
+            heldAloneCache[index] = shard
+        }
+        return heldAloneCache
+    }
+
     /// True when work for this shard can run right now on this thread, in order.
     @inline(__always) var isAvailable: Bool { lentTo == nil && waitingHead == waiting.count }
 

@@ -290,7 +290,13 @@ extension ConnectionHandler {
             } else {
                 let batch: RemoteBatch
                 if let b = openBatches[target] { batch = b } else {
-                    batch = RemoteBatch(shardIndex: target, client: session)
+                    if let spare = spareBatches[target] {
+                        spareBatches[target] = nil
+                        spare.reuse(client: session)
+                        batch = spare
+                    } else {
+                        batch = RemoteBatch(shardIndex: target, client: session)
+                    }
                     openBatches[target] = batch
                 }
                 let i = batch.add(spec, args, db: session.db, version: session.version, firstKeyHash: firstKeyHash)

@@ -192,9 +192,11 @@ final class EpollEventLoop: EventLoop, MailboxWaker, @unchecked Sendable {
             local.removeAll(keepingCapacity: true)
             // Hops from the other shard threads, in order per sending thread.
             _ = mailbox.drain(index) { $0.deliver() }
-            // Timers that are due.
+            // Timers that are due. One clock read per turn: the wait below is computed from it
+            // too (a timer that ran long makes that wait longer by at most its own run time).
+            var now: UInt64 = 0
             if !timers.isEmpty {
-                let now = DispatchTime.now().uptimeNanoseconds
+                now = DispatchTime.now().uptimeNanoseconds
                 while let first = timers.first, first.deadline <= now {
                     timers.removeFirst()
                     first.run()
@@ -203,7 +205,7 @@ final class EpollEventLoop: EventLoop, MailboxWaker, @unchecked Sendable {
             guard running else { break }
             var timeout: Int32 = -1
             if let first = timers.first {
-                let now = DispatchTime.now().uptimeNanoseconds
+                if now == 0 { now = DispatchTime.now().uptimeNanoseconds }
                 timeout = first.deadline <= now ? 0 : Int32(min((first.deadline - now + 999_999) / 1_000_000, 60_000))
             }
             if timeout != 0 {
