@@ -15,7 +15,8 @@
 #   LARDER_BIN, LARDER_BENCH_BIN   .build/release/larder, .build/release/larder-bench
 #   SERVER_CPUS=0 BENCH_CPUS=1     taskset CPU lists
 #   CONFIGS="redis larder larder-t2"   (add "epoll epoll-t2" for the --io epoll engine, "uring uring-t2" for --io uring; "base base-t2" with BASE_BIN=an earlier larder build
-#                                       to measure a change before/after in the same run)
+#                                       to measure a change before/after in the same run; "base-epoll base-epoll-t2" for
+#                                       that build on the epoll engine)
 #   WORKLOADS="get set hset1 hset10 hmget10 hgetall10 feast-read feast-mix"
 #   PIPES="1 16"  CLIENTS=50  ROUNDS=3
 #   N1=100000 NP=400000            measured requests at P=1 and at P>1
@@ -198,6 +199,18 @@ if any('base' in x for R in rows.values() for x in R.values()):
         R = rows[(w, p)]
         print(f"| {w} | {p} | {ratio(R,'base','redis','cpu')} | {ratio(R,'larder','redis','cpu')} | {ratio(R,'larder','base','cpu')} "
               f"| {ratio(R,'base-t2','base','cpu')} | {ratio(R,'larder-t2','larder','cpu')} | {ratio(R,'larder','base','rps')} |")
+if any('base-epoll' in x for R in rows.values() for x in R.values()):
+    print()
+    print("Before/after on the epoll engine (base-epoll = BASE_BIN --io epoll, in the same rounds): CPU/op ratios.")
+    print()
+    print("| workload | P | base-epoll/redis CPU | epoll/redis CPU | epoll/base-epoll CPU | base-epoll-t2 CPU us/op | epoll-t2 CPU us/op "
+          "| base t2/t1 CPU | epoll t2/t1 CPU | epoll-t2/base-epoll-t2 CPU |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for (w, p) in order:
+        R = rows[(w, p)]
+        print(f"| {w} | {p} | {ratio(R,'base-epoll','redis','cpu')} | {ratio(R,'epoll','redis','cpu')} | {ratio(R,'epoll','base-epoll','cpu')} "
+              f"| {n(med(R,'base-epoll-t2','cpu'), '.2f')} | {n(med(R,'epoll-t2','cpu'), '.2f')} "
+              f"| {ratio(R,'base-epoll-t2','base-epoll','cpu')} | {ratio(R,'epoll-t2','epoll','cpu')} | {ratio(R,'epoll-t2','base-epoll-t2','cpu')} |")
 PY
 finish_report \
   "rps, p50/p99 and CPU/op are medians over the rounds; ratios are the median (range) of the per-round" \

@@ -65,6 +65,8 @@ server_cmd() {
     # An earlier build (BASE_BIN) in the same run, for before/after comparisons of a change.
     base)      printf '%s\n' "${BASE_BIN:?set BASE_BIN to the earlier larder binary}" serve --port "$2" --threads 1 --no-pin ;;
     base-t2)   printf '%s\n' "${BASE_BIN:?set BASE_BIN to the earlier larder binary}" serve --port "$2" --threads 2 --no-pin ;;
+    base-epoll)    printf '%s\n' "${BASE_BIN:?set BASE_BIN to the earlier larder binary}" serve --port "$2" --threads 1 --no-pin --io epoll ;;
+    base-epoll-t2) printf '%s\n' "${BASE_BIN:?set BASE_BIN to the earlier larder binary}" serve --port "$2" --threads 2 --no-pin --io epoll ;;
     *) echo "unknown server config $1" >&2; return 1 ;;
   esac
 }

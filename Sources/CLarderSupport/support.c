@@ -25,6 +25,12 @@ size_t larder_malloc_in_use(void) {
     return m.uordblks + m.hblkhd;
 }
 
+static _Thread_local void *thread_mailbox = NULL;
+static _Thread_local int thread_mailbox_index = -1;
+void larder_set_thread_mailbox(void *mailbox, int index) { thread_mailbox = mailbox; thread_mailbox_index = index; }
+void *larder_thread_mailbox(void) { return thread_mailbox; }
+int larder_thread_mailbox_index(void) { return thread_mailbox_index; }
+
 #ifdef __linux__
 #include <sys/socket.h>
 int larder_accept_nonblocking(int fd) {

@@ -71,9 +71,18 @@ public final class ShardWorker {
     var migration: SlotMigration? = nil
     // MARK: -
 
+    /// The shard threads' hop rings when the engine has them (epoll): batches go there as typed
+    /// messages (RemoteBatch); nil on NIO, whose `EventLoop.execute` carries them.
+    let mailbox: HopMailbox?
+
     init(index: Int, loop: EventLoop, commandCount: Int) {
         self.index = index
         self.loop = loop
+        #if os(Linux)
+        self.mailbox = (loop as? EpollEventLoop)?.mailbox
+        #else
+        self.mailbox = nil
+        #endif
         self.shard = Shard(index: index)
         self.commandSlots = max(commandCount, 1)
         self.commandCalls = .allocate(capacity: commandSlots)
@@ -187,6 +196,19 @@ public final class ShardWorker {
         if nanos >= monitoring.latencyThresholdNanos {
             latency.record(spec.flags.contains(.fast) ? "fast-command" : "command", milliseconds: nanos / 1_000_000)
         }
+    }
+
+    private var heldAloneCache: [Shard?] = []
+
+    /// The `shards` of a command that runs on this worker's shard alone (a remote batch): made
+    /// once, shared (an array per batch was one more allocation per hop).
+    @inline(__always)
+    func heldAlone(shardCount: Int) -> [Shard?] {
+        if heldAloneCache.count != shardCount {
+            heldAloneCache = [Shard?](repeating: nil, count: shardCount)
+            heldAloneCache[index] = shard
+        }
+        return heldAloneCache
     }
 
     /// True when work for this shard can run right now on this thread, in order.

@@ -11,6 +11,14 @@ size_t larder_malloc_in_use(void);
 /// glibc's malloc_trim(0): gives whole free pages inside the heaps back to the kernel. 1 when
 /// some memory was released. Locks each arena in turn: not for hot paths.
 int larder_malloc_trim(void);
+/// The shard mailbox the calling thread is an endpoint of, and its index there
+/// (Sources/LarderServer/Engine/ShardMailbox.swift): set once by each shard loop's thread, so
+/// `execute` can tell a hop from another shard thread (its own SPSC ring) from work of any
+/// other thread (the locked queue). NULL / -1 on every other thread. A C thread-local: Swift
+/// has none cheaper than pthread_getspecific.
+void larder_set_thread_mailbox(void *mailbox, int index);
+void *larder_thread_mailbox(void);
+int larder_thread_mailbox_index(void);
 #ifdef __linux__
 /// The epoll engine's system interface (Sources/LarderServer/Engine): Swift's Glibc module
 /// does not include these headers.

@@ -290,7 +290,13 @@ extension ConnectionHandler {
             } else {
                 let batch: RemoteBatch
                 if let b = openBatches[target] { batch = b } else {
-                    batch = RemoteBatch(shardIndex: target, client: session)
+                    if let spare = spareBatches[target] {
+                        spareBatches[target] = nil
+                        spare.reuse(client: session)
+                        batch = spare
+                    } else {
+                        batch = RemoteBatch(shardIndex: target, client: session)
+                    }
                     openBatches[target] = batch
                 }
                 let i = batch.add(spec, args, db: session.db, version: session.version, firstKeyHash: firstKeyHash)
@@ -392,6 +398,9 @@ extension ConnectionHandler {
                     // Runs later, from the worker's queue: write what became ready.
                     flush()
                 }
+            } else if let mailbox = worker.mailbox {
+                worker.hops &+= 1
+                batch.hop(from: self, to: target, server: server, mailbox: mailbox)
             } else {
                 worker.hops &+= 1
                 target.loop.execute {

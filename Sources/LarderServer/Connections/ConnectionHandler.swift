@@ -31,8 +31,13 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// unfinished piece waits too, so replies stay in request order.
     var pieces: [PendingPiece] = []
     var piecesHead = 0
+    /// Local replies written while an earlier one is pending (`PendingPiece.ready`); made on
+    /// first use and small, so a connection that never waits behind a hop pays nothing.
+    lazy var aside = ReplyWriter(capacity: 256)
     /// Per read batch: commands bound for each other shard.
     var openBatches: [RemoteBatch?]
+    /// Per shard, a batch whose replies are all written, kept for the next read (RemoteBatch.reuse).
+    var spareBatches: [RemoteBatch?]
     var closeWhenFlushed = false
     /// Borrows started by this connection and not yet finished (see `process`).
     var borrowsInFlight = 0
@@ -69,6 +74,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         self.worker = worker
         self.parser = RESPParser(limits: server.settings.limits)
         self.openBatches = [RemoteBatch?](repeating: nil, count: server.shardCount)
+        self.spareBatches = openBatches
         var local = [Shard?](repeating: nil, count: server.shardCount)
         local[worker.index] = worker.shard
         self.localShardHeld = local
@@ -390,10 +396,19 @@ final class ConnectionHandler: ChannelInboundHandler {
             out.version = session.version
             body(out)
         } else {
-            let w = ReplyWriter(capacity: 256, version: session.version)
-            body(w)
-            pieces.append(.ready(Array(w.bytes)))
+            let start = aside.count
+            aside.version = session.version
+            body(aside)
+            pieces.append(.ready(start, aside.count))
         }
+    }
+
+    /// A batch whose last reply was just written: nothing reads it again (its pieces are behind
+    /// `piecesHead`; the shard's thread touches it no more once it has sent the replies back),
+    /// so the next read to that shard can reuse it.
+    @inline(__always)
+    private func keepSpare(_ batch: RemoteBatch) {
+        if spareBatches[batch.shardIndex] == nil && batch.isReusable { spareBatches[batch.shardIndex] = batch }
     }
 
     /// Moves every finished piece at the head into `out`, then writes `out` with one flush.
@@ -403,11 +418,12 @@ final class ConnectionHandler: ChannelInboundHandler {
         if worker.afterAOFWrite({ [self] in flush() }) { return }
         drain: while piecesHead < pieces.count {
             switch pieces[piecesHead] {
-            case .ready(let bytes):
-                out.append(bytes)
+            case .ready(let start, let end):
+                out.append(UnsafeRawBufferPointer(rebasing: aside.bytes[start..<end]))
             case .remote(let batch, let i):
                 if !batch.isDone { break drain }
                 out.append(batch.reply(i))
+                if i == batch.lastIndex { keepSpare(batch) }
             case .borrowed(let r):
                 guard let bytes = r.bytes else { break drain }
                 out.append(bytes)
@@ -416,7 +432,9 @@ final class ConnectionHandler: ChannelInboundHandler {
                 out.integer(fanout.counts[i])
             case .silenced(let piece):
                 switch piece {
-                case .remote(let batch, _): if !batch.isDone { break drain }
+                case .remote(let batch, let i):
+                    if !batch.isDone { break drain }
+                    if i == batch.lastIndex { keepSpare(batch) }
                 case .borrowed(let r): if r.bytes == nil { break drain }
                 case .published(let fanout, _): if !fanout.isDone { break drain }
                 case .ready, .silenced: break
@@ -427,6 +445,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         if piecesHead == pieces.count && piecesHead > 0 {
             pieces.removeAll(keepingCapacity: pieces.capacity <= 4096)
             piecesHead = 0
+            aside.clear()
         }
         guard let transport else { return }
         if out.count > 0 {

@@ -17,16 +17,19 @@ protocol EpollHandler: AnyObject {
 /// conforms to NIO's `EventLoop`, so everything written against a shard's `loop` (hops,
 /// borrows, bulk loads, HTTP's runOnShard, timers, futures) runs on it unchanged.
 ///
-/// Work from other threads goes into a locked queue; the eventfd is written only when the
-/// loop is asleep (or about to be) in `epoll_wait`, so a busy loop pays no system call per hop.
-final class EpollEventLoop: EventLoop, @unchecked Sendable {
+/// Work from the other shard threads comes over the group's `ShardMailbox` (one lock-free ring
+/// per ordered pair of threads; batches and their replies as typed messages, anything else sent
+/// with `execute` as a task); work from any other thread (HTTP's NIO thread, the snapshot
+/// thread, the main thread) and from this thread itself goes into a locked queue. Both are
+/// drained at every turn; the eventfd is written only when the loop is asleep (or about to be)
+/// in `epoll_wait`, so a busy loop pays no system call per hop.
+final class EpollEventLoop: EventLoop, MailboxWaker, @unchecked Sendable {
     let index: Int
+    let mailbox: HopMailbox
     private let epfd: Int32
     private let wakeFd: Int32
     private let lock = NIOLock()
     private var queue: [() -> Void] = []
-    /// Under `lock`: the loop is (about to be) blocked in epoll_wait; the next submitter wakes it.
-    private var sleeping = false
     private var running = true
     private var thread: pthread_t? = nil
     /// Per-fd owners, indexed by descriptor (small integers): one array load per event.
@@ -48,8 +51,9 @@ final class EpollEventLoop: EventLoop, @unchecked Sendable {
         let run: () -> Void
     }
 
-    init(index: Int, name: String) {
+    init(index: Int, name: String, mailbox: HopMailbox) {
         self.index = index
+        self.mailbox = mailbox
         epfd = epoll_create1(Int32(EPOLL_CLOEXEC))
         precondition(epfd >= 0, "epoll_create1 failed: errno \(errno)")
         wakeFd = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
@@ -60,9 +64,11 @@ final class EpollEventLoop: EventLoop, @unchecked Sendable {
         ev.data.fd = wakeFd
         _ = epoll_ctl(epfd, EPOLL_CTL_ADD, wakeFd, &ev)
         readBuffer = allocator.buffer(capacity: readSize)
+        mailbox.attach(index, waker: self)
         let started = DispatchSemaphore(value: 0)
         let t = Thread { [self] in
             lock.withLock { thread = pthread_self() }
+            mailbox.enterThread(index)
             started.signal()
             run()
         }
@@ -86,16 +92,15 @@ final class EpollEventLoop: EventLoop, @unchecked Sendable {
     }
 
     func execute(_ task: @escaping @Sendable () -> Void) {
-        let wake: Bool = lock.withLock {
-            queue.append(task)
-            let w = sleeping
-            sleeping = false
-            return w
+        if let from = mailbox.senderIndex, from != index {
+            mailbox.send(.task(task), from: from, to: index)
+            return
         }
-        if wake { wakeUp() }
+        lock.withLock { queue.append(task) }
+        mailbox.wakeIfSleeping(index)
     }
 
-    private func wakeUp() {
+    func wakeFromMailbox() {
         var one: UInt64 = 1
         _ = write(wakeFd, &one, 8)
     }
@@ -185,9 +190,13 @@ final class EpollEventLoop: EventLoop, @unchecked Sendable {
             lock.withLock { swap(&queue, &local) }
             for task in local { task() }
             local.removeAll(keepingCapacity: true)
-            // Timers that are due.
+            // Hops from the other shard threads, in order per sending thread.
+            _ = mailbox.drain(index) { $0.deliver() }
+            // Timers that are due. One clock read per turn: the wait below is computed from it
+            // too (a timer that ran long makes that wait longer by at most its own run time).
+            var now: UInt64 = 0
             if !timers.isEmpty {
-                let now = DispatchTime.now().uptimeNanoseconds
+                now = DispatchTime.now().uptimeNanoseconds
                 while let first = timers.first, first.deadline <= now {
                     timers.removeFirst()
                     first.run()
@@ -196,19 +205,21 @@ final class EpollEventLoop: EventLoop, @unchecked Sendable {
             guard running else { break }
             var timeout: Int32 = -1
             if let first = timers.first {
-                let now = DispatchTime.now().uptimeNanoseconds
+                if now == 0 { now = DispatchTime.now().uptimeNanoseconds }
                 timeout = first.deadline <= now ? 0 : Int32(min((first.deadline - now + 999_999) / 1_000_000, 60_000))
             }
             if timeout != 0 {
-                // Asleep only if nothing is queued; a submitter that sees `sleeping` writes the eventfd.
-                let idle: Bool = lock.withLock {
-                    if queue.isEmpty { sleeping = true; return true }
-                    return false
+                // Asleep only if nothing came meanwhile; a sender that sees the flag writes the
+                // eventfd (ShardMailbox: flag, fence, re-check).
+                if !mailbox.prepareToSleep(index) {
+                    timeout = 0
+                } else if !lock.withLock({ queue.isEmpty }) {
+                    mailbox.awake(index)
+                    timeout = 0
                 }
-                if !idle { timeout = 0 }
             }
             let n = epoll_wait(epfd, events, Int32(Self.maxEvents), timeout)
-            if timeout != 0 { lock.withLock { sleeping = false } }
+            if timeout != 0 { mailbox.awake(index) }
             if n < 0 { continue }  // EINTR
             for i in 0..<Int(n) {
                 let ev = events[i]
@@ -234,7 +245,8 @@ final class EpollEventLoopGroup: EventLoopGroup, @unchecked Sendable {
     private let nextIndex = ManagedAtomic<Int>(0)
 
     init(numberOfThreads: Int) {
-        loops = (0..<numberOfThreads).map { EpollEventLoop(index: $0, name: "larder-epoll-\($0)") }
+        let mailbox = HopMailbox(threads: numberOfThreads)
+        loops = (0..<numberOfThreads).map { EpollEventLoop(index: $0, name: "larder-epoll-\($0)", mailbox: mailbox) }
     }
 
     func next() -> EventLoop {

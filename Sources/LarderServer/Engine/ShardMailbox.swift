@@ -1,0 +1,278 @@
+import Atomics
+import CLarderSupport
+import NIOConcurrencyHelpers
+
+/// What one shard thread sends another (docs/ARCHITECTURE.md "A pipelined batch and the shard
+/// hop"). A batch and its replies travel as the batch's reference: no closure is allocated for
+/// the hop. Anything else a shard thread sends another (`EventLoop.execute`: borrows, pub/sub,
+/// unwatch...) is a `.task`, on the same ring, so a pair of threads sees all of it in order.
+enum HopMessage {
+    /// Run these commands on the receiving thread's shard (RemoteBatch.arrived).
+    case batch(RemoteBatch)
+    /// Their replies, back on the sending connection's thread (RemoteBatch.repliesArrived).
+    case replies(RemoteBatch)
+    case task(() -> Void)
+
+    @inline(__always)
+    func deliver() {
+        switch self {
+        case .batch(let b): b.arrived()
+        case .replies(let b): b.repliesArrived()
+        case .task(let t): t()
+        }
+    }
+}
+
+typealias HopMailbox = ShardMailbox<HopMessage>
+
+/// A loop that a mailbox wakes when a message arrives while it sleeps (the epoll loop writes its
+/// eventfd; an io_uring loop can do the same or use IORING_OP_MSG_RING).
+protocol MailboxWaker: AnyObject {
+    func wakeFromMailbox()
+}
+
+/// One direction between two threads: a fixed ring of `capacity` (a power of two) slots that
+/// one thread pushes to and one pops from, lock-free. When it is full the producer does not
+/// wait: the message goes to a locked `spill` list, and so do all later ones until the consumer
+/// has taken the spilled ones, so the order is kept (never blocks, never drops).
+///
+/// The producer's index (`tail`, with its cached copy of `head`) and the consumer's (`head`)
+/// sit on separate 128-byte blocks (two cache lines: the adjacent-line prefetcher pairs them),
+/// so a push and a pop do not bounce one line between the cores; the spill count has its own.
+final class SPSCLane<Element>: @unchecked Sendable {
+    let capacity: Int
+    private let mask: Int
+    private let slots: UnsafeMutablePointer<Element>
+    private let control: UnsafeMutableRawPointer
+    private let tail: UnsafeAtomic<Int>        // producer's block
+    private let cachedHead: UnsafeMutablePointer<Int>  // producer's block, producer only
+    private let head: UnsafeAtomic<Int>        // consumer's block
+    /// Messages in `spill` not delivered yet: while it is not 0 the producer spills too.
+    private let spilled: UnsafeAtomic<Int>
+    private let spillLock = NIOLock()
+    private var spill: [Element] = []
+    private static var block: Int { 128 }
+
+    init(capacity: Int) {
+        precondition(capacity > 0 && capacity & (capacity - 1) == 0, "lane capacity \(capacity) is not a power of two")
+        self.capacity = capacity
+        mask = capacity - 1
+        slots = .allocate(capacity: capacity)
+        let control = UnsafeMutableRawPointer.allocate(byteCount: 3 * Self.block, alignment: Self.block)
+        self.control = control
+        tail = Self.atomic(control, at: 0)
+        let cached = (control + 8).bindMemory(to: Int.self, capacity: 1)
+        cached.initialize(to: 0)
+        cachedHead = cached
+        head = Self.atomic(control, at: Self.block)
+        spilled = Self.atomic(control, at: 2 * Self.block)
+    }
+
+    private static func atomic(_ base: UnsafeMutableRawPointer, at offset: Int) -> UnsafeAtomic<Int> {
+        let p = (base + offset).bindMemory(to: UnsafeAtomic<Int>.Storage.self, capacity: 1)
+        p.initialize(to: .init(0))
+        return UnsafeAtomic(at: p)
+    }
+
+    deinit {
+        var h = head.load(ordering: .relaxed)
+        let t = tail.load(ordering: .relaxed)
+        while h != t { (slots + (h & mask)).deinitialize(count: 1); h &+= 1 }
+        slots.deallocate()
+        control.deallocate()
+    }
+
+    // MARK: producer
+
+    /// Into the ring if it has room; false when it is full.
+    @inline(__always)
+    func push(_ e: Element) -> Bool {
+        let t = tail.load(ordering: .relaxed)
+        if t &- cachedHead.pointee == capacity {
+            // Only when the ring looks full is the consumer's line read.
+            cachedHead.pointee = head.load(ordering: .acquiring)
+            if t &- cachedHead.pointee == capacity { return false }
+        }
+        (slots + (t & mask)).initialize(to: e)
+        tail.store(t &+ 1, ordering: .releasing)
+        return true
+    }
+
+    /// Sends `e`: into the ring, or, when it is full or earlier messages are still spilled,
+    /// into the spill list. Returns false when it spilled.
+    @inline(__always)
+    @discardableResult
+    func send(_ e: Element) -> Bool {
+        if spilled.load(ordering: .acquiring) == 0 && push(e) { return true }
+        spillLock.withLock {
+            spill.append(e)
+            spilled.wrappingIncrement(ordering: .releasing)
+        }
+        return false
+    }
+
+    // MARK: consumer
+
+    /// Pops what is in the ring now, in order; returns how many.
+    @inline(__always)
+    private func popAll(_ body: (Element) -> Void) -> Int {
+        var h = head.load(ordering: .relaxed)
+        let t = tail.load(ordering: .acquiring)
+        let n = t &- h
+        while h != t {
+            let e = (slots + (h & mask)).move()
+            h &+= 1
+            head.store(h, ordering: .releasing)  // the slot is free before the message runs
+            body(e)
+        }
+        return n
+    }
+
+    /// Delivers every message sent so far, in the order they were sent; returns how many.
+    @inline(__always)
+    func drain(_ body: (Element) -> Void) -> Int {
+        var n = popAll(body)
+        if spilled.load(ordering: .acquiring) != 0 { n += drainSpill(body) }
+        return n
+    }
+
+    @inline(never)
+    private func drainSpill(_ body: (Element) -> Void) -> Int {
+        let taken: [Element] = spillLock.withLock {
+            let s = spill
+            spill = []
+            return s
+        }
+        // The lock made every push before the first spilled message visible: those go first.
+        // Nothing is pushed after them while `spilled` is not 0.
+        var n = popAll(body)
+        for e in taken { body(e) }
+        n += taken.count
+        spilled.wrappingDecrement(by: taken.count, ordering: .releasing)
+        return n
+    }
+
+    /// Consumer's check before it sleeps (after the mailbox's fence): anything sent?
+    @inline(__always)
+    var hasMessages: Bool {
+        head.load(ordering: .relaxed) != tail.load(ordering: .acquiring) || spilled.load(ordering: .acquiring) != 0
+    }
+}
+
+/// The hop channels of a group of shard threads, engine-neutral (the epoll loop and an io_uring
+/// loop drain it the same way): one `SPSCLane` per ordered pair of threads, and per thread a
+/// `sleeping` flag that decides whether a sender must wake it.
+///
+/// Wake-up, Dekker-style, so a busy thread is never woken and a sleeping one never missed:
+/// - the receiver, before it blocks: sets `sleeping`, full fence, checks its lanes (and the
+///   loop its own queue) again; if anything is there it clears the flag and does not block.
+/// - a sender: pushes, full fence, reads the flag; only if it is set (and this sender is the
+///   one that clears it) does it call the loop's `wakeFromMailbox` (a system call).
+/// Either the receiver's re-check sees the message or the sender sees the flag.
+///
+/// Order: FIFO per ordered pair (one lane), not across pairs; nothing in Larder relies on
+/// more (each shard gets a client's commands in order because they come from the client's one
+/// thread, docs/ARCHITECTURE.md).
+final class ShardMailbox<Element>: @unchecked Sendable {
+    let threads: Int
+    /// [from * threads + to]; nil on the diagonal (a thread's work for itself is its loop's).
+    private let lanes: [SPSCLane<Element>?]
+    private let flags: UnsafeMutableRawPointer
+    private let wakers: UnsafeMutablePointer<Weak>
+    private struct Weak { weak var waker: MailboxWaker? }
+
+    /// `capacity` messages per lane (a power of two); beyond it a lane spills (see SPSCLane).
+    init(threads: Int, capacity: Int = 256) {
+        precondition(threads > 0)
+        self.threads = threads
+        var lanes: [SPSCLane<Element>?] = []
+        for from in 0..<threads {
+            for to in 0..<threads { lanes.append(from == to ? nil : SPSCLane(capacity: capacity)) }
+        }
+        self.lanes = lanes
+        let flags = UnsafeMutableRawPointer.allocate(byteCount: threads * 128, alignment: 128)
+        for i in 0..<threads {
+            (flags + i * 128).bindMemory(to: UnsafeAtomic<Int>.Storage.self, capacity: 1).initialize(to: .init(0))
+        }
+        self.flags = flags
+        let wakers = UnsafeMutablePointer<Weak>.allocate(capacity: threads)
+        wakers.initialize(repeating: Weak(), count: threads)
+        self.wakers = wakers
+    }
+
+    deinit {
+        flags.deallocate()
+        wakers.deinitialize(count: threads)
+        wakers.deallocate()
+    }
+
+    /// Called by thread `index`'s loop before its thread starts.
+    func attach(_ index: Int, waker: MailboxWaker) { wakers[index].waker = waker }
+
+    /// Marks the calling thread as endpoint `index` of this mailbox (`senderIndex`).
+    func enterThread(_ index: Int) {
+        larder_set_thread_mailbox(Unmanaged.passUnretained(self).toOpaque(), Int32(index))
+    }
+
+    /// The calling thread's index in this mailbox, or nil when it is not one of its threads.
+    @inline(__always)
+    var senderIndex: Int? {
+        larder_thread_mailbox() == Unmanaged.passUnretained(self).toOpaque() ? Int(larder_thread_mailbox_index()) : nil
+    }
+
+    @inline(__always)
+    private func sleeping(_ i: Int) -> UnsafeAtomic<Int> {
+        UnsafeAtomic(at: (flags + i * 128).assumingMemoryBound(to: UnsafeAtomic<Int>.Storage.self))
+    }
+
+    @inline(__always)
+    func lane(from: Int, to: Int) -> SPSCLane<Element> { lanes[from &* threads &+ to].unsafelyUnwrapped }
+
+    /// From thread `from` (the caller's own index) to thread `to` (another one).
+    @inline(__always)
+    func send(_ e: Element, from: Int, to: Int) {
+        lane(from: from, to: to).send(e)
+        wakeIfSleeping(to)
+    }
+
+    /// After anything was queued for thread `to` (also the loop's locked queue): wakes it
+    /// only if it is asleep or about to be.
+    @inline(__always)
+    func wakeIfSleeping(_ to: Int) {
+        atomicMemoryFence(ordering: .sequentiallyConsistent)
+        let f = sleeping(to)
+        if f.load(ordering: .relaxed) != 0 && f.exchange(0, ordering: .acquiringAndReleasing) != 0 {
+            wakers[to].waker?.wakeFromMailbox()
+        }
+    }
+
+    /// Thread `me` delivers every message sent to it so far; returns how many.
+    @inline(__always)
+    func drain(_ me: Int, _ body: (Element) -> Void) -> Int {
+        var n = 0
+        var from = 0
+        while from < threads {
+            if from != me { n &+= lane(from: from, to: me).drain(body) }
+            from &+= 1
+        }
+        return n
+    }
+
+    /// Thread `me` is about to block: true when it may (the flag is set; a sender will wake it),
+    /// false when a message arrived meanwhile (the flag is cleared again; drain instead). The
+    /// caller then checks its own other queues and calls `awake` if it does not block after all.
+    func prepareToSleep(_ me: Int) -> Bool {
+        let f = sleeping(me)
+        f.store(1, ordering: .relaxed)
+        atomicMemoryFence(ordering: .sequentiallyConsistent)
+        for from in 0..<threads where from != me && lane(from: from, to: me).hasMessages {
+            f.store(0, ordering: .relaxed)
+            return false
+        }
+        return true
+    }
+
+    /// Thread `me` is running again (after its wait, or when it did not block after all).
+    @inline(__always)
+    func awake(_ me: Int) { sleeping(me).store(0, ordering: .relaxed) }
+}
