@@ -34,7 +34,7 @@ final class EpollEventLoop: EventLoop, MailboxWaker, @unchecked Sendable {
     private var thread: pthread_t? = nil
     /// Per-fd owners, indexed by descriptor (small integers): one array load per event.
     private var handlers: [EpollHandler?] = []
-    private var timers: [Timer] = []
+    private var timers = LoopTimers()
     private var nextTimerId: UInt64 = 0
     private var events: UnsafeMutablePointer<epoll_event>
     private static let maxEvents = 128
@@ -44,12 +44,6 @@ final class EpollEventLoop: EventLoop, MailboxWaker, @unchecked Sendable {
     var readBuffer: ByteBuffer?
     var readSize = 16 * 1024
     let allocator = ByteBufferAllocator()
-
-    private struct Timer {
-        let deadline: UInt64
-        let id: UInt64
-        let run: () -> Void
-    }
 
     init(index: Int, name: String, mailbox: HopMailbox) {
         self.index = index
@@ -110,17 +104,14 @@ final class EpollEventLoop: EventLoop, MailboxWaker, @unchecked Sendable {
         let id: UInt64 = lock.withLock { nextTimerId += 1; return nextTimerId }
         let at = deadline.uptimeNanoseconds
         let insert = { [self] in
-            addTimer(Timer(deadline: at, id: id, run: {
+            timers.add(LoopTimers.Timer(deadline: at, id: id, run: {
                 do { promise.succeed(try task()) } catch { promise.fail(error) }
             }))
         }
         if inEventLoop { insert() } else { execute(insert) }
         return Scheduled(promise: promise) { [self] in
             let cancel = { [self] in
-                if let i = timers.firstIndex(where: { $0.id == id }) {
-                    timers.remove(at: i)
-                    promise.fail(EventLoopError.cancelled)
-                }
+                if timers.cancel(id: id) { promise.fail(EventLoopError.cancelled) }
             }
             if inEventLoop { cancel() } else { execute(cancel) }
         }
@@ -172,17 +163,6 @@ final class EpollEventLoop: EventLoop, MailboxWaker, @unchecked Sendable {
 
     // MARK: the loop
 
-    private func addTimer(_ t: Timer) {
-        // Sorted by deadline (then id): the earliest is first. Few timers are ever pending
-        // (the crons, blocking and pause timeouts), so a binary insertion is enough.
-        var lo = 0, hi = timers.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if timers[mid].deadline <= t.deadline { lo = mid + 1 } else { hi = mid }
-        }
-        timers.insert(t, at: lo)
-    }
-
     private func run() {
         var local: [() -> Void] = []
         while running {
@@ -197,16 +177,13 @@ final class EpollEventLoop: EventLoop, MailboxWaker, @unchecked Sendable {
             var now: UInt64 = 0
             if !timers.isEmpty {
                 now = DispatchTime.now().uptimeNanoseconds
-                while let first = timers.first, first.deadline <= now {
-                    timers.removeFirst()
-                    first.run()
-                }
+                while let due = timers.popDue(now: now) { due.run() }
             }
             guard running else { break }
             var timeout: Int32 = -1
-            if let first = timers.first {
+            if let deadline = timers.firstDeadline {
                 if now == 0 { now = DispatchTime.now().uptimeNanoseconds }
-                timeout = first.deadline <= now ? 0 : Int32(min((first.deadline - now + 999_999) / 1_000_000, 60_000))
+                timeout = deadline <= now ? 0 : Int32(min((deadline - now + 999_999) / 1_000_000, 60_000))
             }
             if timeout != 0 {
                 // Asleep only if nothing came meanwhile; a sender that sees the flag writes the

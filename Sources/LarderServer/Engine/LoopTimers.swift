@@ -1,9 +1,8 @@
 #if os(Linux)
 import Dispatch
 
-/// The pending timers of one of Larder's own event loops (the io_uring engine's; the epoll
-/// loop keeps its own copy of the same list until the hop-ring change to its queue lands), on
-/// the loop's thread only. Few timers are ever pending (the crons, blocking and pause
+/// The pending timers of one of Larder's own event loops (epoll's and io_uring's), on the
+/// loop's thread only. Few timers are ever pending (the crons, blocking and pause
 /// timeouts, graceful closes), so a sorted array with binary insertion is enough: the earliest
 /// deadline is first.
 struct LoopTimers {
@@ -15,6 +14,8 @@ struct LoopTimers {
     private var timers: [Timer] = []
 
     var isEmpty: Bool { timers.isEmpty }
+    /// The earliest deadline (a loop that already read the clock this turn compares it itself).
+    var firstDeadline: UInt64? { timers.first?.deadline }
 
     mutating func add(_ t: Timer) {
         var lo = 0, hi = timers.count
