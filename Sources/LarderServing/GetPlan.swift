@@ -63,13 +63,7 @@ struct GetPlanCache {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for a in 1..<min(4, args.count) {
             let arg = args[a]
-            h = (h ^ UInt64(arg.count)) &* 0x9E37_79B9_7F4A_7C15
-            if arg.count >= 8 {
-                h = (h ^ arg.loadUnaligned(as: UInt64.self)) &* 0x9E37_79B9_7F4A_7C15
-                h = (h ^ arg.loadUnaligned(fromByteOffset: arg.count - 8, as: UInt64.self)) &* 0x9E37_79B9_7F4A_7C15
-            } else {
-                for b in arg { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-            }
+            h = foldShapeHash(h, arg)
         }
         return Int(truncatingIfNeeded: (h ^ (h >> 32)) & 15)
     }

@@ -357,13 +357,7 @@ final class HTTPPlanCache: @unchecked Sendable {
             }
         }
         each { s in
-            h = (h ^ UInt64(s.count)) &* 0x9E37_79B9_7F4A_7C15
-            if s.count >= 8 {
-                h = (h ^ s.loadUnaligned(as: UInt64.self)) &* 0x9E37_79B9_7F4A_7C15
-                h = (h ^ s.loadUnaligned(fromByteOffset: s.count - 8, as: UInt64.self)) &* 0x9E37_79B9_7F4A_7C15
-            } else {
-                for c in s { h = (h ^ UInt64(c)) &* 0x100_0000_01b3 }
-            }
+            h = foldShapeHash(h, s)
             h ^= h >> 29
             length += 4 + s.count
         }

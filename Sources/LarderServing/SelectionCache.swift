@@ -11,6 +11,21 @@ import Synchronization
 /// 64 slots by hash, the last request of a slot wins; a lookup hashes and compares the
 /// argument bytes in place (no key is built). One uncontended lock: a catalog is shared by
 /// every thread, and a selection is a value copied out.
+/// One argument folded into a request-shape hash (SelectionCache, GetPlan, HTTPPlanCache): its
+/// length and its first and last 8 bytes only, since every cache compares the whole bytes on a
+/// hit and the hash need only spread the slots.
+@inline(__always)
+func foldShapeHash(_ h: UInt64, _ arg: UnsafeRawBufferPointer) -> UInt64 {
+    var h = (h ^ UInt64(arg.count)) &* 0x9E37_79B9_7F4A_7C15
+    if arg.count >= 8 {
+        h = (h ^ arg.loadUnaligned(as: UInt64.self)) &* 0x9E37_79B9_7F4A_7C15
+        h = (h ^ arg.loadUnaligned(fromByteOffset: arg.count - 8, as: UInt64.self)) &* 0x9E37_79B9_7F4A_7C15
+    } else {
+        for b in arg { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+    }
+    return h
+}
+
 final class SelectionCache: @unchecked Sendable {
     private struct Entry {
         var hash: UInt64
@@ -32,13 +47,7 @@ final class SelectionCache: @unchecked Sendable {
         var length = 0
         for a in range {
             let arg = args[a]
-            h = (h ^ UInt64(arg.count)) &* 0x9E37_79B9_7F4A_7C15
-            if arg.count >= 8 {
-                h = (h ^ arg.loadUnaligned(as: UInt64.self)) &* 0x9E37_79B9_7F4A_7C15
-                h = (h ^ arg.loadUnaligned(fromByteOffset: arg.count - 8, as: UInt64.self)) &* 0x9E37_79B9_7F4A_7C15
-            } else {
-                for b in arg { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-            }
+            h = foldShapeHash(h, arg)
             h ^= h >> 29
             length += 4 + arg.count
         }
