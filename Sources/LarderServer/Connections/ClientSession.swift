@@ -17,11 +17,32 @@ public final class ClientSession {
     public let address: String
     public let localAddress: String
     public let createdAt: Int64
-    /// Weak: the handler owns the transport and this session; a strong reference back made
-    /// every closed connection a retain cycle (~150 KB leaked each).
-    weak var transport: ConnectionTransport?
-    /// The handler serving this client (weak for the same reason), for pub/sub commands.
-    weak var connection: ConnectionHandler?
+    /// The connection (any thread: CLIENT KILL, MONITOR, shutdown) and the handler serving this
+    /// client (pub/sub commands). Strong, under `lock`, and cleared when the connection closes
+    /// (`disconnect()`): the handler owns the transport and this session, so a reference back
+    /// that outlived the connection made every closed connection a retain cycle (~150 KB
+    /// leaked each). Not weak: a weak reference gives its object a side table, and every
+    /// retain and release of the handler and the connection then takes the runtime's slow
+    /// path: ~10 of them per request on io_uring, ~600 user instructions per unpipelined
+    /// request under callgrind (bench/results/engine.md, "uring instructions").
+    private var _transport: ConnectionTransport?
+    private var _connection: ConnectionHandler?
+    var transport: ConnectionTransport? {
+        get { lock.withLock { _transport } }
+        set { lock.withLock { _transport = newValue } }
+    }
+    var connection: ConnectionHandler? {
+        get { lock.withLock { _connection } }
+        set { lock.withLock { _connection = newValue } }
+    }
+
+    /// The connection closed: drops the references back to it.
+    func disconnect() {
+        lock.withLock {
+            _transport = nil
+            _connection = nil
+        }
+    }
 
     // Touched only on the connection's loop.
     public var version: RESPVersion = .resp2
@@ -100,7 +121,7 @@ public final class ClientSession {
         self.aclEpoch = aclEpoch
         self.aclUnrestricted = acl.unrestricted
         self.id = id
-        self.transport = transport
+        self._transport = transport
         self.address = transport.remoteAddress.map(Self.describe) ?? "?:0"
         self.localAddress = transport.localAddress.map(Self.describe) ?? "?:0"
         self.authenticated = authenticated

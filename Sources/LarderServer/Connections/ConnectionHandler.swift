@@ -149,6 +149,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             channelClosed = true
             cancelBlocked()
             if subscriber != nil { unsubscribeAll() }
+            s.disconnect()
         }
         pending = nil
         parsedAhead = nil
@@ -224,6 +225,25 @@ final class ConnectionHandler: ChannelInboundHandler {
         process(buffer)
     }
 
+    /// Bytes read into memory the caller reuses once this returns (io_uring's provided buffers;
+    /// on this worker's loop), `capacity` bytes in all (CLIENT LIST's qbuf-free). With nothing
+    /// kept from an earlier read they are parsed where they lie and only an unfinished command
+    /// is copied out; otherwise they join the kept bytes as in `received(_:)`. Parsing in place
+    /// saves copying every request into a ByteBuffer: ~290 user instructions per unpipelined
+    /// request under callgrind (bench/results/engine.md, "uring instructions").
+    func received(unsafe bytes: UnsafeMutableRawBufferPointer, capacity: Int) {
+        guard session != nil, !closeWhenFlushed else { return }
+        if pending != nil || borrowsInFlight > 0 {
+            var b = transport?.makeBuffer(capacity: bytes.count) ?? ByteBufferAllocator().buffer(capacity: bytes.count)
+            b.writeBytes(UnsafeRawBufferPointer(bytes))
+            received(b)
+            return
+        }
+        worker.netInputBytes &+= bytes.count
+        session.lastInteraction.store(Int(Clock.nowMilliseconds()), ordering: .relaxed)
+        process(bytes, free: capacity - bytes.count, owner: nil)
+    }
+
     /// Where `process` stopped at a borrow barrier: the commands after the barrier are already
     /// parsed (their spans stay in `spans` / `commandStarts`, relative to the kept buffer's
     /// start), so they are run from there instead of being parsed again. Parsing twice would be
@@ -243,22 +263,29 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// a later command could otherwise overtake it on a shard it has not reached yet; the
     /// commands already parsed behind it are resumed by `borrowFinished`.
     func process(_ buffer: ByteBuffer) {
+        buffer.withUnsafeReadableBytes { readable in
+            // Inline requests are unescaped in place; no one else reads this buffer.
+            process(UnsafeMutableRawBufferPointer(mutating: readable), free: buffer.capacity - buffer.writerIndex, owner: buffer)
+        }
+    }
+
+    /// `process` over `raw`: the readable bytes of `owner`, or (owner nil) memory that is reused
+    /// once this returns, from which what must be kept is copied. `free`: CLIENT LIST's qbuf-free.
+    private func process(_ raw: UnsafeMutableRawBufferPointer, free: Int, owner: ByteBuffer?) {
         // CONFIG SET may have changed proto-max-bulk-len; two relaxed loads per read.
         parser.limits.maxBulkLength = server.settings.protoMaxBulkLength.load(ordering: .relaxed)
         parser.limits.maxMultibulkLength = server.settings.protoMaxMultibulkLength.load(ordering: .relaxed)
 
         // CLIENT LIST's qbuf while these commands run: the whole read, as Redis' query buffer.
-        session.queryBufferBytes.store(buffer.readableBytes, ordering: .relaxed)
-        session.queryBufferFree.store(buffer.capacity - buffer.writerIndex, ordering: .relaxed)
+        session.queryBufferBytes.store(raw.count, ordering: .relaxed)
+        session.queryBufferFree.store(free, ordering: .relaxed)
         var protocolError: RESPProtocolError? = nil
         var consumed = 0
         var stopped: ParsedAhead? = nil
         let resume = parsedAhead
         parsedAhead = nil
         var lastEnd = resume?.runBytes ?? 0
-        buffer.withUnsafeReadableBytes { readable in
-            // Inline requests are unescaped in place; no one else reads this buffer.
-            let raw = UnsafeMutableRawBufferPointer(mutating: readable)
+        do {
             var start = resume?.parseEnd ?? 0
             var next = resume?.nextCommand ?? 0
             var more = resume?.moreToParse ?? false
@@ -290,7 +317,7 @@ final class ConnectionHandler: ChannelInboundHandler {
                 }
                 needParse = true
                 consumed = start
-                if next < commandStarts.count, let base = readable.baseAddress {
+                if next < commandStarts.count, let base = raw.baseAddress {
                     let now = Clock.nowMilliseconds()
                     spans.withUnsafeBufferPointer { sp in
                         while next < commandStarts.count {
@@ -324,7 +351,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         if let stopped {
             // Everything is kept from the buffer's start, so the saved spans stay valid.
             parsedAhead = stopped
-            keepPending(buffer, consumed: 0)
+            keepPending(raw, owner: owner, consumed: 0)
             session.queryBufferBytes.store((pending?.readableBytes ?? 0) - stopped.runBytes, ordering: .relaxed)
             flush()
             return
@@ -334,8 +361,8 @@ final class ConnectionHandler: ChannelInboundHandler {
             worker.errorStats.count("ERR")
             closeWhenFlushed = true
             parser.reset()
-        } else if consumed < buffer.readableBytes && !closeWhenFlushed {
-            keepPending(buffer, consumed: consumed)
+        } else if consumed < raw.count && !closeWhenFlushed {
+            keepPending(raw, owner: owner, consumed: consumed)
         }
         session.queryBufferBytes.store(pending?.readableBytes ?? 0, ordering: .relaxed)
         session.queryBufferFree.store(pending.map { $0.capacity - $0.writerIndex } ?? 0, ordering: .relaxed)
@@ -343,8 +370,12 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     private func keepPending(_ buffer: ByteBuffer, consumed: Int) {
-        var buffer = buffer
-        let rest = buffer.readableBytes - consumed
+        buffer.withUnsafeReadableBytes { keepPending(UnsafeMutableRawBufferPointer(mutating: $0), owner: buffer, consumed: consumed) }
+    }
+
+    /// Keeps `raw[consumed...]` for the next read: a view of `owner` when there is one, else a copy.
+    private func keepPending(_ raw: UnsafeMutableRawBufferPointer, owner: ByteBuffer?, consumed: Int) {
+        let rest = raw.count - consumed
         guard rest > 0 else { return }
         if rest > server.settings.clientQueryBufferLimit.load(ordering: .relaxed) {
             // Redis closes such a client without a reply.
@@ -353,8 +384,14 @@ final class ConnectionHandler: ChannelInboundHandler {
             transport?.close()
             return
         }
-        buffer.moveReaderIndex(forwardBy: consumed)
-        pending = buffer
+        if var buffer = owner {
+            buffer.moveReaderIndex(forwardBy: consumed)
+            pending = buffer
+        } else {
+            var buffer = transport?.makeBuffer(capacity: rest) ?? ByteBufferAllocator().buffer(capacity: rest)
+            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: raw[consumed...]))
+            pending = buffer
+        }
     }
 
     /// CLIENT PAUSE holds this client's next command: it counts as a borrow (later reads are

@@ -12,18 +12,14 @@ final class EpollConnection: EpollHandler, ConnectionTransport {
     private var handler: ConnectionHandler?
     let remoteAddress: SocketAddress?
     let localAddress: SocketAddress?
-    private var queue: [(bytes: ByteBuffer, onWritten: (() -> Void)?)] = []
-    private var queueHead = 0
-    private var queued = 0
+    /// What the socket did not take yet (shared with the io_uring engine: OutboundQueue).
+    private var queue = OutboundQueue()
     private var wantsOutput = false
-    private(set) var isWritable = true
+    var isWritable: Bool { queue.isWritable }
     /// Our side is shut down (closeGracefully): input is discarded until the peer closes.
     private var outputShut = false
-    private var closeWhenDrained: Bool? = nil  // graceful or not
     private var closed = false
     private let closePromise: EventLoopPromise<Void>
-    /// Redis' reply chunk (PROTO_REPLY_CHUNK_BYTES), as the NIO listener's write marks.
-    static let highMark = 16 * 1024, lowMark = 8 * 1024
     static let maxReadsPerEvent = 4
     /// The shared read buffer grows to this while reads fill it, and falls back to 16 KB when
     /// they do not: a large buffer kept by a partial command is copied on the next read, and
@@ -114,68 +110,60 @@ final class EpollConnection: EpollHandler, ConnectionTransport {
 
     // MARK: ConnectionTransport
 
-    var bufferedBytes: Int? { queued }
+    var bufferedBytes: Int? { queue.bytes }
 
     func makeBuffer(capacity: Int) -> ByteBuffer { loop.allocator.buffer(capacity: capacity) }
 
     func write(_ bytes: ByteBuffer, onWritten: (() -> Void)?) {
         guard !closed, !outputShut else { onWritten?(); return }
         var bytes = bytes
-        if queueHead == queue.count {
+        if queue.isEmpty {
             // Nothing queued: straight to the socket.
-            if !send(&bytes) { return }
-            if bytes.readableBytes == 0 { onWritten?(); return }
+            let sent = bytes.withUnsafeReadableBytes { send($0) }
+            if sent < 0 { return }
+            if sent == bytes.readableBytes { onWritten?(); return }
+            bytes.moveReaderIndex(forwardBy: sent)
         }
-        queue.append((bytes, onWritten))
-        queued += bytes.readableBytes
+        let overHigh = queue.append(bytes, onWritten: onWritten)
         if !wantsOutput {
             wantsOutput = true
             loop.modify(fd: fd, events: EPOLLIN.rawValue | EPOLLRDHUP.rawValue | EPOLLOUT.rawValue)
         }
-        if isWritable && queued > Self.highMark {
-            isWritable = false
-            handler?.writabilityChanged()
-        }
+        if overHigh { handler?.writabilityChanged() }
     }
 
-    /// Sends what the socket takes; false if the connection failed (and is closed).
-    private func send(_ bytes: inout ByteBuffer) -> Bool {
-        while bytes.readableBytes > 0 {
-            let n = bytes.withUnsafeReadableBytes { p in Glibc.send(fd, p.baseAddress, p.count, Int32(MSG_NOSIGNAL)) }
-            if n > 0 { bytes.moveReaderIndex(forwardBy: n); continue }
+    /// Sends what the socket takes of `bytes`: how many it took, or -1 if the connection failed
+    /// (and is closed).
+    private func send(_ bytes: UnsafeRawBufferPointer) -> Int {
+        var sent = 0
+        while sent < bytes.count {
+            let n = Glibc.send(fd, bytes.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL))
+            if n > 0 { sent += n; continue }
             if errno == EINTR { continue }
-            if errno == EAGAIN || errno == EWOULDBLOCK { return true }
+            if errno == EAGAIN || errno == EWOULDBLOCK { return sent }
             close()
-            return false
+            return -1
         }
-        return true
+        return sent
     }
 
     private func drain() {
-        while queueHead < queue.count {
-            let before = queue[queueHead].bytes.readableBytes
-            guard send(&queue[queueHead].bytes) else { return }
-            queued -= before - queue[queueHead].bytes.readableBytes
-            if queue[queueHead].bytes.readableBytes > 0 { break }
-            let done = queue[queueHead].onWritten
-            queueHead += 1
-            done?()
-            if closed { return }
-        }
-        if queueHead == queue.count {
-            queue.removeAll(keepingCapacity: queue.capacity <= 64)
-            queueHead = 0
-            if wantsOutput {
-                wantsOutput = false
-                loop.modify(fd: fd, events: EPOLLIN.rawValue | EPOLLRDHUP.rawValue)
+        while !queue.isEmpty {
+            let (sent, whole) = queue.withReadableBytes(0) { p in (send(p), p.count) }
+            guard sent >= 0 else { return }
+            for done in queue.consume(sent) {
+                done()
+                if closed { return }
             }
+            if sent < whole { break }
         }
-        if !isWritable && queued < Self.lowMark {
-            isWritable = true
-            handler?.writabilityChanged()
+        if queue.isEmpty && wantsOutput {
+            wantsOutput = false
+            loop.modify(fd: fd, events: EPOLLIN.rawValue | EPOLLRDHUP.rawValue)
         }
-        if queueHead == queue.count, let graceful = closeWhenDrained {
-            closeWhenDrained = nil
+        if queue.becameWritable() { handler?.writabilityChanged() }
+        if queue.isEmpty, let graceful = queue.closeWhenDrained {
+            queue.closeWhenDrained = nil
             if graceful { closeGracefully() } else { close() }
         }
     }
@@ -183,10 +171,10 @@ final class EpollConnection: EpollHandler, ConnectionTransport {
     func writeThenClose(_ bytes: ByteBuffer, graceful: Bool) {
         write(bytes, onWritten: nil)
         guard !closed else { return }
-        if queueHead == queue.count {
+        if queue.isEmpty {
             if graceful { closeGracefully() } else { close() }
         } else {
-            closeWhenDrained = graceful
+            queue.closeWhenDrained = graceful
         }
     }
 
@@ -203,11 +191,7 @@ final class EpollConnection: EpollHandler, ConnectionTransport {
         loop.unregister(fd: fd)
         Glibc.close(fd)
         // What never left is dropped; its waiters are told, as NIO fails their promises.
-        let waiting = queue[queueHead...].compactMap(\.onWritten)
-        queue.removeAll()
-        queueHead = 0
-        queued = 0
-        for w in waiting { w() }
+        for w in queue.removeAll() { w() }
         handler?.disconnected()
         handler?.transport = nil
         handler = nil

@@ -23,7 +23,7 @@ protocol EpollHandler: AnyObject {
 /// thread, the main thread) and from this thread itself goes into a locked queue. Both are
 /// drained at every turn; the eventfd is written only when the loop is asleep (or about to be)
 /// in `epoll_wait`, so a busy loop pays no system call per hop.
-final class EpollEventLoop: EventLoop, MailboxWaker, @unchecked Sendable {
+final class EpollEventLoop: EngineEventLoop, MailboxWaker, @unchecked Sendable {
     let index: Int
     let mailbox: HopMailbox
     private let epfd: Int32
@@ -31,14 +31,14 @@ final class EpollEventLoop: EventLoop, MailboxWaker, @unchecked Sendable {
     private let lock = NIOLock()
     private var queue: [() -> Void] = []
     private var running = true
-    private var thread: pthread_t? = nil
+    private(set) var thread: pthread_t? = nil
     /// Per-fd owners, indexed by descriptor (small integers): one array load per event.
     private var handlers: [EpollHandler?] = []
-    private var timers = LoopTimers()
-    private var nextTimerId: UInt64 = 0
+    var timers = LoopTimers()
+    let timerIds = ManagedAtomic<UInt64>(0)
     private var events: UnsafeMutablePointer<epoll_event>
     private static let maxEvents = 128
-    private let stopped = DispatchSemaphore(value: 0)
+    let stopped = DispatchSemaphore(value: 0)
     /// The read buffer shared by this thread's connections (a read is handed to the handler,
     /// which keeps only a partial command); taken out while a read uses it.
     var readBuffer: ByteBuffer?
@@ -80,11 +80,6 @@ final class EpollEventLoop: EventLoop, MailboxWaker, @unchecked Sendable {
 
     // MARK: EventLoop
 
-    var inEventLoop: Bool {
-        guard let thread else { return false }
-        return pthread_equal(thread, pthread_self()) != 0
-    }
-
     func execute(_ task: @escaping @Sendable () -> Void) {
         if let from = mailbox.senderIndex, from != index {
             mailbox.send(.task(task), from: from, to: index)
@@ -99,43 +94,9 @@ final class EpollEventLoop: EventLoop, MailboxWaker, @unchecked Sendable {
         _ = write(wakeFd, &one, 8)
     }
 
-    func scheduleTask<T>(deadline: NIODeadline, _ task: @escaping @Sendable () throws -> T) -> Scheduled<T> {
-        let promise: EventLoopPromise<T> = makePromise()
-        let id: UInt64 = lock.withLock { nextTimerId += 1; return nextTimerId }
-        let at = deadline.uptimeNanoseconds
-        let insert = { [self] in
-            timers.add(LoopTimers.Timer(deadline: at, id: id, run: {
-                do { promise.succeed(try task()) } catch { promise.fail(error) }
-            }))
-        }
-        if inEventLoop { insert() } else { execute(insert) }
-        return Scheduled(promise: promise) { [self] in
-            let cancel = { [self] in
-                if timers.cancel(id: id) { promise.fail(EventLoopError.cancelled) }
-            }
-            if inEventLoop { cancel() } else { execute(cancel) }
-        }
-    }
+    static var engineName: String { "epoll" }
 
-    func scheduleTask<T>(in delay: TimeAmount, _ task: @escaping @Sendable () throws -> T) -> Scheduled<T> {
-        scheduleTask(deadline: .now() + delay, task)
-    }
-
-    func preconditionInEventLoop(file: StaticString, line: UInt) {
-        precondition(inEventLoop, "not on the epoll loop \(index)", file: file, line: line)
-    }
-
-    func preconditionNotInEventLoop(file: StaticString, line: UInt) {
-        precondition(!inEventLoop, "on the epoll loop \(index)", file: file, line: line)
-    }
-
-    func shutdownGracefully(queue callbackQueue: DispatchQueue, _ callback: @escaping @Sendable (Error?) -> Void) {
-        execute { [self] in running = false }
-        DispatchQueue.global().async { [self] in
-            stopped.wait(); stopped.signal()
-            callbackQueue.async { callback(nil) }
-        }
-    }
+    func stopRunning() { running = false }
 
     // MARK: descriptors (on the loop)
 
@@ -217,32 +178,13 @@ final class EpollEventLoop: EventLoop, MailboxWaker, @unchecked Sendable {
 }
 
 /// The threads of the epoll engine, one per shard.
-final class EpollEventLoopGroup: EventLoopGroup, @unchecked Sendable {
+final class EpollEventLoopGroup: EngineEventLoopGroup, @unchecked Sendable {
     let loops: [EpollEventLoop]
-    private let nextIndex = ManagedAtomic<Int>(0)
+    let nextIndex = ManagedAtomic<Int>(0)
 
     init(numberOfThreads: Int) {
         let mailbox = HopMailbox(threads: numberOfThreads)
         loops = (0..<numberOfThreads).map { EpollEventLoop(index: $0, name: "larder-epoll-\($0)", mailbox: mailbox) }
-    }
-
-    func next() -> EventLoop {
-        loops[nextIndex.loadThenWrappingIncrement(ordering: .relaxed) % loops.count]
-    }
-
-    func makeIterator() -> EventLoopIterator { EventLoopIterator(loops) }
-
-    func shutdownGracefully(queue: DispatchQueue, _ callback: @escaping @Sendable (Error?) -> Void) {
-        let left = ManagedAtomic<Int>(loops.count)
-        for loop in loops {
-            loop.shutdownGracefully(queue: .global()) { _ in
-                if left.wrappingDecrementThenLoad(ordering: .acquiringAndReleasing) == 0 { queue.async { callback(nil) } }
-            }
-        }
-    }
-
-    func _preconditionSafeToSyncShutdown(file: StaticString, line: UInt) {
-        precondition(!loops.contains { $0.inEventLoop }, "shutting down the epoll loops from one of them", file: file, line: line)
     }
 }
 #endif

@@ -8,11 +8,6 @@ import Glibc
 import NIOConcurrencyHelpers
 import NIOCore
 
-/// The owner of a descriptor's requests on a `UringEventLoop`: told of their completions, on the loop.
-protocol UringHandler: AnyObject {
-    func completion(_ op: UringEventLoop.Op, result: Int32, flags: UInt32)
-}
-
 /// One worker thread of the io_uring engine (`--io uring`; docs/ARCHITECTURE.md "I/O engine"):
 /// an io_uring over the RESP connections it owns, plus the work other threads send it. Like
 /// `EpollEventLoop` it conforms to NIO's `EventLoop`, so hops, borrows, bulk loads, HTTP's
@@ -24,7 +19,7 @@ protocol UringHandler: AnyObject {
 /// multishot recv into the loop's provided buffer ring, so a request costs no system call of
 /// its own. Work from other threads goes into a locked queue; the eventfd (a read of it is
 /// always armed on the ring) is written only when the loop is asleep or about to be, as on epoll.
-final class UringEventLoop: EventLoop, @unchecked Sendable {
+final class UringEventLoop: EngineEventLoop, @unchecked Sendable {
     /// What a request was, in its user_data's top byte.
     enum Op: UInt8 {
         case wake = 1, accept, recv, send, cancel
@@ -40,10 +35,10 @@ final class UringEventLoop: EventLoop, @unchecked Sendable {
     /// Under `lock`: the loop is (about to be) blocked in io_uring_enter; the next submitter wakes it.
     private var sleeping = false
     private var running = true
-    private var thread: pthread_t? = nil
-    private var timers = LoopTimers()
-    private var nextTimerId: UInt64 = 0
-    private let stopped = DispatchSemaphore(value: 0)
+    private(set) var thread: pthread_t? = nil
+    var timers = LoopTimers()
+    let timerIds = ManagedAtomic<UInt64>(0)
+    let stopped = DispatchSemaphore(value: 0)
     /// LARDER_URING_WAIT_POLL: wait in poll(2) on the ring instead of in io_uring_enter, for
     /// bench/instr_per_op.sh under valgrind 3.19 (which stalls every thread while one is in
     /// io_uring_enter). Same user-space path otherwise; one more system call per idle turn.
@@ -51,7 +46,20 @@ final class UringEventLoop: EventLoop, @unchecked Sendable {
 
     /// Per-descriptor owners and a generation each (bumped at every registration), indexed by
     /// descriptor: a completion whose generation is not the slot's is stale and dropped.
-    private var slots: [(gen: UInt32, handler: UringHandler?)] = []
+    /// The owner is a concrete class picked by the completion's tag (accept: the listener; recv,
+    /// send: a connection), called without an existential, and the slot holds the connection
+    /// as an unmanaged +1 so the call needs no retain/release of its own: the protocol witness
+    /// and the retain/release around it were ~60 of reap's ~170 user instructions per request
+    /// under callgrind (bench/results/engine.md, "uring instructions").
+    private struct Slot {
+        var gen: UInt32 = 0
+        var connection: Unmanaged<UringConnection>? = nil
+        var listener: UringListener? = nil
+    }
+    private var slots: [Slot] = []
+    /// Connections unregistered during this reap: released after it, as one of them may be
+    /// the one whose completion is running (the slot's reference may be its last).
+    private var released: [Unmanaged<UringConnection>] = []
     private var cqes: UnsafeMutablePointer<larder_cqe>
     private static let reapBatch = 256
     static let ringEntries: UInt32 = 1024
@@ -63,13 +71,7 @@ final class UringEventLoop: EventLoop, @unchecked Sendable {
     private var bufferBase: UnsafeMutablePointer<UInt8>? = nil
     private var bufferRing: UnsafeMutableRawPointer? = nil
 
-    /// The read buffer shared by this thread's connections: a received chunk is copied into it
-    /// and handed to the handler, which keeps only a partial command.
-    var readBuffer: ByteBuffer?
     let allocator = ByteBufferAllocator()
-    /// Connections with replies queued and no send in flight: sent (one request each) just
-    /// before the turn's io_uring_enter, so a turn's replies go in one system call.
-    private var toFlush: [UringConnection] = []
     /// Connections whose multishot recv stopped (the buffer ring ran dry): re-armed before the enter.
     private var toRearm: [UringConnection] = []
 
@@ -81,7 +83,6 @@ final class UringEventLoop: EventLoop, @unchecked Sendable {
         cqes = .allocate(capacity: Self.reapBatch)
         wakeFd = eventfd(0, Int32(EFD_CLOEXEC))
         guard wakeFd >= 0 else { throw IOError(errnoCode: errno, reason: "eventfd") }
-        readBuffer = allocator.buffer(capacity: Int(Self.bufferSize))
         let started = DispatchSemaphore(value: 0)
         var failure: Error? = nil
         let t = Thread { [self] in
@@ -137,11 +138,6 @@ final class UringEventLoop: EventLoop, @unchecked Sendable {
 
     // MARK: EventLoop
 
-    var inEventLoop: Bool {
-        guard let thread else { return false }
-        return pthread_equal(thread, pthread_self()) != 0
-    }
-
     func execute(_ task: @escaping @Sendable () -> Void) {
         let wake: Bool = lock.withLock {
             queue.append(task)
@@ -157,59 +153,41 @@ final class UringEventLoop: EventLoop, @unchecked Sendable {
         _ = write(wakeFd, &one, 8)
     }
 
-    func scheduleTask<T>(deadline: NIODeadline, _ task: @escaping @Sendable () throws -> T) -> Scheduled<T> {
-        let promise: EventLoopPromise<T> = makePromise()
-        let id: UInt64 = lock.withLock { nextTimerId += 1; return nextTimerId }
-        let at = deadline.uptimeNanoseconds
-        let insert = { [self] in
-            timers.add(LoopTimers.Timer(deadline: at, id: id, run: {
-                do { promise.succeed(try task()) } catch { promise.fail(error) }
-            }))
-        }
-        if inEventLoop { insert() } else { execute(insert) }
-        return Scheduled(promise: promise) { [self] in
-            let cancel = { [self] in
-                if timers.cancel(id: id) { promise.fail(EventLoopError.cancelled) }
-            }
-            if inEventLoop { cancel() } else { execute(cancel) }
-        }
-    }
+    static var engineName: String { "io_uring" }
 
-    func scheduleTask<T>(in delay: TimeAmount, _ task: @escaping @Sendable () throws -> T) -> Scheduled<T> {
-        scheduleTask(deadline: .now() + delay, task)
-    }
-
-    func preconditionInEventLoop(file: StaticString, line: UInt) {
-        precondition(inEventLoop, "not on the io_uring loop \(index)", file: file, line: line)
-    }
-
-    func preconditionNotInEventLoop(file: StaticString, line: UInt) {
-        precondition(!inEventLoop, "on the io_uring loop \(index)", file: file, line: line)
-    }
-
-    func shutdownGracefully(queue callbackQueue: DispatchQueue, _ callback: @escaping @Sendable (Error?) -> Void) {
-        execute { [self] in running = false }
-        DispatchQueue.global().async { [self] in
-            stopped.wait(); stopped.signal()
-            callbackQueue.async { callback(nil) }
-        }
-    }
+    func stopRunning() { running = false }
 
     // MARK: descriptors and requests (on the loop)
 
-    /// Makes `handler` the owner of `fd`'s completions; returns the generation its requests carry.
-    func register(fd: Int32, handler: UringHandler) -> UInt32 {
+    /// Makes `connection` the owner of `fd`'s completions; returns the generation its requests carry.
+    func register(fd: Int32, connection: UringConnection) -> UInt32 {
+        let gen = nextGeneration(fd)
+        slots[Int(fd)].connection = Unmanaged.passRetained(connection)
+        return gen
+    }
+
+    /// Makes `listener` the owner of `fd`'s accepts; returns the generation they carry.
+    func register(fd: Int32, listener: UringListener) -> UInt32 {
+        let gen = nextGeneration(fd)
+        slots[Int(fd)].listener = listener
+        return gen
+    }
+
+    private func nextGeneration(_ fd: Int32) -> UInt32 {
         let i = Int(fd)
-        if i >= slots.count { slots.append(contentsOf: repeatElement((gen: UInt32(0), handler: UringHandler?.none), count: i + 64 - slots.count)) }
+        if i >= slots.count { slots.append(contentsOf: repeatElement(Slot(), count: i + 64 - slots.count)) }
         let gen = (slots[i].gen &+ 1) & 0xff_ffff
-        slots[i] = (gen, handler)
+        slots[i].gen = gen
         return gen
     }
 
     /// Drops `fd`'s owner: later completions of its requests are stale. Call only once none is in
     /// flight (or they were cancelled), before the descriptor is closed and its number reused.
     func unregister(fd: Int32) {
-        if Int(fd) < slots.count { slots[Int(fd)].handler = nil }
+        guard Int(fd) < slots.count else { return }
+        if let c = slots[Int(fd)].connection { released.append(c) }
+        slots[Int(fd)].connection = nil
+        slots[Int(fd)].listener = nil
     }
 
     static func userData(_ op: Op, fd: Int32, gen: UInt32) -> UInt64 {
@@ -237,19 +215,13 @@ final class UringEventLoop: EventLoop, @unchecked Sendable {
         larder_uring_prep_cancel(ring, Self.userData(op, fd: fd, gen: gen), UInt64(Op.cancel.rawValue) << 56)
     }
 
-    func needsFlush(_ c: UringConnection) { toFlush.append(c) }
     func needsRearm(_ c: UringConnection) { toRearm.append(c) }
 
-    /// Copies a received chunk (provided buffer `flags`' id, `count` bytes) into the shared read
-    /// buffer, and gives the provided buffer back to the kernel at once.
-    func takeReceived(flags: UInt32, count: Int) -> ByteBuffer {
-        var b = readBuffer ?? allocator.buffer(capacity: Int(Self.bufferSize))
-        readBuffer = nil
-        b.clear()
+    /// A received chunk where the kernel put it (provided buffer `flags`' id, `count` bytes):
+    /// valid until that buffer is recycled.
+    func receivedBytes(flags: UInt32, count: Int) -> UnsafeMutableRawBufferPointer {
         let bid = larder_uring_cqe_bid(flags)
-        b.writeBytes(UnsafeRawBufferPointer(start: bufferBase! + Int(bid) * Int(Self.bufferSize), count: count))
-        recycle(flags: flags)
-        return b
+        return UnsafeMutableRawBufferPointer(start: bufferBase! + Int(bid) * Int(Self.bufferSize), count: count)
     }
 
     /// Gives back the provided buffer a completion carries, if it carries one.
@@ -274,15 +246,10 @@ final class UringEventLoop: EventLoop, @unchecked Sendable {
                 while let t = timers.popDue(now: now) { t.run() }
             }
             guard running else { break }
-            // The turn's requests: receives to re-arm, then the replies queued since the last enter.
+            // Receives to re-arm (replies were prepared as they were written).
             if !toRearm.isEmpty {
                 for c in toRearm { c.rearm() }
                 toRearm.removeAll(keepingCapacity: true)
-            }
-            if !toFlush.isEmpty {
-                let flushing = toFlush
-                toFlush.removeAll(keepingCapacity: true)
-                for c in flushing { c.flush() }
             }
             var timeout: Int64 = -1
             if let ns = timers.nanosecondsToFirst() { timeout = Int64(min(ns, 60_000_000_000)) }
@@ -318,22 +285,36 @@ final class UringEventLoop: EventLoop, @unchecked Sendable {
             let n = Int(larder_uring_reap(ring, cqes, UInt32(Self.reapBatch)))
             for i in 0..<n {
                 let c = cqes[i]
-                guard let op = Op(rawValue: UInt8(truncatingIfNeeded: c.user_data >> 56)) else { continue }
-                switch op {
-                case .wake:
-                    armWake()
-                case .cancel:
-                    break
-                default:
-                    let fd = Int32(bitPattern: UInt32(truncatingIfNeeded: c.user_data))
-                    let gen = UInt32(truncatingIfNeeded: c.user_data >> 32) & 0xff_ffff
-                    if Int(fd) < slots.count, slots[Int(fd)].gen == gen, let h = slots[Int(fd)].handler {
-                        h.completion(op, result: c.res, flags: c.flags)
+                let tag = UInt8(truncatingIfNeeded: c.user_data >> 56)
+                let fd = Int(Int32(bitPattern: UInt32(truncatingIfNeeded: c.user_data)))
+                let gen = UInt32(truncatingIfNeeded: c.user_data >> 32) & 0xff_ffff
+                let current = fd >= 0 && fd < slots.count && slots[fd].gen == gen
+                switch tag {
+                case Op.recv.rawValue, Op.send.rawValue:
+                    if current, let conn = slots[fd].connection {
+                        if tag == Op.recv.rawValue {
+                            conn._withUnsafeGuaranteedRef { $0.received(c.res, flags: c.flags) }
+                        } else {
+                            conn._withUnsafeGuaranteedRef { $0.sent(c.res) }
+                        }
                     } else {
                         recycle(flags: c.flags)  // a stale receive still holds a buffer
-                        if op == .accept && c.res >= 0 { Glibc.close(c.res) }  // accepted as the listener closed
                     }
+                case Op.accept.rawValue:
+                    if current, let l = slots[fd].listener {
+                        l.completion(.accept, result: c.res, flags: c.flags)
+                    } else if c.res >= 0 {
+                        Glibc.close(c.res)  // accepted as the listener closed
+                    }
+                case Op.wake.rawValue:
+                    armWake()
+                default:
+                    break  // a cancel's own completion
                 }
+            }
+            if !released.isEmpty {
+                for c in released { c.release() }
+                released.removeAll(keepingCapacity: true)
             }
             if n < Self.reapBatch { return }
         }
@@ -341,9 +322,9 @@ final class UringEventLoop: EventLoop, @unchecked Sendable {
 }
 
 /// The threads of the io_uring engine, one per shard.
-final class UringEventLoopGroup: EventLoopGroup, @unchecked Sendable {
+final class UringEventLoopGroup: EngineEventLoopGroup, @unchecked Sendable {
     let loops: [UringEventLoop]
-    private let nextIndex = ManagedAtomic<Int>(0)
+    let nextIndex = ManagedAtomic<Int>(0)
 
     /// Nil if this kernel (or its settings) runs what the engine needs; else why not.
     /// `LARDER_IO_URING_PROBE_FAIL` (tests only, docs/ARCHITECTURE.md) makes it fail with that reason.
@@ -367,25 +348,6 @@ final class UringEventLoopGroup: EventLoopGroup, @unchecked Sendable {
             }
         }
         self.loops = loops
-    }
-
-    func next() -> EventLoop {
-        loops[nextIndex.loadThenWrappingIncrement(ordering: .relaxed) % loops.count]
-    }
-
-    func makeIterator() -> EventLoopIterator { EventLoopIterator(loops) }
-
-    func shutdownGracefully(queue: DispatchQueue, _ callback: @escaping @Sendable (Error?) -> Void) {
-        let left = ManagedAtomic<Int>(loops.count)
-        for loop in loops {
-            loop.shutdownGracefully(queue: .global()) { _ in
-                if left.wrappingDecrementThenLoad(ordering: .acquiringAndReleasing) == 0 { queue.async { callback(nil) } }
-            }
-        }
-    }
-
-    func _preconditionSafeToSyncShutdown(file: StaticString, line: UInt) {
-        precondition(!loops.contains { $0.inEventLoop }, "shutting down the io_uring loops from one of them", file: file, line: line)
     }
 }
 #endif

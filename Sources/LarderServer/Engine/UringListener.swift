@@ -10,7 +10,7 @@ import NIOCore
 /// unevenly (two clients may land on one shard thread and leave the other idle), while turns
 /// spread them as NIO's acceptor and EpollListener do; and accepting costs no system call of
 /// its own either way, since the accept completes inside the loop's io_uring_enter.
-final class UringListener: UringHandler {
+final class UringListener {
     let fd: Int32
     let port: Int
     private let loops: [UringEventLoop]
@@ -32,7 +32,7 @@ final class UringListener: UringHandler {
     func start() -> EventLoopFuture<Void> {
         let first = loops[0]
         return first.submit { [self] in
-            gen = first.register(fd: fd, handler: self)
+            gen = first.register(fd: fd, listener: self)
             first.prepareAccept(fd: fd, gen: gen)
         }
     }
