@@ -188,9 +188,9 @@ void larder_uring_buf_return(void *vbr, unsigned count, unsigned char *base, uns
     io_uring_buf_ring_advance(br, 1);
 }
 
-uint16_t larder_uring_cqe_bid(uint32_t flags) { return (uint16_t)(flags >> IORING_CQE_BUFFER_SHIFT); }
-int larder_uring_cqe_has_buffer(uint32_t flags) { return (flags & IORING_CQE_F_BUFFER) != 0; }
-int larder_uring_cqe_more(uint32_t flags) { return (flags & IORING_CQE_F_MORE) != 0; }
+_Static_assert(LARDER_CQE_F_BUFFER == IORING_CQE_F_BUFFER, "IORING_CQE_F_BUFFER changed");
+_Static_assert(LARDER_CQE_F_MORE == IORING_CQE_F_MORE, "IORING_CQE_F_MORE changed");
+_Static_assert(LARDER_CQE_BUFFER_SHIFT == IORING_CQE_BUFFER_SHIFT, "IORING_CQE_BUFFER_SHIFT changed");
 
 /// Whether this kernel runs what the engine needs, tried rather than inferred from a version:
 /// a ring, the opcodes, a provided buffer ring, and a multishot recv over a socket pair that

@@ -21,10 +21,10 @@ struct OutboundQueue {
     /// Redis' reply chunk (PROTO_REPLY_CHUNK_BYTES), as the NIO listener's write marks.
     static let highMark = 16 * 1024, lowMark = 8 * 1024
 
-    /// The oldest entry, valid while `count > 0` (then `rest[restHead...]` follows it). Plain
+    /// The oldest entry, set while `count > 0` (then `rest[restHead...]` follows it). Plain
     /// fields, not an optional tuple: copying one went through the runtime's generic tuple
     /// copy, ~50 instructions per request.
-    private var head = ByteBuffer()
+    private var head: ByteBuffer? = nil
     private var headOnWritten: (() -> Void)? = nil
     private var rest: [Entry] = []
     private var restHead = 0
@@ -56,21 +56,28 @@ struct OutboundQueue {
 
     /// The readable bytes of the `i`th queued entry (0: the oldest).
     func withReadableBytes<R>(_ i: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
-        i == 0 ? head.withUnsafeReadableBytes(body) : rest[restHead + i - 1].bytes.withUnsafeReadableBytes(body)
+        i == 0 ? head!.withUnsafeReadableBytes(body) : rest[restHead + i - 1].bytes.withUnsafeReadableBytes(body)
     }
 
     /// The kernel took `sent` bytes from the front. Fully sent entries leave the queue; their
     /// callbacks are returned in order, for the caller to run once its own state is settled.
     mutating func consume(_ sent: Int) -> [() -> Void] {
+        if count == 1 && sent == bytes && headOnWritten == nil {
+            // One reply, all of it taken, no one waiting on it: the P=1 case.
+            head = nil
+            count = 0
+            bytes = 0
+            return []
+        }
         var left = sent
         var done: [() -> Void] = []
         while count > 0 {
-            let readable = head.readableBytes
+            let readable = head!.readableBytes
             let take = min(left, readable)
             bytes -= take
             left -= take
             if take < readable {
-                head.moveReaderIndex(forwardBy: take)
+                head!.moveReaderIndex(forwardBy: take)
                 break
             }
             if let w = headOnWritten { done.append(w) }
@@ -89,7 +96,7 @@ struct OutboundQueue {
     /// The buffers still queued (a send in flight may read them after a close).
     var buffers: [ByteBuffer] {
         guard count > 0 else { return [] }
-        return [head] + rest[restHead...].map(\.bytes)
+        return [head!] + rest[restHead...].map(\.bytes)
     }
 
     /// Empties the queue (a close): the callbacks of what never left, in order.
@@ -97,7 +104,7 @@ struct OutboundQueue {
         var waiting: [() -> Void] = []
         if count > 0, let w = headOnWritten { waiting.append(w) }
         for e in rest[restHead...] { if let w = e.onWritten { waiting.append(w) } }
-        head = ByteBuffer()
+        head = nil
         headOnWritten = nil
         rest.removeAll()
         restHead = 0
@@ -118,8 +125,8 @@ struct OutboundQueue {
             }
         } else {
             // Drops the sent buffer at once: the handler reuses its reply buffer, which must be
-            // unshared by then or its next write copies it (ByteBuffer() shares one empty storage).
-            head = ByteBuffer()
+            // unshared by then or its next write copies it.
+            head = nil
             headOnWritten = nil
         }
     }
