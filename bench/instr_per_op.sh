@@ -15,7 +15,7 @@
 #   LARDER_BIN, LARDER_BENCH_BIN   .build/release/larder, .build/release/larder-bench
 #   SERVER_CPUS=0 BENCH_CPUS=1 CLIENTS=50 KEYSPACE=1000 N=20000
 #   WORKLOADS="get set hmget10 hgetall10"  PIPES="1 16"
-#   CONFIGS="redis larder"         (larder-t2 also works)
+#   CONFIGS="redis larder"         (larder-t2 also works; so do base, base-epoll, base-uring with BASE_BIN)
 #   START_TIMEOUT=120              seconds to wait for PONG from a server under valgrind
 #   OUT=                           also write the report (markdown) to this file
 #   RAW_OUT=                       also keep the raw per-run lines in this file
@@ -42,6 +42,11 @@ NODEBUG=$WORK/larder-nodebug
 objcopy --strip-debug "$LARDER_BIN" "$NODEBUG"
 LARDER_BIN_ORIG=$LARDER_BIN
 LARDER_BIN=$NODEBUG
+# the same for an earlier build (the base* configs: before/after in the same run)
+if [[ -n "${BASE_BIN:-}" ]]; then
+  objcopy --strip-debug "$BASE_BIN" "$WORK/base-nodebug"
+  BASE_BIN=$WORK/base-nodebug
+fi
 # valgrind 3.19 keeps its big lock through io_uring_enter (it does not know the call blocks), so a
 # uring loop asleep in it would stall the process: under valgrind the io_uring engine waits in
 # poll(2) on its ring instead (docs/ARCHITECTURE.md "I/O engine"); its user-space path is the same.

@@ -23,8 +23,9 @@ public final class ClientSession {
     /// that outlived the connection made every closed connection a retain cycle (~150 KB
     /// leaked each). Not weak: a weak reference gives its object a side table, and every
     /// retain and release of the handler and the connection then takes the runtime's slow
-    /// path: ~10 of them per request on io_uring, ~600 user instructions per unpipelined
-    /// request under callgrind (bench/results/engine.md, "uring instructions").
+    /// path (incrementSlow / doDecrementSlow): ~6 of each per request, ~700 user instructions
+    /// per unpipelined GET on io_uring under callgrind (bench/results/engine.md, "Fewer
+    /// instructions per request").
     private var _transport: ConnectionTransport?
     private var _connection: ConnectionHandler?
     var transport: ConnectionTransport? {

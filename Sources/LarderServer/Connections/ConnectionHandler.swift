@@ -229,8 +229,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// on this worker's loop), `capacity` bytes in all (CLIENT LIST's qbuf-free). With nothing
     /// kept from an earlier read they are parsed where they lie and only an unfinished command
     /// is copied out; otherwise they join the kept bytes as in `received(_:)`. Parsing in place
-    /// saves copying every request into a ByteBuffer: ~290 user instructions per unpipelined
-    /// request under callgrind (bench/results/engine.md, "uring instructions").
+    /// saves copying every request into a ByteBuffer: ~250 user instructions per unpipelined
+    /// GET under callgrind (bench/results/engine.md, "Fewer instructions per request").
     func received(unsafe bytes: UnsafeMutableRawBufferPointer, capacity: Int) {
         guard session != nil, !closeWhenFlushed else { return }
         if pending != nil || borrowsInFlight > 0 {

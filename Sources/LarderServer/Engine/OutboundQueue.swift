@@ -11,7 +11,7 @@ import NIOCore
 /// The head entry is kept inline (`first`) and only later ones go into the array: a client
 /// that waits for each reply (P=1, the common case) has at most one reply queued, and the
 /// array's append, removal and tuple copies were ~75 user instructions per request under
-/// callgrind on io_uring (bench/results/engine.md, "uring instructions").
+/// callgrind on io_uring (bench/results/engine.md, "Fewer instructions per request").
 struct OutboundQueue {
     struct Entry {
         var bytes: ByteBuffer

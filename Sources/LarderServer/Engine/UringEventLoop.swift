@@ -48,9 +48,9 @@ final class UringEventLoop: EngineEventLoop, @unchecked Sendable {
     /// descriptor: a completion whose generation is not the slot's is stale and dropped.
     /// The owner is a concrete class picked by the completion's tag (accept: the listener; recv,
     /// send: a connection), called without an existential, and the slot holds the connection
-    /// as an unmanaged +1 so the call needs no retain/release of its own: the protocol witness
-    /// and the retain/release around it were ~60 of reap's ~170 user instructions per request
-    /// under callgrind (bench/results/engine.md, "uring instructions").
+    /// as an unmanaged +1 so the call needs no retain/release of its own: the two retains of
+    /// the connection around each request's completions were ~150 user instructions per
+    /// unpipelined GET under callgrind (bench/results/engine.md, "Fewer instructions per request").
     private struct Slot {
         var gen: UInt32 = 0
         var connection: Unmanaged<UringConnection>? = nil
