@@ -38,7 +38,7 @@ extension EngineEventLoop {
         let insert = { [self] in
             timers.add(LoopTimers.Timer(deadline: at, id: id, run: {
                 do { promise.succeed(try task()) } catch { promise.fail(error) }
-            }))
+            }, fail: { promise.fail($0) }))
         }
         if inEventLoop { insert() } else { execute(insert) }
         return Scheduled(promise: promise) { [self] in

@@ -170,9 +170,11 @@ final class EpollEventLoop: EngineEventLoop, MailboxWaker, @unchecked Sendable {
                 if Int(fd) < handlers.count, let h = handlers[Int(fd)] { h.epollEvents(ev.events) }
             }
         }
-        // Stopped: what is still scheduled never runs, and its futures are left unfulfilled
-        // (NIO fails them; nothing here waits on one after the stop).
-        timers.removeAll()
+        // Stopped: what is still scheduled never runs; its futures fail, as on NIO's loops.
+        // (A failure's callbacks may schedule again: those are failed in the next round.)
+        while !timers.isEmpty {
+            for t in timers.takeAll() { t.fail(EventLoopError.shutdown) }
+        }
         stopped.signal()
     }
 }
