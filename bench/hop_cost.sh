@@ -2,7 +2,7 @@
 # hop_cost.sh: the shard hop's cost in user-space instructions (callgrind), fitted into a fixed
 # part h0 per hop and a part k per command it carries (docs/ARCHITECTURE.md "The shard hop").
 #
-# A `--threads 2 --io epoll` server runs under callgrind (both threads on SERVER_CPUS, as in
+# A `--threads 2 --io $IO` server runs under callgrind (both threads on SERVER_CPUS, as in
 # compare.sh). A small client (Python, below) opens its connections one at a time and keeps
 # those on loop 0 (CLIENT ID - 1 mod 2: the epoll listener hands connections to the loops in
 # turn and ids are given in accept order; nothing else connects meanwhile). Each cell sends N
@@ -20,6 +20,8 @@
 #   LARDER_BIN                     .build/release/larder
 #   BINS="new:\$LARDER_BIN"        label:binary pairs, e.g. "base:/tmp/larder-main new:.build/release/larder"
 #   PIPES="1 16"  CONNS="1 8"  N=20000 (requests per cell)  KEYS=1000 (per shard)
+#   IO=epoll (or uring: run with LARDER_URING_WAIT_POLL=1, as instr_per_op.sh, since valgrind
+#   3.19 stalls every thread while one waits in io_uring_enter)
 #   SERVER_CPUS=0 (the server under valgrind), OUT= (also write the report here)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +32,9 @@ CONNS=${CONNS:-"1 8"}
 N=${N:-20000}
 KEYS=${KEYS:-1000}
 BINS=${BINS:-"new:$LARDER_BIN"}
+IO=${IO:-epoll}
+[[ $IO == epoll || $IO == uring ]] || { echo "IO must be epoll or uring" >&2; exit 1; }
+URING_ENV=(); [[ $IO == uring ]] && URING_ENV=(env LARDER_URING_WAIT_POLL=1)
 OUT=${OUT:-}
 command -v valgrind >/dev/null && command -v callgrind_control >/dev/null || { echo "missing valgrind" >&2; exit 1; }
 read -ra PS <<<"$PIPES"
@@ -119,7 +124,7 @@ RAW=$WORK/raw.txt
 t0=$SECONDS
 MACHINE=$(machine_md)
 {
-  echo "## hop_cost.sh: instructions of a shard hop (callgrind, --threads 2 --io epoll)"
+  echo "## hop_cost.sh: instructions of a shard hop (callgrind, --threads 2 --io $IO)"
   echo
   echo "$MACHINE"
   echo "- $(valgrind --version); knobs: BINS=\"$BINS\" PIPES=\"$PIPES\" CONNS=\"$CONNS\" N=$N KEYS=$KEYS"
@@ -135,12 +140,12 @@ for spec in $BINS; do
   objcopy --strip-debug "$bin" "$nodebug"  # valgrind 3.19 cannot read Swift 6's DWARF5 (instr_per_op.sh)
   port=$(free_port)
   cg=$WORK/$label.cg
-  (cd "$WORK" && exec taskset -c "$SERVER_CPUS" valgrind --tool=callgrind --callgrind-out-file="$cg" \
-      "$nodebug" serve --port "$port" --threads 2 --no-pin --io epoll >"$WORK/$label.log" 2>&1) &
+  (cd "$WORK" && exec "${URING_ENV[@]}" taskset -c "$SERVER_CPUS" valgrind --tool=callgrind --callgrind-out-file="$cg" \
+      "$nodebug" serve --port "$port" --threads 2 --no-pin --io "$IO" >"$WORK/$label.log" 2>&1) &
   pid=$!
   SERVER_PIDS+=("$pid")
   wait_pong "$port" "$pid" "$START_TIMEOUT" || { echo "$label did not start" >&2; cat "$WORK/$label.log" >&2; exit 1; }
-  echo "    $label: taskset -c $SERVER_CPUS valgrind --tool=callgrind $bin serve --port $port --threads 2 --no-pin --io epoll" >>"$HEADER"
+  echo "    $label: ${URING_ENV[*]} taskset -c $SERVER_CPUS valgrind --tool=callgrind $bin serve --port $port --threads 2 --no-pin --io $IO" >>"$HEADER"
   for c in $CONNS; do
     coproc HC { exec python3 "$CLIENT" "$port" 2 "$c"; }
     echo "preload 0 $KEYS" >&"${HC[1]}"; read -r _ <&"${HC[0]}"
