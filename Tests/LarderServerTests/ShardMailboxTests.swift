@@ -215,7 +215,7 @@ final class LoopInboxTests: XCTestCase {
         let inbox = LoopInbox(index: 2, mailbox: mailbox)
         let own = [LoopInbox(index: 0, mailbox: mailbox), LoopInbox(index: 1, mailbox: mailbox)]
         let token = [Flag(), Flag()]
-        let total = 20_000
+        let total = 4_000
         let seen = Log()
         let group = DispatchGroup()
         for me in 0..<2 {
