@@ -118,6 +118,22 @@ for line in sys.stdin:
     print("ok", flush=True)
 PY
 
+# Calls to malloc in a callgrind dump (a hop that allocates shows up as remote - local > 0).
+MALLOCS=$WORK/mallocs.py
+cat >"$MALLOCS" <<'PY'
+import re, sys
+names, total, callee = {}, 0, None
+for line in open(sys.argv[1], errors="replace"):
+    m = re.match(r"(c?fn)=\((\d+)\)(?: (.*))?", line)
+    if m:
+        if m.group(3): names[m.group(2)] = m.group(3).strip()
+        callee = names.get(m.group(2)) if m.group(1) == "cfn" else None
+        continue
+    if line.startswith("calls=") and callee in ("malloc", "calloc", "realloc", "posix_memalign", "aligned_alloc"):
+        total += int(line[6:].split()[0])
+print(total)
+PY
+
 HEADER=$WORK/header.md
 RAW=$WORK/raw.txt
 : >"$RAW"
@@ -165,8 +181,9 @@ for spec in $BINS; do
         done
         [[ -n "$f" ]] || { echo "no new callgrind dump for $label" >&2; exit 1; }
         ir=$(awk '/^summary:/{print $2; exit}' "$f")
-        echo "$label $c $p $where $sent $ir" >>"$RAW"
-        echo >&2 "# $label C=$c P=$p $where: $((ir / sent)) instr/request"
+        mallocs=$(python3 "$MALLOCS" "$f")
+        echo "$label $c $p $where $sent $ir $mallocs" >>"$RAW"
+        echo >&2 "# $label C=$c P=$p $where: $((ir / sent)) instr/request, $mallocs malloc calls in $sent requests"
       done
     done
     eval "exec ${HC[1]}>&-"
@@ -178,23 +195,24 @@ done
 TABLE=$WORK/table.md
 python3 - "$RAW" >"$TABLE" <<'PY'
 import sys
-R = {}
+R, A = {}, {}
 order = []
 for line in open(sys.argv[1]):
-    label, c, p, where, sent, ir = line.split()
+    label, c, p, where, sent, ir, mallocs = line.split()
     if (label, c) not in order: order.append((label, c))
     R[(label, c, int(p), where)] = int(ir) / int(sent)
+    A[(label, c, int(p), where)] = int(mallocs) / int(sent)
 ps = sorted({k[2] for k in R})
 pb = ps[-1]
-print(f"| build | C | local P=1 | remote P=1 | local P={pb} | remote P={pb} | d P=1 (h0+k) | d P={pb} (h0/{pb}+k) | h0 instr | k instr/command |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+print(f"| build | C | local P=1 | remote P=1 | local P={pb} | remote P={pb} | d P=1 (h0+k) | d P={pb} (h0/{pb}+k) | h0 instr | k instr/command | malloc/GET local / remote P=1 |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 for label, c in order:
     g = lambda p, w: R[(label, c, p, w)]
     d1, db = g(1, "remote") - g(1, "local"), g(pb, "remote") - g(pb, "local")
     h0 = (d1 - db) * pb / (pb - 1)
     k = d1 - h0
     print(f"| {label} | {c} | {g(1,'local'):,.0f} | {g(1,'remote'):,.0f} | {g(pb,'local'):,.0f} | {g(pb,'remote'):,.0f} "
-          f"| {d1:,.0f} | {db:,.0f} | {h0:,.0f} | {k:,.0f} |")
+          f"| {d1:,.0f} | {db:,.0f} | {h0:,.0f} | {k:,.0f} | {A[(label, c, 1, 'local')]:.3f} / {A[(label, c, 1, 'remote')]:.3f} |")
 PY
 finish_report \
   "instr = callgrind Ir of the whole server (both threads, user space) between -z and -d, per GET sent." \

@@ -38,6 +38,11 @@ final class LoopInbox: @unchecked Sendable {
     let mailbox: HopMailbox
     private let lock = NIOLock()
     private var queue: [Entry] = []
+    /// `queue.count`, readable without the lock: a turn with nothing queued (the common case on
+    /// a loop that only serves its connections and hops) does not take the mutex. On its own
+    /// 128-byte block: senders write it, the loop reads it every turn.
+    private let queued: UnsafeAtomic<Int>
+    private let queuedBlock: UnsafeMutableRawPointer
     /// Ordered entries queued and not delivered yet: `catchUp` costs one load when 0.
     private let orderedPending = ManagedAtomic<Int>(0)
     // The consumer's (this loop's thread) state.
@@ -52,14 +57,23 @@ final class LoopInbox: @unchecked Sendable {
         self.mailbox = mailbox
         orderedTaken = [Int](repeating: 0, count: mailbox.threads)
         marksPassed = [Int](repeating: 0, count: mailbox.threads)
+        queuedBlock = .allocate(byteCount: 128, alignment: 128)
+        let p = queuedBlock.bindMemory(to: UnsafeAtomic<Int>.Storage.self, capacity: 1)
+        p.initialize(to: .init(0))
+        queued = UnsafeAtomic(at: p)
     }
+
+    deinit { queuedBlock.deallocate() }
 
     // MARK: senders (any thread)
 
     /// A plain task (a non-shard thread's, or this thread's own): FIFO with the other queued ones.
     func enqueue(_ task: @escaping () -> Void) {
-        lock.withLock { queue.append(Entry(task: task, from: -1, after: 0, ordered: false)) }
-        mailbox.wakeIfSleeping(index)
+        lock.withLock {
+            queue.append(Entry(task: task, from: -1, after: 0, ordered: false))
+            queued.store(queue.count, ordering: .releasing)
+        }
+        mailbox.wakeIfSleeping(index)  // its fence orders the store above before the flag's read
     }
 
     /// An ordered message (pub/sub): delivered after every ordered message whose send happened
@@ -70,6 +84,7 @@ final class LoopInbox: @unchecked Sendable {
             let after = lane.sent
             lock.withLock {
                 queue.append(Entry(task: task, from: from, after: after, ordered: true))
+                queued.store(queue.count, ordering: .releasing)
                 orderedPending.wrappingIncrement(ordering: .relaxed)
             }
             mailbox.send(.mark, from: from, to: index)  // wakes the loop if it sleeps
@@ -77,6 +92,7 @@ final class LoopInbox: @unchecked Sendable {
         }
         lock.withLock {
             queue.append(Entry(task: task, from: -1, after: 0, ordered: true))
+            queued.store(queue.count, ordering: .releasing)
             orderedPending.wrappingIncrement(ordering: .relaxed)
         }
         mailbox.wakeIfSleeping(index)
@@ -84,13 +100,22 @@ final class LoopInbox: @unchecked Sendable {
 
     // MARK: the loop's thread
 
-    /// Nothing queued (the loop's check before it sleeps, after `prepareToSleep`).
+    /// Nothing queued (the loop's check before it sleeps, after `prepareToSleep`'s fence: a
+    /// sender stores `queued` before its own fence, so one of the two sees the other).
     var isEmpty: Bool {
-        head == pending.count && lock.withLock { queue.isEmpty }
+        head == pending.count && queued.load(ordering: .acquiring) == 0
     }
 
+    @inline(__always)
     private func pull() {
+        if queued.load(ordering: .acquiring) == 0 { return }
+        pullLocked()
+    }
+
+    @inline(never)
+    private func pullLocked() {
         lock.withLock {
+            queued.store(0, ordering: .relaxed)
             if queue.isEmpty { return }
             if head == pending.count {
                 pending.removeAll(keepingCapacity: true)
