@@ -119,7 +119,7 @@ final class ShardMailboxTests: XCTestCase {
 
 /// A ring drained up to a message it must not take yet (LoopInbox's marks): the refused message
 /// stays first, in the ring and in the spill, and the counts of sent and taken agree.
-final class SPSCLaneStopTests: XCTestCase {
+final class ShardMailboxLaneStopTests: XCTestCase {
     func testARefusedMessageStaysFirstInTheRingAndInTheSpill() {
         let lane = SPSCLane<Int>(capacity: 4)
         for i in 0..<9 { lane.send(i) }  // 0...3 in the ring, 4...8 spilled
@@ -147,7 +147,7 @@ final class SPSCLaneStopTests: XCTestCase {
 /// sends across sending threads, and stay in order with each sender's ring. The sending
 /// "threads" are this test's thread taking each mailbox index in turn (`enterThread`), which is
 /// what decides the ring a message takes.
-final class LoopInboxTests: XCTestCase {
+final class ShardMailboxInboxTests: XCTestCase {
     private func run(_ inbox: LoopInbox, as index: Int, _ body: () -> Void) {
         inbox.mailbox.enterThread(index)
         body()
