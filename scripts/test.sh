@@ -6,10 +6,10 @@
 #                                       ~1.5-2 min; Tests/conformance/deploy runs the smoke on it (SKIP_STATIC=1 skips)
 #   3. swift test                       unit tests of all modules
 #   4. Fuzz/*/run.sh 30                 fuzz smoke runs (30 s each), when present
-#   5. pytest Tests/conformance         real clients (redis-cli, redis-py 7, hiredis) vs redis-server, venv-r7
+#   5. pytest Tests/conformance         real clients (redis-cli, redis-py 7, hiredis) vs redis-server, venv-r7,
+#                                       on the default engine: io_uring (LARDER_IO=uring)
 #   6. pytest -m redis_py8              the redis-py 8 subset, venv-r8
 #   7. pytest Tests/conformance again   with LARDER_IO=epoll: the suite on the epoll I/O engine
-#   8. pytest, transport subset         with LARDER_IO=uring: the io_uring engine (whole suite: locally)
 # Environment:
 #   LARDER_SERVER_CMD   server under test, {port} is replaced (default: .build/release/larder serve --port {port})
 #                       e.g. "redis-server --port {port} --save '' --appendonly no" to self-check the harness
@@ -80,22 +80,13 @@ fi
 
 # The conformance suite needs the release binary unless a stand-in server is configured.
 if ((build_ok)) || [[ "$LARDER_SERVER_CMD" != .build/* ]]; then
-  stage "conformance redis-py7" "$CACHE/venv-r7/bin/python" -m pytest Tests/conformance \
+  # Every engine `larder serve --io` accepts on Linux gets the whole suite (docs/ARCHITECTURE.md
+  # "I/O engine"): io_uring, the default, then epoll. The harness and `larder serve` read LARDER_IO.
+  stage "conformance uring" env LARDER_IO=uring "$CACHE/venv-r7/bin/python" -m pytest Tests/conformance \
       -p no:cacheprovider -q -rs "${EXTRA[@]}"
   stage "conformance redis-py8" "$CACHE/venv-r8/bin/python" -m pytest Tests/conformance -m redis_py8 \
       -p no:cacheprovider -q -rs "${EXTRA[@]}"
-  # The same suite on the epoll I/O engine (`--io epoll`, docs/ARCHITECTURE.md "I/O engine"): every
-  # engine that can be selected is tested. The harness and `larder serve` both read LARDER_IO.
   stage "conformance epoll" env LARDER_IO=epoll "$CACHE/venv-r7/bin/python" -m pytest Tests/conformance \
-      -p no:cacheprovider -q -rs "${EXTRA[@]}"
-  # The io_uring engine (`--io uring`): the transport-facing part of the suite. Its whole-suite
-  # run is local (bench/results/engine.md): a third full suite would take CI past its 45 minutes.
-  # Until NIO is retired from the RESP path (then the two full runs are uring and epoll).
-  stage "conformance uring" env LARDER_IO=uring "$CACHE/venv-r7/bin/python" -m pytest \
-      Tests/conformance/test_io_engine.py Tests/conformance/test_sessions_raw.py Tests/conformance/test_bad_input.py \
-      Tests/conformance/test_client_pause.py Tests/conformance/pubsub Tests/conformance/test_redispy_server.py \
-      Tests/conformance/test_redispy_data.py Tests/conformance/test_hiredis_client.py Tests/conformance/test_redis_cli.py \
-      Tests/conformance/durability \
       -p no:cacheprovider -q -rs "${EXTRA[@]}"
 else
   echo "release build failed: conformance suites not run"

@@ -212,18 +212,22 @@ public final class LarderServer: @unchecked Sendable {
     }
 
     static func engineReason(_ settings: ServerSettings) -> String {
+        let asked: String
+        switch settings.ioEngineOrigin {
+        case .platformDefault: asked = "the default: "
+        case .flag: asked = "--io "
+        case .environment: asked = "LARDER_IO="
+        }
+        let tls = settings.tlsPort != nil ? "; the TLS port stays on one NIO thread and hops to the shards" : ""
         switch settings.ioEngine {
-        case .nio: return "SwiftNIO event loops and channels, the default; --io epoll selects Larder's own epoll loop"
+        case .nio: return "SwiftNIO event loops and channels: Larder's own engines (epoll, io_uring) are Linux-only"
         case .epoll:
-            let asked = settings.ioEngineFromEnvironment ? "LARDER_IO=" : "--io "
             let why = settings.ioEngineFallback.map { "\(asked)uring, but io_uring is unavailable: \($0); epoll instead" }
                 ?? "\(asked)epoll"
-            return why + ": Larder's own epoll loop per shard thread for the plain port"
-                + (settings.tlsPort != nil ? "; the TLS port stays on one NIO thread and hops to the shards" : "")
-        case .uring: return (settings.ioEngineFromEnvironment ? "LARDER_IO=uring" : "--io uring")
+            return why + ": Larder's own epoll loop per shard thread for the plain port" + tls
+        case .uring: return asked + "uring"
                 + ": Larder's own io_uring loop per shard thread for the plain port (multishot accept and recv"
-                + " into provided buffers, a turn's sends and wait in one io_uring_enter)"
-                + (settings.tlsPort != nil ? "; the TLS port stays on one NIO thread and hops to the shards" : "")
+                + " into provided buffers, a turn's sends and wait in one io_uring_enter)" + tls
         }
     }
 

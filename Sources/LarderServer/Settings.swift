@@ -14,9 +14,9 @@ public final class ServerSettings: @unchecked Sendable {
     /// false: no plaintext listener (`--port 0` beside `--tls-port`, as Redis).
     public let listenPlain: Bool
     /// The I/O engine under the RESP connections (`--io`; docs/ARCHITECTURE.md "I/O engine").
-    public var ioEngine: IOEngine = .nio
-    /// The engine came from $LARDER_IO rather than `--io` (said in the start-up log line).
-    public var ioEngineFromEnvironment = false
+    public var ioEngine: IOEngine = .platformDefault
+    /// Where the engine choice came from (said in the start-up log line).
+    public var ioEngineOrigin: IOEngine.Origin = .platformDefault
     /// Why io_uring was asked for (`uring`) but epoll runs instead (said in the start-up log line).
     public var ioEngineFallback: String? = nil
     /// The TLS listener's port (`tls-port`); nil: no TLS listener.
@@ -185,11 +185,36 @@ import NIOCore
 
 /// Which I/O engine runs the shard threads and the plain RESP port.
 public enum IOEngine: String, CaseIterable, Sendable {
-    /// SwiftNIO's event loops and channel pipeline.
+    /// SwiftNIO's event loops and channel pipeline: only where Larder has no engine of its own
+    /// (not Linux). On Linux it left the RESP path once the engine served everything it did.
     case nio
     /// Larder's own epoll loop per shard thread (Engine/); the TLS port stays on a NIO thread.
     case epoll
     /// Larder's own io_uring loop per shard thread (Engine/Uring*), where the kernel runs it:
     /// epoll otherwise, saying why. The TLS port stays on a NIO thread, as under epoll.
     case uring
+
+    /// io_uring (epoll where the kernel refuses it) on Linux; NIO elsewhere.
+    public static var platformDefault: IOEngine {
+        #if os(Linux)
+        return .uring
+        #else
+        return .nio
+        #endif
+    }
+
+    /// The engines `--io` and `$LARDER_IO` accept on this platform: each one CI runs the whole
+    /// conformance suite on (scripts/test.sh).
+    public static var selectable: [IOEngine] {
+        #if os(Linux)
+        return [.uring, .epoll]
+        #else
+        return [.nio]
+        #endif
+    }
+
+    /// Who chose the engine: the start-up log line says it.
+    public enum Origin: Sendable {
+        case platformDefault, flag, environment
+    }
 }

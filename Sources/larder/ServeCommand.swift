@@ -42,7 +42,7 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Address to listen on.") var bind: String = "127.0.0.1"
     @Option(help: "Worker threads, one shard each (default: number of cores).") var threads: Int = System.coreCount
     @Flag(inversion: .prefixedNo, help: "Pin each worker thread to a core.") var pin: Bool = true
-    @Option(help: "I/O engine of the shard threads and the plain RESP port: nio (SwiftNIO), epoll (Larder's own loop, Linux) or uring (Larder's own io_uring loop, Linux; epoll where the kernel does not run it). Default: $LARDER_IO, else nio.")
+    @Option(help: "I/O engine of the shard threads and the RESP port, on Linux: uring (Larder's own io_uring loop; epoll where the kernel does not run it) or epoll (Larder's own epoll loop). Default: $LARDER_IO, else uring. (Elsewhere: nio, SwiftNIO.)")
     var io: IOEngine?
     @Option(help: "Require clients to AUTH with this password (a flag shows in ps: prefer --requirepass-file, $LARDER_REQUIREPASS or the config file).")
     var requirepass: String?
@@ -238,13 +238,14 @@ struct ServeCommand: ParsableCommand {
         // $LARDER_IO lets a whole test run (every server it starts) pick the engine.
         if let io {
             settings.ioEngine = io
+            settings.ioEngineOrigin = .flag
         } else if let env = ProcessInfo.processInfo.environment["LARDER_IO"], !env.isEmpty {
             guard let engine = IOEngine(argument: env) else {
-                FileHandle.standardError.write("larder serve: LARDER_IO=\(env) is not an I/O engine (nio, epoll or uring)\n".data(using: .utf8)!)
+                FileHandle.standardError.write("larder serve: LARDER_IO=\(env) is not an I/O engine here (\(IOEngine.selectableNames))\(IOEngine.retiredNote(env))\n".data(using: .utf8)!)
                 throw ExitCode(1)
             }
             settings.ioEngine = engine
-            settings.ioEngineFromEnvironment = true
+            settings.ioEngineOrigin = .environment
         }
         settings.clusterEnabled = clusterEnabled == .yes || clusterConfig != nil
         settings.clusterNodeId = clusterNodeId
@@ -395,7 +396,18 @@ enum DebugPermission: String, ExpressibleByArgument {
 }
 
 extension IOEngine: ExpressibleByArgument {
-    public init?(argument: String) { self.init(rawValue: argument.lowercased()) }
+    /// Only the engines of this platform (`IOEngine.selectable`): on Linux, `nio` is refused.
+    public init?(argument: String) {
+        guard let engine = IOEngine(rawValue: argument.lowercased()), IOEngine.selectable.contains(engine) else { return nil }
+        self = engine
+    }
+    public static var allValueStrings: [String] { selectable.map(\.rawValue) }
+    static var selectableNames: String { selectable.map(\.rawValue).joined(separator: ", ") }
+    /// Why a known engine is refused here (nio on Linux), for the error.
+    static func retiredNote(_ name: String) -> String {
+        guard let engine = IOEngine(rawValue: name.lowercased()), !selectable.contains(engine) else { return "" }
+        return engine == .nio ? ": nio left the RESP path on Linux, where io_uring (epoll where the kernel refuses it) serves it" : ""
+    }
 }
 
 enum YesNo: String, ExpressibleByArgument {

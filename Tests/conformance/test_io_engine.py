@@ -1,10 +1,11 @@
-"""The I/O engines (`larder serve --io nio|epoll|uring`, docs/ARCHITECTURE.md "I/O engine"): each
+"""The I/O engines (`larder serve --io uring|epoll`, docs/ARCHITECTURE.md "I/O engine"): each
 one says in the log that it runs and why, and serves the same replies through the paths that
 differ between them: pipelined reads spread over two shard threads (hops), a multi-shard
 command (borrows), a reply larger than the socket takes at once (backpressure), a client killed
 from another connection, and a partial command completed by a later read. io_uring runs where
-the kernel allows it and falls back to epoll, saying why, where it does not. The rest of the
-conformance suite runs on any engine with LARDER_IO=nio|epoll|uring."""
+the kernel allows it and falls back to epoll, saying why, where it does not; it is the default.
+NIO is not selectable on Linux. The rest of the conformance suite runs on either engine with
+LARDER_IO=uring|epoll."""
 import os
 import socket
 import subprocess
@@ -18,7 +19,7 @@ from resp import RespConn, encode
 
 pytestmark = pytest.mark.skipif(servers.larder_is_standin(), reason="larder's own engines")
 
-ENGINES = ["nio", "epoll", "uring"]
+ENGINES = ["uring", "epoll"]
 # The start-up line of `--io uring` on a kernel (or a container's seccomp profile) that refuses
 # io_uring: epoll runs, and the line says why.
 URING_FALLBACK = "I/O engine: epoll (--io uring, but io_uring is unavailable: "
@@ -115,6 +116,41 @@ def test_unknown_engine_is_refused_naming_it():
     p = subprocess.run(argv, capture_output=True, text=True, timeout=30)
     assert p.returncode != 0
     assert "kqueue" in p.stderr and "--io" in p.stderr
+
+
+def larder_argv(*extra):
+    template = servers.larder_cmd_template()
+    argv = [str(servers.REPO_ROOT / template.split()[0])] + template.split()[1:]
+    return [a.replace("{port}", str(servers.free_port())) for a in argv] + list(extra)
+
+
+def test_nio_is_not_selectable_on_linux():
+    """NIO left the RESP path on Linux: `--io nio` and LARDER_IO=nio are refused with the
+    engines that are (and the suite runs on each of those)."""
+    p = subprocess.run(larder_argv("--io", "nio"), capture_output=True, text=True, timeout=30)
+    assert p.returncode != 0
+    assert "nio" in p.stderr and "--io" in p.stderr and "uring" in p.stderr and "epoll" in p.stderr
+    env = dict(os.environ, LARDER_IO="nio")
+    p = subprocess.run(larder_argv(), capture_output=True, text=True, timeout=30, env=env)
+    assert p.returncode != 0
+    assert "LARDER_IO=nio is not an I/O engine here (uring, epoll): nio left the RESP path on Linux" in p.stderr
+
+
+def test_default_is_uring_and_the_log_says_so():
+    """With neither --io nor LARDER_IO, io_uring runs (epoll where the kernel refuses it)."""
+    env_io = os.environ.pop("LARDER_IO", None)
+    try:
+        server = servers.Server("larder", servers.larder_cmd_template(), ["--threads", "1"]).start()
+    finally:
+        if env_io is not None:
+            os.environ["LARDER_IO"] = env_io
+    try:
+        text = log_text(server)
+        assert "I/O engine: uring (the default: uring: " in text or "I/O engine: epoll (the default: uring, but io_uring is unavailable: " in text
+        with RespConn(server.port) as c:
+            assert c.call("PING").value == b"PONG"
+    finally:
+        server.stop()
 
 
 def test_environment_picks_the_engine_and_the_log_says_so():

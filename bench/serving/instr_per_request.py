@@ -14,7 +14,7 @@ the raw pipelined HMGET of the same fields, HTTP /get-online-features.
 `--keep DIR` keeps each workload's dump (DIR/<shape>-<path>.out) for `callgrind_annotate`.
 
 Usage: ~/.cache/larder/venv-r7/bin/python bench/serving/instr_per_request.py [--larder BIN] [--bench BIN]
-       [--requests N] [--shapes issue|example] [--keep DIR] [--paths all|resp] [--io nio|epoll]
+       [--requests N] [--shapes issue|example] [--keep DIR] [--paths all|resp] [--io uring|epoll]
 """
 import argparse
 import glob
@@ -85,7 +85,7 @@ def main():
     ap.add_argument("--shapes", choices=("issue", "example"), default="issue")
     ap.add_argument("--keyspace", type=int, default=200, help="issue shapes: preloaded entities")
     ap.add_argument("--keep", help="directory for each workload's callgrind dump")
-    ap.add_argument("--io", choices=("nio", "epoll"), help="larder serve's I/O engine (default: the binary's own)")
+    ap.add_argument("--io", choices=("uring", "epoll"), help="larder serve's I/O engine (default: the binary's own, uring)")
     ap.add_argument("--paths", choices=("all", "resp"), default="all",
                     help="resp: FEATURES.GET and the raw HMGET only (no HTTP)")
     args = ap.parse_args()
@@ -109,7 +109,10 @@ def main():
         shapes = ((1, 6), (50, 6))
     proc = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", str(nodebug), "serve",
                              "--port", str(lp), "--http-port", str(hp), "--threads", "1", "--repo", str(repo),
-                             *extra, "--no-ttl-enforcement", *(["--io", args.io] if args.io else [])], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             *extra, "--no-ttl-enforcement", *(["--io", args.io] if args.io else [])], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            # valgrind holds its lock through io_uring_enter: wait in poll(2) instead
+                            # (docs/ARCHITECTURE.md "I/O engine", uring).
+                            env=dict(os.environ, LARDER_URING_WAIT_POLL="1"))
     try:
         r = redis.Redis(port=lp, protocol=3)
         t0 = time.time()

@@ -107,7 +107,7 @@ final class EpollEventLoop: EventLoop, MailboxWaker, @unchecked Sendable {
         let insert = { [self] in
             timers.add(LoopTimers.Timer(deadline: at, id: id, run: {
                 do { promise.succeed(try task()) } catch { promise.fail(error) }
-            }))
+            }, fail: { promise.fail($0) }))
         }
         if inEventLoop { insert() } else { execute(insert) }
         return Scheduled(promise: promise) { [self] in
@@ -205,9 +205,11 @@ final class EpollEventLoop: EventLoop, MailboxWaker, @unchecked Sendable {
                 if Int(fd) < handlers.count, let h = handlers[Int(fd)] { h.epollEvents(ev.events) }
             }
         }
-        // Stopped: what is still scheduled never runs, and its futures are left unfulfilled
-        // (NIO fails them; nothing here waits on one after the stop).
-        timers.removeAll()
+        // Stopped: what is still scheduled never runs; its futures fail, as on NIO's loops.
+        // (A failure's callbacks may schedule again: those are failed in the next round.)
+        while !timers.isEmpty {
+            for t in timers.takeAll() { t.fail(EventLoopError.shutdown) }
+        }
         stopped.signal()
     }
 }

@@ -10,6 +10,10 @@ struct LoopTimers {
         let deadline: UInt64
         let id: UInt64
         let run: () -> Void
+        /// Fails the timer's promise: a loop that stops fails what never ran, as NIO's loops do
+        /// (EventLoopError.shutdown). An unfulfilled promise is a leak, which NIO asserts on in
+        /// debug builds.
+        let fail: (Error) -> Void
     }
     private var timers: [Timer] = []
 
@@ -48,6 +52,11 @@ struct LoopTimers {
         return first.deadline <= now ? 0 : first.deadline - now
     }
 
-    mutating func removeAll() { timers.removeAll() }
+    /// Takes every pending timer off the list: a stopping loop fails them (`fail`) outside this
+    /// struct's access, since a failure's callbacks may cancel or schedule timers.
+    mutating func takeAll() -> [Timer] {
+        defer { timers.removeAll() }
+        return timers
+    }
 }
 #endif

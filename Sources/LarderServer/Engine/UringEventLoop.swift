@@ -168,7 +168,7 @@ final class UringEventLoop: EventLoop, MailboxWaker, @unchecked Sendable {
         let insert = { [self] in
             timers.add(LoopTimers.Timer(deadline: at, id: id, run: {
                 do { promise.succeed(try task()) } catch { promise.fail(error) }
-            }))
+            }, fail: { promise.fail($0) }))
         }
         if inEventLoop { insert() } else { execute(insert) }
         return Scheduled(promise: promise) { [self] in
@@ -305,9 +305,11 @@ final class UringEventLoop: EventLoop, MailboxWaker, @unchecked Sendable {
             if timeout != 0 { mailbox.awake(index) }
             reap()
         }
-        // Stopped: what is still scheduled never runs, and its futures are left unfulfilled
-        // (NIO fails them; nothing here waits on one after the stop).
-        timers.removeAll()
+        // Stopped: what is still scheduled never runs; its futures fail, as on NIO's loops.
+        // (A failure's callbacks may schedule again: those are failed in the next round.)
+        while !timers.isEmpty {
+            for t in timers.takeAll() { t.fail(EventLoopError.shutdown) }
+        }
         // The ring goes with the loop (its requests are cancelled), then the buffers they used.
         larder_uring_destroy(ring)
         ring = nil
@@ -354,10 +356,25 @@ final class UringEventLoopGroup: EventLoopGroup, @unchecked Sendable {
         if let forced = ProcessInfo.processInfo.environment["LARDER_IO_URING_PROBE_FAIL"], !forced.isEmpty {
             return "probe failure forced by LARDER_IO_URING_PROBE_FAIL=\(forced)"
         }
-        var why = [CChar](repeating: 0, count: 256)
-        if larder_uring_probe(&why, why.count) == 0 { return nil }
-        return String(cString: why)
+        return probeResult
     }
+
+    /// The probe runs once per process, on a thread of its own that then exits: tearing the
+    /// probe's ring down leaves task work queued on the thread that submitted to it, which marks
+    /// that thread as signalled, so its next blocking call with a timeout failed with EINTR (a
+    /// `recv` under SO_RCVTIMEO on the thread that started the server: seen in the unit tests).
+    private static let probeResult: String? = {
+        final class Box: @unchecked Sendable { var why: String? }
+        let box = Box()
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            var why = [CChar](repeating: 0, count: 256)
+            box.why = larder_uring_probe(&why, why.count) == 0 ? nil : String(cString: why)
+            done.signal()
+        }.start()
+        done.wait()
+        return box.why
+    }()
 
     init(numberOfThreads: Int) throws {
         let mailbox = HopMailbox(threads: numberOfThreads)

@@ -156,7 +156,7 @@ class Server:
 
 
 def larder_io_args(argv_template: str) -> list:
-    """LARDER_IO=epoll|nio: the I/O engine of every larder this run starts (`serve --io`).
+    """LARDER_IO=uring|epoll: the I/O engine of every larder this run starts (`serve --io`).
     Servers started by tests directly inherit it too: `larder serve` reads $LARDER_IO."""
     io = os.environ.get("LARDER_IO")
     if not io or "--io" in argv_template or " serve" not in argv_template:
