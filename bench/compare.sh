@@ -16,7 +16,7 @@
 #   SERVER_CPUS=0 BENCH_CPUS=1     taskset CPU lists
 #   CONFIGS="redis larder larder-t2"   (add "epoll epoll-t2" for the --io epoll engine, "uring uring-t2" for --io uring; "base base-t2" with BASE_BIN=an earlier larder build
 #                                       to measure a change before/after in the same run; "base-epoll base-epoll-t2" for
-#                                       that build on the epoll engine, "base-uring" for it on the io_uring engine)
+#                                       that build on the epoll engine, "base-uring base-uring-t2" on uring)
 #   WORKLOADS="get set hset1 hset10 hmget10 hgetall10 feast-read feast-mix"
 #   PIPES="1 16"  CLIENTS=50  ROUNDS=3
 #   N1=100000 NP=400000            measured requests at P=1 and at P>1
@@ -222,6 +222,17 @@ if any('base-uring' in x for R in rows.values() for x in R.values()):
         print(f"| {w} | {p} | {n(med(R,'base-uring','cpu'), '.2f')} | {n(med(R,'uring','cpu'), '.2f')} "
               f"| {ratio(R,'base-uring','redis','cpu')} | {ratio(R,'uring','redis','cpu')} | {ratio(R,'uring','base-uring','cpu')} "
               f"| {ratio(R,'uring','base-uring','rps')} |")
+    print()
+    print("Cross-shard on the io_uring engine, before/after (base-uring(-t2) = BASE_BIN --io uring): CPU/op ratios.")
+    print()
+    print("| workload | P | base-uring/redis CPU | uring/redis CPU | uring/base-uring CPU | base-uring-t2 CPU us/op | uring-t2 CPU us/op "
+          "| base t2/t1 CPU | uring t2/t1 CPU | uring-t2/base-uring-t2 CPU |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for (w, p) in order:
+        R = rows[(w, p)]
+        print(f"| {w} | {p} | {ratio(R,'base-uring','redis','cpu')} | {ratio(R,'uring','redis','cpu')} | {ratio(R,'uring','base-uring','cpu')} "
+              f"| {n(med(R,'base-uring-t2','cpu'), '.2f')} | {n(med(R,'uring-t2','cpu'), '.2f')} "
+              f"| {ratio(R,'base-uring-t2','base-uring','cpu')} | {ratio(R,'uring-t2','uring','cpu')} | {ratio(R,'uring-t2','base-uring-t2','cpu')} |")
 PY
 finish_report \
   "rps, p50/p99 and CPU/op are medians over the rounds; ratios are the median (range) of the per-round" \

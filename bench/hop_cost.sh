@@ -2,7 +2,7 @@
 # hop_cost.sh: the shard hop's cost in user-space instructions (callgrind), fitted into a fixed
 # part h0 per hop and a part k per command it carries (docs/ARCHITECTURE.md "The shard hop").
 #
-# A `--threads 2 --io epoll` server runs under callgrind (both threads on SERVER_CPUS, as in
+# A `--threads 2 --io $IO` server runs under callgrind (both threads on SERVER_CPUS, as in
 # compare.sh). A small client (Python, below) opens its connections one at a time and keeps
 # those on loop 0 (CLIENT ID - 1 mod 2: the epoll listener hands connections to the loops in
 # turn and ids are given in accept order; nothing else connects meanwhile). Each cell sends N
@@ -20,6 +20,8 @@
 #   LARDER_BIN                     .build/release/larder
 #   BINS="new:\$LARDER_BIN"        label:binary pairs, e.g. "base:/tmp/larder-main new:.build/release/larder"
 #   PIPES="1 16"  CONNS="1 8"  N=20000 (requests per cell)  KEYS=1000 (per shard)
+#   IO=epoll (or uring: run with LARDER_URING_WAIT_POLL=1, as instr_per_op.sh, since valgrind
+#   3.19 stalls every thread while one waits in io_uring_enter)
 #   SERVER_CPUS=0 (the server under valgrind), OUT= (also write the report here)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +32,9 @@ CONNS=${CONNS:-"1 8"}
 N=${N:-20000}
 KEYS=${KEYS:-1000}
 BINS=${BINS:-"new:$LARDER_BIN"}
+IO=${IO:-epoll}
+[[ $IO == epoll || $IO == uring ]] || { echo "IO must be epoll or uring" >&2; exit 1; }
+URING_ENV=(); [[ $IO == uring ]] && URING_ENV=(env LARDER_URING_WAIT_POLL=1)
 OUT=${OUT:-}
 command -v valgrind >/dev/null && command -v callgrind_control >/dev/null || { echo "missing valgrind" >&2; exit 1; }
 read -ra PS <<<"$PIPES"
@@ -113,13 +118,29 @@ for line in sys.stdin:
     print("ok", flush=True)
 PY
 
+# Calls to malloc in a callgrind dump (a hop that allocates shows up as remote - local > 0).
+MALLOCS=$WORK/mallocs.py
+cat >"$MALLOCS" <<'PY'
+import re, sys
+names, total, callee = {}, 0, None
+for line in open(sys.argv[1], errors="replace"):
+    m = re.match(r"(c?fn)=\((\d+)\)(?: (.*))?", line)
+    if m:
+        if m.group(3): names[m.group(2)] = m.group(3).strip()
+        callee = names.get(m.group(2)) if m.group(1) == "cfn" else None
+        continue
+    if line.startswith("calls=") and callee in ("malloc", "calloc", "realloc", "posix_memalign", "aligned_alloc"):
+        total += int(line[6:].split()[0])
+print(total)
+PY
+
 HEADER=$WORK/header.md
 RAW=$WORK/raw.txt
 : >"$RAW"
 t0=$SECONDS
 MACHINE=$(machine_md)
 {
-  echo "## hop_cost.sh: instructions of a shard hop (callgrind, --threads 2 --io epoll)"
+  echo "## hop_cost.sh: instructions of a shard hop (callgrind, --threads 2 --io $IO)"
   echo
   echo "$MACHINE"
   echo "- $(valgrind --version); knobs: BINS=\"$BINS\" PIPES=\"$PIPES\" CONNS=\"$CONNS\" N=$N KEYS=$KEYS"
@@ -135,12 +156,12 @@ for spec in $BINS; do
   objcopy --strip-debug "$bin" "$nodebug"  # valgrind 3.19 cannot read Swift 6's DWARF5 (instr_per_op.sh)
   port=$(free_port)
   cg=$WORK/$label.cg
-  (cd "$WORK" && exec taskset -c "$SERVER_CPUS" valgrind --tool=callgrind --callgrind-out-file="$cg" \
-      "$nodebug" serve --port "$port" --threads 2 --no-pin --io epoll >"$WORK/$label.log" 2>&1) &
+  (cd "$WORK" && exec "${URING_ENV[@]}" taskset -c "$SERVER_CPUS" valgrind --tool=callgrind --callgrind-out-file="$cg" \
+      "$nodebug" serve --port "$port" --threads 2 --no-pin --io "$IO" >"$WORK/$label.log" 2>&1) &
   pid=$!
   SERVER_PIDS+=("$pid")
   wait_pong "$port" "$pid" "$START_TIMEOUT" || { echo "$label did not start" >&2; cat "$WORK/$label.log" >&2; exit 1; }
-  echo "    $label: taskset -c $SERVER_CPUS valgrind --tool=callgrind $bin serve --port $port --threads 2 --no-pin --io epoll" >>"$HEADER"
+  echo "    $label: ${URING_ENV[*]} taskset -c $SERVER_CPUS valgrind --tool=callgrind $bin serve --port $port --threads 2 --no-pin --io $IO" >>"$HEADER"
   for c in $CONNS; do
     coproc HC { exec python3 "$CLIENT" "$port" 2 "$c"; }
     echo "preload 0 $KEYS" >&"${HC[1]}"; read -r _ <&"${HC[0]}"
@@ -160,8 +181,9 @@ for spec in $BINS; do
         done
         [[ -n "$f" ]] || { echo "no new callgrind dump for $label" >&2; exit 1; }
         ir=$(awk '/^summary:/{print $2; exit}' "$f")
-        echo "$label $c $p $where $sent $ir" >>"$RAW"
-        echo >&2 "# $label C=$c P=$p $where: $((ir / sent)) instr/request"
+        mallocs=$(python3 "$MALLOCS" "$f")
+        echo "$label $c $p $where $sent $ir $mallocs" >>"$RAW"
+        echo >&2 "# $label C=$c P=$p $where: $((ir / sent)) instr/request, $mallocs malloc calls in $sent requests"
       done
     done
     eval "exec ${HC[1]}>&-"
@@ -173,23 +195,24 @@ done
 TABLE=$WORK/table.md
 python3 - "$RAW" >"$TABLE" <<'PY'
 import sys
-R = {}
+R, A = {}, {}
 order = []
 for line in open(sys.argv[1]):
-    label, c, p, where, sent, ir = line.split()
+    label, c, p, where, sent, ir, mallocs = line.split()
     if (label, c) not in order: order.append((label, c))
     R[(label, c, int(p), where)] = int(ir) / int(sent)
+    A[(label, c, int(p), where)] = int(mallocs) / int(sent)
 ps = sorted({k[2] for k in R})
 pb = ps[-1]
-print(f"| build | C | local P=1 | remote P=1 | local P={pb} | remote P={pb} | d P=1 (h0+k) | d P={pb} (h0/{pb}+k) | h0 instr | k instr/command |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+print(f"| build | C | local P=1 | remote P=1 | local P={pb} | remote P={pb} | d P=1 (h0+k) | d P={pb} (h0/{pb}+k) | h0 instr | k instr/command | malloc/GET local / remote P=1 |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 for label, c in order:
     g = lambda p, w: R[(label, c, p, w)]
     d1, db = g(1, "remote") - g(1, "local"), g(pb, "remote") - g(pb, "local")
     h0 = (d1 - db) * pb / (pb - 1)
     k = d1 - h0
     print(f"| {label} | {c} | {g(1,'local'):,.0f} | {g(1,'remote'):,.0f} | {g(pb,'local'):,.0f} | {g(pb,'remote'):,.0f} "
-          f"| {d1:,.0f} | {db:,.0f} | {h0:,.0f} | {k:,.0f} |")
+          f"| {d1:,.0f} | {db:,.0f} | {h0:,.0f} | {k:,.0f} | {A[(label, c, 1, 'local')]:.3f} / {A[(label, c, 1, 'remote')]:.3f} |")
 PY
 finish_report \
   "instr = callgrind Ir of the whole server (both threads, user space) between -z and -d, per GET sent." \

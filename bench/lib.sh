@@ -68,6 +68,7 @@ server_cmd() {
     base-epoll)    printf '%s\n' "${BASE_BIN:?set BASE_BIN to the earlier larder binary}" serve --port "$2" --threads 1 --no-pin --io epoll ;;
     base-epoll-t2) printf '%s\n' "${BASE_BIN:?set BASE_BIN to the earlier larder binary}" serve --port "$2" --threads 2 --no-pin --io epoll ;;
     base-uring)    printf '%s\n' "${BASE_BIN:?set BASE_BIN to the earlier larder binary}" serve --port "$2" --threads 1 --no-pin --io uring ;;
+    base-uring-t2) printf '%s\n' "${BASE_BIN:?set BASE_BIN to the earlier larder binary}" serve --port "$2" --threads 2 --no-pin --io uring ;;
     *) echo "unknown server config $1" >&2; return 1 ;;
   esac
 }

@@ -14,6 +14,11 @@ import NIOCore
 /// publisher's reply waits in its reply stream like a remote command's, so the count is the
 /// number of clients that got the message, as Redis replies.
 ///
+/// Order across senders (docs/ARCHITECTURE.md "Pub/sub"): every delivery to another loop goes
+/// with `ShardWorker.sendOrdered`, and every delivery on the publishing loop itself is preceded
+/// by `catchUpOrdered`, so if one publication happens before another (whatever threads made
+/// them) a subscriber receives the first one's message first, as on Redis' one thread.
+///
 /// `PubSubDirectory` is the one shared table, behind a lock, and only SUBSCRIBE/UNSUBSCRIBE and
 /// the introspection (PUBSUB CHANNELS/NUMSUB/NUMPAT, INFO) take it: publishing never does.
 
@@ -195,6 +200,20 @@ final class PubSubDirectory: @unchecked Sendable {
     }
 }
 
+extension ShardWorker {
+    /// Sends a pub/sub delivery to this worker's loop from another thread: after every one whose
+    /// send happened before it (LoopInbox on the engines; NIO's one FIFO queue per loop).
+    func sendOrdered(_ task: @escaping @Sendable () -> Void) {
+        if let inbox { inbox.enqueueOrdered(task) } else { loop.execute(task) }
+    }
+
+    /// On this worker's loop, before it delivers a publication directly: the deliveries other
+    /// threads already sent it go first. One atomic load when there are none; nothing on NIO,
+    /// whose queue runs them before whatever came after them.
+    @inline(__always)
+    func catchUpOrdered() { inbox?.catchUp() }
+}
+
 extension ServerState {
     /// Publishes from whatever thread runs (keyspace notifications: the shard's loop, or the
     /// loop holding it in a borrow): this loop's subscribers now, the other loops' by one task
@@ -202,12 +221,13 @@ extension ServerState {
     func publishEverywhere(channel: [UInt8], message: [UInt8]) {
         for w in workers where w.pubsub.active.load(ordering: .relaxed) > 0 {
             if w.loop.inEventLoop {
+                w.catchUpOrdered()
                 channel.withUnsafeBytes { c in message.withUnsafeBytes { m in
                     _ = w.pubsub.deliver(channel: c, message: m, sharded: false, loop: w.loop)
                 } }
             } else {
                 let loop = w.loop
-                loop.execute {
+                w.sendOrdered {
                     channel.withUnsafeBytes { c in message.withUnsafeBytes { m in
                         _ = w.pubsub.deliver(channel: c, message: m, sharded: false, loop: loop)
                     } }

@@ -71,17 +71,27 @@ public final class ShardWorker {
     var migration: SlotMigration? = nil
     // MARK: -
 
-    /// The shard threads' hop rings when the engine has them (epoll): batches go there as typed
-    /// messages (RemoteBatch); nil on NIO, whose `EventLoop.execute` carries them.
+    /// The shard threads' hop rings when the engine has them (epoll, uring): batches go there as
+    /// typed messages (RemoteBatch); nil on NIO, whose `EventLoop.execute` carries them.
     let mailbox: HopMailbox?
+    /// The engine loop's inbox (epoll, uring), which orders pub/sub across senders; nil on NIO,
+    /// whose one FIFO queue per loop does (`sendOrdered`, `catchUpOrdered`).
+    let inbox: LoopInbox?
 
     init(index: Int, loop: EventLoop, commandCount: Int) {
         self.index = index
         self.loop = loop
         #if os(Linux)
-        self.mailbox = (loop as? EpollEventLoop)?.mailbox
+        if let l = loop as? EpollEventLoop {
+            mailbox = l.mailbox; inbox = l.inbox
+        } else if let l = loop as? UringEventLoop {
+            mailbox = l.mailbox; inbox = l.inbox
+        } else {
+            mailbox = nil; inbox = nil
+        }
         #else
         self.mailbox = nil
+        self.inbox = nil
         #endif
         self.shard = Shard(index: index)
         self.commandSlots = max(commandCount, 1)

@@ -117,6 +117,141 @@ final class ShardMailboxTests: XCTestCase {
     }
 }
 
+/// A ring drained up to a message it must not take yet (LoopInbox's marks): the refused message
+/// stays first, in the ring and in the spill, and the counts of sent and taken agree.
+final class ShardMailboxLaneStopTests: XCTestCase {
+    func testARefusedMessageStaysFirstInTheRingAndInTheSpill() {
+        let lane = SPSCLane<Int>(capacity: 4)
+        for i in 0..<9 { lane.send(i) }  // 0...3 in the ring, 4...8 spilled
+        XCTAssertEqual(lane.sent, 9)
+        for stop in [2, 6, 8] {
+            var got: [Int] = []
+            let (n, stopped) = lane.drain({ $0 != stop }) { got.append($0) }
+            XCTAssertTrue(stopped, "drain should stop at \(stop)")
+            XCTAssertEqual(n, got.count)
+            XCTAssertEqual(got.last.map { $0 + 1 } ?? stop, stop, "everything before \(stop), then nothing")
+            XCTAssertEqual(lane.received, stop)
+        }
+        lane.send(9)  // after the spilled ones, though the ring has room
+        var rest: [Int] = []
+        let (n, stopped) = lane.drain({ _ in true }) { rest.append($0) }
+        XCTAssertFalse(stopped)
+        XCTAssertEqual(n, 2)
+        XCTAssertEqual(rest, [8, 9])
+        XCTAssertEqual(lane.received, lane.sent)
+        XCTAssertFalse(lane.hasMessages)
+    }
+}
+
+/// A loop's inbox (Engine/LoopInbox.swift): ordered (pub/sub) messages keep the order of their
+/// sends across sending threads, and stay in order with each sender's ring. The sending
+/// "threads" are this test's thread taking each mailbox index in turn (`enterThread`), which is
+/// what decides the ring a message takes.
+final class ShardMailboxInboxTests: XCTestCase {
+    private func run(_ inbox: LoopInbox, as index: Int, _ body: () -> Void) {
+        inbox.mailbox.enterThread(index)
+        body()
+    }
+
+    func testOrderedMessagesFromTwoThreadsArriveInSendOrder() {
+        let mailbox = HopMailbox(threads: 3)
+        let inbox = LoopInbox(index: 2, mailbox: mailbox)
+        let log = Log()
+        // Thread 1 sends first, then thread 0: taking the rings in thread order would give 0's first.
+        run(inbox, as: 1) { inbox.enqueueOrdered { log.add("x from 1") } }
+        run(inbox, as: 0) { inbox.enqueueOrdered { log.add("y from 0") } }
+        run(inbox, as: 1) { inbox.enqueueOrdered { log.add("z from 1") } }
+        run(inbox, as: 2) { XCTAssertEqual(inbox.drain(), 6, "three messages and their three marks") }
+        XCTAssertEqual(log.items, ["x from 1", "y from 0", "z from 1"])
+        XCTAssertTrue(inbox.isEmpty)
+    }
+
+    func testAnOrderedMessageKeepsItsPlaceAmongItsSendersRingMessages() {
+        let mailbox = HopMailbox(threads: 3)
+        let inbox = LoopInbox(index: 2, mailbox: mailbox)
+        let log = Log()
+        run(inbox, as: 0) {
+            mailbox.send(.task { log.add("r0") }, from: 0, to: 2)
+            inbox.enqueueOrdered { log.add("m") }  // queued, but after r0 and before r1
+            mailbox.send(.task { log.add("r1") }, from: 0, to: 2)
+        }
+        run(inbox, as: 1) {
+            mailbox.send(.task { log.add("s0") }, from: 1, to: 2)
+            inbox.enqueueOrdered { log.add("n") }
+        }
+        run(inbox, as: 2) { inbox.drain() }
+        XCTAssertEqual(log.items.filter { ["r0", "m", "r1"].contains($0) }, ["r0", "m", "r1"])
+        XCTAssertEqual(log.items.filter { ["s0", "n"].contains($0) }, ["s0", "n"])
+        XCTAssertLessThan(log.items.firstIndex(of: "m")!, log.items.firstIndex(of: "n")!)
+    }
+
+    func testADirectDeliveryCatchesUpOnQueuedOrderedMessagesFirst() {
+        let mailbox = HopMailbox(threads: 2)
+        let inbox = LoopInbox(index: 1, mailbox: mailbox)
+        let log = Log()
+        run(inbox, as: 0) {
+            mailbox.send(.task {
+                // A command running on thread 1 publishes directly: what was sent before goes first.
+                inbox.catchUp()
+                log.add("local")
+            }, from: 0, to: 1)
+        }
+        run(inbox, as: 0) { inbox.enqueueOrdered { log.add("earlier") } }
+        run(inbox, as: 1) {
+            inbox.enqueue { log.add("plain") }
+            inbox.drain()
+        }
+        XCTAssertEqual(log.items.filter { $0 != "plain" }, ["earlier", "local"])
+        XCTAssertTrue(log.items.contains("plain"))
+        XCTAssertTrue(inbox.isEmpty)
+    }
+
+    /// Threads 0 and 1 pass a token back and forth over their rings; each, on getting it, sends
+    /// thread 2 an ordered message with the next count, then passes the token on. Every send
+    /// happens after the previous one's, so thread 2, draining meanwhile, must see 0, 1, 2, ...
+    func testACausalChainAcrossTwoSendersArrivesInOrderUnderConcurrency() {
+        final class Flag { var up = false }  // touched only by its thread's drain and loop
+        let mailbox = HopMailbox(threads: 3, capacity: 8)  // small: the spill path runs too
+        let inbox = LoopInbox(index: 2, mailbox: mailbox)
+        let own = [LoopInbox(index: 0, mailbox: mailbox), LoopInbox(index: 1, mailbox: mailbox)]
+        let token = [Flag(), Flag()]
+        let total = 4_000
+        let seen = Log()
+        let group = DispatchGroup()
+        for me in 0..<2 {
+            group.enter()
+            Thread.detachNewThread {
+                mailbox.enterThread(me)
+                for n in stride(from: me, to: total, by: 2) {
+                    if n > 0 {
+                        while !token[me].up { own[me].drain() }
+                        token[me].up = false
+                    }
+                    inbox.enqueueOrdered { seen.add(String(n)) }
+                    let other = token[1 - me]
+                    mailbox.send(.task { other.up = true }, from: me, to: 1 - me)
+                }
+                group.leave()
+            }
+        }
+        mailbox.enterThread(2)
+        let deadline = Date().addingTimeInterval(30)
+        while seen.count < total && Date() < deadline { inbox.drain() }
+        group.wait()
+        XCTAssertEqual(seen.count, total)
+        XCTAssertEqual(seen.items, (0..<total).map(String.init))
+    }
+}
+
+/// Strings appended from the threads of a test.
+final class Log: @unchecked Sendable {
+    private let lock = NSLock()
+    private var v: [String] = []
+    func add(_ s: String) { lock.lock(); v.append(s); lock.unlock() }
+    var items: [String] { lock.lock(); defer { lock.unlock() }; return v }
+    var count: Int { lock.lock(); defer { lock.unlock() }; return v.count }
+}
+
 /// A counter two threads may bump.
 final class WakeCounter: @unchecked Sendable {
     private let lock = NSLock()

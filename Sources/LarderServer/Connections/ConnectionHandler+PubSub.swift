@@ -109,6 +109,7 @@ extension ConnectionHandler {
     /// PUBLISH / SPUBLISH: delivers on this loop now; when another loop has subscribers, the
     /// message joins this read's fan-out and the reply waits for their counts.
     func publish(channel: UnsafeRawBufferPointer, message: UnsafeRawBufferPointer, sharded: Bool, out: ReplyWriter) {
+        worker.catchUpOrdered()  // deliveries that happened before this one go first
         let local = registry.deliver(channel: channel, message: message, sharded: sharded, loop: worker.loop)
         var remote = false
         for w in server.workers where w !== worker && w.pubsub.active.load(ordering: .relaxed) > 0 { remote = true; break }
@@ -143,7 +144,7 @@ extension ConnectionHandler {
         if targets.isEmpty { if reply { flush() }; return }
         for w in targets {
             let loop = w.loop
-            loop.execute {
+            w.sendOrdered {
                 var counts = [Int](repeating: 0, count: fanout.messages.count)
                 for (i, m) in fanout.messages.enumerated() {
                     counts[i] = m.channel.withUnsafeBytes { c in m.message.withUnsafeBytes { msg in

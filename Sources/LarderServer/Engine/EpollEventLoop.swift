@@ -20,16 +20,17 @@ protocol EpollHandler: AnyObject {
 /// Work from the other shard threads comes over the group's `ShardMailbox` (one lock-free ring
 /// per ordered pair of threads; batches and their replies as typed messages, anything else sent
 /// with `execute` as a task); work from any other thread (HTTP's NIO thread, the snapshot
-/// thread, the main thread) and from this thread itself goes into a locked queue. Both are
-/// drained at every turn; the eventfd is written only when the loop is asleep (or about to be)
-/// in `epoll_wait`, so a busy loop pays no system call per hop.
+/// thread, the main thread), from this thread itself, and pub/sub from anywhere goes into the
+/// `LoopInbox`'s locked queue. Both are drained at every turn (`LoopInbox.drain`); the eventfd
+/// is written only when the loop is asleep (or about to be) in `epoll_wait`, so a busy loop pays
+/// no system call per hop.
 final class EpollEventLoop: EngineEventLoop, MailboxWaker, @unchecked Sendable {
     let index: Int
     let mailbox: HopMailbox
+    let inbox: LoopInbox
     private let epfd: Int32
     private let wakeFd: Int32
     private let lock = NIOLock()
-    private var queue: [() -> Void] = []
     private var running = true
     private(set) var thread: pthread_t? = nil
     /// Per-fd owners, indexed by descriptor (small integers): one array load per event.
@@ -48,6 +49,7 @@ final class EpollEventLoop: EngineEventLoop, MailboxWaker, @unchecked Sendable {
     init(index: Int, name: String, mailbox: HopMailbox) {
         self.index = index
         self.mailbox = mailbox
+        inbox = LoopInbox(index: index, mailbox: mailbox)
         epfd = epoll_create1(Int32(EPOLL_CLOEXEC))
         precondition(epfd >= 0, "epoll_create1 failed: errno \(errno)")
         wakeFd = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
@@ -85,8 +87,7 @@ final class EpollEventLoop: EngineEventLoop, MailboxWaker, @unchecked Sendable {
             mailbox.send(.task(task), from: from, to: index)
             return
         }
-        lock.withLock { queue.append(task) }
-        mailbox.wakeIfSleeping(index)
+        inbox.enqueue(task)
     }
 
     func wakeFromMailbox() {
@@ -125,14 +126,9 @@ final class EpollEventLoop: EngineEventLoop, MailboxWaker, @unchecked Sendable {
     // MARK: the loop
 
     private func run() {
-        var local: [() -> Void] = []
         while running {
-            // Work sent by other threads, in order.
-            lock.withLock { swap(&queue, &local) }
-            for task in local { task() }
-            local.removeAll(keepingCapacity: true)
-            // Hops from the other shard threads, in order per sending thread.
-            _ = mailbox.drain(index) { $0.deliver() }
+            // Work sent by other threads: the queue and the hop rings (LoopInbox: the orders kept).
+            inbox.drain()
             // Timers that are due. One clock read per turn: the wait below is computed from it
             // too (a timer that ran long makes that wait longer by at most its own run time).
             var now: UInt64 = 0
@@ -151,7 +147,7 @@ final class EpollEventLoop: EngineEventLoop, MailboxWaker, @unchecked Sendable {
                 // eventfd (ShardMailbox: flag, fence, re-check).
                 if !mailbox.prepareToSleep(index) {
                     timeout = 0
-                } else if !lock.withLock({ queue.isEmpty }) {
+                } else if !inbox.isEmpty {
                     mailbox.awake(index)
                     timeout = 0
                 }

@@ -12,6 +12,9 @@ enum HopMessage {
     /// Their replies, back on the sending connection's thread (RemoteBatch.repliesArrived).
     case replies(RemoteBatch)
     case task(() -> Void)
+    /// Where, in this pair's order, an ordered message (pub/sub) the sender put in the
+    /// receiver's `LoopInbox` belongs (LoopInbox: cross-sender order). Delivers nothing itself.
+    case mark
 
     @inline(__always)
     func deliver() {
@@ -19,7 +22,14 @@ enum HopMessage {
         case .batch(let b): b.arrived()
         case .replies(let b): b.repliesArrived()
         case .task(let t): t()
+        case .mark: break
         }
+    }
+
+    @inline(__always)
+    var isMark: Bool {
+        if case .mark = self { return true }
+        return false
     }
 }
 
@@ -46,7 +56,9 @@ final class SPSCLane<Element>: @unchecked Sendable {
     private let control: UnsafeMutableRawPointer
     private let tail: UnsafeAtomic<Int>        // producer's block
     private let cachedHead: UnsafeMutablePointer<Int>  // producer's block, producer only
+    private let sentCount: UnsafeMutablePointer<Int>   // producer's block, producer only
     private let head: UnsafeAtomic<Int>        // consumer's block
+    private let receivedCount: UnsafeMutablePointer<Int>  // consumer's block, consumer only
     /// Messages in `spill` not delivered yet: while it is not 0 the producer spills too.
     private let spilled: UnsafeAtomic<Int>
     private let spillLock = NIOLock()
@@ -64,7 +76,13 @@ final class SPSCLane<Element>: @unchecked Sendable {
         let cached = (control + 8).bindMemory(to: Int.self, capacity: 1)
         cached.initialize(to: 0)
         cachedHead = cached
+        let sent = (control + 16).bindMemory(to: Int.self, capacity: 1)
+        sent.initialize(to: 0)
+        sentCount = sent
         head = Self.atomic(control, at: Self.block)
+        let received = (control + Self.block + 8).bindMemory(to: Int.self, capacity: 1)
+        received.initialize(to: 0)
+        receivedCount = received
         spilled = Self.atomic(control, at: 2 * Self.block)
     }
 
@@ -103,6 +121,7 @@ final class SPSCLane<Element>: @unchecked Sendable {
     @inline(__always)
     @discardableResult
     func send(_ e: Element) -> Bool {
+        sentCount.pointee &+= 1
         if spilled.load(ordering: .acquiring) == 0 && push(e) { return true }
         spillLock.withLock {
             spill.append(e)
@@ -111,33 +130,55 @@ final class SPSCLane<Element>: @unchecked Sendable {
         return false
     }
 
+    /// Messages sent so far (ring and spill). Producer only.
+    var sent: Int { sentCount.pointee }
+
     // MARK: consumer
 
-    /// Pops what is in the ring now, in order; returns how many.
+    /// Messages taken so far (`sent` counts the same sequence). Consumer only.
+    var received: Int { receivedCount.pointee }
+
+    /// Pops what is in the ring now, in order, until `accept` refuses one (left in place);
+    /// returns how many it took and whether it stopped at a refused one.
     @inline(__always)
-    private func popAll(_ body: (Element) -> Void) -> Int {
+    private func popAll(_ accept: (Element) -> Bool, _ body: (Element) -> Void) -> (Int, Bool) {
         var h = head.load(ordering: .relaxed)
         let t = tail.load(ordering: .acquiring)
-        let n = t &- h
+        var n = 0
         while h != t {
-            let e = (slots + (h & mask)).move()
+            let slot = slots + (h & mask)
+            if !accept(slot.pointee) { return (n, true) }
+            let e = slot.move()
             h &+= 1
+            n &+= 1
+            receivedCount.pointee &+= 1
             head.store(h, ordering: .releasing)  // the slot is free before the message runs
             body(e)
         }
-        return n
+        return (n, false)
     }
 
     /// Delivers every message sent so far, in the order they were sent; returns how many.
     @inline(__always)
     func drain(_ body: (Element) -> Void) -> Int {
-        var n = popAll(body)
-        if spilled.load(ordering: .acquiring) != 0 { n += drainSpill(body) }
-        return n
+        drain({ _ in true }, body).taken
+    }
+
+    /// Delivers the messages sent so far, in order, up to the first one `accept` refuses (which
+    /// stays first); `stopped` says whether one was refused.
+    @inline(__always)
+    func drain(_ accept: (Element) -> Bool, _ body: (Element) -> Void) -> (taken: Int, stopped: Bool) {
+        var (n, stopped) = popAll(accept, body)
+        if !stopped && spilled.load(ordering: .acquiring) != 0 {
+            let (m, s) = drainSpill(accept, body)
+            n += m
+            stopped = s
+        }
+        return (n, stopped)
     }
 
     @inline(never)
-    private func drainSpill(_ body: (Element) -> Void) -> Int {
+    private func drainSpill(_ accept: (Element) -> Bool, _ body: (Element) -> Void) -> (Int, Bool) {
         let taken: [Element] = spillLock.withLock {
             let s = spill
             spill = []
@@ -145,11 +186,25 @@ final class SPSCLane<Element>: @unchecked Sendable {
         }
         // The lock made every push before the first spilled message visible: those go first.
         // Nothing is pushed after them while `spilled` is not 0.
-        var n = popAll(body)
-        for e in taken { body(e) }
-        n += taken.count
-        spilled.wrappingDecrement(by: taken.count, ordering: .releasing)
-        return n
+        var (n, stopped) = popAll(accept, body)
+        var i = 0
+        if !stopped {
+            while i < taken.count {
+                if !accept(taken[i]) { stopped = true; break }
+                receivedCount.pointee &+= 1
+                body(taken[i])
+                i += 1
+            }
+        }
+        if i < taken.count {
+            // Refused (or the ring refused first): the rest goes back in front of what was
+            // spilled since, still counted in `spilled`, so the order is kept.
+            let rest = taken[i...]
+            spillLock.withLock { spill.insert(contentsOf: rest, at: 0) }
+        }
+        n += i
+        if i > 0 { spilled.wrappingDecrement(by: i, ordering: .releasing) }
+        return (n, stopped)
     }
 
     /// Consumer's check before it sleeps (after the mailbox's fence): anything sent?

@@ -13,27 +13,27 @@ import NIOCore
 /// `EpollEventLoop` it conforms to NIO's `EventLoop`, so hops, borrows, bulk loads, HTTP's
 /// runOnShard, timers and futures run on it unchanged.
 ///
-/// One turn: the tasks other threads queued, the timers that are due, then ONE
-/// `io_uring_enter` that submits every request prepared since the last turn (the replies of
-/// the whole turn, re-armed receives) and waits for completions. Connections receive with a
-/// multishot recv into the loop's provided buffer ring, so a request costs no system call of
-/// its own. Work from other threads goes into a locked queue; the eventfd (a read of it is
-/// always armed on the ring) is written only when the loop is asleep or about to be, as on epoll.
-final class UringEventLoop: EngineEventLoop, @unchecked Sendable {
+/// One turn: the work other threads sent (the group's `ShardMailbox` rings and the `LoopInbox`
+/// queue, as on epoll), the timers that are due, then ONE `io_uring_enter` that submits every
+/// request prepared since the last turn (the replies of the whole turn, re-armed receives) and
+/// waits for completions. Connections receive with a multishot recv into the loop's provided
+/// buffer ring, so a request costs no system call of its own. `execute` from another shard
+/// thread goes over its ring; the eventfd (a read of it is always armed on the ring) is written
+/// only when the loop is asleep or about to be (`ShardMailbox`: flag, fence, re-check).
+final class UringEventLoop: EngineEventLoop, MailboxWaker, @unchecked Sendable {
     /// What a request was, in its user_data's top byte.
     enum Op: UInt8 {
         case wake = 1, accept, recv, send, cancel
     }
 
     let index: Int
+    let mailbox: HopMailbox
+    let inbox: LoopInbox
     /// Made on the loop's thread (single issuer), in setUp.
     private var ring: OpaquePointer? = nil
     private let wakeFd: Int32
     private let wakeValue: UnsafeMutablePointer<UInt64>
     private let lock = NIOLock()
-    private var queue: [() -> Void] = []
-    /// Under `lock`: the loop is (about to be) blocked in io_uring_enter; the next submitter wakes it.
-    private var sleeping = false
     private var running = true
     private(set) var thread: pthread_t? = nil
     var timers = LoopTimers()
@@ -77,16 +77,20 @@ final class UringEventLoop: EngineEventLoop, @unchecked Sendable {
 
     /// Sets the loop up on its own thread (the ring is single-issuer: the thread that submits
     /// is the one that made it). Fails if the ring or its buffer ring cannot be made.
-    init(index: Int, name: String) throws {
+    init(index: Int, name: String, mailbox: HopMailbox) throws {
         self.index = index
+        self.mailbox = mailbox
+        inbox = LoopInbox(index: index, mailbox: mailbox)
         wakeValue = .allocate(capacity: 1)
         cqes = .allocate(capacity: Self.reapBatch)
         wakeFd = eventfd(0, Int32(EFD_CLOEXEC))
         guard wakeFd >= 0 else { throw IOError(errnoCode: errno, reason: "eventfd") }
         let started = DispatchSemaphore(value: 0)
         var failure: Error? = nil
+        mailbox.attach(index, waker: self)
         let t = Thread { [self] in
             lock.withLock { thread = pthread_self() }
+            mailbox.enterThread(index)
             do {
                 try setUp()
             } catch {
@@ -139,16 +143,16 @@ final class UringEventLoop: EngineEventLoop, @unchecked Sendable {
     // MARK: EventLoop
 
     func execute(_ task: @escaping @Sendable () -> Void) {
-        let wake: Bool = lock.withLock {
-            queue.append(task)
-            let w = sleeping
-            sleeping = false
-            return w
+        if let from = mailbox.senderIndex, from != index {
+            mailbox.send(.task(task), from: from, to: index)
+            return
         }
-        if wake { wakeUp() }
+        inbox.enqueue(task)
     }
 
-    private func wakeUp() {
+    /// Only called when the loop is asleep or about to be: the armed read of the eventfd
+    /// completes and ends its io_uring_enter.
+    func wakeFromMailbox() {
         var one: UInt64 = 1
         _ = write(wakeFd, &one, 8)
     }
@@ -234,12 +238,9 @@ final class UringEventLoop: EngineEventLoop, @unchecked Sendable {
     // MARK: the loop
 
     private func run() {
-        var local: [() -> Void] = []
         while running {
-            // Work sent by other threads, in order.
-            lock.withLock { swap(&queue, &local) }
-            for task in local { task() }
-            local.removeAll(keepingCapacity: true)
+            // Work sent by other threads: the queue and the hop rings (LoopInbox: the orders kept).
+            inbox.drain()
             // Timers that are due.
             if !timers.isEmpty {
                 let now = DispatchTime.now().uptimeNanoseconds
@@ -254,19 +255,21 @@ final class UringEventLoop: EngineEventLoop, @unchecked Sendable {
             var timeout: Int64 = -1
             if let ns = timers.nanosecondsToFirst() { timeout = Int64(min(ns, 60_000_000_000)) }
             if timeout != 0 {
-                // Asleep only if nothing is queued; a submitter that sees `sleeping` writes the eventfd.
-                let idle: Bool = lock.withLock {
-                    if queue.isEmpty { sleeping = true; return true }
-                    return false
+                // Asleep only if nothing came meanwhile; a sender that sees the flag writes the
+                // eventfd (ShardMailbox: flag, fence, re-check).
+                if !mailbox.prepareToSleep(index) {
+                    timeout = 0
+                } else if !inbox.isEmpty {
+                    mailbox.awake(index)
+                    timeout = 0
                 }
-                if !idle { timeout = 0 }
             }
             if Self.waitInPoll {
                 _ = larder_uring_submit_then_poll(ring, timeout == 0 ? 0 : 1, timeout)
             } else {
                 _ = larder_uring_submit_and_wait(ring, timeout == 0 ? 0 : 1, timeout)
             }
-            if timeout != 0 { lock.withLock { sleeping = false } }
+            if timeout != 0 { mailbox.awake(index) }
             reap()
         }
         // Stopped: what is still scheduled never runs; its futures fail, as on NIO's loops.
@@ -355,10 +358,11 @@ final class UringEventLoopGroup: EngineEventLoopGroup, @unchecked Sendable {
     }()
 
     init(numberOfThreads: Int) throws {
+        let mailbox = HopMailbox(threads: numberOfThreads)
         var loops: [UringEventLoop] = []
         for i in 0..<numberOfThreads {
             do {
-                loops.append(try UringEventLoop(index: i, name: "larder-uring-\(i)"))
+                loops.append(try UringEventLoop(index: i, name: "larder-uring-\(i)", mailbox: mailbox))
             } catch {
                 for l in loops { try? l.syncShutdownGracefully() }
                 throw error
