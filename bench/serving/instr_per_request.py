@@ -14,7 +14,7 @@ the raw pipelined HMGET of the same fields, HTTP /get-online-features.
 `--keep DIR` keeps each workload's dump (DIR/<shape>-<path>.out) for `callgrind_annotate`.
 
 Usage: ~/.cache/larder/venv-r7/bin/python bench/serving/instr_per_request.py [--larder BIN] [--bench BIN]
-       [--requests N] [--shapes issue|example] [--keep DIR] [--paths all|resp] [--io nio|epoll]
+       [--requests N] [--shapes issue|example] [--keep DIR] [--paths all|resp] [--io nio|epoll|uring]
 """
 import argparse
 import glob
@@ -85,7 +85,7 @@ def main():
     ap.add_argument("--shapes", choices=("issue", "example"), default="issue")
     ap.add_argument("--keyspace", type=int, default=200, help="issue shapes: preloaded entities")
     ap.add_argument("--keep", help="directory for each workload's callgrind dump")
-    ap.add_argument("--io", choices=("nio", "epoll"), help="larder serve's I/O engine (default: the binary's own)")
+    ap.add_argument("--io", choices=("nio", "epoll", "uring"), help="larder serve's I/O engine (default: the binary's own)")
     ap.add_argument("--paths", choices=("all", "resp"), default="all",
                     help="resp: FEATURES.GET and the raw HMGET only (no HTTP)")
     args = ap.parse_args()

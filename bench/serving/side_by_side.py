@@ -248,7 +248,7 @@ def main():
     ap.add_argument("--conns", type=int, default=4)
     ap.add_argument("--no-feast", action="store_true")
     ap.add_argument("--larder", default=str(LARDER), help="larder binary (e.g. a base build for a before/after)")
-    ap.add_argument("--io", choices=("nio", "epoll"), help="larder serve's I/O engine (default: the binary's own)")
+    ap.add_argument("--io", choices=("nio", "epoll", "uring"), help="larder serve's I/O engine (default: the binary's own)")
     ap.add_argument("--http-client", choices=("wrk", "python"), default="wrk" if shutil.which("wrk") else "python",
                     help="closed-loop HTTP client for Larder and feast serve alike (open loop is always the Python sender)")
     a = ap.parse_args()

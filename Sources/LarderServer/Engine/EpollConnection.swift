@@ -9,7 +9,7 @@ import NIOCore
 final class EpollConnection: EpollHandler, ConnectionTransport {
     let fd: Int32
     let loop: EpollEventLoop
-    private var handler: ConnectionHandler?
+    private var handler: EngineConnectionOwner?
     let remoteAddress: SocketAddress?
     let localAddress: SocketAddress?
     private var queue: [(bytes: ByteBuffer, onWritten: (() -> Void)?)] = []
@@ -19,6 +19,9 @@ final class EpollConnection: EpollHandler, ConnectionTransport {
     private(set) var isWritable = true
     /// Our side is shut down (closeGracefully): input is discarded until the peer closes.
     private var outputShut = false
+    /// The peer shut down its side and the owner keeps the connection (HTTP): no read events.
+    private var inputEnded = false
+    private var readEvents: UInt32 { inputEnded ? 0 : EPOLLIN.rawValue | EPOLLRDHUP.rawValue }
     private var closeWhenDrained: Bool? = nil  // graceful or not
     private var closed = false
     private let closePromise: EventLoopPromise<Void>
@@ -30,7 +33,7 @@ final class EpollConnection: EpollHandler, ConnectionTransport {
     /// 1 MB swings showed against a small maxmemory (test_maxmemory's 4 MB server).
     static let minReadSize = 16 * 1024, maxReadSize = 64 * 1024
 
-    init(fd: Int32, loop: EpollEventLoop, handler: ConnectionHandler) {
+    init(fd: Int32, loop: EpollEventLoop, handler: EngineConnectionOwner) {
         self.fd = fd
         self.loop = loop
         self.handler = handler
@@ -93,6 +96,12 @@ final class EpollConnection: EpollHandler, ConnectionTransport {
                 loop.readBuffer = b
                 if err == EAGAIN || err == EWOULDBLOCK { return }
                 if err == EINTR { continue }
+                if rc == 0 && !inputEnded && !outputShut && handler?.peerClosedInput() == true {
+                    // Half-close: the owner answers what it read, then closes; reads end here.
+                    inputEnded = true
+                    if !closed { loop.modify(fd: fd, events: readEvents | (wantsOutput ? EPOLLOUT.rawValue : 0)) }
+                    return
+                }
                 close()  // EOF, or a socket error
                 return
             }
@@ -130,7 +139,7 @@ final class EpollConnection: EpollHandler, ConnectionTransport {
         queued += bytes.readableBytes
         if !wantsOutput {
             wantsOutput = true
-            loop.modify(fd: fd, events: EPOLLIN.rawValue | EPOLLRDHUP.rawValue | EPOLLOUT.rawValue)
+            loop.modify(fd: fd, events: readEvents | EPOLLOUT.rawValue)
         }
         if isWritable && queued > Self.highMark {
             isWritable = false
@@ -167,7 +176,7 @@ final class EpollConnection: EpollHandler, ConnectionTransport {
             queueHead = 0
             if wantsOutput {
                 wantsOutput = false
-                loop.modify(fd: fd, events: EPOLLIN.rawValue | EPOLLRDHUP.rawValue)
+                loop.modify(fd: fd, events: readEvents)
             }
         }
         if !isWritable && queued < Self.lowMark {

@@ -21,7 +21,7 @@ final class UringConnection: UringHandler, ConnectionTransport {
     let fd: Int32
     let loop: UringEventLoop
     private var gen: UInt32 = 0
-    private var handler: ConnectionHandler?
+    private var handler: EngineConnectionOwner?
     let remoteAddress: SocketAddress?
     let localAddress: SocketAddress?
     private var queue: [(bytes: ByteBuffer, onWritten: (() -> Void)?)] = []
@@ -47,7 +47,7 @@ final class UringConnection: UringHandler, ConnectionTransport {
     /// Buffers per sendmsg: a turn's replies to one client rarely number more.
     static let maxVectors = 64
 
-    init(fd: Int32, loop: UringEventLoop, handler: ConnectionHandler) {
+    init(fd: Int32, loop: UringEventLoop, handler: EngineConnectionOwner) {
         self.fd = fd
         self.loop = loop
         self.handler = handler
@@ -102,6 +102,8 @@ final class UringConnection: UringHandler, ConnectionTransport {
             if result == -ENOBUFS && !closed {
                 // The buffer ring ran dry within one turn; the buffers are back by the next enter.
                 loop.needsRearm(self)
+            } else if !closed && result == 0 && !outputShut && handler?.peerClosedInput() == true {
+                // Half-close: the owner answers what it read, then closes; no recv is armed again.
             } else if !closed && (result == 0 || !more) {
                 close()  // EOF, or a socket error
             }
