@@ -24,10 +24,11 @@ public final class LarderServer: @unchecked Sendable {
     private var signalShutdownPending = false
     private(set) var keepLoading = false
     private let stopLock = NSLock()
-    /// The NIO loops for a listener of another module (the HTTP feature server). Under the nio
-    /// engine these are the shard loops: a request then reads a shard on that shard's own thread
-    /// without a hop. Under the epoll engine, whose loops host no NIO channels, it is the NIO
-    /// thread the TLS port uses, and reads hop to their shard as TLS connections do.
+    /// The NIO loops for a listener of another module. Under the nio engine these are the shard
+    /// loops: a request then reads a shard on that shard's own thread without a hop. Under the
+    /// epoll and uring engines, whose loops host no NIO channels, it is the NIO thread the TLS
+    /// port uses, and reads hop to their shard as TLS connections do; `listenOnEngine` serves a
+    /// port on the engine's loops instead (the HTTP feature server uses that).
     public var eventLoopGroup: MultiThreadedEventLoopGroup {
         if let nio = group as? MultiThreadedEventLoopGroup { return nio }
         return nioChannelGroup()
