@@ -95,7 +95,7 @@ if ((build_ok)) || [[ "$LARDER_SERVER_CMD" != .build/* ]]; then
       Tests/conformance/test_io_engine.py Tests/conformance/test_sessions_raw.py Tests/conformance/test_bad_input.py \
       Tests/conformance/test_client_pause.py Tests/conformance/pubsub Tests/conformance/test_redispy_server.py \
       Tests/conformance/test_redispy_data.py Tests/conformance/test_hiredis_client.py Tests/conformance/test_redis_cli.py \
-      Tests/conformance/durability \
+      Tests/conformance/durability Tests/conformance/serving/test_http_wire.py \
       -p no:cacheprovider -q -rs "${EXTRA[@]}"
 else
   echo "release build failed: conformance suites not run"

@@ -3,11 +3,12 @@ on the engine's shard loops, as the RESP port's do (no NIO thread in the process
 log says which loops serve the port), and the paths that differ from NIO's channel behave the
 same: an answer larger than the socket takes at once reaches a client that reads slowly, byte for
 byte (backpressure), pipelined requests are answered in order, a client that half-closes after
-its requests still gets every answer, and /metrics answers. `--io nio` serves the port on NIO's
+its requests still gets every answer, /metrics answers, and a stop closes open connections. `--io nio` serves the port on NIO's
 loops, as before."""
 import json
 import os
 import shutil
+import signal
 import socket
 import sys
 import time
@@ -149,5 +150,13 @@ def test_http_port_runs_on_the_engine_loops_and_a_slow_reader_gets_every_byte(en
             s.settimeout(10)
             assert s.recv(1) == b""  # closed after the last answer
         assert larder.proc.poll() is None
+
+        # Shutdown (SIGTERM) closes an open keep-alive connection, and the process exits.
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(request("GET", "/health"))
+            assert read_responses(s, 1)[0][0][0] == 200
+            larder.proc.send_signal(signal.SIGTERM)
+            assert s.recv(1) == b""
+        assert larder.proc.wait(timeout=10) == 0
     finally:
         larder.stop()
