@@ -234,7 +234,7 @@ public final class LarderServer: @unchecked Sendable {
         let keepalive = state.settings.tcpKeepalive.load(ordering: .relaxed)
         if keepalive > 0 { TCPKeepalive.configure(fd: fd, idleSeconds: keepalive) }
         guard let loop = worker.loop as? EpollEventLoop else { return }
-        EpollConnection(fd: fd, loop: loop, handler: .resp(ConnectionHandler(server: state, worker: worker))).start()
+        EpollConnection(fd: fd, loop: loop, handler: ConnectionHandler(server: state, worker: worker)).start()
     }
 
     /// A connection accepted by the io_uring engine, on its own shard loop.
@@ -242,7 +242,7 @@ public final class LarderServer: @unchecked Sendable {
         let keepalive = state.settings.tcpKeepalive.load(ordering: .relaxed)
         if keepalive > 0 { TCPKeepalive.configure(fd: fd, idleSeconds: keepalive) }
         guard let loop = worker.loop as? UringEventLoop else { return }
-        UringConnection(fd: fd, loop: loop, handler: .resp(ConnectionHandler(server: state, worker: worker))).start()
+        UringConnection(fd: fd, loop: loop, handler: ConnectionHandler(server: state, worker: worker)).start()
     }
     #endif
 
@@ -271,14 +271,14 @@ public final class LarderServer: @unchecked Sendable {
         if let epoll = group as? EpollEventLoopGroup {
             let listener = try EpollListener(host: host, port: port, loops: epoll.loops) { fd, loop in
                 configure(fd)
-                EpollConnection(fd: fd, loop: loop, handler: .session(EngineSessionBridge(session: makeSession(loop), eventLoop: loop))).start()
+                EpollConnection(fd: fd, loop: loop, handler: nil, session: EngineSessionBridge(session: makeSession(loop), eventLoop: loop)).start()
             }
             try listener.start().wait()
             listening = EngineListening(port: listener.port) { _ = try? listener.close().wait() }
         } else if let uring = group as? UringEventLoopGroup {
             let listener = try UringListener(host: host, port: port, loops: uring.loops) { fd, loop in
                 configure(fd)
-                UringConnection(fd: fd, loop: loop, handler: .session(EngineSessionBridge(session: makeSession(loop), eventLoop: loop))).start()
+                UringConnection(fd: fd, loop: loop, handler: nil, session: EngineSessionBridge(session: makeSession(loop), eventLoop: loop)).start()
             }
             try listener.start().wait()
             listening = EngineListening(port: listener.port) { _ = try? listener.close().wait() }

@@ -63,75 +63,10 @@ public final class EngineTransport {
     }
 }
 
-/// An engine socket's owner: the RESP `ConnectionHandler`, or a module's session. An enum of
-/// the two final classes rather than a protocol, so the RESP path's calls stay direct calls to
-/// a final class. Measured (bench/instr_per_op.sh, P=1, three interleaved runs each): epoll GET
-/// ~5,695 -> ~5,735 and HMGET10 ~11,170 -> ~11,225 instructions, uring GET ~6,915 -> ~6,945,
-/// HMGET10 about equal; the protocol version measured the same within that spread.
-enum EngineConnectionOwner {
-    case resp(ConnectionHandler)
-    case session(EngineSessionBridge)
-
-    @inline(__always) func connected(_ transport: ConnectionTransport) {
-        switch self {
-        case .resp(let h): h.connected(transport)
-        case .session(let b): b.connected(transport)
-        }
-    }
-
-    @inline(__always) func received(_ bytes: ByteBuffer) {
-        switch self {
-        case .resp(let h): h.received(bytes)
-        case .session(let b): b.received(bytes)
-        }
-    }
-
-    @inline(__always) func writabilityChanged() {
-        switch self {
-        case .resp(let h): h.writabilityChanged()
-        case .session(let b): b.writabilityChanged()
-        }
-    }
-
-    /// End of input from the peer: true keeps the connection open (half-close; the owner closes
-    /// it once it has answered), false closes it. RESP closes, as Redis does.
-    func peerClosedInput() -> Bool {
-        switch self {
-        case .resp: return false
-        case .session(let b): return b.session.peerClosedInput()
-        }
-    }
-
-    /// The connection closed.
-    func disconnected() {
-        switch self {
-        case .resp(let h): h.disconnected()
-        case .session(let b): b.disconnected()
-        }
-    }
-
-    /// Dropped by the connection once closed.
-    var transport: ConnectionTransport? {
-        get {
-            switch self {
-            case .resp(let h): return h.transport
-            case .session(let b): return b.transport
-            }
-        }
-        nonmutating set {
-            switch self {
-            case .resp(let h): h.transport = newValue
-            case .session(let b): b.transport = newValue
-            }
-        }
-    }
-}
-
 /// A module's `EngineSession` on an engine socket.
 final class EngineSessionBridge {
     let session: EngineSession
     let eventLoop: EventLoop
-    var transport: ConnectionTransport?
     private var engineTransport: EngineTransport?
 
     init(session: EngineSession, eventLoop: EventLoop) {
@@ -140,7 +75,6 @@ final class EngineSessionBridge {
     }
 
     func connected(_ connection: ConnectionTransport) {
-        transport = connection
         let t = EngineTransport(connection: connection, eventLoop: eventLoop)
         engineTransport = t
         session.connected(t)
@@ -148,6 +82,7 @@ final class EngineSessionBridge {
 
     func received(_ bytes: ByteBuffer) { session.received(bytes) }
     func writabilityChanged() { session.writabilityChanged() }
+    func peerClosedInput() -> Bool { session.peerClosedInput() }
 
     func disconnected() {
         engineTransport?.connection = nil
