@@ -24,10 +24,11 @@ public final class LarderServer: @unchecked Sendable {
     private var signalShutdownPending = false
     private(set) var keepLoading = false
     private let stopLock = NSLock()
-    /// The NIO loops for a listener of another module (the HTTP feature server). Under the nio
-    /// engine these are the shard loops: a request then reads a shard on that shard's own thread
-    /// without a hop. Under the epoll engine, whose loops host no NIO channels, it is the NIO
-    /// thread the TLS port uses, and reads hop to their shard as TLS connections do.
+    /// The NIO loops for a listener of another module. Under the nio engine these are the shard
+    /// loops: a request then reads a shard on that shard's own thread without a hop. Under the
+    /// epoll and uring engines, whose loops host no NIO channels, it is the NIO thread the TLS
+    /// port uses, and reads hop to their shard as TLS connections do; `listenOnEngine` serves a
+    /// port on the engine's loops instead (the HTTP feature server uses that).
     public var eventLoopGroup: MultiThreadedEventLoopGroup {
         if let nio = group as? MultiThreadedEventLoopGroup { return nio }
         return nioChannelGroup()
@@ -253,6 +254,47 @@ public final class LarderServer: @unchecked Sendable {
         #if os(Linux)
         if let l = epollListener { _ = try? l.close().wait(); epollListener = nil }
         if let l = uringListener { _ = try? l.close().wait(); uringListener = nil }
+        #endif
+    }
+
+    /// Serves another module's byte protocol (the HTTP feature server) on the I/O engine's shard
+    /// loops, on its own port: accepted on the first loop and handed to the loops in turn, as
+    /// the RESP port's connections are; `makeSession` runs on the connection's loop and gives
+    /// the session its bytes go to. Nil under the nio engine, whose loops host NIO channels:
+    /// the caller then serves on `eventLoopGroup`. Logs which loops serve the port.
+    public func listenOnEngine(name: String, host: String, port: Int,
+                               makeSession: @escaping (EventLoop) -> EngineSession) throws -> EngineListening? {
+        #if os(Linux)
+        let engine = state.settings.ioEngine.rawValue
+        let keepalive = state.settings.tcpKeepalive
+        func configure(_ fd: Int32) {
+            let seconds = keepalive.load(ordering: .relaxed)
+            if seconds > 0 { TCPKeepalive.configure(fd: fd, idleSeconds: seconds) }
+        }
+        var listening: EngineListening?
+        if let epoll = group as? EpollEventLoopGroup {
+            let listener = try EpollListener(host: host, port: port, loops: epoll.loops) { fd, loop in
+                configure(fd)
+                EpollConnection(fd: fd, loop: loop, handler: nil, session: EngineSessionBridge(session: makeSession(loop), eventLoop: loop)).start()
+            }
+            try listener.start().wait()
+            listening = EngineListening(port: listener.port) { _ = try? listener.close().wait() }
+        } else if let uring = group as? UringEventLoopGroup {
+            let listener = try UringListener(host: host, port: port, loops: uring.loops) { fd, loop in
+                configure(fd)
+                UringConnection(fd: fd, loop: loop, handler: nil, session: EngineSessionBridge(session: makeSession(loop), eventLoop: loop)).start()
+            }
+            try listener.start().wait()
+            listening = EngineListening(port: listener.port) { _ = try? listener.close().wait() }
+        }
+        if let listening {
+            LarderLog.server.notice("\(name) port \(listening.port) on the \(engine) engine's \(state.workers.count) shard loop(s), as the RESP port",
+                                    metadata: ["event": "engine_port", "name": .string(name), "engine": .string(engine),
+                                               "port": .stringConvertible(listening.port)])
+        }
+        return listening
+        #else
+        return nil
         #endif
     }
 

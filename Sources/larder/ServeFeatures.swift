@@ -37,7 +37,7 @@ struct ServeFeatures {
             let api = HTTPFeatureAPI(server: server.state, serving: state)
             api.isReady = ready
             api.materializer = ServeMaterializer(server: server, repoDirectory: state.repoDirectory)
-            let h = HTTPFeatureServer(api: api, sharing: server.eventLoopGroup, maxBodyBytes: maxBody)
+            let h = HTTPFeatureServer(api: api, server: server, maxBodyBytes: maxBody)
             let bound = try h.start(host: host, port: httpPort)
             print("larder: serving HTTP features on \(host):\(bound)")
             http = h

@@ -107,12 +107,12 @@ def main():
         repo, extra = ROOT / "feature_repo", ["--materialize"]
         view, project, names = VIEW, b"larder_demo", FEATURES
         shapes = ((1, 6), (50, 6))
+    # valgrind 3.19 holds its lock through io_uring_enter: the uring loop waits in poll(2) instead
+    # (same user-space path; bench/instr_per_op.sh does the same).
+    env = dict(os.environ, LARDER_URING_WAIT_POLL="1")
     proc = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", str(nodebug), "serve",
                              "--port", str(lp), "--http-port", str(hp), "--threads", "1", "--repo", str(repo),
-                             *extra, "--no-ttl-enforcement", *(["--io", args.io] if args.io else [])], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            # valgrind holds its lock through io_uring_enter: wait in poll(2) instead
-                            # (docs/ARCHITECTURE.md "I/O engine", uring).
-                            env=dict(os.environ, LARDER_URING_WAIT_POLL="1"))
+                             *extra, "--no-ttl-enforcement", *(["--io", args.io] if args.io else [])], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
         r = redis.Redis(port=lp, protocol=3)
         t0 = time.time()
