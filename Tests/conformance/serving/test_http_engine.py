@@ -3,8 +3,7 @@ on the engine's shard loops, as the RESP port's do (no NIO thread in the process
 log says which loops serve the port), and the paths that differ from NIO's channel behave the
 same: an answer larger than the socket takes at once reaches a client that reads slowly, byte for
 byte (backpressure), pipelined requests are answered in order, a client that half-closes after
-its requests still gets every answer, /metrics answers, and a stop closes open connections. `--io nio` serves the port on NIO's
-loops, as before."""
+its requests still gets every answer, /metrics answers, and a stop closes open connections."""
 import json
 import os
 import shutil
@@ -24,7 +23,7 @@ import servers  # noqa: E402
 pytestmark = [pytest.mark.larder_only,
               pytest.mark.skipif(servers.larder_is_standin(), reason="the HTTP feature server is Larder's")]
 
-ENGINES = ["nio", "epoll", "uring"]
+ENGINES = ["uring", "epoll"]
 # Many entity rows: an answer of ~1 MB, far more than a socket buffer takes while nobody reads.
 BIG = {"features": ["driver_hourly_stats:conv_rate", "driver_hourly_stats:acc_rate", "driver_hourly_stats:city",
                     "driver_hourly_stats:avg_daily_trips"],
@@ -102,16 +101,13 @@ def test_http_port_runs_on_the_engine_loops_and_a_slow_reader_gets_every_byte(en
         used = engine
         if engine == "uring" and "I/O engine: epoll" in log:
             used = "epoll"  # a kernel without io_uring: the engine fell back, and says so
-        if used == "nio":
-            assert "shard loop(s), as the RESP port" not in log
-        else:
-            assert f"HTTP port {port} on the {used} engine's 2 shard loop(s)" in log, log
-            # The connections below are served without any NIO thread in the process.
-            with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-                s.sendall(request("GET", "/health"))
-                assert read_responses(s, 1)[0][0][0] == 200
-            names = thread_names(larder.pid)
-            assert not [n for n in names if n.startswith("NIO-ELT")], names
+        assert f"HTTP port {port} on the {used} engine's 2 shard loop(s)" in log, log
+        # The connections below are served without any NIO thread in the process.
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(request("GET", "/health"))
+            assert read_responses(s, 1)[0][0][0] == 200
+        names = thread_names(larder.pid)
+        assert not [n for n in names if n.startswith("NIO-ELT")], names
 
         with socket.socket() as s:
             # A small receive buffer, set before connecting (the window is agreed then): the
