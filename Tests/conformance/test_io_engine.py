@@ -31,14 +31,18 @@ def start(engine, extra=()):
 
 
 def with_env(name, value, fn):
-    """Runs fn with $name set (servers started inside inherit it), then restores it."""
+    """Runs fn with $name set, or unset if value is None (servers started inside inherit it),
+    then restores it."""
     old = os.environ.get(name)
-    os.environ[name] = value
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
     try:
         return fn()
     finally:
         if old is None:
-            del os.environ[name]
+            os.environ.pop(name, None)
         else:
             os.environ[name] = old
 
@@ -136,17 +140,14 @@ def test_nio_is_not_selectable_on_linux():
     assert "LARDER_IO=nio is not an I/O engine here (uring, epoll): nio left the RESP path on Linux" in p.stderr
 
 
-def test_default_is_uring_and_the_log_says_so():
-    """With neither --io nor LARDER_IO, io_uring runs (epoll where the kernel refuses it)."""
-    env_io = os.environ.pop("LARDER_IO", None)
-    try:
-        server = servers.Server("larder", servers.larder_cmd_template(), ["--threads", "1"]).start()
-    finally:
-        if env_io is not None:
-            os.environ["LARDER_IO"] = env_io
+@pytest.mark.parametrize("env_io,said", [(None, "the default: uring"), ("uring", "LARDER_IO=uring")])
+def test_uring_runs_by_default_and_by_environment(env_io, said):
+    """With neither --io nor LARDER_IO, io_uring runs (epoll where the kernel refuses it), and
+    LARDER_IO=uring picks it too; the log line says which and who chose it."""
+    server = with_env("LARDER_IO", env_io, lambda: servers.Server("larder", servers.larder_cmd_template(), ["--threads", "1"]).start())
     try:
         text = log_text(server)
-        assert "I/O engine: uring (the default: uring: " in text or "I/O engine: epoll (the default: uring, but io_uring is unavailable: " in text
+        assert f"I/O engine: uring ({said}: " in text or f"I/O engine: epoll ({said}, but io_uring is unavailable: " in text
         with RespConn(server.port) as c:
             assert c.call("PING").value == b"PONG"
     finally:
@@ -215,16 +216,5 @@ def test_uring_falls_back_to_epoll_saying_why():
         with RespConn(server.port) as c:
             assert c.call("SET", "k", "v").value == b"OK"
             assert c.call("GET", "k").value == b"v"
-    finally:
-        server.stop()
-
-
-def test_environment_picks_uring():
-    server = with_env("LARDER_IO", "uring", lambda: servers.Server("larder", servers.larder_cmd_template(), ["--threads", "1"]).start())
-    try:
-        text = log_text(server)
-        assert "I/O engine: uring (LARDER_IO=uring" in text or "(LARDER_IO=uring, but io_uring is unavailable: " in text
-        with RespConn(server.port) as c:
-            assert c.call("PING").value == b"PONG"
     finally:
         server.stop()
