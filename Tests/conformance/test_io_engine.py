@@ -65,7 +65,10 @@ def test_engine_logs_itself_and_serves_hops_borrows_and_backpressure(engine):
     try:
         text = log_text(server)
         assert f"I/O engine: {engine} (" in text or (engine == "uring" and URING_FALLBACK in text)
+        running = "epoll" if URING_FALLBACK in text or engine == "epoll" else "io_uring"
         with RespConn(server.port) as c:
+            # INFO names the engine that runs, where Redis names its event library.
+            assert f"multiplexing_api:{running}\r\n" in c.call("INFO", "server").value.decode()
             # 400 commands in one write: the keys fall on both shard threads.
             cmds = [encode("SET", f"k{i}", f"v{i}") for i in range(200)] + [encode("GET", f"k{i}") for i in range(200)]
             c.send_raw(b"".join(cmds))
@@ -214,6 +217,7 @@ def test_uring_falls_back_to_epoll_saying_why():
     try:
         assert URING_FALLBACK + "probe failure forced by LARDER_IO_URING_PROBE_FAIL=1; epoll instead: " in log_text(server)
         with RespConn(server.port) as c:
+            assert "multiplexing_api:epoll\r\n" in c.call("INFO", "server").value.decode()
             assert c.call("SET", "k", "v").value == b"OK"
             assert c.call("GET", "k").value == b"v"
     finally:

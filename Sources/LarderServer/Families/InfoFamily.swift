@@ -18,6 +18,20 @@ enum InfoFamily {
     static let allSections = ["server", "clients", "memory", "persistence", "stats", "replication",
                               "cpu", "modules", "commandstats", "errorstats", "latencystats", "cluster", "keyspace"]
 
+    /// The engine that runs (after any fallback): Redis names its event library here (epoll, kqueue).
+    static func multiplexingAPI(_ engine: IOEngine) -> String {
+        switch engine {
+        case .uring: return "io_uring"
+        case .epoll: return "epoll"
+        case .nio:
+            #if os(Linux)
+            return "epoll"
+            #else
+            return "kqueue"
+            #endif
+        }
+    }
+
     static func info(_ ctx: inout CommandContext, _ args: Arguments) {
         var wanted = Set<String>()
         var everything = false
@@ -84,7 +98,7 @@ enum InfoFamily {
             ("larder_version", ctx.server.settings.build.version), ("larder_git_sha1", ctx.server.settings.build.commit),
             ("redis_mode", "standalone"),
             ("os", "\(sysname) \(release) \(machine)"), ("arch_bits", String(MemoryLayout<Int>.size * 8)),
-            ("monotonic_clock", "POSIX clock_gettime"), ("multiplexing_api", "epoll"),
+            ("monotonic_clock", "POSIX clock_gettime"), ("multiplexing_api", Self.multiplexingAPI(ctx.server.settings.ioEngine)),
             ("process_id", String(getpid())), ("process_supervised", "no"), ("run_id", ctx.server.runId),
             ("tcp_port", String(ctx.server.boundPort)), ("server_time_usec", String(Clock.nowMicroseconds())),
             ("uptime_in_seconds", String(uptime)), ("uptime_in_days", String(uptime / 86400)),
