@@ -148,6 +148,9 @@ final class ShardMailboxLaneStopTests: XCTestCase {
 /// "threads" are this test's thread taking each mailbox index in turn (`enterThread`), which is
 /// what decides the ring a message takes.
 final class ShardMailboxInboxTests: XCTestCase {
+    /// This thread played mailbox endpoints: it must not stay one (ShardMailbox.leaveThread).
+    override func tearDown() { HopMailbox.leaveThread() }
+
     private func run(_ inbox: LoopInbox, as index: Int, _ body: () -> Void) {
         inbox.mailbox.enterThread(index)
         body()

@@ -269,6 +269,14 @@ final class ShardMailbox<Element>: @unchecked Sendable {
         larder_set_thread_mailbox(Unmanaged.passUnretained(self).toOpaque(), Int32(index))
     }
 
+    /// The calling thread is no longer any mailbox's endpoint. A thread that outlives a mailbox
+    /// it entered must call it: the thread-local holds only the address, and a later mailbox at
+    /// the same address would take the stale index for the thread's own (seen in the unit
+    /// tests, whose main thread plays endpoints and then starts servers).
+    static func leaveThread() {
+        larder_set_thread_mailbox(nil, -1)
+    }
+
     /// The calling thread's index in this mailbox, or nil when it is not one of its threads.
     @inline(__always)
     var senderIndex: Int? {
