@@ -199,40 +199,25 @@ if any('base' in x for R in rows.values() for x in R.values()):
         R = rows[(w, p)]
         print(f"| {w} | {p} | {ratio(R,'base','redis','cpu')} | {ratio(R,'larder','redis','cpu')} | {ratio(R,'larder','base','cpu')} "
               f"| {ratio(R,'base-t2','base','cpu')} | {ratio(R,'larder-t2','larder','cpu')} | {ratio(R,'larder','base','rps')} |")
-if any('base-epoll' in x for R in rows.values() for x in R.values()):
+def before_after(engine):
+    """One table per engine: BASE_BIN --io ENGINE (base-ENGINE, -t2) against this build, same rounds."""
+    base = f"base-{engine}"
+    if not any(base in x for R in rows.values() for x in R.values()):
+        return
     print()
-    print("Before/after on the epoll engine (base-epoll = BASE_BIN --io epoll, in the same rounds): CPU/op ratios.")
+    print(f"Before/after on the {engine} engine ({base} = BASE_BIN --io {engine}, in the same rounds): CPU/op ratios.")
     print()
-    print("| workload | P | base-epoll/redis CPU | epoll/redis CPU | epoll/base-epoll CPU | base-epoll-t2 CPU us/op | epoll-t2 CPU us/op "
-          "| base t2/t1 CPU | epoll t2/t1 CPU | epoll-t2/base-epoll-t2 CPU |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print(f"| workload | P | {base} CPU us/op | {engine} CPU us/op | {base}/redis CPU | {engine}/redis CPU | {engine}/{base} CPU "
+          f"| {engine}/{base} rps | base t2/t1 CPU | {engine} t2/t1 CPU | {engine}-t2/{base}-t2 CPU |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for (w, p) in order:
         R = rows[(w, p)]
-        print(f"| {w} | {p} | {ratio(R,'base-epoll','redis','cpu')} | {ratio(R,'epoll','redis','cpu')} | {ratio(R,'epoll','base-epoll','cpu')} "
-              f"| {n(med(R,'base-epoll-t2','cpu'), '.2f')} | {n(med(R,'epoll-t2','cpu'), '.2f')} "
-              f"| {ratio(R,'base-epoll-t2','base-epoll','cpu')} | {ratio(R,'epoll-t2','epoll','cpu')} | {ratio(R,'epoll-t2','base-epoll-t2','cpu')} |")
-if any('base-uring' in x for R in rows.values() for x in R.values()):
-    print()
-    print("Before/after on the io_uring engine (base-uring = BASE_BIN --io uring, in the same rounds): CPU/op ratios.")
-    print()
-    print("| workload | P | base-uring CPU us/op | uring CPU us/op | base-uring/redis CPU | uring/redis CPU | uring/base-uring CPU | uring/base-uring rps |")
-    print("|---|---|---|---|---|---|---|---|")
-    for (w, p) in order:
-        R = rows[(w, p)]
-        print(f"| {w} | {p} | {n(med(R,'base-uring','cpu'), '.2f')} | {n(med(R,'uring','cpu'), '.2f')} "
-              f"| {ratio(R,'base-uring','redis','cpu')} | {ratio(R,'uring','redis','cpu')} | {ratio(R,'uring','base-uring','cpu')} "
-              f"| {ratio(R,'uring','base-uring','rps')} |")
-    print()
-    print("Cross-shard on the io_uring engine, before/after (base-uring(-t2) = BASE_BIN --io uring): CPU/op ratios.")
-    print()
-    print("| workload | P | base-uring/redis CPU | uring/redis CPU | uring/base-uring CPU | base-uring-t2 CPU us/op | uring-t2 CPU us/op "
-          "| base t2/t1 CPU | uring t2/t1 CPU | uring-t2/base-uring-t2 CPU |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for (w, p) in order:
-        R = rows[(w, p)]
-        print(f"| {w} | {p} | {ratio(R,'base-uring','redis','cpu')} | {ratio(R,'uring','redis','cpu')} | {ratio(R,'uring','base-uring','cpu')} "
-              f"| {n(med(R,'base-uring-t2','cpu'), '.2f')} | {n(med(R,'uring-t2','cpu'), '.2f')} "
-              f"| {ratio(R,'base-uring-t2','base-uring','cpu')} | {ratio(R,'uring-t2','uring','cpu')} | {ratio(R,'uring-t2','base-uring-t2','cpu')} |")
+        print(f"| {w} | {p} | {n(med(R,base,'cpu'), '.2f')} | {n(med(R,engine,'cpu'), '.2f')} "
+              f"| {ratio(R,base,'redis','cpu')} | {ratio(R,engine,'redis','cpu')} | {ratio(R,engine,base,'cpu')} "
+              f"| {ratio(R,engine,base,'rps')} | {ratio(R,base+'-t2',base,'cpu')} | {ratio(R,engine+'-t2',engine,'cpu')} "
+              f"| {ratio(R,engine+'-t2',base+'-t2','cpu')} |")
+for engine in ("epoll", "uring"):
+    before_after(engine)
 PY
 finish_report \
   "rps, p50/p99 and CPU/op are medians over the rounds; ratios are the median (range) of the per-round" \
