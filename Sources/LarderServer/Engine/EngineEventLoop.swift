@@ -50,6 +50,15 @@ extension EngineEventLoop {
     }
 
     @discardableResult
+    /// At the loop's stop: what is still scheduled never runs, and its futures fail, as on NIO's
+    /// loops. Taken off the list before failing, since a failure's callbacks may cancel or
+    /// schedule timers; those scheduled meanwhile are failed in the next round.
+    func failTimersAtStop() {
+        while !timers.isEmpty {
+            for t in timers.takeAll() { t.fail(EventLoopError.shutdown) }
+        }
+    }
+
     func scheduleTask<T>(in delay: TimeAmount, _ task: @escaping @Sendable () throws -> T) -> Scheduled<T> {
         scheduleTask(deadline: .now() + delay, task)
     }

@@ -166,11 +166,7 @@ final class EpollEventLoop: EngineEventLoop, MailboxWaker, @unchecked Sendable {
                 if Int(fd) < handlers.count, let h = handlers[Int(fd)] { h.epollEvents(ev.events) }
             }
         }
-        // Stopped: what is still scheduled never runs; its futures fail, as on NIO's loops.
-        // (A failure's callbacks may schedule again: those are failed in the next round.)
-        while !timers.isEmpty {
-            for t in timers.takeAll() { t.fail(EventLoopError.shutdown) }
-        }
+        failTimersAtStop()
         stopped.signal()
     }
 }

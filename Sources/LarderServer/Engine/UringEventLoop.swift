@@ -272,11 +272,7 @@ final class UringEventLoop: EngineEventLoop, MailboxWaker, @unchecked Sendable {
             if timeout != 0 { mailbox.awake(index) }
             reap()
         }
-        // Stopped: what is still scheduled never runs; its futures fail, as on NIO's loops.
-        // (A failure's callbacks may schedule again: those are failed in the next round.)
-        while !timers.isEmpty {
-            for t in timers.takeAll() { t.fail(EventLoopError.shutdown) }
-        }
+        failTimersAtStop()
         // The ring goes with the loop (its requests are cancelled), then the buffers they used.
         larder_uring_destroy(ring)
         ring = nil
