@@ -178,7 +178,7 @@ def test_environment_picks_the_engine_and_the_log_says_so():
 
 def test_uring_serves_many_clients_sending_at_once():
     """Forty clients each send 256 KB of pipelined SETs at the same moment: more than the
-    loop's provided buffer ring holds (128 x 16 KB), so a multishot recv runs out of buffers
+    loop's provided buffer ring holds (64 x 16 KB), so a multishot recv runs out of buffers
     and is re-armed once they are back; every reply still arrives, in order."""
     server = start("uring")
     try:

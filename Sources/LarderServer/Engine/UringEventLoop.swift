@@ -66,8 +66,11 @@ final class UringEventLoop: EngineEventLoop, MailboxWaker, @unchecked Sendable {
 
     /// The provided buffer ring (group 0): `bufferCount` buffers of `bufferSize` bytes. Memory
     /// from mmap, like the kernel's socket buffers it replaces, so it is not counted as the
-    /// allocator's used_memory (maxmemory).
-    static let bufferCount: UInt32 = 128, bufferSize: UInt32 = 16 * 1024
+    /// allocator's used_memory (maxmemory). 64 rather than 128: the kernel takes the ring's
+    /// buffers in turn, so every one ends up resident (128 x 16 KB was 2 MB of RSS per loop, the
+    /// whole of uring's RSS margin over epoll in bench/memory.sh); a turn rarely holds more than
+    /// 64 reads, and one that does re-arms its recvs (ENOBUFS) once the buffers are back.
+    static let bufferCount: UInt32 = 64, bufferSize: UInt32 = 16 * 1024
     private var bufferBase: UnsafeMutablePointer<UInt8>? = nil
     private var bufferRing: UnsafeMutableRawPointer? = nil
 
