@@ -8,13 +8,21 @@
 # Environment: SUITES="compare openloop instr memory" (which to run), RESULT=..., plus every knob of
 # the four scripts (LARDER_BIN, LARDER_BENCH_BIN, SERVER_CPUS, BENCH_CPUS, ROUNDS, N1, NP,
 # WORKLOADS is NOT passed through: use COMPARE_WORKLOADS, OPENLOOP_WORKLOADS, INSTR_WORKLOADS;
-# FEAST_KEYS, CONFIGS (compare only), N (instr), MEM_KEYS, DURATION, ...; see each script's header).
-# Default run: about 8 + 3 + 2 + 2 minutes (872 s in all) on the 2-core VM.
+# FEAST_KEYS, N (instr), MEM_KEYS, DURATION, ...; see each script's header).
+# Both I/O engines run in every suite, in the same rounds: COMPARE_CONFIGS (default "redis uring
+# uring-t2 epoll epoll-t2") for compare.sh, ENGINE_CONFIGS (default "redis uring epoll") for the
+# other three. With BASE_BIN (an earlier larder binary) the earlier build runs beside them
+# (base-uring, base-uring-t2 in compare; base-uring in the others): before and after, same run.
+# Default run (both engines): longer than the 872 s it took with one larder config; time it with the suites you pick.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUITES=${SUITES:-"compare openloop instr memory"}
 RESULT=${RESULT:-bench/results/performance.md}
-unset WORKLOADS OUT
+unset WORKLOADS OUT CONFIGS
+BASE_COMPARE= BASE_ENGINE=
+if [[ -n "${BASE_BIN:-}" ]]; then BASE_COMPARE=" base-uring base-uring-t2"; BASE_ENGINE=" base-uring"; fi
+COMPARE_CONFIGS=${COMPARE_CONFIGS:-"redis uring uring-t2 epoll epoll-t2$BASE_COMPARE"}
+ENGINE_CONFIGS=${ENGINE_CONFIGS:-"redis uring epoll$BASE_ENGINE"}
 TMP=$(mktemp -d /tmp/larder-run-all.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 
@@ -23,10 +31,10 @@ t0=$SECONDS
 for s in $SUITES; do
   echo >&2 "### $s ($(date -u +%T))"
   case "$s" in
-    compare)  OUT=$TMP/compare.md WORKLOADS=${COMPARE_WORKLOADS:-"get set hset1 hset10 hmget10 hgetall10 feast-read feast-mix"} bench/compare.sh ;;
-    openloop) OUT=$TMP/openloop.md WORKLOADS=${OPENLOOP_WORKLOADS:-"get hmget10"} CONFIGS="redis larder" bench/openloop.sh ;;
-    instr)    OUT=$TMP/instr.md WORKLOADS=${INSTR_WORKLOADS:-"get set hmget10 hgetall10"} CONFIGS="redis larder" bench/instr_per_op.sh ;;
-    memory)   OUT=$TMP/memory.md CONFIGS="redis larder" bench/memory.sh ;;
+    compare)  OUT=$TMP/compare.md WORKLOADS=${COMPARE_WORKLOADS:-"get set hset1 hset10 hmget10 hgetall10 feast-read feast-mix"} CONFIGS=$COMPARE_CONFIGS bench/compare.sh ;;
+    openloop) OUT=$TMP/openloop.md WORKLOADS=${OPENLOOP_WORKLOADS:-"get hmget10"} CONFIGS=$ENGINE_CONFIGS bench/openloop.sh ;;
+    instr)    OUT=$TMP/instr.md WORKLOADS=${INSTR_WORKLOADS:-"get set hmget10 hgetall10 feast-read"} CONFIGS=$ENGINE_CONFIGS bench/instr_per_op.sh ;;
+    memory)   OUT=$TMP/memory.md CONFIGS=$ENGINE_CONFIGS bench/memory.sh ;;
     *) echo "unknown suite $s" >&2; exit 1 ;;
   esac
 done
@@ -38,7 +46,7 @@ done
   echo "nproc $(nproc), \"${model:-unknown}\", Linux $(uname -r), $(redis-server --version | cut -d' ' -f1-3),"
   echo "larder git $(git rev-parse --short HEAD 2>/dev/null || echo "?")$(git diff --quiet HEAD -- Sources 2>/dev/null || echo ' + uncommitted changes under Sources/')."
   echo "Method: /work/shared/specs/performance-anchors.md Parts B and C; bench/README.md for the scripts and larder-bench."
-  echo "Run again with: \`SUITES=\"$SUITES\" bench/run_all.sh\`."
+  echo "Run again with: \`SUITES=\"$SUITES\"${BASE_BIN:+ BASE_BIN=$BASE_BIN} bench/run_all.sh\`; configs: compare \"$COMPARE_CONFIGS\", the others \"$ENGINE_CONFIGS\"."
   echo
   echo "Analysis: (to be written by whoever runs this on the final code)"
   for s in $SUITES; do
