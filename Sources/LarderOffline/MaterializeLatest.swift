@@ -81,6 +81,12 @@ public struct LatestRows {
     mutating func setPayload(slot: Int, size: Int, _ fill: (UnsafeMutablePointer<UInt8>) -> Void) {
         var payload = payloads[slot]
         payloads[slot] = []  // keep the buffer uniquely referenced so it is reused in place
+        LatestRows.refill(&payload, size: size, fill)
+        payloads[slot] = payload
+    }
+
+    /// `payload` replaced by `size` bytes that `fill` writes in place, in its buffer when large enough.
+    static func refill(_ payload: inout [UInt8], size: Int, _ fill: (UnsafeMutablePointer<UInt8>) -> Void) {
         if payload.capacity >= size {
             payload.removeAll(keepingCapacity: true)
             payload.append(contentsOf: repeatElement(0, count: size))
@@ -91,7 +97,11 @@ public struct LatestRows {
                 initialized = size
             }
         }
-        payloads[slot] = payload
+    }
+
+    /// The payloads, by slot, for writers on several threads (each writing its own slots).
+    mutating func withPayloads<R>(_ body: (UnsafeMutableBufferPointer<[UInt8]>) throws -> R) rethrows -> R {
+        try payloads.withUnsafeMutableBufferPointer { try body($0) }
     }
 
     /// Appends one Value, length first: `encode` appends the Value bytes.
