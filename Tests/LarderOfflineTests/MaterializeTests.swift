@@ -166,7 +166,11 @@ final class MaterializeParallelWinnerTests: XCTestCase {
         let (general, generalResult, generalOrder) = try run { $0.share = try WorkerShare(count: 1, index: 0) }
         XCTAssertEqual(singleResult.entities, 200)
         XCTAssertEqual(singleResult.written, 200)
-        XCTAssertEqual(general.hashes, single.hashes, "the winner pass against the row-by-row offer")
+        /// Entities whose hash differs (a count, not the 200 hashes, when they do).
+        func differing(_ a: MemorySink, _ b: MemorySink) -> Int {
+            Set(a.hashes.keys).union(b.hashes.keys).filter { a.hashes[$0] != b.hashes[$0] }.count
+        }
+        XCTAssertEqual(differing(general, single), 0, "the winner pass against the row-by-row offer")
         XCTAssertEqual(generalOrder, singleOrder, "slots in first-appearance order")
         XCTAssertEqual(generalResult.bytes, singleResult.bytes)
         for ranges in [2, 3, 7] {
@@ -175,7 +179,7 @@ final class MaterializeParallelWinnerTests: XCTestCase {
                 $0.winnerRangeMinimumRows = 1
                 $0.encodeMinimumSlots = 1
             }
-            XCTAssertEqual(split.hashes, single.hashes, "\(ranges) ranges")
+            XCTAssertEqual(differing(split, single), 0, "\(ranges) ranges")
             XCTAssertEqual(splitOrder, singleOrder, "\(ranges) ranges: slot order")
             XCTAssertEqual(splitResult.written, singleResult.written)
             XCTAssertEqual(splitResult.bytes, singleResult.bytes)
