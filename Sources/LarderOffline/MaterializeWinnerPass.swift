@@ -32,6 +32,8 @@ enum Int64WinnerPass {
     /// `created` nil: no created column (`Int64.min`); `createdValidity` nil: no nulls.
     static func winners(ids: [Int64], eventNanos: [Int64], created: [Int64]?, createdValidity: [Bool]?,
                         rows: Int, ranges: Int, minimumRows: Int = minimumRowsPerRange) -> [[Entry]] {
+        // An empty batch has no buffers to point at (and no winners).
+        guard rows > 0 else { return [] }
         let count = max(1, min(ranges, rows / max(1, minimumRows)))
         var results = [[Entry]](repeating: [], count: count)
         ids.withUnsafeBufferPointer { ids in

@@ -143,6 +143,23 @@ final class MaterializeParallelWinnerTests: XCTestCase {
         return lines.joined(separator: "\n")
     }()
 
+    func testEmptyBatchHasNoWinners() {
+        XCTAssertTrue(Int64WinnerPass.winners(ids: [], eventNanos: [], created: nil, createdValidity: nil,
+                                              rows: 0, ranges: 2, minimumRows: 1).isEmpty)
+    }
+
+    /// Within a range: the greatest (event, created) wins, the first row of a full tie; a null
+    /// created time (Int64.min) loses to any; entities listed in first-appearance order.
+    func testRangeKeepsFirstRowOfGreatestPair() {
+        let ranges = Int64WinnerPass.winners(ids: [7, 3, 7, 7, 3, 7], eventNanos: [5, 1, 5, 5, 2, 4],
+                                             created: [1, 0, 2, 2, 9, 9], createdValidity: [true, true, true, true, false, true],
+                                             rows: 6, ranges: 1)
+        XCTAssertEqual(ranges.count, 1)
+        XCTAssertEqual(ranges[0].map(\.id), [7, 3])
+        XCTAssertEqual(ranges[0].map(\.row), [2, 4], "7: rows 2 and 3 tie on (5, 2), row 2 first; 3: the later event, created null")
+        XCTAssertEqual(ranges[0][1].createdNanos, .min)
+    }
+
     func testRangesAndThreadsKeepTheSingleRowPassResult() throws {
         let fixture = try DriverRepoFixture(csv: Self.csv)
         defer { fixture.remove() }
