@@ -88,6 +88,13 @@ public struct Materializer {
     public let repo: FeatureRepo
     /// Records per HMGET/HSET pipeline.
     public var batchSize: Int = 1000
+    /// Row ranges of a batch whose winners are found in parallel (Int64WinnerPass; at most one
+    /// per `Int64WinnerPass.minimumRowsPerRange` rows): one per core by default.
+    var winnerRanges = TabularBatches.decodeThreads
+    /// Fewest rows in such a range (tests set it low to split small batches).
+    var winnerRangeMinimumRows = Int64WinnerPass.minimumRowsPerRange
+    /// Fewest winners encoded on one of those threads (LatestRows.encodePayloads; tests set it low).
+    var encodeMinimumSlots = LatestRows.minimumSlotsPerPart
     /// With `--workers N`: only this worker's entities are kept and written (nil: all).
     public var share: WorkerShare?
 
@@ -201,27 +208,8 @@ public struct Materializer {
             // A worker serializes every row's key to hash it, so it takes the general path.
             if share == nil, keyColumns.count == 1, source.keyTypes[0] == .int64, keyColumns[0].validity == nil,
                case .int64(let ids) = keyColumns[0].values { int64Keys = ids }
-            for row in 0 ..< batch.rowCount {
-                var createdNanos = Int64.min
-                if let created, createdValidity?[row] ?? true { createdNanos = created[row] }
-                let offered: Int?
-                if let int64Keys {
-                    offered = latest.offer(int64Key: int64Keys[row], key: {
-                        var key: [UInt8] = []
-                        try? keyWriter.append(row: row, columns: keyColumns, suffix: suffix, into: &key)
-                        return key
-                    }, eventNanos: times[row], createdNanos: createdNanos)
-                } else {
-                    key.removeAll(keepingCapacity: true)
-                    do {
-                        try keyWriter.append(row: row, columns: keyColumns, suffix: suffix, into: &key)
-                    } catch {
-                        throw ViewSourceError(view: view.name, path: source.path, "\(error)")
-                    }
-                    if let share, !share.owns(entityKey: key[..<(key.count - suffix.count)]) { continue }
-                    offered = latest.offer(key: key, eventNanos: times[row], createdNanos: createdNanos)
-                }
-                guard let slot = offered else { continue }
+            /// `row` won `slot` (new, or newer than what it held): read its features after the pass.
+            func won(_ slot: Int, row: Int) throws {
                 if slot == pendingRow.count {
                     pendingRow.append(-1)
                     if let newEntities, latest.count - announced >= step {
@@ -232,25 +220,53 @@ public struct Materializer {
                 if pendingRow[slot] < 0 { touched.append(slot) }
                 pendingRow[slot] = row
             }
+            if let int64Keys {
+                // Each range's winners first (Int64WinnerPass: two cache lines a row instead of
+                // five, the ranges on every core), then one offer per entity and range, in order.
+                let ranges = Int64WinnerPass.winners(ids: int64Keys, eventNanos: times, created: created,
+                                                     createdValidity: createdValidity, rows: batch.rowCount,
+                                                     ranges: winnerRanges, minimumRows: winnerRangeMinimumRows)
+                for range in ranges {
+                    for entry in range {
+                        let offered = latest.offer(int64Key: entry.id, key: {
+                            var key: [UInt8] = []
+                            try? keyWriter.append(row: entry.row, columns: keyColumns, suffix: suffix, into: &key)
+                            return key
+                        }, eventNanos: entry.eventNanos, createdNanos: entry.createdNanos)
+                        if let slot = offered { try won(slot, row: entry.row) }
+                    }
+                }
+            } else {
+                for row in 0 ..< batch.rowCount {
+                    var createdNanos = Int64.min
+                    if let created, createdValidity?[row] ?? true { createdNanos = created[row] }
+                    key.removeAll(keepingCapacity: true)
+                    do {
+                        try keyWriter.append(row: row, columns: keyColumns, suffix: suffix, into: &key)
+                    } catch {
+                        throw ViewSourceError(view: view.name, path: source.path, "\(error)")
+                    }
+                    if let share, !share.owns(entityKey: key[..<(key.count - suffix.count)]) { continue }
+                    if let slot = latest.offer(key: key, eventNanos: times[row], createdNanos: createdNanos) { try won(slot, row: row) }
+                }
+            }
             // A batch none of whose rows won reads no feature column.
             if !touched.isEmpty {
-                let deferredColumns = try batches.deferredColumns(rows: touched.map { pendingRow[$0] })
+                let winningRows = touched.map { pendingRow[$0] }
+                let deferredColumns = try batches.deferredColumns(rows: winningRows)
                 let encoders = try zip(featureColumns, view.features).map { column, feature in
                     try ColumnValueEncoder(column: column.deferred ? deferredColumns[column.index] : batch.columns[column.index],
                                            type: feature.type, name: feature.name)
                 }
                 // The encoders hold the batch's columns, so the raw pointers stay valid while it lives.
-                var rawEncoder = RawRowEncoder(encoders: encoders)
-                for slot in touched {
-                    let row = pendingRow[slot]
-                    pendingRow[slot] = -1
-                    do {
-                        try rawEncoder.encode(row: row, into: &latest, slot: slot)
-                    } catch {
-                        throw ViewSourceError(view: view.name, path: source.path, "\(error)")
-                    }
+                do {
+                    try latest.encodePayloads(slots: touched, rows: winningRows, encoders: encoders, parts: winnerRanges,
+                                              minimumSlots: encodeMinimumSlots)
+                } catch {
+                    throw ViewSourceError(view: view.name, path: source.path, "\(error)")
                 }
                 withExtendedLifetime(encoders) {}
+                for slot in touched { pendingRow[slot] = -1 }
             }
             touched.removeAll(keepingCapacity: true)
             rowsRead += batch.rowCount
@@ -280,7 +296,7 @@ public struct Materializer {
         // on the other core during the read instead of after it. In the benchmark every driver
         // appears in the first tenth of the rows, so all the reads go out during the read.
         var prefetched = 0
-        let (latest, rowsRead) = try latestRows(of: source, start: start, end: end, progress: progress,
+        var (latest, rowsRead) = try latestRows(of: source, start: start, end: end, progress: progress,
                                                 checkpoint: checkpoint?(source), newEntities: { keys in
             try sink.prefetchField(layout.timestampField, keys: keys)
             prefetched += keys.count
@@ -339,6 +355,10 @@ public struct Materializer {
                 progress?(MaterializeProgress(view: view.name, rowsRead: chunkEnd, rowsTotal: latest.count, phase: .writing,
                                                seconds: writeClock.elapsedSeconds))
             }
+            // Every write is sent: the table is freed on another thread while the last replies
+            // come (its 200,000 arrays for the benchmark's 100,000 entities took 71 M instructions
+            // to free under callgrind, after the last reply, on the run's critical path).
+            LatestRows.releaseInBackground(&latest)
             try sink.finish()
         } catch let refused as BatchRefusedError {
             // The run stops at the first refused batch: later ones would meet the same
@@ -346,7 +366,7 @@ public struct Materializer {
             // sink may have sent up to its window of later batches before the refusal came back;
             // the view is not recorded, so a re-run decides them again from the stored `_ts`.)
             let chunk = refused.batchIndex.flatMap { writtenChunks.indices.contains($0) ? writtenChunks[$0] : nil }
-                ?? writtenChunks.last ?? (chunkStart ..< min(chunkStart + step, latest.count))
+                ?? writtenChunks.last ?? (chunkStart ..< min(chunkStart + step, result.entities))
             let batchNumber = chunk.lowerBound / step + 1
             throw MaterializeValueError("view \"\(view.name)\", batch \(batchNumber) (rows \(chunk.lowerBound + 1)-\(chunk.upperBound)): "
                 + "\(refused.refused) of \(refused.rows) rows refused by \(refused.endpoint): \(refused.message)"

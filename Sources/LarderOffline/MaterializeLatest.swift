@@ -1,3 +1,5 @@
+import Dispatch
+
 /// The latest row of each entity seen so far, with its features already encoded as
 /// Feast Value bytes. Memory grows with the number of distinct entities, not with the
 /// number of rows read: a newer row overwrites its entity's slot in place.
@@ -81,6 +83,12 @@ public struct LatestRows {
     mutating func setPayload(slot: Int, size: Int, _ fill: (UnsafeMutablePointer<UInt8>) -> Void) {
         var payload = payloads[slot]
         payloads[slot] = []  // keep the buffer uniquely referenced so it is reused in place
+        LatestRows.refill(&payload, size: size, fill)
+        payloads[slot] = payload
+    }
+
+    /// `payload` replaced by `size` bytes that `fill` writes in place, in its buffer when large enough.
+    static func refill(_ payload: inout [UInt8], size: Int, _ fill: (UnsafeMutablePointer<UInt8>) -> Void) {
         if payload.capacity >= size {
             payload.removeAll(keepingCapacity: true)
             payload.append(contentsOf: repeatElement(0, count: size))
@@ -91,7 +99,11 @@ public struct LatestRows {
                 initialized = size
             }
         }
-        payloads[slot] = payload
+    }
+
+    /// The payloads, by slot, for writers on several threads (each writing its own slots).
+    mutating func withPayloads<R>(_ body: (UnsafeMutableBufferPointer<[UInt8]>) throws -> R) rethrows -> R {
+        try payloads.withUnsafeMutableBufferPointer { try body($0) }
     }
 
     /// Appends one Value, length first: `encode` appends the Value bytes.
@@ -105,6 +117,19 @@ public struct LatestRows {
         payload[start + 1] = UInt8(truncatingIfNeeded: length >> 8)
         payload[start + 2] = UInt8(truncatingIfNeeded: length >> 16)
         payload[start + 3] = UInt8(truncatingIfNeeded: length >> 24)
+    }
+
+    /// Leaves `rows` empty and frees what it held on another thread.
+    static func releaseInBackground(_ rows: inout LatestRows) {
+        final class Box: @unchecked Sendable {
+            var rows: LatestRows?
+            init(_ rows: LatestRows) { self.rows = rows }
+        }
+        let box = Box(rows)
+        rows = LatestRows(featureCount: rows.featureCount)
+        // The box holds the only reference left: whichever of this thread and the block lets go
+        // of the box last, the block has already dropped the table.
+        DispatchQueue.global(qos: .utility).async { box.rows = nil }
     }
 
     /// Whether the table is keyed by single Int64 join keys (`offer(int64Key:...)`).

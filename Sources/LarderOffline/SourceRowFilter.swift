@@ -10,16 +10,17 @@ extension ColumnBatch {
     func rowsWithin(column index: Int, range: ClosedRange<Int64>) -> [Int]? {
         let column = columns[index]
         guard case .int64(let values) = column.values else { return [] }
-        var kept: [Int] = []
-        var all = true
-        for row in 0 ..< rowCount {
-            if !column.isNull(row) && range.contains(values[row]) {
-                kept.append(row)
-            } else {
-                all = false
-            }
-        }
-        return all ? nil : kept
+        let validity = column.validity
+        func within(_ row: Int) -> Bool { (validity?[row] ?? true) && range.contains(values[row]) }
+        // The first row outside, before building any list: a window usually holds the whole
+        // batch, and appending every row index (1M for the materialize benchmark's one row
+        // group, regrown as it went) to return nil cost 58 M instructions under callgrind.
+        var first = 0
+        while first < rowCount && within(first) { first += 1 }
+        if first == rowCount { return nil }
+        var kept = Array(0 ..< first)
+        for row in first + 1 ..< rowCount where within(row) { kept.append(row) }
+        return kept
     }
 
     /// The batch restricted to `rows` (ascending row indices).

@@ -124,3 +124,82 @@ final class MaterializeTests: XCTestCase {
         XCTAssertEqual(latest.count, 2)
     }
 }
+
+/// The winner pass split over row ranges and threads (Int64WinnerPass, LatestRows.encodePayloads)
+/// keeps exactly what one row-by-row pass keeps: the same winners (ties to the first row), the
+/// same slot order, the same bytes.
+final class MaterializeParallelWinnerTests: XCTestCase {
+    /// 3,000 rows of 200 drivers in a scrambled order, from 6 event times and 4 created times
+    /// (often null), so that winners tie and sit in every range.
+    static let csv: String = {
+        var lines = ["driver_id,event_timestamp,created,trips,city"]
+        var state: UInt64 = 42
+        func next(_ n: UInt64) -> Int { state = state &* 6364136223846793005 &+ 1442695040888963407; return Int((state >> 33) % n) }
+        for row in 0 ..< 3000 {
+            let driver = next(200), hour = 10 + next(6), created = next(5)
+            let createdText = created == 4 ? "" : "2025-01-01T0\(created):00:00Z"
+            lines.append("\(driver),2025-01-01T\(hour):00:00Z,\(createdText),\(row),city-\(row)")
+        }
+        return lines.joined(separator: "\n")
+    }()
+
+    func testEmptyBatchHasNoWinners() {
+        XCTAssertTrue(Int64WinnerPass.winners(ids: [], eventNanos: [], created: nil, createdValidity: nil,
+                                              rows: 0, ranges: 2, minimumRows: 1).isEmpty)
+    }
+
+    /// Within a range: the greatest (event, created) wins, the first row of a full tie; a null
+    /// created time (Int64.min) loses to any; entities listed in first-appearance order.
+    func testRangeKeepsFirstRowOfGreatestPair() {
+        let ranges = Int64WinnerPass.winners(ids: [7, 3, 7, 7, 3, 7], eventNanos: [5, 1, 5, 5, 2, 4],
+                                             created: [1, 0, 2, 2, 9, 9], createdValidity: [true, true, true, true, false, true],
+                                             rows: 6, ranges: 1)
+        XCTAssertEqual(ranges.count, 1)
+        XCTAssertEqual(ranges[0].map(\.id), [7, 3])
+        XCTAssertEqual(ranges[0].map(\.row), [2, 4], "7: rows 2 and 3 tie on (5, 2), row 2 first; 3: the later event, created null")
+        XCTAssertEqual(ranges[0][1].createdNanos, .min)
+    }
+
+    func testRangesAndThreadsKeepTheSingleRowPassResult() throws {
+        let fixture = try DriverRepoFixture(csv: Self.csv)
+        defer { fixture.remove() }
+        func run(_ configure: (inout Materializer) throws -> Void) throws -> (MemorySink, ViewMaterializeResult, [[UInt8]]) {
+            var materializer = Materializer(repo: fixture.repo)
+            materializer.batchSize = 7
+            try configure(&materializer)
+            let sink = MemorySink()
+            let result = try materializer.materialize(view: fixture.view, start: nanos("2025-01-01T00:00:00Z"),
+                                                      end: nanos("2025-01-02T00:00:00Z"), into: sink)
+            let source = try ViewSource(view: fixture.view, definitions: fixture.repo.definitions, repoDirectory: fixture.repo.directory)
+            let (latest, _) = try materializer.latestRows(of: source, start: nanos("2025-01-01T00:00:00Z"), end: nanos("2025-01-02T00:00:00Z"))
+            return (sink, result, latest.keys)
+        }
+        // One range, one encoding thread: the reference.
+        let (single, singleResult, singleOrder) = try run {
+            $0.winnerRanges = 1
+            $0.encodeMinimumSlots = .max
+        }
+        // The serialized-key path (a worker share of one takes it): row by row, no winner pass.
+        let (general, generalResult, generalOrder) = try run { $0.share = try WorkerShare(count: 1, index: 0) }
+        XCTAssertEqual(singleResult.entities, 200)
+        XCTAssertEqual(singleResult.written, 200)
+        /// Entities whose hash differs (a count, not the 200 hashes, when they do).
+        func differing(_ a: MemorySink, _ b: MemorySink) -> Int {
+            Set(a.hashes.keys).union(b.hashes.keys).filter { a.hashes[$0] != b.hashes[$0] }.count
+        }
+        XCTAssertEqual(differing(general, single), 0, "the winner pass against the row-by-row offer")
+        XCTAssertEqual(generalOrder, singleOrder, "slots in first-appearance order")
+        XCTAssertEqual(generalResult.bytes, singleResult.bytes)
+        for ranges in [2, 3, 7] {
+            let (split, splitResult, splitOrder) = try run {
+                $0.winnerRanges = ranges
+                $0.winnerRangeMinimumRows = 1
+                $0.encodeMinimumSlots = 1
+            }
+            XCTAssertEqual(differing(split, single), 0, "\(ranges) ranges")
+            XCTAssertEqual(splitOrder, singleOrder, "\(ranges) ranges: slot order")
+            XCTAssertEqual(splitResult.written, singleResult.written)
+            XCTAssertEqual(splitResult.bytes, singleResult.bytes)
+        }
+    }
+}

@@ -8,7 +8,9 @@
 #   into redis-server and into `larder serve`, and times `larder materialize` and `feast materialize`
 #   into the same server, so materialize/floor and feast/larder come from the same run.
 # env:   VENV (default /root/.cache/larder/venv-r7, feast[redis]==0.67.0), RUNS (default 3),
-#        LARDER (default .build/release/larder), WORK (default ~/.cache/larder/bench-materialize)
+#        LARDER (default .build/release/larder), WORK (default ~/.cache/larder/bench-materialize),
+#        LARDER_SERVE (the `larder serve` binary of the floor section, default $LARDER: give one
+#        server to a before/after of the client, e.g. LARDER=<main's> then LARDER=<branch's>)
 # Data (1M rows x 10 features, 100K drivers; 100K entity rows) is generated once into $WORK/data
 # by gen_data.py. Starts its own redis-server on a free port and stops it by PID.
 # Prints one line per measurement; bench/results/materialize.md summarizes a run.
@@ -18,6 +20,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 VENV=${VENV:-/root/.cache/larder/venv-r7}
 RUNS=${RUNS:-3}
 LARDER=${LARDER:-$ROOT/.build/release/larder}
+LARDER_SERVE=${LARDER_SERVE:-$LARDER}
 WORK=${WORK:-$HOME/.cache/larder/bench-materialize}
 SECTIONS=${*:-mat embedded hist}
 PY=$VENV/bin/python
@@ -108,7 +111,8 @@ if [[ " $SECTIONS " == *" floor "* ]]; then
   server_cpu() { redis-cli -p "$1" info cpu | tr -d '\r' | awk -F: '/^used_cpu_(user|sys):/ {s+=$2} END {printf "%.3f", s}'; }
   LARDER_PORT=$(free_port)
   mkdir -p "$WORK/serve-floor"
-  "$LARDER" serve --port "$LARDER_PORT" --threads 2 --no-http --dir "$WORK/serve-floor" > "$WORK/serve-floor.log" 2>&1 &
+  echo "client: $("$LARDER" --version) | server: $("$LARDER_SERVE" --version)"
+  "$LARDER_SERVE" serve --port "$LARDER_PORT" --threads 2 --no-http --dir "$WORK/serve-floor" > "$WORK/serve-floor.log" 2>&1 &
   PIDS+=($!)
   until redis-cli -p "$LARDER_PORT" ping > /dev/null 2>&1; do sleep 0.1; done
   export LARDER_STATE=$WORK/floor_state.db
