@@ -220,7 +220,9 @@ public final class ClientRegistry: @unchecked Sendable {
     private var clients: [Int: ClientSession] = [:]
     private var monitors: [Int: ClientSession] = [:]
     private let nextId = ManagedAtomic<Int>(1)
-    let monitorCount = ManagedAtomic<Int>(0)
+    /// An UnsafeAtomic: dispatch reads it per command.
+    let monitorCount = UnsafeAtomic<Int>.create(0)
+    deinit { monitorCount.destroy() }
     let connectedCount = ManagedAtomic<Int>(0)
     let totalConnections = ManagedAtomic<Int>(0)
     let rejectedConnections = ManagedAtomic<Int>(0)

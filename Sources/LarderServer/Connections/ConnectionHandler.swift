@@ -55,17 +55,19 @@ final class ConnectionHandler: ChannelInboundHandler {
     let noShardHeld: [Shard?]
     /// `server.acl.epoch`, held here so dispatch's per-command ACL test is one load off `self`
     /// (through `server.acl` it cost ~60 user instructions per GET under callgrind: retains).
-    let aclEpoch: ManagedAtomic<Int>
+    let aclEpoch: UnsafeAtomic<Int>
     /// The server-wide flags dispatch and process read per command or per read, held here for
     /// the same reason: each one reached through `server.x.y` cost a retain and a release
     /// (~25 user instructions under callgrind, seven per unpipelined GET; engine.md stop 26).
-    let loadingActive: ManagedAtomic<Bool>
-    let memoryFull: ManagedAtomic<Bool>
-    let refusingWrites: ManagedAtomic<Bool>
-    let pauseMode: ManagedAtomic<Int>
-    let monitorCount: ManagedAtomic<Int>
-    let protoMaxBulkLength: ManagedAtomic<Int>
-    let protoMaxMultibulkLength: ManagedAtomic<Int>
+    /// UnsafeAtomics (their owners, which `server` holds, destroy them): a ManagedAtomic, even
+    /// held here, still cost a call through the class per read.
+    let loadingActive: UnsafeAtomic<Bool>
+    let memoryFull: UnsafeAtomic<Bool>
+    let refusingWrites: UnsafeAtomic<Bool>
+    let pauseMode: UnsafeAtomic<Int>
+    let monitorCount: UnsafeAtomic<Int>
+    let protoMaxBulkLength: UnsafeAtomic<Int>
+    let protoMaxMultibulkLength: UnsafeAtomic<Int>
     /// This client's channels and patterns (nil until it first subscribes); PubSub.swift.
     var subscriber: PubSubSubscriber? = nil
     /// Messages this read published, for the other loops (sent with the remote batches).
