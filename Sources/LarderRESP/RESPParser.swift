@@ -229,7 +229,16 @@ public struct RESPParser {
     @inline(__always)
     static func find(_ byte: UInt8, in buf: UnsafeRawBufferPointer, from: Int, to end: Int) -> Int? {
         guard from < end, let base = buf.baseAddress else { return nil }
-        guard let hit = memchr(base + from, Int32(byte), end - from) else { return nil }
+        // The '\r' after a count or a length is a few bytes on: looked for here first, since a
+        // call to memchr for those cost ~18 user instructions each, three per GET (engine.md,
+        // stop 26). Longer scans (inline requests) still go to memchr.
+        let near = min(end, from &+ 8)
+        var i = from
+        while i < near {
+            if base.load(fromByteOffset: i, as: UInt8.self) == byte { return i }
+            i &+= 1
+        }
+        guard i < end, let hit = memchr(base + i, Int32(byte), end - i) else { return nil }
         return UnsafeRawPointer(hit) - base
     }
 
