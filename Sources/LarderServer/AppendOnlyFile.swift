@@ -510,6 +510,13 @@ extension ShardWorker {
     /// writes and fsyncs once in beforeSleep. Measured before this, with one write (and with
     /// `always` one fsync) per client read: 156 us of server CPU per SET at 50 clients with
     /// `always`, against redis' 24 (bench/aof/run.py).
+    /// Whether `afterAOFWrite` would hold replies now; tested before making its closure, which
+    /// otherwise retained and released the connection on every flush (engine.md, stop 26).
+    @inline(__always) var aofWriteOwed: Bool {
+        let b = aofBuffer
+        return !b.bytes.isEmpty || b.fsyncOwed
+    }
+
     @inline(__always) func afterAOFWrite(_ work: @escaping () -> Void) -> Bool {
         let b = aofBuffer
         guard !b.bytes.isEmpty || b.fsyncOwed else { return false }

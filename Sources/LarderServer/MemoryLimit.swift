@@ -29,7 +29,9 @@ import Glibc
 final class MemoryLimit: @unchecked Sendable {
     /// Over the limit at the last measure: `noeviction` refuses writes at dispatch on it, and
     /// the embedded materialization stops.
-    let full = ManagedAtomic<Bool>(false)
+    /// An UnsafeAtomic: dispatch reads it per command.
+    let full = UnsafeAtomic<Bool>.create(false)
+    deinit { full.destroy() }
     /// The allocator's in-use bytes at the last measure.
     let measured = ManagedAtomic<Int>(0)
     /// Per shard: bytes its writes added minus bytes it evicted since the last measure.

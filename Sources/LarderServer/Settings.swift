@@ -25,8 +25,9 @@ public final class ServerSettings: @unchecked Sendable {
     /// (`tls-handshake-timeout`, Larder's addition: Redis has none).
     public let tlsHandshakeTimeout: ManagedAtomic<Int>
 
-    public let protoMaxBulkLength: ManagedAtomic<Int>
-    public let protoMaxMultibulkLength: ManagedAtomic<Int>
+    /// UnsafeAtomics (as notifyKeyspaceEvents): read on every read from a client.
+    public let protoMaxBulkLength: UnsafeAtomic<Int>
+    public let protoMaxMultibulkLength: UnsafeAtomic<Int>
     public let clientQueryBufferLimit: ManagedAtomic<Int>
     public let maxClients: ManagedAtomic<Int>
     /// Seconds of client inactivity before the server closes it (0 = never), like Redis' `timeout`.
@@ -39,7 +40,10 @@ public final class ServerSettings: @unchecked Sendable {
     /// ManagedAtomic (a class) would (ACL's epoch measured ~60 instructions a command that way).
     public let notifyKeyspaceEvents = UnsafeAtomic<Int>.create(0)
 
-    deinit { notifyKeyspaceEvents.destroy() }
+    deinit {
+        notifyKeyspaceEvents.destroy()
+        protoMaxBulkLength.destroy(); protoMaxMultibulkLength.destroy(); maxMemory.destroy()
+    }
     /// Redis' `protected-mode`: while on and the default user has no password, only clients
     /// from loopback addresses are served (see `ConnectionHandler.channelActive`).
     public let protectedMode: ManagedAtomic<Bool>
@@ -53,7 +57,8 @@ public final class ServerSettings: @unchecked Sendable {
     /// Redis' `maxmemory` in bytes (0 = no limit) and what happens over it (MemoryLimit.swift):
     /// `maxmemory-policy` (an `EvictionPolicy` raw value), `maxmemory-samples`,
     /// `maxmemory-eviction-tenacity`. The LFU parameters are KeyAccess's (process-wide).
-    public let maxMemory: ManagedAtomic<Int>
+    /// An UnsafeAtomic (as notifyKeyspaceEvents): read by every write that may add data.
+    public let maxMemory: UnsafeAtomic<Int>
     public let maxMemoryPolicy = ManagedAtomic<Int>(EvictionPolicy.noeviction.rawValue)
     public let maxMemorySamples = ManagedAtomic<Int>(5)
     public let evictionTenacity = ManagedAtomic<Int>(10)
@@ -128,13 +133,13 @@ public final class ServerSettings: @unchecked Sendable {
         self.aclLogMaxLength = ManagedAtomic(aclLogMaxLength)
         self.listenPlain = listenPlain; self.tlsPort = tlsPort; self._tls = tls
         self.tlsHandshakeTimeout = ManagedAtomic(tlsHandshakeTimeout)
-        self.maxMemory = ManagedAtomic(maxMemory)
+        self.maxMemory = .create(maxMemory)
         self._dir = dir; self._dbFilename = dbFilename; self._savePoints = savePoints
         self.stopWritesOnSaveError = ManagedAtomic(stopWritesOnSaveError)
         self.port = port; self.bind = bind; self.threads = max(1, threads); self.pinThreads = pinThreads
         self._requirePass = requirePass
-        self.protoMaxBulkLength = ManagedAtomic(protoMaxBulkLength)
-        self.protoMaxMultibulkLength = ManagedAtomic(protoMaxMultibulkLength)
+        self.protoMaxBulkLength = .create(protoMaxBulkLength)
+        self.protoMaxMultibulkLength = .create(protoMaxMultibulkLength)
         self.clientQueryBufferLimit = ManagedAtomic(clientQueryBufferLimit)
         self.maxClients = ManagedAtomic(maxClients)
         self.idleTimeout = ManagedAtomic(idleTimeout)

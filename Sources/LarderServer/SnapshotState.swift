@@ -25,7 +25,9 @@ final class SnapshotState: @unchecked Sendable {
     let scheduledRunning = ManagedAtomic<Bool>(false)
     /// True while `stop-writes-on-bgsave-error` refuses writes (kept as one flag so the write
     /// path reads one atomic, not the settings' lock).
-    let refusingWrites = ManagedAtomic<Bool>(false)
+    /// An UnsafeAtomic: dispatch reads it per command.
+    let refusingWrites = UnsafeAtomic<Bool>.create(false)
+    deinit { refusingWrites.destroy() }
     /// A background snapshot is running (INFO rdb_bgsave_in_progress; BGSAVE and SAVE refuse).
     let backgroundRunning = ManagedAtomic<Bool>(false)
     /// Unix seconds when it started (INFO rdb_current_bgsave_time_sec).
@@ -96,7 +98,9 @@ final class SnapshotState: @unchecked Sendable {
 /// the embedded materialization of `serve --materialize`. Commands without the `loading` flag
 /// get -LOADING meanwhile (ConnectionHandler.dispatch reads `active`, one atomic load).
 public final class LoadingState: @unchecked Sendable {
-    let active = ManagedAtomic<Bool>(false)
+    /// An UnsafeAtomic: dispatch reads it per command.
+    let active = UnsafeAtomic<Bool>.create(false)
+    deinit { active.destroy() }
     let startedAt = ManagedAtomic<Int>(0)
     /// Bytes of the snapshot file, and how far the reader is (0 for a materialization).
     let totalBytes = ManagedAtomic<Int>(0)

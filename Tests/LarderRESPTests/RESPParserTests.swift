@@ -163,6 +163,33 @@ final class RESPParserTests: XCTestCase {
         XCTAssertFalse(h.parser.isInsideCommand)
     }
 
+    /// Arguments go straight into the caller's spans: a command cut short or refused leaves
+    /// them as they were before it, and one resumed later reports all its arguments at once.
+    func testSpansHoldOnlyWholeCommands() {
+        var parser = RESPParser()
+        var spans: [ArgumentSpan] = []
+        let get = Self.multibulk(["GET", "k"]).utf8.count
+        var bytes = Array((Self.multibulk(["GET", "k"]) + "*2\r\n$3\r\nSET\r\n$1").utf8)
+        bytes.withUnsafeMutableBytes { buf in
+            XCTAssertEqual(parser.parse(buf, start: 0, into: &spans), .command(argumentCount: 2, end: get))
+            XCTAssertEqual(parser.parse(buf, start: get, into: &spans), .incomplete)
+        }
+        XCTAssertEqual(spans.count, 2, "the cut command's first argument is not in the spans")
+        // The caller keeps the bytes from the command's start (here moved to offset 0).
+        var rest = Array(bytes[get...]) + Array("\r\nv\r\n".utf8)
+        rest.withUnsafeMutableBytes { buf in
+            XCTAssertEqual(parser.parse(buf, start: 0, into: &spans), .command(argumentCount: 2, end: buf.count))
+        }
+        XCTAssertEqual(spans[2...].map { Array(rest[$0.offset..<$0.offset + $0.count]) }, [Array("SET".utf8), Array("v".utf8)])
+        var bad = Array("*3\r\n$1\r\na\r\n$1\r\nb\r\n:1\r\n".utf8)
+        bad.withUnsafeMutableBytes { buf in
+            guard case .error(let e) = parser.parse(buf, start: 0, into: &spans) else { return XCTFail("no error") }
+            XCTAssertEqual(e.message, "Protocol error: expected '$', got ':'")
+        }
+        XCTAssertEqual(spans.count, 4, "a refused command adds no spans")
+        XCTAssertFalse(parser.isInsideCommand)
+    }
+
     // MARK: integers (Redis' string2ll)
 
     func int(_ s: String) -> Int? {
@@ -173,6 +200,11 @@ final class RESPParserTests: XCTestCase {
         XCTAssertEqual(int("0"), 0)
         XCTAssertEqual(int("7"), 7)
         XCTAssertEqual(int("-7"), -7)
+        // Up to 18 digits take a path without overflow checks; 19 and 20 the checked one.
+        XCTAssertEqual(int("999999999999999999"), 999_999_999_999_999_999)
+        XCTAssertEqual(int("1000000000000000000"), 1_000_000_000_000_000_000)
+        XCTAssertNil(int("12345678901234567x"))
+        XCTAssertNil(int("1234567890123456789x"))
         XCTAssertEqual(int("9223372036854775807"), Int.max)
         XCTAssertEqual(int("-9223372036854775808"), Int.min)
         for bad in ["", "-", "-0", "01", "+1", " 1", "1 ", "1a", "0x1", "9223372036854775808",

@@ -29,8 +29,9 @@ public final class ACLState: @unchecked Sendable {
     private let lock = NIOLock()
     private var users: [String: ACLUser]
     private var log: [ACLLogEntry] = []
-    /// Bumped by every change of any user.
-    let epoch = ManagedAtomic<Int>(0)
+    /// Bumped by every change of any user. An UnsafeAtomic: dispatch reads it per command.
+    let epoch = UnsafeAtomic<Int>.create(0)
+    deinit { epoch.destroy() }
     /// Redis' authRequired: the default user has passwords (not nopass) or is off.
     let defaultNeedsAuth = ManagedAtomic<Bool>(false)
     /// Redis' `acllog-max-len` (the setting's atomic: CONFIG SET applies at the next entry).

@@ -3,8 +3,13 @@ import LarderStore
 
 /// Everything a command handler may use while it runs: where to write its reply, the keyspaces
 /// it may touch, the clock, and (only on the connection's own thread) the client's session.
+///
+/// `out`, `session` and `server` are unowned(unsafe): a context lives only while its creator
+/// runs one command, and every creator holds all three for longer (the connection handler, the
+/// remote batch, the AOF loader). Strong references cost a retain each when the context is made
+/// and a release each when it is dropped, once per command (engine.md, stop 26).
 public struct CommandContext {
-    public let out: ReplyWriter
+    public unowned(unsafe) let out: ReplyWriter
     public var dbIndex: Int
     /// Milliseconds since the epoch, read once per batch (as Redis caches mstime per command).
     public let now: Int64
@@ -12,8 +17,8 @@ public struct CommandContext {
     let shards: [Shard?]
     let shardCount: Int
     /// The client, when running on its own thread (connection commands, borrowed executions).
-    public let session: ClientSession?
-    public let server: ServerState
+    public unowned(unsafe) let session: ClientSession?
+    public unowned(unsafe) let server: ServerState
     /// The first key's hash as routing computed it, so the key is hashed once per command:
     /// `db(for:)` reuses it for that very argument (same bytes: same start and length).
     var routedKey: UnsafeRawBufferPointer? = nil

@@ -12,7 +12,9 @@ import NIOCore
 public final class ClientPause: @unchecked Sendable {
     public enum Mode: Int { case off = 0, write = 1, all = 2 }
     /// The mode in force; it ends lazily at `endMilliseconds` (see `current`).
-    let mode = ManagedAtomic<Int>(Mode.off.rawValue)
+    /// An UnsafeAtomic: dispatch reads it per command.
+    let mode = UnsafeAtomic<Int>.create(Mode.off.rawValue)
+    deinit { mode.destroy() }
     let endMilliseconds = ManagedAtomic<Int64>(0)
 
     /// Pauses until `end` (ms since the epoch), keeping the later end and the stricter mode of

@@ -76,18 +76,24 @@ public final class ClientSession {
     var aclUnrestricted: Bool
 
     // Read by other threads.
-    let dbIndex = ManagedAtomic<Int>(0)
-    let lastInteraction: ManagedAtomic<Int>
-    let lastCommandId = ManagedAtomic<Int>(-1)
+    // The six read or stored on every request or read are UnsafeAtomics over one allocation
+    // of this session, freed by deinit: a ManagedAtomic reached through the session cost a
+    // retain, a release and an out-of-line `_ptr` call per access (~35 user instructions each,
+    // six to seven per unpipelined GET under callgrind; bench/results/engine.md, stop 26).
+    let dbIndex: UnsafeAtomic<Int>
+    let lastInteraction: UnsafeAtomic<Int>
+    let lastCommandId: UnsafeAtomic<Int>
     /// Index into the last command's `subcommands` (-1 = none), for CLIENT LIST's `cmd=`.
     let lastSubcommandIndex = ManagedAtomic<Int>(-1)
-    let commandCount = ManagedAtomic<Int>(0)
+    let commandCount: UnsafeAtomic<Int>
     let isMonitor = ManagedAtomic<Bool>(false)
     /// The connection's query buffer: bytes in it (the whole read while its commands run, as
     /// Redis' qbuf, then what is kept of a partial command; 0 when nothing is kept) and its
     /// unused capacity (qbuf-free). Stored once per read.
-    let queryBufferBytes = ManagedAtomic<Int>(0)
-    let queryBufferFree = ManagedAtomic<Int>(0)
+    let queryBufferBytes: UnsafeAtomic<Int>
+    let queryBufferFree: UnsafeAtomic<Int>
+    private let perRequestAtomics: UnsafeMutablePointer<UnsafeAtomic<Int>.Storage>
+    private static let perRequestAtomicCount = 6
     /// Reply bytes queued in the channel beyond Redis' 16 KB reply chunk, and the writes that
     /// queued them since the socket last drained (CLIENT LIST omem / oll, events=rw). Stored
     /// only while the channel is over its write mark (ConnectionHandler.noteOutputQueued), so
@@ -128,7 +134,20 @@ public final class ClientSession {
         self.authenticated = authenticated
         let now = Clock.nowMilliseconds()
         self.createdAt = now
-        self.lastInteraction = ManagedAtomic(Int(now))
+        let storage = UnsafeMutablePointer<UnsafeAtomic<Int>.Storage>.allocate(capacity: Self.perRequestAtomicCount)
+        for (i, initial) in [Int(now), -1, 0, 0, 0, 0].enumerated() { (storage + i).initialize(to: .init(initial)) }
+        self.perRequestAtomics = storage
+        self.lastInteraction = UnsafeAtomic(at: storage)
+        self.lastCommandId = UnsafeAtomic(at: storage + 1)
+        self.commandCount = UnsafeAtomic(at: storage + 2)
+        self.queryBufferBytes = UnsafeAtomic(at: storage + 3)
+        self.queryBufferFree = UnsafeAtomic(at: storage + 4)
+        self.dbIndex = UnsafeAtomic(at: storage + 5)
+    }
+
+    deinit {
+        perRequestAtomics.deinitialize(count: Self.perRequestAtomicCount)
+        perRequestAtomics.deallocate()
     }
 
     static func describe(_ a: SocketAddress) -> String {
@@ -201,7 +220,9 @@ public final class ClientRegistry: @unchecked Sendable {
     private var clients: [Int: ClientSession] = [:]
     private var monitors: [Int: ClientSession] = [:]
     private let nextId = ManagedAtomic<Int>(1)
-    let monitorCount = ManagedAtomic<Int>(0)
+    /// An UnsafeAtomic: dispatch reads it per command.
+    let monitorCount = UnsafeAtomic<Int>.create(0)
+    deinit { monitorCount.destroy() }
     let connectedCount = ManagedAtomic<Int>(0)
     let totalConnections = ManagedAtomic<Int>(0)
     let rejectedConnections = ManagedAtomic<Int>(0)

@@ -61,7 +61,7 @@ extension ConnectionHandler {
         }
         // While the dataset loads, as Redis: only commands flagged `loading` run. Commands with
         // subcommands pass here (Redis decides per subcommand: CONFIG GET, CLIENT LIST run).
-        if server.loading.active.load(ordering: .relaxed) && !spec.flags.contains(.loading) && spec.subcommands.isEmpty {
+        if loadingActive.load(ordering: .relaxed) && !spec.flags.contains(.loading) && spec.subcommands.isEmpty {
             emit { $0.error("LOADING Redis is loading the dataset in memory" as StaticString) }
             worker.errorStats.rejected(spec.id, code: "LOADING")
             if session.inMulti { session.multiFailed = true }
@@ -69,7 +69,7 @@ extension ConnectionHandler {
         }
         // noeviction only: under the other policies the write evicts first, on its shard
         // (CommandContext.makeRoomForWrite).
-        if server.memoryLimit.full.load(ordering: .relaxed) && spec.flags.contains(.denyoom)
+        if memoryFull.load(ordering: .relaxed) && spec.flags.contains(.denyoom)
             && server.settings.maxMemoryPolicy.load(ordering: .relaxed) == EvictionPolicy.noeviction.rawValue {
             emit { $0.error(MemoryLimit.oomError) }
             worker.errorStats.rejected(spec.id, code: "OOM")
@@ -77,7 +77,7 @@ extension ConnectionHandler {
             return
         }
         // Redis' stop-writes-on-bgsave-error: one atomic load; PING is refused too, as in Redis.
-        if server.snapshots.refusingWrites.load(ordering: .relaxed) && (spec.flags.contains(.write) || spec.name == "ping") {
+        if refusingWrites.load(ordering: .relaxed) && (spec.flags.contains(.write) || spec.name == "ping") {
             emit { $0.error(Self.misconfError) }
             worker.errorStats.rejected(spec.id, code: "MISCONF")
             if session.inMulti { session.multiFailed = true }
@@ -92,13 +92,13 @@ extension ConnectionHandler {
             return
         }
         // CLIENT PAUSE (after the other checks, as Redis' processCommand): one relaxed load.
-        if server.clientPause.mode.load(ordering: .relaxed) != 0 && pausePostpones(spec) {
+        if pauseMode.load(ordering: .relaxed) != 0 && pausePostpones(spec) {
             postponedForPause = true
             return
         }
         // Redis feeds monitors after a command runs, so SELECT shows the new database; a
         // connection command runs right here, the others later on their shards.
-        let feedMonitors = server.clients.monitorCount.load(ordering: .relaxed) > 0 &&
+        let feedMonitors = monitorCount.load(ordering: .relaxed) > 0 &&
             !Self.monitorSkips(spec, args)
         if feedMonitors && spec.route != .connection {
             Monitor.feed(spec, args, session: session, clients: server.clients)
@@ -317,7 +317,12 @@ extension ConnectionHandler {
                 ctx.routedKeyHash = firstKeyHash
             }
             worker.runTimed(spec, out, args, db: ctx.dbIndex, now: now, client: session) { spec.handler(&ctx, args) }
-            server.serveBlockedClients(held: held, by: worker)
+            // `held` is this worker's shard alone, or nothing: only this worker's queue can have
+            // clients to serve. Asking serveBlockedClients, which looks through server.workers,
+            // cost retains and releases on every command (engine.md, stop 26).
+            if held[worker.index] != nil && worker.blocking.nextReadySequence != nil {
+                server.serveBlockedClients(held: held, by: worker)
+            }
         }
         // Commands that change how this connection reads or lives (AUTH, HELLO, QUIT, RESET).
         parser.authenticated = session.authenticated

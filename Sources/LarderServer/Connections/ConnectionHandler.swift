@@ -24,6 +24,10 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var spans: [ArgumentSpan] = []
     private var commandStarts: [(first: Int, count: Int, end: Int)] = []
     static let commandsPerChunk = 128
+    /// Spans and command starts of earlier reads kept before clearing (see `process`): 1 KB and
+    /// 384 bytes a connection at most beyond one chunk's.
+    static let spansKept = 64
+    static let commandStartsKept = 16
 
     /// Replies ready to be written, in order.
     let out = ReplyWriter()
@@ -51,7 +55,19 @@ final class ConnectionHandler: ChannelInboundHandler {
     let noShardHeld: [Shard?]
     /// `server.acl.epoch`, held here so dispatch's per-command ACL test is one load off `self`
     /// (through `server.acl` it cost ~60 user instructions per GET under callgrind: retains).
-    let aclEpoch: ManagedAtomic<Int>
+    let aclEpoch: UnsafeAtomic<Int>
+    /// The server-wide flags dispatch and process read per command or per read, held here for
+    /// the same reason: each one reached through `server.x.y` cost a retain and a release
+    /// (~25 user instructions under callgrind, seven per unpipelined GET; engine.md stop 26).
+    /// UnsafeAtomics (their owners, which `server` holds, destroy them): a ManagedAtomic, even
+    /// held here, still cost a call through the class per read.
+    let loadingActive: UnsafeAtomic<Bool>
+    let memoryFull: UnsafeAtomic<Bool>
+    let refusingWrites: UnsafeAtomic<Bool>
+    let pauseMode: UnsafeAtomic<Int>
+    let monitorCount: UnsafeAtomic<Int>
+    let protoMaxBulkLength: UnsafeAtomic<Int>
+    let protoMaxMultibulkLength: UnsafeAtomic<Int>
     /// This client's channels and patterns (nil until it first subscribes); PubSub.swift.
     var subscriber: PubSubSubscriber? = nil
     /// Messages this read published, for the other loops (sent with the remote batches).
@@ -80,6 +96,13 @@ final class ConnectionHandler: ChannelInboundHandler {
         self.localShardHeld = local
         self.noShardHeld = [Shard?](repeating: nil, count: server.shardCount)
         self.aclEpoch = server.acl.epoch
+        self.loadingActive = server.loading.active
+        self.memoryFull = server.memoryLimit.full
+        self.refusingWrites = server.snapshots.refusingWrites
+        self.pauseMode = server.clientPause.mode
+        self.monitorCount = server.clients.monitorCount
+        self.protoMaxBulkLength = server.settings.protoMaxBulkLength
+        self.protoMaxMultibulkLength = server.settings.protoMaxMultibulkLength
     }
 
     // MARK: lifecycle
@@ -273,8 +296,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// once this returns, from which what must be kept is copied. `free`: CLIENT LIST's qbuf-free.
     private func process(_ raw: UnsafeMutableRawBufferPointer, free: Int, owner: ByteBuffer?) {
         // CONFIG SET may have changed proto-max-bulk-len; two relaxed loads per read.
-        parser.limits.maxBulkLength = server.settings.protoMaxBulkLength.load(ordering: .relaxed)
-        parser.limits.maxMultibulkLength = server.settings.protoMaxMultibulkLength.load(ordering: .relaxed)
+        parser.limits.maxBulkLength = protoMaxBulkLength.load(ordering: .relaxed)
+        parser.limits.maxMultibulkLength = protoMaxMultibulkLength.load(ordering: .relaxed)
 
         // CLIENT LIST's qbuf while these commands run: the whole read, as Redis' query buffer.
         session.queryBufferBytes.store(raw.count, ordering: .relaxed)
@@ -297,12 +320,17 @@ final class ConnectionHandler: ChannelInboundHandler {
             // fragmented the heap between the stored entries).
             chunks: while true {
                 if needParse {
-                    spans.removeAll(keepingCapacity: true)
-                    commandStarts.removeAll(keepingCapacity: true)
-                    next = 0
+                    // The spans of commands already run are never read again, so they are dropped
+                    // only past a small bound, not on every read: removeAll(keepingCapacity:) is
+                    // a generic replaceSubrange, ~250 user instructions per read for the two
+                    // arrays (an unpipelined GET's read, under callgrind; engine.md stop 26).
+                    if spans.count >= Self.spansKept { spans.removeAll(keepingCapacity: true) }
+                    if commandStarts.count >= Self.commandStartsKept { commandStarts.removeAll(keepingCapacity: true) }
+                    next = commandStarts.count
+                    let chunkStart = next
                     more = false
                     parse: while start < raw.count {
-                        if commandStarts.count >= Self.commandsPerChunk { more = true; break parse }
+                        if commandStarts.count - chunkStart >= Self.commandsPerChunk { more = true; break parse }
                         switch parser.parse(raw, start: start, into: &spans) {
                         case .command(let n, let end):
                             if n > 0 { commandStarts.append((spans.count - n, n, end)) }
@@ -452,7 +480,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     func flush() {
         // A write is acknowledged only once its AOF record is written (and fsynced, `always`):
         // the replies wait for this loop turn's write (ShardWorker.afterAOFWrite).
-        if worker.afterAOFWrite({ [self] in flush() }) { return }
+        if worker.aofWriteOwed && worker.afterAOFWrite({ [self] in flush() }) { return }
         drain: while piecesHead < pieces.count {
             switch pieces[piecesHead] {
             case .ready(let start, let end):
@@ -489,8 +517,8 @@ final class ConnectionHandler: ChannelInboundHandler {
             // One buffer reused for every flush: once NIO has written it, this handler holds the
             // only reference, so clear() keeps its storage (NIO still holding it, after a
             // partial write, makes the write below copy instead).
-            var b = outBuffer ?? transport.makeBuffer(capacity: max(out.count, 4096))
-            outBuffer = nil
+            // take(): moved out, not copied (a copy then `= nil` was a retain and a release).
+            var b = outBuffer.take() ?? transport.makeBuffer(capacity: max(out.count, 4096))
             b.clear()
             b.writeBytes(out.bytes)
             worker.netOutputBytes &+= out.count

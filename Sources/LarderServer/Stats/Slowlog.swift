@@ -7,15 +7,17 @@ import NIOConcurrencyHelpers
 /// changes; atomics, so `ShardWorker.runTimed` reads them with one load.
 public final class MonitoringSettings: @unchecked Sendable {
     /// Redis' `slowlog-log-slower-than`, microseconds: -1 logs nothing, 0 every command.
-    public let slowlogSlowerThan = ManagedAtomic<Int>(10_000)
+    /// This and latencyThreshold are UnsafeAtomics: every command reads them (runTimed).
+    public let slowlogSlowerThan = UnsafeAtomic<Int>.create(10_000)
     /// Redis' `slowlog-max-len`.
     public let slowlogMaxLen = ManagedAtomic<Int>(128)
     /// Redis' `latency-monitor-threshold`, milliseconds: 0 is off.
-    public let latencyThreshold = ManagedAtomic<Int>(0)
+    public let latencyThreshold = UnsafeAtomic<Int>.create(0)
     /// Slowlog ids are unique over all shards (GET merges the shards' logs by id).
     let nextSlowlogID = ManagedAtomic<Int>(0)
 
     public init() {}
+    deinit { slowlogSlowerThan.destroy(); latencyThreshold.destroy() }
 
     /// The duration from which a call is logged, in nanoseconds (Int.max: off).
     @inline(__always) var slowlogThresholdNanos: Int {
