@@ -104,7 +104,7 @@ final class RemoteBatch {
         self.server = server
         homeIndex = connection.worker.index
         assert(mailbox.senderIndex == homeIndex, "a batch sent from a thread that is not its connection's")
-        mailbox.send(.batch(self), from: homeIndex, to: target.index)
+        mailbox.post(.batch(self), from: homeIndex, to: target.index)
     }
 
     /// On the target's thread: runs now, or after the shard is given back when it is lent.
@@ -123,7 +123,7 @@ final class RemoteBatch {
 
     private func sendReplies() {
         let target = self.target.unsafelyUnwrapped
-        target.mailbox.unsafelyUnwrapped.send(.replies(self), from: target.index, to: homeIndex)
+        target.mailbox.unsafelyUnwrapped.post(.replies(self), from: target.index, to: homeIndex)
     }
 
     /// Back on the connection's thread: write what became ready.

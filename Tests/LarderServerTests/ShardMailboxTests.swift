@@ -126,7 +126,7 @@ final class ShardMailboxLaneStopTests: XCTestCase {
         XCTAssertEqual(lane.sent, 9)
         for stop in [2, 6, 8] {
             var got: [Int] = []
-            let (n, stopped) = lane.drain({ $0 != stop }) { got.append($0) }
+            let (n, stopped) = lane.drain({ $0.pointee != stop }) { got.append($0) }
             XCTAssertTrue(stopped, "drain should stop at \(stop)")
             XCTAssertEqual(n, got.count)
             XCTAssertEqual(got.last.map { $0 + 1 } ?? stop, stop, "everything before \(stop), then nothing")

@@ -141,13 +141,13 @@ final class SPSCLane<Element>: @unchecked Sendable {
     /// Pops what is in the ring now, in order, until `accept` refuses one (left in place);
     /// returns how many it took and whether it stopped at a refused one.
     @inline(__always)
-    private func popAll(_ accept: (Element) -> Bool, _ body: (Element) -> Void) -> (Int, Bool) {
+    private func popAll(_ accept: (UnsafePointer<Element>) -> Bool, _ body: (Element) -> Void) -> (Int, Bool) {
         var h = head.load(ordering: .relaxed)
         let t = tail.load(ordering: .acquiring)
         var n = 0
         while h != t {
             let slot = slots + (h & mask)
-            if !accept(slot.pointee) { return (n, true) }
+            if !accept(slot) { return (n, true) }
             let e = slot.move()
             h &+= 1
             n &+= 1
@@ -165,9 +165,10 @@ final class SPSCLane<Element>: @unchecked Sendable {
     }
 
     /// Delivers the messages sent so far, in order, up to the first one `accept` refuses (which
-    /// stays first); `stopped` says whether one was refused.
+    /// stays first); `stopped` says whether one was refused. `accept` looks at the message where
+    /// it lies (a copy of it would cost a retain and a release of its payload).
     @inline(__always)
-    func drain(_ accept: (Element) -> Bool, _ body: (Element) -> Void) -> (taken: Int, stopped: Bool) {
+    func drain(_ accept: (UnsafePointer<Element>) -> Bool, _ body: (Element) -> Void) -> (taken: Int, stopped: Bool) {
         var (n, stopped) = popAll(accept, body)
         if !stopped && spilled.load(ordering: .acquiring) != 0 {
             let (m, s) = drainSpill(accept, body)
@@ -178,7 +179,7 @@ final class SPSCLane<Element>: @unchecked Sendable {
     }
 
     @inline(never)
-    private func drainSpill(_ accept: (Element) -> Bool, _ body: (Element) -> Void) -> (Int, Bool) {
+    private func drainSpill(_ accept: (UnsafePointer<Element>) -> Bool, _ body: (Element) -> Void) -> (Int, Bool) {
         let taken: [Element] = spillLock.withLock {
             let s = spill
             spill = []
@@ -190,7 +191,7 @@ final class SPSCLane<Element>: @unchecked Sendable {
         var i = 0
         if !stopped {
             while i < taken.count {
-                if !accept(taken[i]) { stopped = true; break }
+                if !taken.withUnsafeBufferPointer({ accept($0.baseAddress! + i) }) { stopped = true; break }
                 receivedCount.pointee &+= 1
                 body(taken[i])
                 i += 1
@@ -232,9 +233,16 @@ final class ShardMailbox<Element>: @unchecked Sendable {
     let threads: Int
     /// [from * threads + to]; nil on the diagonal (a thread's work for itself is its loop's).
     private let lanes: [SPSCLane<Element>?]
+    /// The same lanes, unretained (`lanes` owns them): reaching one costs no retain and release.
+    private let laneTable: UnsafeMutablePointer<Unmanaged<SPSCLane<Element>>?>
     private let flags: UnsafeMutableRawPointer
     private let wakers: UnsafeMutablePointer<Weak>
     private struct Weak { weak var waker: MailboxWaker? }
+    /// Per sending thread, on its own 128-byte blocks (only that thread touches them): whether
+    /// it defers the wake-ups of `post` to the end of its loop turn, how many peers it owes
+    /// one, and a flag per peer (`owes`).
+    private let owed: UnsafeMutablePointer<Int>
+    private let owedStride: Int
 
     /// `capacity` messages per lane (a power of two); beyond it a lane spills (see SPSCLane).
     init(threads: Int, capacity: Int = 256) {
@@ -245,6 +253,8 @@ final class ShardMailbox<Element>: @unchecked Sendable {
             for to in 0..<threads { lanes.append(from == to ? nil : SPSCLane(capacity: capacity)) }
         }
         self.lanes = lanes
+        laneTable = .allocate(capacity: lanes.count)
+        laneTable.initialize(from: lanes.map { $0.map { Unmanaged.passUnretained($0) } }, count: lanes.count)
         let flags = UnsafeMutableRawPointer.allocate(byteCount: threads * 128, alignment: 128)
         for i in 0..<threads {
             (flags + i * 128).bindMemory(to: UnsafeAtomic<Int>.Storage.self, capacity: 1).initialize(to: .init(0))
@@ -253,9 +263,14 @@ final class ShardMailbox<Element>: @unchecked Sendable {
         let wakers = UnsafeMutablePointer<Weak>.allocate(capacity: threads)
         wakers.initialize(repeating: Weak(), count: threads)
         self.wakers = wakers
+        owedStride = (threads + 2 + 15) / 16 * 16
+        owed = .allocate(capacity: threads * owedStride)
+        owed.initialize(repeating: 0, count: threads * owedStride)
     }
 
     deinit {
+        laneTable.deallocate()
+        owed.deallocate()
         flags.deallocate()
         wakers.deinitialize(count: threads)
         wakers.deallocate()
@@ -291,12 +306,67 @@ final class ShardMailbox<Element>: @unchecked Sendable {
     @inline(__always)
     func lane(from: Int, to: Int) -> SPSCLane<Element> { lanes[from &* threads &+ to].unsafelyUnwrapped }
 
+    /// `body` with the lane from `from` to `to`, borrowed: no retain and release (per turn and
+    /// lane on the drain, per message on the send).
+    @inline(__always)
+    func withLane<R>(from: Int, to: Int, _ body: (SPSCLane<Element>) -> R) -> R {
+        laneTable[from &* threads &+ to].unsafelyUnwrapped._withUnsafeGuaranteedRef(body)
+    }
+
     /// From thread `from` (the caller's own index) to thread `to` (another one).
     @inline(__always)
     func send(_ e: Element, from: Int, to: Int) {
-        lane(from: from, to: to).send(e)
+        withLane(from: from, to: to) { $0.send(e) }
         wakeIfSleeping(to)
     }
+
+    /// A hop (a batch or its replies) from thread `from` to thread `to`: as `send`, except that
+    /// a loop that defers its wake-ups (`deferWakes`) only notes that `to` may need one and
+    /// wakes it once at the end of its turn (`flushWakes`), with every hop of the turn already
+    /// on the ring. Sending wakes as they came cost, with both threads on one core, a switch to
+    /// the peer and back per connection read (the woken peer preempts the sender, runs one
+    /// batch, sleeps again): bench/results/engine.md "Stop 26". Only hops are deferred: a
+    /// `.task` may be one that a thread waits for, and it still wakes at once.
+    @inline(__always)
+    func post(_ e: Element, from: Int, to: Int) {
+        withLane(from: from, to: to) { $0.send(e) }
+        let mine = owed + from &* owedStride
+        if mine[0] == 0 {
+            wakeIfSleeping(to)
+        } else if mine[2 &+ to] == 0 {
+            mine[2 &+ to] = 1
+            mine[1] &+= 1
+        }
+    }
+
+    /// Thread `me` (a loop, on its thread) defers the wake-ups of its `post`s to `flushWakes`,
+    /// which it then calls every turn before it waits.
+    func deferWakes(_ me: Int) { owed[me &* owedStride] = 1 }
+
+    /// Thread `me`, at the end of its turn: wakes each peer it posted to this turn that is
+    /// asleep or about to be, one fence for all of them. `wake(to)` does it (the io_uring loop
+    /// queues an IORING_OP_MSG_RING in the submission its wait makes anyway); by default the
+    /// peer's `wakeFromMailbox`.
+    @inline(__always)
+    func flushWakes(_ me: Int, _ wake: (Int) -> Void) {
+        let mine = owed + me &* owedStride
+        if mine[1] == 0 { return }
+        flushWakesSlow(mine, wake)
+    }
+
+    @inline(never)
+    private func flushWakesSlow(_ mine: UnsafeMutablePointer<Int>, _ wake: (Int) -> Void) {
+        mine[1] = 0
+        atomicMemoryFence(ordering: .sequentiallyConsistent)
+        for to in 0..<threads where mine[2 &+ to] != 0 {
+            mine[2 &+ to] = 0
+            let f = sleeping(to)
+            if f.load(ordering: .relaxed) != 0 && f.exchange(0, ordering: .acquiringAndReleasing) != 0 { wake(to) }
+        }
+    }
+
+    /// The waker thread `i`'s loop attached, if it still exists.
+    func waker(_ i: Int) -> MailboxWaker? { wakers[i].waker }
 
     /// After anything was queued for thread `to` (also the loop's locked queue): wakes it
     /// only if it is asleep or about to be.
@@ -315,7 +385,7 @@ final class ShardMailbox<Element>: @unchecked Sendable {
         var n = 0
         var from = 0
         while from < threads {
-            if from != me { n &+= lane(from: from, to: me).drain(body) }
+            if from != me { n &+= withLane(from: from, to: me) { $0.drain(body) } }
             from &+= 1
         }
         return n
@@ -328,7 +398,7 @@ final class ShardMailbox<Element>: @unchecked Sendable {
         let f = sleeping(me)
         f.store(1, ordering: .relaxed)
         atomicMemoryFence(ordering: .sequentiallyConsistent)
-        for from in 0..<threads where from != me && lane(from: from, to: me).hasMessages {
+        for from in 0..<threads where from != me && withLane(from: from, to: me, { $0.hasMessages }) {
             f.store(0, ordering: .relaxed)
             return false
         }
