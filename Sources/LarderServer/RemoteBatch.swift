@@ -66,7 +66,9 @@ final class RemoteBatch {
         for i in 0..<args.count {
             let a = args[i]
             spans.append(ArgumentSpan(offset: argumentBytes.count, count: a.count))
-            argumentBytes.append(contentsOf: a)
+            // As typed bytes: Array's contiguous fast path (one memcpy). From the raw buffer it
+            // took the generic sequence copy, ~80 instructions per argument (callgrind).
+            argumentBytes.append(contentsOf: a.assumingMemoryBound(to: UInt8.self))
         }
         entries.append(Entry(spec: spec, firstSpan: first, count: args.count, db: db, version: version,
                              firstKeyHash: firstKeyHash))

@@ -134,15 +134,15 @@ final class ShardMailboxDeferredWakeTests: XCTestCase {
         for i in 0..<3 { mailbox.post(10 + i, from: 0, to: 2) }
         XCTAssertEqual(wakers.map(\.n), [0, 0, 0], "a deferring sender wakes nobody while its turn runs")
         var woken: [Int] = []
-        mailbox.flushWakes(0) { woken.append($0) }
+        mailbox.flushWakes(0, mailbox) { _, to in woken.append(to) }
         XCTAssertEqual(woken, [1, 2], "one wake-up per sleeping peer for the whole turn")
         woken = []
-        mailbox.flushWakes(0) { woken.append($0) }
+        mailbox.flushWakes(0, mailbox) { _, to in woken.append(to) }
         XCTAssertEqual(woken, [], "nothing posted since: nothing owed")
         // A peer that is awake gets the hop and no wake-up.
         mailbox.awake(1)
         mailbox.post(5, from: 0, to: 1)
-        mailbox.flushWakes(0) { woken.append($0) }
+        mailbox.flushWakes(0, mailbox) { _, to in woken.append(to) }
         XCTAssertEqual(woken, [])
         var got: [Int] = []
         _ = mailbox.drain(1) { got.append($0) }
@@ -177,10 +177,10 @@ final class ShardMailboxDeferredWakeTests: XCTestCase {
                 mailbox.deferWakes(sender)
                 for seq in 0..<perSender {
                     mailbox.post(sender << 32 | seq, from: sender, to: 2)
-                    if seq % (7 + sender) == 0 { mailbox.flushWakes(sender) { mailbox.waker($0)?.wakeFromMailbox() } }
+                    if seq % (7 + sender) == 0 { mailbox.flushWakes(sender, mailbox) { $0.waker($1)?.wakeFromMailbox() } }
                     if seq % 4096 == 0 { usleep(50) }
                 }
-                mailbox.flushWakes(sender) { mailbox.waker($0)?.wakeFromMailbox() }
+                mailbox.flushWakes(sender, mailbox) { $0.waker($1)?.wakeFromMailbox() }
                 ShardMailbox<Int>.leaveThread()
                 group.leave()
             }

@@ -142,7 +142,7 @@ final class EpollEventLoop: EngineEventLoop, MailboxWaker, @unchecked Sendable {
             }
             guard running else { break }
             // The peers this turn's hops went to, woken once each if they sleep.
-            mailbox.flushWakes(index) { mailbox.waker($0)?.wakeFromMailbox() }
+            mailbox.flushWakes(index, mailbox) { $0.waker($1)?.wakeFromMailbox() }
             var timeout: Int32 = -1
             if let deadline = timers.firstDeadline {
                 if now == 0 { now = DispatchTime.now().uptimeNanoseconds }

@@ -344,24 +344,21 @@ final class ShardMailbox<Element>: @unchecked Sendable {
     func deferWakes(_ me: Int) { owed[me &* owedStride] = 1 }
 
     /// Thread `me`, at the end of its turn: wakes each peer it posted to this turn that is
-    /// asleep or about to be, one fence for all of them. `wake(to)` does it (the io_uring loop
-    /// queues an IORING_OP_MSG_RING in the submission its wait makes anyway); by default the
-    /// peer's `wakeFromMailbox`.
+    /// asleep or about to be, one fence for all of them. `wake(context, to)` does it (the
+    /// io_uring loop queues an IORING_OP_MSG_RING in the submission its wait makes anyway; the
+    /// epoll loop calls the peer's `wakeFromMailbox`). The caller passes its loop as `context`
+    /// rather than capturing it: a loop is weakly referenced (its waker slot), so each retain of
+    /// it takes the side table's slow path (~50 instructions, twice per hop under callgrind).
     @inline(__always)
-    func flushWakes(_ me: Int, _ wake: (Int) -> Void) {
+    func flushWakes<Context: AnyObject>(_ me: Int, _ context: Context, _ wake: (Context, Int) -> Void) {
         let mine = owed + me &* owedStride
         if mine[1] == 0 { return }
-        flushWakesSlow(mine, wake)
-    }
-
-    @inline(never)
-    private func flushWakesSlow(_ mine: UnsafeMutablePointer<Int>, _ wake: (Int) -> Void) {
         mine[1] = 0
         atomicMemoryFence(ordering: .sequentiallyConsistent)
         for to in 0..<threads where mine[2 &+ to] != 0 {
             mine[2 &+ to] = 0
             let f = sleeping(to)
-            if f.load(ordering: .relaxed) != 0 && f.exchange(0, ordering: .acquiringAndReleasing) != 0 { wake(to) }
+            if f.load(ordering: .relaxed) != 0 && f.exchange(0, ordering: .acquiringAndReleasing) != 0 { wake(context, to) }
         }
     }
 

@@ -19,7 +19,9 @@ import NIOCore
 /// waits for completions. Connections receive with a multishot recv into the loop's provided
 /// buffer ring, so a request costs no system call of its own. `execute` from another shard
 /// thread goes over its ring; the eventfd (a read of it is always armed on the ring) is written
-/// only when the loop is asleep or about to be (`ShardMailbox`: flag, fence, re-check).
+/// only when the loop is asleep or about to be (`ShardMailbox`: flag, fence, re-check). A peer
+/// loop's hops wake it once per turn, by an IORING_OP_MSG_RING in the peer's own submission
+/// (`wakePeer`, `ShardMailbox.flushWakes`).
 final class UringEventLoop: EngineEventLoop, MailboxWaker, @unchecked Sendable {
     /// What a request was, in its user_data's top byte.
     enum Op: UInt8 {
@@ -289,7 +291,7 @@ final class UringEventLoop: EngineEventLoop, MailboxWaker, @unchecked Sendable {
                 toRearm.removeAll(keepingCapacity: true)
             }
             // The peers this turn's hops went to, woken once each if they sleep.
-            mailbox.flushWakes(index) { wakePeer($0) }
+            mailbox.flushWakes(index, self) { $0.wakePeer($1) }
             var timeout: Int64 = -1
             if let ns = timers.nanosecondsToFirst() { timeout = Int64(min(ns, 60_000_000_000)) }
             if timeout != 0 {
