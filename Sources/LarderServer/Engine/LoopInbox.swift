@@ -144,7 +144,7 @@ final class LoopInbox: @unchecked Sendable {
             while head < pending.count {
                 let e = pending[head]
                 guard let task = e.task else { head += 1; continue }
-                if e.from >= 0 && mailbox.withLane(from: e.from, to: index, { $0.received }) < e.after {
+                if e.from >= 0 && mailbox.lane(from: e.from, to: index).received < e.after {
                     blocked = true  // the sender's earlier ring messages go first (below)
                     break
                 }
@@ -158,12 +158,10 @@ final class LoopInbox: @unchecked Sendable {
             while from < mailbox.threads {
                 if from != index {
                     let f = from
-                    let (m, stopped) = mailbox.withLane(from: f, to: index) { lane in
-                        lane.drain({ msg in
-                            !msg.pointee.isMark || self.orderedTaken[f] > self.marksPassed[f]
-                        }) { msg in
-                            if msg.isMark { self.marksPassed[f] &+= 1 } else { msg.deliver() }
-                        }
+                    let (m, stopped) = mailbox.lane(from: f, to: index).drain({ msg in
+                        !msg.pointee.isMark || self.orderedTaken[f] > self.marksPassed[f]
+                    }) { msg in
+                        if msg.isMark { self.marksPassed[f] &+= 1 } else { msg.deliver() }
                     }
                     n &+= m
                     if stopped { blocked = true }  // its entry is queued: the next pass takes it

@@ -233,8 +233,6 @@ final class ShardMailbox<Element>: @unchecked Sendable {
     let threads: Int
     /// [from * threads + to]; nil on the diagonal (a thread's work for itself is its loop's).
     private let lanes: [SPSCLane<Element>?]
-    /// The same lanes, unretained (`lanes` owns them): reaching one costs no retain and release.
-    private let laneTable: UnsafeMutablePointer<Unmanaged<SPSCLane<Element>>?>
     private let flags: UnsafeMutableRawPointer
     private let wakers: UnsafeMutablePointer<Weak>
     private struct Weak { weak var waker: MailboxWaker? }
@@ -253,8 +251,6 @@ final class ShardMailbox<Element>: @unchecked Sendable {
             for to in 0..<threads { lanes.append(from == to ? nil : SPSCLane(capacity: capacity)) }
         }
         self.lanes = lanes
-        laneTable = .allocate(capacity: lanes.count)
-        laneTable.initialize(from: lanes.map { $0.map { Unmanaged.passUnretained($0) } }, count: lanes.count)
         let flags = UnsafeMutableRawPointer.allocate(byteCount: threads * 128, alignment: 128)
         for i in 0..<threads {
             (flags + i * 128).bindMemory(to: UnsafeAtomic<Int>.Storage.self, capacity: 1).initialize(to: .init(0))
@@ -269,7 +265,6 @@ final class ShardMailbox<Element>: @unchecked Sendable {
     }
 
     deinit {
-        laneTable.deallocate()
         owed.deallocate()
         flags.deallocate()
         wakers.deinitialize(count: threads)
@@ -306,17 +301,10 @@ final class ShardMailbox<Element>: @unchecked Sendable {
     @inline(__always)
     func lane(from: Int, to: Int) -> SPSCLane<Element> { lanes[from &* threads &+ to].unsafelyUnwrapped }
 
-    /// `body` with the lane from `from` to `to`, borrowed: no retain and release (per turn and
-    /// lane on the drain, per message on the send).
-    @inline(__always)
-    func withLane<R>(from: Int, to: Int, _ body: (SPSCLane<Element>) -> R) -> R {
-        laneTable[from &* threads &+ to].unsafelyUnwrapped._withUnsafeGuaranteedRef(body)
-    }
-
     /// From thread `from` (the caller's own index) to thread `to` (another one).
     @inline(__always)
     func send(_ e: Element, from: Int, to: Int) {
-        withLane(from: from, to: to) { $0.send(e) }
+        lane(from: from, to: to).send(e)
         wakeIfSleeping(to)
     }
 
@@ -329,7 +317,7 @@ final class ShardMailbox<Element>: @unchecked Sendable {
     /// `.task` may be one that a thread waits for, and it still wakes at once.
     @inline(__always)
     func post(_ e: Element, from: Int, to: Int) {
-        withLane(from: from, to: to) { $0.send(e) }
+        lane(from: from, to: to).send(e)
         let mine = owed + from &* owedStride
         if mine[0] == 0 {
             wakeIfSleeping(to)
@@ -382,7 +370,7 @@ final class ShardMailbox<Element>: @unchecked Sendable {
         var n = 0
         var from = 0
         while from < threads {
-            if from != me { n &+= withLane(from: from, to: me) { $0.drain(body) } }
+            if from != me { n &+= lane(from: from, to: me).drain(body) }
             from &+= 1
         }
         return n
@@ -395,7 +383,7 @@ final class ShardMailbox<Element>: @unchecked Sendable {
         let f = sleeping(me)
         f.store(1, ordering: .relaxed)
         atomicMemoryFence(ordering: .sequentiallyConsistent)
-        for from in 0..<threads where from != me && withLane(from: from, to: me, { $0.hasMessages }) {
+        for from in 0..<threads where from != me && lane(from: from, to: me).hasMessages {
             f.store(0, ordering: .relaxed)
             return false
         }
