@@ -236,9 +236,9 @@ final class ShardMailbox<Element>: @unchecked Sendable {
     private let flags: UnsafeMutableRawPointer
     private let wakers: UnsafeMutablePointer<Weak>
     private struct Weak { weak var waker: MailboxWaker? }
-    /// Per sending thread, on its own 128-byte blocks (only that thread touches them): whether
-    /// it defers the wake-ups of `post` to the end of its loop turn, how many peers it owes
-    /// one, and a flag per peer (`owes`).
+    /// Per sending thread, a stride of a multiple of 128 bytes that only that thread touches:
+    /// [0] whether it defers the wake-ups of `post` to the end of its loop turn, [1] how many
+    /// peers it owes one, [2 + peer] 1 if it owes that peer one.
     private let owed: UnsafeMutablePointer<Int>
     private let owedStride: Int
 
