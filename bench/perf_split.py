@@ -3,6 +3,7 @@
 # (us) into user space and kernel classes by the sampled stack: the scheduler (top frame), eventfd /
 # MSG_RING wake-ups, the network stack, the rest. bench/results/engine.md "Stop 26".
 # split.py DATA REQUESTS: per-request us of user, kernel scheduler/wake, io_uring_enter, rest of kernel
+import subprocess, sys, re
 data, n = sys.argv[1], int(sys.argv[2])
 out = subprocess.run(["perf", "script", "-i", data, "-F", "period,ip,sym,dso"], capture_output=True, text=True).stdout
 cat = {}
