@@ -2,7 +2,6 @@
 # perf_split.py DATA REQUESTS: a `perf record -e cpu-clock -g` profile of a server split per request
 # (us) into user space and kernel classes by the sampled stack: the scheduler (top frame), eventfd /
 # MSG_RING wake-ups, the network stack, the rest. bench/results/engine.md "Stop 26".
-# split.py DATA REQUESTS: per-request us of user, kernel scheduler/wake, io_uring_enter, rest of kernel
 import subprocess, sys, re
 data, n = sys.argv[1], int(sys.argv[2])
 out = subprocess.run(["perf", "script", "-i", data, "-F", "period,ip,sym,dso"], capture_output=True, text=True).stdout
