@@ -99,6 +99,29 @@ void larder_uring_prep_read(struct larder_uring *lr, int fd, void *buf, unsigned
     io_uring_sqe_set_data64(sqe, ud);
 }
 
+/// Posts a completion with user_data `data` on the ring whose descriptor is `ring_fd`
+/// (IORING_OP_MSG_RING), waking its thread if it waits there. Its own completion comes only on
+/// failure (IOSQE_CQE_SKIP_SUCCESS), carrying `ud`.
+void larder_uring_prep_msg_ring(struct larder_uring *lr, int ring_fd, uint64_t data, uint64_t ud) {
+    struct io_uring *ring = &lr->ring;
+    struct io_uring_sqe *sqe = larder_uring_sqe(ring);
+    io_uring_prep_msg_ring(sqe, ring_fd, 0, data, 0);
+    sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+    io_uring_sqe_set_data64(sqe, ud);
+}
+
+int larder_uring_fd(struct larder_uring *lr) { return lr->ring.ring_fd; }
+
+/// 1 if the kernel has IORING_OP_MSG_RING (5.18), else 0: the loops then wake each other
+/// through the eventfd only.
+int larder_uring_has_msg_ring(struct larder_uring *lr) {
+    struct io_uring_probe *probe = io_uring_get_probe_ring(&lr->ring);
+    if (!probe) return 0;
+    int ok = io_uring_opcode_supported(probe, IORING_OP_MSG_RING);
+    io_uring_free_probe(probe);
+    return ok ? 1 : 0;
+}
+
 /// Cancels every request carrying `target` as its user_data; the cancel's own completion has `ud`.
 void larder_uring_prep_cancel(struct larder_uring *lr, uint64_t target, uint64_t ud) {
     struct io_uring *ring = &lr->ring;

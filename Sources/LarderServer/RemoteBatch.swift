@@ -66,7 +66,9 @@ final class RemoteBatch {
         for i in 0..<args.count {
             let a = args[i]
             spans.append(ArgumentSpan(offset: argumentBytes.count, count: a.count))
-            argumentBytes.append(contentsOf: a)
+            // As typed bytes: Array's contiguous fast path (one memcpy). From the raw buffer it
+            // took the generic sequence copy, ~80 instructions per argument (callgrind).
+            argumentBytes.append(contentsOf: a.assumingMemoryBound(to: UInt8.self))
         }
         entries.append(Entry(spec: spec, firstSpan: first, count: args.count, db: db, version: version,
                              firstKeyHash: firstKeyHash))
@@ -88,7 +90,9 @@ final class RemoteBatch {
                     ctx.routedKey = args[e.spec.keys.firstKeyIndex]
                     ctx.routedKeyHash = e.firstKeyHash
                     worker.runTimed(e.spec, out, args, db: e.db, now: now, client: client) { e.spec.handler(&ctx, args) }
-                    server.serveBlockedClients(held: held, by: worker)
+                    // `held` is this worker's shard alone, so only its own blocked clients can
+                    // be ready: one check per command instead of a pass over every worker.
+                    if worker.blocking.nextReadySequence != nil { server.serveBlockedClients(held: held, by: worker) }
                     replyEnds.append(out.count)
                 }
             }
@@ -104,7 +108,7 @@ final class RemoteBatch {
         self.server = server
         homeIndex = connection.worker.index
         assert(mailbox.senderIndex == homeIndex, "a batch sent from a thread that is not its connection's")
-        mailbox.send(.batch(self), from: homeIndex, to: target.index)
+        mailbox.post(.batch(self), from: homeIndex, to: target.index)
     }
 
     /// On the target's thread: runs now, or after the shard is given back when it is lent.
@@ -123,7 +127,7 @@ final class RemoteBatch {
 
     private func sendReplies() {
         let target = self.target.unsafelyUnwrapped
-        target.mailbox.unsafelyUnwrapped.send(.replies(self), from: target.index, to: homeIndex)
+        target.mailbox.unsafelyUnwrapped.post(.replies(self), from: target.index, to: homeIndex)
     }
 
     /// Back on the connection's thread: write what became ready.

@@ -117,6 +117,101 @@ final class ShardMailboxTests: XCTestCase {
     }
 }
 
+/// Hops whose wake-ups wait for the end of the sender's loop turn (`post`, `flushWakes`): a
+/// peer is woken once per turn however many hops went to it, only if it sleeps, and never missed.
+final class ShardMailboxDeferredWakeTests: XCTestCase {
+    override func tearDown() { ShardMailbox<Int>.leaveThread() }
+
+    func testATurnsHopsWakeEachSleepingPeerOnceAtTheFlush() {
+        final class Counting: MailboxWaker { var n = 0; func wakeFromMailbox() { n += 1 } }
+        let mailbox = ShardMailbox<Int>(threads: 3)
+        let wakers = [Counting(), Counting(), Counting()]
+        for i in 0..<3 { mailbox.attach(i, waker: wakers[i]) }
+        mailbox.deferWakes(0)
+        XCTAssertTrue(mailbox.prepareToSleep(1))
+        XCTAssertTrue(mailbox.prepareToSleep(2))
+        for i in 0..<5 { mailbox.post(i, from: 0, to: 1) }
+        for i in 0..<3 { mailbox.post(10 + i, from: 0, to: 2) }
+        XCTAssertEqual(wakers.map(\.n), [0, 0, 0], "a deferring sender wakes nobody while its turn runs")
+        var woken: [Int] = []
+        mailbox.flushWakes(0, mailbox) { _, to in woken.append(to) }
+        XCTAssertEqual(woken, [1, 2], "one wake-up per sleeping peer for the whole turn")
+        woken = []
+        mailbox.flushWakes(0, mailbox) { _, to in woken.append(to) }
+        XCTAssertEqual(woken, [], "nothing posted since: nothing owed")
+        // A peer that is awake gets the hop and no wake-up.
+        mailbox.awake(1)
+        mailbox.post(5, from: 0, to: 1)
+        mailbox.flushWakes(0, mailbox) { _, to in woken.append(to) }
+        XCTAssertEqual(woken, [])
+        var got: [Int] = []
+        _ = mailbox.drain(1) { got.append($0) }
+        XCTAssertEqual(got, [0, 1, 2, 3, 4, 5])
+        // `send` (a task another thread may wait for) still wakes at once, deferring or not.
+        XCTAssertTrue(mailbox.prepareToSleep(1))
+        mailbox.send(6, from: 0, to: 1)
+        XCTAssertEqual(wakers[1].n, 1)
+        // A sender that does not defer (no loop: a test thread, say) wakes at once on `post` too.
+        XCTAssertTrue(mailbox.prepareToSleep(0))
+        mailbox.post(7, from: 2, to: 0)
+        XCTAssertEqual(wakers[0].n, 1)
+    }
+
+    /// Two deferring senders that flush every few hops, one consumer that sleeps whenever it
+    /// finds nothing: every message arrives, in order per sender, and no wake-up is lost (a lost
+    /// one leaves the consumer waiting out its 5 s timeout).
+    func testDeferredWakeUpsAreNeverLostUnderTwoThreads() {
+        final class SemaphoreWaker: MailboxWaker {
+            let sem = DispatchSemaphore(value: 0)
+            func wakeFromMailbox() { sem.signal() }
+        }
+        let perSender = 100_000
+        let mailbox = ShardMailbox<Int>(threads: 3, capacity: 64)
+        let waker = SemaphoreWaker()
+        mailbox.attach(2, waker: waker)
+        let group = DispatchGroup()
+        for sender in 0..<2 {
+            group.enter()
+            Thread.detachNewThread {
+                mailbox.enterThread(sender)
+                mailbox.deferWakes(sender)
+                for seq in 0..<perSender {
+                    mailbox.post(sender << 32 | seq, from: sender, to: 2)
+                    if seq % (7 + sender) == 0 { mailbox.flushWakes(sender, mailbox) { $0.waker($1)?.wakeFromMailbox() } }
+                    if seq % 4096 == 0 { usleep(50) }
+                }
+                mailbox.flushWakes(sender, mailbox) { $0.waker($1)?.wakeFromMailbox() }
+                ShardMailbox<Int>.leaveThread()
+                group.leave()
+            }
+        }
+        var expected = [0, 0]
+        var outOfOrder = 0
+        var sleeps = 0
+        let deadline = Date().addingTimeInterval(30)
+        while expected[0] + expected[1] < 2 * perSender && Date() < deadline {
+            let n = mailbox.drain(2) { v in
+                let sender = v >> 32, seq = v & 0xffff_ffff
+                if seq != expected[sender] { outOfOrder += 1 }
+                expected[sender] = seq + 1
+            }
+            if n == 0 && mailbox.prepareToSleep(2) {
+                sleeps += 1
+                if waker.sem.wait(timeout: .now() + 5) == .timedOut {
+                    XCTFail("hops were posted and flushed while the consumer slept and no wake-up came")
+                    mailbox.awake(2)
+                    break
+                }
+                mailbox.awake(2)
+            }
+        }
+        group.wait()
+        XCTAssertEqual(expected, [perSender, perSender])
+        XCTAssertEqual(outOfOrder, 0)
+        XCTAssertGreaterThan(sleeps, 0, "the consumer never slept: the wake-up path was not exercised")
+    }
+}
+
 /// A ring drained up to a message it must not take yet (LoopInbox's marks): the refused message
 /// stays first, in the ring and in the spill, and the counts of sent and taken agree.
 final class ShardMailboxLaneStopTests: XCTestCase {
@@ -126,7 +221,7 @@ final class ShardMailboxLaneStopTests: XCTestCase {
         XCTAssertEqual(lane.sent, 9)
         for stop in [2, 6, 8] {
             var got: [Int] = []
-            let (n, stopped) = lane.drain({ $0 != stop }) { got.append($0) }
+            let (n, stopped) = lane.drain({ $0.pointee != stop }) { got.append($0) }
             XCTAssertTrue(stopped, "drain should stop at \(stop)")
             XCTAssertEqual(n, got.count)
             XCTAssertEqual(got.last.map { $0 + 1 } ?? stop, stop, "everything before \(stop), then nothing")

@@ -30,6 +30,13 @@ void larder_uring_prep_send(struct larder_uring *r, int fd, const void *buf, siz
 /// `msg`: a struct msghdr that stays put until the completion.
 void larder_uring_prep_sendmsg(struct larder_uring *r, int fd, const void *msg, uint64_t ud);
 void larder_uring_prep_read(struct larder_uring *r, int fd, void *buf, unsigned len, uint64_t ud);
+/// Posts a completion with user_data `data` on the ring whose descriptor is `ring_fd`
+/// (IORING_OP_MSG_RING: wakes that ring's thread); its own completion, with `ud`, only on failure.
+void larder_uring_prep_msg_ring(struct larder_uring *r, int ring_fd, uint64_t data, uint64_t ud);
+/// The ring's descriptor (the target of another ring's larder_uring_prep_msg_ring).
+int larder_uring_fd(struct larder_uring *r);
+/// 1 if the kernel has IORING_OP_MSG_RING, else 0.
+int larder_uring_has_msg_ring(struct larder_uring *r);
 /// Cancels every request carrying `target` as its user_data; the cancel's own completion has `ud`.
 void larder_uring_prep_cancel(struct larder_uring *r, uint64_t target, uint64_t ud);
 

@@ -65,6 +65,7 @@ final class EpollEventLoop: EngineEventLoop, MailboxWaker, @unchecked Sendable {
         let t = Thread { [self] in
             lock.withLock { thread = pthread_self() }
             mailbox.enterThread(index)
+            mailbox.deferWakes(index)
             started.signal()
             run()
         }
@@ -126,6 +127,9 @@ final class EpollEventLoop: EngineEventLoop, MailboxWaker, @unchecked Sendable {
     // MARK: the loop
 
     private func run() {
+        // Held once for the loop's life: reaching them through `self` each turn cost a retain
+        // and a release per call.
+        let inbox = self.inbox, mailbox = self.mailbox
         while running {
             // Work sent by other threads: the queue and the hop rings (LoopInbox: the orders kept).
             inbox.drain()
@@ -137,6 +141,8 @@ final class EpollEventLoop: EngineEventLoop, MailboxWaker, @unchecked Sendable {
                 while let due = timers.popDue(now: now) { due.run() }
             }
             guard running else { break }
+            // The peers this turn's hops went to, woken once each if they sleep.
+            mailbox.flushWakes(index, mailbox) { $0.waker($1)?.wakeFromMailbox() }
             var timeout: Int32 = -1
             if let deadline = timers.firstDeadline {
                 if now == 0 { now = DispatchTime.now().uptimeNanoseconds }

@@ -159,7 +159,7 @@ final class LoopInbox: @unchecked Sendable {
                 if from != index {
                     let f = from
                     let (m, stopped) = mailbox.lane(from: f, to: index).drain({ msg in
-                        !msg.isMark || self.orderedTaken[f] > self.marksPassed[f]
+                        !msg.pointee.isMark || self.orderedTaken[f] > self.marksPassed[f]
                     }) { msg in
                         if msg.isMark { self.marksPassed[f] &+= 1 } else { msg.deliver() }
                     }

@@ -141,13 +141,13 @@ final class SPSCLane<Element>: @unchecked Sendable {
     /// Pops what is in the ring now, in order, until `accept` refuses one (left in place);
     /// returns how many it took and whether it stopped at a refused one.
     @inline(__always)
-    private func popAll(_ accept: (Element) -> Bool, _ body: (Element) -> Void) -> (Int, Bool) {
+    private func popAll(_ accept: (UnsafePointer<Element>) -> Bool, _ body: (Element) -> Void) -> (Int, Bool) {
         var h = head.load(ordering: .relaxed)
         let t = tail.load(ordering: .acquiring)
         var n = 0
         while h != t {
             let slot = slots + (h & mask)
-            if !accept(slot.pointee) { return (n, true) }
+            if !accept(slot) { return (n, true) }
             let e = slot.move()
             h &+= 1
             n &+= 1
@@ -165,9 +165,10 @@ final class SPSCLane<Element>: @unchecked Sendable {
     }
 
     /// Delivers the messages sent so far, in order, up to the first one `accept` refuses (which
-    /// stays first); `stopped` says whether one was refused.
+    /// stays first); `stopped` says whether one was refused. `accept` looks at the message where
+    /// it lies (a copy of it would cost a retain and a release of its payload).
     @inline(__always)
-    func drain(_ accept: (Element) -> Bool, _ body: (Element) -> Void) -> (taken: Int, stopped: Bool) {
+    func drain(_ accept: (UnsafePointer<Element>) -> Bool, _ body: (Element) -> Void) -> (taken: Int, stopped: Bool) {
         var (n, stopped) = popAll(accept, body)
         if !stopped && spilled.load(ordering: .acquiring) != 0 {
             let (m, s) = drainSpill(accept, body)
@@ -178,7 +179,7 @@ final class SPSCLane<Element>: @unchecked Sendable {
     }
 
     @inline(never)
-    private func drainSpill(_ accept: (Element) -> Bool, _ body: (Element) -> Void) -> (Int, Bool) {
+    private func drainSpill(_ accept: (UnsafePointer<Element>) -> Bool, _ body: (Element) -> Void) -> (Int, Bool) {
         let taken: [Element] = spillLock.withLock {
             let s = spill
             spill = []
@@ -190,7 +191,7 @@ final class SPSCLane<Element>: @unchecked Sendable {
         var i = 0
         if !stopped {
             while i < taken.count {
-                if !accept(taken[i]) { stopped = true; break }
+                if !taken.withUnsafeBufferPointer({ accept($0.baseAddress! + i) }) { stopped = true; break }
                 receivedCount.pointee &+= 1
                 body(taken[i])
                 i += 1
@@ -235,6 +236,11 @@ final class ShardMailbox<Element>: @unchecked Sendable {
     private let flags: UnsafeMutableRawPointer
     private let wakers: UnsafeMutablePointer<Weak>
     private struct Weak { weak var waker: MailboxWaker? }
+    /// Per sending thread, a stride of a multiple of 128 bytes that only that thread touches:
+    /// [0] whether it defers the wake-ups of `post` to the end of its loop turn, [1] how many
+    /// peers it owes one, [2 + peer] 1 if it owes that peer one.
+    private let owed: UnsafeMutablePointer<Int>
+    private let owedStride: Int
 
     /// `capacity` messages per lane (a power of two); beyond it a lane spills (see SPSCLane).
     init(threads: Int, capacity: Int = 256) {
@@ -253,9 +259,13 @@ final class ShardMailbox<Element>: @unchecked Sendable {
         let wakers = UnsafeMutablePointer<Weak>.allocate(capacity: threads)
         wakers.initialize(repeating: Weak(), count: threads)
         self.wakers = wakers
+        owedStride = (threads + 2 + 15) / 16 * 16
+        owed = .allocate(capacity: threads * owedStride)
+        owed.initialize(repeating: 0, count: threads * owedStride)
     }
 
     deinit {
+        owed.deallocate()
         flags.deallocate()
         wakers.deinitialize(count: threads)
         wakers.deallocate()
@@ -297,6 +307,51 @@ final class ShardMailbox<Element>: @unchecked Sendable {
         lane(from: from, to: to).send(e)
         wakeIfSleeping(to)
     }
+
+    /// A hop (a batch or its replies) from thread `from` to thread `to`: as `send`, except that
+    /// a loop that defers its wake-ups (`deferWakes`) only notes that `to` may need one and
+    /// wakes it once at the end of its turn (`flushWakes`), with every hop of the turn already
+    /// on the ring. Sending wakes as they came cost, with both threads on one core, a switch to
+    /// the peer and back per connection read (the woken peer preempts the sender, runs one
+    /// batch, sleeps again): bench/results/engine.md "Stop 26". Only hops are deferred: a
+    /// `.task` may be one that a thread waits for, and it still wakes at once.
+    @inline(__always)
+    func post(_ e: Element, from: Int, to: Int) {
+        lane(from: from, to: to).send(e)
+        let mine = owed + from &* owedStride
+        if mine[0] == 0 {
+            wakeIfSleeping(to)
+        } else if mine[2 &+ to] == 0 {
+            mine[2 &+ to] = 1
+            mine[1] &+= 1
+        }
+    }
+
+    /// Thread `me` (a loop, on its thread) defers the wake-ups of its `post`s to `flushWakes`,
+    /// which it then calls every turn before it waits.
+    func deferWakes(_ me: Int) { owed[me &* owedStride] = 1 }
+
+    /// Thread `me`, at the end of its turn: wakes each peer it posted to this turn that is
+    /// asleep or about to be, one fence for all of them. `wake(context, to)` does it (the
+    /// io_uring loop queues an IORING_OP_MSG_RING in the submission its wait makes anyway; the
+    /// epoll loop calls the peer's `wakeFromMailbox`). The caller passes its loop as `context`
+    /// rather than capturing it: a loop is weakly referenced (its waker slot), so each retain of
+    /// it takes the side table's slow path (~50 instructions, twice per hop under callgrind).
+    @inline(__always)
+    func flushWakes<Context: AnyObject>(_ me: Int, _ context: Context, _ wake: (Context, Int) -> Void) {
+        let mine = owed + me &* owedStride
+        if mine[1] == 0 { return }
+        mine[1] = 0
+        atomicMemoryFence(ordering: .sequentiallyConsistent)
+        for to in 0..<threads where mine[2 &+ to] != 0 {
+            mine[2 &+ to] = 0
+            let f = sleeping(to)
+            if f.load(ordering: .relaxed) != 0 && f.exchange(0, ordering: .acquiringAndReleasing) != 0 { wake(context, to) }
+        }
+    }
+
+    /// The waker thread `i`'s loop attached, if it still exists.
+    func waker(_ i: Int) -> MailboxWaker? { wakers[i].waker }
 
     /// After anything was queued for thread `to` (also the loop's locked queue): wakes it
     /// only if it is asleep or about to be.

@@ -19,11 +19,17 @@ import NIOCore
 /// waits for completions. Connections receive with a multishot recv into the loop's provided
 /// buffer ring, so a request costs no system call of its own. `execute` from another shard
 /// thread goes over its ring; the eventfd (a read of it is always armed on the ring) is written
-/// only when the loop is asleep or about to be (`ShardMailbox`: flag, fence, re-check).
+/// only when the loop is asleep or about to be (`ShardMailbox`: flag, fence, re-check). A peer
+/// loop's hops wake it once per turn, by an IORING_OP_MSG_RING in the peer's own submission
+/// (`wakePeer`, `ShardMailbox.flushWakes`).
 final class UringEventLoop: EngineEventLoop, MailboxWaker, @unchecked Sendable {
     /// What a request was, in its user_data's top byte.
     enum Op: UInt8 {
         case wake = 1, accept, recv, send, cancel
+        /// A peer loop's IORING_OP_MSG_RING (its hops of a turn are on our rings): nothing to do.
+        case peerWake
+        /// Our IORING_OP_MSG_RING to peer `fd` failed (its ring is gone, or refused): the eventfd.
+        case peerWakeFailed
     }
 
     let index: Int
@@ -32,6 +38,11 @@ final class UringEventLoop: EngineEventLoop, MailboxWaker, @unchecked Sendable {
     /// Made on the loop's thread (single issuer), in setUp.
     private var ring: OpaquePointer? = nil
     private let wakeFd: Int32
+    /// The ring's descriptor, for the peers' IORING_OP_MSG_RING wake-ups (-1 before setUp).
+    private(set) var ringFd: Int32 = -1
+    /// Whether this kernel has IORING_OP_MSG_RING; the peers' descriptors, learnt at first use.
+    private var msgRing = false
+    private var peerRingFds: [Int32] = []
     private let wakeValue: UnsafeMutablePointer<UInt64>
     private let lock = NIOLock()
     private var running = true
@@ -94,6 +105,7 @@ final class UringEventLoop: EngineEventLoop, MailboxWaker, @unchecked Sendable {
         let t = Thread { [self] in
             lock.withLock { thread = pthread_self() }
             mailbox.enterThread(index)
+            mailbox.deferWakes(index)
             do {
                 try setUp()
             } catch {
@@ -136,6 +148,8 @@ final class UringEventLoop: EngineEventLoop, MailboxWaker, @unchecked Sendable {
             throw IOError(errnoCode: -err, reason: "io_uring_register_buf_ring")
         }
         bufferRing = br
+        ringFd = larder_uring_fd(ring)
+        msgRing = larder_uring_has_msg_ring(ring) != 0
         armWake()
     }
 
@@ -158,6 +172,27 @@ final class UringEventLoop: EngineEventLoop, MailboxWaker, @unchecked Sendable {
     func wakeFromMailbox() {
         var one: UInt64 = 1
         _ = write(wakeFd, &one, 8)
+    }
+
+    /// At the end of a turn, peer `to` (asleep, and owed a wake-up by this turn's hops): a
+    /// completion posted on its ring (IORING_OP_MSG_RING) in the submission this turn's wait
+    /// makes anyway, instead of a write(2) of its eventfd of its own: no system call, and the
+    /// peer needs no read re-armed. The eventfd where the kernel lacks it or it fails.
+    private func wakePeer(_ to: Int) {
+        if msgRing {
+            if peerRingFds.isEmpty { peerRingFds = [Int32](repeating: -1, count: mailbox.threads) }
+            var fd = peerRingFds[to]
+            if fd < 0, let peer = mailbox.waker(to) as? UringEventLoop {
+                fd = peer.ringFd
+                peerRingFds[to] = fd
+            }
+            if fd >= 0 {
+                larder_uring_prep_msg_ring(ring, fd, UInt64(Op.peerWake.rawValue) << 56,
+                                           Self.userData(.peerWakeFailed, fd: Int32(to), gen: 0))
+                return
+            }
+        }
+        mailbox.waker(to)?.wakeFromMailbox()
     }
 
     static var engineName: String { "io_uring" }
@@ -241,6 +276,9 @@ final class UringEventLoop: EngineEventLoop, MailboxWaker, @unchecked Sendable {
     // MARK: the loop
 
     private func run() {
+        // Held once for the loop's life: reaching them through `self` each turn cost a retain
+        // and a release per call.
+        let inbox = self.inbox, mailbox = self.mailbox
         while running {
             // Work sent by other threads: the queue and the hop rings (LoopInbox: the orders kept).
             inbox.drain()
@@ -255,6 +293,8 @@ final class UringEventLoop: EngineEventLoop, MailboxWaker, @unchecked Sendable {
                 for c in toRearm { c.rearm() }
                 toRearm.removeAll(keepingCapacity: true)
             }
+            // The peers this turn's hops went to, woken once each if they sleep.
+            mailbox.flushWakes(index, self) { $0.wakePeer($1) }
             var timeout: Int64 = -1
             if let ns = timers.nanosecondsToFirst() { timeout = Int64(min(ns, 60_000_000_000)) }
             if timeout != 0 {
@@ -312,6 +352,8 @@ final class UringEventLoop: EngineEventLoop, MailboxWaker, @unchecked Sendable {
                     }
                 case Op.wake.rawValue:
                     armWake()
+                case Op.peerWakeFailed.rawValue:
+                    mailbox.waker(fd)?.wakeFromMailbox()
                 default:
                     break  // a cancel's own completion
                 }
