@@ -64,11 +64,6 @@ final class ShardMailboxTests: XCTestCase {
     /// arrives exactly once, in order per sender, and no wake-up is lost (a lost one would leave
     /// the consumer waiting out its 5 s timeout).
     func testTwoThreadsUnderStressLoseNothingAndKeepOrder() {
-        final class SemaphoreWaker: MailboxWaker {
-            let sem = DispatchSemaphore(value: 0)
-            let wakes = WakeCounter()
-            func wakeFromMailbox() { wakes.add(1); sem.signal() }
-        }
         let perSender = 150_000
         let mailbox = ShardMailbox<Int>(threads: 3, capacity: 64)  // small: the spill path runs too
         let waker = SemaphoreWaker()
@@ -85,34 +80,14 @@ final class ShardMailboxTests: XCTestCase {
                 group.leave()
             }
         }
-        var expected = [0, 0]
-        var checksum = 0
-        var outOfOrder = 0
-        var sleeps = 0
-        let deadline = Date().addingTimeInterval(30)
-        while expected[0] + expected[1] < 2 * perSender && Date() < deadline {
-            let n = mailbox.drain(2) { v in
-                let sender = v >> 32, seq = v & 0xffff_ffff
-                if seq != expected[sender] { outOfOrder += 1 }
-                expected[sender] = seq + 1
-                checksum &+= v
-            }
-            if n == 0 && mailbox.prepareToSleep(2) {
-                sleeps += 1
-                if waker.sem.wait(timeout: .now() + 5) == .timedOut {
-                    XCTFail("a message was sent while the consumer slept and no wake-up came")
-                    mailbox.awake(2)
-                    break
-                }
-                mailbox.awake(2)
-            }
-        }
+        let got = consumeFromTwoSenders(mailbox, waker: waker, perSender: perSender,
+                                        lostWakeUp: "a message was sent while the consumer slept and no wake-up came")
         group.wait()
         let want = (0..<2).reduce(0) { acc, s in (0..<perSender).reduce(acc) { $0 &+ (s << 32 | $1) } }
-        XCTAssertEqual(expected, [perSender, perSender])
-        XCTAssertEqual(outOfOrder, 0)
-        XCTAssertEqual(checksum, want)
-        XCTAssertGreaterThan(sleeps, 0, "the consumer never slept: the wake-up path was not exercised")
+        XCTAssertEqual(got.received, [perSender, perSender])
+        XCTAssertEqual(got.outOfOrder, 0)
+        XCTAssertEqual(got.checksum, want)
+        XCTAssertGreaterThan(got.sleeps, 0, "the consumer never slept: the wake-up path was not exercised")
         XCTAssertGreaterThan(waker.wakes.value, 0)
     }
 }
@@ -161,10 +136,6 @@ final class ShardMailboxDeferredWakeTests: XCTestCase {
     /// finds nothing: every message arrives, in order per sender, and no wake-up is lost (a lost
     /// one leaves the consumer waiting out its 5 s timeout).
     func testDeferredWakeUpsAreNeverLostUnderTwoThreads() {
-        final class SemaphoreWaker: MailboxWaker {
-            let sem = DispatchSemaphore(value: 0)
-            func wakeFromMailbox() { sem.signal() }
-        }
         let perSender = 100_000
         let mailbox = ShardMailbox<Int>(threads: 3, capacity: 64)
         let waker = SemaphoreWaker()
@@ -185,30 +156,12 @@ final class ShardMailboxDeferredWakeTests: XCTestCase {
                 group.leave()
             }
         }
-        var expected = [0, 0]
-        var outOfOrder = 0
-        var sleeps = 0
-        let deadline = Date().addingTimeInterval(30)
-        while expected[0] + expected[1] < 2 * perSender && Date() < deadline {
-            let n = mailbox.drain(2) { v in
-                let sender = v >> 32, seq = v & 0xffff_ffff
-                if seq != expected[sender] { outOfOrder += 1 }
-                expected[sender] = seq + 1
-            }
-            if n == 0 && mailbox.prepareToSleep(2) {
-                sleeps += 1
-                if waker.sem.wait(timeout: .now() + 5) == .timedOut {
-                    XCTFail("hops were posted and flushed while the consumer slept and no wake-up came")
-                    mailbox.awake(2)
-                    break
-                }
-                mailbox.awake(2)
-            }
-        }
+        let got = consumeFromTwoSenders(mailbox, waker: waker, perSender: perSender,
+                                        lostWakeUp: "hops were posted and flushed while the consumer slept and no wake-up came")
         group.wait()
-        XCTAssertEqual(expected, [perSender, perSender])
-        XCTAssertEqual(outOfOrder, 0)
-        XCTAssertGreaterThan(sleeps, 0, "the consumer never slept: the wake-up path was not exercised")
+        XCTAssertEqual(got.received, [perSender, perSender])
+        XCTAssertEqual(got.outOfOrder, 0)
+        XCTAssertGreaterThan(got.sleeps, 0, "the consumer never slept: the wake-up path was not exercised")
     }
 }
 
@@ -356,4 +309,43 @@ final class WakeCounter: @unchecked Sendable {
     private var v = 0
     func add(_ n: Int) { lock.lock(); v += n; lock.unlock() }
     var value: Int { lock.lock(); defer { lock.unlock() }; return v }
+}
+
+/// A consumer's waker for the two-thread stress tests: counts its wake-ups and releases the
+/// consumer's wait.
+final class SemaphoreWaker: MailboxWaker {
+    let sem = DispatchSemaphore(value: 0)
+    let wakes = WakeCounter()
+    func wakeFromMailbox() { wakes.add(1); sem.signal() }
+}
+
+/// Thread 2 of `mailbox` consumes `sender << 32 | seq` messages from threads 0 and 1 until it has
+/// `perSender` of each (or 30 s pass), sleeping on `waker` whenever it finds nothing; a wake-up
+/// that does not come within 5 s fails the test with `lostWakeUp`. Returns how many it got per
+/// sender, how many came out of order, their sum and how often it slept.
+func consumeFromTwoSenders(_ mailbox: ShardMailbox<Int>, waker: SemaphoreWaker, perSender: Int,
+                           lostWakeUp: String) -> (received: [Int], outOfOrder: Int, checksum: Int, sleeps: Int) {
+    var expected = [0, 0]
+    var checksum = 0
+    var outOfOrder = 0
+    var sleeps = 0
+    let deadline = Date().addingTimeInterval(30)
+    while expected[0] + expected[1] < 2 * perSender && Date() < deadline {
+        let n = mailbox.drain(2) { v in
+            let sender = v >> 32, seq = v & 0xffff_ffff
+            if seq != expected[sender] { outOfOrder += 1 }
+            expected[sender] = seq + 1
+            checksum &+= v
+        }
+        if n == 0 && mailbox.prepareToSleep(2) {
+            sleeps += 1
+            if waker.sem.wait(timeout: .now() + 5) == .timedOut {
+                XCTFail(lostWakeUp)
+                mailbox.awake(2)
+                break
+            }
+            mailbox.awake(2)
+        }
+    }
+    return (expected, outOfOrder, checksum, sleeps)
 }
