@@ -264,6 +264,16 @@ extension ServerState {
             workers[next].blocking.serveNext(shardIndex: next, shard: held[next]!, held: held, server: self, by: worker)
         }
     }
+
+    /// The same after a command that held at most `worker`'s own shard (one run in place, a
+    /// remote batch's): only its queue can hold ready clients, so one check of it rather than
+    /// the pass over `workers`, which cost retains and releases on every command (engine.md,
+    /// stop 26).
+    @inline(__always) func serveBlockedClients(ownShardOf worker: ShardWorker, held: [Shard?]) {
+        if held[worker.index] != nil && worker.blocking.nextReadySequence != nil {
+            serveBlockedClients(held: held, by: worker)
+        }
+    }
 }
 
 /// What a blocking handler asks for when it found nothing to pop (see `CommandContext.mayBlock`).

@@ -90,9 +90,7 @@ final class RemoteBatch {
                     ctx.routedKey = args[e.spec.keys.firstKeyIndex]
                     ctx.routedKeyHash = e.firstKeyHash
                     worker.runTimed(e.spec, out, args, db: e.db, now: now, client: client) { e.spec.handler(&ctx, args) }
-                    // `held` is this worker's shard alone, so only its own blocked clients can
-                    // be ready: one check per command instead of a pass over every worker.
-                    if worker.blocking.nextReadySequence != nil { server.serveBlockedClients(held: held, by: worker) }
+                    server.serveBlockedClients(ownShardOf: worker, held: held)
                     replyEnds.append(out.count)
                 }
             }

@@ -317,12 +317,7 @@ extension ConnectionHandler {
                 ctx.routedKeyHash = firstKeyHash
             }
             worker.runTimed(spec, out, args, db: ctx.dbIndex, now: now, client: session) { spec.handler(&ctx, args) }
-            // `held` is this worker's shard alone, or nothing: only this worker's queue can have
-            // clients to serve. Asking serveBlockedClients, which looks through server.workers,
-            // cost retains and releases on every command (engine.md, stop 26).
-            if held[worker.index] != nil && worker.blocking.nextReadySequence != nil {
-                server.serveBlockedClients(held: held, by: worker)
-            }
+            server.serveBlockedClients(ownShardOf: worker, held: held)
         }
         // Commands that change how this connection reads or lives (AUTH, HELLO, QUIT, RESET).
         parser.authenticated = session.authenticated

@@ -345,8 +345,7 @@ final class ShardMailbox<Element>: @unchecked Sendable {
         atomicMemoryFence(ordering: .sequentiallyConsistent)
         for to in 0..<threads where mine[2 &+ to] != 0 {
             mine[2 &+ to] = 0
-            let f = sleeping(to)
-            if f.load(ordering: .relaxed) != 0 && f.exchange(0, ordering: .acquiringAndReleasing) != 0 { wake(context, to) }
+            if claimSleeping(to) { wake(context, to) }
         }
     }
 
@@ -358,10 +357,15 @@ final class ShardMailbox<Element>: @unchecked Sendable {
     @inline(__always)
     func wakeIfSleeping(_ to: Int) {
         atomicMemoryFence(ordering: .sequentiallyConsistent)
+        if claimSleeping(to) { wakers[to].waker?.wakeFromMailbox() }
+    }
+
+    /// After the fence: whether thread `to` sleeps (or is about to), clearing its flag so that
+    /// only one sender wakes it. The plain load first keeps a busy peer's line shared.
+    @inline(__always)
+    private func claimSleeping(_ to: Int) -> Bool {
         let f = sleeping(to)
-        if f.load(ordering: .relaxed) != 0 && f.exchange(0, ordering: .acquiringAndReleasing) != 0 {
-            wakers[to].waker?.wakeFromMailbox()
-        }
+        return f.load(ordering: .relaxed) != 0 && f.exchange(0, ordering: .acquiringAndReleasing) != 0
     }
 
     /// Thread `me` delivers every message sent to it so far; returns how many.
